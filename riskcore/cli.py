@@ -1,0 +1,161 @@
+"""Command-line face of riskcore: ``python -m riskcore COMMAND``.
+
+Every command catches :class:`~riskcore.errors.RiskcoreError` and prints its
+message without a traceback. Exit statuses: 0 success (or a clean check), 1 the
+command ran and found problems, 2 the input could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from riskcore.errors import DataFileError, RiskcoreError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _print(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# helpers shared by commands
+# ---------------------------------------------------------------------------
+
+def _add_role_options(p: argparse.ArgumentParser, *, target_default: str | None = None) -> None:
+    p.add_argument("--target", default=target_default,
+                   help="the 0/1 (or two-label) outcome column; the demo layout is recognised without it")
+    p.add_argument("--positive", help="the target label that means default, when it is not 0/1 or true/false")
+    p.add_argument("--id", dest="id_col", help="company id column (default: the row number)")
+    p.add_argument("--time", dest="time_col", help="fiscal year or date column (enables the out-of-time split)")
+    p.add_argument("--segment", help="segment column used for breakdowns (e.g. sector)")
+    p.add_argument("--exposure", help="exposure-at-default column (money)")
+    p.add_argument("--drop", nargs="*", default=[], metavar="COL", help="columns to leave out of the features")
+
+
+def load_with_spec(path: str, args: argparse.Namespace) -> tuple[object, object]:
+    """Read a CSV and decide its spec: the demo layout when recognised, else inferred from the options."""
+    from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
+    from riskcore.tabular import normalise_name, read_table
+
+    table = read_table(path)
+    cols = {normalise_name(c) for c in table.frame.columns}
+    demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
+    explicit = any(getattr(args, a, None) for a in ("target", "id_col", "time_col", "segment", "exposure"))
+    if demo_cols <= cols and (not explicit or args.target in (None, DEMO_SPEC.target)):
+        spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal)
+        if args.drop:
+            spec = spec.without_features(tuple(args.drop))
+        return table, spec
+    spec = infer_spec(table.frame, target=args.target, id=args.id_col, time=args.time_col, segment=args.segment,
+                      exposure=args.exposure, positive=args.positive, drop=tuple(args.drop or ()),
+                      decimal=table.info.decimal)
+    return table, spec
+
+
+# ---------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    """Generate the demo portfolio and write it with its manifest."""
+    from riskcore.synth import generate_portfolio
+    from riskcore.tabular import write_csv
+
+    portfolio = generate_portfolio(args.companies, seed=args.seed, default_rate=args.default_rate)
+    out = Path(args.out)
+    write_csv(portfolio.frame, out)
+    manifest_path = out.with_name(out.name + ".manifest.json")
+    manifest_path.write_text(portfolio.manifest.to_json(), encoding="utf-8")
+    m = portfolio.manifest
+    _print(f"Wrote {out} ({m.n_rows:,} rows, {m.n_companies:,} companies, fiscal years {m.first_year}–{m.last_year})")
+    _print(f"  default rate: {m.default_rate:.2%} (target {m.default_rate_target:.2%}); stress year {m.stress_year}")
+    _print(f"  oracle AUC (true PD vs outcomes): {m.oracle_auc:.3f} overall, {m.oracle_auc_latest:.3f} "
+           "in the latest two years")
+    _print(f"  injected: {len(m.esg_missing):,} rows without ESG, {len(m.outliers)} outliers, "
+           f"{len(m.impossible)} impossible values, {len(m.duplicates)} duplicate rows")
+    _print(f"  manifest: {manifest_path}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print the data-quality report and, with a target, the leakage checks."""
+    import numpy as np
+
+    from riskcore.leakage import run_leakage_checks
+    from riskcore.quality import check_frame, clean_for_training, prepare_frame
+    from riskcore.split import split_portfolio
+
+    table, spec = load_with_spec(args.data, args)
+    prepared = prepare_frame(table, spec)  # type: ignore[arg-type]
+    report = check_frame(prepared)
+    _print(f"File: {args.data} — {table.info.describe()}")  # type: ignore[attr-defined]
+    _print(report.to_text())
+    problems = report.has_problems
+    if spec.target and spec.target in prepared.frame:  # type: ignore[attr-defined]
+        try:
+            frame, notes = clean_for_training(prepared, report, args.positive)
+        except DataFileError as err:
+            _print(f"Leakage checks skipped: {err}")
+            return EXIT_PROBLEMS
+        y = frame[spec.target].to_numpy()  # type: ignore[attr-defined]
+        if len(np.unique(y)) < 2:
+            _print("Leakage checks skipped: the target has a single class.")
+            return EXIT_PROBLEMS
+        split = split_portfolio(frame, y, time=spec.time, id=spec.id)  # type: ignore[attr-defined]
+        leak = run_leakage_checks(frame, y, spec, split)  # type: ignore[arg-type]
+        _print(f"Split: {split.mode.replace('_', '-')} — train {len(split.train):,}, validation "
+               f"{len(split.validation):,}, test {len(split.test):,} rows"
+               + (f" ({split.note})" if split.note else ""))
+        _print(leak.to_text())
+        _print("  (check (a), preprocessing fitted on training rows only, runs during training)")
+        problems = problems or bool(leak.failed)
+    else:
+        _print("No target column: leakage checks need one (--target COL).")
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(prog="python -m riskcore", description="riskcore — credit-risk workbench")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo-data", help="generate the known-truth demo portfolio")
+    p.add_argument("--companies", type=int, default=5000, help="number of companies (default 5000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--default-rate", type=float, default=0.06, help="target default rate (default 0.06)")
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("check", help="data-quality report and leakage checks of a CSV")
+    p.add_argument("--data", required=True, help="CSV file to check")
+    _add_role_options(p)
+    p.set_defaults(func=cmd_check)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DataFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except RiskcoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,501 @@
+"""The leakage checklist as code.
+
+Each check returns pass, warn or fail with its evidence:
+
+(a) ``preprocessing`` — every fitted preprocessing step of a pipeline behaves
+    exactly like a copy fitted on the training rows only (and measurably unlike a
+    copy fitted on all rows);
+(b) ``too_good`` — a column (its values, its missingness or its categories) that
+    separates the classes almost perfectly on the training rows (AUC above 0.90 or
+    below 0.10); ``signal_share`` — a column that alone carries about as much signal as
+    a quick model on all the other columns; ``post_event`` — columns the spec marks as
+    known only after the outcome, or whose names suggest it;
+(c) ``key_overlap`` — the same id and period in two parts; ``period_order`` — in an
+    out-of-time split, test periods strictly after the training periods;
+(d) ``shift`` — train-versus-test distribution shift per feature (PSI and KS),
+    warned above PSI 0.25.
+
+A perfect-looking model (the AUC 0.999 of a target-encoded sector, or a renamed
+true PD left in the data) fails (b).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from riskcore.schema import DatasetSpec
+from riskcore.split import Split
+
+__all__ = [
+    "LeakageFinding",
+    "LeakageReport",
+    "Status",
+    "check_preprocessing",
+    "feature_aucs",
+    "population_stability",
+    "run_leakage_checks",
+]
+
+Status = Literal["pass", "warn", "fail"]
+TOO_GOOD_AUC = 0.90
+SIGNAL_SHARE_FAIL = 0.90
+SIGNAL_SHARE_WARN = 0.85
+PSI_WARN = 0.25
+_POST_EVENT_WORDS = re.compile(
+    r"(recover|write.?off|charge.?off|collection|delinquen|arrear|bankrupt|insolven|liquidat|"
+    r"default_?(date|flag|status|amount)|loss_given|days_past_due|dpd|outcome|workout)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LeakageFinding:
+    """The result of one check: status, a sentence of evidence, the columns involved."""
+
+    check: str
+    status: Status
+    detail: str
+    columns: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form for ``metrics.json``."""
+        return {"check": self.check, "status": self.status, "detail": self.detail, "columns": list(self.columns)}
+
+
+@dataclass
+class LeakageReport:
+    """All findings plus the per-feature evidence tables.
+
+    ``feature_auc``: column, kind, auc, auc_missing, rows; ``shift``: column, psi, ks, status.
+    """
+
+    findings: list[LeakageFinding]
+    feature_auc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shift: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def failed(self) -> list[LeakageFinding]:
+        """Findings with status ``fail``."""
+        return [f for f in self.findings if f.status == "fail"]
+
+    @property
+    def failed_columns(self) -> tuple[str, ...]:
+        """Columns named by failing findings."""
+        return tuple(dict.fromkeys(c for f in self.failed for c in f.columns))
+
+    def frame(self) -> pd.DataFrame:
+        """Findings as a table: check, status, columns, detail."""
+        return pd.DataFrame([{"check": f.check, "status": f.status, "columns": ", ".join(f.columns),
+                              "detail": f.detail} for f in self.findings],
+                            columns=["check", "status", "columns", "detail"])
+
+    def to_text(self) -> str:
+        """The checklist as plain text."""
+        lines = ["Leakage checks:"]
+        for f in self.findings:
+            lines.append(f"  {f.status.upper():4s}  {f.check}: {f.detail}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# (b) single-feature signal
+# ---------------------------------------------------------------------------
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    ok = ~np.isnan(s)
+    if ok.sum() < 10 or len(np.unique(y[ok])) < 2 or np.nanstd(s[ok]) == 0:
+        return float("nan")
+    return float(roc_auc_score(y[ok], s[ok]))
+
+
+def _oof_target_mean(codes: np.ndarray, y: np.ndarray, groups: np.ndarray, random_state: int) -> np.ndarray:
+    """Out-of-fold smoothed target mean of a categorical column (so an id-like column cannot cheat)."""
+    from sklearn.model_selection import GroupKFold
+
+    out = np.full(len(y), np.nan)
+    prior = y.mean()
+    n_folds = min(5, len(np.unique(groups)))
+    if n_folds < 2:
+        return out
+    for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(codes, y, groups):
+        df = pd.DataFrame({"c": codes[tr], "y": y[tr]})
+        stats = df.groupby("c")["y"].agg(["sum", "count"])
+        enc = (stats["sum"] + 10 * prior) / (stats["count"] + 10)
+        out[va] = pd.Series(codes[va]).map(enc).fillna(prior).to_numpy()
+    return out
+
+
+def feature_aucs(frame: pd.DataFrame, y: np.ndarray, columns: list[str], *, groups: np.ndarray | None = None,
+                 random_state: int = 7) -> pd.DataFrame:
+    """Single-column AUC of each column's values and of its missingness.
+
+    Numbers are used as they are; text columns through an out-of-fold target
+    mean (so an identifier cannot score by memorising). Columns: column, kind,
+    auc, auc_missing, strength (``|auc - 0.5|`` of the stronger of the two).
+    """
+    y = np.asarray(y, dtype=float)
+    groups = np.arange(len(y)) if groups is None else groups
+    rows = []
+    for col in columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            kind = "numeric"
+            auc = _auc(y, s.to_numpy(dtype=float))
+        else:
+            kind = "categorical"
+            codes = pd.factorize(s.astype(object).where(s.notna(), "__missing__"))[0]
+            auc = _auc(y, _oof_target_mean(codes, y, groups, random_state))
+        miss = s.isna().to_numpy()
+        auc_missing = _auc(y, miss.astype(float)) if 0 < miss.sum() < len(miss) else float("nan")
+        strength = np.nanmax([abs(auc - 0.5) if auc == auc else 0.0,
+                              abs(auc_missing - 0.5) if auc_missing == auc_missing else 0.0])
+        rows.append({"column": col, "kind": kind, "auc": auc, "auc_missing": auc_missing, "strength": strength})
+    return pd.DataFrame(rows, columns=["column", "kind", "auc", "auc_missing", "strength"])
+
+
+def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], groups: np.ndarray,
+                     random_state: int) -> float:
+    """Cross-validated AUC of a small gradient-boosting model on ``columns``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import GroupKFold
+
+    X = pd.DataFrame(index=frame.index)
+    cat_mask = []
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            X[c] = s.to_numpy(dtype=float)
+            cat_mask.append(False)
+        else:
+            codes, uniques = pd.factorize(s)
+            X[c] = np.where(codes < 0, np.nan, codes).astype(float)
+            cat_mask.append(len(uniques) <= 250)
+            if len(uniques) > 250:
+                X[c] = np.nan
+    scores = np.full(len(y), np.nan)
+    n_folds = min(3, len(np.unique(groups)))
+    for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(X, y, groups):
+        model = HistGradientBoostingClassifier(max_iter=120, learning_rate=0.08, max_leaf_nodes=15,
+                                               min_samples_leaf=40, l2_regularization=1.0,
+                                               categorical_features=np.array(cat_mask) if any(cat_mask) else None,
+                                               early_stopping=False, random_state=random_state)
+        model.fit(X.iloc[tr], y[tr])
+        scores[va] = model.predict_proba(X.iloc[va])[:, 1]
+    return _auc(y, scores)
+
+
+def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, columns: list[str],
+                     groups: np.ndarray, random_state: int, max_rows: int = 20_000) -> tuple[list[LeakageFinding],
+                                                                                           pd.DataFrame]:
+    rng = np.random.default_rng(random_state)
+    if len(frame) > max_rows:
+        keep = np.sort(rng.choice(len(frame), max_rows, replace=False))
+        frame, y, groups = frame.iloc[keep].reset_index(drop=True), y[keep], groups[keep]
+    aucs = feature_aucs(frame, y, columns, groups=groups, random_state=random_state)
+    findings: list[LeakageFinding] = []
+    too_good = []
+    for r in aucs.itertuples():
+        for what, a in (("values", r.auc), ("missingness", r.auc_missing)):
+            if a == a and (a > TOO_GOOD_AUC or a < 1 - TOO_GOOD_AUC):
+                too_good.append((r.column, what, a))
+    if too_good:
+        text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" for c, w, a in too_good)
+        findings.append(LeakageFinding(
+            "too_good", "fail",
+            f"{text} on training rows — no single fact separates defaults this well unless it was recorded after "
+            "the outcome. Drop the column (--drop) or, if it is truly known before the outcome, use --allow-leaks.",
+            tuple(dict.fromkeys(c for c, _, _ in too_good))))
+    else:
+        top = aucs.sort_values("strength", ascending=False).head(1)
+        best = f"; strongest single column {top['column'].iloc[0]!r} has AUC {0.5 + top['strength'].iloc[0]:.3f}" \
+            if len(top) else ""
+        findings.append(LeakageFinding("too_good", "pass",
+                                       f"no column separates the classes with AUC above {TOO_GOOD_AUC:.2f}{best}"))
+    # signal share: the strongest columns against a quick model on all the others
+    candidates = aucs[(aucs["strength"] >= 0.2) & ~aucs["column"].isin([c for c, _, _ in too_good])]
+    candidates = candidates.sort_values("strength", ascending=False).head(3)
+    share_rows = []
+    if len(candidates):
+        numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+        ranks = frame[numeric].rank() if numeric else pd.DataFrame()
+        for r in candidates.itertuples():
+            near = set()
+            if r.column in ranks:
+                corr = ranks.corrwith(ranks[r.column]).abs()
+                near = set(corr[corr > 0.95].index)
+            rest = [c for c in columns if c != r.column and c not in near]
+            if not rest:
+                continue
+            rest_auc = _quick_model_auc(frame, y, rest, groups, random_state)
+            share = r.strength / max(rest_auc - 0.5, 1e-6)
+            share_rows.append((r.column, 0.5 + r.strength, rest_auc, share))
+    fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL]
+    warns = [s for s in share_rows if SIGNAL_SHARE_WARN <= s[3] < SIGNAL_SHARE_FAIL]
+    if fails:
+        text = "; ".join(f"{c!r} alone reaches AUC {a:.3f} while a model on all {len(columns) - 1} other columns "
+                         f"reaches {ra:.3f}" for c, a, ra, _ in fails)
+        findings.append(LeakageFinding(
+            "signal_share", "fail",
+            f"{text} — one column carrying as much signal as everything else is the signature of a leaked "
+            "outcome (or of a score computed from it). Drop it (--drop) or confirm it with --allow-leaks.",
+            tuple(c for c, *_ in fails)))
+    elif warns:
+        text = "; ".join(f"{c!r}: AUC {a:.3f} alone vs {ra:.3f} for all others" for c, a, ra, _ in warns)
+        findings.append(LeakageFinding("signal_share", "warn",
+                                       f"{text}; check that it is known before the outcome",
+                                       tuple(c for c, *_ in warns)))
+    else:
+        detail = ("no column carries as much signal as the others together" +
+                  ("; " + "; ".join(f"{c!r} {a:.3f} alone vs {ra:.3f} for the rest ({s:.0%} of it)"
+                                    for c, a, ra, s in share_rows) if share_rows else ""))
+        findings.append(LeakageFinding("signal_share", "pass", detail))
+    return findings, aucs
+
+
+def _post_event_check(spec: DatasetSpec, columns: list[str]) -> LeakageFinding:
+    marked = [c for c in columns if c in spec.post_event or c in spec.never]
+    if marked:
+        return LeakageFinding("post_event", "fail",
+                              f"columns {marked!r} are marked as known only after the outcome (or never a feature) "
+                              "but are among the features", tuple(marked))
+    named = [c for c in columns if _POST_EVENT_WORDS.search(c)]
+    if named:
+        return LeakageFinding("post_event", "warn",
+                              f"the names of {named!r} suggest information recorded after a default "
+                              "(recoveries, arrears, collections); confirm they are known at scoring time or drop them",
+                              tuple(named))
+    excluded = [c for c in spec.post_event + spec.never]
+    ex = f"; {excluded!r} excluded by the spec" if excluded else ""
+    return LeakageFinding("post_event", "pass", f"no feature is marked or named as post-event{ex}")
+
+
+# ---------------------------------------------------------------------------
+# (c) keys and periods
+# ---------------------------------------------------------------------------
+
+def _key_checks(frame: pd.DataFrame, spec: DatasetSpec, split: Split) -> list[LeakageFinding]:
+    findings = []
+    parts = {"train": split.train, "validation": split.validation, "test": split.test}
+    key_cols = [c for c in spec.key_columns if c in frame]
+    if key_cols:
+        keys = {name: set(map(tuple, frame.iloc[idx][key_cols].astype(str).to_numpy())) for name, idx in parts.items()}
+        overlaps = []
+        for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+            both = keys[a] & keys[b]
+            if both:
+                shown = ", ".join(" ".join(k) for k in sorted(both)[:5])
+                overlaps.append(f"{len(both)} key(s) in both {a} and {b} (e.g. {shown})")
+        if overlaps:
+            findings.append(LeakageFinding("key_overlap", "fail", "; ".join(overlaps) +
+                                           " — the same company-period must not be in two parts; remove duplicates",
+                                           tuple(key_cols)))
+        else:
+            findings.append(LeakageFinding("key_overlap", "pass",
+                                           f"no {' + '.join(key_cols)} key appears in two parts"))
+        if split.mode == "stratified" and spec.id and spec.id in frame:
+            ids = {name: set(frame.iloc[idx][spec.id].astype(str)) for name, idx in parts.items()}
+            shared = (ids["train"] & ids["test"]) | (ids["train"] & ids["validation"])
+            if shared:
+                findings.append(LeakageFinding(
+                    "company_overlap", "warn",
+                    f"{len(shared)} companies have rows in training and in validation/test; their other years "
+                    "help the model recognise them", (spec.id,)))
+    else:
+        findings.append(LeakageFinding("key_overlap", "pass", "no id column: rows are split individually"))
+    if split.mode == "out_of_time" and spec.time and spec.time in frame:
+        t = frame[spec.time]
+        tr_max = t.iloc[split.train].max()
+        va_min, va_max = t.iloc[split.validation].min(), t.iloc[split.validation].max()
+        te_min = t.iloc[split.test].min()
+        if tr_max < va_min and va_max < te_min:
+            findings.append(LeakageFinding("period_order", "pass",
+                                           f"training periods end at {_fmt(tr_max)}, validation covers "
+                                           f"{_fmt(va_min)}–{_fmt(va_max)}, test starts at {_fmt(te_min)}"))
+        else:
+            findings.append(LeakageFinding("period_order", "fail",
+                                           f"periods overlap: training ends {_fmt(tr_max)}, validation starts "
+                                           f"{_fmt(va_min)}, test starts {_fmt(te_min)}", (spec.time,)))
+    elif split.mode == "stratified":
+        findings.append(LeakageFinding("period_order", "pass" if not spec.time else "warn",
+                                       "stratified split: no period order to check"
+                                       + (f" ({split.note})" if split.note else "")))
+    return findings
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, pd.Timestamp):
+        return str(v.date())
+    return str(v)
+
+
+# ---------------------------------------------------------------------------
+# (d) shift
+# ---------------------------------------------------------------------------
+
+def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10) -> tuple[float, float]:
+    """PSI (quantile bins of ``expected``, missing values as their own bin) and the KS statistic.
+
+    Returns ``(psi, ks)``; KS is NaN for text columns.
+    """
+    eps = 1e-4
+    if pd.api.types.is_numeric_dtype(expected) and not pd.api.types.is_bool_dtype(expected):
+        e = expected.to_numpy(dtype=float)
+        a = actual.to_numpy(dtype=float)
+        fe, fa = e[~np.isnan(e)], a[~np.isnan(a)]
+        if len(fe) == 0 or len(fa) == 0:
+            return float("nan"), float("nan")
+        edges = np.unique(np.quantile(fe, np.linspace(0, 1, bins + 1)[1:-1]))
+        ce = np.bincount(np.searchsorted(edges, fe, side="right"), minlength=len(edges) + 1)
+        ca = np.bincount(np.searchsorted(edges, fa, side="right"), minlength=len(edges) + 1)
+        ce = np.append(ce, np.isnan(e).sum())
+        ca = np.append(ca, np.isnan(a).sum())
+        from scipy.stats import ks_2samp
+
+        ks = float(ks_2samp(fe, fa).statistic)
+    else:
+        cats = pd.Index(pd.concat([expected, actual]).astype(object).fillna("__missing__").unique())
+        ce = expected.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
+        ca = actual.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
+        ks = float("nan")
+    pe = np.maximum(ce / max(ce.sum(), 1), eps)
+    pa = np.maximum(ca / max(ca.sum(), 1), eps)
+    return float(np.sum((pa - pe) * np.log(pa / pe))), ks
+
+
+def _shift_check(frame: pd.DataFrame, columns: list[str], split: Split) -> tuple[LeakageFinding, pd.DataFrame]:
+    tr, te = frame.iloc[split.train], frame.iloc[split.test]
+    rows = []
+    for c in columns:
+        psi, ks = population_stability(tr[c], te[c])
+        status = "warn" if psi > PSI_WARN else "pass"
+        rows.append({"column": c, "psi": psi, "ks": ks, "status": status})
+    table = pd.DataFrame(rows, columns=["column", "psi", "ks", "status"]).sort_values("psi", ascending=False)
+    shifted = table[table["status"] == "warn"]
+    if len(shifted):
+        text = ", ".join(f"{c!r} (PSI {p:.2f})" for c, p in zip(shifted["column"][:8], shifted["psi"][:8]))
+        more = f" and {len(shifted) - 8} more" if len(shifted) > 8 else ""
+        finding = LeakageFinding(
+            "shift", "warn",
+            f"{len(shifted)} feature(s) are distributed differently in test than in training: {text}{more}. "
+            "Expected for macro series in an out-of-time split; elsewhere it can mean a changed definition.",
+            tuple(shifted["column"]))
+    else:
+        top = table.head(1)
+        finding = LeakageFinding("shift", "pass",
+                                 f"no feature has PSI above {PSI_WARN}" +
+                                 (f"; largest {top['column'].iloc[0]!r} ({top['psi'].iloc[0]:.2f})" if len(top) else ""))
+    return finding, table
+
+
+# ---------------------------------------------------------------------------
+# (a) preprocessing
+# ---------------------------------------------------------------------------
+
+def _transform_max_diff(a: Any, b: Any, X: Any) -> float:
+    ta = a.transform(X)
+    tb = b.transform(X)
+    ta = ta.to_numpy(dtype=float) if hasattr(ta, "to_numpy") else np.asarray(ta, dtype=float)
+    tb = tb.to_numpy(dtype=float) if hasattr(tb, "to_numpy") else np.asarray(tb, dtype=float)
+    if ta.shape != tb.shape:
+        return float("inf")
+    both_nan = np.isnan(ta) & np.isnan(tb)
+    d = np.abs(np.where(both_nan, 0.0, ta - tb))
+    d = np.where(np.isnan(d), np.inf, d)
+    return float(d.max()) if d.size else 0.0
+
+
+def check_preprocessing(pipeline: Any, X_train: pd.DataFrame, X_other: pd.DataFrame) -> LeakageFinding:
+    """Check (a): each fitted preprocessing step matches a copy fitted on training rows only.
+
+    For every step before the final estimator, a fresh copy is fitted on the
+    training rows (as transformed by the earlier steps) and another on all rows;
+    the pipeline's own step must transform a probe sample exactly like the first.
+
+    Parameters
+    ----------
+    pipeline : a fitted scikit-learn ``Pipeline``.
+    X_train : the training rows the pipeline should have been fitted on.
+    X_other : the validation and test rows.
+    """
+    from sklearn.base import clone
+
+    steps = list(pipeline.steps[:-1]) if hasattr(pipeline, "steps") else []
+    if not steps:
+        return LeakageFinding("preprocessing", "pass", "the model has no separate preprocessing step")
+    X_all = pd.concat([X_train, X_other], ignore_index=True)
+    probe = X_all.sample(min(len(X_all), 2000), random_state=0)
+    cur_tr, cur_all, cur_probe = X_train, X_all, probe
+    checked, insensitive, bad = [], [], []
+    for name, step in steps:
+        if step is None or step == "passthrough" or not hasattr(step, "transform"):
+            continue
+        own = _transform_max_diff(step, clone(step).fit(cur_tr), cur_probe)
+        vs_all = _transform_max_diff(step, clone(step).fit(cur_all), cur_probe)
+        if own > 1e-9:
+            bad.append(f"{name!r} differs from a copy fitted on training rows (max difference {own:.3g})"
+                       + (" and matches one fitted on all rows" if vs_all <= 1e-9 else ""))
+        elif vs_all <= 1e-9:
+            insensitive.append(name)
+        else:
+            checked.append(f"{name!r} (a copy fitted on all rows differs by {vs_all:.3g})")
+        cur_tr, cur_all, cur_probe = step.transform(cur_tr), step.transform(cur_all), step.transform(cur_probe)
+    if bad:
+        return LeakageFinding("preprocessing", "fail",
+                              "preprocessing saw rows outside training: " + "; ".join(bad), ())
+    parts = []
+    if checked:
+        parts.append("fitted on training rows only: " + ", ".join(checked))
+    if insensitive:
+        parts.append(f"no fitted statistics in {', '.join(map(repr, insensitive))}")
+    return LeakageFinding("preprocessing", "pass", "; ".join(parts) or "no fitted preprocessing")
+
+
+# ---------------------------------------------------------------------------
+# all together
+# ---------------------------------------------------------------------------
+
+def run_leakage_checks(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    spec: DatasetSpec,
+    split: Split,
+    *,
+    columns: list[str] | None = None,
+    random_state: int = 7,
+) -> LeakageReport:
+    """Run checks (b)–(d) on a split frame; (a) runs during training via :func:`check_preprocessing`.
+
+    Parameters
+    ----------
+    frame : the cleaned portfolio.
+    y : 0/1 outcomes.
+    spec : its spec.
+    split : the train / validation / test split.
+    columns : the candidate feature columns (default: the spec's model inputs present
+        in the frame, plus any other non-role column, since a user may have left a
+        leaked column in).
+
+    Returns
+    -------
+    LeakageReport
+    """
+    y = np.asarray(y, dtype=float)
+    if columns is None:
+        roles = set(spec.role_columns) - set(spec.feature_names)
+        columns = [c for c in spec.model_inputs if c in frame]
+        columns += [c for c in frame.columns if c not in columns and c not in roles and not str(c).startswith("__")]
+    tr = split.train
+    groups = frame[spec.id].to_numpy()[tr] if spec.id and spec.id in frame else np.arange(len(tr))
+    findings, aucs = _too_good_checks(frame.iloc[tr].reset_index(drop=True), y[tr], spec, columns, groups,
+                                      random_state)
+    findings.append(_post_event_check(spec, columns))
+    findings.extend(_key_checks(frame, spec, split))
+    shift_finding, shift = _shift_check(frame, [c for c in columns if c in frame], split)
+    findings.append(shift_finding)
+    return LeakageReport(findings=findings, feature_auc=aucs, shift=shift)

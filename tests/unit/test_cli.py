@@ -1,0 +1,97 @@
+"""The CLI's exit statuses and messages: 0 clean, 1 problems found, 2 unusable input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from riskcore.cli import main
+
+
+def run(*args, capsys):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_demo_data_prints_rows_rate_and_oracle(tmp_path, capsys):
+    out = tmp_path / "demo.csv"
+    code, text, _ = run("demo-data", "--companies", "600", "--seed", "7", "--out", str(out), capsys=capsys)
+    assert code == 0
+    assert "rows" in text and "default rate" in text and "oracle AUC" in text
+    assert out.exists() and (tmp_path / "demo.csv.manifest.json").exists()
+
+
+def test_check_demo_reports_imperfections_and_exit_1(demo_csv, small_portfolio, capsys):
+    code, text, _ = run("check", "--data", str(demo_csv), capsys=capsys)
+    assert code == 1
+    d = small_portfolio.manifest.impossible[0]
+    assert f"{d['id']} {d['year']}" in text
+    assert "duplicate_row" in text and "outlier" in text
+    assert "Leakage checks" in text and "FAIL" not in text
+
+
+def test_check_leaked_column_fails_b(demo_csv, tmp_path, capsys):
+    leak = tmp_path / "leak.csv"
+    text = demo_csv.read_text()
+    leak.write_text(text.replace("true_pd", "internal_score", 1))
+    code, out, _ = run("check", "--data", str(leak), capsys=capsys)
+    assert code == 1
+    fails = [line for line in out.splitlines() if line.strip().startswith("FAIL")]
+    assert fails and all("internal_score" in line for line in fails)
+
+
+def test_clean_file_exits_0(tmp_path, capsys):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    rows = ["id,x,y"] + [f"c{i},{rng.normal():.3f},{int(rng.random() < 0.2)}" for i in range(300)]
+    path = tmp_path / "clean.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = run("check", "--data", str(path), "--target", "y", "--id", "id", capsys=capsys)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "the file is empty"),
+    (b"a,b,default\n", "header but no data rows"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a CSV: it looks like a PNG image"),
+    (b"a,b\n1,2\n", "target column 'default' is not in the file"),
+])
+def test_unusable_files_exit_2_with_a_message(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    code, _, err = run("check", "--data", str(path), "--target", "default", capsys=capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_file_exit_2(tmp_path, capsys):
+    code, _, err = run("check", "--data", str(tmp_path / "nope.csv"), capsys=capsys)
+    assert code == 2 and "no such file" in err
+
+
+@pytest.mark.parametrize("encode", ["semicolon", "bom"])
+def test_semicolon_and_bom_files_are_read(tmp_path, capsys, encode):
+    rows = ["id;x;y", *[f"c{i};{i % 7},5;{int(i % 9 == 0)}" for i in range(200)]]
+    text = "\n".join(rows) + "\n"
+    if encode == "bom":
+        text = text.replace(";", ",").replace(",5,", ".5,")
+        data = b"\xef\xbb\xbf" + text.encode()
+    else:
+        data = text.encode()
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    code, out, _ = run("check", "--data", str(path), "--target", "y", "--id", "id", capsys=capsys)
+    assert code in (0, 1)
+    assert ("semicolon-separated, decimal comma" in out) if encode == "semicolon" else ("UTF-8 with BOM" in out)
+    assert "200 rows" in out
+
+
+def test_module_entry_point_has_no_traceback(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "riskcore", "check", "--data", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "empty" in proc.stderr
