@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from riskcore.errors import DataFileError, RiskcoreError
 
@@ -120,6 +120,92 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
+def _costs_from_args(args: argparse.Namespace, settings: object) -> object:
+    from dataclasses import replace
+
+    costs = settings.costs  # type: ignore[attr-defined]
+    changes = {k: v for k, v in (("fn", args.cost_fn), ("fp", args.cost_fp), ("lgd", args.lgd),
+                                  ("mode", args.cost_mode)) if v is not None}
+    return replace(costs, **changes) if changes else costs
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train, evaluate and register a model; print the summary; write metrics.json."""
+    from riskcore.config import TrainingConfig, load_settings
+    from riskcore.progress import TextProgress
+    from riskcore.tracking import Tracker
+    from riskcore.train import train
+
+    settings = load_settings()
+    table, spec = load_with_spec(args.data, args)
+    overrides = {"allow_leaks": args.allow_leaks, "smote": args.smote}
+    if args.calibration:
+        overrides["calibration"] = args.calibration
+    if args.seed is not None:
+        overrides["random_state"] = args.seed
+    config = TrainingConfig.for_profile("quick" if args.quick else "full", **overrides)
+    tracker = None if args.no_mlflow else Tracker.from_settings(settings)
+    _print(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")  # type: ignore[attr-defined]
+    result = train(table, spec, config=config, costs=_costs_from_args(args, settings),  # type: ignore[arg-type]
+                   models_dir=settings.models_dir, tracker=tracker, progress=TextProgress(),
+                   positive=args.positive, promote=args.promote)
+    _print(result.summary())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text((result.bundle_dir / "metrics.json").read_text(encoding="utf-8"),
+                                          encoding="utf-8")
+        (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
+        _print(f"Wrote {out / 'metrics.json'}")
+    return EXIT_OK
+
+
+def _bundle_from_arg(model: str, settings: object) -> object:
+    from riskcore.bundle import load_bundle
+    from riskcore.tracking import Tracker, load_champion
+
+    if model == "champion":
+        return load_champion(Tracker.from_settings(settings))
+    return load_bundle(model)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a CSV; write scored rows and rejects; record every score in the audit trail."""
+    import getpass
+
+    from riskcore.audit import AuditLog
+    from riskcore.config import load_settings
+    from riskcore.progress import TextProgress
+    from riskcore.scoring import audit_records, score_file, write_scores
+
+    settings = load_settings()
+    bundle = _bundle_from_arg(args.model, settings)
+    audit = AuditLog.from_settings(settings)
+    audit.check_writable()
+    result = score_file(bundle, args.input, progress=TextProgress(), risk_bands=settings.risk_bands,
+                        explain=args.explain)
+    # fail closed: nothing is written out unless every score is on record
+    request_id = audit.record(audit_records(bundle, result), source="cli", caller=f"cli:{getpass.getuser()}",
+                              model_version=bundle.version, bundle_hash=bundle.manifest_hash)
+    rejects_path = args.rejects or str(Path(args.output).with_name(Path(args.output).stem + ".rejects.csv"))
+    write_scores(result, args.output, rejects_path if result.n_rejected or args.rejects else None)
+    _print(result.summary())
+    _print(f"Wrote {args.output}" + (f" and {rejects_path}" if result.n_rejected or args.rejects else "")
+           + f"; audit request {request_id}")
+    return EXIT_PROBLEMS if result.n_rejected else EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Verify the audit trail's hash chain; name the first altered row."""
+    from riskcore.audit import AuditLog
+    from riskcore.config import load_settings
+
+    settings = load_settings()
+    result = AuditLog(args.url or settings.resolved_audit_url).verify()
+    _print(result.message)
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
@@ -141,6 +227,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_role_options(p)
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("train", help="train, evaluate and register a model")
+    p.add_argument("--data", required=True, help="CSV file with a binary target")
+    _add_role_options(p)
+    p.add_argument("--quick", action="store_true", help="quick profile (two candidates, small search)")
+    p.add_argument("--out", help="folder to write metrics.json and summary.txt to")
+    p.add_argument("--allow-leaks", action="store_true", help="continue when a leakage check fails")
+    p.add_argument("--calibration", choices=["isotonic", "platt"], help="calibration method (default isotonic)")
+    p.add_argument("--smote", action="store_true", help="oversample defaults in training folds (SMOTE)")
+    p.add_argument("--seed", type=int, help="random seed (default 7)")
+    p.add_argument("--cost-fn", type=float, help="cost of a missed default (default 50,000)")
+    p.add_argument("--cost-fp", type=float, help="cost of a false alarm (default 10,000)")
+    p.add_argument("--cost-mode", choices=["fixed", "exposure"], help="exposure: a missed default costs LGD × exposure")
+    p.add_argument("--lgd", type=float, help="loss given default for exposure mode (default 0.45)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--promote", dest="promote", action="store_true", default=None,
+                   help="make the new model the champion (default: only when there is none)")
+    g.add_argument("--no-promote", dest="promote", action="store_false")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow or register the model")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score a portfolio CSV; every score goes to the audit trail")
+    p.add_argument("--model", default="champion", help="a bundle folder, or 'champion' (default)")
+    p.add_argument("--input", required=True, help="CSV file to score")
+    p.add_argument("--output", required=True, help="CSV file for the scored rows")
+    p.add_argument("--rejects", help="CSV file for rows that could not be scored (default: next to --output)")
+    p.add_argument("--explain", action="store_true", help="add reason codes to referred companies")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("audit", help="the audit trail")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    v = audit_sub.add_parser("verify", help="verify the hash chain; name the first altered row")
+    v.add_argument("--url", help="audit database URL (default: the settings')")
+    v.set_defaults(func=cmd_audit_verify)
     return parser
 
 

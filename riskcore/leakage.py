@@ -46,6 +46,10 @@ Status = Literal["pass", "warn", "fail"]
 TOO_GOOD_AUC = 0.90
 SIGNAL_SHARE_FAIL = 0.90
 SIGNAL_SHARE_WARN = 0.85
+# a column must also be strong on its own to fail: with few weak features one
+# honest driver can outweigh the rest, but an honest single credit signal rarely
+# separates defaults with AUC 0.80 or more
+SIGNAL_STRONG_AUC = 0.80
 PSI_WARN = 0.25
 _POST_EVENT_WORDS = re.compile(
     r"(recover|write.?off|charge.?off|collection|delinquen|arrear|bankrupt|insolven|liquidat|"
@@ -233,8 +237,8 @@ def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, colu
             rest_auc = _quick_model_auc(frame, y, rest, groups, random_state)
             share = r.strength / max(rest_auc - 0.5, 1e-6)
             share_rows.append((r.column, 0.5 + r.strength, rest_auc, share))
-    fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL]
-    warns = [s for s in share_rows if SIGNAL_SHARE_WARN <= s[3] < SIGNAL_SHARE_FAIL]
+    fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL and s[1] >= SIGNAL_STRONG_AUC]
+    warns = [s for s in share_rows if s[3] >= SIGNAL_SHARE_WARN and s not in fails]
     if fails:
         text = "; ".join(f"{c!r} alone reaches AUC {a:.3f} while a model on all {len(columns) - 1} other columns "
                          f"reaches {ra:.3f}" for c, a, ra, _ in fails)
@@ -389,7 +393,8 @@ def _shift_check(frame: pd.DataFrame, columns: list[str], split: Split) -> tuple
         top = table.head(1)
         finding = LeakageFinding("shift", "pass",
                                  f"no feature has PSI above {PSI_WARN}" +
-                                 (f"; largest {top['column'].iloc[0]!r} ({top['psi'].iloc[0]:.2f})" if len(top) else ""))
+                                 (f"; largest {top['column'].iloc[0]!r} ({top['psi'].iloc[0]:.2f})"
+                                  if len(top) else ""))
     return finding, table
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 __all__ = ["Progress", "TextProgress", "no_progress"]
 
@@ -31,6 +32,7 @@ class TextProgress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self, fraction: float, message: str) -> None:
+        """Draw the bar at ``fraction`` with ``message``."""
         fraction = min(max(fraction, 0.0), 1.0)
         filled = int(round(fraction * self.width))
         bar = "█" * filled + "·" * (self.width - filled)

@@ -171,9 +171,14 @@ def row_keys(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray | None = N
         key = frame[spec.id].astype(object).where(frame[spec.id].notna(), "?").astype(str)
         if spec.time and spec.time in frame:
             t = frame[spec.time]
-            tt = t.map(lambda v: "?" if pd.isna(v) else (str(int(v)) if isinstance(v, float) and v == int(v)
-                                                         else str(v)))
-            key = key + " " + tt.astype(str)
+            if pd.api.types.is_integer_dtype(t):
+                tt = t.astype(str)
+            elif pd.api.types.is_datetime64_any_dtype(t):
+                tt = t.dt.strftime("%Y-%m-%d").fillna("?")
+            else:
+                tt = t.map(lambda v: "?" if pd.isna(v) else (str(int(v)) if isinstance(v, float) and v == int(v)
+                                                             else str(v)))
+            key = key + " " + tt.astype(str).to_numpy()
         return key.reset_index(drop=True)
     r = np.arange(1, n + 1) if rows is None else rows
     return pd.Series([f"row {i}" for i in r], dtype=object)
@@ -240,6 +245,10 @@ def _show(v: object) -> str:
     return repr(v)
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:g}"
+
+
 def _unit_text(f: FeatureSpec) -> str:
     if f.unit == "%":
         return " (a fraction: 0.25 means 25%)"
@@ -250,10 +259,10 @@ def _fmt_range(f: FeatureSpec, typical: bool = False) -> str:
     lo = f.typical_min if typical else f.min
     hi = f.typical_max if typical else f.max
     if lo is not None and hi is not None:
-        return f"{lo:g} to {hi:g}"
+        return f"{_num(lo)} to {_num(hi)}"
     if lo is not None:
-        return f"at least {lo:g}"
-    return f"at most {hi:g}"
+        return f"at least {_num(lo)}"
+    return f"at most {_num(hi)}"
 
 
 # ---------------------------------------------------------------------------
@@ -304,10 +313,12 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
     def text_column(col: str) -> None:
         s = out[col]
         if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            # numbers read as numbers (a typed frame): show integers without ".0"
             s = s.astype(object).where(s.notna(), None)
             s = s.map(lambda v: (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)),
                       na_action="ignore")
-        out[col] = s.astype(object).where(s.notna(), np.nan).map(lambda v: v.strip() if isinstance(v, str) else v)
+        s = s.astype(object).where(s.notna(), None).astype("str").str.strip()
+        out[col] = s.where(out[col].notna(), None).astype(object)
 
     for col in (spec.id, spec.name_column):
         if col and col in out:
@@ -336,14 +347,14 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
             if f.categories:
                 canon = {c.casefold(): c for c in f.categories}
                 s = out[f.name]
-                folded = s.map(lambda v: canon.get(str(v).casefold(), None) if isinstance(v, str) else v)
+                folded = s.astype("str").str.casefold().map(canon).where(s.notna(), None)
                 unknown = s.notna() & folded.isna()
                 if unknown.any():
                     idx = np.flatnonzero(unknown.to_numpy())
                     allowed = ", ".join(f.categories[:12]) + (" …" if len(f.categories) > 12 else "")
                     parts.append(_cells(rows[idx], ids.iloc[idx], f.name, s.iloc[idx].to_numpy(), "unknown_category",
                                         f"{'{!r}'} is not a known {f.display_label.lower()}; allowed: {allowed}"))
-                out[f.name] = folded
+                out[f.name] = folded.astype(object)
     if spec.exposure and spec.exposure in out:
         raw = out[spec.exposure]
         values, bad = parse_numbers(raw, decimal)
@@ -420,7 +431,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: p
         if bad.any():
             idx = np.flatnonzero(bad)
             invalid.append(_cells(rows[idx], ids.iloc[idx], f.name, v[idx], "range",
-                                  [f"{_show(x)} is outside the valid range {_fmt_range(f)}{_unit_text(f)}; "
+                                  [f"value {_show(x)} is outside the valid range {_fmt_range(f)}{_unit_text(f)}; "
                                    "correct the value or leave the cell empty" for x in v[idx]]))
         lo = f.typical_min if f.typical_min is not None else None
         hi = f.typical_max if f.typical_max is not None else None
@@ -442,7 +453,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: p
             rng_text = (f"{lo:g} to {hi:g}" if lo is not None and hi is not None else
                         (f"at least {lo:g}" if lo is not None else f"at most {hi:g}"))
             outliers.append(_cells(rows[idx], ids.iloc[idx], f.name, v[idx], "outlier",
-                                   [f"{_show(x)} is possible but unusual (typical range {rng_text}); "
+                                   [f"value {_show(x)} is possible but unusual (typical range {rng_text}); "
                                     "check it is not a typing or unit error" for x in v[idx]]))
     if spec.exposure and spec.exposure in frame:
         v = frame[spec.exposure].to_numpy(dtype=float)
@@ -591,7 +602,8 @@ def check_frame(
             if pos == ok.sum() or pos == 0:
                 sev2, extra = "error", "; the target has a single class"
             findings.append(Finding("target_balance", sev2,
-                                    f"{int(pos):,} defaults in {int(ok.sum()):,} rows ({target_info['rate']:.2%}){extra}",
+                                    f"{int(pos):,} defaults in {int(ok.sum()):,} rows "
+                                    f"({target_info['rate']:.2%}){extra}",
                                     spec.target, int(pos)))
             frame = frame.assign(**{"__y": y})
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from riskcore.errors import DataFileError, SchemaError, Problem
+from riskcore.errors import DataFileError, Problem, SchemaError
 
 __all__ = [
     "DEMO_SPEC",
@@ -131,7 +131,11 @@ class FeatureSpec:
         v = float(value)
         unit = self.unit
         if unit == "×":
+            if abs(v) < 1:
+                return f"{v:.2f}×"
             return f"{v:.1f}×" if abs(v) < 100 else f"{v:,.0f}×"
+        if unit == "z":
+            return f"{v:+.2f}"
         if unit == "%":
             return f"{v * 100:.1f}%"
         if unit == "pp":
@@ -453,7 +457,7 @@ _DEMO_ENGINEERED: tuple[FeatureSpec, ...] = (
     FeatureSpec("governance_x_leverage", family="engineered", label="Governance × leverage", unit="",
                 description="Governance score / 100 × debt to assets.",
                 recipe=Recipe("product", ("esg_governance", "debt_to_assets"), scale=0.01)),
-    FeatureSpec("financial_health", family="engineered", label="Financial-health composite", unit="score",
+    FeatureSpec("financial_health", family="engineered", label="Financial-health composite", unit="z",
                 direction=-1,
                 description="Sum of robust z-scores (median and IQR from training rows): liquidity, coverage, "
                 "profitability, retained earnings and working capital up; leverage and payment delays down.",

@@ -132,7 +132,8 @@ def split_portfolio(
             else:
                 note = "too few periods for an out-of-time split; the split is stratified instead"
         else:
-            note = f"only {len(values)} period(s) in {time!r}; an out-of-time split needs at least 3, so it is stratified"
+            note = (f"only {len(values)} period(s) in {time!r}; an out-of-time split needs at least 3, "
+                    "so it is stratified")
     # stratified: 8 folds of 12.5% each by default: 6 train, 1 validation, 1 test
     n_folds = max(3, int(round(1 / min(f_val, f_test))))
     groups = frame[id].to_numpy() if id and id in frame and frame[id].duplicated().any() else np.arange(n)

@@ -262,7 +262,8 @@ def _simulate(
         active = alive & (entry <= t)
         noise = rng.normal(0, 1, (n, 16))
 
-        def z(loading: float, j: int, persist_w: float = 0.7) -> np.ndarray:
+        def z(loading: float, j: int, persist_w: float = 0.7, noise: np.ndarray = noise,
+              c: np.ndarray = c) -> np.ndarray:
             idio = persist_w * persist[:, j % k_sig] + np.sqrt(1 - persist_w**2) * noise[:, j]
             return loading * c + np.sqrt(1 - loading**2) * idio
 

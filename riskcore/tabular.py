@@ -201,7 +201,7 @@ def _clean_header(names: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _fast_read(data: bytes, encoding: str, delimiter: str) -> pd.DataFrame | None:
-    """pyarrow read of every column as text; ``None`` when the file needs the exact path."""
+    """Pyarrow read of every column as text; ``None`` when the file needs the exact path."""
     bad: list[Any] = []
 
     def on_invalid(row: Any) -> str:
@@ -323,7 +323,8 @@ def read_table(source: str | os.PathLike[str] | bytes | IO[bytes], *, max_bytes:
         raise DataFileError(f"the file is {len(data) / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.0f} MB. "
                             "Split it into smaller files.")
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise DataFileError("the file is empty: it has no header and no rows. Export the table again with a header row.")
+        raise DataFileError("the file is empty: it has no header and no rows. "
+                            "Export the table again with a header row.")
     _check_binary(data)
     text, encoding, notes = _decode(data)
     delimiter = _sniff_delimiter(text[:65536])

@@ -49,3 +49,47 @@ def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
     path = tmp_path_factory.mktemp("data") / "demo.csv"
     write_csv(small_portfolio.frame, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tracker(tmp_path_factory: pytest.TempPathFactory):
+    """An MLflow tracker on a fresh SQLite store of its own."""
+    from riskcore.tracking import Tracker
+
+    root = tmp_path_factory.mktemp("mlflow")
+    return Tracker("sqlite:///" + str(root / "mlflow.db"), root / "artifacts")
+
+
+@pytest.fixture(scope="session")
+def quick_training(small_portfolio, tmp_path_factory, tracker):
+    """One quick training run on the small portfolio, logged and registered (the champion)."""
+    from riskcore.config import TrainingConfig
+    from riskcore.schema import DEMO_SPEC
+    from riskcore.train import train
+
+    models = tmp_path_factory.mktemp("models")
+    return train(small_portfolio.frame, DEMO_SPEC, config=TrainingConfig.quick(n_bootstrap=300),
+                 models_dir=models, tracker=tracker)
+
+
+@pytest.fixture(scope="session")
+def quick_bundle(quick_training):
+    """The bundle of the quick training run, loaded and verified."""
+    from riskcore.bundle import load_bundle
+
+    return load_bundle(quick_training.bundle_dir)
+
+
+@pytest.fixture(scope="session")
+def lgbm_bundle(small_portfolio, tmp_path_factory):
+    """A LightGBM bundle (the boosters have their own scoring and explanation paths)."""
+    from riskcore.bundle import load_bundle
+    from riskcore.config import TrainingConfig
+    from riskcore.schema import DEMO_SPEC
+    from riskcore.train import train
+
+    models = tmp_path_factory.mktemp("models_lgbm")
+    result = train(small_portfolio.frame, DEMO_SPEC,
+                   config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=200),
+                   models_dir=models)
+    return load_bundle(result.bundle_dir)

@@ -1,7 +1,5 @@
 """The public surface and the engine/UI boundary."""
 
-import importlib
-import pkgutil
 import subprocess
 import sys
 
@@ -32,6 +30,7 @@ def test_engine_never_imports_ui_libraries():
 
 
 def test_importing_riskcore_is_light():
-    code = "import sys, riskcore\nprint(','.join(m for m in ('sklearn', 'lightgbm', 'xgboost', 'shap', 'mlflow') if m in sys.modules))"
+    code = ("import sys, riskcore\n"
+            "print(','.join(m for m in ('sklearn', 'lightgbm', 'xgboost', 'shap', 'mlflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -50,7 +50,8 @@ def test_missing_by_segment_and_periods(small_portfolio):
 
 
 def test_text_cells_and_infinities_are_located():
-    csv = b"company_id,fiscal_year,roa,sector,default_12m\nA,2020,0.1,Energy,0\nB,2020,abc,Energy,1\nC,2020,inf,Nowhere,0\n"
+    csv = (b"company_id,fiscal_year,roa,sector,default_12m\n"
+           b"A,2020,0.1,Energy,0\nB,2020,abc,Energy,1\nC,2020,inf,Nowhere,0\n")
     spec = replace(infer_spec(read_table(csv).frame, target="default_12m", id="company_id", time="fiscal_year"),
                    features=(DEMO_SPEC.feature("roa"), DEMO_SPEC.feature("sector")))
     report = check_frame(read_table(csv), spec)

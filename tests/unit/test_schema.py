@@ -88,7 +88,8 @@ def test_extend_spec_declares_unknown_columns(small_portfolio):
 
 
 def test_format_value_uses_units():
-    assert DEMO_SPEC.feature("interest_coverage").format_value(0.84) == "0.8×"
+    assert DEMO_SPEC.feature("interest_coverage").format_value(0.84) == "0.84×"
+    assert DEMO_SPEC.feature("interest_coverage").format_value(4.12) == "4.1×"
     assert DEMO_SPEC.feature("roa").format_value(-0.052) == "-5.2%"
     assert DEMO_SPEC.feature("supplier_payment_delay").format_value(45.2) == "45 days"
     assert DEMO_SPEC.feature("esg_governance").format_value(float("nan")) == "missing"

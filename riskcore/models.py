@@ -1,0 +1,191 @@
+"""The candidate estimators and their search spaces.
+
+Every candidate is a pipeline that starts with :class:`~riskcore.features.FeatureBuilder`
+(numbers, category codes, engineered features) and ends with one classifier:
+
+* ``logistic`` — the transparent baseline: median imputation with missing-value
+  indicators, a quantile transform to tame heavy tails, one-hot categories,
+  L2-regularised logistic regression;
+* ``lightgbm``, ``xgboost``, ``hist_gb`` (scikit-learn's histogram gradient
+  boosting) and ``random_forest`` — tree ensembles that take missing values and
+  category codes as they are;
+* ``ensemble`` — soft voting over the best two or three of the others
+  (:class:`SoftVotingEnsemble`).
+
+With ``smote=True`` the pipeline (imbalanced-learn's) imputes and oversamples the
+minority class after the features step; it runs only when the pipeline is fitted,
+so only training folds are ever resampled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+from riskcore.features import FeatureBuilder, feature_layout
+from riskcore.schema import DatasetSpec
+
+__all__ = ["MODEL_KINDS", "SIMPLICITY", "ModelKind", "SoftVotingEnsemble", "make_pipeline", "raw_score", "search_space"]
+
+ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+# lower is simpler; near-ties in CV AUC go to the simpler candidate
+SIMPLICITY: dict[str, int] = {"logistic": 0, "hist_gb": 1, "lightgbm": 1, "xgboost": 1, "random_forest": 2,
+                              "ensemble": 3}
+N_JOBS = 2
+
+
+def search_space(kind: str) -> dict[str, list[Any]]:
+    """The (small) grid a randomized search samples for one candidate; keys are the model's parameters."""
+    if kind == "logistic":
+        return {"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]}
+    if kind == "lightgbm":
+        return {"n_estimators": [250, 400, 600], "learning_rate": [0.02, 0.03, 0.05], "num_leaves": [7, 15, 31],
+                "min_child_samples": [30, 60, 120], "colsample_bytree": [0.5, 0.7, 0.9], "subsample": [0.7, 0.9],
+                "reg_lambda": [1.0, 5.0, 20.0]}
+    if kind == "xgboost":
+        return {"n_estimators": [250, 400, 600], "learning_rate": [0.02, 0.04, 0.06], "max_depth": [3, 4, 5],
+                "min_child_weight": [2, 5, 10], "subsample": [0.7, 0.9], "colsample_bytree": [0.5, 0.7, 0.9],
+                "reg_lambda": [1.0, 5.0, 20.0]}
+    if kind == "hist_gb":
+        return {"max_iter": [200, 350, 500], "learning_rate": [0.03, 0.05, 0.08], "max_leaf_nodes": [7, 15, 31],
+                "min_samples_leaf": [30, 60, 120], "l2_regularization": [0.0, 1.0, 5.0]}
+    if kind == "random_forest":
+        return {"n_estimators": [200], "max_depth": [8, 12, None], "min_samples_leaf": [10, 25, 50],
+                "max_features": ["sqrt", 0.3]}
+    if kind == "ensemble":
+        return {}
+    raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def _estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
+    p = dict(params)
+    if kind == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=p.pop("C", 0.1), max_iter=2000, **p)
+    if kind == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(objective="binary", subsample_freq=1, verbose=-1, n_jobs=N_JOBS,
+                              random_state=random_state, **p)
+    if kind == "xgboost":
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(tree_method="hist", objective="binary:logistic", eval_metric="auc", n_jobs=N_JOBS,
+                             random_state=random_state, **p)
+    if kind == "hist_gb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        # early stopping switches itself on above 10,000 rows; the search sets the iterations instead
+        return HistGradientBoostingClassifier(early_stopping=False, random_state=random_state, **p)
+    if kind == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_jobs=N_JOBS, random_state=random_state, max_samples=0.6,
+                                      class_weight=None, **p)
+    raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def _logistic_prep(spec: DatasetSpec) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, QuantileTransformer
+
+    layout = feature_layout(spec)
+    parts: list[tuple[str, Any, list[int]]] = [(
+        "num",
+        Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+                  ("quantile", QuantileTransformer(n_quantiles=200, output_distribution="normal",
+                                                   subsample=100_000, random_state=0))]),
+        layout.numeric_indices,
+    )]
+    if layout.categorical_indices:
+        parts.append((
+            "cat",
+            Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=-1.0)),
+                      ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]),
+            layout.categorical_indices,
+        ))
+    return ColumnTransformer(parts, remainder="drop")
+
+
+def make_pipeline(
+    kind: str,
+    spec: DatasetSpec,
+    params: dict[str, Any] | None = None,
+    *,
+    smote: bool = False,
+    random_state: int = 7,
+    members: list[tuple[str, dict[str, Any]]] | None = None,
+) -> Any:
+    """A fresh, unfitted pipeline for one candidate.
+
+    Parameters
+    ----------
+    kind : one of :data:`MODEL_KINDS`.
+    spec : the dataset spec (fixes the feature layout).
+    params : the classifier's parameters (a point of :func:`search_space`).
+    smote : oversample the minority class inside the pipeline (training folds only).
+    random_state : the seed.
+    members : for ``ensemble``, the (kind, params) of each voting member.
+
+    Returns
+    -------
+    a scikit-learn ``Pipeline`` (imbalanced-learn's when ``smote``) with steps
+    ``features`` [``prep``] [``smote``] ``model``.
+    """
+    params = params or {}
+    if kind == "ensemble":
+        if not members:
+            raise ValueError("an ensemble needs members: a list of (kind, params)")
+        return SoftVotingEnsemble([(k, make_pipeline(k, spec, p, smote=smote, random_state=random_state))
+                                   for k, p in members])
+    steps: list[tuple[str, Any]] = [("features", FeatureBuilder(spec))]
+    if kind == "logistic":
+        steps.append(("prep", _logistic_prep(spec)))
+    if smote:
+        from imblearn.over_sampling import SMOTE
+        from imblearn.pipeline import Pipeline as ImbPipeline
+        from sklearn.impute import SimpleImputer
+
+        if kind != "logistic":
+            steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+        steps.append(("smote", SMOTE(random_state=random_state)))
+        steps.append(("model", _estimator(kind, params, random_state)))
+        return ImbPipeline(steps)
+    from sklearn.pipeline import Pipeline
+
+    steps.append(("model", _estimator(kind, params, random_state)))
+    return Pipeline(steps)
+
+
+class SoftVotingEnsemble:
+    """Soft voting over fitted candidate pipelines: the mean of their probabilities.
+
+    scikit-learn's ``VotingClassifier`` would refit the members; this keeps each
+    member a plain riskcore pipeline so the bundle can store it natively.
+    """
+
+    def __init__(self, members: list[tuple[str, Any]]):
+        self.members = members
+
+    def fit(self, X: Any, y: Any) -> SoftVotingEnsemble:
+        """Fit every member on the same rows."""
+        for _, pipe in self.members:
+            pipe.fit(X, y)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Mean of the members' class probabilities."""
+        return np.mean([pipe.predict_proba(X) for _, pipe in self.members], axis=0)
+
+
+def raw_score(pipeline: Any, X: Any) -> np.ndarray:
+    """The model's raw log-odds score (the input of calibration)."""
+    p = pipeline.predict_proba(X)[:, 1]
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))

@@ -1,0 +1,282 @@
+"""Experiment tracking and the model registry, on MLflow.
+
+Every training run is an MLflow run (parameters, test metrics, one nested run per
+candidate with its cross-validation results, the bundle as artifacts). Each
+trained model is registered as a new version of one registered model; the alias
+``champion`` marks the version in production. A version's tags record where its
+bundle lies and the SHA-256 of its manifest, so loading the champion verifies
+that the bundle is the one that was registered.
+
+The default store is a SQLite file in the state folder; the standard
+``MLFLOW_TRACKING_URI`` overrides it (see :func:`riskcore.config.load_settings`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskcore.errors import ModelNotFoundError, TrackingError
+
+__all__ = ["ChampionRef", "Tracker", "load_champion"]
+
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class ChampionRef:
+    """Where the production model is: registry version, bundle folder, manifest hash."""
+
+    registry_version: str
+    bundle_path: Path
+    bundle_hash: str
+    model_version: str
+    run_id: str
+
+
+def _quiet_mlflow() -> None:
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+class Tracker:
+    """MLflow tracking and registry for one experiment and one registered model.
+
+    Parameters
+    ----------
+    tracking_uri : e.g. ``sqlite:////abs/path/mlflow.db``.
+    artifact_root : folder for run artifacts (used when the experiment is created).
+    experiment : experiment name.
+    model_name : registered model name.
+    """
+
+    def __init__(self, tracking_uri: str, artifact_root: str | Path, *, experiment: str = "riskcore",
+                 model_name: str = "riskcore-pd"):
+        self.tracking_uri = tracking_uri
+        self.artifact_root = Path(artifact_root)
+        self.experiment = experiment
+        self.model_name = model_name
+        self._client: Any = None
+        self._experiment_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Tracker:
+        """A tracker on the settings' store (``Settings.resolved_tracking_uri``)."""
+        return cls(settings.resolved_tracking_uri, Path(settings.home) / "mlartifacts", model_name=settings.model_name)
+
+    # -- plumbing ----------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The MLflow client (created, with the store, on first use)."""
+        if self._client is None:
+            _quiet_mlflow()
+            try:
+                import mlflow
+                from mlflow import MlflowClient
+
+                if self.tracking_uri.startswith("sqlite:///"):
+                    Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                mlflow.set_tracking_uri(self.tracking_uri)
+                self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            except Exception as err:  # MLflow raises many kinds; the user needs one message
+                raise TrackingError(f"cannot open the experiment store {self.tracking_uri!r}: {err}") from None
+        return self._client
+
+    @property
+    def experiment_id(self) -> str:
+        """The experiment's id, creating the experiment when needed."""
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(self.experiment)
+            if exp is None:
+                self.artifact_root.mkdir(parents=True, exist_ok=True)
+                self._experiment_id = self.client.create_experiment(self.experiment,
+                                                                    artifact_location=self.artifact_root.as_uri())
+            else:
+                self._experiment_id = exp.experiment_id
+        return str(self._experiment_id)
+
+    # -- writing -----------------------------------------------------------
+    def log_run(
+        self,
+        *,
+        run_name: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        candidates: list[dict[str, Any]],
+        bundle_dir: Path,
+        summary: str = "",
+    ) -> str:
+        """Log one training run with a nested run per candidate; returns the run id."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        c = self.client
+        try:
+            run = c.create_run(self.experiment_id, run_name=run_name, tags=tags)
+            rid = run.info.run_id
+            ts = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+            c.log_batch(rid, metrics=[Metric(k, float(v), ts, 0) for k, v in metrics.items() if v == v],
+                        params=[Param(k, str(v)[:500]) for k, v in params.items()])
+            for cand in candidates:
+                child = c.create_run(self.experiment_id, run_name=f"candidate {cand['kind']}",
+                                     tags={"mlflow.parentRunId": rid, "candidate": str(cand["kind"])})
+                cm = {k: float(v) for k, v in cand.items() if isinstance(v, (int, float)) and v == v}
+                cp = {f"param.{k}": str(v) for k, v in (cand.get("params") or {}).items()}
+                c.log_batch(child.info.run_id, metrics=[Metric(k, v, ts, 0) for k, v in cm.items()],
+                            params=[Param(k, v[:500]) for k, v in cp.items()],
+                            tags=[RunTag("chosen", str(cand.get("chosen", False)))])
+                c.set_terminated(child.info.run_id)
+            c.log_artifacts(rid, str(bundle_dir), artifact_path="bundle")
+            if summary:
+                c.log_text(rid, summary, "summary.txt")
+            c.set_terminated(rid)
+            return str(rid)
+        except TrackingError:
+            raise
+        except Exception as err:
+            raise TrackingError(f"could not log the run to {self.tracking_uri!r}: {err}") from None
+
+    def register(self, *, run_id: str, bundle_dir: Path, bundle_hash: str, model_version: str) -> str:
+        """Register the run's bundle as a new model version; returns the registry version."""
+        c = self.client
+        try:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                c.get_registered_model(self.model_name)
+            except MlflowException:
+                c.create_registered_model(self.model_name, description="riskcore probability-of-default model")
+            source = c.get_run(run_id).info.artifact_uri.rstrip("/") + "/bundle"
+            mv = c.create_model_version(self.model_name, source=source, run_id=run_id,
+                                        tags={"bundle_path": str(Path(bundle_dir).resolve()),
+                                              "bundle_hash": bundle_hash, "model_version": model_version})
+            return str(mv.version)
+        except Exception as err:
+            raise TrackingError(f"could not register the model: {err}") from None
+
+    def set_champion(self, registry_version: str) -> None:
+        """Point the ``champion`` alias at a registered version."""
+        try:
+            self.client.set_registered_model_alias(self.model_name, CHAMPION, str(registry_version))
+        except Exception as err:
+            raise TrackingError(f"could not set the champion: {err}") from None
+
+    def promote_run(self, run_id: str) -> str:
+        """Make the model version registered from ``run_id`` the champion; returns its registry version."""
+        versions = self.client.search_model_versions(f"run_id = '{run_id}'")
+        versions = [v for v in versions if v.name == self.model_name]
+        if not versions:
+            raise ModelNotFoundError(f"run {run_id!r} has no registered model version")
+        self.set_champion(versions[0].version)
+        return str(versions[0].version)
+
+    # -- reading -----------------------------------------------------------
+    def champion(self) -> ChampionRef | None:
+        """The production model, or ``None`` when there is none yet."""
+        try:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mv = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
+            except MlflowException:
+                return None
+        except TrackingError:
+            raise
+        except Exception as err:
+            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+        tags = mv.tags or {}
+        path = Path(tags.get("bundle_path", ""))
+        if not path.exists():
+            path = self._download(mv.run_id, tags.get("model_version", mv.version))
+        return ChampionRef(str(mv.version), path, tags.get("bundle_hash", ""), tags.get("model_version", ""),
+                           mv.run_id)
+
+    def _download(self, run_id: str, name: str) -> Path:
+        dest = self.artifact_root.parent / "models" / f"downloaded-{name}"
+        if not dest.exists():
+            try:
+                from mlflow.artifacts import download_artifacts
+
+                tmp = Path(download_artifacts(run_id=run_id, artifact_path="bundle",
+                                              tracking_uri=self.tracking_uri, dst_path=str(dest.parent / "tmp")))
+                tmp.rename(dest)
+            except Exception as err:
+                raise ModelNotFoundError(f"the champion's bundle is neither on disk nor downloadable: {err}") from None
+        return dest
+
+    def runs(self) -> pd.DataFrame:
+        """Top-level training runs, newest first: run_id, name, start_time, status, metrics and params columns."""
+        import mlflow
+
+        try:
+            df = mlflow.search_runs(experiment_ids=[self.experiment_id], order_by=["attributes.start_time DESC"],
+                                    output_format="pandas")
+        except Exception as err:
+            raise TrackingError(f"cannot read runs from {self.tracking_uri!r}: {err}") from None
+        if len(df) == 0:
+            return df
+        parent = df.get("tags.mlflow.parentRunId")
+        if parent is not None:
+            df = df[parent.isna()]
+        return df.reset_index(drop=True)
+
+    def candidates(self, run_id: str) -> pd.DataFrame:
+        """The nested candidate runs of one training run: kind, cv_auc_mean, cv_auc_std, chosen, params."""
+        import mlflow
+
+        df = mlflow.search_runs(experiment_ids=[self.experiment_id],
+                                filter_string=f"tags.mlflow.parentRunId = '{run_id}'", output_format="pandas")
+        rows = []
+        for _, r in df.iterrows():
+            params = {k.removeprefix("params.param."): v for k, v in r.items()
+                      if str(k).startswith("params.param.") and v is not None}
+            rows.append({"kind": r.get("tags.candidate"), "cv_auc_mean": r.get("metrics.cv_auc_mean"),
+                         "cv_auc_std": r.get("metrics.cv_auc_std"), "chosen": r.get("tags.chosen") == "True",
+                         "params": params})
+        return pd.DataFrame(rows, columns=["kind", "cv_auc_mean", "cv_auc_std", "chosen", "params"]) \
+            .sort_values("cv_auc_mean", ascending=False).reset_index(drop=True)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """Parameters, metrics and tags of one run."""
+        r = self.client.get_run(run_id)
+        return {"params": dict(r.data.params), "metrics": dict(r.data.metrics), "tags": dict(r.data.tags),
+                "start_time": r.info.start_time, "status": r.info.status}
+
+    def registry_versions(self) -> pd.DataFrame:
+        """Registered versions: version, run_id, model_version, bundle_hash, champion."""
+        try:
+            versions = self.client.search_model_versions(f"name = '{self.model_name}'")
+        except Exception:
+            return pd.DataFrame(columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
+        champ = self.champion()
+        rows = [{"version": str(v.version), "run_id": v.run_id, "model_version": (v.tags or {}).get("model_version"),
+                 "bundle_hash": (v.tags or {}).get("bundle_hash"),
+                 "champion": champ is not None and str(v.version) == champ.registry_version} for v in versions]
+        return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
+
+
+def load_champion(tracker: Tracker) -> Any:
+    """Load and verify the champion's bundle.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When no model has been promoted yet.
+    BundleError
+        When the bundle on disk is not the one that was registered.
+    """
+    from riskcore.bundle import load_bundle
+
+    ref = tracker.champion()
+    if ref is None:
+        raise ModelNotFoundError("there is no champion model yet: train one first "
+                                 "(python -m riskcore train --data FILE, or open the dashboard)")
+    return load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)

@@ -1,0 +1,216 @@
+"""Calibrators, their JSON form, and the calibration measures (ECE, reliability, Brier)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+
+from riskcore.calibration import (
+    Calibrator,
+    brier_score,
+    expected_calibration_error,
+    fit_calibrator,
+    reliability_curve,
+)
+from riskcore.errors import BundleError, SchemaError
+
+SEED = 7
+
+
+def _scored(n: int = 2000, seed: int = SEED, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    score = rng.normal(-1.5, 1.2, n)
+    if ties:
+        score = np.round(score, 1)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.8 * score + 0.3)))).astype(int)
+    return score, y
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_isotonic_predict_equals_sklearn_including_out_of_range(ties):
+    score, y = _scored(ties=ties)
+    cal = fit_calibrator(score, y, "isotonic")
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1, increasing=True).fit(score, y)
+    rng = np.random.default_rng(1)
+    queries = np.concatenate([
+        rng.uniform(score.min() - 5, score.max() + 5, 20_000),  # includes values outside the fitted range
+        score,  # the knots themselves
+        [-1e9, 1e9, score.min(), score.max()],
+    ])
+    np.testing.assert_allclose(cal.predict(queries), iso.predict(queries), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(cal.x_, iso.X_thresholds_)
+    np.testing.assert_array_equal(cal.y_, iso.y_thresholds_)
+
+
+def test_isotonic_with_sample_weight_equals_sklearn():
+    score, y = _scored(500, ties=True)
+    w = np.random.default_rng(3).uniform(0.2, 3.0, len(y))
+    cal = fit_calibrator(score, y, "isotonic", sample_weight=w)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(score, y, sample_weight=w)
+    q = np.linspace(-8, 5, 1001)
+    np.testing.assert_allclose(cal.predict(q), iso.predict(q), atol=1e-12)
+
+
+def test_platt_matches_unpenalised_logistic_regression():
+    score, y = _scored()
+    cal = fit_calibrator(score, y, "platt")
+    lr = LogisticRegression(C=1e6, tol=1e-10, max_iter=1000).fit(score.reshape(-1, 1), y)
+    q = np.linspace(-6, 4, 201)
+    np.testing.assert_allclose(cal.predict(q), lr.predict_proba(q.reshape(-1, 1))[:, 1], atol=1e-7)
+    assert cal.a_ > 0
+    assert cal.x_ is None and cal.y_ is None
+
+
+def test_platt_with_backwards_score_is_the_constant_default_rate():
+    score, y = _scored()
+    cal = fit_calibrator(-score, y, "platt")
+    assert cal.a_ == 0.0
+    np.testing.assert_allclose(cal.predict(np.array([-10.0, 0.0, 10.0])), y.mean(), rtol=1e-12)
+
+
+def test_platt_on_constant_score_is_the_default_rate():
+    y = np.array([0, 1, 0, 0])
+    cal = fit_calibrator(np.full(4, 2.5), y, "platt")
+    np.testing.assert_allclose(cal.predict(np.array([0.0, 2.5])), 0.25)
+
+
+def test_platt_predict_has_no_overflow_warnings():
+    cal = Calibrator("platt", a_=3.0, b_=0.0)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        p = cal.predict(np.array([-1e6, -800.0, 0.0, 800.0, 1e6]))
+    np.testing.assert_allclose(p, [0.0, 0.0, 0.5, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_round_trip_through_json_is_exact(method):
+    score, y = _scored()
+    cal = fit_calibrator(score, y, method)
+    data = json.loads(json.dumps(cal.to_dict()))
+    again = Calibrator.from_dict(data)
+    assert again == cal
+    q = np.linspace(-7, 4, 333)
+    np.testing.assert_array_equal(again.predict(q), cal.predict(q))
+    assert all(isinstance(v, (str, float, list)) for v in data.values())
+
+
+@pytest.mark.parametrize("data", [
+    {"method": "isotonic", "x": [0.0, 1.0]},
+    {"method": "isotonic", "x": [1.0, 0.0], "y": [0.1, 0.2]},
+    {"method": "isotonic", "x": [0.0, 1.0], "y": [0.5, 0.2]},
+    {"method": "platt", "a": -1.0, "b": 0.0},
+    {"method": "spline"},
+    {},
+])
+def test_from_dict_rejects_invalid_parameters(data):
+    with pytest.raises(BundleError, match="calibrator is not valid"):
+        Calibrator.from_dict(data)
+
+
+def test_calibrator_arrays_are_read_only_and_unhashable():
+    cal = Calibrator("isotonic", x_=np.array([0.0, 1.0]), y_=np.array([0.1, 0.9]))
+    with pytest.raises(ValueError):
+        cal.x_[0] = 5.0
+    with pytest.raises(TypeError):
+        hash(cal)
+    assert cal != Calibrator("platt", a_=1.0, b_=0.0)
+
+
+def test_single_knot_isotonic_predicts_a_constant():
+    cal = fit_calibrator(np.array([1.0, 1.0, 1.0, 1.0]), np.array([0, 1, 0, 0]), "isotonic")
+    np.testing.assert_allclose(cal.predict(np.array([-3.0, 1.0, 9.0])), 0.25)
+
+
+def test_fit_with_a_single_class_raises_a_clear_value_error():
+    with pytest.raises(ValueError, match="needs both defaults"):
+        fit_calibrator(np.arange(5.0), np.zeros(5), "isotonic")
+    with pytest.raises(SchemaError, match="only 1"):
+        fit_calibrator(np.arange(5.0), np.ones(5), "platt")
+
+
+def test_fit_with_different_lengths_raises():
+    with pytest.raises(ValueError, match="column 'raw_score': has 4 values but y_true has 5"):
+        fit_calibrator(np.arange(4.0), np.array([0, 1, 0, 1, 0]))
+
+
+def test_fit_with_labels_other_than_0_1_names_the_rows():
+    with pytest.raises(SchemaError, match=r"row 3: 2"):
+        fit_calibrator(np.arange(4.0), np.array([0, 1, 2, 1]))
+
+
+def test_fit_with_missing_scores_names_the_rows():
+    with pytest.raises(SchemaError, match=r"missing or infinite \(row 2: nan"):
+        fit_calibrator(np.array([0.0, np.nan, 1.0]), np.array([0, 1, 1]))
+
+
+def test_fit_with_unknown_method_raises():
+    with pytest.raises(ValueError, match="'spline' is unknown"):
+        fit_calibrator(np.arange(4.0), np.array([0, 1, 0, 1]), "spline")  # type: ignore[arg-type]
+
+
+def test_empty_inputs_raise():
+    with pytest.raises(SchemaError, match="empty"):
+        fit_calibrator(np.array([]), np.array([]))
+    with pytest.raises(SchemaError, match="empty"):
+        expected_calibration_error(np.array([]), np.array([]))
+    assert Calibrator("platt", a_=1.0, b_=0.0).predict(np.array([])).shape == (0,)
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_ece_is_the_count_weighted_gap_of_the_reliability_table(strategy):
+    score, y = _scored(3000, ties=True)
+    p = fit_calibrator(score, y).predict(score) * 0.8 + 0.05
+    table = reliability_curve(y, p, n_bins=10, strategy=strategy)
+    assert list(table.columns) == ["bin", "lower", "upper", "count", "mean_predicted", "observed_rate"]
+    assert table["count"].sum() == len(y)
+    assert (table["count"] > 0).all()
+    gap = np.abs(table["mean_predicted"] - table["observed_rate"])
+    expected = float((table["count"] * gap).sum() / table["count"].sum())
+    assert expected_calibration_error(y, p, n_bins=10, strategy=strategy) == pytest.approx(expected, abs=1e-12)
+
+
+def test_uniform_bins_put_one_in_the_last_bin_and_omit_empty_bins():
+    y = np.array([0, 1, 1, 0, 1])
+    p = np.array([0.0, 1.0, 1.0, 0.05, 0.95])
+    table = reliability_curve(y, p, n_bins=10)
+    assert table["bin"].tolist() == [1, 10]
+    assert table["count"].tolist() == [2, 3]
+    assert table["upper"].iloc[-1] == 1.0
+    assert table["observed_rate"].tolist() == [0.0, 1.0]
+
+
+def test_quantile_bins_have_equal_mass_and_merge_repeated_edges():
+    rng = np.random.default_rng(SEED)
+    p = rng.random(1000)
+    y = (rng.random(1000) < p).astype(int)
+    table = reliability_curve(y, p, n_bins=4, strategy="quantile")
+    assert table["count"].tolist() == [250, 250, 250, 250]
+    same = reliability_curve(y, np.full(1000, 0.3), n_bins=10, strategy="quantile")
+    assert len(same) == 1 and same["count"].iloc[0] == 1000
+
+
+def test_ece_of_a_perfect_forecast_is_zero_and_is_bounded():
+    y = np.array([0, 0, 1, 1])
+    assert expected_calibration_error(y, y.astype(float)) == 0.0
+    assert expected_calibration_error(y, 1.0 - y) == 1.0
+
+
+def test_ece_rejects_probabilities_outside_0_1_and_bad_arguments():
+    with pytest.raises(SchemaError, match=r"outside \[0.0, 1.0\] \(row 2: 1.5\)"):
+        expected_calibration_error(np.array([0, 1]), np.array([0.2, 1.5]))
+    with pytest.raises(ValueError, match="strategy='equal' is unknown"):
+        expected_calibration_error(np.array([0, 1]), np.array([0.2, 0.5]), strategy="equal")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_bins=0"):
+        reliability_curve(np.array([0, 1]), np.array([0.2, 0.5]), n_bins=0)
+
+
+def test_brier_score_equals_sklearn():
+    score, y = _scored()
+    p = fit_calibrator(score, y).predict(score)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
+    assert brier_score(y, p) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
+    assert brier_score(y, p, sample_weight=w) == pytest.approx(brier_score_loss(y, p, sample_weight=w), abs=1e-12)

@@ -1,0 +1,130 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskcore.config import TrainingConfig
+from riskcore.errors import DataFileError, LeakageError
+from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
+from riskcore.train import train
+
+REQUIRED_KEYS = [
+    "model.kind", "model.version", "split.mode", "split.train_rows", "split.validation_rows", "split.test_rows",
+    "candidates", "test.auc", "test.auc_ci", "test.pr_auc", "test.ks", "test.gini", "test.brier", "test.ece_raw",
+    "test.ece_calibrated", "test.precision", "test.recall", "test.f1", "test.specificity", "threshold", "costs.fn",
+    "costs.fp", "business.loss_without_model", "business.loss_with_model", "business.savings",
+    "business.savings_pct", "business.top_decile_lift", "oracle.auc", "oracle.ece_vs_true_pd", "segments", "leakage",
+]
+
+
+def _get(d, dotted):
+    for part in dotted.split("."):
+        d = d[part]
+    return d
+
+
+def test_quick_training_end_to_end(quick_training):
+    m = json.loads((quick_training.bundle_dir / "metrics.json").read_text())
+    for key in REQUIRED_KEYS:
+        _get(m, key)
+    assert m["split"]["mode"] == "out_of_time"
+    assert {c["kind"] for c in m["candidates"]} == {"logistic", "lightgbm"}
+    assert all({"kind", "cv_auc_mean", "cv_auc_std"} <= set(c) for c in m["candidates"])
+    assert 0.70 < m["test"]["auc"] < 0.95
+    lo, hi = m["test"]["auc_ci"]
+    assert lo <= m["test"]["auc"] <= hi
+    assert m["test"]["auc"] <= m["oracle"]["auc"] + 0.02
+    assert 0 < m["threshold"] < 1
+    assert not [f for f in m["leakage"] if f["status"] == "fail"]
+    assert m["leakage"][0]["check"] == "preprocessing"
+    assert m["business"]["savings"] == pytest.approx(
+        m["business"]["loss_without_model"] - m["business"]["loss_with_model"])
+    assert {s["segment"] for s in m["segments"]} <= set(DEMO_SPEC.feature("sector").categories)
+    text = quick_training.summary()
+    assert "Test (out of sample" in text and "Leakage checks" in text and "Threshold" in text
+
+
+def test_training_is_logged_and_registered(quick_training, tracker):
+    assert quick_training.run_id and quick_training.registry_version
+    champ = tracker.champion()
+    assert champ is not None and champ.model_version == quick_training.model_version
+    cands = tracker.candidates(quick_training.run_id)
+    assert set(cands["kind"]) == {"logistic", "lightgbm"} and cands["chosen"].sum() == 1
+    runs = tracker.runs()
+    assert quick_training.run_id in set(runs["run_id"])
+    assert "metrics.test.auc" in runs.columns
+
+
+def test_leaked_column_stops_the_run_with_its_name(small_portfolio, tmp_path):
+    frame = small_portfolio.frame.rename(columns={"true_pd": "internal_score"})
+    spec = extend_spec(DEMO_SPEC, frame)
+    with pytest.raises(LeakageError, match="internal_score"):
+        train(frame, spec, config=TrainingConfig.quick(n_iter=1, cv_folds=2), models_dir=tmp_path)
+
+
+def test_allow_leaks_continues_and_warns(small_portfolio, tmp_path):
+    frame = small_portfolio.frame.rename(columns={"true_pd": "internal_score"})
+    spec = extend_spec(DEMO_SPEC, frame)
+    result = train(frame, spec, config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2,
+                                                            n_bootstrap=100, allow_leaks=True),
+                   models_dir=tmp_path)
+    assert any("allow-leaks" in n for n in result.notes)
+    assert any(f["status"] == "fail" for f in result.metrics["leakage"])
+
+
+def test_small_csv_with_text_target_strings_missing_and_no_time(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 1200
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    grade = rng.choice(["A", "B", "C"], n)
+    logit = -2.2 + 1.2 * x1 - 0.8 * x2 + np.where(grade == "C", 0.8, 0.0)
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame({"x1": x1, "x2": np.where(rng.random(n) < 0.1, np.nan, x2), "grade": grade,
+                          "status": np.where(y, "bad", "good")})
+    path = tmp_path / "loans.csv"
+    frame.to_csv(path, index=False)
+    from riskcore.tabular import read_table
+
+    table = read_table(path)
+    spec = infer_spec(table.frame, target="status", positive="bad")
+    result = train(table, spec, config=TrainingConfig.quick(n_iter=1, cv_folds=2, n_bootstrap=100),
+                   models_dir=tmp_path / "models", positive="bad")
+    assert result.metrics["split"]["mode"] == "stratified"
+    assert 0.65 < result.metrics["test"]["auc"] <= 1.0
+    assert result.metrics["oracle"] is None
+
+
+def test_too_few_defaults_is_a_clear_error(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(100.0), "y": [1] * 5 + [0] * 95})
+    with pytest.raises(DataFileError, match="at least 20"):
+        train(frame, infer_spec(frame, target="y"), config=TrainingConfig.quick(), models_dir=tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "hist_gb", "random_forest"])
+def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path, kind):
+    from riskcore.bundle import load_bundle
+
+    result = train(small_portfolio.frame, DEMO_SPEC,
+                   config=TrainingConfig.quick(candidates=(kind,), n_iter=1, cv_folds=2, n_bootstrap=100),
+                   models_dir=tmp_path)
+    bundle = load_bundle(result.bundle_dir)
+    assert bundle.kind == kind
+    hold = bundle.holdout()
+    test = hold[hold["part"] == "test"]
+    _, p = bundle.predict_frame(test)
+    np.testing.assert_allclose(p, test["p_default"].to_numpy(), atol=1e-9)
+
+
+def test_ensemble_and_smote(small_portfolio, tmp_path):
+    result = train(small_portfolio.frame, DEMO_SPEC,
+                   config=TrainingConfig.quick(candidates=("logistic", "lightgbm", "ensemble"), n_iter=1,
+                                               cv_folds=2, n_bootstrap=100, smote=True, tie_tolerance=1.0,
+                                               random_state=3),
+                   models_dir=tmp_path)
+    kinds = [c.kind for c in result.candidates]
+    assert "ensemble" in kinds
+    # a generous tie tolerance makes the simplest candidate win
+    assert result.metrics["model"]["kind"] == "logistic"
+    assert result.metrics["model"]["smote"] is True
