@@ -148,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _print(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")  # type: ignore[attr-defined]
     result = train(table, spec, config=config, costs=_costs_from_args(args, settings),  # type: ignore[arg-type]
                    models_dir=settings.models_dir, tracker=tracker, progress=TextProgress(),
-                   positive=args.positive, promote=args.promote)
+                   positive=args.positive, promote=args.promote, source=str(Path(args.data).resolve()))
     _print(result.summary())
     if args.out:
         out = Path(args.out)

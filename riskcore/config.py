@@ -105,6 +105,7 @@ class Settings:
     api_rate_limit: int = 100
     api_max_body_bytes: int = 5_000_000
     upload_max_mb: int = 200
+    demo_companies: int = 5000
 
     @property
     def models_dir(self) -> Path:
@@ -160,7 +161,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
 
     Order: defaults, then the file (``path``, else ``$RISKCORE_CONFIG``, else
     ``./riskcore.toml`` when it exists), then ``RISKCORE_HOME``,
-    ``MLFLOW_TRACKING_URI`` and ``RISKCORE_AUDIT_URL``.
+    ``MLFLOW_TRACKING_URI``, ``RISKCORE_AUDIT_URL`` and ``RISKCORE_DEMO_COMPANIES``.
 
     Raises
     ------
@@ -198,6 +199,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         kwargs["tracking_uri"] = env["MLFLOW_TRACKING_URI"]
     if env.get("RISKCORE_AUDIT_URL"):
         kwargs["audit_url"] = env["RISKCORE_AUDIT_URL"]
+    if env.get("RISKCORE_DEMO_COMPANIES"):
+        kwargs["demo_companies"] = _coerce("RISKCORE_DEMO_COMPANIES", env["RISKCORE_DEMO_COMPANIES"], 0)
     settings = replace(base, **kwargs)
     if settings.risk_bands not in ("master", "fixed"):
         raise ConfigError(f"risk_bands={settings.risk_bands!r} must be 'master' or 'fixed'")

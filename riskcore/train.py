@@ -34,7 +34,7 @@ from riskcore.schema import DatasetSpec
 from riskcore.split import Split, cv_folds, split_portfolio
 from riskcore.tabular import Table
 
-__all__ = ["CandidateResult", "TrainingResult", "data_profile", "train"]
+__all__ = ["CandidateResult", "TrainingResult", "data_profile", "train", "train_demo"]
 
 MIN_DEFAULTS = 20
 
@@ -334,6 +334,7 @@ def train(
     progress: Progress = no_progress,
     positive: str | None = None,
     promote: bool | None = None,
+    source: str | None = None,
 ) -> TrainingResult:
     """Train, evaluate, save, register.
 
@@ -348,6 +349,7 @@ def train(
     progress : ``progress(fraction, message)`` callback.
     positive : the target label meaning default, when not 0/1.
     promote : make the new model the champion; by default only when there is none yet.
+    source : where the data came from (a file path), recorded with the model.
 
     Returns
     -------
@@ -534,7 +536,7 @@ def train(
                   "calibration": config.calibration, "profile": config.profile,
                   "trained_at": created.isoformat(), "smote": config.smote, "seed": config.random_state},
         "data": {"rows": int(len(frame)), "defaults": n_pos, "default_rate": n_pos / len(frame),
-                 "cleaning": clean_notes, "features": inputs},
+                 "cleaning": clean_notes, "features": inputs, "source": source, "spec": spec.name},
         "split": split_info,
         "candidates": [c.as_dict() for c in candidates],
         "validation": validation,
@@ -610,3 +612,34 @@ def train(
     result.seconds = time.monotonic() - t0
     progress(1.0, "done")
     return result
+
+
+def train_demo(settings: Any, *, profile: str = "quick", progress: Progress = no_progress,
+               n_companies: int | None = None, seed: int = 7) -> TrainingResult:
+    """Generate the demo portfolio (when missing), train on it, register and promote the model.
+
+    This is the dashboard's first start. The CSV and its manifest are written to
+    ``settings.data_dir``; the model is logged to the settings' MLflow store.
+    """
+    from riskcore.schema import DEMO_SPEC
+    from riskcore.synth import generate_portfolio
+    from riskcore.tabular import read_table, write_csv
+    from riskcore.tracking import Tracker
+
+    path = Path(settings.data_dir) / "demo_portfolio.csv"
+    if not path.exists():
+        progress(0.0, "generating the demo portfolio")
+        portfolio = generate_portfolio(n_companies or settings.demo_companies, seed=seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_csv(portfolio.frame, tmp)
+        path.with_name(path.name + ".manifest.json").write_text(portfolio.manifest.to_json(), encoding="utf-8")
+        tmp.replace(path)
+    table = read_table(path)
+
+    def scaled(fraction: float, message: str) -> None:
+        progress(0.05 + 0.95 * fraction, message)
+
+    return train(table, DEMO_SPEC, config=TrainingConfig.for_profile(profile, random_state=seed),  # type: ignore[arg-type]
+                 costs=settings.costs, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
+                 progress=scaled, promote=True, source=str(path))
