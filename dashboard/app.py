@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, widgets
 from riskcore.errors import RiskcoreError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,14 +24,14 @@ def first_start() -> None:
     from riskcore.train import train_demo
 
     st.title("Welcome to riskcore")
-    st.write("There is no model yet. riskcore is generating its demo portfolio (5,000 companies over ten "
-             "years, with a known true probability of default) and training a first model with the quick "
-             "profile. This takes about a minute, once.")
-    bar = st.progress(0.0, text="starting")
+    st.write(f"There is no model yet. riskcore is generating its demo portfolio ({state.settings().demo_companies:,} "
+             "companies over ten years, with a known true probability of default) and training a first model with "
+             "the quick profile. This takes a few minutes, once.")
+    progress = widgets.progress_bar()
     with state.exclusive("first-start"):
         state.clear_model_caches()
         if state.champion_ref() is None:
-            train_demo(state.settings(), profile="quick", progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+            train_demo(state.settings(), profile="quick", progress=progress)
     state.clear_model_caches()
     st.rerun()
 

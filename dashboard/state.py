@@ -5,26 +5,31 @@ for the model bundle and the cost sweeps (shared, read-only), ``st.cache_data``
 for frames and reports (hashed by their arguments, returned as copies), a short
 ``ttl`` for what other processes change (the MLflow store, the champion). Heavy
 objects are passed with a leading underscore and keyed on something cheap and
-explicit (the model version). ``st.session_state`` holds only the user's choices.
+explicit (the model version, an upload's file id). ``st.session_state`` holds
+only the user's choices.
 """
 
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
 from riskcore.costs import CostSweep
+from riskcore.reports import DataCheck, DecisionView
 from riskcore.tracking import ChampionRef, Tracker
 
 # session-state keys of the user's choices
 COST_FN, COST_FP, COST_MODE, LGD, THRESHOLD = "cost_fn", "cost_fp", "cost_mode", "lgd", "threshold_override"
+# bootstrap resamples of every band and interval drawn on the pages (cached per model version)
+N_RESAMPLES = 200
 
 
 @st.cache_resource
@@ -61,24 +66,41 @@ def current_bundle() -> Any | None:
     return load_bundle(str(ref.bundle_path), ref.bundle_hash)
 
 
+def model_bundle() -> Any:
+    """The champion's bundle, for the pages (``dashboard/app.py`` makes sure one exists before they run)."""
+    bundle = current_bundle()
+    if bundle is None:
+        from riskcore.errors import ModelNotFoundError
+
+        raise ModelNotFoundError("there is no champion model yet: open the dashboard's home page to train one")
+    return bundle
+
+
 @st.cache_data(show_spinner=False)
 def holdout(_bundle: Any, model_version: str) -> pd.DataFrame:
     """Validation and test rows of the model, with their scores."""
     return _bundle.holdout()
 
 
+def rows(bundle: Any, part: str) -> pd.DataFrame:
+    """The ``validation`` or ``test`` rows of the model's hold-out."""
+    from riskcore.reports import part as part_of
+
+    return part_of(holdout(bundle, bundle.version), part)
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cost_sweep(_bundle: Any, model_version: str, part: str, exposure_mode: bool) -> CostSweep:
     """The sorted scores of one hold-out part, ready for instant re-costing."""
-    from riskcore.reports import part as part_of
-
-    rows = part_of(holdout(_bundle, model_version), part)
+    part_rows = rows(_bundle, part)
     exposure = None
     spec = _bundle.spec
-    if exposure_mode and spec.exposure and spec.exposure in rows:
-        exposure = rows[spec.exposure].fillna(0.0).to_numpy(dtype=float)
-    return CostSweep(rows["y"].to_numpy(), rows["p_default"].to_numpy(), exposure)
+    if exposure_mode and spec.exposure and spec.exposure in part_rows:
+        exposure = part_rows[spec.exposure].fillna(0.0).to_numpy(dtype=float)
+    return CostSweep(part_rows["y"].to_numpy(), part_rows["p_default"].to_numpy(), exposure)
 
+
+# ---------------------------------------------------------------- the user's costs and cut-off
 
 def costs(bundle: Any) -> Costs:
     """The costs the user has chosen (defaults: the model's own)."""
@@ -94,6 +116,28 @@ def threshold_override() -> float | None:
     return None if value is None else float(value)
 
 
+def has_exposure(bundle: Any) -> bool:
+    """Whether the model's data carries an exposure per company (enables the exposure cost mode)."""
+    spec = bundle.spec
+    hold = holdout(bundle, bundle.version)
+    return bool(spec.exposure and spec.exposure in hold and hold[spec.exposure].notna().any())
+
+
+def current_view(bundle: Any) -> DecisionView:
+    """The cut-off in force and its consequences on the test year, at the user's costs (no model run)."""
+    from riskcore.reports import decision_view
+
+    c = costs(bundle)
+    exposure_mode = c.mode == "exposure" and has_exposure(bundle)
+    if c.mode == "exposure" and not exposure_mode:
+        c = replace(c, mode="fixed")
+    return decision_view(holdout(bundle, bundle.version), c, threshold=threshold_override(),
+                         exposure=bundle.spec.exposure,
+                         sweep=cost_sweep(bundle, bundle.version, "validation", exposure_mode))
+
+
+# ---------------------------------------------------------------- files and data checks
+
 def demo_data_path() -> Path:
     """Where the demo portfolio lives."""
     return Path(settings().data_dir) / "demo_portfolio.csv"
@@ -105,6 +149,26 @@ def training_data_path(bundle: Any) -> Path | None:
     path = Path(src) if src else demo_data_path()
     return path if path.exists() else None
 
+
+@st.cache_data(max_entries=8, show_spinner="Checking the data…")
+def data_check(path: str, mtime: float, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
+    """Quality report, split and (optionally) leakage checks of a data file (cached per file version)."""
+    from riskcore.reports import check_data
+    from riskcore.tabular import read_table
+
+    return check_data(read_table(path), _spec, leakage=leakage)
+
+
+@st.cache_data(max_entries=4, show_spinner="Checking the file…")
+def upload_check(_data: bytes, file_id: str, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
+    """The same checks for an uploaded file (keyed on the upload's id, not on its bytes)."""
+    from riskcore.reports import check_data
+    from riskcore.tabular import read_table
+
+    return check_data(read_table(_data, max_bytes=settings().upload_max_mb * 1_000_000), _spec, leakage=leakage)
+
+
+# ---------------------------------------------------------------- MLflow
 
 @contextmanager
 def exclusive(name: str) -> Iterator[None]:
@@ -120,9 +184,10 @@ def exclusive(name: str) -> Iterator[None]:
 
 
 def clear_model_caches() -> None:
-    """Forget cached champion lookups after a model was trained or promoted."""
+    """Forget cached champion lookups and runs after a model was trained or promoted."""
     champion_ref.clear()
     runs.clear()
+    registry_versions.clear()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -131,22 +196,105 @@ def runs() -> pd.DataFrame:
     return tracker().runs()
 
 
-@st.cache_data(show_spinner="Checking the data…")
-def quality_and_leakage(path: str, mtime: float) -> tuple[Any, Any, Any]:
-    """Quality report, split and leakage report of a training file (cached per file version)."""
-    from riskcore.leakage import run_leakage_checks
-    from riskcore.quality import check_frame, clean_for_training, prepare_frame
-    from riskcore.schema import DEMO_SPEC, extend_spec
-    from riskcore.split import split_portfolio
-    from riskcore.tabular import read_table
+@st.cache_data(ttl=10, show_spinner=False)
+def registry_versions() -> pd.DataFrame:
+    """Registered model versions and which one is the champion."""
+    return tracker().registry_versions()
 
-    table = read_table(path)
-    spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal)
-    prepared = prepare_frame(table, spec)
-    report = check_frame(prepared)
-    frame, _ = clean_for_training(prepared, report)
-    y = frame[spec.target].to_numpy()
-    split = split_portfolio(frame, y, time=spec.time, id=spec.id)
-    leak = run_leakage_checks(frame, y, spec, split)
-    summary = split.summary(y, frame[spec.id] if spec.id else None, frame[spec.time] if spec.time else None)
-    return report, summary, leak
+
+@st.cache_data(ttl=60, show_spinner=False)
+def run_candidates(run_id: str) -> pd.DataFrame:
+    """The candidate models one run compared."""
+    return tracker().candidates(run_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def run_info(run_id: str) -> dict[str, Any]:
+    """Parameters, metrics and tags of one run."""
+    return tracker().run(run_id)
+
+
+# ---------------------------------------------------------------- model views (cached per model version)
+
+@st.cache_data(show_spinner=False)
+def calibration(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+    """ECE with intervals, Brier and mean PD of the raw, isotonic and Platt probabilities."""
+    from riskcore.reports import calibration_columns, calibration_table
+
+    r = rows(_bundle, part)
+    return calibration_table(r, calibration_columns(r), chosen=f"p_{_bundle.info.get('calibration', 'isotonic')}",
+                             n_resamples=N_RESAMPLES)
+
+
+@st.cache_data(show_spinner=False)
+def reliability(_bundle: Any, model_version: str, part: str, strategy: str, n_bins: int) -> pd.DataFrame:
+    """Reliability curves of the raw and the calibrated probabilities."""
+    from riskcore.reports import reliability_frame
+
+    return reliability_frame(rows(_bundle, part), {"Raw model output": "p_uncalibrated", "Calibrated": "p_default"},
+                             n_bins=n_bins, strategy=strategy)  # type: ignore[arg-type]
+
+
+@st.cache_data(show_spinner="Drawing the bootstrap bands…")
+def performance(_bundle: Any, model_version: str) -> dict[str, pd.DataFrame]:
+    """Curves with bootstrap bands, gains, KS and the metric table of the model and its baseline on test."""
+    from riskcore import reports
+
+    r = rows(_bundle, "test")
+    cols = reports.score_columns(r)
+    return {"roc": reports.curves_frame(r, cols, "roc", n_resamples=N_RESAMPLES),
+            "pr": reports.curves_frame(r, cols, "pr", n_resamples=N_RESAMPLES),
+            "gains": reports.gains_frame(r, cols),
+            "ks": reports.ks_curve(r["y"].to_numpy(), r["p_default"].to_numpy()),
+            "table": reports.performance_table(r, cols, n_resamples=N_RESAMPLES)}
+
+
+@st.cache_data(show_spinner=False)
+def sectors(_bundle: Any, model_version: str, part: str, min_defaults: int) -> pd.DataFrame:
+    """Per-sector metrics with AUC intervals."""
+    from riskcore.reports import sector_table
+
+    return sector_table(rows(_bundle, part), _bundle.spec.segment, n_resamples=N_RESAMPLES, min_defaults=min_defaults)
+
+
+@st.cache_data(show_spinner=False)
+def esg_bands(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+    """Mean PD and observed default rate by ESG band within each sector."""
+    from riskcore.reports import esg_band_table, esg_columns
+
+    return esg_band_table(rows(_bundle, part), segment=_bundle.spec.segment, esg_columns=esg_columns(_bundle.spec))
+
+
+@st.cache_data(show_spinner=False)
+def companies(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+    """The companies of one hold-out part, riskiest first, for the search box."""
+    from riskcore.reports import company_table
+
+    return company_table(rows(_bundle, part), _bundle.spec)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def explanation(_bundle: Any, model_version: str, part: str, position: int) -> Any:
+    """Contributions of one company of the hold-out (SHAP, in log-odds and in PD)."""
+    from riskcore.explain import explain_frame
+
+    return explain_frame(_bundle, rows(_bundle, part).iloc[[position]].reset_index(drop=True))
+
+
+# ---------------------------------------------------------------- scoring an upload
+
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Scoring the portfolio…")
+def scored_upload(_bundle: Any, model_version: str, file_id: str, _data: bytes, lgd: float) -> tuple[Any, str]:
+    """Score one upload and write it to the audit trail, once per upload.
+
+    Keyed on the upload's file id, so reruns of the page (a filter changed)
+    show the same scoring event without scoring or auditing it again, while a
+    new upload — even of the same bytes — is scored and audited anew. An
+    ``AuditError`` propagates and is not cached: no scores without an audit row.
+    """
+    from riskcore.audit import AuditLog
+    from riskcore.reports import score_and_record
+
+    s = settings()
+    return score_and_record(_bundle, _data, AuditLog.from_settings(s), caller="dashboard", source="dashboard",
+                            max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)

@@ -3,13 +3,10 @@
 import streamlit as st
 
 from dashboard import charts, state
-from riskcore.reports import decision_view, impact_sentences
+from riskcore.reports import impact_sentences
 
-bundle = state.current_bundle()
-costs = state.costs(bundle)
-view = decision_view(state.holdout(bundle, bundle.version), costs, threshold=state.threshold_override(),
-                     exposure=bundle.spec.exposure,
-                     sweep=state.cost_sweep(bundle, bundle.version, "validation", costs.mode == "exposure"))
+bundle = state.model_bundle()
+view = state.current_view(bundle)
 i = view.impact
 
 st.title("Business impact")

@@ -1,1 +1,64 @@
-import streamlit as st; st.title("coming soon")
+"""Performance — how well the model separates defaults from the rest, against the logistic baseline."""
+
+import streamlit as st
+
+from dashboard import charts_model as charts
+from dashboard import state, widgets
+from riskcore.metrics import at_threshold
+
+bundle = state.model_bundle()
+view = state.current_view(bundle)
+perf = state.performance(bundle, bundle.version)
+rows = state.rows(bundle, "test")
+y, p = rows["y"].to_numpy(), rows["p_default"].to_numpy()
+op = at_threshold(y, p, view.threshold)
+
+st.title("Performance")
+st.caption(f"Measured on the test year ({len(rows):,} company-years, {int(y.sum()):,} defaults), which no part of "
+           f"training saw. Bands and intervals are 95% bootstrap percentiles of {state.N_RESAMPLES} resamples, the "
+           "same resamples for both models. The marked cut-off is the one in force "
+           f"({widgets.pct(view.threshold)}, {'set by hand' if view.overridden else 'cost-optimal'}).")
+
+table = perf["table"]
+models = list(dict.fromkeys(table["model"]))
+show_baseline = len(models) > 1 and st.toggle("Compare with the logistic baseline", value=True, key="perf_baseline")
+if len(models) == 1:
+    st.caption("No logistic baseline was scored on these rows.")
+elif bundle.kind == "logistic":
+    st.caption("The model in use is itself logistic, so the baseline (the same family, calibrated the same way) "
+               "lies on top of it.")
+keep = models if show_baseline else models[:1]
+
+
+def _only(frame):
+    return frame[frame["model"].isin(keep)]
+
+
+model_rows = table[table["model"] == models[0]].set_index("metric")
+a, b, c, d, e = st.columns(5)
+for col, metric in zip((a, b, c, d, e), ("AUC", "Gini", "PR-AUC", "KS", "Brier")):
+    r = model_rows.loc[metric]
+    col.metric(metric, f"{r.value:.3f}", f"{r.lower:.3f}–{r.upper:.3f}", delta_color="off")
+a, b, c, d, e = st.columns(5)
+a.metric("Precision at the cut-off", widgets.pct(op.precision))
+b.metric("Recall at the cut-off", widgets.pct(op.recall))
+c.metric("F1", f"{op.f1:.3f}")
+d.metric("Specificity", widgets.pct(op.specificity))
+e.metric("Referred", widgets.pct(op.referral_rate))
+
+aucs = dict(zip(table.loc[table["metric"] == "AUC", "model"], table.loc[table["metric"] == "AUC", "value"]))
+left, right = st.columns(2)
+left.plotly_chart(charts.roc(_only(perf["roc"]), (1 - op.specificity, op.recall), aucs), width="stretch",
+                  key="perf_roc")
+right.plotly_chart(charts.precision_recall(_only(perf["pr"]), (op.recall, op.precision), float(y.mean())),
+                   width="stretch", key="perf_pr")
+left, right = st.columns(2)
+left.plotly_chart(charts.lift(_only(perf["gains"])), width="stretch", key="perf_lift")
+right.plotly_chart(charts.cumulative_gains(_only(perf["gains"]), op.referral_rate), width="stretch",
+                   key="perf_gains")
+left, right = st.columns(2)
+left.plotly_chart(charts.ks(perf["ks"], view.threshold), width="stretch", key="perf_ks")
+with right:
+    st.markdown("**Model against baseline**")
+    st.dataframe(_only(table), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("value", "lower", "upper")})

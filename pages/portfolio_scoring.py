@@ -1,1 +1,92 @@
-import streamlit as st; st.title("coming soon")
+"""Portfolio scoring — upload a CSV, get a PD, grade and decision per company, with a reject report."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import charts, state, widgets
+from riskcore import reports
+from riskcore.errors import RiskcoreError
+from riskcore.grading import MASTER_SCALE, master_scale_frame
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+bundle = state.model_bundle()
+spec = bundle.spec
+lgd = state.costs(bundle).lgd
+st.title("Portfolio scoring")
+st.caption(f"Scores every valid row with the model in use ({bundle.version}) — the same scoring as the command "
+           "line and the API — and records each score in the audit trail. Rows that cannot be scored go to the "
+           f"reject report with what to fix. Decisions use the model's cut-off ({widgets.pct(bundle.threshold)}), "
+           "the one the command line and the API apply.")
+
+a, b, c = st.columns(3)
+a.download_button("Template (columns only)", (ASSETS / "portfolio_template.csv").read_bytes(),
+                  file_name="portfolio_template.csv", mime="text/csv", key="template", on_click="ignore",
+                  icon=":material/download:")
+b.download_button("Sample portfolio", (ASSETS / "sample_portfolio.csv").read_bytes(),
+                  file_name="sample_portfolio.csv", mime="text/csv", key="sample", on_click="ignore",
+                  icon=":material/download:")
+with c.popover("Master scale", icon=":material/table:"):
+    st.dataframe(master_scale_frame(), hide_index=True,
+                 column_config={"pd_from": st.column_config.NumberColumn(format="percent"),
+                                "pd_to": st.column_config.NumberColumn(format="percent")})
+
+upload = st.file_uploader("Portfolio CSV (comma, semicolon or tab separated; any column order)",
+                          type=["csv", "txt", "tsv"], key="score_upload")
+if upload is None:
+    st.info("Upload a file to score it. The sample above is ready to try; the template lists the columns "
+            f"({len(spec.feature_names)} features, of which the required ones must be filled).")
+    st.stop()
+
+try:
+    result, request_id = state.scored_upload(bundle, bundle.version, upload.file_id, upload.getvalue(), lgd)
+except RiskcoreError as err:
+    widgets.show_error(err)
+    st.stop()
+
+scores = result.scores
+refer = int((scores["decision"] == "refer").sum())
+a, b, c, d = st.columns(4)
+a.metric("Rows read", f"{result.n_rows:,}")
+b.metric("Scored", f"{result.n_scored:,}")
+c.metric("Rejected", f"{result.n_rejected:,}")
+d.metric("Referred for review", f"{refer:,}", widgets.pct(refer / max(result.n_scored, 1)), delta_color="off")
+if result.info is not None:
+    st.caption(f"Read as {result.info.describe()}. Recorded in the audit trail as request {request_id}.")
+for note in result.notes:
+    st.caption(f"Note: {note}")
+
+scored_tab, rejects_tab, portfolio_tab = st.tabs([f"Scored rows ({result.n_scored:,})",
+                                                  f"Reject report ({result.n_rejected:,})", "Portfolio"])
+with scored_tab:
+    left, right = st.columns(2)
+    grades = left.multiselect("Grades", [g.name for g in MASTER_SCALE], key="score_grades", placeholder="all grades")
+    decisions = right.multiselect("Decisions", ["accept", "refer"], key="score_decisions",
+                                  placeholder="all decisions")
+    shown = reports.filter_scores(scores, grades=grades, decisions=decisions)
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
+                                "score_raw": st.column_config.NumberColumn(format="%.3f"),
+                                "expected_loss": st.column_config.NumberColumn(format="localized")})
+    widgets.csv_download(f"Download these {len(shown):,} rows", shown, "scored_portfolio.csv", key="download_scores")
+
+with rejects_tab:
+    if result.n_rejected:
+        st.dataframe(widgets.readable(result.rejects), hide_index=True, width="stretch")
+        widgets.csv_download("Download the reject report", result.rejects, "rejects.csv", key="download_rejects")
+    else:
+        st.success("Every row could be scored.")
+
+with portfolio_tab:
+    if result.n_scored:
+        left, right = st.columns(2)
+        levels = {g.name: g.level for g in MASTER_SCALE}
+        left.plotly_chart(charts.grade_distribution(result.grade_distribution(), levels), width="stretch",
+                          key="score_grades_chart")
+        if spec.segment and spec.exposure and spec.exposure in result.inputs:
+            el = reports.expected_loss_by_segment(reports.scored_portfolio(result, spec), segment=spec.segment,
+                                                  exposure=spec.exposure, lgd=lgd)
+            right.plotly_chart(charts.expected_loss_by_segment(el), width="stretch", key="score_el_chart")
+            right.caption(f"Total expected loss {widgets.money(float(el['expected_loss'].sum()))} at an LGD of "
+                          f"{lgd:.0%}.")

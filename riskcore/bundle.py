@@ -44,6 +44,7 @@ FORMAT_VERSION = 1
 # Types skops may rebuild beyond its own defaults. Anything else in a file is refused.
 SKOPS_ALLOWLIST: tuple[str, ...] = (
     "numpy.dtype",
+    "riskcore.models.EmptyColumnFiller",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
 )

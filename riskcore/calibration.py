@@ -178,8 +178,9 @@ class Calibrator:
     method : {'isotonic', 'platt'}
         Which family was fitted.
     x_, y_ : ndarray of shape (n_thresholds,) or None
-        Isotonic only: ascending raw-score knots and their probabilities, as in
-        scikit-learn's ``IsotonicRegression.X_thresholds_`` / ``y_thresholds_``.
+        Isotonic only: ascending raw-score knots and their probabilities — the
+        centres of the isotonic blocks by default, or scikit-learn's
+        ``IsotonicRegression.X_thresholds_`` / ``y_thresholds_`` (``centred=False``).
         Between knots the map is linear; outside them it is clipped to the end values.
     a_, b_ : float or None
         Platt only: ``p = 1 / (1 + exp(-(a_ * score + b_)))`` with ``a_ >= 0``.
@@ -291,6 +292,7 @@ def fit_calibrator(
     method: CalibrationMethod = "isotonic",
     *,
     sample_weight: np.ndarray | None = None,
+    centred: bool = True,
 ) -> Calibrator:
     """Fit a monotone calibrator on held-out scores.
 
@@ -306,6 +308,13 @@ def fit_calibrator(
         regression on the score.
     sample_weight : array-like of shape (n,), optional
         Non-negative row weights.
+    centred : bool, default=True
+        Isotonic only. Interpolate between the *centres* of the isotonic blocks
+        (centred isotonic regression, Oron & Flournoy 2017) instead of along their
+        flat steps. Same fitted values at the centres, same monotonicity, but no
+        plateaus: companies with different scores get different PDs, and a
+        company's explanation is not flattened to zero by a step. ``False`` gives
+        scikit-learn's step function exactly.
 
     Returns
     -------
@@ -348,7 +357,10 @@ def fit_calibrator(
 
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
         iso.fit(s, y, sample_weight=w)
-        return Calibrator("isotonic", x_=iso.X_thresholds_, y_=iso.y_thresholds_)
+        if not centred:
+            return Calibrator("isotonic", x_=iso.X_thresholds_, y_=iso.y_thresholds_)
+        centres, values = _block_centres(s, iso.predict(s), w)
+        return Calibrator("isotonic", x_=centres, y_=values)
 
     rate = float(np.average(y, weights=w))
     centre, scale = float(np.mean(s)), float(np.std(s))
@@ -364,6 +376,20 @@ def fit_calibrator(
     if a < 0:
         return Calibrator("platt", a_=0.0, b_=_logit(rate))
     return Calibrator("platt", a_=a, b_=b)
+
+
+def _block_centres(s: np.ndarray, fitted: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean score and fitted value of each isotonic block (runs of equal fitted value)."""
+    order = np.argsort(s, kind="stable")
+    ss, ff = s[order], fitted[order]
+    ww = np.ones(len(ss)) if w is None else w[order]
+    new_block = np.r_[True, ff[1:] != ff[:-1]]
+    block = np.cumsum(new_block) - 1
+    weight = np.bincount(block, weights=ww)
+    centre = np.bincount(block, weights=ww * ss) / np.where(weight > 0, weight, 1.0)
+    value = ff[new_block]
+    keep = weight > 0
+    return centre[keep], value[keep]
 
 
 # ---------------------------------------------------------------- calibration measures

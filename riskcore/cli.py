@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status."""
+    from riskcore.config import set_thread_defaults
+
+    set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -20,21 +20,31 @@ sum to zero — all effects cancel — every bar is zero.)
 
 **Reason codes** are the (at most four) features that raise the risk most, in
 plain words from the spec's labels, with the company's value and its sector's
-median from the training data: "Interest coverage 0.8× — sector median 4.1×".
+median from the training data: "Interest coverage 0.80× — sector median 4.1×".
+
+**Peers** (:func:`peer_percentiles`): each key ratio as a percentile within the
+company's sector, from the training data's quantiles. **What-if**
+(:func:`what_if`): the company re-scored with some values changed.
+
+For many rows use :func:`explain_frame`; for one company given as a dict,
+:func:`explain_one` builds the model row with NumPy and explains it in a few
+milliseconds (the API's and the dashboard's path).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskcore.errors import SchemaError
 from riskcore.features import add_panel_features
 
-__all__ = ["Explanation", "Reason", "WhatIf", "contributions", "explain_frame", "peer_percentiles", "reason_codes",
-           "what_if"]
+__all__ = ["CompanyExplanation", "Explanation", "Reason", "WhatIf", "contributions", "explain_frame", "explain_one",
+           "peer_percentiles", "reason_codes", "what_if"]
 
 
 @dataclass(frozen=True)
@@ -53,18 +63,65 @@ class Reason:
 class Explanation:
     """Contributions of every feature for each row, in log-odds and in PD.
 
-    ``frame`` columns: row (position), feature, label, value, contribution_logodds,
-    contribution_pd; ``base_pd`` and ``p_default`` per row in ``totals``
-    (columns: base_raw, raw, base_pd, p_default).
+    Arrays (rows × features, features in ``names`` order): ``values`` as a
+    person reads them (category names, not codes), ``phi`` the log-odds
+    contributions, ``phi_pd`` the PD contributions. ``totals`` has one row per
+    input row (columns: base_raw, raw, base_pd, p_default), and
+    ``base_pd + phi_pd.sum(axis=1)`` equals ``p_default``, the calibrated PD
+    that scoring shows. ``frame`` is the same in long form (columns: row
+    (position), feature, label, value, contribution_logodds, contribution_pd).
     """
 
-    frame: pd.DataFrame
+    names: tuple[str, ...]
+    labels: tuple[str, ...]
+    values: np.ndarray
+    phi: np.ndarray
+    phi_pd: np.ndarray
     totals: pd.DataFrame
 
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """Every row's contributions in long form."""
+        n, k = self.phi.shape
+        return pd.DataFrame({
+            "row": np.repeat(np.arange(n), k),
+            "feature": np.tile(np.asarray(self.names, dtype=object), n),
+            "label": np.tile(np.asarray(self.labels, dtype=object), n),
+            "value": self.values.ravel(),
+            "contribution_logodds": self.phi.ravel(),
+            "contribution_pd": self.phi_pd.ravel(),
+        })
+
     def for_row(self, i: int) -> pd.DataFrame:
-        """The waterfall of one row, largest absolute PD effect first."""
-        f = self.frame[self.frame["row"] == i]
-        return f.reindex(f["contribution_pd"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+        """The waterfall of one row, largest absolute PD effect first.
+
+        Columns: feature, label, value, contribution_logodds, contribution_pd.
+        """
+        order = np.argsort(-np.abs(self.phi_pd[i]), kind="stable")
+        return pd.DataFrame({
+            "feature": np.asarray(self.names, dtype=object)[order],
+            "label": np.asarray(self.labels, dtype=object)[order],
+            "value": self.values[i, order],
+            "contribution_logodds": self.phi[i, order],
+            "contribution_pd": self.phi_pd[i, order],
+        })
+
+
+@dataclass(frozen=True)
+class CompanyExplanation:
+    """One company's explanation: the waterfall from the base PD to its PD, and its reason codes.
+
+    ``waterfall`` columns: feature, label, value, contribution_logodds,
+    contribution_pd (largest absolute PD effect first); ``base_pd`` plus the
+    ``contribution_pd`` column equals ``p_default``.
+    """
+
+    p_default: float
+    base_pd: float
+    score_raw: float
+    base_raw: float
+    waterfall: pd.DataFrame
+    reasons: tuple[Reason, ...]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -127,13 +184,32 @@ def _tree_shap(model: Any, matrix: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.column_stack([values, np.full(len(values), base)]), prob_space
 
 
+def _native_contributions(scorer: Any, matrix: np.ndarray) -> np.ndarray | None:
+    """The booster's own TreeSHAP values, or None for models without them.
+
+    For a few rows LightGBM is asked to use one thread: starting its thread
+    pool costs several times the work for one company (the scorer's ``raw``
+    does the same; ``LightGBMScorer.contributions`` could too).
+    """
+    inner, transform = getattr(scorer, "inner", None), getattr(scorer, "transform", None)
+    if inner is not None and transform is not None:
+        # a booster behind fitted transformers (SMOTE's median imputer, one column per column): its own
+        # contributions on the matrix it sees explain its raw score exactly
+        seen = transform.transform(matrix)
+        return _native_contributions(inner, seen) if seen.shape == matrix.shape else None
+    booster = getattr(scorer, "booster", None)
+    if scorer.kind == "lightgbm" and booster is not None and len(matrix) < 1000:
+        return np.asarray(booster.predict(matrix, pred_contrib=True, num_threads=1), dtype=float)
+    return scorer.contributions(matrix)
+
+
 def _raw_contributions(scorer: Any, matrix: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Log-odds contributions (rows × features + 1, last column the base) summing to ``scorer.raw``."""
     n_features = matrix.shape[1]
-    native = scorer.contributions(matrix)
-    raw = scorer.raw(matrix)
+    native = _native_contributions(scorer, matrix)
     if native is not None:
         return native
+    raw = scorer.raw(matrix)
     kind = scorer.kind
     if kind == "logistic":
         return _logistic_contributions(scorer, matrix, background, n_features)
@@ -181,33 +257,72 @@ def contributions(bundle: Any, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarr
     c = _raw_contributions(bundle.scorer, matrix, _background(bundle) if bundle.kind in ("logistic", "ensemble")
                            else matrix[:1])
     phi, base_raw = c[:, :-1], c[:, -1]
-    raw = base_raw + phi.sum(axis=1)
-    p = bundle.calibrate(raw)
+    # the PD shown is the calibrated PD of the model's own raw score, which the contributions add up
+    # to up to rounding; ending the waterfall there keeps it equal to the score, digit for digit
+    p = bundle.calibrate(bundle.raw_scores(matrix))
     p0 = bundle.calibrate(base_raw)
     return phi, base_raw, _rescale(phi, p - p0), p0
 
 
 def explain_frame(bundle: Any, frame: pd.DataFrame) -> Explanation:
-    """Contributions for every row of a prepared frame (panel features are added here)."""
+    """Contributions for every row of a prepared frame (panel features are added here when absent)."""
     spec = bundle.spec
     f = add_panel_features(frame, spec) if spec.panel_features and not all(
         p.name in frame for p in spec.panel_features) else frame
     matrix = bundle.matrix(f)
     phi, base_raw, phi_pd, p0 = contributions(bundle, matrix)
-    names = list(bundle.features.layout_.names)
-    n, k = phi.shape
-    values = _display_values(bundle, f, matrix)
-    long = pd.DataFrame({
-        "row": np.repeat(np.arange(n), k),
-        "feature": np.tile(names, n),
-        "label": np.tile([spec.label(c) for c in names], n),
-        "value": values.ravel(),
-        "contribution_logodds": phi.ravel(),
-        "contribution_pd": phi_pd.ravel(),
-    })
+    names = tuple(bundle.features.layout_.names)
     raw = base_raw + phi.sum(axis=1)
     totals = pd.DataFrame({"base_raw": base_raw, "raw": raw, "base_pd": p0, "p_default": p0 + phi_pd.sum(axis=1)})
-    return Explanation(long, totals)
+    return Explanation(names, _labels(bundle), _display_values(bundle, f, matrix), phi, phi_pd, totals)
+
+
+def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> CompanyExplanation:
+    """Explain one company given as a dict, without building a DataFrame on the way (a few milliseconds).
+
+    Parameters
+    ----------
+    bundle : the model bundle.
+    record : the company's values, keys matched like :func:`riskcore.scoring.score_one`'s.
+    top : at most this many reason codes.
+
+    Returns
+    -------
+    CompanyExplanation
+        Its ``p_default`` equals :func:`riskcore.scoring.score_one`'s.
+
+    Raises
+    ------
+    SchemaError
+        With every problem of the record.
+    """
+    from riskcore.scoring import record_matrix, validate_record
+
+    spec = bundle.spec
+    clean, problems = validate_record(spec, record)
+    if problems:
+        raise SchemaError(problems)
+    matrix = record_matrix(bundle, clean)
+    phi, base_raw, phi_pd, p0 = contributions(bundle, matrix)
+    names = tuple(bundle.features.layout_.names)
+    values = matrix.astype(object)
+    for j, name in enumerate(names):
+        if name in bundle.features.categories_:
+            values[0, j] = clean.get(name)
+    ex = Explanation(names, _labels(bundle), values, phi, phi_pd, pd.DataFrame({"base_raw": base_raw}))
+    sector = clean.get(spec.segment) if spec.segment else None
+    return CompanyExplanation(p_default=float(p0[0] + phi_pd[0].sum()), base_pd=float(p0[0]),
+                              score_raw=float(base_raw[0] + phi[0].sum()), base_raw=float(base_raw[0]),
+                              waterfall=ex.for_row(0), reasons=tuple(_reasons(bundle, ex, 0, sector, top)))
+
+
+def _labels(bundle: Any) -> tuple[str, ...]:
+    """Plain-language labels of the model matrix's columns (looked up once per bundle)."""
+    cache = getattr(bundle, "_explain_labels", None)
+    if cache is None:
+        cache = tuple(bundle.spec.label(c) for c in bundle.features.layout_.names)
+        bundle._explain_labels = cache
+    return cache
 
 
 def _display_values(bundle: Any, frame: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
@@ -232,27 +347,39 @@ def _sector_median(bundle: Any, feature: str, sector: Any) -> float | None:
 
 
 def reason_codes(bundle: Any, explanation: Explanation, frame: pd.DataFrame, row: int, top: int = 4) -> list[Reason]:
-    """The (at most ``top``) features that raise this company's risk most, in plain words."""
+    """The (at most ``top``) features that raise this company's risk most, in plain words.
+
+    Each names the feature by its label and gives the company's value and its
+    sector's median in the training data: "Interest coverage 0.80× — sector
+    median 4.1×"; a category gives the category and its default rate in training.
+    Only features that raise the PD are listed, largest effect first.
+    """
     spec = bundle.spec
-    w = explanation.for_row(row)
-    w = w[w["contribution_pd"] > 1e-6].sort_values("contribution_pd", ascending=False).head(top)
     sector = frame[spec.segment].iloc[row] if spec.segment and spec.segment in frame else None
+    return _reasons(bundle, explanation, row, sector, top)
+
+
+def _reasons(bundle: Any, explanation: Explanation, row: int, sector: Any, top: int) -> list[Reason]:
+    spec = bundle.spec
+    effect = explanation.phi_pd[row]
+    order = [j for j in np.argsort(-effect, kind="stable")[:top] if effect[j] > 1e-6]
     reasons = []
-    for r in w.itertuples():
-        feature = str(r.feature)
+    for j in order:
+        feature = explanation.names[j]
+        value = explanation.values[row, j]
         f = spec.feature(feature) if spec.has_feature(feature) else None
-        value = r.value
+        median = None
         if f is not None and f.kind == "categorical":
             rate = bundle.profile.get("segment_rates", {}).get(str(value)) if feature == spec.segment else None
             extra = f" (default rate {rate:.1%} in training)" if rate is not None else ""
-            text = f"{f.display_label}: {value}{extra}"
-            median = None
+            text = f"{f.display_label}: {value if value is not None else 'not given'}{extra}"
         else:
             median = _sector_median(bundle, feature, sector)
-            shown = f.format_value(value) if f is not None else f"{value}"
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            shown = "not given" if missing else (f.format_value(value) if f is not None else f"{value}")
             med = f.format_value(median) if (f is not None and median is not None) else None
             text = f"{spec.label(feature)} {shown}" + (f" — sector median {med}" if med else "")
-        reasons.append(Reason(feature, spec.label(feature), value, median, float(r.contribution_pd), text))
+        reasons.append(Reason(feature, spec.label(feature), value, median, float(effect[j]), text))
     return reasons
 
 
@@ -274,11 +401,19 @@ def peer_percentiles(bundle: Any, frame: pd.DataFrame, row: int, features: list[
         v = float(v) if v is not None and pd.notna(v) else np.nan
         seg = bundle.profile.get("segments", {}).get(str(sector), {})
         grid = seg.get(name) or (bundle.profile.get("features", {}).get(name) or {}).get("quantiles")
-        pct = float(np.interp(v, np.asarray(grid), levels)) if grid and np.isfinite(v) else np.nan
+        pct = _percentile(v, np.asarray(grid, dtype=float), levels) if grid and np.isfinite(v) else np.nan
         rows.append({"feature": name, "label": spec.label(name), "value": v,
                      "sector_median": float(grid[len(grid) // 2]) if grid else np.nan, "percentile": pct,
                      "direction": spec.feature(name).direction})
     return pd.DataFrame(rows, columns=["feature", "label", "value", "sector_median", "percentile", "direction"])
+
+
+def _percentile(v: float, grid: np.ndarray, levels: np.ndarray) -> float:
+    """Percentile of ``v`` on a quantile grid; a value shared by several quantiles gets their middle."""
+    lo, hi = np.searchsorted(grid, v, side="left"), np.searchsorted(grid, v, side="right")
+    if hi > lo:
+        return float((levels[lo] + levels[hi - 1]) / 2)
+    return float(np.interp(v, grid, levels))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["MASTER_SCALE", "PD_FLOOR", "RISK_LEVELS", "Grade", "grade_of", "master_scale_frame", "risk_level_of"]
+__all__ = ["MASTER_SCALE", "PD_FLOOR", "RISK_LEVELS", "Grade", "grade_index", "grade_of", "master_scale_frame",
+           "risk_level_index", "risk_level_of"]
 
 PD_FLOOR = 0.0005
 RISK_LEVELS: tuple[str, ...] = ("Low", "Medium", "High", "Critical")
@@ -59,22 +60,61 @@ MASTER_SCALE: tuple[Grade, ...] = (
 )
 _UPPERS = np.array([g.upper for g in MASTER_SCALE[:-1]])
 _NAMES = np.array([g.name for g in MASTER_SCALE], dtype=object)
-_LEVELS = np.array([g.level for g in MASTER_SCALE], dtype=object)
+_LEVEL_INDEX = np.array([RISK_LEVELS.index(g.level) for g in MASTER_SCALE])
 _FIXED_EDGES = np.array([0.25, 0.50, 0.75])
 
 
+def _floored(p_default: np.ndarray) -> np.ndarray:
+    p = np.asarray(p_default, dtype=float)
+    if np.isnan(p).any():
+        # searchsorted would put NaN in the worst grade without a word
+        raise ValueError(f"{int(np.isnan(p).sum())} PD value(s) are missing (NaN); only a scored PD can be graded")
+    return np.maximum(p, PD_FLOOR)
+
+
+def grade_index(p_default: np.ndarray) -> np.ndarray:
+    """Position in :data:`MASTER_SCALE` (0 for grade 1 … 9 for grade 10) of each PD, after the floor.
+
+    Raises
+    ------
+    ValueError
+        When a PD is missing (NaN).
+    """
+    return np.searchsorted(_UPPERS, _floored(p_default), side="right")
+
+
+def risk_level_index(p_default: np.ndarray, bands: Literal["master", "fixed"] = "master") -> np.ndarray:
+    """Position in :data:`RISK_LEVELS` of each PD (see :func:`risk_level_of`)."""
+    if bands not in ("master", "fixed"):
+        raise ValueError(f"bands={bands!r} is unknown; use 'master' or 'fixed'")
+    p = _floored(p_default)
+    if bands == "fixed":
+        return np.searchsorted(_FIXED_EDGES, p, side="right")
+    return _LEVEL_INDEX[np.searchsorted(_UPPERS, p, side="right")]
+
+
 def grade_of(p_default: np.ndarray) -> np.ndarray:
-    """Master-scale grade (``"1"`` … ``"10"``) of each PD, after the 0.05% floor."""
-    p = np.maximum(np.asarray(p_default, dtype=float), PD_FLOOR)
-    return _NAMES[np.searchsorted(_UPPERS, p, side="right")]
+    """Master-scale grade (``"1"`` … ``"10"``) of each PD, after the 0.05% floor.
+
+    A grade holds the PDs in ``[lower, upper)``; the last grade includes 1.
+
+    Raises
+    ------
+    ValueError
+        When a PD is missing (NaN).
+    """
+    return _NAMES[grade_index(p_default)]
 
 
 def risk_level_of(p_default: np.ndarray, bands: Literal["master", "fixed"] = "master") -> np.ndarray:
-    """Low / Medium / High / Critical for each PD (master-scale bands, or the fixed 0.25/0.5/0.75)."""
-    p = np.maximum(np.asarray(p_default, dtype=float), PD_FLOOR)
-    if bands == "fixed":
-        return np.array(RISK_LEVELS, dtype=object)[np.searchsorted(_FIXED_EDGES, p, side="right")]
-    return _LEVELS[np.searchsorted(_UPPERS, p, side="right")]
+    """Low / Medium / High / Critical for each PD (master-scale bands, or the fixed 0.25/0.5/0.75).
+
+    Raises
+    ------
+    ValueError
+        When a PD is missing (NaN) or ``bands`` is unknown.
+    """
+    return np.array(RISK_LEVELS, dtype=object)[risk_level_index(p_default, bands)]
 
 
 def master_scale_frame() -> pd.DataFrame:

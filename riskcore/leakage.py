@@ -169,6 +169,8 @@ def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], gro
 
     X = pd.DataFrame(index=frame.index)
     cat_mask = []
+    # scikit-learn's histogram boosting cannot bin a column without any value
+    columns = [c for c in columns if frame[c].notna().any()]
     for c in columns:
         s = frame[c]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
@@ -183,7 +185,7 @@ def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], gro
     scores = np.full(len(y), np.nan)
     n_folds = min(3, len(np.unique(groups)))
     for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(X, y, groups):
-        model = HistGradientBoostingClassifier(max_iter=120, learning_rate=0.08, max_leaf_nodes=15,
+        model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
                                                min_samples_leaf=40, l2_regularization=1.0,
                                                categorical_features=np.array(cat_mask) if any(cat_mask) else None,
                                                early_stopping=False, random_state=random_state)
@@ -193,7 +195,7 @@ def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], gro
 
 
 def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, columns: list[str],
-                     groups: np.ndarray, random_state: int, max_rows: int = 20_000) -> tuple[list[LeakageFinding],
+                     groups: np.ndarray, random_state: int, max_rows: int = 15_000) -> tuple[list[LeakageFinding],
                                                                                            pd.DataFrame]:
     rng = np.random.default_rng(random_state)
     if len(frame) > max_rows:

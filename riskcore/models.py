@@ -22,11 +22,14 @@ from __future__ import annotations
 from typing import Any, Literal, get_args
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from riskcore.features import FeatureBuilder, feature_layout
 from riskcore.schema import DatasetSpec
 
-__all__ = ["MODEL_KINDS", "SIMPLICITY", "ModelKind", "SoftVotingEnsemble", "make_pipeline", "raw_score", "search_space"]
+__all__ = ["MODEL_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble", "make_pipeline",
+           "raw_score", "search_space"]
 
 ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
@@ -64,7 +67,8 @@ def _estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
     if kind == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(C=p.pop("C", 0.1), max_iter=2000, **p)
+        # Newton-Cholesky: a few exact steps for many rows and a hundred columns (lbfgs took 40× longer here)
+        return LogisticRegression(C=p.pop("C", 0.1), solver="newton-cholesky", max_iter=200, **p)
     if kind == "lightgbm":
         from lightgbm import LGBMClassifier
 
@@ -112,6 +116,27 @@ def _logistic_prep(spec: DatasetSpec) -> Any:
     return ColumnTransformer(parts, remainder="drop")
 
 
+class EmptyColumnFiller(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Set columns that were entirely missing in training to 0.
+
+    scikit-learn 1.9's histogram boosting fails on a column with no value at all
+    (e.g. year-on-year changes when the data holds a single year). A constant
+    column carries the same (no) information and cannot be split on.
+    """
+
+    def fit(self, X: np.ndarray, y: Any = None) -> EmptyColumnFiller:
+        """Remember which columns hold no value."""
+        self.empty_ = np.flatnonzero(np.isnan(np.asarray(X, dtype=float)).all(axis=0))
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """A copy of ``X`` with the remembered columns set to 0."""
+        check_is_fitted(self, "empty_")
+        out = np.array(X, dtype=float, copy=True)
+        out[:, self.empty_] = 0.0
+        return out
+
+
 def make_pipeline(
     kind: str,
     spec: DatasetSpec,
@@ -146,6 +171,8 @@ def make_pipeline(
     steps: list[tuple[str, Any]] = [("features", FeatureBuilder(spec))]
     if kind == "logistic":
         steps.append(("prep", _logistic_prep(spec)))
+    if kind == "hist_gb":
+        steps.append(("fill_empty", EmptyColumnFiller()))
     if smote:
         from imblearn.over_sampling import SMOTE
         from imblearn.pipeline import Pipeline as ImbPipeline

@@ -21,10 +21,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskcore.errors import DataFileError, Problem
 from riskcore.schema import DatasetSpec, FeatureSpec
-from riskcore.tabular import Table, match_columns, parse_numbers
+from riskcore.tabular import Table, map_columns, match_columns, parse_numbers, text_array
 
 __all__ = [
     "Finding",
@@ -78,7 +80,10 @@ class Prepared:
     ``frame`` uses the spec's column names; numeric features are float64 (cells
     that were not valid numbers are NaN here and listed in ``cells``);
     categorical features, the id and the name column are text. ``rows`` holds the
-    data-row number of each row in the file.
+    data-row number of each row in the file. ``category_codes`` holds, for each
+    categorical feature with a fixed list of categories, every row's position in
+    that list (-1 when missing or unknown), so a model can encode the column
+    without looking at its text again.
     """
 
     frame: pd.DataFrame
@@ -89,6 +94,7 @@ class Prepared:
     missing_columns: tuple[str, ...] = ()
     extra_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    category_codes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -272,6 +278,11 @@ def _fmt_range(f: FeatureSpec, typical: bool = False) -> str:
 def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str | None = None) -> Prepared:
     """Match columns to the spec and type them, recording every unusable cell.
 
+    Text columns read from a file stay in Arrow until they are typed (numbers
+    are parsed by pyarrow, categories are matched once per distinct value), and
+    the key shown with a problem is built only for the rows that have one, so a
+    million-row file costs about as much as reading it.
+
     Parameters
     ----------
     data : a :class:`~riskcore.tabular.Table` as read from a file, or a frame.
@@ -291,112 +302,154 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         frame, rows = data.reset_index(drop=True), np.arange(1, len(data) + 1, dtype=np.int64)
         unreadable, notes = [], []
         decimal = decimal or "."
+    rows = np.asarray(rows, dtype=np.int64)
     wanted = list(dict.fromkeys(
         [c for c in (spec.id, spec.time, spec.target, spec.exposure, spec.name_column, spec.segment) if c]
         + list(spec.feature_names) + list(spec.never) + list(spec.post_event)
     ))
-    mapping, match_notes = match_columns([str(c) for c in frame.columns], wanted)
+    by_name = {str(c): c for c in frame.columns}
+    mapping, match_notes = match_columns(list(by_name), wanted)
     notes.extend(match_notes)
-    renamed = {actual: canon for canon, actual in mapping.items() if actual != canon}
     used = set(mapping.values())
-    extra = tuple(str(c) for c in frame.columns if str(c) not in used)
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for canon, actual in mapping.items():
-        out[canon] = frame[actual].to_numpy()
-    for c in extra:
-        out[c] = frame[c].to_numpy()
-    del renamed
+    extra = tuple(c for c in by_name if c not in used)
+    columns: dict[str, object] = {canon: frame[by_name[actual]].array for canon, actual in mapping.items()}
+    columns.update({c: frame[by_name[c]].array for c in extra})
     missing_columns = tuple(c for c in spec.feature_names if c not in mapping)
-    ids = row_keys(out, spec, rows)
     parts: list[pd.DataFrame] = []
 
-    def text_column(col: str) -> None:
-        s = out[col]
-        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
-            # numbers read as numbers (a typed frame): show integers without ".0"
-            s = s.astype(object).where(s.notna(), None)
-            s = s.map(lambda v: (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)),
-                      na_action="ignore")
-        s = s.astype(object).where(s.notna(), None).astype("str").str.strip()
-        out[col] = s.where(out[col].notna(), None).astype(object)
+    if spec.id and spec.id in columns:
+        columns[spec.id] = _text_values(pd.Series(columns[spec.id]))
+    if spec.name_column and spec.name_column in columns:
+        columns[spec.name_column] = _text_series(pd.Series(columns[spec.name_column]))
+    key_frame = pd.DataFrame({c: pd.Series(columns[c], dtype=object) if c == spec.id else columns[c]
+                              for c in spec.key_columns if c in columns}, copy=False)
 
-    for col in (spec.id, spec.name_column):
-        if col and col in out:
-            text_column(col)
+    def keys(idx: np.ndarray) -> pd.Series:
+        return row_keys(key_frame.iloc[idx], spec, rows[idx])
 
+    def bad_cells(col: str, raw: pd.Series, mask: np.ndarray, check: str, problem: str) -> None:
+        idx = np.flatnonzero(mask)
+        parts.append(_cells(rows[idx], keys(idx), col, raw.iloc[idx].to_numpy(dtype=object), check, problem))
+
+    category_codes: dict[str, np.ndarray] = {}
+    numeric = [f.name for f in spec.features if f.kind == "numeric" and f.name in columns]
+    parsed = dict(zip(numeric, map_columns(lambda c: parse_numbers(pd.Series(columns[c]), decimal), numeric)))
     for f in spec.features:
-        if f.name not in out:
+        if f.name not in columns:
             continue
+        raw = pd.Series(columns[f.name])
         if f.kind == "numeric":
-            raw = out[f.name]
-            values, bad = parse_numbers(raw, decimal)
+            values, bad = parsed[f.name]
             if bad.any():
-                idx = np.flatnonzero(bad)
-                parts.append(_cells(rows[idx], ids.iloc[idx], f.name, raw.iloc[idx].to_numpy(), "type",
-                                    f"{'{!r}'} is not a number; write digits (decimal mark {decimal!r}) or leave "
-                                    "the cell empty"))
+                bad_cells(f.name, raw, bad, "type",
+                          f"{'{!r}'} is not a number; write digits (decimal mark {decimal!r}) or leave the cell empty")
             inf = np.isinf(values)
             if inf.any():
-                idx = np.flatnonzero(inf)
-                parts.append(_cells(rows[idx], ids.iloc[idx], f.name, raw.iloc[idx].to_numpy(), "non_finite",
-                                    "{!r} is infinite or too large to represent; give a finite number"))
+                bad_cells(f.name, raw, inf, "non_finite",
+                          "{!r} is infinite or too large to represent; give a finite number")
                 values = np.where(inf, np.nan, values)
-            out[f.name] = values
+            columns[f.name] = values
+        elif f.categories:
+            folded, unknown, category_codes[f.name] = _match_categories(raw, f.categories)
+            if unknown.any():
+                allowed = ", ".join(f.categories[:12]) + (" …" if len(f.categories) > 12 else "")
+                bad_cells(f.name, pd.Series(_text_values(raw)), unknown, "unknown_category",
+                          f"{'{!r}'} is not a known {f.display_label.lower()}; allowed: {allowed}")
+            columns[f.name] = folded
         else:
-            text_column(f.name)
-            if f.categories:
-                canon = {c.casefold(): c for c in f.categories}
-                s = out[f.name]
-                folded = s.astype("str").str.casefold().map(canon).where(s.notna(), None)
-                unknown = s.notna() & folded.isna()
-                if unknown.any():
-                    idx = np.flatnonzero(unknown.to_numpy())
-                    allowed = ", ".join(f.categories[:12]) + (" …" if len(f.categories) > 12 else "")
-                    parts.append(_cells(rows[idx], ids.iloc[idx], f.name, s.iloc[idx].to_numpy(), "unknown_category",
-                                        f"{'{!r}'} is not a known {f.display_label.lower()}; allowed: {allowed}"))
-                out[f.name] = folded.astype(object)
-    if spec.exposure and spec.exposure in out:
-        raw = out[spec.exposure]
+            columns[f.name] = _text_values(raw)
+    if spec.exposure and spec.exposure in columns:
+        raw = pd.Series(columns[spec.exposure])
         values, bad = parse_numbers(raw, decimal)
         bad = bad | np.isinf(values)
         if bad.any():
-            idx = np.flatnonzero(bad)
-            parts.append(_cells(rows[idx], ids.iloc[idx], spec.exposure, raw.iloc[idx].to_numpy(), "type",
-                                "{!r} is not a usable amount; write the exposure as a number"))
-        out[spec.exposure] = np.where(bad, np.nan, values)
-    if spec.time and spec.time in out:
-        raw = out[spec.time]
+            bad_cells(spec.exposure, raw, bad, "type", "{!r} is not a usable amount; write the exposure as a number")
+        columns[spec.exposure] = np.where(bad, np.nan, values)
+    if spec.time and spec.time in columns:
+        raw = pd.Series(columns[spec.time])
         values, bad = parse_numbers(raw, decimal)
-        if bad.any():
+        present = int(raw.notna().sum())
+        if bad.sum() > 0.1 * present:
+            # mostly not numbers: dates, perhaps
             dates = pd.to_datetime(raw, errors="coerce", format="mixed")
-            if dates.notna().sum() >= 0.9 * raw.notna().sum():
-                out[spec.time] = dates
+            if dates.notna().sum() >= 0.9 * present:
+                columns[spec.time] = dates.to_numpy()
                 bad_d = (raw.notna() & dates.isna()).to_numpy()
                 if bad_d.any():
-                    idx = np.flatnonzero(bad_d)
-                    parts.append(_cells(rows[idx], ids.iloc[idx], spec.time, raw.iloc[idx].to_numpy(), "type",
-                                        "{!r} is not a date or a year"))
+                    bad_cells(spec.time, raw, bad_d, "type",
+                              "{!r} is not a date or a year; write a date such as 2024-12-31")
+                bad = np.zeros(len(values), dtype=bool)
             else:
-                idx = np.flatnonzero(bad)
-                parts.append(_cells(rows[idx], ids.iloc[idx], spec.time, raw.iloc[idx].to_numpy(), "type",
-                                    "{!r} is not a year or a date"))
-                out[spec.time] = values
+                columns[spec.time] = values
         else:
-            out[spec.time] = values
+            columns[spec.time] = values
             finite = values[np.isfinite(values)]
             if len(finite) and np.all(np.mod(finite, 1) == 0) and not np.isnan(values).any():
-                out[spec.time] = values.astype(np.int64)
+                columns[spec.time] = values.astype(np.int64)
+        if bad.any():
+            bad_cells(spec.time, raw, bad, "type",
+                      "{!r} is not a year or a date; write the fiscal year as a number such as 2024")
     for never in spec.never + spec.post_event:
-        if never in out and never != spec.target:
-            values, bad = parse_numbers(out[never], decimal)
+        if never in columns and never != spec.target:
+            values, bad = parse_numbers(pd.Series(columns[never]), decimal)
             if not bad.any():
-                out[never] = values
+                columns[never] = values
+    # object arrays stay object (pandas would otherwise turn text into its string dtype, a copy per column)
+    out = pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and v.dtype == object
+                        else v for k, v in columns.items()}, index=pd.RangeIndex(len(frame)), copy=False)
     cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_CELL_COLUMNS)
     if len(cells):
         cells["problem"] = [p.format(v) if "{!r}" in p else p for p, v in zip(cells["problem"], cells["value"])]
-    return Prepared(frame=out, rows=np.asarray(rows, dtype=np.int64), spec=spec, cells=cells,
+    return Prepared(frame=out, rows=rows, spec=spec, cells=cells,
                     unreadable=unreadable, missing_columns=missing_columns, extra_columns=extra,
-                    notes=tuple(notes))
+                    notes=tuple(notes), category_codes=category_codes)
+
+
+def _trimmed_text(s: pd.Series) -> pa.ChunkedArray:
+    """Cells as Arrow text, surrounding spaces removed, empty cells missing.
+
+    Numbers of a typed frame are shown as a person would write them (``7``, not ``7.0``).
+    """
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        obj = s.astype(object).where(s.notna(), None).to_numpy()
+        text = pa.chunked_array([pa.array(
+            [None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)) for v in obj],
+            type=pa.large_string())])
+    else:
+        text = text_array(s)
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+
+
+def _text_values(s: pd.Series) -> np.ndarray:
+    """Trimmed text as an object array (``None`` where missing)."""
+    return np.asarray(_trimmed_text(s).to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _text_series(s: pd.Series) -> pd.Series:
+    """Trimmed text as a pandas string column (Arrow-backed when pyarrow is, as here, installed)."""
+    return _trimmed_text(s).to_pandas()
+
+
+def _match_categories(raw: pd.Series, categories: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical category per cell, the mask of unknown cells, and each cell's position in ``categories``.
+
+    Case and surrounding spaces are ignored; a missing or unknown cell has
+    position -1. Each distinct value is looked up once; cells are then mapped
+    by their code.
+    """
+    position = {c.casefold(): i for i, c in enumerate(categories)}
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        raw = pd.Series(_text_values(raw), dtype=object)
+    # the distinct values are few: encode the cells as they are, then trim and look up each distinct value once
+    encoded = pc.dictionary_encode(text_array(raw).combine_chunks())
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct = [str(u).strip() for u in encoded.dictionary.to_pylist()]
+    found = np.array([position.get(u.casefold(), -1) for u in distinct] + [-1])
+    cell_position = found[codes]  # code -1 (missing) takes the last slot
+    known = np.array([i >= 0 or not u for i, u in zip(found[:-1], distinct)] + [True])  # blank is missing
+    names = np.array([*categories, None], dtype=object)
+    return names[cell_position], ~known[codes], cell_position
 
 
 # ---------------------------------------------------------------------------
@@ -414,9 +467,19 @@ def _first_rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> np
     return pd.Series(rows).groupby(group).transform("first").to_numpy()
 
 
-def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: pd.Series) -> tuple[pd.DataFrame,
-                                                                                                    pd.DataFrame]:
-    """Cells outside the valid range (errors) and outside the typical range (outliers)."""
+def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
+                ids: pd.Series | None = None, *, outlier_keys: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells outside the valid range (errors) and outside the typical range (outliers).
+
+    ``ids`` holds every row's key; when omitted, keys are built only for the rows
+    listed. With ``outlier_keys=False`` outliers get no key (their ``id`` is
+    missing): scoring only flags them, and a large file can have many.
+    """
+    key_frame = frame[[c for c in spec.key_columns if c in frame]]
+
+    def ids_at(idx: np.ndarray) -> pd.Series:
+        return ids.iloc[idx] if ids is not None else row_keys(key_frame.iloc[idx], spec, rows[idx])
+
     invalid: list[pd.DataFrame] = []
     outliers: list[pd.DataFrame] = []
     for f in spec.features:
@@ -430,7 +493,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: p
             bad |= v > f.max
         if bad.any():
             idx = np.flatnonzero(bad)
-            invalid.append(_cells(rows[idx], ids.iloc[idx], f.name, v[idx], "range",
+            invalid.append(_cells(rows[idx], ids_at(idx), f.name, v[idx], "range",
                                   [f"value {_show(x)} is outside the valid range {_fmt_range(f)}{_unit_text(f)}; "
                                    "correct the value or leave the cell empty" for x in v[idx]]))
         lo = f.typical_min if f.typical_min is not None else None
@@ -452,7 +515,8 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: p
             idx = np.flatnonzero(out)
             rng_text = (f"{lo:g} to {hi:g}" if lo is not None and hi is not None else
                         (f"at least {lo:g}" if lo is not None else f"at most {hi:g}"))
-            outliers.append(_cells(rows[idx], ids.iloc[idx], f.name, v[idx], "outlier",
+            outliers.append(_cells(rows[idx], ids_at(idx) if outlier_keys else pd.Series([None] * len(idx)),
+                                   f.name, v[idx], "outlier",
                                    [f"value {_show(x)} is possible but unusual (typical range {rng_text}); "
                                     "check it is not a typing or unit error" for x in v[idx]]))
     if spec.exposure and spec.exposure in frame:
@@ -460,7 +524,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, ids: p
         bad = v < 0
         if bad.any():
             idx = np.flatnonzero(bad)
-            invalid.append(_cells(rows[idx], ids.iloc[idx], spec.exposure, v[idx], "range",
+            invalid.append(_cells(rows[idx], ids_at(idx), spec.exposure, v[idx], "range",
                                   "exposure cannot be negative; give the amount at risk (0 or more)"))
     empty = pd.DataFrame(columns=_CELL_COLUMNS)
     return (pd.concat(invalid, ignore_index=True) if invalid else empty,

@@ -143,7 +143,7 @@ class FeatureSpec:
         if unit == "days":
             return f"{v:.0f} days"
         if unit in ("score", "index", "points"):
-            return f"{v:.0f}"
+            return f"{v:.2f}" if abs(v) < 10 and not float(v).is_integer() else f"{v:.0f}"
         if unit == "flag":
             return "yes" if v >= 0.5 else "no"
         if self.integer:

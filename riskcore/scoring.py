@@ -19,28 +19,31 @@ file's other columns unchanged.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskcore.errors import Problem, SchemaError
 from riskcore.features import add_panel_features
-from riskcore.grading import PD_FLOOR, grade_of, risk_level_of
+from riskcore.grading import MASTER_SCALE, PD_FLOOR, RISK_LEVELS, grade_index, grade_of, risk_level_index, risk_level_of
 from riskcore.progress import Progress, no_progress
 from riskcore.quality import prepare_frame, range_cells, row_keys
-from riskcore.tabular import ReadInfo, Table, normalise_name, read_table, write_csv
+from riskcore.tabular import ReadInfo, Table, normalise_name, parse_numbers, read_table, write_csv
 
-__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "audit_records", "score_file", "score_frame", "score_one",
-           "score_records", "validate_record", "write_scores"]
+__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "audit_records", "record_matrix", "score_file",
+           "score_frame", "score_one", "score_records", "validate_record", "write_scores"]
 
 SCORE_COLUMNS = ("p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss", "n_missing", "flags",
                  "model_version")
 REJECT_COLUMNS = ["row", "id", "column", "value", "problem"]
 MAX_ID_CHARS = 100
-_CHUNK = 250_000
+_CHUNK = 100_000
 _REJECTING = ("type", "non_finite", "unknown_category", "range")
 
 
@@ -55,7 +58,29 @@ class ScoreResult:
     n_rows: int = 0
     model_version: str = ""
     id_column: str = "id"
-    inputs: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    _inputs: pd.DataFrame | None = field(default=None, repr=False)
+    _inputs_from: tuple[pd.DataFrame, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def inputs(self) -> pd.DataFrame:
+        """Typed model inputs of the scored rows (keys, features, exposure), in the order of ``scores``.
+
+        Built on first use: a million-row file need not hold a second copy of its inputs
+        unless something (the audit trail, a chart) asks for them.
+        """
+        if self._inputs is None:
+            if self._inputs_from is None:
+                self._inputs = pd.DataFrame()
+            else:
+                frame, idx = self._inputs_from
+                self._inputs = frame.iloc[idx].reset_index(drop=True)
+                self._inputs_from = None
+        return self._inputs
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with the inputs built (the typed frame they come from is not kept)."""
+        self.inputs  # noqa: B018 - builds them
+        return dict(self.__dict__)
 
     @property
     def n_scored(self) -> int:
@@ -69,8 +94,6 @@ class ScoreResult:
 
     def grade_distribution(self) -> pd.DataFrame:
         """grade, companies, share, mean_pd — in master-scale order."""
-        from riskcore.grading import MASTER_SCALE
-
         order = [g.name for g in MASTER_SCALE]
         g = self.scores.groupby("grade", observed=True)["p_default"].agg(["size", "mean"]).reindex(order)
         out = pd.DataFrame({"grade": order, "companies": g["size"].fillna(0).astype(int).to_numpy(),
@@ -105,10 +128,19 @@ def _reject_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     out = pd.concat(parts, ignore_index=True)[REJECT_COLUMNS]
-    out["value"] = out["value"].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                    else (v if isinstance(v, str) else repr(v) if not isinstance(v, (int, float))
-                                          else v))
+    out["value"] = out["value"].map(_shown_value)
     return out.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _shown_value(v: Any) -> Any:
+    """A reject's value as the report shows it: text as is, numbers as numbers, missing as None."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, (str, int, float)):
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    return repr(v)
 
 
 def score_frame(
@@ -141,10 +173,18 @@ def score_frame(
     ------
     SchemaError
         Only when no row can be scored because a whole required column is missing.
+
+    Notes
+    -----
+    Panel features (year-on-year changes, volatilities) are computed from the
+    earlier periods of the same company in the data. When the data has a
+    column for one of them too, its value is used where the history gives none,
+    which is what :func:`score_one` does for a single company.
     """
     spec = bundle.spec
     lgd = bundle.costs.lgd if lgd is None else lgd
     info = data.info if isinstance(data, Table) else None
+    decimal = info.decimal if info is not None else "."
     progress(0.02, "validating")
     prepared = prepare_frame(data, spec)
     frame, rows = prepared.frame, prepared.rows
@@ -161,135 +201,336 @@ def score_frame(
         shown = ", ".join(map(repr, optional_missing[:8])) + (" …" if len(optional_missing) > 8 else "")
         notes.append(f"{len(optional_missing)} optional feature column(s) are not in the file and were scored as "
                      f"missing: {shown}; scores are less precise without them")
-    id_col = spec.id
-    if not (id_col and id_col in frame):
-        id_col = "row"
-        frame = frame.assign(row=rows)
+    has_id = bool(spec.id and spec.id in frame)
+    id_col = spec.id if has_id else "row"
+    if not has_id:
         notes.append(f"no {spec.id or 'id'!r} column: rows are identified by their row number")
-    ids = row_keys(frame, spec, rows) if id_col != "row" else pd.Series([f"row {r}" for r in rows], dtype=object)
-    id_values = frame[id_col].astype(object)
+
+    key_frame = frame[[c for c in spec.key_columns if c in frame]]
+
+    def keys(idx: np.ndarray) -> pd.Series:
+        if has_id:
+            return row_keys(key_frame.iloc[idx], spec, rows[idx])
+        return pd.Series([f"row {r}" for r in rows[idx]], dtype=object)
 
     # --- per-row problems ----------------------------------------------------
-    parts: list[pd.DataFrame] = []
     cells = prepared.cells
-    if len(cells):
-        parts.append(cells[cells["check"].isin(_REJECTING)].assign(id=lambda d: d["id"]))
-    invalid, outliers = range_cells(frame, spec, rows, ids)
+    parts: list[pd.DataFrame] = [cells[cells["check"].isin(_REJECTING)]] if len(cells) else []
+    invalid, outliers = range_cells(frame, spec, rows, outlier_keys=False)
     parts.append(invalid)
+    provided, panel_cells = _provided_panel_features(frame, spec, rows, decimal, keys)
+    parts.extend(panel_cells)
     for f in spec.features:
         if f.required and f.name in frame:
             miss = frame[f.name].isna().to_numpy().copy()
-            already = np.zeros(n, dtype=bool)
             if len(cells):
-                bad_rows = set(cells.loc[cells["column"] == f.name, "row"])
-                already = np.isin(rows, list(bad_rows))
-            miss &= ~already
+                miss &= ~np.isin(rows, cells.loc[cells["column"] == f.name, "row"].to_numpy())
             if miss.any():
                 idx = np.flatnonzero(miss)
-                parts.append(pd.DataFrame({"row": rows[idx], "id": ids.iloc[idx].to_numpy(), "column": f.name,
+                parts.append(pd.DataFrame({"row": rows[idx], "id": keys(idx).to_numpy(), "column": f.name,
                                            "value": None, "check": "required_missing",
                                            "problem": f"{f.display_label} is required; fill it in"}))
-    if id_col != "row":
-        idv = frame[id_col]
-        empty = idv.isna().to_numpy()
-        if empty.any():
-            idx = np.flatnonzero(empty)
-            parts.append(pd.DataFrame({"row": rows[idx], "id": None, "column": id_col, "value": None,
-                                       "check": "id", "problem": "the company id is empty; give every row an id"}))
-        lengths = idv.astype("str").str.len().fillna(0).to_numpy()
-        long = lengths > MAX_ID_CHARS
-        if long.any():
-            idx = np.flatnonzero(long)
-            parts.append(pd.DataFrame({"row": rows[idx], "id": None, "column": id_col,
-                                       "value": [f"{str(v)[:30]}… ({int(lengths[i]):,} characters)"
-                                                 for i, v in zip(idx, idv.iloc[idx])],
-                                       "check": "id",
-                                       "problem": f"the id is longer than {MAX_ID_CHARS} characters; "
-                                                  "use the company's short identifier"}))
-        keys = [c for c in spec.key_columns if c in frame]
-        dup = frame.duplicated(subset=keys, keep="first").to_numpy() & ~empty
-        if dup.any():
-            idx = np.flatnonzero(dup)
-            first = pd.Series(rows).groupby(frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()) \
-                .transform("first").to_numpy()
-            what = " and ".join(keys)
-            parts.append(pd.DataFrame({"row": rows[idx], "id": ids.iloc[idx].to_numpy(), "column": id_col,
-                                       "value": id_values.iloc[idx].to_numpy(), "check": "duplicate",
-                                       "problem": [f"the same {what} as row {first[i]}; each company"
-                                                   + (" and period" if len(keys) > 1 else "")
-                                                   + " must appear once — remove or correct the copy"
-                                                   for i in idx]}))
+    id_codes = pd.factorize(frame[id_col].to_numpy(dtype=object))[0] if has_id else np.arange(n)
+    if has_id:
+        parts.extend(_id_problems(frame, spec, rows, keys, id_codes))
     reject_cells = _reject_frame(parts)
     unreadable = pd.DataFrame([{"row": p.row, "id": None, "column": None, "value": None, "problem": p.problem}
                                for p in prepared.unreadable], columns=REJECT_COLUMNS)
     rejects = _reject_frame([reject_cells, unreadable])
-    bad = np.isin(rows, reject_cells["row"].to_numpy()) if len(reject_cells) else np.zeros(n, dtype=bool)
-    good = ~bad
+    good = ~np.isin(rows, reject_cells["row"].to_numpy()) if len(reject_cells) else np.ones(n, dtype=bool)
+    good_idx = np.flatnonzero(good)
+    n_valid = len(good_idx)
 
-    # --- score the valid rows -----------------------------------------------
-    valid = add_panel_features(frame.loc[good], spec)
-    n_valid = len(valid)
+    # --- score the valid rows, a chunk at a time -------------------------------
+    input_cols = [c for c in (*spec.key_columns, *spec.feature_names, spec.exposure) if c and c in frame]
+    panel = _panel_values(frame, good_idx, spec, provided, id_codes)
+    columns = _ModelColumns(bundle, frame, panel, prepared.category_codes)
     raw = np.empty(n_valid)
     p = np.empty(n_valid)
+    n_missing = np.full(n_valid, len(optional_missing), dtype=np.int64)
+    inputs = frame[input_cols]
     for start in range(0, n_valid, _CHUNK):
         stop = min(start + _CHUNK, n_valid)
-        chunk = valid.iloc[start:stop]
-        raw[start:stop], p[start:stop] = bundle.predict_frame(chunk)
+        matrix, n_missing_chunk = columns.matrix(good_idx[start:stop], np.arange(start, stop))
+        n_missing[start:stop] += n_missing_chunk
+        raw[start:stop], p[start:stop] = bundle.score_matrix(matrix)
         progress(0.1 + 0.8 * stop / max(n_valid, 1), f"scoring rows {stop:,} of {n_valid:,}")
-    features_present = [c for c in spec.feature_names if c in valid]
-    n_missing = valid[features_present].isna().sum(axis=1).to_numpy() + len(optional_missing) \
-        if features_present else np.full(n_valid, len(optional_missing))
-    out = pd.DataFrame({id_col: valid[id_col].to_numpy()})
-    if spec.time and spec.time in valid:
-        out[spec.time] = valid[spec.time].to_numpy()
+
+    out: dict[str, Any] = {"row": rows[good_idx]}
+    if has_id:
+        out[id_col] = _text(frame[id_col].to_numpy(dtype=object)[good_idx])
+    if spec.time and spec.time in frame:
+        out[spec.time] = _time_values(frame[spec.time].iloc[good_idx])
     out["p_default"] = p
     out["score_raw"] = raw
-    out["decision"] = np.where(p >= bundle.threshold, "refer", "accept")
-    out["grade"] = grade_of(p)
-    out["risk_level"] = risk_level_of(p, risk_bands)
-    if spec.exposure and spec.exposure in valid:
-        ead = valid[spec.exposure].to_numpy(dtype=float)
+    out["decision"] = _labels((p >= bundle.threshold).astype(np.int32), ("accept", "refer"))
+    out["grade"] = _labels(grade_index(p), [g.name for g in MASTER_SCALE])
+    out["risk_level"] = _labels(risk_level_index(p, risk_bands), RISK_LEVELS)
+    if spec.exposure and spec.exposure in frame:
+        ead = frame[spec.exposure].to_numpy(dtype=float)[good_idx]
         out["expected_loss"] = np.maximum(p, PD_FLOOR) * lgd * ead
     else:
-        out["expected_loss"] = np.nan
-    out["n_missing"] = n_missing.astype(int)
-    flags = np.full(n_valid, "", dtype=object)
-    if len(outliers):
-        valid_rows = rows[good]
-        pos = pd.Series(np.arange(n_valid), index=valid_rows)
-        o = outliers[outliers["row"].isin(valid_rows)]
-        for r, grp in o.groupby("row"):
-            flags[pos[r]] = "unusual value: " + ", ".join(f"{c}={v:g}" for c, v in zip(grp["column"], grp["value"]))
-    out["flags"] = flags
-    out["model_version"] = bundle.version
+        out["expected_loss"] = np.full(n_valid, np.nan)
+    out["n_missing"] = n_missing
+    out["flags"] = _text(_outlier_flags(outliers, rows[good_idx]))
+    out["model_version"] = _labels(np.zeros(n_valid, dtype=np.int32), (bundle.version,))
     if explain:
-        out["reasons"] = ""
-        refer = np.flatnonzero(out["decision"].to_numpy() == "refer")
-        if len(refer):
-            from riskcore.explain import explain_frame, reason_codes
-
-            sub = valid.iloc[refer].reset_index(drop=True)
-            for start in range(0, len(sub), 20_000):
-                part = sub.iloc[start:start + 20_000].reset_index(drop=True)
-                ex = explain_frame(bundle, part)
-                texts = ["; ".join(r.text for r in reason_codes(bundle, ex, part, i)) for i in range(len(part))]
-                out.loc[refer[start:start + len(part)], "reasons"] = texts
-                progress(0.9, f"explaining referred companies ({min(start + 20_000, len(sub)):,} of {len(sub):,})")
-    input_cols = [c for c in (*spec.key_columns, *spec.feature_names, spec.exposure) if c and c in valid]
-    inputs = valid[input_cols].reset_index(drop=True)
+        refer = np.flatnonzero(p >= bundle.threshold)
+        out["reasons"] = _text(_referred_reasons(bundle, inputs, good_idx, panel, refer, progress))
     if passthrough:
-        extra = [c for c in frame.columns if c not in out.columns and c != "row"]
-        if extra:
-            orig = data.frame if isinstance(data, Table) else data.reset_index(drop=True)
-            # pass the file's own text through (not our typed copy) so nothing changes on the way
-            taken = {normalise_name(c) for c in out.columns}
-            keep_orig = [c for c in orig.columns if normalise_name(str(c)) not in taken]
-            out = pd.concat([out.reset_index(drop=True),
-                             orig.loc[good, keep_orig].reset_index(drop=True)], axis=1)
-    out.insert(0, "row", rows[good])
+        orig = data.frame if isinstance(data, Table) else data.reset_index(drop=True)
+        # the file's own text (not our typed copy), so nothing changes on the way
+        taken = {normalise_name(c): c for c in out}
+        keys_taken = {normalise_name(c) for c in spec.key_columns if c in out}
+        runs = _runs(good)
+        for j, c in enumerate(orig.columns):
+            name = normalise_name(str(c))
+            if name in keys_taken:
+                continue  # the id and the period are already there, as text and as whole years
+            if name in taken or str(c) in out:
+                notes.append(f"the file's column {str(c)!r} has the name of an output column and is not repeated "
+                             "in the output; rename it to keep it")
+                continue
+            out[str(c)] = _keep_rows(orig.iloc[:, j], good_idx, runs)
+    scores = pd.DataFrame(out, copy=False)
     progress(1.0, "done")
-    return ScoreResult(scores=out, rejects=rejects, notes=notes, info=info, n_rows=n + len(prepared.unreadable),
-                       model_version=bundle.version, id_column=id_col, inputs=inputs)
+    return ScoreResult(scores=scores, rejects=rejects, notes=notes, info=info, n_rows=n + len(prepared.unreadable),
+                       model_version=bundle.version, id_column=id_col, _inputs_from=(inputs, good_idx))
+
+
+class _ModelColumns:
+    """The model matrix of any rows of a prepared frame, built from its NumPy columns.
+
+    The same matrix as ``bundle.matrix`` of those rows as a DataFrame (a test
+    holds it to that), without slicing a DataFrame per chunk: numbers are taken
+    from the typed columns, categories are encoded once per distinct value.
+    """
+
+    def __init__(self, bundle: Any, frame: pd.DataFrame, panel: pd.DataFrame,
+                 category_codes: dict[str, np.ndarray] | None = None):
+        self.builder = bundle.features
+        spec = bundle.spec
+        category_codes = category_codes or {}
+        layout = self.builder.layout_
+        raw_features = set(bundle.spec.feature_names)
+        self.numeric: list[tuple[np.ndarray | None, bool, bool]] = []  # (values, from_panel, counts_as_missing)
+        for c in layout.numeric:
+            if c in panel:
+                self.numeric.append((panel[c].to_numpy(dtype=float), True, False))
+            elif c in frame:
+                self.numeric.append((frame[c].to_numpy(dtype=float), False, c in raw_features))
+            else:
+                self.numeric.append((None, False, False))
+        self.codes: list[np.ndarray | None] = []
+        self.cat_missing: list[np.ndarray] = []
+        for c in layout.categorical:
+            if c in frame:
+                if c in category_codes:  # positions in the spec's categories, from prepare_frame
+                    codes, uniques = category_codes[c], list(spec.feature(c).categories)
+                else:
+                    codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object))
+                lookup = np.append(self.builder.encode(np.asarray(uniques, dtype=object), c), np.nan)
+                self.codes.append(lookup[codes])  # code -1 (missing) takes the last slot: NaN
+                if c in raw_features:
+                    self.cat_missing.append(codes < 0)
+            else:
+                self.codes.append(None)
+
+    def matrix(self, rows: np.ndarray, panel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(model matrix, number of missing raw features) of frame rows ``rows`` (panel rows ``panel_rows``)."""
+        m = len(rows)
+        numeric = np.full((m, len(self.numeric)), np.nan)
+        missing = np.zeros(m, dtype=np.int64)
+        for j, (values, from_panel, counts) in enumerate(self.numeric):
+            if values is not None:
+                numeric[:, j] = values[panel_rows] if from_panel else values[rows]
+                if counts:
+                    missing += np.isnan(numeric[:, j])
+        cats = np.full((m, len(self.codes)), np.nan)
+        for j, codes in enumerate(self.codes):
+            if codes is not None:
+                cats[:, j] = codes[rows]
+        for miss in self.cat_missing:
+            missing += miss[rows]
+        return self.builder.transform_arrays(numeric, cats), missing
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """Start and stop of each run of True in ``mask``, as rows of a (runs × 2) array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.column_stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)])
+
+
+def _keep_rows(column: pd.Series, good_idx: np.ndarray, runs: np.ndarray) -> Any:
+    """The valid rows of a passed-through column.
+
+    An Arrow text column with few rejected rows is cut into zero-copy slices
+    around them instead of being copied: a million-row file's text columns are
+    the largest thing in memory, and the output would otherwise hold them twice.
+    """
+    values = column.array
+    if len(runs) == 1 and runs[0, 0] == 0 and runs[0, 1] == len(values):
+        return values
+    if isinstance(values, pd.arrays.ArrowStringArray) and len(runs) <= max(64, len(values) // 200):
+        whole = pa.chunked_array(pa.array(values))
+        chunks = [piece for start, stop in runs for piece in whole.slice(start, stop - start).chunks]
+        return pa.chunked_array(chunks, type=whole.type).to_pandas().array
+    return values.take(good_idx)
+
+
+def _id_problems(frame: pd.DataFrame, spec: Any, rows: np.ndarray, keys: Any,
+                 id_codes: np.ndarray) -> list[pd.DataFrame]:
+    """Empty ids, ids too long to be an id, and repeated keys (the first occurrence is kept).
+
+    ``id_codes`` numbers the distinct ids (-1 when empty), so keys are compared as integers.
+    """
+    id_col = spec.id
+    parts = []
+    idv = frame[id_col]
+    empty = idv.isna().to_numpy()
+    if empty.any():
+        idx = np.flatnonzero(empty)
+        parts.append(pd.DataFrame({"row": rows[idx], "id": None, "column": id_col, "value": None,
+                                   "check": "id", "problem": "the company id is empty; give every row an id"}))
+    text = pa.array(idv.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    long = lengths > MAX_ID_CHARS
+    if long.any():
+        idx = np.flatnonzero(long)
+        parts.append(pd.DataFrame({"row": rows[idx], "id": None, "column": id_col,
+                                   "value": [f"{str(v)[:30]}… ({int(lengths[i]):,} characters)"
+                                             for i, v in zip(idx, idv.iloc[idx])],
+                                   "check": "id",
+                                   "problem": f"the id is longer than {MAX_ID_CHARS} characters; "
+                                              "use the company's short identifier"}))
+    key_cols = [c for c in spec.key_columns if c in frame]
+    key = id_codes.astype(np.int64)
+    if spec.time and spec.time in frame:
+        periods = pd.factorize(frame[spec.time].to_numpy())[0]  # a missing period is -1, like any other
+        key = key * (int(periods.max(initial=0)) + 2) + periods + 1
+    dup = pd.Series(key).duplicated(keep="first").to_numpy() & ~empty
+    if dup.any():
+        idx = np.flatnonzero(dup)
+        _, first_of_key, which = np.unique(key, return_index=True, return_inverse=True)
+        first = rows[first_of_key[which]]
+        what = " and ".join(key_cols)
+        parts.append(pd.DataFrame({"row": rows[idx], "id": keys(idx).to_numpy(), "column": id_col,
+                                   "value": idv.iloc[idx].to_numpy(dtype=object), "check": "duplicate",
+                                   "problem": [f"the same {what} as row {first[i]}; each company"
+                                               + (" and period" if len(key_cols) > 1 else "")
+                                               + " must appear once — remove or correct the copy"
+                                               for i in idx]}))
+    return parts
+
+
+def _provided_panel_features(frame: pd.DataFrame, spec: Any, rows: np.ndarray, decimal: str,
+                             keys: Any) -> tuple[dict[str, np.ndarray], list[pd.DataFrame]]:
+    """Panel-feature columns the data brings itself (matched ignoring case and spaces), as numbers."""
+    by_key = {normalise_name(str(c)): c for c in frame.columns}
+    provided: dict[str, np.ndarray] = {}
+    parts: list[pd.DataFrame] = []
+    for pf in spec.panel_features:
+        col = by_key.get(normalise_name(pf.name))
+        if col is None:
+            continue
+        raw = frame[col]
+        values, bad = parse_numbers(raw, decimal)
+        bad |= np.isinf(values)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            parts.append(pd.DataFrame({"row": rows[idx], "id": keys(idx).to_numpy(), "column": pf.name,
+                                       "value": raw.iloc[idx].to_numpy(dtype=object), "check": "type",
+                                       "problem": [f"{v!r} is not a finite number; write digits or leave the "
+                                                   "cell empty" for v in raw.iloc[idx]]}))
+        provided[pf.name] = np.where(bad, np.nan, values)
+    return provided, parts
+
+
+def _panel_values(frame: pd.DataFrame, good_idx: np.ndarray, spec: Any, provided: dict[str, np.ndarray],
+                  id_codes: np.ndarray) -> pd.DataFrame:
+    """Panel features of the valid rows: from each company's history, else as the data gives them.
+
+    Only companies with more than one valid row have a history, and they are
+    processed in groups of companies of at most ``_CHUNK`` rows: a company's
+    features depend on its own rows only, so the result is the same as one pass
+    over everything, with a fraction of the memory.
+    """
+    names = [pf.name for pf in spec.panel_features]
+    n = len(good_idx)
+    values = {name: np.full(n, np.nan) for name in names}
+    if names and spec.id and spec.id in frame and spec.time and spec.time in frame and n:
+        inputs = [c for c in dict.fromkeys((*spec.key_columns, *(pf.recipe.inputs[0] for pf in spec.panel_features
+                                                                    if pf.recipe is not None))) if c in frame]
+        codes = id_codes[good_idx]
+        counts = np.bincount(codes[codes >= 0], minlength=1)
+        with_history = np.flatnonzero((codes >= 0) & (counts[np.maximum(codes, 0)] > 1))
+        if len(with_history):
+            groups = codes[with_history] % max(1, -(-len(with_history) // _CHUNK))
+            for g in np.unique(groups):
+                pos = with_history[groups == g]
+                computed = add_panel_features(frame[inputs].iloc[good_idx[pos]].reset_index(drop=True), spec)
+                for name in names:
+                    values[name][pos] = computed[name].to_numpy(dtype=float)
+    for name in names:
+        if name in provided:
+            values[name] = np.where(np.isnan(values[name]), provided[name][good_idx], values[name])
+    return pd.DataFrame(values, index=pd.RangeIndex(n))
+
+
+def _time_values(t: pd.Series) -> Any:
+    """The time column as the output shows it: whole years as integers (a missing year stays missing)."""
+    if pd.api.types.is_float_dtype(t):
+        v = t.to_numpy(dtype=float)
+        finite = np.isfinite(v)
+        if np.all(np.mod(v[finite], 1) == 0):
+            years = pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
+            years[~finite] = pd.NA
+            return years
+    return t.to_numpy()
+
+
+def _outlier_flags(outliers: pd.DataFrame, valid_rows: np.ndarray) -> np.ndarray:
+    """``unusual value: col=value, …`` for each valid row with outliers, else an empty string."""
+    flags = np.full(len(valid_rows), "", dtype=object)
+    if not len(outliers):
+        return flags
+    o = outliers[outliers["row"].isin(valid_rows)]
+    by_row: dict[int, list[str]] = {}
+    for r, c, v in zip(o["row"].tolist(), o["column"].tolist(), o["value"].tolist()):
+        by_row.setdefault(r, []).append(f"{c}={v:g}")
+    if by_row:
+        # rows are in file order, so each valid row's position is found by bisection
+        pos = np.searchsorted(valid_rows, np.fromiter(by_row, dtype=np.int64, count=len(by_row)))
+        flags[pos] = ["unusual value: " + ", ".join(v) for v in by_row.values()]
+    return flags
+
+
+def _labels(codes: np.ndarray, labels: Any) -> Any:
+    """A text column from codes into a short list of labels, built in Arrow (no Python string per row)."""
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()),
+                                                pa.array(list(labels), type=pa.large_string()))
+    return pa.chunked_array([dictionary.cast(pa.large_string())]).to_pandas().array
+
+
+def _text(values: np.ndarray) -> Any:
+    """An object array of text (``None`` where missing) as a pandas string column."""
+    return pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)]).to_pandas().array
+
+
+def _referred_reasons(bundle: Any, inputs: pd.DataFrame, good_idx: np.ndarray, panel: pd.DataFrame,
+                      refer: np.ndarray, progress: Progress) -> np.ndarray:
+    """Up to four reason codes (joined with ``; ``) for every referred company, empty for the others."""
+    from riskcore.explain import explain_frame, reason_codes
+
+    reasons = np.full(len(good_idx), "", dtype=object)
+    for start in range(0, len(refer), 20_000):
+        part_pos = refer[start:start + 20_000]
+        part = pd.concat([inputs.iloc[good_idx[part_pos]].reset_index(drop=True),
+                          panel.iloc[part_pos].reset_index(drop=True)], axis=1)
+        ex = explain_frame(bundle, part)
+        reasons[part_pos] = ["; ".join(r.text for r in reason_codes(bundle, ex, part, i)) for i in range(len(part))]
+        progress(0.9, f"explaining referred companies ({min(start + 20_000, len(refer)):,} of {len(refer):,})")
+    return reasons
 
 
 def score_file(bundle: Any, source: str | os.PathLike[str] | bytes | IO[bytes], **kwargs: Any) -> ScoreResult:
@@ -346,7 +587,7 @@ def validate_record(spec: Any, record: dict[str, Any], row: int = 1) -> tuple[di
     rid = None if rid is None else str(rid)
     for f in spec.features:
         v = by_key.get(normalise_name(f.name))
-        if v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip()):
+        if _is_missing(v):
             if f.required:
                 problems.append(Problem(row, f.name, None, f"{f.display_label} is required; fill it in", rid))
             clean[f.name] = None
@@ -355,41 +596,82 @@ def validate_record(spec: Any, record: dict[str, Any], row: int = 1) -> tuple[di
             canon = {c.casefold(): c for c in f.categories}
             text = str(v).strip()
             if f.categories and text.casefold() not in canon:
-                allowed = ", ".join(f.categories[:12])
-                problems.append(Problem(row, f.name, v, f"{text!r} is not a known {f.display_label.lower()}; "
+                allowed = ", ".join(f.categories[:12]) + (" …" if len(f.categories) > 12 else "")
+                problems.append(Problem(row, f.name, v, f"{v!r} is not a known {f.display_label.lower()}; "
                                                         f"allowed: {allowed}", rid))
                 continue
             clean[f.name] = canon.get(text.casefold(), text)
             continue
-        try:
-            x = float(v) if not isinstance(v, bool) else float(int(v))
-        except (TypeError, ValueError):
-            problems.append(Problem(row, f.name, v, f"{v!r} is not a number", rid))
+        x = _number(v)
+        if x is None:
+            problems.append(Problem(row, f.name, v, f"{v!r} is not a number; write digits (decimal mark '.') or "
+                                                    "leave it empty", rid))
+            continue
+        if np.isnan(x):
+            if f.required:
+                problems.append(Problem(row, f.name, None, f"{f.display_label} is required; fill it in", rid))
+            clean[f.name] = None
             continue
         if not np.isfinite(x):
-            problems.append(Problem(row, f.name, v, f"{v!r} is not a finite number", rid))
+            problems.append(Problem(row, f.name, v, f"{v!r} is infinite or too large to represent; give a finite "
+                                                    "number", rid))
             continue
         if (f.min is not None and x < f.min) or (f.max is not None and x > f.max):
             lo = "-inf" if f.min is None else f"{f.min:g}"
             hi = "inf" if f.max is None else f"{f.max:g}"
-            problems.append(Problem(row, f.name, x, f"{x:g} is outside the valid range {lo} to {hi}", rid))
+            problems.append(Problem(row, f.name, x, f"value {x:g} is outside the valid range {lo} to {hi}; "
+                                                    "correct the value or leave it empty", rid))
             continue
         clean[f.name] = x
     for pf in spec.panel_features:
         v = by_key.get(normalise_name(pf.name))
-        clean[pf.name] = float(v) if isinstance(v, (int, float)) and np.isfinite(v) else None
+        x = None if _is_missing(v) else _number(v)
+        if x is None and not _is_missing(v) or (x is not None and np.isinf(x)):
+            problems.append(Problem(row, pf.name, v, f"{v!r} is not a finite number; write digits or leave it empty",
+                                    rid))
+            x = None
+        clean[pf.name] = None if x is None or np.isnan(x) else x
     if spec.exposure:
         v = by_key.get(normalise_name(spec.exposure))
-        if v is not None:
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                x = float("nan")
-            if not np.isfinite(x) or x < 0:
-                problems.append(Problem(row, spec.exposure, v, "exposure must be a finite amount, 0 or more", rid))
+        if not _is_missing(v):
+            x = _number(v)
+            if x is None or not np.isfinite(x) or x < 0:
+                problems.append(Problem(row, spec.exposure, v, f"{v!r} is not a usable exposure; give the amount at "
+                                                               "risk as a finite number, 0 or more", rid))
             else:
                 clean[spec.exposure] = x
     return clean, problems
+
+
+def _is_missing(v: Any) -> bool:
+    """None, NaN, or text holding only spaces."""
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+# what pyarrow's cast accepts, so a cell of a file and a value in a dict parse alike (Python's float() would
+# also take "1_000" and non-ASCII digits)
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE | re.ASCII)
+
+
+def _number(v: Any) -> float | None:
+    """A value as a float (text is parsed as a file's cell would be), or None when it is not a number."""
+    if isinstance(v, (bool, int, float, np.integer, np.floating)):
+        return float(v)
+    text = str(v).strip()
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def record_matrix(bundle: Any, clean: dict[str, Any]) -> np.ndarray:
+    """The one-row model matrix of a record checked by :func:`validate_record`, built with NumPy directly.
+
+    Equal to ``bundle.matrix`` of the same row as a DataFrame (a test holds it to that).
+    """
+    fb = bundle.features
+    layout = fb.layout_
+    numeric = np.array([[np.nan if clean.get(c) is None else clean[c] for c in layout.numeric]], dtype=float)
+    codes = [fb.categories_[c].index(v) if (v := clean.get(c)) in fb.categories_[c] else np.nan
+             for c in layout.categorical]
+    return fb.transform_arrays(numeric, np.array([codes], dtype=float))
 
 
 def score_one(bundle: Any, record: dict[str, Any], *, risk_bands: Literal["master", "fixed"] = "master",
@@ -408,11 +690,7 @@ def score_one(bundle: Any, record: dict[str, Any], *, risk_bands: Literal["maste
     clean, problems = validate_record(spec, record)
     if problems:
         raise SchemaError(problems)
-    fb = bundle.features
-    layout = fb.layout_
-    numeric = np.array([[np.nan if clean.get(c) is None else clean[c] for c in layout.numeric]], dtype=float)
-    cats = np.array([[fb.encode([clean.get(c)], c)[0] for c in layout.categorical]], dtype=float)
-    raw, p = bundle.score_matrix(fb.transform_arrays(numeric, cats))
+    raw, p = bundle.score_matrix(record_matrix(bundle, clean))
     pd_ = float(p[0])
     lgd = bundle.costs.lgd if lgd is None else lgd
     ead = clean.get(spec.exposure) if spec.exposure else None

@@ -53,8 +53,8 @@ _ESG_MISSING = (0.30, 0.12, 0.04)
 
 # The realistic default path, fiscal years 2015-2024: a pandemic-like stress in
 # 2020 and a rate shock from 2022.
-_GDP_PATH = (2.0, 1.9, 2.6, 1.9, 1.6, -6.0, 5.9, 3.5, 0.5, 0.9)
-_RATE_PATH = (0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 4.0, 3.0)
+_GDP_PATH = (2.0, 1.9, 2.6, 1.9, 1.6, -6.0, 5.9, 3.5, 0.8, 0.9)
+_RATE_PATH = (0.05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 3.5, 3.5)
 
 _ESG_COLUMNS = ("esg_environmental", "esg_social", "esg_governance", "carbon_intensity",
                 "esg_controversies", "governance_red_flag", "esg_momentum")

@@ -79,12 +79,10 @@ class Tracker:
         if self._client is None:
             _quiet_mlflow()
             try:
-                import mlflow
                 from mlflow import MlflowClient
 
                 if self.tracking_uri.startswith("sqlite:///"):
                     Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-                mlflow.set_tracking_uri(self.tracking_uri)
                 self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
             except Exception as err:  # MLflow raises many kinds; the user needs one message
                 raise TrackingError(f"cannot open the experiment store {self.tracking_uri!r}: {err}") from None
@@ -171,7 +169,10 @@ class Tracker:
 
     def promote_run(self, run_id: str) -> str:
         """Make the model version registered from ``run_id`` the champion; returns its registry version."""
-        versions = self.client.search_model_versions(f"run_id = '{run_id}'")
+        try:
+            versions = self.client.search_model_versions(f"run_id = '{run_id}'")
+        except Exception as err:
+            raise TrackingError(f"cannot read the model registry: {err}") from None
         versions = [v for v in versions if v.name == self.model_name]
         if not versions:
             raise ModelNotFoundError(f"run {run_id!r} has no registered model version")
@@ -212,32 +213,43 @@ class Tracker:
                 raise ModelNotFoundError(f"the champion's bundle is neither on disk nor downloadable: {err}") from None
         return dest
 
-    def runs(self) -> pd.DataFrame:
-        """Top-level training runs, newest first: run_id, name, start_time, status, metrics and params columns."""
-        import mlflow
-
+    def _search(self, filter_string: str = "") -> pd.DataFrame:
+        """Runs of the experiment as a frame shaped like ``mlflow.search_runs`` (on this tracker's store)."""
         try:
-            df = mlflow.search_runs(experiment_ids=[self.experiment_id], order_by=["attributes.start_time DESC"],
-                                    output_format="pandas")
+            found = self.client.search_runs([self.experiment_id], filter_string=filter_string,
+                                            order_by=["attributes.start_time DESC"], max_results=5000)
+        except TrackingError:
+            raise
         except Exception as err:
             raise TrackingError(f"cannot read runs from {self.tracking_uri!r}: {err}") from None
-        if len(df) == 0:
-            return df
-        parent = df.get("tags.mlflow.parentRunId")
-        if parent is not None:
-            df = df[parent.isna()]
+        rows = []
+        for r in found:
+            row: dict[str, Any] = {
+                "run_id": r.info.run_id, "run_name": r.info.run_name, "status": r.info.status,
+                "start_time": pd.to_datetime(r.info.start_time, unit="ms", utc=True),
+                "end_time": pd.to_datetime(r.info.end_time, unit="ms", utc=True) if r.info.end_time else pd.NaT,
+                "artifact_uri": r.info.artifact_uri,
+            }
+            row.update({f"metrics.{k}": v for k, v in r.data.metrics.items()})
+            row.update({f"params.{k}": v for k, v in r.data.params.items()})
+            row.update({f"tags.{k}": v for k, v in r.data.tags.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def runs(self) -> pd.DataFrame:
+        """Top-level training runs, newest first: run_id, run_name, start_time, status, metrics.*, params.*, tags.*."""
+        df = self._search()
+        if len(df) and "tags.mlflow.parentRunId" in df:
+            df = df[df["tags.mlflow.parentRunId"].isna()]
         return df.reset_index(drop=True)
 
     def candidates(self, run_id: str) -> pd.DataFrame:
         """The nested candidate runs of one training run: kind, cv_auc_mean, cv_auc_std, chosen, params."""
-        import mlflow
-
-        df = mlflow.search_runs(experiment_ids=[self.experiment_id],
-                                filter_string=f"tags.mlflow.parentRunId = '{run_id}'", output_format="pandas")
+        df = self._search(f"tags.mlflow.parentRunId = '{run_id}'")
         rows = []
         for _, r in df.iterrows():
-            params = {k.removeprefix("params.param."): v for k, v in r.items()
-                      if str(k).startswith("params.param.") and v is not None}
+            params = {str(k).removeprefix("params.param."): v for k, v in r.items()
+                      if str(k).startswith("params.param.") and v is not None and v == v}
             rows.append({"kind": r.get("tags.candidate"), "cv_auc_mean": r.get("metrics.cv_auc_mean"),
                          "cv_auc_std": r.get("metrics.cv_auc_std"), "chosen": r.get("tags.chosen") == "True",
                          "params": params})
@@ -246,7 +258,10 @@ class Tracker:
 
     def run(self, run_id: str) -> dict[str, Any]:
         """Parameters, metrics and tags of one run."""
-        r = self.client.get_run(run_id)
+        try:
+            r = self.client.get_run(run_id)
+        except Exception as err:
+            raise TrackingError(f"cannot read run {run_id!r}: {err}") from None
         return {"params": dict(r.data.params), "metrics": dict(r.data.metrics), "tags": dict(r.data.tags),
                 "start_time": r.info.start_time, "status": r.info.status}
 

@@ -34,7 +34,7 @@ def _scored(n: int = 2000, seed: int = SEED, ties: bool = False) -> tuple[np.nda
 @pytest.mark.parametrize("ties", [False, True])
 def test_isotonic_predict_equals_sklearn_including_out_of_range(ties):
     score, y = _scored(ties=ties)
-    cal = fit_calibrator(score, y, "isotonic")
+    cal = fit_calibrator(score, y, "isotonic", centred=False)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1, increasing=True).fit(score, y)
     rng = np.random.default_rng(1)
     queries = np.concatenate([
@@ -50,7 +50,7 @@ def test_isotonic_predict_equals_sklearn_including_out_of_range(ties):
 def test_isotonic_with_sample_weight_equals_sklearn():
     score, y = _scored(500, ties=True)
     w = np.random.default_rng(3).uniform(0.2, 3.0, len(y))
-    cal = fit_calibrator(score, y, "isotonic", sample_weight=w)
+    cal = fit_calibrator(score, y, "isotonic", sample_weight=w, centred=False)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(score, y, sample_weight=w)
     q = np.linspace(-8, 5, 1001)
     np.testing.assert_allclose(cal.predict(q), iso.predict(q), atol=1e-12)
@@ -214,3 +214,19 @@ def test_brier_score_equals_sklearn():
     w = np.random.default_rng(2).uniform(0.5, 2.0, len(y))
     assert brier_score(y, p) == pytest.approx(brier_score_loss(y, p), abs=1e-12)
     assert brier_score(y, p, sample_weight=w) == pytest.approx(brier_score_loss(y, p, sample_weight=w), abs=1e-12)
+
+
+def test_centred_isotonic_passes_through_block_centres_without_plateaus():
+    score, y = _scored(3000)
+    plain = fit_calibrator(score, y, "isotonic", centred=False)
+    cal = fit_calibrator(score, y, "isotonic")
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(score, y)
+    # same fitted values at every block centre …
+    np.testing.assert_allclose(cal.predict(cal.x_), iso.predict(cal.x_), atol=1e-12)
+    assert set(np.round(cal.y_, 12)) == set(np.round(np.unique(iso.predict(score)), 12))
+    # … strictly increasing between them, so distinct scores inside the range get distinct PDs
+    assert np.all(np.diff(cal.y_) > 0)
+    inside = score[(score > cal.x_[0]) & (score < cal.x_[-1])]
+    assert len(np.unique(cal.predict(inside))) > 10 * len(np.unique(plain.predict(inside)))
+    # and the average PD is preserved within a rounding error
+    assert cal.predict(score).mean() == pytest.approx(y.mean(), abs=0.01)

@@ -41,7 +41,17 @@ def test_renamed_true_pd_is_caught_by_b(clean_demo):
     spec = extend_spec(DEMO_SPEC, frame)
     report, _ = _run(frame, spec)
     assert "internal_score" in report.failed_columns
-    assert _status(report, "signal_share").status == "fail"
+    assert "fail" in {_status(report, "too_good").status, _status(report, "signal_share").status}
+
+
+def test_noisy_copy_of_true_pd_fails_signal_share(clean_demo):
+    # a vendor score derived from the outcome, blurred just enough to stay under the too-good bar
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.5, len(clean_demo)))
+    frame = clean_demo.assign(vendor_score=clean_demo["true_pd"] * noise).drop(columns="true_pd")
+    report, _ = _run(frame, extend_spec(DEMO_SPEC, frame))
+    assert _status(report, "too_good").status == "pass"
+    share = _status(report, "signal_share")
+    assert share.status == "fail" and share.columns == ("vendor_score",), share.detail
 
 
 def test_perfect_column_fails_too_good(clean_demo):

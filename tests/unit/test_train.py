@@ -114,7 +114,8 @@ def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path
     hold = bundle.holdout()
     test = hold[hold["part"] == "test"]
     _, p = bundle.predict_frame(test)
-    np.testing.assert_allclose(p, test["p_default"].to_numpy(), atol=1e-9)
+    # XGBoost keeps leaf values in float32, so its JSON round trip moves a PD by at most ~1e-7
+    np.testing.assert_allclose(p, test["p_default"].to_numpy(), atol=1e-6 if kind == "xgboost" else 1e-9)
 
 
 def test_ensemble_and_smote(small_portfolio, tmp_path):

@@ -1,0 +1,115 @@
+"""Command line of the API: serve it, and manage its keys.
+
+::
+
+    python -m api [--host 127.0.0.1] [--port 8000] [--workers 1]    # serve (the default command)
+    python -m api serve --port 8000
+    python -m api keys add --role service [--name billing]           # prints the new key once
+    python -m api keys list
+    python -m api keys revoke KEY_ID
+
+The model served is ``$RISKCORE_API_BUNDLE`` (a bundle folder) or the model
+registry's champion; state lives in ``$RISKCORE_HOME`` (see
+:func:`riskcore.config.load_settings`). Exit statuses: 0 done, 1 the command
+failed (unknown key id, unreadable key file), 2 bad arguments or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from api.keys import ROLES, KeyFileError, KeyStore
+from riskcore.errors import RiskcoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_serve_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    p.add_argument("--host", default=default("127.0.0.1"), help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=default(8000), help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=default(1),
+                   help="worker processes (default 1; rate limits are counted per worker)")
+    p.add_argument("--log-level", default=default("info"),
+                   choices=["critical", "error", "warning", "info", "debug"], help="log level (default info)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m api", description="The riskcore REST API.")
+    _add_serve_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="{serve,keys}")
+    serve = sub.add_parser("serve", help="serve the API with uvicorn (the default command)")
+    _add_serve_options(serve, suppress=True)
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    ksub = keys.add_subparsers(dest="keys_command", metavar="{add,list,revoke}", required=True)
+    add = ksub.add_parser("add", help="create a key and print it (it is shown only this once)")
+    add.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
+    add.add_argument("--name", default="", help="who or what uses the key (shown by 'keys list')")
+    ksub.add_parser("list", help="list the keys (never the keys themselves)")
+    revoke = ksub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the key's id, as shown by 'keys list'")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if not 1 <= args.port <= 65535:
+        print(f"error: --port {args.port} must be between 1 and 65535", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers < 1:
+        print(f"error: --workers {args.workers} must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level)
+    return EXIT_OK
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from riskcore.config import load_settings
+
+    store = KeyStore(load_settings().keys_file)
+    if args.keys_command == "add":
+        record, secret = store.add(args.role, args.name)
+        print(f"Created key {record.id} (role {record.role}{', ' + record.name if record.name else ''}).")
+        print("Send it in the X-API-Key header. It is shown only now; store it somewhere safe:")
+        print(secret)
+        return EXIT_OK
+    if args.keys_command == "list":
+        keys = store.keys()
+        if not keys:
+            print(f"No API keys in {store.path}. Create one with: python -m api keys add --role service")
+            return EXIT_OK
+        print(f"{'id':16s} {'role':8s} {'status':8s} {'created (UTC)':26s} name")
+        for k in keys:
+            status = "revoked" if k.revoked else "active"
+            print(f"{k.id:16s} {k.role:8s} {status:8s} {k.created_at:26s} {k.name}")
+        return EXIT_OK
+    record = store.revoke(args.key_id)
+    print(f"Key {record.id} ({record.role}) is revoked since {record.revoked_at}; requests with it now get 401.")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from riskcore.config import set_thread_defaults
+
+    set_thread_defaults()
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "keys":
+            return _keys(args)
+        return _serve(args)
+    except (KeyFileError, RiskcoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(err, RiskcoreError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,558 @@
+"""The REST API: a thin FastAPI adapter over the riskcore engine.
+
+Endpoints (all JSON; the key goes in the ``X-API-Key`` header):
+
+====================  ================  ==============================================
+endpoint              permission        answers
+====================  ================  ==============================================
+GET  /health          none              200 while the process runs
+GET  /ready           none              200 ready / 503 with the reasons
+GET  /model_info      model_info        200, 401, 403, 429, 503 no model
+POST /predict         score             200, 401, 403, 413, 422, 429, 503
+POST /predict_batch   score             200 (per-company errors inside), 401, 403, 413,
+                                        422 (not a batch, or more than ``api_max_batch``), 429, 503
+POST /predict_explain explain           as /predict
+====================  ================  ==============================================
+
+Checks run in this order: body size (413, before the body is read), JSON
+syntax (422), key (401), rate limit (429), role (403), values (422), model and
+audit store (503). Every score is written to the audit trail before the
+response is sent; when that fails the answer is 503 and carries no score.
+No response carries a stack trace or a file path; validation errors name the
+field and the rule.
+
+This module deliberately has no ``from __future__ import annotations``:
+FastAPI reads the endpoint annotations at runtime and the request models are
+local classes built from the bundle's spec.
+"""
+
+import logging
+import math
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import riskcore
+from api import schemas
+from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
+from api.limits import BodySizeLimit, RateLimiter
+from riskcore.audit import AuditLog, AuditRecord
+from riskcore.config import Settings, load_settings
+from riskcore.errors import AuditError, BundleError, ModelNotFoundError, RiskcoreError, SchemaError
+from riskcore.scoring import MAX_ID_CHARS
+
+__all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
+
+log = logging.getLogger("api")
+
+API_KEY_HEADER = "X-API-Key"
+NO_MODEL = "no model is deployed; train one first"
+_BAD_MODEL = ("the deployed model cannot be loaded (its bundle is missing or failed verification); "
+              "retrain or restore it — the server log has the details")
+_NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
+             "check the audit store (setting audit_url) — the server log has the details")
+_AUDIT_FAILED = ("the audit trail could not be written, so no score is returned; "
+                 "try again later or tell the operator")
+_BUNDLE_CHANGED = ("the model bundle on disk no longer matches the loaded model (altered or removed); "
+                   "restore or redeploy it")
+_AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
+
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
+                        description="An API key from `python -m api keys add --role ROLE`.")
+
+_DESCRIPTION = """
+Probability of default, decision, grade and reason codes for small and mid-sized companies,
+from the deployed riskcore model. Every score is written to the audit trail before it is returned.
+
+**Keys and roles.** Send your key in the `{header}` header. Keys are created with
+`python -m api keys add --role ROLE` and each has one role:
+
+| role | may call |
+|---|---|
+| admin | everything |
+| analyst | GET /model_info, POST /predict_explain |
+| service | POST /predict, POST /predict_batch |
+| viewer | GET /model_info |
+
+GET /health and GET /ready need no key.
+
+**Limits.** {rate} requests per minute per key; request bodies up to {body:,} bytes;
+POST /predict_batch takes 1 to {max_batch:,} companies.
+
+**Errors** are JSON with a `detail` and the `request_id` (also in the `X-Request-ID` header):
+401 no or unknown key, 403 the key's role may not call this endpoint, 413 body too large,
+422 invalid values (`detail` lists each with its `loc`, e.g. `["body", "features", "roa"]`),
+429 rate limit (see `Retry-After`), 503 no model deployed or audit trail unavailable
+(no score is returned).
+"""
+
+
+# ---------------------------------------------------------------------------
+# state
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _State:
+    settings: Settings
+    bundle: Any
+    model_problem: str
+    keys: KeyStore
+    audit: AuditLog | None
+    audit_problem: str
+    limiter: RateLimiter
+    models: schemas.RequestModels | None
+    model_info: dict[str, Any] | None
+
+    def scoring(self) -> tuple[Any, AuditLog]:
+        """The bundle and audit log, or a 503 when either is missing."""
+        if self.bundle is None:
+            raise HTTPException(503, self.model_problem)
+        if self.audit is None:
+            raise HTTPException(503, self.audit_problem)
+        return self.bundle, self.audit
+
+
+def _state(request: Request) -> _State:
+    return request.app.state.riskcore
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or uuid.uuid4().hex)
+
+
+def load_model(settings: Settings) -> tuple[Any, str]:
+    """Load the model to serve: ``$RISKCORE_API_BUNDLE``, else the registry's champion.
+
+    Returns
+    -------
+    (bundle, problem) : the verified bundle and ``""``, or ``None`` and the reason to show clients.
+    """
+    from riskcore.bundle import load_bundle
+
+    folder = os.environ.get("RISKCORE_API_BUNDLE")
+    try:
+        if folder:
+            return load_bundle(folder), ""
+        from riskcore.tracking import Tracker, load_champion
+
+        return load_champion(Tracker.from_settings(settings)), ""
+    except ModelNotFoundError as err:
+        log.warning("no model to serve: %s", err)
+        return None, NO_MODEL
+    except RiskcoreError as err:
+        log.error("cannot load the model to serve: %s", err)
+        return None, _BAD_MODEL
+
+
+def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
+    try:
+        return AuditLog.from_settings(settings), ""
+    except AuditError as err:
+        log.error("cannot open the audit trail: %s", err)
+        return None, _NO_AUDIT
+
+
+# ---------------------------------------------------------------------------
+# middleware and error handlers
+# ---------------------------------------------------------------------------
+
+class _RequestId:
+    """Give every request an id (``request.state.request_id``) and return it in ``X-Request-ID``."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _scope_request_id(scope: dict[str, Any]) -> str:
+    return str(scope.get("state", {}).get("request_id", ""))
+
+
+def _loc(loc: Any) -> list[str | int]:
+    return [p if isinstance(p, int) and not isinstance(p, bool) else str(p) for p in loc]
+
+
+def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+    """Location, message and type of each error: never the input value or the exception object."""
+    out = []
+    for e in errors:
+        msg = str(e.get("msg", "invalid value"))
+        if e.get("type") == "json_invalid":
+            reason = (e.get("ctx") or {}).get("error")
+            msg = f"the body is not valid JSON: {reason}" if isinstance(reason, str) else "the body is not valid JSON"
+        out.append({"loc": _loc(e.get("loc", ())), "msg": msg, "type": str(e.get("type", "value_error"))})
+    return out
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"detail": _clean_errors(exc.errors()), "request_id": _request_id(request)},
+                        status_code=422)
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers 400 for a JSON body that is not UTF-8; it is malformed JSON like any other: 422
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON: it is not UTF-8 text",
+                                         "type": "json_invalid"}], "request_id": _request_id(request)},
+                            status_code=422)
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=exc.status_code,
+                        headers=exc.headers)
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    rid = _request_id(request)
+    log.error("request %s failed", rid, exc_info=exc)
+    return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500,
+                        headers={"X-Request-ID": rid})
+
+
+# ---------------------------------------------------------------------------
+# keys, roles and the rate limit
+# ---------------------------------------------------------------------------
+
+_WHAT = {"score": "score companies", "explain": "explain scores", "model_info": "read the model's information"}
+
+
+def _guard(permission: str) -> Any:
+    """A dependency that admits a valid key whose role holds ``permission``."""
+    roles = allowed_roles(permission)
+
+    async def check(request: Request, key: str | None = Security(_api_key)) -> ApiKey:
+        st = _state(request)
+        if not key:
+            raise HTTPException(401, f"no API key: send it in the {API_KEY_HEADER} header",
+                                headers={"WWW-Authenticate": API_KEY_HEADER})
+        try:
+            found = st.keys.authenticate(key)
+        except KeyFileError as err:
+            log.error("cannot read the API keys: %s", err)
+            raise HTTPException(503, "the API keys cannot be read; tell the operator") from None
+        if found is None:
+            raise HTTPException(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
+        wait = st.limiter.hit(found.id)
+        if wait:
+            raise HTTPException(429, f"rate limit of {st.limiter.limit} requests per minute reached for this key; "
+                                     f"retry after {wait} s", headers={"Retry-After": str(wait)})
+        if permission not in PERMISSIONS.get(found.role, frozenset()):
+            raise HTTPException(403, f"a key with role {found.role!r} may not {_WHAT[permission]}; "
+                                     f"this needs one of the roles {', '.join(roles)}")
+        return found
+
+    return check
+
+
+# ---------------------------------------------------------------------------
+# engine glue
+# ---------------------------------------------------------------------------
+
+def _engine_record(spec: Any, company: BaseModel) -> dict[str, Any]:
+    """The dict :func:`riskcore.scoring.score_one` takes, from a validated Company."""
+    record = company.features.model_dump(by_alias=True)  # type: ignore[attr-defined]
+    record[spec.id or "company_id"] = company.company_id  # type: ignore[attr-defined]
+    if spec.exposure and getattr(company, "exposure", None) is not None:
+        record[spec.exposure] = company.exposure  # type: ignore[attr-defined]
+    return record
+
+
+def _score(st: _State, company: BaseModel) -> dict[str, Any]:
+    """score_one, with the engine's SchemaError as its problems (raises SchemaError)."""
+    from riskcore.scoring import score_one
+
+    return score_one(st.bundle, _engine_record(st.bundle.spec, company), risk_bands=st.settings.risk_bands)
+
+
+def _audit_inputs(spec: Any, company: BaseModel, result: dict[str, Any]) -> dict[str, Any]:
+    inputs = dict(result["inputs"])
+    year = getattr(company, "fiscal_year", None)
+    if spec.time and year is not None:
+        inputs[spec.time] = year
+    return inputs
+
+
+def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: datetime) -> dict[str, Any]:
+    return {"company_id": company.company_id, "fiscal_year": getattr(company, "fiscal_year", None),  # type: ignore[attr-defined]
+            "p_default": result["p_default"], "score_raw": result["score_raw"], "decision": result["decision"],
+            "grade": result["grade"], "risk_level": result["risk_level"], "expected_loss": result["expected_loss"],
+            "n_missing": result["n_missing"], "model_version": result["model_version"], "request_id": rid,
+            "timestamp": ts}
+
+
+def _record_audit(st: _State, audit: AuditLog, records: list[AuditRecord], caller: str, rid: str) -> None:
+    """Write the scores to the audit trail, or answer 503 (fail closed)."""
+    try:
+        audit.record(records, source="api", caller=caller, model_version=st.bundle.version,
+                     bundle_hash=st.bundle.manifest_hash, request_id=rid)
+    except AuditError as err:
+        log.error("request %s: audit write failed, no score returned: %s", rid, err)
+        raise HTTPException(503, _AUDIT_FAILED) from None
+
+
+def _schema_problem(err: SchemaError) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", "features", p.column) if p.column else ("body",),
+                                    "msg": p.problem, "type": "value_error"} for p in err.problems])
+
+
+def _number(value: Any) -> float | str | None:
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (bool, int, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return str(value)
+
+
+def _explain(bundle: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """Reason codes and contributions of one company (raises SchemaError like score_one)."""
+    from riskcore.explain import explain_one
+
+    ex = explain_one(bundle, record)
+    w = ex.waterfall
+    return {
+        "base_pd": ex.base_pd,
+        "reasons": [{"feature": r.feature, "label": r.label, "value": _number(r.value),
+                     "sector_median": _number(r.sector_median), "contribution_pd": float(r.contribution),
+                     "text": r.text} for r in ex.reasons],
+        "contributions": [{"feature": str(f), "label": str(label), "value": _number(v),
+                           "contribution_logodds": float(lo), "contribution_pd": float(p)}
+                          for f, label, v, lo, p in zip(w["feature"], w["label"], w["value"],
+                                                        w["contribution_logodds"], w["contribution_pd"], strict=True)],
+    }
+
+
+def _model_info(bundle: Any, max_batch: int) -> dict[str, Any]:
+    spec = bundle.spec
+    test = bundle.metrics.get("test") or {}
+    metrics = {k: v for k, v in test.items()
+               if v is None or isinstance(v, (int, float)) or
+               (isinstance(v, list) and all(isinstance(x, (int, float)) for x in v))}
+    features = []
+    for f in (*spec.features, *spec.panel_features):
+        features.append({"name": f.name, "kind": f.kind, "family": f.family, "label": f.display_label,
+                         "unit": f.unit, "description": f.description, "required": bool(f.required),
+                         "min": f.min, "max": f.max, "typical_min": f.typical_min, "typical_max": f.typical_max,
+                         "categories": list(f.categories)})
+    costs = bundle.costs
+    trained = (bundle.metrics.get("model") or {}).get("trained_at") or bundle.created_at
+    return {"model_version": bundle.version, "kind": bundle.kind, "trained_at": str(trained),
+            "bundle_hash": bundle.manifest_hash, "calibration": str(bundle.info.get("calibration", "")),
+            "threshold": bundle.threshold,
+            "costs": {"fn": costs.fn, "fp": costs.fp, "lgd": costs.lgd, "mode": costs.mode},
+            "test_metrics": metrics, "features": features, "max_batch": max_batch}
+
+
+# ---------------------------------------------------------------------------
+# the app
+# ---------------------------------------------------------------------------
+
+_E: dict[int | str, dict[str, Any]] = {code: {"model": schemas.ErrorBody} for code in (401, 403, 413, 503)}
+_E[422] = {"model": schemas.ValidationErrorBody}
+_E[429] = {"model": schemas.ErrorBody, "headers": {"Retry-After": {
+    "description": "Seconds to wait before the next request.", "schema": {"type": "integer"}}}}
+_SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {c: _E[c] for c in (401, 403, 413, 422, 429, 503)}
+_INFO_RESPONSES: dict[int | str, dict[str, Any]] = {c: _E[c] for c in (401, 403, 429, 503)}
+
+
+def create_app(settings: Settings | None = None, *, bundle: Any = None, keys: KeyStore | None = None,
+               audit: AuditLog | None = None) -> FastAPI:
+    """Build the API.
+
+    Parameters
+    ----------
+    settings : limits, keys file and audit URL (default: :func:`riskcore.config.load_settings`).
+    bundle : the model to serve (default: :func:`load_model`). Without one the app still
+        starts: /health answers 200, /ready and the model endpoints 503.
+    keys : the key store (default: ``settings.keys_file``).
+    audit : the audit trail (default: ``AuditLog.from_settings(settings)``).
+
+    Returns
+    -------
+    FastAPI
+    """
+    settings = load_settings() if settings is None else settings
+    model_problem = ""
+    if bundle is None:
+        bundle, model_problem = load_model(settings)
+    audit_problem = ""
+    if audit is None:
+        audit, audit_problem = _open_audit(settings)
+    keys = KeyStore(settings.keys_file) if keys is None else keys
+    try:
+        if not [k for k in keys.keys() if not k.revoked]:
+            log.warning("no active API key: every request will get 401; create one with "
+                        "python -m api keys add --role service")
+    except KeyFileError as err:
+        log.error("%s", err)
+    models = schemas.build_request_models(bundle, settings.api_max_batch) if bundle is not None else None
+    state = _State(settings=settings, bundle=bundle, model_problem=model_problem, keys=keys, audit=audit,
+                   audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
+                   models=models, model_info=_model_info(bundle, settings.api_max_batch) if bundle else None)
+
+    description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
+                                      body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
+    app = FastAPI(title="riskcore API", version=riskcore.__version__, description=description)
+    app.state.riskcore = state
+    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected_error)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
+                       request_id=_scope_request_id)
+    app.add_middleware(_RequestId)  # type: ignore[arg-type]
+
+    @app.get("/health", response_model=schemas.Health, tags=["operations"], summary="The process is alive")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", response_model=schemas.Ready, tags=["operations"],
+             summary="A verified model is loaded and the audit store is writable",
+             responses={503: {"model": schemas.Ready, "description": "Not ready; `reasons` says why."}})
+    def ready(request: Request) -> Any:
+        from riskcore.bundle import verify_bundle
+
+        st = _state(request)
+        reasons = []
+        if st.bundle is None:
+            reasons.append(st.model_problem)
+        else:
+            try:
+                verify_bundle(st.bundle.path, st.bundle.manifest_hash)
+            except BundleError as err:
+                log.error("readiness: %s", err)
+                reasons.append(_BUNDLE_CHANGED)
+        if st.audit is None:
+            reasons.append(st.audit_problem)
+        else:
+            try:
+                st.audit.check_writable()
+            except AuditError as err:
+                log.error("readiness: %s", err)
+                reasons.append(_AUDIT_READONLY)
+        body = {"ready": not reasons, "model_version": st.bundle.version if st.bundle is not None else None,
+                "reasons": reasons}
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
+    @app.get("/model_info", response_model=schemas.ModelInfo, tags=["model"], responses=_INFO_RESPONSES,
+             summary="The deployed model: version, features and ranges, test metrics, threshold and costs")
+    def model_info(request: Request, key: ApiKey = Depends(_guard("model_info"))) -> Any:
+        st = _state(request)
+        if st.model_info is None:
+            raise HTTPException(503, st.model_problem)
+        return st.model_info
+
+    if models is None:
+        _add_unavailable_routes(app)
+    else:
+        _add_scoring_routes(app, models)
+    return app
+
+
+def _add_unavailable_routes(app: FastAPI) -> None:
+    """Scoring routes of an app without a model: 401/403/429 as usual, then 503."""
+
+    @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES)
+    def predict(request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:
+        _state(request).scoring()
+
+    @app.post("/predict_batch", response_model=schemas.BatchResult, tags=["scoring"], responses=_SCORE_RESPONSES)
+    def predict_batch(request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:
+        _state(request).scoring()
+
+    @app.post("/predict_explain", response_model=schemas.Explained, tags=["scoring"], responses=_SCORE_RESPONSES)
+    def predict_explain(request: Request, key: ApiKey = Depends(_guard("explain"))) -> Any:
+        _state(request).scoring()
+
+
+def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
+    Company = models.company  # noqa: N806 - a class, named like one
+    Batch = models.batch  # noqa: N806
+
+    @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
+              summary="Score one company")
+    def predict(company: Company, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
+        st = _state(request)
+        bundle, audit = st.scoring()
+        rid, ts = _request_id(request), datetime.now(UTC)
+        try:
+            result = _score(st, company)
+        except SchemaError as err:
+            raise _schema_problem(err) from None
+        record = AuditRecord(company.company_id, _audit_inputs(bundle.spec, company, result),  # type: ignore[attr-defined]
+                             result["p_default"], result["decision"], result["grade"])
+        _record_audit(st, audit, [record], key.id, rid)
+        return _prediction(company, result, rid, ts)
+
+    @app.post("/predict_explain", response_model=schemas.Explained, tags=["scoring"], responses=_SCORE_RESPONSES,
+              summary="Score one company and explain the score")
+    def predict_explain(company: Company, request: Request,  # type: ignore[valid-type]
+                        key: ApiKey = Depends(_guard("explain"))) -> Any:
+        st = _state(request)
+        bundle, audit = st.scoring()
+        rid, ts = _request_id(request), datetime.now(UTC)
+        try:
+            result = _score(st, company)
+            explained = _explain(bundle, _engine_record(bundle.spec, company))
+        except SchemaError as err:
+            raise _schema_problem(err) from None
+        reasons = tuple(r["text"] for r in explained["reasons"])
+        record = AuditRecord(company.company_id, _audit_inputs(bundle.spec, company, result),  # type: ignore[attr-defined]
+                             result["p_default"], result["decision"], result["grade"], reasons)
+        _record_audit(st, audit, [record], key.id, rid)
+        return {**_prediction(company, result, rid, ts), **explained}
+
+    @app.post("/predict_batch", response_model=schemas.BatchResult, tags=["scoring"], responses=_SCORE_RESPONSES,
+              summary="Score many companies; invalid ones are reported, the others scored")
+    def predict_batch(batch: Batch, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
+        st = _state(request)
+        bundle, audit = st.scoring()
+        rid, ts = _request_id(request), datetime.now(UTC)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        records: list[AuditRecord] = []
+        items = batch.companies  # type: ignore[attr-defined]
+        for i, item in enumerate(items):
+            cid = item.get("company_id")
+            cid = cid if isinstance(cid, str) and len(cid) <= MAX_ID_CHARS else None
+            try:
+                company = Company.model_validate(item)
+                result = _score(st, company)
+            except ValidationError as err:
+                errors.extend({"index": i, "company_id": cid, "field": ".".join(map(str, e["loc"])) or None,
+                               "message": e["msg"], "type": e["type"]} for e in err.errors())
+                continue
+            except SchemaError as err:
+                errors.extend({"index": i, "company_id": cid,
+                               "field": f"features.{p.column}" if p.column else None, "message": p.problem,
+                               "type": "value_error"} for p in err.problems)
+                continue
+            results.append({**_prediction(company, result, rid, ts), "index": i})
+            records.append(AuditRecord(company.company_id,  # type: ignore[attr-defined]
+                                       _audit_inputs(bundle.spec, company, result),
+                                       result["p_default"], result["decision"], result["grade"]))
+        _record_audit(st, audit, records, key.id, rid)
+        rejected = len({e["index"] for e in errors})
+        return {"results": results, "errors": errors, "n_companies": len(items), "n_scored": len(results),
+                "n_rejected": rejected, "model_version": bundle.version, "request_id": rid, "timestamp": ts}

@@ -1,0 +1,71 @@
+"""Fixtures of the page tests: a state folder with a trained champion, and a fresh AppTest per test.
+
+The champion is trained once per session with the dashboard's own first-start
+call (``train_demo``, quick profile, 1,500 companies). A second, cheaper run is
+logged next to it (not promoted) so the training-runs page has a run to switch
+to and a model to promote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+TIMEOUT = 120
+
+
+def clear_streamlit_caches() -> None:
+    """Forget every cached settings object, tracker, bundle and frame (they are per process)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RISKCORE_HOME with a champion trained like the first start does, and a second (logistic) run."""
+    from riskcore.config import TrainingConfig, load_settings
+    from riskcore.schema import DEMO_SPEC
+    from riskcore.tabular import read_table
+    from riskcore.tracking import Tracker
+    from riskcore.train import train, train_demo
+
+    home = tmp_path_factory.mktemp("dashboard_home")
+    settings = load_settings(env={"RISKCORE_HOME": str(home)})
+    train_demo(settings, profile="quick", n_companies=1500)
+    data = settings.data_dir / "demo_portfolio.csv"
+    train(read_table(data), DEMO_SPEC, config=TrainingConfig.quick(
+        candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200), costs=settings.costs,
+        models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
+    return home
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_caches():
+    """Each test module starts (and leaves) with empty Streamlit caches."""
+    clear_streamlit_caches()
+    yield
+    clear_streamlit_caches()
+
+
+@pytest.fixture
+def app_env(app_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the dashboard at the trained home for one test (restored afterwards)."""
+    monkeypatch.setenv("RISKCORE_HOME", str(app_home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("RISKCORE_AUDIT_URL", raising=False)
+    return app_home
+
+
+@pytest.fixture
+def at(app_env: Path) -> AppTest:
+    """The dashboard, started once (it opens on the business-impact page)."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app

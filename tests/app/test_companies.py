@@ -1,0 +1,84 @@
+"""Company explorer and portfolio scoring."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+from pagetools import chart_specs, errors, metrics, open_page, table_with
+
+SAMPLE = ROOT / "assets" / "sample_portfolio.csv"
+
+
+def test_picking_a_company_shows_its_waterfall(at):
+    open_page(at, "company_explorer")
+    assert not chart_specs(at)  # nothing chosen yet: the riskiest companies are listed
+    box = at.selectbox(key="company")
+    assert len(box.options) > 100
+    box.select_index(0).run()
+    assert not at.exception
+    specs = chart_specs(at)
+    assert '"type":"waterfall"' in specs[0]
+    m = metrics(at)
+    assert m["Probability of default"].endswith("%") and m["Grade"] in {str(g) for g in range(1, 11)}
+    assert m["Decision"] in {"accept", "refer for review"}
+
+
+def test_company_search_and_what_if(at):
+    open_page(at, "company_explorer")
+    at.text_input(key="company_query").input("C0001").run()
+    options = at.selectbox(key="company").options
+    assert options and all(o.startswith("C0001") for o in options)
+    at.selectbox(key="company").select_index(0).run()
+    assert "PD with the changes" not in metrics(at)
+    at.number_input(key="whatif_debt_to_assets").set_value(3.0).run()
+    assert not at.exception
+    assert "PD with the changes" in metrics(at)
+
+
+def test_scoring_the_sample_shows_scored_rows_and_writes_the_audit_trail(at, app_env):
+    from riskcore.audit import AuditLog
+    from riskcore.config import load_settings
+
+    audit = AuditLog.from_settings(load_settings(env={"RISKCORE_HOME": str(app_env)}))
+    before = audit.count()
+    open_page(at, "portfolio_scoring")
+    at.file_uploader(key="score_upload").set_value(("sample.csv", SAMPLE.read_bytes(), "text/csv")).run()
+    assert not at.exception and not errors(at)
+    m = metrics(at)
+    scored = int(m["Scored"].replace(",", ""))
+    assert scored > 200 and int(m["Rejected"]) >= 1
+    rows = table_with(at, "p_default", "grade", "decision")
+    assert len(rows) == scored
+    assert audit.count() == before + scored
+    assert len(chart_specs(at)) == 2
+    # filtering reruns the page from the cached scores: no second scoring, no second audit entry
+    at.multiselect(key="score_decisions").set_value(["refer"]).run()
+    assert set(table_with(at, "p_default", "decision")["decision"]) == {"refer"}
+    assert audit.count() == before + scored
+
+
+def test_scoring_fails_closed_when_the_audit_trail_cannot_be_written(at, monkeypatch):
+    from riskcore.audit import AuditLog
+    from riskcore.errors import AuditError
+
+    def refuse(self, *args, **kwargs):
+        raise AuditError("the audit database is read-only")
+
+    monkeypatch.setattr(AuditLog, "record", refuse)
+    open_page(at, "portfolio_scoring")
+    at.file_uploader(key="score_upload").set_value(("sample.csv", SAMPLE.read_bytes(), "text/csv")).run()
+    assert not at.exception
+    assert errors(at) == ["the audit database is read-only"]
+    assert "Scored" not in metrics(at)
+    assert not any("p_default" in d.value.columns for d in at.dataframe)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x89PNG\r\n\x1a\n0000", "PNG"),
+    (b"company_id,fiscal_year\nC1,2024\n", "required column"),
+])
+def test_bad_uploads_get_a_clear_message(at, content, message):
+    open_page(at, "portfolio_scoring")
+    at.file_uploader(key="score_upload").set_value(("bad.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert any(message in e for e in errors(at))

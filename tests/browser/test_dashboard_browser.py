@@ -1,0 +1,66 @@
+"""Every page opens in a real browser without an exception box; one upload-and-download flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "browser"
+
+PAGES = [
+    ("business_impact", "Business impact"),
+    ("data_quality", "Data quality"),
+    ("training_runs", "Training runs"),
+    ("calibration", "Calibration"),
+    ("costs_threshold", "Costs & threshold"),
+    ("performance", "Performance"),
+    ("sectors", "Sectors"),
+    ("company_explorer", "Company explorer"),
+    ("portfolio_scoring", "Portfolio scoring"),
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("path,title", PAGES, ids=[p for p, _ in PAGES])
+def test_page_opens_without_exception(page, app_url, wait_for_app, path, title):
+    page.goto(f"{app_url}/{path}")
+    wait_for_app(page)
+    page.get_by_role("heading", name=title).first.wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shots = OUTPUT / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+
+
+def test_navigation_from_the_sidebar(page, app_url, wait_for_app):
+    page.goto(app_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Business impact").first.wait_for()
+    assert page.get_by_test_id("stMetric").count() >= 4
+    page.get_by_test_id("stSidebarNav").get_by_text("Calibration").click()
+    wait_for_app(page)
+    page.get_by_role("heading", name="Calibration").first.wait_for()
+    assert "/calibration" in page.url
+
+
+def test_upload_score_and_download(page, app_url, wait_for_app, tmp_path):
+    page.goto(f"{app_url}/portfolio_scoring")
+    wait_for_app(page)
+    sample = ROOT / "assets" / "sample_portfolio.csv"
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(sample))
+    wait_for_app(page)
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    button = page.get_by_test_id("stDownloadButton").filter(has_text="scored").first
+    with page.expect_download() as info:
+        button.click()
+    target = tmp_path / "scored.csv"
+    info.value.save_as(target)
+    text = target.read_text(encoding="utf-8")
+    header = text.splitlines()[0]
+    assert "p_default" in header and "grade" in header and "decision" in header
+    assert len(text.splitlines()) > 10
+    page.screenshot(path=str(OUTPUT / "screenshots" / "portfolio_scoring_after_upload.png"), full_page=True)

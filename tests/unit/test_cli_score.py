@@ -1,0 +1,168 @@
+"""``python -m riskcore score`` and ``audit verify``: files in, files and an audit trail out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from riskcore.audit import AuditLog
+from riskcore.cli import main
+from riskcore.tabular import write_csv
+
+ID, YEAR = "company_id", "fiscal_year"
+
+
+@pytest.fixture(scope="module")
+def portfolio_csv(small_portfolio, tmp_path_factory):
+    """The latest year of the small portfolio, 40 rows, two of them broken (rows 5 and 9)."""
+    frame = small_portfolio.frame
+    latest = frame[frame[YEAR] == frame[YEAR].max()].drop(columns=["default_12m", "true_pd"]).head(40)
+    latest = latest.reset_index(drop=True).astype({"roa": object, "sector": object})
+    latest.loc[4, "roa"] = "abc"
+    latest.loc[8, "sector"] = "Space Mining"
+    path = tmp_path_factory.mktemp("cli_score") / "portfolio.csv"
+    write_csv(latest, path)
+    return path
+
+
+@pytest.fixture
+def audit_url(tmp_path, monkeypatch):
+    url = "sqlite:///" + str(tmp_path / "audit.db")
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", url)
+    return url
+
+
+def run(*args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _read(path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_score_writes_scores_rejects_summary_and_audit(quick_bundle, portfolio_csv, tmp_path, audit_url, capsys):
+    out = tmp_path / "scores.csv"
+    code, text, err = run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output", out,
+                          capsys=capsys)
+    assert code == 1  # rows were rejected
+    scores = _read(out)
+    assert len(scores) == 38
+    assert {r["row"] for r in scores}.isdisjoint({"5", "9"})
+    assert {"p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss",
+            "model_version"} <= set(scores[0])
+    rejects = _read(tmp_path / "scores.rejects.csv")
+    assert [(r["row"], r["column"]) for r in rejects] == [("5", "roa"), ("9", "sector")]
+    assert "'abc' is not a number" in rejects[0]["problem"]
+    assert "Scored 38 of 40 rows" in text and "rejected 2" in text
+    assert "Grades: " in text and "Total expected loss" in text
+    assert "Rejected rows by column: " in text
+    assert "audit request" in text
+    # the progress bar went to stderr, from validating to done
+    assert "validating" in err and "scoring rows 38 of 38" in err and "100%" in err
+    log = AuditLog(audit_url)
+    assert log.count() == 38
+    assert log.verify().ok
+    assert set(log.recent(100)["company_id"]) == {r[ID] for r in scores}
+
+
+def test_explain_and_explicit_rejects_path(quick_bundle, portfolio_csv, tmp_path, audit_url, capsys):
+    out, rejects = tmp_path / "s.csv", tmp_path / "nested" / "bad rows.csv"
+    code, _, _ = run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output", out,
+                     "--rejects", rejects, "--explain", capsys=capsys)
+    assert code == 1
+    scores = _read(out)
+    referred = [r for r in scores if r["decision"] == "refer"]
+    assert referred and all(r["reasons"] for r in referred)
+    assert all(not r["reasons"] for r in scores if r["decision"] == "accept")
+    assert len(_read(rejects)) == 2
+    recorded = AuditLog(audit_url).recent(100)
+    assert any(len(r) for r in recorded["reasons"])
+
+
+def test_a_clean_file_exits_0_and_writes_no_reject_file(quick_bundle, small_portfolio, tmp_path, audit_url, capsys):
+    frame = small_portfolio.frame
+    clean = frame[frame[YEAR] == frame[YEAR].max()].drop(columns=["default_12m", "true_pd"]).head(10)
+    path = tmp_path / "clean.csv"
+    write_csv(clean, path)
+    code, text, _ = run("score", "--model", quick_bundle.path, "--input", path, "--output", tmp_path / "o.csv",
+                        capsys=capsys)
+    assert code == 0, text
+    assert not (tmp_path / "o.rejects.csv").exists()
+
+
+def test_champion_is_the_default_model(quick_training, tracker, portfolio_csv, tmp_path, audit_url, monkeypatch,
+                                       capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.tracking_uri)
+    code, text, _ = run("score", "--input", portfolio_csv, "--output", tmp_path / "o.csv", capsys=capsys)
+    assert code == 1
+    assert f"with model {quick_training.bundle_dir.name}" in text or "with model " in text
+    assert _read(tmp_path / "o.csv")[0]["model_version"] == AuditLog(audit_url).recent(1)["model_version"].iloc[0]
+
+
+@pytest.mark.parametrize("content,code,message", [
+    (b"", 2, "the file is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 2, "not a CSV: it looks like a PNG image"),
+    (b"company_id,fiscal_year,sector\nC1,2024,Energy\n", 1, "'current_ratio' (Current ratio)"),
+], ids=["empty", "png", "required-columns-missing"])
+def test_unusable_input_writes_nothing(quick_bundle, tmp_path, audit_url, capsys, content, code, message):
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    got, _, err = run("score", "--model", quick_bundle.path, "--input", path, "--output", tmp_path / "o.csv",
+                      capsys=capsys)
+    assert got == code
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o.csv").exists()
+    assert AuditLog(audit_url).count() == 0
+
+
+def test_a_read_only_audit_trail_makes_scoring_refuse(quick_bundle, portfolio_csv, tmp_path, monkeypatch, capsys):
+    db = tmp_path / "audit.db"
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", "sqlite:///" + str(db))
+    assert run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output", tmp_path / "a.csv",
+               capsys=capsys)[0] == 1
+    before = AuditLog("sqlite:///" + str(db)).count()
+    # tests run as root, so chmod would not stop a write: open the database read-only instead
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", f"sqlite:///file:{db}?mode=ro&uri=true")
+    code, _, err = run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output",
+                       tmp_path / "b.csv", capsys=capsys)
+    assert code == 1
+    assert "audit" in err.lower() and "Traceback" not in err
+    assert not (tmp_path / "b.csv").exists()
+    assert AuditLog("sqlite:///" + str(db)).count() == before
+
+
+def test_audit_verify_names_an_edited_row(quick_bundle, portfolio_csv, tmp_path, audit_url, capsys):
+    assert run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output", tmp_path / "o.csv",
+               capsys=capsys)[0] == 1
+    code, text, _ = run("audit", "verify", capsys=capsys)
+    assert code == 0 and "chain intact: 38 rows" in text
+    with sqlite3.connect(tmp_path / "audit.db") as conn:
+        conn.execute("UPDATE audit_events SET p_default = 0.0001, decision = 'accept' WHERE seq = 7")
+    code, text, _ = run("audit", "verify", capsys=capsys)
+    assert code == 1
+    assert "row 7 was altered" in text
+    code, text, _ = run("audit", "verify", "--url", audit_url, capsys=capsys)
+    assert code == 1 and "row 7" in text
+
+
+def test_module_entry_point_scores_without_a_traceback(quick_bundle, portfolio_csv, tmp_path):
+    import os
+
+    env = {**os.environ, "RISKCORE_AUDIT_URL": "sqlite:///" + str(tmp_path / "audit.db")}
+    out = tmp_path / "o.csv"
+    proc = subprocess.run([sys.executable, "-m", "riskcore", "score", "--model", str(quick_bundle.path),
+                           "--input", str(portfolio_csv), "--output", str(out)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Scored 38 of 40 rows" in proc.stdout
+    header = next(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert header[:3] == ["row", ID, YEAR]
