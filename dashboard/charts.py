@@ -19,13 +19,16 @@ from riskcore.reports import DecisionView
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5f8b", "#f2b134", "#9aa5b1", "#c0392b", "#2e8b57"
 LIGHT_BLUE = "rgba(31, 95, 139, 0.18)"
 LEVEL_COLOURS = {"Low": GREEN, "Medium": ORANGE, "High": "#e67e22", "Critical": RED}
-_LAYOUT: dict[str, Any] = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white",
-                               legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+# the title sits at the top of the figure and the legend in its own row just above the plot, so they never overlap
+_LAYOUT: dict[str, Any] = dict(margin=dict(l=10, r=10, t=78, b=10), height=380, template="plotly_white",
+                               legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, font=dict(size=11)))
 
 
 def styled(fig: go.Figure, title: str, **layout: Any) -> go.Figure:
     """Apply the dashboard's layout and a title."""
-    fig.update_layout(**{**_LAYOUT, "title": title, **layout})
+    heading = dict(text=title, x=0, xanchor="left", y=1.0, yanchor="top", yref="container", pad=dict(t=10),
+                   font=dict(size=15))
+    fig.update_layout(**{**_LAYOUT, "title": heading, **layout})
     return fig
 
 

@@ -37,15 +37,23 @@ query = right.text_input("Find a company by id or name", key="company_query", pl
 table = state.companies(bundle, bundle.version, part)
 found = reports.find_companies(table, query)
 positions = dict(zip(table["label"], table["position"]))
-choice = st.selectbox(f"Company ({len(found):,} found, riskiest first)", found["label"].tolist(), index=None,
-                      placeholder="Choose a company", key="company", on_change=_new_company)
+# the riskiest company is open by default: the page always explains someone
+choice = st.selectbox(f"Company ({len(found):,} found, riskiest first)", found["label"].tolist(),
+                      index=0 if len(found) else None, placeholder="Choose a company", key="company",
+                      on_change=_new_company)
 if choice is None or choice not in positions:
+    st.info(f"No company of these rows matches {query!r}. Search by id (e.g. C00042) or part of the name.",
+            icon=":material/search_off:")
     st.markdown("**The riskiest companies of these rows**")
-    st.dataframe(found.head(15)[["id", "name", "period", "segment", "p_default", "grade"]], hide_index=True,
+    st.dataframe(table.head(15)[["id", "name", "period", "segment", "p_default", "grade"]], hide_index=True,
                  width="stretch", column_config={"p_default": st.column_config.NumberColumn("PD", format="percent")})
     st.stop()
 
 position = int(positions[choice])
+# the what-if values belong to one company: forget them whenever another one is shown, however it was chosen
+if st.session_state.get("explorer_shown") != (part, choice):
+    widgets.forget(WHATIF)
+    st.session_state["explorer_shown"] = (part, choice)
 rows = state.rows(bundle, part)
 company = rows.iloc[[position]].reset_index(drop=True)
 ex = state.explanation(bundle, bundle.version, part, position)

@@ -69,7 +69,7 @@ with scored_tab:
                  column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
                                 "score_raw": st.column_config.NumberColumn(format="%.3f"),
                                 "expected_loss": st.column_config.NumberColumn(format="localized")})
-    widgets.csv_download(f"Download these {len(shown):,} rows", shown, "scored_portfolio.csv", key="download_scores")
+    widgets.csv_download(f"Download {len(shown):,} scored rows", shown, "scored_portfolio.csv", key="download_scores")
 
 with rejects_tab:
     if result.n_rejected:

@@ -11,16 +11,27 @@ SAMPLE = ROOT / "assets" / "sample_portfolio.csv"
 
 def test_picking_a_company_shows_its_waterfall(at):
     open_page(at, "company_explorer")
-    assert not chart_specs(at)  # nothing chosen yet: the riskiest companies are listed
     box = at.selectbox(key="company")
-    assert len(box.options) > 100
-    box.select_index(0).run()
+    assert len(box.options) > 100 and box.value == box.options[0]  # the riskiest company opens first
+    riskiest = metrics(at)
+    assert '"type":"waterfall"' in chart_specs(at)[0]
+    box.select_index(len(box.options) - 1).run()  # the safest
     assert not at.exception
     specs = chart_specs(at)
     assert '"type":"waterfall"' in specs[0]
     m = metrics(at)
     assert m["Probability of default"].endswith("%") and m["Grade"] in {str(g) for g in range(1, 11)}
     assert m["Decision"] in {"accept", "refer for review"}
+    pd_of = lambda m: float(m["Probability of default"].rstrip("%"))  # noqa: E731
+    assert pd_of(m) < pd_of(riskiest)
+
+
+def test_a_search_without_match_says_so(at):
+    open_page(at, "company_explorer")
+    at.text_input(key="company_query").input("no such company").run()
+    assert not at.exception
+    assert any("No company" in i.value for i in at.info)
+    assert not chart_specs(at)
 
 
 def test_company_search_and_what_if(at):

@@ -127,6 +127,10 @@ def wait_for_app():
         page.wait_for_timeout(300)
         page.wait_for_function(
             """() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=90_000)
+        # lazily loaded elements (plotly charts, segmented controls) show a skeleton until their code arrives
+        page.wait_for_function(
+            """() => !document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')""",
+            timeout=60_000)
         page.wait_for_timeout(300)
 
     return wait

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
 
 PAGES = [
-    ("business_impact", "Business impact"),
+    ("", "Business impact"),  # the landing page lives at the root
     ("data_quality", "Data quality"),
     ("training_runs", "Training runs"),
     ("calibration", "Calibration"),
@@ -24,21 +24,27 @@ PAGES = [
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("path,title", PAGES, ids=[p for p, _ in PAGES])
+@pytest.mark.parametrize("path,title", PAGES, ids=[p or "business_impact" for p, _ in PAGES])
 def test_page_opens_without_exception(page, app_url, wait_for_app, path, title):
     page.goto(f"{app_url}/{path}")
     wait_for_app(page)
     page.get_by_role("heading", name=title).first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+    # every chart on the page has drawn its plot before the screenshot is taken
+    charts = page.get_by_test_id("stPlotlyChart")
+    for i in range(charts.count()):
+        charts.nth(i).locator(".main-svg").first.wait_for(state="attached")  # charts in closed tabs stay hidden
     shots = OUTPUT / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"{path or 'business_impact'}.png"), full_page=True)
 
 
 def test_navigation_from_the_sidebar(page, app_url, wait_for_app):
     page.goto(app_url)
     wait_for_app(page)
     page.get_by_role("heading", name="Business impact").first.wait_for()
+    page.get_by_test_id("stMetric").nth(3).wait_for()
     assert page.get_by_test_id("stMetric").count() >= 4
     page.get_by_test_id("stSidebarNav").get_by_text("Calibration").click()
     wait_for_app(page)
