@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import streamlit as st
+from riskcore.config import set_thread_defaults
 
-from dashboard import state, widgets
-from riskcore.errors import RiskcoreError
+set_thread_defaults()  # before any model library starts its OpenMP threads
+
+import streamlit as st  # noqa: E402
+
+from dashboard import state, widgets  # noqa: E402
+from riskcore.errors import RiskcoreError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "pages"

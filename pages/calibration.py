@@ -9,9 +9,12 @@ BINS = {"quantile": "equal rows", "uniform": "equal width"}
 
 bundle = state.model_bundle()
 st.title("Calibration")
+cal_info = bundle.metrics.get("calibration", {})
+fitted_on = ("the training years' out-of-fold scores (each from a model that never saw the row) and the validation "
+             "year" if cal_info.get("fitted_on") == "pooled" else "the validation year only")
 st.caption("A model ranks companies; calibration makes its output a probability you can price and provision "
-           "with. The calibrator is fitted on the validation year only, so the test year shows how well it "
-           "holds on rows it never saw. ECE is the count-weighted mean gap between predicted and observed "
+           f"with. The calibrator is fitted on {fitted_on}, never on the test year, so the test year shows how "
+           "well it holds on rows it never saw. ECE is the count-weighted mean gap between predicted and observed "
            "default rates over ten equal-width PD bins, as in the model's metrics.")
 
 part = widgets.part_picker("cal_part")

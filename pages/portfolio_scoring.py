@@ -68,7 +68,8 @@ with scored_tab:
     st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
                                 "score_raw": st.column_config.NumberColumn(format="%.3f"),
-                                "expected_loss": st.column_config.NumberColumn(format="localized")})
+                                "expected_loss": st.column_config.NumberColumn("expected loss", format="localized",
+                                                                                step=1)})
     widgets.csv_download(f"Download {len(shown):,} scored rows", shown, "scored_portfolio.csv", key="download_scores")
 
 with rejects_tab:

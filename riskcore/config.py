@@ -25,6 +25,7 @@ Profile = Literal["quick", "full"]
 RiskBands = Literal["master", "fixed"]
 ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
 Calibration = Literal["isotonic", "platt"]
+CalibrationRows = Literal["pooled", "validation"]
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,18 @@ class TrainingConfig:
     cv_folds: int = 4
     random_state: int = 7
     calibration: Calibration = "isotonic"
+    # rows the calibrator learns from: "pooled" = the chosen candidate's out-of-fold training scores plus the
+    # validation rows (cross-fitted, as scikit-learn's CalibratedClassifierCV(ensemble=False) does);
+    # "validation" = the validation rows only
+    calibrate_on: CalibrationRows = "pooled"
     smote: bool = False
     allow_leaks: bool = False
     tie_tolerance: float = 0.003
     n_bootstrap: int = 1000
     max_search_rows: int = 60_000
     importance_warning: float = 0.5
+    # cross-validation fits run this many at a time, each on one thread, in worker processes
+    n_jobs: int = 2
 
     @classmethod
     def quick(cls, **overrides: Any) -> TrainingConfig:

@@ -36,7 +36,8 @@ MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 # lower is simpler; near-ties in CV AUC go to the simpler candidate
 SIMPLICITY: dict[str, int] = {"logistic": 0, "hist_gb": 1, "lightgbm": 1, "xgboost": 1, "random_forest": 2,
                               "ensemble": 3}
-N_JOBS = 2
+# one thread per model: training parallelises over cross-validation fits in processes instead (see train._search)
+N_JOBS = 1
 
 
 def search_space(kind: str) -> dict[str, list[Any]]:
