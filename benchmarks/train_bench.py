@@ -112,8 +112,9 @@ def main() -> None:
         target = 60 if name == "quick" else 300
         print(row(f"{name} profile, end to end (MLflow included)", seconds, baseline,
                   f"target < {target} s: {'met' if seconds < target else 'MISSED'}"))
-        print(f"      chosen {result.metrics['model']['kind']}; test AUC {t['auc']:.3f} "
-              f"(oracle {t.get('oracle_auc', float('nan')):.3f}); calibrated ECE {t['ece']:.4f}")
+        oracle = (result.metrics.get("oracle") or {}).get("auc", float("nan"))
+        print(f"      chosen {result.metrics['model']['kind']}; test AUC {t['auc']:.3f} (oracle {oracle:.3f}); "
+              f"ECE {t['ece_raw']:.4f} raw → {t['ece_calibrated']:.4f} calibrated")
         print("\n".join(clock.report(seconds)))
 
     # the cut-off search a training run performs, on 50,000 continuous scores (every one a distinct threshold)
