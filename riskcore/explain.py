@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskcore.errors import SchemaError
 from riskcore.features import add_panel_features
 
 __all__ = ["CompanyExplanation", "Explanation", "Reason", "WhatIf", "contributions", "explain_frame", "explain_one",
@@ -296,13 +295,10 @@ def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> Company
     SchemaError
         With every problem of the record.
     """
-    from riskcore.scoring import record_matrix, validate_record
+    from riskcore.scoring import checked_record
 
     spec = bundle.spec
-    clean, problems = validate_record(spec, record)
-    if problems:
-        raise SchemaError(problems)
-    matrix = record_matrix(bundle, clean)
+    clean, matrix = checked_record(bundle, record)
     phi, base_raw, phi_pd, p0 = contributions(bundle, matrix)
     names = tuple(bundle.features.layout_.names)
     values = matrix.astype(object)

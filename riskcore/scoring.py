@@ -674,6 +674,14 @@ def record_matrix(bundle: Any, clean: dict[str, Any]) -> np.ndarray:
     return fb.transform_arrays(numeric, np.array([codes], dtype=float))
 
 
+def checked_record(bundle: Any, record: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+    """Validate one company's values and build its model row; raise ``SchemaError`` with every problem."""
+    clean, problems = validate_record(bundle.spec, record)
+    if problems:
+        raise SchemaError(problems)
+    return clean, record_matrix(bundle, clean)
+
+
 def score_one(bundle: Any, record: dict[str, Any], *, risk_bands: Literal["master", "fixed"] = "master",
               lgd: float | None = None) -> dict[str, Any]:
     """Score one company from a dict, in well under a millisecond.
@@ -687,10 +695,8 @@ def score_one(bundle: Any, record: dict[str, Any], *, risk_bands: Literal["maste
         With every problem of the record.
     """
     spec = bundle.spec
-    clean, problems = validate_record(spec, record)
-    if problems:
-        raise SchemaError(problems)
-    raw, p = bundle.score_matrix(record_matrix(bundle, clean))
+    clean, matrix = checked_record(bundle, record)
+    raw, p = bundle.score_matrix(matrix)
     pd_ = float(p[0])
     lgd = bundle.costs.lgd if lgd is None else lgd
     ead = clean.get(spec.exposure) if spec.exposure else None
