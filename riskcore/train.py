@@ -229,6 +229,23 @@ def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFram
     return task, pred, time.perf_counter() - t0
 
 
+def _claim_version(models_dir: Path, stem: str) -> tuple[str, Path]:
+    """A model version no other run has: its bundle folder is created here, atomically.
+
+    Two runs finishing within the same second (a quick run on a small file takes
+    a few seconds) get ``stem`` and ``stem-2``; neither overwrites the other's bundle.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        version = stem if n == 1 else f"{stem}-{n}"
+        try:
+            (models_dir / version).mkdir()
+        except FileExistsError:
+            continue
+        return version, models_dir / version
+    raise RuntimeError(f"more than 999 model versions named {stem!r} in {models_dir}")
+
+
 def _calibration_rows(config: TrainingConfig, chosen: CandidateResult, y_search: np.ndarray,
                       raw_va: np.ndarray, y_va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The raw scores and outcomes the calibrator is fitted on.
@@ -581,8 +598,7 @@ def train(
     # 9. save, reload, compare -------------------------------------------------
     progress(0.92, "saving the bundle")
     created = datetime.now(UTC)
-    version = f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}"
-    bundle_dir = Path(models_dir) / version
+    version, bundle_dir = _claim_version(Path(models_dir), f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}")
     split_info = {
         "mode": split.mode, "train_rows": int(len(tr)), "validation_rows": int(len(va)), "test_rows": int(len(te)),
         "periods": split.periods, "note": split.note,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # before any model library loads OpenMP (see riskcore.config.set_thread_defaults)
@@ -16,6 +17,21 @@ SEED = 7
 settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True)
 settings.register_profile("dev", deadline=None, max_examples=20)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_MAIN_MODULE = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Put pytest's ``__main__`` back after every test.
+
+    Streamlit's script runner (AppTest) installs the page script as ``__main__``;
+    a process started later with the ``spawn`` method would run the whole dashboard
+    script again before doing its work (the audit trail's concurrency test hung on it).
+    """
+    yield
+    sys.modules["__main__"] = _MAIN_MODULE
 
 
 @pytest.fixture(scope="session", autouse=True)

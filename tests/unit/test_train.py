@@ -129,3 +129,12 @@ def test_ensemble_and_smote(small_portfolio, tmp_path):
     # a generous tie tolerance makes the simplest candidate win
     assert result.metrics["model"]["kind"] == "logistic"
     assert result.metrics["model"]["smote"] is True
+
+
+def test_runs_in_the_same_second_get_their_own_bundle(tmp_path):
+    from riskcore.train import _claim_version
+
+    first = _claim_version(tmp_path, "logistic-20261127T181600Z")
+    second = _claim_version(tmp_path, "logistic-20261127T181600Z")
+    assert first[0] == "logistic-20261127T181600Z" and second[0] == "logistic-20261127T181600Z-2"
+    assert first[1].is_dir() and second[1].is_dir() and first[1] != second[1]
