@@ -143,7 +143,7 @@ def ece_comparison(table: pd.DataFrame) -> go.Figure:
                            error_y=dict(type="data", symmetric=False, array=table["ece_upper"] - table["ece"],
                                         arrayminus=table["ece"] - table["ece_lower"]),
                            hovertemplate="%{x}: ECE %{y:.4f}<extra></extra>"))
-    return styled(fig, "Expected calibration error (95% interval; in use in blue)", yaxis_tickformat=".1%",
+    return styled(fig, "ECE with 95% interval (blue: in use)", yaxis_tickformat=".1%",
                   height=320)
 
 

@@ -11,19 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pagetools import APP, clear_streamlit_caches
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "dashboard" / "app.py")
 TIMEOUT = 120
-
-
-def clear_streamlit_caches() -> None:
-    """Forget every cached settings object, tracker, bundle and frame (they are per process)."""
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from streamlit.testing.v1 import AppTest
+
+# shared with conftest.py; test modules import them from here ("conftest" can name another folder's)
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+def clear_streamlit_caches() -> None:
+    """Forget every cached settings object, tracker, bundle and frame (they are per process)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def open_page(app: AppTest, name: str) -> AppTest:

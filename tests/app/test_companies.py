@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
-from pagetools import chart_specs, errors, metrics, open_page, table_with
+from pagetools import ROOT, chart_specs, errors, metrics, open_page, table_with
 
 SAMPLE = ROOT / "assets" / "sample_portfolio.csv"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import APP, clear_streamlit_caches
+from pagetools import APP, clear_streamlit_caches
 from streamlit.testing.v1 import AppTest
 
 

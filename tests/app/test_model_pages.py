@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pagetools import chart_specs, errors, metrics, open_page, table_with
+from pagetools import chart_specs, clear_streamlit_caches, errors, metrics, open_page, table_with
 
 
 def test_data_quality_shows_the_training_file_and_its_checklist(at):
@@ -77,8 +77,6 @@ def test_promoting_a_run_makes_its_model_the_champion(at, app_home):
         assert tracker.champion().model_version in " ".join(c.value for c in at.sidebar.caption)
     finally:
         tracker.promote_run(original.run_id)
-        from conftest import clear_streamlit_caches
-
         clear_streamlit_caches()
 
 
