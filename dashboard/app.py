@@ -30,7 +30,7 @@ def first_start() -> None:
     st.title("Welcome to riskcore")
     st.write(f"There is no model yet. riskcore is generating its demo portfolio ({state.settings().demo_companies:,} "
              "companies over ten years, with a known true probability of default) and training a first model with "
-             "the quick profile. This takes a few minutes, once.")
+             "the quick profile. This takes under a minute, once.")
     progress = widgets.progress_bar()
     with state.exclusive("first-start"):
         state.clear_model_caches()
