@@ -490,38 +490,32 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
     Company = models.company  # noqa: N806 - a class, named like one
     Batch = models.batch  # noqa: N806
 
-    @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
-              summary="Score one company")
-    def predict(company: Company, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
+    def score_audited(company: BaseModel, request: Request, key: ApiKey, *, explain: bool) -> dict[str, Any]:
+        """One company: score (and explain), record in the audit trail, answer; no audit row, no score."""
         st = _state(request)
         bundle, audit = st.scoring()
         rid, ts = _request_id(request), datetime.now(UTC)
         try:
             result = _score(st, company)
+            explained = _explain(bundle, _engine_record(bundle.spec, company)) if explain else {}
         except SchemaError as err:
             raise _schema_problem(err) from None
+        reasons = tuple(r["text"] for r in explained.get("reasons", ()))
         record = AuditRecord(company.company_id, _audit_inputs(bundle.spec, company, result),  # type: ignore[attr-defined]
-                             result["p_default"], result["decision"], result["grade"])
+                             result["p_default"], result["decision"], result["grade"], reasons)
         _record_audit(st, audit, [record], key.id, rid)
-        return _prediction(company, result, rid, ts)
+        return {**_prediction(company, result, rid, ts), **explained}
+
+    @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
+              summary="Score one company")
+    def predict(company: Company, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
+        return score_audited(company, request, key, explain=False)
 
     @app.post("/predict_explain", response_model=schemas.Explained, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score one company and explain the score")
     def predict_explain(company: Company, request: Request,  # type: ignore[valid-type]
                         key: ApiKey = Depends(_guard("explain"))) -> Any:
-        st = _state(request)
-        bundle, audit = st.scoring()
-        rid, ts = _request_id(request), datetime.now(UTC)
-        try:
-            result = _score(st, company)
-            explained = _explain(bundle, _engine_record(bundle.spec, company))
-        except SchemaError as err:
-            raise _schema_problem(err) from None
-        reasons = tuple(r["text"] for r in explained["reasons"])
-        record = AuditRecord(company.company_id, _audit_inputs(bundle.spec, company, result),  # type: ignore[attr-defined]
-                             result["p_default"], result["decision"], result["grade"], reasons)
-        _record_audit(st, audit, [record], key.id, rid)
-        return {**_prediction(company, result, rid, ts), **explained}
+        return score_audited(company, request, key, explain=True)
 
     @app.post("/predict_batch", response_model=schemas.BatchResult, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score many companies; invalid ones are reported, the others scored")

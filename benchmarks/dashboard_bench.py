@@ -16,10 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from riskcore.config import set_thread_defaults  # noqa: E402
+
+set_thread_defaults()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -71,7 +70,9 @@ def _portfolio(n_rows: int) -> pd.DataFrame:
 
 def _child_train(models_dir: str) -> None:
     """Train the LightGBM bundle in a child, so the parent never holds LightGBM's worker threads while it measures."""
-    from riskcore.config import TrainingConfig
+    from riskcore.config import TrainingConfig, set_thread_defaults
+
+    set_thread_defaults()  # setup only: sleeping OpenMP threads keep training from crawling on a busy machine
     from riskcore.schema import DEMO_SPEC
     from riskcore.synth import generate_portfolio
     from riskcore.train import train
@@ -121,12 +122,8 @@ def _run_child(mode: str, *args: str) -> dict[str, Any]:
     The child reports its own peak resident memory (``ru_maxrss`` of RUSAGE_SELF,
     the same figure the parent's RUSAGE_CHILDREN gives for its largest child).
     """
-    env = dict(os.environ)
-    if mode == "train-child":
-        # setup only: OpenMP threads that sleep instead of spinning keep training from crawling on a busy machine
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     proc = subprocess.run([sys.executable, __file__, f"--{mode}", *args], capture_output=True, text=True,
-                          check=False, cwd=ROOT, env=env)
+                          check=False, cwd=ROOT)
     if proc.returncode:
         raise SystemExit(f"child failed:\n{proc.stderr}")
     if mode == "profile-child":

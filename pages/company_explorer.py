@@ -21,13 +21,8 @@ st.caption("Companies of the hold-out years, scored by the model in use. Decisio
            f"({widgets.pct(view.threshold)}, set on the Costs & threshold page).")
 
 
-def _new_company() -> None:
-    widgets.forget(WHATIF)
-
-
 def _new_part() -> None:
-    st.session_state.pop("company", None)
-    widgets.forget(WHATIF)
+    st.session_state.pop("company", None)  # another part's companies: start again from its riskiest
 
 
 left, right = st.columns([2, 3])
@@ -39,8 +34,7 @@ found = reports.find_companies(table, query)
 positions = dict(zip(table["label"], table["position"]))
 # the riskiest company is open by default: the page always explains someone
 choice = st.selectbox(f"Company ({len(found):,} found, riskiest first)", found["label"].tolist(),
-                      index=0 if len(found) else None, placeholder="Choose a company", key="company",
-                      on_change=_new_company)
+                      index=0 if len(found) else None, placeholder="Choose a company", key="company")
 if choice is None or choice not in positions:
     st.info(f"No company of these rows matches {query!r}. Search by id (e.g. C00042) or part of the name.",
             icon=":material/search_off:")

@@ -160,15 +160,22 @@ def _sample_configs(kind: str, n_iter: int, random_state: int) -> list[dict[str,
     return list(ParameterSampler(space, n_iter=n_iter, random_state=random_state))
 
 
-def _fit_fold(kind: str, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, tr: np.ndarray, va: np.ndarray,
-              spec: DatasetSpec, smote: bool, random_state: int) -> np.ndarray:
-    """One cross-validation fit, on one thread: the search parallelises over fits instead."""
+def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
+              fold: tuple[np.ndarray, np.ndarray], spec: DatasetSpec, smote: bool,
+              random_state: int) -> tuple[tuple[str, int, int], np.ndarray, float]:
+    """One cross-validation fit, on one thread (the search parallelises over fits instead).
+
+    Returns the task's key, its out-of-fold predictions and its fit time.
+    """
     from threadpoolctl import threadpool_limits
 
+    t0 = time.perf_counter()
+    tr, va = fold
     with threadpool_limits(limits=1):
-        pipe = make_pipeline(kind, spec, params, smote=smote, random_state=random_state)
+        pipe = make_pipeline(task[0], spec, params, smote=smote, random_state=random_state)
         pipe.fit(X.iloc[tr], y[tr])
-        return np.asarray(pipe.predict_proba(X.iloc[va])[:, 1])
+        pred = np.asarray(pipe.predict_proba(X.iloc[va])[:, 1])
+    return task, pred, time.perf_counter() - t0
 
 
 def _search(
@@ -218,15 +225,6 @@ def _search(
         results.append(CandidateResult(kind, dict(best[3]), best[0], best[1], [float(a) for a in best[2]],
                                        len(plans[kind]), fit_seconds[kind], best[4]))
     return results
-
-
-def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
-              fold: tuple[np.ndarray, np.ndarray], spec: DatasetSpec, smote: bool,
-              random_state: int) -> tuple[tuple[str, int, int], np.ndarray, float]:
-    """A worker process's unit of work: the task's key, its out-of-fold predictions and its fit time."""
-    t0 = time.perf_counter()
-    pred = _fit_fold(task[0], params, X, y, fold[0], fold[1], spec, smote, random_state)
-    return task, pred, time.perf_counter() - t0
 
 
 def _claim_version(models_dir: Path, stem: str) -> tuple[str, Path]:

@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-# before any model library loads OpenMP (see riskcore.config.set_thread_defaults)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from riskcore.config import set_thread_defaults
+
+set_thread_defaults()  # before any model library loads OpenMP
 
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
