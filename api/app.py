@@ -45,7 +45,7 @@ import riskcore
 from api import schemas
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
-from riskcore.audit import AuditLog, AuditRecord
+from riskcore.audit import AuditLog
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, BundleError, ModelNotFoundError, RiskcoreError, SchemaError
 from riskcore.scoring import MAX_ID_CHARS
@@ -277,13 +277,6 @@ def _engine_record(spec: Any, company: BaseModel) -> dict[str, Any]:
     return record
 
 
-def _score(st: _State, company: BaseModel) -> dict[str, Any]:
-    """score_one, with the engine's SchemaError as its problems (raises SchemaError)."""
-    from riskcore.scoring import score_one
-
-    return score_one(st.bundle, _engine_record(st.bundle.spec, company), risk_bands=st.settings.risk_bands)
-
-
 def _audit_inputs(spec: Any, company: BaseModel, result: dict[str, Any]) -> dict[str, Any]:
     inputs = dict(result["inputs"])
     year = getattr(company, "fiscal_year", None)
@@ -300,14 +293,24 @@ def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: dateti
             "timestamp": ts}
 
 
-def _record_audit(st: _State, audit: AuditLog, records: list[AuditRecord], caller: str, rid: str) -> None:
-    """Write the scores to the audit trail, or answer 503 (fail closed)."""
+def _score_and_record(st: _State, audit: AuditLog, companies: list[BaseModel], caller: str, rid: str, *,
+                      explain: bool = False) -> Any:
+    """Score validated companies and record them in one audit request (the engine's service), or answer 503."""
+    from riskcore.workflows import score_companies
+
+    spec = st.bundle.spec
     try:
-        audit.record(records, source="api", caller=caller, model_version=st.bundle.version,
-                     bundle_hash=st.bundle.manifest_hash, request_id=rid)
+        return score_companies(st.bundle, [_engine_record(spec, c) for c in companies], audit=audit, face="api",
+                               caller=caller, request_id=rid, risk_bands=st.settings.risk_bands, explain=explain,
+                               audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
     except AuditError as err:
         log.error("request %s: audit write failed, no score returned: %s", rid, err)
         raise HTTPException(503, _AUDIT_FAILED) from None
+
+
+def _shown_id(item: Any) -> str | None:
+    cid = item.get("company_id") if isinstance(item, dict) else None
+    return cid if isinstance(cid, str) and len(cid) <= MAX_ID_CHARS else None
 
 
 def _schema_problem(err: SchemaError) -> RequestValidationError:
@@ -326,11 +329,8 @@ def _number(value: Any) -> float | str | None:
     return str(value)
 
 
-def _explain(bundle: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """Reason codes and contributions of one company (raises SchemaError like score_one)."""
-    from riskcore.explain import explain_one
-
-    ex = explain_one(bundle, record)
+def _explanation(ex: Any) -> dict[str, Any]:
+    """Reason codes and contributions of one company's :class:`riskcore.explain.CompanyExplanation`."""
     w = ex.waterfall
     return {
         "base_pd": ex.base_pd,
@@ -493,17 +493,13 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
     def score_audited(company: BaseModel, request: Request, key: ApiKey, *, explain: bool) -> dict[str, Any]:
         """One company: score (and explain), record in the audit trail, answer; no audit row, no score."""
         st = _state(request)
-        bundle, audit = st.scoring()
+        _, audit = st.scoring()
         rid, ts = _request_id(request), datetime.now(UTC)
-        try:
-            result = _score(st, company)
-            explained = _explain(bundle, _engine_record(bundle.spec, company)) if explain else {}
-        except SchemaError as err:
-            raise _schema_problem(err) from None
-        reasons = tuple(r["text"] for r in explained.get("reasons", ()))
-        record = AuditRecord(company.company_id, _audit_inputs(bundle.spec, company, result),  # type: ignore[attr-defined]
-                             result["p_default"], result["decision"], result["grade"], reasons)
-        _record_audit(st, audit, [record], key.id, rid)
+        done = _score_and_record(st, audit, [company], key.id, rid, explain=explain)
+        if done.problems:
+            raise _schema_problem(done.problems[0][1]) from None
+        result = done.results[0][1]
+        explained = _explanation(result["explanation"]) if explain else {}
         return {**_prediction(company, result, rid, ts), **explained}
 
     @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
@@ -523,30 +519,24 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
         st = _state(request)
         bundle, audit = st.scoring()
         rid, ts = _request_id(request), datetime.now(UTC)
-        results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        records: list[AuditRecord] = []
+        valid: list[tuple[int, BaseModel]] = []
         items = batch.companies  # type: ignore[attr-defined]
         for i, item in enumerate(items):
-            cid = item.get("company_id")
-            cid = cid if isinstance(cid, str) and len(cid) <= MAX_ID_CHARS else None
             try:
-                company = Company.model_validate(item)
-                result = _score(st, company)
+                valid.append((i, Company.model_validate(item)))
             except ValidationError as err:
-                errors.extend({"index": i, "company_id": cid, "field": ".".join(map(str, e["loc"])) or None,
-                               "message": e["msg"], "type": e["type"]} for e in err.errors())
-                continue
-            except SchemaError as err:
-                errors.extend({"index": i, "company_id": cid,
-                               "field": f"features.{p.column}" if p.column else None, "message": p.problem,
-                               "type": "value_error"} for p in err.problems)
-                continue
-            results.append({**_prediction(company, result, rid, ts), "index": i})
-            records.append(AuditRecord(company.company_id,  # type: ignore[attr-defined]
-                                       _audit_inputs(bundle.spec, company, result),
-                                       result["p_default"], result["decision"], result["grade"]))
-        _record_audit(st, audit, records, key.id, rid)
+                errors.extend({"index": i, "company_id": _shown_id(item),
+                               "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"],
+                               "type": e["type"]} for e in err.errors())
+        done = _score_and_record(st, audit, [c for _, c in valid], key.id, rid)
+        for j, problem in done.problems:
+            i = valid[j][0]
+            errors.extend({"index": i, "company_id": _shown_id(items[i]),
+                           "field": f"features.{p.column}" if p.column else None, "message": p.problem,
+                           "type": "value_error"} for p in problem.problems)
+        errors.sort(key=lambda e: e["index"])
+        results = [{**_prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]
         rejected = len({e["index"] for e in errors})
         return {"results": results, "errors": errors, "n_companies": len(items), "n_scored": len(results),
                 "n_rejected": rejected, "model_version": bundle.version, "request_id": rid, "timestamp": ts}

@@ -293,8 +293,9 @@ def scored_upload(_bundle: Any, model_version: str, file_id: str, _data: bytes, 
     ``AuditError`` propagates and is not cached: no scores without an audit row.
     """
     from riskcore.audit import AuditLog
-    from riskcore.reports import score_and_record
+    from riskcore.workflows import score_and_record
 
     s = settings()
-    return score_and_record(_bundle, _data, AuditLog.from_settings(s), caller="dashboard", source="dashboard",
-                            max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
+    job = score_and_record(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", keep=True,
+                           max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
+    return job.result, job.request_id

@@ -23,7 +23,8 @@ deep = right.toggle("Run the full leakage checklist on this file, with per-colum
 
 try:
     if source == "upload":
-        upload = st.file_uploader("CSV file to check", type=["csv", "txt", "tsv"], key="dq_upload")
+        upload = st.file_uploader("File to check (CSV, Excel .xlsx or Parquet)",
+                                  type=["csv", "txt", "tsv", "xlsx", "parquet"], key="dq_upload")
         if upload is None:
             st.info("Upload a CSV in the layout of the training data (the template on the Portfolio scoring page "
                     "lists the columns; add the target column to get the split and the leakage checks).")

@@ -32,8 +32,9 @@ with c.popover("Master scale", icon=":material/table:"):
                  column_config={"pd_from": st.column_config.NumberColumn(format="percent"),
                                 "pd_to": st.column_config.NumberColumn(format="percent")})
 
-upload = st.file_uploader("Portfolio CSV (comma, semicolon or tab separated; any column order)",
-                          type=["csv", "txt", "tsv"], key="score_upload")
+upload = st.file_uploader("Portfolio file: CSV (comma, semicolon or tab separated), Excel .xlsx (first sheet) or "
+                          "Parquet; any column order, up to a million rows",
+                          type=["csv", "txt", "tsv", "xlsx", "parquet"], key="score_upload")
 if upload is None:
     st.info("Upload a file to score it. The sample above is ready to try; the template lists the columns "
             f"({len(spec.feature_names)} features, of which the required ones must be filled).")

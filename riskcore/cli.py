@@ -43,7 +43,7 @@ def load_with_spec(path: str, args: argparse.Namespace) -> tuple[object, object]
     from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
     from riskcore.tabular import normalise_name, read_table
 
-    table = read_table(path)
+    table = read_table(path, sheet=getattr(args, "sheet", None))
     cols = {normalise_name(c) for c in table.frame.columns}
     demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
     explicit = any(getattr(args, a, None) for a in ("target", "id_col", "time_col", "segment", "exposure"))
@@ -131,14 +131,16 @@ def _costs_from_args(args: argparse.Namespace, settings: object) -> object:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
-    from riskcore.config import TrainingConfig, load_settings
+    from riskcore.config import TrainingConfig, load_settings, parse_candidates
     from riskcore.progress import TextProgress
     from riskcore.tracking import Tracker
     from riskcore.train import train
 
     settings = load_settings()
     table, spec = load_with_spec(args.data, args)
-    overrides = {"allow_leaks": args.allow_leaks, "smote": args.smote}
+    overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote}
+    if args.candidates:
+        overrides["candidates"] = parse_candidates(args.candidates)
     if args.calibration:
         overrides["calibration"] = args.calibration
     if args.seed is not None:
@@ -170,29 +172,28 @@ def _bundle_from_arg(model: str, settings: object) -> object:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """Score a CSV; write scored rows and rejects; record every score in the audit trail."""
-    import getpass
+    """Score a file; record every score in the audit trail; then write scored rows and rejects."""
+    import json
 
     from riskcore.audit import AuditLog
     from riskcore.config import load_settings
     from riskcore.progress import TextProgress
-    from riskcore.scoring import audit_records, score_file, write_scores
+    from riskcore.workflows import score_and_record
 
     settings = load_settings()
     bundle = _bundle_from_arg(args.model, settings)
     audit = AuditLog.from_settings(settings)
-    audit.check_writable()
-    result = score_file(bundle, args.input, progress=TextProgress(), risk_bands=settings.risk_bands,
-                        explain=args.explain)
-    # fail closed: nothing is written out unless every score is on record
-    request_id = audit.record(audit_records(bundle, result), source="cli", caller=f"cli:{getpass.getuser()}",
-                              model_version=bundle.version, bundle_hash=bundle.manifest_hash)
-    rejects_path = args.rejects or str(Path(args.output).with_name(Path(args.output).stem + ".rejects.csv"))
-    write_scores(result, args.output, rejects_path if result.n_rejected or args.rejects else None)
-    _print(result.summary())
-    _print(f"Wrote {args.output}" + (f" and {rejects_path}" if result.n_rejected or args.rejects else "")
-           + f"; audit request {request_id}")
-    return EXIT_PROBLEMS if result.n_rejected else EXIT_OK
+    # fail closed: the output appears only once every score is on record
+    job = score_and_record(bundle, args.input, audit=audit, face="cli", output=args.output,
+                           rejects_path=args.rejects, sheet=args.sheet, risk_bands=settings.risk_bands,
+                           explain=args.explain, progress=TextProgress())
+    _print(job.summary())
+    wrote = f"Wrote {job.output}" + (f" and {job.rejects_path}" if job.rejects_path else "")
+    _print(f"{wrote}; audit request {job.request_id}")
+    if args.timings:
+        print("timings: " + json.dumps({k: round(v, 3) for k, v in job.timings.items()}), file=sys.stderr,
+              flush=True)
+    return EXIT_PROBLEMS if job.n_rejected else EXIT_OK
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -222,15 +223,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(func=cmd_demo_data)
 
-    p = sub.add_parser("check", help="data-quality report and leakage checks of a CSV")
-    p.add_argument("--data", required=True, help="CSV file to check")
+    p = sub.add_parser("check", help="data-quality report and leakage checks of a file")
+    p.add_argument("--data", required=True, help="CSV, Excel (.xlsx) or Parquet file to check")
+    p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
     _add_role_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("train", help="train, evaluate and register a model")
-    p.add_argument("--data", required=True, help="CSV file with a binary target")
+    p.add_argument("--data", required=True, help="CSV, Excel (.xlsx) or Parquet file with a binary target")
+    p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
     _add_role_options(p)
     p.add_argument("--quick", action="store_true", help="quick profile (two candidates, small search)")
+    p.add_argument("--candidates", metavar="KIND[,KIND…]",
+                   help="train only these model kinds: logistic, lightgbm, xgboost, hist_gb, random_forest, "
+                        "ensemble (comma-separated; default: the profile's)")
     p.add_argument("--out", help="folder to write metrics.json and summary.txt to")
     p.add_argument("--allow-leaks", action="store_true", help="continue when a leakage check fails")
     p.add_argument("--calibration", choices=["isotonic", "platt"], help="calibration method (default isotonic)")
@@ -247,12 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow or register the model")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("score", help="score a portfolio CSV; every score goes to the audit trail")
+    p = sub.add_parser("score", help="score a portfolio file; every score goes to the audit trail")
     p.add_argument("--model", default="champion", help="a bundle folder, or 'champion' (default)")
-    p.add_argument("--input", required=True, help="CSV file to score")
-    p.add_argument("--output", required=True, help="CSV file for the scored rows")
-    p.add_argument("--rejects", help="CSV file for rows that could not be scored (default: next to --output)")
+    p.add_argument("--input", required=True, help="CSV, Excel (.xlsx) or Parquet file to score")
+    p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    p.add_argument("--output", required=True,
+                   help="file for the scored rows: .parquet writes Parquet, anything else CSV")
+    p.add_argument("--rejects", help="file for rows that could not be scored (default: next to --output)")
     p.add_argument("--explain", action="store_true", help="add reason codes to referred companies")
+    p.add_argument("--timings", action="store_true",
+                   help="print the seconds spent reading, scoring, recording and writing (one JSON line on stderr)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("audit", help="the audit trail")

@@ -13,11 +13,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from riskcore.errors import ConfigError
 
-__all__ = ["CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings",
+__all__ = ["CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings", "parse_candidates",
            "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
@@ -83,6 +83,19 @@ class TrainingConfig:
     # cross-validation fits run this many at a time, each on one thread, in worker processes
     n_jobs: int = 2
 
+    def __post_init__(self) -> None:
+        kinds = get_args(ModelKind)
+        unknown = [k for k in self.candidates if k not in kinds]
+        if unknown:
+            raise ConfigError(f"unknown model kind(s) {', '.join(map(repr, unknown))}; choose from "
+                              f"{', '.join(kinds)} (comma-separated, e.g. 'logistic,lightgbm')")
+        if not self.candidates:
+            raise ConfigError("no candidate model kinds; name at least one, e.g. 'lightgbm'")
+        members = [k for k in self.candidates if k != "ensemble"]
+        if "ensemble" in self.candidates and len(members) < 2:
+            raise ConfigError("the ensemble averages other candidates: name at least two others with it, "
+                              "e.g. 'logistic,lightgbm,ensemble'")
+
     @classmethod
     def quick(cls, **overrides: Any) -> TrainingConfig:
         """The quick profile: two strong, cheap candidates and a small search."""
@@ -99,6 +112,19 @@ class TrainingConfig:
         raise ConfigError(f"profile {profile!r} is unknown; use 'quick' or 'full'")
 
 
+def parse_candidates(text: str) -> tuple[ModelKind, ...]:
+    """Model kinds from a comma-separated list such as ``"logistic,lightgbm"`` (spaces and case ignored).
+
+    Raises
+    ------
+    ConfigError
+        When a name is not a model kind (the message lists the kinds).
+    """
+    kinds = tuple(dict.fromkeys(k.strip().casefold().replace("-", "_") for k in str(text).split(",") if k.strip()))
+    TrainingConfig(candidates=kinds)  # type: ignore[arg-type]  # validates, with the message users see
+    return kinds  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the faces need: where state lives, costs, bands, API limits."""
@@ -112,7 +138,7 @@ class Settings:
     api_max_batch: int = 1000
     api_rate_limit: int = 100
     api_max_body_bytes: int = 5_000_000
-    upload_max_mb: int = 200
+    upload_max_mb: int = 1024
     demo_companies: int = 5000
 
     @property

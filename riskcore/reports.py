@@ -36,7 +36,7 @@ from riskcore.metrics import (
 )
 from riskcore.quality import QualityReport, check_frame, clean_for_training, prepare_frame
 from riskcore.schema import DatasetSpec, extend_spec
-from riskcore.scoring import ScoreResult, audit_records, score_file
+from riskcore.scoring import ScoreResult
 from riskcore.split import split_portfolio
 from riskcore.tabular import Table, write_csv
 
@@ -69,7 +69,6 @@ __all__ = [
     "run_metrics_table",
     "run_params_table",
     "runs_table",
-    "score_and_record",
     "score_columns",
     "scored_portfolio",
     "sector_table",
@@ -748,35 +747,6 @@ def waterfall_frame(explanation: Any, spec: DatasetSpec, row: int = 0, *, top: i
 # ---------------------------------------------------------------------------
 # portfolio scoring
 # ---------------------------------------------------------------------------
-
-def score_and_record(bundle: Any, data: bytes, audit: Any, *, caller: str, source: str = "dashboard",
-                     **kwargs: Any) -> tuple[ScoreResult, str]:
-    """Score an uploaded file and write every score to the audit trail, failing closed.
-
-    Parameters
-    ----------
-    bundle : the model bundle.
-    data : the file's bytes.
-    audit : an :class:`riskcore.audit.AuditLog`.
-    caller, source : who scored, through which face.
-    **kwargs : passed to :func:`riskcore.scoring.score_file` (``max_bytes``, ``risk_bands``, ``lgd`` …).
-
-    Returns
-    -------
-    (ScoreResult, request_id)
-
-    Raises
-    ------
-    riskcore.errors.AuditError
-        When the audit trail cannot be written; the scores must then not be shown.
-    riskcore.errors.RiskcoreError
-        When the file cannot be read or no row can be scored.
-    """
-    result = score_file(bundle, data, **kwargs)
-    request_id = audit.record(audit_records(bundle, result), source=source, caller=caller,
-                              model_version=bundle.version, bundle_hash=bundle.manifest_hash)
-    return result, request_id
-
 
 def filter_scores(scores: pd.DataFrame, *, grades: list[str] | None = None,
                   decisions: list[str] | None = None) -> pd.DataFrame:

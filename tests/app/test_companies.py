@@ -74,7 +74,7 @@ def test_scoring_fails_closed_when_the_audit_trail_cannot_be_written(at, monkeyp
     def refuse(self, *args, **kwargs):
         raise AuditError("the audit database is read-only")
 
-    monkeypatch.setattr(AuditLog, "record", refuse)
+    monkeypatch.setattr(AuditLog, "check_writable", refuse)
     open_page(at, "portfolio_scoring")
     at.file_uploader(key="score_upload").set_value(("sample.csv", SAMPLE.read_bytes(), "text/csv")).run()
     assert not at.exception

@@ -12,7 +12,6 @@ from riskcore import reports
 from riskcore.calibration import expected_calibration_error
 from riskcore.config import Costs
 from riskcore.costs import CostSweep
-from riskcore.errors import AuditError
 from riskcore.leakage import LeakageFinding
 from riskcore.metrics import ks_statistic, roc_auc
 from riskcore.schema import DEMO_SPEC
@@ -306,52 +305,6 @@ def test_waterfall_bars_add_up_to_the_score(bundle, test_rows, scale):
 
 
 # ---------------------------------------------------------------- scoring
-
-class _Audit:
-    def __init__(self, fail=False):
-        self.calls, self.fail = [], fail
-
-    def record(self, records, **kwargs):
-        if self.fail:
-            raise AuditError("the audit store is read-only")
-        self.calls.append((records, kwargs))
-        return "req-1"
-
-
-def _sample_bytes(little, n=60):
-    from riskcore.tabular import write_csv
-
-    frame = little.frame.drop(columns=["default_12m", "true_pd"]).head(n)
-    buffer = io.BytesIO()
-    write_csv(frame, buffer)
-    return buffer.getvalue()
-
-
-def test_score_and_record_audits_every_scored_row(bundle, little):
-    audit = _Audit()
-    result, request_id = reports.score_and_record(bundle, _sample_bytes(little), audit, caller="tester")
-    assert request_id == "req-1"
-    records, kwargs = audit.calls[0]
-    assert len(records) == result.n_scored > 0
-    assert kwargs == {"source": "dashboard", "caller": "tester", "model_version": bundle.version,
-                      "bundle_hash": bundle.manifest_hash}
-    portfolio = reports.scored_portfolio(result, DEMO_SPEC)
-    assert len(portfolio) == result.n_scored and "exposure_eur" in portfolio and "sector" in portfolio
-
-
-def test_score_and_record_fails_closed(bundle, little):
-    with pytest.raises(AuditError, match="read-only"):
-        reports.score_and_record(bundle, _sample_bytes(little), _Audit(fail=True), caller="tester")
-
-
-def test_score_and_record_with_a_real_audit_log(bundle, little, tmp_path):
-    from riskcore.audit import AuditLog
-
-    audit = AuditLog(f"sqlite:///{tmp_path / 'audit.db'}")
-    result, _ = reports.score_and_record(bundle, _sample_bytes(little), audit, caller="tester")
-    assert audit.count() == result.n_scored
-    assert audit.verify().ok
-
 
 def test_filter_scores():
     scores = pd.DataFrame({"grade": ["1", "5", "10", "5"], "decision": ["accept", "accept", "refer", "refer"]})

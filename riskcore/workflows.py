@@ -1,0 +1,488 @@
+"""What a user does, one function each: the façade the CLI, the dashboard and the API call.
+
+"Score then record" exists here once. :func:`score_and_record` is the audited
+scoring service for a file (CLI, dashboard upload, any size) and
+:func:`score_companies` for companies sent one by one or in a small batch (the
+API): both validate, score, write every score to the audit trail in one request,
+and only then hand the scores over — no audit row, no score.
+
+Large files stream: they are read, validated, scored, recorded and written a
+chunk at a time (``chunk_rows``), so memory does not grow with the file. A
+company's panel features (year-on-year changes, volatilities) need its earlier
+rows, so a chunk never ends inside a run of rows of one company: the rows of the
+last company of a chunk wait for the next one. When a company's rows are
+scattered over the file (sorted by year, say), the history of a company could
+then span chunks; that is detected, the partial work is thrown away (audit
+request aborted, temporary output deleted) and the file is scored again in one
+piece, which gives the same scores at the cost of memory, with a note that
+sorting by company keeps memory flat.
+
+Output never appears half-written: scores go to a temporary file next to the
+target, which is renamed onto the final name only after the audit trail has
+committed every score of the request.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskcore.errors import Problem, SchemaError
+from riskcore.progress import Progress, no_progress
+from riskcore.scoring import REJECT_COLUMNS, ScoreResult, ScoreTally, score_frame, score_one
+from riskcore.tabular import ReadInfo, Table, match_columns, open_table, write_table
+
+__all__ = ["CompanyScores", "ScoreJob", "default_caller", "score_and_record", "score_companies"]
+
+Face = Literal["cli", "dashboard", "api"]
+Source = str | os.PathLike[str] | bytes | IO[bytes]
+CHUNK_ROWS = 100_000
+
+
+def default_caller(face: Face) -> str:
+    """``cli:<login>`` for the command line; the face's name otherwise."""
+    if face == "cli":
+        try:
+            return f"cli:{getpass.getuser()}"
+        except (KeyError, OSError):  # no login name in a container
+            return "cli:unknown"
+    return face
+
+
+@dataclass
+class ScoreJob:
+    """The outcome of :func:`score_and_record`.
+
+    ``result`` holds every scored row when the caller asked to keep them
+    (the dashboard shows them); a file scored to an output path keeps only the
+    ``tally`` (counts, grades, expected loss), the rejects and the notes.
+    ``timings`` has the seconds spent reading, scoring (validation included),
+    recording in the audit trail and writing.
+    """
+
+    request_id: str
+    tally: ScoreTally
+    rejects: pd.DataFrame
+    notes: list[str]
+    model_version: str
+    info: ReadInfo | None = None
+    result: ScoreResult | None = None
+    output: Path | None = None
+    rejects_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in the file (unreadable ones included)."""
+        return self.tally.n_rows
+
+    @property
+    def n_scored(self) -> int:
+        """Rows scored and recorded."""
+        return self.tally.n_scored
+
+    @property
+    def n_rejected(self) -> int:
+        """Distinct rows rejected."""
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+    def summary(self) -> str:
+        """Plain-text summary, as :meth:`riskcore.scoring.ScoreResult.summary`."""
+        return self.tally.summary(self.rejects, self.notes, self.model_version)
+
+
+class _Scattered(Exception):
+    """A company's rows are not next to each other across chunks; score the file in one piece."""
+
+
+def score_and_record(
+    bundle: Any,
+    source: Source | pd.DataFrame,
+    *,
+    audit: Any,
+    face: Face,
+    caller: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    rejects_path: str | os.PathLike[str] | None = None,
+    keep: bool = False,
+    sheet: str | None = None,
+    max_bytes: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    risk_bands: Literal["master", "fixed"] = "master",
+    lgd: float | None = None,
+    explain: bool = False,
+    progress: Progress = no_progress,
+) -> ScoreJob:
+    """Read, validate, score, record and write a portfolio file, a chunk at a time.
+
+    Parameters
+    ----------
+    bundle : the :class:`riskcore.bundle.ModelBundle` to score with.
+    source : a path, the file's bytes or a binary file object (CSV, Excel ``.xlsx`` or Parquet), or a frame.
+    audit : the :class:`riskcore.audit.AuditLog` every score is recorded in.
+    face : ``"cli"``, ``"dashboard"`` or ``"api"`` (the audit trail's source).
+    caller : who asked; default :func:`default_caller`.
+    output : file for the scored rows: ``.parquet`` writes Parquet, anything else CSV. ``None``: no file.
+    rejects_path : file for the reject report (default: next to ``output`` as ``<stem>.rejects.csv``
+        when some rows were rejected).
+    keep : keep every scored row in ``ScoreJob.result`` (for a view that shows them).
+    sheet : the Excel sheet to read (default the first).
+    max_bytes : refuse larger files.
+    chunk_rows : rows read, scored and recorded at a time.
+    risk_bands, lgd, explain : as :func:`riskcore.scoring.score_frame`.
+    progress : ``progress(fraction, message)``.
+
+    Returns
+    -------
+    ScoreJob
+
+    Raises
+    ------
+    riskcore.errors.AuditError
+        When the audit trail cannot be written: nothing is written, no score is returned.
+    riskcore.errors.DataFileError
+        When the file cannot be read at all.
+    riskcore.errors.SchemaError
+        When a required column is missing, so no row can be scored.
+    """
+    caller = caller or default_caller(face)
+    audit.check_writable()  # before any work: no audit, no scores
+    try:
+        return _score_and_record(bundle, source, audit=audit, face=face, caller=caller, output=output,
+                                 rejects_path=rejects_path, keep=keep, sheet=sheet, max_bytes=max_bytes,
+                                 chunk_rows=chunk_rows, risk_bands=risk_bands, lgd=lgd, explain=explain,
+                                 progress=progress, whole=False)
+    except _Scattered:
+        progress(0.0, "a company's rows are spread over the file: scoring it again in one piece")
+        job = _score_and_record(bundle, source, audit=audit, face=face, caller=caller, output=output,
+                                rejects_path=rejects_path, keep=keep, sheet=sheet, max_bytes=max_bytes,
+                                chunk_rows=chunk_rows, risk_bands=risk_bands, lgd=lgd, explain=explain,
+                                progress=progress, whole=True)
+        job.notes.append("the rows of some companies are not next to each other in the file, so it was scored "
+                         "in one piece (memory grows with the file); sort it by company id to score large files "
+                         "a chunk at a time")
+        return job
+
+
+def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, caller: str, output: Any,
+                      rejects_path: Any, keep: bool, sheet: str | None, max_bytes: int | None, chunk_rows: int,
+                      risk_bands: Literal["master", "fixed"], lgd: float | None, explain: bool, progress: Progress,
+                      whole: bool) -> ScoreJob:
+    """One pass of :func:`score_and_record`; raises ``_Scattered`` when a chunked pass cannot be exact."""
+    timings = {"read": 0.0, "score": 0.0, "audit": 0.0, "write": 0.0}
+    tally = ScoreTally()
+    rejects: list[pd.DataFrame] = []
+    notes: dict[str, None] = {}
+    kept: list[ScoreResult] = []
+    out_path = Path(output) if output is not None else None
+    writer = write_table(out_path, format=_format_of(out_path)) if out_path is not None else None
+    batch = audit.batch(source=face, caller=caller, model_version=bundle.version, bundle_hash=bundle.manifest_hash)
+    started = time.perf_counter()
+    reader = None
+    try:
+        chunks = _frame_chunks(source) if isinstance(source, pd.DataFrame) else None
+        reader = None if chunks is not None else open_table(source, sheet=sheet, max_bytes=max_bytes,
+                                                            chunk_rows=(1 << 62) if whole else chunk_rows)
+        info = None if reader is None else reader.info
+        columns = list(source.columns) if reader is None else list(reader.columns)
+        id_column = _id_column(bundle.spec, columns)
+        history = _History() if not whole else None
+        parts = chunks if reader is None else iter(reader)
+        for part in _company_chunks(parts, id_column if not whole else None, timings):
+            if history is not None and id_column is not None and id_column in part.frame:
+                history.add(_ids(part.frame, id_column))
+            t0 = time.perf_counter()
+            result = score_frame(bundle, part, risk_bands=risk_bands, lgd=lgd, explain=explain)
+            timings["score"] += time.perf_counter() - t0
+            tally.add(result)
+            notes.update(dict.fromkeys(result.notes))
+            if len(result.rejects):
+                rejects.append(result.rejects)
+            t0 = time.perf_counter()
+            if result.n_scored:
+                scores = result.scores
+                reasons = scores["reasons"].to_numpy(dtype=object) if "reasons" in scores else None
+                batch.add(scores[result.id_column].astype(str).to_numpy(dtype=object), result.inputs,
+                          scores["p_default"].to_numpy(dtype=float), scores["decision"].to_numpy(dtype=object),
+                          scores["grade"].to_numpy(dtype=object), reasons)
+            timings["audit"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if writer is not None and result.n_scored:
+                writer.write(result.scores)
+            timings["write"] += time.perf_counter() - t0
+            if keep:
+                kept.append(result)
+            progress(_fraction(reader, tally.n_rows), f"scored {tally.n_scored:,} of {tally.n_rows:,} rows")
+        if history is not None and history.scattered():
+            raise _Scattered
+        if reader is not None and info is not None:
+            info = reader.info  # rows counted now
+        rejects_frame = _concat_rejects(rejects)
+        if tally.n_rows == 0:
+            raise SchemaError(Problem(None, None, None, "the file has no data rows; add rows below the header"))
+        t0 = time.perf_counter()
+        request_id = batch.commit()
+        timings["audit"] += time.perf_counter() - t0
+    except BaseException:
+        batch.abort()
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        if reader is not None:
+            reader.close()
+    t0 = time.perf_counter()
+    written_rejects = None
+    if writer is not None:
+        if not tally.n_scored:
+            writer.write(_empty_scores(kept, bundle))
+        writer.commit()
+        if rejects_path is not None or len(rejects_frame):
+            written_rejects = Path(rejects_path) if rejects_path is not None else \
+                out_path.with_name(out_path.stem + ".rejects.csv")  # type: ignore[union-attr]
+            with write_table(written_rejects, format=_format_of(written_rejects)) as w:
+                w.write(rejects_frame)
+    timings["write"] += time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    all_notes = list(notes)
+    result = _joined(kept, rejects_frame, all_notes, info, bundle) if keep else None
+    progress(1.0, "done")
+    return ScoreJob(request_id=request_id, tally=tally, rejects=rejects_frame, notes=all_notes,
+                    model_version=bundle.version, info=info, result=result, output=out_path,
+                    rejects_path=written_rejects, timings=timings)
+
+
+def _format_of(path: Path | None) -> Literal["csv", "parquet"]:
+    return "parquet" if path is not None and path.suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+def _fraction(reader: Any, n_rows: int) -> float:
+    total = reader.info.n_rows if reader is not None else 0
+    return min(0.95, n_rows / total) if total else 0.5
+
+
+def _id_column(spec: Any, columns: list[str]) -> str | None:
+    """The file's column that holds the company id, if any."""
+    if not spec.id:
+        return None
+    aliases = {spec.id: ()}
+    mapping, _ = match_columns(columns, [spec.id], aliases=aliases)
+    return mapping.get(spec.id)
+
+
+def _frame_chunks(frame: pd.DataFrame) -> Iterator[Table]:
+    """A frame given directly (the API, a test) as one chunk."""
+    frame = frame.reset_index(drop=True)
+    info = ReadInfo(encoding="in memory", delimiter=",", decimal=".", n_rows=len(frame), n_columns=frame.shape[1])
+    yield Table(frame=frame, rows=np.arange(1, len(frame) + 1, dtype=np.int64), info=info)
+
+
+def _ids(frame: pd.DataFrame, id_column: str) -> pa.ChunkedArray:
+    values = frame[id_column]
+    arr = pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)]) \
+        if values.dtype == object else pa.chunked_array(pa.array(values.array)) \
+        if isinstance(values.array, pd.arrays.ArrowStringArray) else \
+        pa.chunked_array([pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())])
+    return pc.utf8_trim_whitespace(arr.cast(pa.large_string()))
+
+
+def _company_chunks(parts: Iterator[Table], id_column: str | None, timings: dict[str, float]) -> Iterator[Table]:
+    """Chunks that never split the trailing run of one company's rows (it waits for the next chunk)."""
+    pending: Table | None = None
+    it = iter(parts)
+    while True:
+        t0 = time.perf_counter()
+        chunk = next(it, None)
+        timings["read"] += time.perf_counter() - t0
+        if chunk is None:
+            break
+        table = chunk if pending is None else _concat(pending, chunk)
+        pending = None
+        if id_column is None or id_column not in table.frame or not len(table.frame):
+            yield table
+            continue
+        ids = _ids(table.frame, id_column)
+        last = ids[-1]
+        if not last.is_valid:
+            yield table
+            continue
+        differs = pc.fill_null(pc.not_equal(ids, last), True).to_numpy(zero_copy_only=False)
+        before = np.flatnonzero(differs)
+        cut = int(before[-1]) + 1 if len(before) else 0
+        if cut == 0:
+            pending = table  # one company so far: wait for the rest of its rows
+            continue
+        ready, pending = _slice(table, 0, cut, with_problems=True), _slice(table, cut, len(table.frame))
+        yield ready
+    if pending is not None:
+        yield pending
+
+
+def _slice(table: Table, start: int, stop: int, *, with_problems: bool = False) -> Table:
+    return Table(frame=table.frame.iloc[start:stop].reset_index(drop=True), rows=table.rows[start:stop],
+                 info=table.info, problems=list(table.problems) if with_problems else [])
+
+
+def _concat(a: Table, b: Table) -> Table:
+    frame = pd.concat([a.frame, b.frame], ignore_index=True)
+    return Table(frame=frame, rows=np.concatenate([a.rows, b.rows]), info=b.info,
+                 problems=list(a.problems) + list(b.problems))
+
+
+class _History:
+    """Which companies each chunk held, to tell whether a company's rows were split between chunks.
+
+    Ids are kept as 64-bit hashes (8 bytes per company). The previous chunk is
+    checked at once, so a file sorted by year is caught on its second chunk; the
+    rest at the end.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.seen_twice = False
+
+    def add(self, ids: pa.ChunkedArray) -> None:
+        ids = ids.drop_null()
+        if not len(ids):
+            return
+        hashed = np.unique(pd.util.hash_array(ids.to_numpy(zero_copy_only=False).astype(object)))
+        if self.parts and np.isin(hashed, self.parts[-1], assume_unique=True).any():
+            raise _Scattered
+        self.parts.append(hashed)
+
+    def scattered(self) -> bool:
+        if len(self.parts) < 2:
+            return False
+        every = np.concatenate(self.parts)
+        return bool(len(np.unique(every)) < len(every))
+
+
+def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    return pd.concat(parts, ignore_index=True).sort_values(["row", "column"], na_position="first", kind="stable") \
+        .reset_index(drop=True)
+
+
+def _empty_scores(kept: list[ScoreResult], bundle: Any) -> pd.DataFrame:
+    from riskcore.scoring import SCORE_COLUMNS
+
+    cols = [bundle.spec.id or "row", *SCORE_COLUMNS]
+    return pd.DataFrame({c: pd.Series(dtype=float if c in ("p_default", "score_raw", "expected_loss") else object)
+                         for c in cols})
+
+
+def _joined(kept: list[ScoreResult], rejects: pd.DataFrame, notes: list[str], info: ReadInfo | None,
+            bundle: Any) -> ScoreResult:
+    """The chunks' results as one :class:`ScoreResult` (for a view that shows every row)."""
+    if len(kept) == 1:
+        one = kept[0]
+        one.rejects, one.notes, one.info = rejects, notes, info
+        return one
+    scored = [r for r in kept if r.n_scored] or kept[:1]
+    scores = pd.concat([r.scores for r in scored], ignore_index=True) if scored else pd.DataFrame()
+    inputs = pd.concat([r.inputs for r in scored], ignore_index=True) if scored else pd.DataFrame()
+    return ScoreResult(scores=scores, rejects=rejects, notes=notes, info=info,
+                       n_rows=sum(r.n_rows for r in kept), model_version=bundle.version,
+                       id_column=kept[0].id_column if kept else "row", _inputs=inputs)
+
+
+# ---------------------------------------------------------------------------
+# companies one by one (the API)
+# ---------------------------------------------------------------------------
+
+@dataclass
+class CompanyScores:
+    """The outcome of :func:`score_companies`: one result per valid company, problems per invalid one.
+
+    ``results`` holds ``(index, score_one's dict)`` in request order; ``problems`` holds
+    ``(index, SchemaError)`` for every company that could not be scored; ``request_id`` names the
+    audit request that holds every score.
+    """
+
+    request_id: str
+    results: list[tuple[int, dict[str, Any]]]
+    problems: list[tuple[int, SchemaError]]
+
+
+def score_companies(
+    bundle: Any,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    audit: Any,
+    face: Face,
+    caller: str,
+    request_id: str | None = None,
+    risk_bands: Literal["master", "fixed"] = "master",
+    explain: bool = False,
+    audit_inputs: Any = None,
+) -> CompanyScores:
+    """Score companies given as dicts and record every score in one audit request before returning.
+
+    Parameters
+    ----------
+    bundle : the model bundle.
+    records : one dict per company, as :func:`riskcore.scoring.score_one` takes.
+    audit : the :class:`riskcore.audit.AuditLog`.
+    face, caller, request_id : the audit request's source, caller and id.
+    risk_bands : as :func:`riskcore.scoring.score_one`.
+    explain : also explain each company (:func:`riskcore.explain.explain_one`); its result dict then has an
+        ``explanation`` and its reason codes are recorded.
+    audit_inputs : ``audit_inputs(index, result) -> dict`` of the inputs to record (default the validated
+        inputs ``result["inputs"]``).
+
+    Returns
+    -------
+    CompanyScores
+
+    Raises
+    ------
+    riskcore.errors.AuditError
+        When the scores cannot be recorded: none may be returned.
+    """
+    from riskcore.audit import AuditRecord
+
+    results: list[tuple[int, dict[str, Any]]] = []
+    problems: list[tuple[int, SchemaError]] = []
+    for i, record in enumerate(records):
+        try:
+            result = score_one(bundle, dict(record), risk_bands=risk_bands)
+            if explain:
+                from riskcore.explain import explain_one
+
+                result["explanation"] = explain_one(bundle, dict(record))
+        except SchemaError as err:
+            problems.append((i, err))
+            continue
+        results.append((i, result))
+    spec = bundle.spec
+    audit_rows = [AuditRecord(_company_id(spec, records[i], i),
+                              audit_inputs(i, r) if audit_inputs is not None else r["inputs"],
+                              r["p_default"], r["decision"], r["grade"],
+                              tuple(x.text for x in r["explanation"].reasons) if "explanation" in r else ())
+                  for i, r in results]
+    rid = audit.record(audit_rows, source=face, caller=caller, model_version=bundle.version,
+                       bundle_hash=bundle.manifest_hash, request_id=request_id)
+    return CompanyScores(request_id=rid, results=results, problems=problems)
+
+
+def _company_id(spec: Any, record: Any, index: int) -> str:
+    from riskcore.tabular import normalise_name
+
+    if spec.id:
+        key = normalise_name(spec.id)
+        for k, v in record.items():
+            if normalise_name(k) == key and v is not None:
+                return str(v)
+    return f"row {index + 1}"

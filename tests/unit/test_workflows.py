@@ -1,0 +1,170 @@
+"""The audited scoring service: one function that validates, scores, records and writes, for every face."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from riskcore.audit import AuditLog
+from riskcore.errors import AuditError, SchemaError
+from riskcore.scoring import score_file
+from riskcore.tabular import read_table, write_csv
+from riskcore.workflows import score_and_record, score_companies
+
+ID, YEAR = "company_id", "fiscal_year"
+
+
+@pytest.fixture(scope="module")
+def panel(small_portfolio):
+    """Three fiscal years of 80 companies, sorted by company (a company's rows next to each other)."""
+    frame = small_portfolio.frame.drop(columns=["default_12m", "true_pd"])
+    last = frame[YEAR].max()
+    ids = frame[ID].drop_duplicates().head(80)
+    out = frame[frame[ID].isin(ids) & (frame[YEAR] > last - 3)]
+    return out.sort_values([ID, YEAR], kind="stable").reset_index(drop=True)
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    write_csv(frame, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def audit(tmp_path):
+    return AuditLog("sqlite:///" + str(tmp_path / "audit.db"))
+
+
+def _by_key(scores: pd.DataFrame) -> pd.Series:
+    return scores.assign(key=scores[ID].astype(str) + " " + scores[YEAR].astype(str)).set_index("key")["p_default"]
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 50, 100_000])
+def test_chunked_scoring_equals_scoring_in_one_piece(quick_bundle, panel, audit, tmp_path, chunk_rows):
+    data = _csv(panel)
+    whole = score_file(quick_bundle, data)
+    out = tmp_path / "scores.csv"
+    job = score_and_record(quick_bundle, data, audit=audit, face="cli", output=out, chunk_rows=chunk_rows)
+    written = pd.read_csv(out, dtype={ID: str})
+    assert job.n_scored == whole.n_scored == len(written) == audit.count()
+    assert job.n_rows == whole.n_rows == len(panel)
+    # the panel features need each company's earlier years: chunks never cut a company's rows apart
+    np.testing.assert_allclose(_by_key(written).sort_index().to_numpy(),
+                               _by_key(whole.scores).sort_index().to_numpy(), rtol=0, atol=1e-12)
+    assert written["row"].tolist() == whole.scores["row"].tolist()
+    assert job.summary() == whole.summary()
+    assert audit.verify().ok
+
+
+def test_a_file_sorted_by_year_is_scored_in_one_piece_with_a_note(quick_bundle, panel, audit, tmp_path):
+    by_year = panel.sort_values([YEAR, ID], kind="stable").reset_index(drop=True)
+    data = _csv(by_year)
+    whole = score_file(quick_bundle, data)
+    job = score_and_record(quick_bundle, data, audit=audit, face="cli", output=tmp_path / "s.csv", chunk_rows=40)
+    written = pd.read_csv(tmp_path / "s.csv", dtype={ID: str})
+    np.testing.assert_allclose(_by_key(written).sort_index().to_numpy(),
+                               _by_key(whole.scores).sort_index().to_numpy(), rtol=0, atol=1e-12)
+    assert any("sort it by company id" in n for n in job.notes)
+    # the aborted first pass left nothing in the audit trail: each score is recorded once
+    assert audit.count() == whole.n_scored
+    assert audit.verify().ok
+
+
+def test_parquet_output_and_kept_rows(quick_bundle, panel, audit, tmp_path):
+    data = _csv(panel)
+    job = score_and_record(quick_bundle, data, audit=audit, face="dashboard", output=tmp_path / "s.parquet",
+                           keep=True, chunk_rows=60)
+    table = pq.read_table(tmp_path / "s.parquet").to_pandas()
+    assert len(table) == job.n_scored == len(job.result.scores)
+    np.testing.assert_allclose(table["p_default"].to_numpy(), job.result.scores["p_default"].to_numpy())
+    assert len(job.result.inputs) == job.n_scored
+
+
+def test_rejects_are_reported_across_chunks(quick_bundle, panel, audit, tmp_path):
+    broken = panel.astype({"roa": object}).copy()
+    broken.loc[[3, 150], "roa"] = "abc"
+    job = score_and_record(quick_bundle, _csv(broken), audit=audit, face="cli", output=tmp_path / "s.csv",
+                           chunk_rows=40)
+    assert set(job.rejects["row"]) == {4, 151}
+    assert job.rejects_path == tmp_path / "s.rejects.csv" and job.rejects_path.exists()
+    assert audit.count() == job.n_scored == len(panel) - 2
+
+
+class _FailingBatch:
+    """An audit batch whose store fails after ``ok`` chunks."""
+
+    def __init__(self, inner, ok):
+        self.inner, self.ok, self.request_id = inner, ok, inner.request_id
+
+    def add(self, *args, **kwargs):
+        if self.ok <= 0:
+            raise AuditError("the audit store went away")
+        self.ok -= 1
+        return self.inner.add(*args, **kwargs)
+
+    def commit(self):
+        if self.ok < 0:
+            raise AuditError("the audit store went away")
+        return self.inner.commit()
+
+    def abort(self):
+        self.inner.abort()
+
+
+@pytest.mark.parametrize("ok_chunks", [0, 2])
+def test_an_audit_failure_midway_leaves_no_output_and_no_request(quick_bundle, panel, audit, tmp_path,
+                                                                  monkeypatch, ok_chunks):
+    real = audit.batch
+    monkeypatch.setattr(audit, "batch", lambda **kw: _FailingBatch(real(**kw), ok_chunks))
+    out = tmp_path / "scores.csv"
+    with pytest.raises(AuditError, match="went away"):
+        score_and_record(quick_bundle, _csv(panel), audit=audit, face="cli", output=out, chunk_rows=30)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "audit.db"] or \
+        all(p.name.startswith("audit.db") for p in tmp_path.iterdir())
+    assert audit.count() == 0
+    assert audit.verify().ok
+
+
+def test_a_read_only_audit_store_stops_before_any_work(quick_bundle, panel, tmp_path):
+    path = tmp_path / "audit.db"
+    AuditLog("sqlite:///" + str(path)).count()  # create it
+    ro = AuditLog(f"sqlite:///file:{path}?mode=ro&uri=true")
+    out = tmp_path / "scores.csv"
+    with pytest.raises(AuditError):
+        score_and_record(quick_bundle, _csv(panel), audit=ro, face="cli", output=out)
+    assert not out.exists()
+
+
+def test_a_missing_required_column_is_a_schema_error_and_nothing_is_recorded(quick_bundle, panel, audit,
+                                                                             tmp_path):
+    required = next(f.name for f in quick_bundle.spec.features if f.required)
+    with pytest.raises(SchemaError, match=required):
+        score_and_record(quick_bundle, _csv(panel.drop(columns=[required])), audit=audit, face="cli",
+                         output=tmp_path / "s.csv")
+    assert audit.count() == 0 and not (tmp_path / "s.csv").exists()
+
+
+def test_a_frame_is_scored_like_its_file(quick_bundle, panel, audit):
+    job = score_and_record(quick_bundle, panel, audit=audit, face="api", keep=True)
+    from_file = score_file(quick_bundle, _csv(panel))
+    np.testing.assert_allclose(job.result.scores["p_default"].to_numpy(), from_file.scores["p_default"].to_numpy())
+    assert audit.count() == job.n_scored
+
+
+def test_score_companies_records_the_valid_ones_in_one_request(quick_bundle, panel, audit):
+    table = read_table(_csv(panel.head(3)))
+    records = table.frame.to_dict(orient="records")
+    records[1] = {**records[1], "roa": "abc"}
+    done = score_companies(quick_bundle, records, audit=audit, face="api", caller="key-1", explain=True)
+    assert [i for i, _ in done.results] == [0, 2]
+    assert [i for i, _ in done.problems] == [1] and "roa" in str(done.problems[0][1])
+    assert audit.count() == 2
+    rows = audit.recent(10)
+    assert set(rows["request_id"]) == {done.request_id}
+    assert set(rows["company_id"]) == {records[0][ID], records[2][ID]}
+    assert all(len(r) > 0 for r in rows["reasons"])
