@@ -17,8 +17,8 @@ from typing import Any, Literal, get_args
 
 from riskcore.errors import ConfigError
 
-__all__ = ["CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings", "parse_candidates",
-           "set_thread_defaults"]
+__all__ = ["CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings",
+           "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]

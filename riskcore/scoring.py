@@ -36,8 +36,8 @@ from riskcore.progress import Progress, no_progress
 from riskcore.quality import prepare_frame, range_cells, row_keys
 from riskcore.tabular import ReadInfo, Table, normalise_name, parse_numbers, read_table, write_csv
 
-__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "audit_records", "record_matrix", "score_file",
-           "score_frame", "score_one", "score_records", "validate_record", "write_scores"]
+__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "audit_records", "record_matrix",
+           "score_file", "score_frame", "score_one", "score_records", "validate_record", "write_scores"]
 
 SCORE_COLUMNS = ("p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss", "n_missing", "flags",
                  "model_version")
