@@ -97,7 +97,9 @@ class FeatureSpec:
     healthy data: a value outside them but inside the valid range is an outlier,
     reported but kept. ``direction`` says which way risk goes (+1: a higher value
     means more risk, -1: less, 0: not monotone); it is documentation for people and
-    never constrains a model.
+    never constrains a model. ``from_date``: the column holds dates and the feature is
+    their age in years at the row's observation date (see :class:`DatasetSpec`);
+    :func:`riskcore.quality.prepare_frame` computes it, and a date is never a raw feature.
     """
 
     name: str
@@ -116,6 +118,7 @@ class FeatureSpec:
     direction: int = 0
     description: str = ""
     recipe: Recipe | None = None
+    from_date: bool = False
 
     @property
     def display_label(self) -> str:
@@ -173,7 +176,13 @@ class DatasetSpec:
     features : raw features the model may use.
     engineered : features computed from raw ones by a :class:`Recipe`.
     never : columns that must never be features (e.g. the demo's ``true_pd``).
-    post_event : columns known only after the outcome; never features.
+    post_event : columns known only after the outcome; never features (the leakage
+        check still tests them).
+    year_end_month : the month a fiscal year ends (12: the calendar year). A time
+        column written as dates becomes each row's fiscal year; a row's observation
+        date is its time column's date, or the last day of its fiscal year.
+    notes : what the inference converted or dropped, in sentences for the user
+        (the quality report repeats them).
     """
 
     name: str
@@ -189,6 +198,8 @@ class DatasetSpec:
     never: tuple[str, ...] = ()
     post_event: tuple[str, ...] = ()
     oracle: str | None = None
+    year_end_month: int = 12
+    notes: tuple[str, ...] = ()
 
     # ----- views of the spec -------------------------------------------------
     @property
@@ -313,6 +324,7 @@ class DatasetSpec:
         d["engineered"] = tuple(feat(f) for f in d.get("engineered", ()))
         d["never"] = tuple(d.get("never", ()))
         d["post_event"] = tuple(d.get("post_event", ()))
+        d["notes"] = tuple(d.get("notes", ()))
         return cls(**d)
 
 

@@ -36,8 +36,8 @@ from riskcore.progress import Progress, no_progress
 from riskcore.quality import prepare_frame, range_cells, row_keys
 from riskcore.tabular import ReadInfo, Table, normalise_name, parse_numbers, read_table, write_csv
 
-__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "audit_records", "record_matrix",
-           "score_file", "score_frame", "score_one", "score_records", "validate_record", "write_scores"]
+__all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "record_matrix",
+           "score_file", "score_frame", "score_one", "validate_record", "write_scores"]
 
 SCORE_COLUMNS = ("p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss", "n_missing", "flags",
                  "model_version")
@@ -592,26 +592,6 @@ def score_file(bundle: Any, source: str | os.PathLike[str] | bytes | IO[bytes], 
     if table.info.notes:
         result.notes = list(dict.fromkeys(result.notes + list(table.info.notes)))
     return result
-
-
-def score_records(bundle: Any, records: list[dict[str, Any]], **kwargs: Any) -> ScoreResult:
-    """Score a list of dicts (one per company), e.g. from the API."""
-    return score_frame(bundle, pd.DataFrame.from_records(records), **kwargs)
-
-
-def audit_records(bundle: Any, result: ScoreResult) -> list[Any]:
-    """One :class:`riskcore.audit.AuditRecord` per scored row: id, inputs, PD, decision, grade, reasons."""
-    from riskcore.audit import AuditRecord
-
-    scores = result.scores
-    ids = scores[result.id_column].astype(str).to_numpy()
-    inputs = result.inputs.astype(object).where(result.inputs.notna(), None).to_dict(orient="records")
-    reasons = scores["reasons"].to_numpy() if "reasons" in scores else None
-    p, dec, grade = scores["p_default"].to_numpy(), scores["decision"].to_numpy(), scores["grade"].to_numpy()
-    return [AuditRecord(company_id=ids[i], inputs=inputs[i], p_default=float(p[i]), decision=str(dec[i]),
-                        grade=str(grade[i]),
-                        reasons=tuple(str(reasons[i]).split("; ")) if reasons is not None and reasons[i] else ())
-            for i in range(len(scores))]
 
 
 def write_scores(result: ScoreResult, path: str | Path, rejects_path: str | Path | None = None) -> None:
