@@ -17,6 +17,15 @@ Each check returns pass, warn or fail with its evidence:
 
 A perfect-looking model (the AUC 0.999 of a target-encoded sector, or a renamed
 true PD left in the data) fails (b).
+
+Columns the spec keeps out of the features — post-event columns and text with too
+many levels (``spec.post_event``, ``spec.never``, except the demo's oracle) — are
+tested by (b) as well when they are in the frame: an outcome left in the file (the
+amount lost, the date of the loss) is named even though no model would use it.
+
+The checks never raise on awkward data (all-missing or single-value columns, text
+with thousands of levels, one class only, a ten-row file, near-empty periods):
+a check that cannot be computed is reported with status ``skip`` and the reason.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ __all__ = [
     "run_leakage_checks",
 ]
 
-Status = Literal["pass", "warn", "fail"]
+Status = Literal["pass", "warn", "fail", "skip"]
 TOO_GOOD_AUC = 0.90
 SIGNAL_SHARE_FAIL = 0.90
 SIGNAL_SHARE_WARN = 0.85
@@ -58,7 +67,10 @@ _POST_EVENT_WORDS = re.compile(
 
 @dataclass(frozen=True)
 class LeakageFinding:
-    """The result of one check: status, a sentence of evidence, the columns involved."""
+    """The result of one check: status, a sentence of evidence, the columns involved.
+
+    ``skip`` means the check could not be computed on this data; ``detail`` says why.
+    """
 
     check: str
     status: Status
@@ -146,9 +158,12 @@ def feature_aucs(frame: pd.DataFrame, y: np.ndarray, columns: list[str], *, grou
     rows = []
     for col in columns:
         s = frame[col]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        if pd.api.types.is_datetime64_any_dtype(s):
             kind = "numeric"
-            auc = _auc(y, s.to_numpy(dtype=float))
+            auc = _auc(y, _as_float(s))
+        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            kind = "numeric"
+            auc = _auc(y, s.to_numpy(dtype=float, na_value=np.nan))
         else:
             kind = "categorical"
             codes = pd.factorize(s.astype(object).where(s.notna(), "__missing__"))[0]
@@ -161,46 +176,72 @@ def feature_aucs(frame: pd.DataFrame, y: np.ndarray, columns: list[str], *, grou
     return pd.DataFrame(rows, columns=["column", "kind", "auc", "auc_missing", "strength"])
 
 
+def _as_float(s: pd.Series) -> np.ndarray:
+    """Dates as nanoseconds since 1970 (NaN where missing), numbers as they are."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        ns = s.to_numpy(dtype="datetime64[ns]")
+        return np.where(np.isnat(ns), np.nan, ns.astype(np.int64).astype(float))
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], groups: np.ndarray,
-                     random_state: int) -> float:
-    """Cross-validated AUC of a small gradient-boosting model on ``columns``."""
+                     random_state: int) -> tuple[float, str]:
+    """Cross-validated AUC of a small gradient-boosting model on ``columns``, or NaN and the reason it has none.
+
+    Text with more than 250 levels is left out (histogram boosting bins at most 255
+    categories; such a column is tested on its own by its out-of-fold target mean),
+    and so are columns without any value or with a single one.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import GroupKFold
 
     X = pd.DataFrame(index=frame.index)
     cat_mask = []
-    # scikit-learn's histogram boosting cannot bin a column without any value
-    columns = [c for c in columns if frame[c].notna().any()]
     for c in columns:
         s = frame[c]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            X[c] = s.to_numpy(dtype=float)
-            cat_mask.append(False)
+        if pd.api.types.is_datetime64_any_dtype(s) or (pd.api.types.is_numeric_dtype(s)
+                                                       and not pd.api.types.is_bool_dtype(s)):
+            x = _as_float(s)
+            is_cat = False
         else:
             codes, uniques = pd.factorize(s)
-            X[c] = np.where(codes < 0, np.nan, codes).astype(float)
-            cat_mask.append(len(uniques) <= 250)
             if len(uniques) > 250:
-                X[c] = np.nan
+                continue
+            x = np.where(codes < 0, np.nan, codes).astype(float)
+            is_cat = True
+        finite = x[np.isfinite(x)]
+        # scikit-learn's histogram boosting cannot bin a column without any value
+        if len(finite) == 0 or finite.min() == finite.max():
+            continue
+        X[c] = x
+        cat_mask.append(is_cat)
+    if X.shape[1] == 0:
+        return float("nan"), "no other column has two or more values"
+    n_folds = min(3, len(np.unique(groups)))
+    if n_folds < 2 or len(np.unique(y)) < 2:
+        return float("nan"), "too few rows or companies for cross-validation"
     from threadpoolctl import threadpool_limits
 
     scores = np.full(len(y), np.nan)
-    n_folds = min(3, len(np.unique(groups)))
     # one OpenMP thread: on a few thousand rows two threads spend more time synchronising than fitting
     with threadpool_limits(limits=1, user_api="openmp"):
         for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(X, y, groups):
+            if len(np.unique(y[tr])) < 2:
+                continue  # a fold with one class cannot train; its rows stay unscored
             model = HistGradientBoostingClassifier(
-                max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
-                categorical_features=np.array(cat_mask) if any(cat_mask) else None, early_stopping=False,
-                random_state=random_state)
+                max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=min(40, max(1, len(tr) // 10)),
+                l2_regularization=1.0, categorical_features=np.array(cat_mask) if any(cat_mask) else None,
+                early_stopping=False, random_state=random_state)
             model.fit(X.iloc[tr], y[tr])
             scores[va] = model.predict_proba(X.iloc[va])[:, 1]
-    return _auc(y, scores)
+    auc = _auc(y, scores)
+    return auc, "" if auc == auc else "too few scored rows of both classes"
 
 
 def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, columns: list[str],
-                     groups: np.ndarray, random_state: int, max_rows: int = 15_000) -> tuple[list[LeakageFinding],
-                                                                                           pd.DataFrame]:
+                     groups: np.ndarray, random_state: int, max_rows: int = 15_000,
+                     features: list[str] | None = None) -> tuple[list[LeakageFinding], pd.DataFrame]:
+    features = columns if features is None else features
     rng = np.random.default_rng(random_state)
     if len(frame) > max_rows:
         keep = np.sort(rng.choice(len(frame), max_rows, replace=False))
@@ -213,7 +254,11 @@ def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, colu
             if a == a and (a > TOO_GOOD_AUC or a < 1 - TOO_GOOD_AUC):
                 too_good.append((r.column, what, a))
     if too_good:
+        outside = [c for c in dict.fromkeys(c for c, _, _ in too_good) if c not in features]
         text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" for c, w, a in too_good)
+        if outside:
+            text += (f" ({', '.join(map(repr, outside))} {'is' if len(outside) == 1 else 'are'} kept out of the "
+                     "features but in the file)")
         findings.append(LeakageFinding(
             "too_good", "fail",
             f"{text} on training rows — no single fact separates defaults this well unless it was recorded after "
@@ -229,18 +274,24 @@ def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, colu
     candidates = aucs[(aucs["strength"] >= 0.2) & ~aucs["column"].isin([c for c, _, _ in too_good])]
     candidates = candidates.sort_values("strength", ascending=False).head(3)
     share_rows = []
+    skipped: list[str] = []
     if len(candidates):
-        numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c])]
+        numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
         ranks = frame[numeric].rank() if numeric else pd.DataFrame()
         for r in candidates.itertuples():
             near = set()
             if r.column in ranks:
-                corr = ranks.corrwith(ranks[r.column]).abs()
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    corr = ranks.corrwith(ranks[r.column]).abs()
                 near = set(corr[corr > 0.95].index)
-            rest = [c for c in columns if c != r.column and c not in near]
+            rest = [c for c in features if c != r.column and c not in near]
             if not rest:
+                skipped.append(f"{r.column!r}: no other column to compare with")
                 continue
-            rest_auc = _quick_model_auc(frame, y, rest, groups, random_state)
+            rest_auc, why = _quick_model_auc(frame, y, rest, groups, random_state)
+            if rest_auc != rest_auc:
+                skipped.append(f"{r.column!r}: {why}")
+                continue
             share = r.strength / max(rest_auc - 0.5, 1e-6)
             share_rows.append((r.column, 0.5 + r.strength, rest_auc, share))
     fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL and s[1] >= SIGNAL_STRONG_AUC]
@@ -258,6 +309,10 @@ def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, colu
         findings.append(LeakageFinding("signal_share", "warn",
                                        f"{text}; check that it is known before the outcome",
                                        tuple(c for c, *_ in warns)))
+    elif skipped and not share_rows:
+        findings.append(LeakageFinding("signal_share", "skip",
+                                       "the strongest columns could not be compared with a model on the others ("
+                                       + "; ".join(skipped) + ")"))
     else:
         detail = ("no column carries as much signal as the others together" +
                   ("; " + "; ".join(f"{c!r} {a:.3f} alone vs {ra:.3f} for the rest ({s:.0%} of it)"
@@ -316,7 +371,12 @@ def _key_checks(frame: pd.DataFrame, spec: DatasetSpec, split: Split) -> list[Le
                     "help the model recognise them", (spec.id,)))
     else:
         findings.append(LeakageFinding("key_overlap", "pass", "no id column: rows are split individually"))
-    if split.mode == "out_of_time" and spec.time and spec.time in frame:
+    empty = [name for name, idx in parts.items() if len(idx) == 0]
+    if split.mode == "out_of_time" and spec.time and spec.time in frame and empty:
+        findings.append(LeakageFinding("period_order", "skip",
+                                       f"the {' and '.join(empty)} part(s) have no rows, so there is no period order "
+                                       "to check; more periods are needed for an out-of-time split"))
+    elif split.mode == "out_of_time" and spec.time and spec.time in frame:
         t = frame[spec.time]
         tr_max = t.iloc[split.train].max()
         va_min, va_max = t.iloc[split.validation].min(), t.iloc[split.validation].max()
@@ -355,8 +415,8 @@ def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10)
     """
     eps = 1e-4
     if pd.api.types.is_numeric_dtype(expected) and not pd.api.types.is_bool_dtype(expected):
-        e = expected.to_numpy(dtype=float)
-        a = actual.to_numpy(dtype=float)
+        e = expected.to_numpy(dtype=float, na_value=np.nan)
+        a = actual.to_numpy(dtype=float, na_value=np.nan)
         fe, fa = e[~np.isnan(e)], a[~np.isnan(a)]
         if len(fe) == 0 or len(fa) == 0:
             return float("nan"), float("nan")
@@ -380,6 +440,9 @@ def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10)
 
 def _shift_check(frame: pd.DataFrame, columns: list[str], split: Split) -> tuple[LeakageFinding, pd.DataFrame]:
     tr, te = frame.iloc[split.train], frame.iloc[split.test]
+    if len(tr) == 0 or len(te) == 0:
+        return (LeakageFinding("shift", "skip", "the training or the test part has no rows: no shift to measure"),
+                pd.DataFrame(columns=["column", "psi", "ks", "status"]))
     rows = []
     for c in columns:
         psi, ks = population_stability(tr[c], te[c])
@@ -490,7 +553,8 @@ def run_leakage_checks(
     split : the train / validation / test split.
     columns : the candidate feature columns (default: the spec's model inputs present
         in the frame, plus any other non-role column, since a user may have left a
-        leaked column in).
+        leaked column in). The spec's post-event and ``never`` columns in the frame
+        (not its oracle) are screened by the single-column checks as well.
 
     Returns
     -------
@@ -501,12 +565,36 @@ def run_leakage_checks(
         roles = set(spec.role_columns) - set(spec.feature_names)
         columns = [c for c in spec.model_inputs if c in frame]
         columns += [c for c in frame.columns if c not in columns and c not in roles and not str(c).startswith("__")]
-    tr = split.train
-    groups = frame[spec.id].to_numpy()[tr] if spec.id and spec.id in frame else np.arange(len(tr))
-    findings, aucs = _too_good_checks(frame.iloc[tr].reset_index(drop=True), y[tr], spec, columns, groups,
-                                      random_state)
+    columns = [c for c in dict.fromkeys(columns) if c in frame]
+    keys = {spec.target, spec.id, spec.time, spec.oracle}
+    screened = [c for c in dict.fromkeys((*spec.post_event, *spec.never))
+                if c in frame and c not in columns and c not in keys]
+    tr = np.asarray(split.train, dtype=np.int64)
+    groups = _groups(frame[spec.id].to_numpy()[tr]) if spec.id and spec.id in frame else np.arange(len(tr))
+    y_tr = y[tr]
+    aucs = pd.DataFrame(columns=["column", "kind", "auc", "auc_missing", "strength"])
+    known = y_tr[~np.isnan(y_tr)]
+    if len(known) < 10 or len(np.unique(known)) < 2:
+        why = (f"the training part has only {len(known)} row(s) with an outcome" if len(known) < 10 else
+               f"every training row has the outcome {int(known[0])}")
+        findings = [LeakageFinding(check, "skip", f"{why}: a column's power to separate defaults cannot be measured")
+                    for check in ("too_good", "signal_share")]
+    elif not columns and not screened:
+        findings = [LeakageFinding(check, "skip", "no candidate column to test")
+                    for check in ("too_good", "signal_share")]
+    else:
+        findings, aucs = _too_good_checks(frame.iloc[tr].reset_index(drop=True), y_tr, spec, columns + screened,
+                                          groups, random_state, features=columns)
     findings.append(_post_event_check(spec, columns))
     findings.extend(_key_checks(frame, spec, split))
-    shift_finding, shift = _shift_check(frame, [c for c in columns if c in frame], split)
+    shift_finding, shift = _shift_check(frame, columns, split)
     findings.append(shift_finding)
     return LeakageReport(findings=findings, feature_auc=aucs, shift=shift)
+
+
+def _groups(ids: np.ndarray) -> np.ndarray:
+    """Integer group per row for cross-validation; a row without an id is a group of its own."""
+    codes = np.asarray(pd.factorize(pd.Series(ids, dtype=object))[0], dtype=np.int64)
+    lone = codes < 0
+    codes[lone] = int(codes.max(initial=-1)) + 1 + np.arange(int(lone.sum()), dtype=np.int64)
+    return codes

@@ -16,6 +16,7 @@ returned as data (every finding names its columns and the rows by key).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,8 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskcore.errors import DataFileError, Problem
+from riskcore.parsing import date_ages, fiscal_year_end, fiscal_years, parse_dates, parse_numbers
 from riskcore.schema import DatasetSpec, FeatureSpec
-from riskcore.tabular import Table, map_columns, match_columns, parse_numbers, text_array
+from riskcore.tabular import Table, map_columns, match_columns, text_array
 
 __all__ = [
     "Finding",
@@ -308,7 +310,7 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         + list(spec.feature_names) + list(spec.never) + list(spec.post_event)
     ))
     by_name = {str(c): c for c in frame.columns}
-    mapping, match_notes = match_columns(list(by_name), wanted)
+    mapping, match_notes = _match(list(by_name), wanted, spec)
     notes.extend(match_notes)
     used = set(mapping.values())
     extra = tuple(c for c in by_name if c not in used)
@@ -331,14 +333,55 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         idx = np.flatnonzero(mask)
         parts.append(_cells(rows[idx], keys(idx), col, raw.iloc[idx].to_numpy(dtype=object), check, problem))
 
+    observed: np.ndarray | None = None  # each row's observation date, for the ages of date features
+    if spec.time and spec.time in columns:
+        raw = pd.Series(columns[spec.time])
+        values, bad = parse_numbers(raw, decimal)
+        present = int(raw.notna().sum())
+        if bad.sum() > 0.1 * present:
+            # mostly not numbers: dates, perhaps
+            dates, bad_d, how = parse_dates(raw)
+            if int((~np.isnat(dates)).sum()) >= 0.9 * present:
+                observed = dates
+                years = fiscal_years(dates, spec.year_end_month)
+                columns[spec.time] = years.astype(np.int64) if not np.isnan(years).any() else years
+                ends = "the calendar year of its date" if spec.year_end_month == 12 else \
+                    f"the fiscal year ending in month {spec.year_end_month} that holds its date"
+                notes.append(f"the time column {spec.time!r} holds {how}; each row's period is its fiscal year "
+                             f"({ends})")
+                if bad_d.any():
+                    bad_cells(spec.time, raw, bad_d, "type",
+                              "{!r} is not a date or a year; write a date such as 2024-12-31")
+                bad = np.zeros(len(values), dtype=bool)
+            else:
+                columns[spec.time] = values
+        else:
+            columns[spec.time] = values
+            finite = values[np.isfinite(values)]
+            if len(finite) and np.all(np.mod(finite, 1) == 0) and not np.isnan(values).any():
+                columns[spec.time] = values.astype(np.int64)
+            if any(f.from_date for f in spec.features):
+                observed = fiscal_year_end(values, spec.year_end_month)
+        if bad.any():
+            bad_cells(spec.time, raw, bad, "type",
+                      "{!r} is not a year or a date; write the fiscal year as a number such as 2024")
     category_codes: dict[str, np.ndarray] = {}
-    numeric = [f.name for f in spec.features if f.kind == "numeric" and f.name in columns]
+    numeric = [f.name for f in spec.features if f.kind == "numeric" and not f.from_date and f.name in columns]
     parsed = dict(zip(numeric, map_columns(lambda c: parse_numbers(pd.Series(columns[c]), decimal), numeric)))
     for f in spec.features:
         if f.name not in columns:
             continue
         raw = pd.Series(columns[f.name])
-        if f.kind == "numeric":
+        if f.from_date:
+            dates, bad, _ = parse_dates(raw)
+            if bad.any():
+                bad_cells(f.name, raw, bad, "type",
+                          "{!r} is not a date; write a date such as 2024-12-31 or leave the cell empty")
+            if observed is None:
+                notes.append(f"{f.name!r} is the age of a date at the row's observation date, but there is no "
+                             f"time column {spec.time!r} to take that date from; it is treated as missing")
+            columns[f.name] = date_ages(dates, observed) if observed is not None else np.full(len(raw), np.nan)
+        elif f.kind == "numeric":
             values, bad = parsed[f.name]
             if bad.any():
                 bad_cells(f.name, raw, bad, "type",
@@ -365,30 +408,6 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         if bad.any():
             bad_cells(spec.exposure, raw, bad, "type", "{!r} is not a usable amount; write the exposure as a number")
         columns[spec.exposure] = np.where(bad, np.nan, values)
-    if spec.time and spec.time in columns:
-        raw = pd.Series(columns[spec.time])
-        values, bad = parse_numbers(raw, decimal)
-        present = int(raw.notna().sum())
-        if bad.sum() > 0.1 * present:
-            # mostly not numbers: dates, perhaps
-            dates = pd.to_datetime(raw, errors="coerce", format="mixed")
-            if dates.notna().sum() >= 0.9 * present:
-                columns[spec.time] = dates.to_numpy()
-                bad_d = (raw.notna() & dates.isna()).to_numpy()
-                if bad_d.any():
-                    bad_cells(spec.time, raw, bad_d, "type",
-                              "{!r} is not a date or a year; write a date such as 2024-12-31")
-                bad = np.zeros(len(values), dtype=bool)
-            else:
-                columns[spec.time] = values
-        else:
-            columns[spec.time] = values
-            finite = values[np.isfinite(values)]
-            if len(finite) and np.all(np.mod(finite, 1) == 0) and not np.isnan(values).any():
-                columns[spec.time] = values.astype(np.int64)
-        if bad.any():
-            bad_cells(spec.time, raw, bad, "type",
-                      "{!r} is not a year or a date; write the fiscal year as a number such as 2024")
     for never in spec.never + spec.post_event:
         if never in columns and never != spec.target:
             values, bad = parse_numbers(pd.Series(columns[never]), decimal)
@@ -403,6 +422,14 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
     return Prepared(frame=out, rows=rows, spec=spec, cells=cells,
                     unreadable=unreadable, missing_columns=missing_columns, extra_columns=extra,
                     notes=tuple(notes), category_codes=category_codes)
+
+
+def _match(columns: list[str], wanted: list[str], spec: DatasetSpec) -> tuple[dict[str, str], list[str]]:
+    """The file's column for each wanted name; a feature's plain-language label matches it too."""
+    aliases = {f.name: (f.label,) for f in spec.features if f.label}
+    if aliases and "aliases" in inspect.signature(match_columns).parameters:
+        return match_columns(columns, wanted, aliases=aliases)  # type: ignore[call-arg]
+    return match_columns(columns, wanted)
 
 
 def _trimmed_text(s: pd.Series) -> pa.ChunkedArray:
@@ -467,6 +494,33 @@ def _first_rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> np
     return pd.Series(rows).groupby(group).transform("first").to_numpy()
 
 
+def _typical_range(finite: np.ndarray, f: FeatureSpec) -> tuple[float | None, float | None]:
+    """The typical range of a feature without declared bounds, from the data's robust quantiles.
+
+    Fences six interquartile ranges beyond the quartiles, widened to the 0.1th and
+    99.9th percentiles (so a skewed column flags at most about 0.1% of its cells on
+    each side), then clipped to what the column can hold: a column whose values are
+    all at least 0 (a count, an amount) is never typically negative, and an integer
+    column's range is whole. ``(None, None)`` below 20 values or without spread.
+    """
+    if len(finite) < 20:
+        return None, None
+    p_lo, q1, q3, p_hi = np.percentile(finite, [0.1, 25, 75, 99.9])
+    iqr = q3 - q1
+    if iqr <= 0:
+        return None, None
+    lo, hi = min(q1 - 6 * iqr, p_lo), max(q3 + 6 * iqr, p_hi)
+    floor = f.min if f.min is not None else (0.0 if finite.min() >= 0 else None)
+    ceiling = f.max if f.max is not None else (0.0 if finite.max() <= 0 else None)
+    if floor is not None:
+        lo = max(lo, floor)
+    if ceiling is not None:
+        hi = min(hi, ceiling)
+    if f.integer:
+        lo, hi = float(np.floor(lo)), float(np.ceil(hi))
+    return float(lo), float(hi)
+
+
 def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
                 ids: pd.Series | None = None, *, outlier_keys: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cells outside the valid range (errors) and outside the typical range (outliers).
@@ -499,12 +553,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
         lo = f.typical_min if f.typical_min is not None else None
         hi = f.typical_max if f.typical_max is not None else None
         if lo is None and hi is None and f.min is None and f.max is None:
-            finite = v[np.isfinite(v)]
-            if len(finite) >= 20:
-                q1, q3 = np.percentile(finite, [25, 75])
-                iqr = q3 - q1
-                if iqr > 0:
-                    lo, hi = q1 - 6 * iqr, q3 + 6 * iqr
+            lo, hi = _typical_range(v[np.isfinite(v)], f)
         out = np.zeros(len(v), dtype=bool)
         if lo is not None:
             out |= v < lo
@@ -513,8 +562,9 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
         out &= ~bad
         if out.any():
             idx = np.flatnonzero(out)
-            rng_text = (f"{lo:g} to {hi:g}" if lo is not None and hi is not None else
-                        (f"at least {lo:g}" if lo is not None else f"at most {hi:g}"))
+            rng_text = (f"{_num(lo)} to {_num(hi)}" if lo is not None and hi is not None else
+                        f"at least {_num(lo)}" if lo is not None else
+                        f"at most {_num(hi if hi is not None else 0.0)}")
             outliers.append(_cells(rows[idx], ids_at(idx) if outlier_keys else pd.Series([None] * len(idx)),
                                    f.name, v[idx], "outlier",
                                    [f"value {_show(x)} is possible but unusual (typical range {rng_text}); "
@@ -724,7 +774,7 @@ def check_frame(
     columns = pd.DataFrame(col_rows, columns=["column", "role", "kind", "family", "n_missing", "pct_missing",
                                               "n_unique", "min", "max", "n_invalid", "n_outliers"])
     findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.check, f.column or ""))
-    notes = list(data.notes)
+    notes = list(dict.fromkeys([*spec.notes, *data.notes]))
     if data.extra_columns:
         shown = ", ".join(map(repr, data.extra_columns[:10]))
         notes.append(f"{len(data.extra_columns)} column(s) not in the spec were ignored: {shown}"

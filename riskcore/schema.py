@@ -524,12 +524,9 @@ DEMO_SPEC = DatasetSpec(
 # ---------------------------------------------------------------------------
 
 _MAX_CATEGORIES = 50
-
-
-def _numbers(s: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray]:
-    from riskcore.tabular import parse_numbers
-
-    return parse_numbers(s, decimal)
+# more levels than this cannot be a feature (histogram boosting bins at most 255 categories)
+_MAX_LEVELS = 250
+_POST_EVENT_SHARE = 0.5
 
 
 def infer_spec(
@@ -544,13 +541,24 @@ def infer_spec(
     drop: tuple[str, ...] | list[str] = (),
     name: str = "user_data",
     decimal: str = ".",
+    year_end_month: int = 12,
 ) -> DatasetSpec:
     """Infer a :class:`DatasetSpec` from a frame and the names of its role columns.
 
-    Columns whose cells are at least 90% numbers become numeric features (the
-    other cells are reported by the quality check), text becomes categorical. Text columns with
-    more than 50 distinct values that are almost all unique are treated as free
-    text or identifiers and left out (they are listed in ``never``).
+    Each column is read as a person would (:func:`riskcore.parsing.classify_column`):
+
+    * numbers, money (``$60,000.00``) and percentages (``12%`` → 0.12) whose present
+      cells are at least 90% readable become numeric features (the other cells are
+      reported by the quality check);
+    * dates are never raw features: a date column becomes its age in years at the
+      row's observation date (``from_date``), or — when most of its dates fall after
+      that date — a post-event column (``post_event``), known only after the outcome;
+      without a time column there is no observation date and it is left out (``never``);
+    * text becomes a categorical feature, unless it has more than 250 levels, or more
+      than 50 that are almost all unique (free text, identifiers): it is then left out
+      (``never``) and still tested by the leakage check.
+
+    Every conversion and every column left out is explained in ``spec.notes``.
 
     Parameters
     ----------
@@ -560,6 +568,7 @@ def infer_spec(
     positive : the target label meaning "defaulted" when the target is not 0/1.
     drop : columns to leave out of the features.
     decimal : the decimal mark of text cells (``","`` for decimal commas).
+    year_end_month : the month the fiscal year ends (12: calendar years).
 
     Returns
     -------
@@ -570,6 +579,8 @@ def infer_spec(
     DataFileError
         When a named role column is not in the frame.
     """
+    from riskcore.parsing import classify_column, observation_dates, parse_dates
+
     columns = list(frame.columns)
     problems = []
     for role, col in (("target", target), ("id", id), ("time", time), ("segment", segment),
@@ -587,6 +598,9 @@ def infer_spec(
     roles = {c for c in (target, id, time, exposure) if c}
     features: list[FeatureSpec] = []
     never: list[str] = []
+    post_event: list[str] = []
+    notes: list[str] = []
+    observed = observation_dates(frame[time], decimal=decimal, year_end_month=year_end_month) if time else None
     for col in columns:
         if col in roles or col in drop:
             continue
@@ -594,19 +608,45 @@ def infer_spec(
         if pd.api.types.is_bool_dtype(s):
             features.append(FeatureSpec(col, "numeric", "other", integer=True, min=0, max=1))
             continue
-        values, bad = _numbers(s, decimal)
-        n_present = int(s.notna().sum())
-        if n_present and (n_present - int(bad.sum())) >= 0.9 * n_present and np.isfinite(values).any():
-            finite = values[np.isfinite(values)]
-            integer = bool(np.all(np.mod(finite, 1) == 0))
-            features.append(FeatureSpec(col, "numeric", "other", integer=integer))
+        fmt = classify_column(s, decimal)
+        if fmt.kind in ("number", "money", "percent"):
+            if fmt.note:
+                notes.append(fmt.note)
+            features.append(FeatureSpec(col, "numeric", "other", integer=fmt.integer and fmt.kind != "percent",
+                                        unit="%" if fmt.kind == "percent" else "",
+                                        description=f"{fmt.kind} (written as {fmt.example!r})" if fmt.example else ""))
             continue
-        non_null = s.dropna().astype(str).str.strip()
-        n_unique = non_null.nunique()
-        if n_present == 0 or (n_unique > _MAX_CATEGORIES and n_unique > 0.5 * max(len(non_null), 1)):
+        if fmt.kind == "empty":
             never.append(col)
+            notes.append(f"{col!r} has no values and was left out")
             continue
-        cats = tuple(sorted(non_null.unique().tolist()))
+        if fmt.kind == "date":
+            dates = parse_dates(s)[0]
+            if observed is None:
+                never.append(col)
+                notes.append(f"{fmt.note}; left out: without a time column (--time) there is no observation date "
+                             "to measure their age from")
+                continue
+            both = ~np.isnat(dates) & ~np.isnat(observed)
+            after = float((dates[both] > observed[both]).mean()) if both.any() else 0.0
+            if after > _POST_EVENT_SHARE:
+                post_event.append(col)
+                notes.append(f"{fmt.note}; {after:.0%} of them fall after the row's observation date, so the column "
+                             "is recorded after the outcome: never a feature (the leakage check tests it)")
+                continue
+            features.append(FeatureSpec(col, "numeric", "other", unit="years", from_date=True,
+                                        description=f"age in years of {col!r} at the row's observation date"))
+            notes.append(f"{fmt.note}; the feature is their age in years at the row's observation date")
+            continue
+        text = s.dropna().astype(str).str.strip()
+        text = text[text != ""]
+        n_unique = text.nunique()
+        if n_unique > _MAX_LEVELS or (n_unique > _MAX_CATEGORIES and n_unique > 0.5 * max(len(text), 1)):
+            never.append(col)
+            notes.append(f"{col!r} has {n_unique:,} distinct text values, too many for a feature; it was left out "
+                         "(the leakage check still tests it)")
+            continue
+        cats = tuple(sorted(text.unique().tolist()))
         features.append(FeatureSpec(col, "categorical", "other", categories=cats))
     if not features:
         raise SchemaError(Problem(None, None, None,
@@ -621,6 +661,9 @@ def infer_spec(
         positive=positive,
         features=tuple(features),
         never=tuple(never),
+        post_event=tuple(post_event),
+        year_end_month=year_end_month,
+        notes=tuple(notes),
     )
 
 
@@ -638,4 +681,5 @@ def extend_spec(spec: DatasetSpec, frame: pd.DataFrame, *, decimal: str = ".") -
     if not extra:
         return spec
     inferred = infer_spec(frame[extra].assign(__target=0), target="__target", decimal=decimal)
-    return replace(spec, features=spec.features + inferred.features, never=spec.never + inferred.never)
+    return replace(spec, features=spec.features + inferred.features, never=spec.never + inferred.never,
+                   post_event=spec.post_event + inferred.post_event, notes=spec.notes + inferred.notes)

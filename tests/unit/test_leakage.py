@@ -1,3 +1,6 @@
+import io
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,10 +9,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from riskcore.leakage import check_preprocessing, feature_aucs, population_stability, run_leakage_checks
+from riskcore.leakage import (
+    _quick_model_auc,
+    check_preprocessing,
+    feature_aucs,
+    population_stability,
+    run_leakage_checks,
+)
 from riskcore.quality import check_frame, clean_for_training, prepare_frame
-from riskcore.schema import DEMO_SPEC, extend_spec
-from riskcore.split import split_portfolio
+from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
+from riskcore.split import Split, split_portfolio
+from riskcore.tabular import read_table
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +153,138 @@ def test_preprocessing_fitted_on_train_passes_and_on_all_rows_fails(clean_demo):
     leaky.fit(X, y)
     bad = check_preprocessing(leaky, tr, other)
     assert bad.status == "fail" and "'impute'" in bad.detail or "'scale'" in bad.detail
+
+
+# ---------------------------------------------------------------------------
+# awkward data never crashes
+# ---------------------------------------------------------------------------
+
+def _degenerate(kind, n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    frame = pd.DataFrame({"company_id": [f"C{i}" for i in range(n)], "fiscal_year": 2000 + np.arange(n) % 8,
+                          "x": rng.normal(size=n), "default_12m": y})
+    if kind == "all_missing":
+        frame["empty"] = np.nan
+        frame["empty_text"] = pd.Series([None] * n, dtype=object)
+    elif kind == "single_value":
+        frame["one"] = 1.0
+        frame["one_text"] = "A"
+    elif kind == "thousand_levels":
+        frame = pd.concat([frame] * 6, ignore_index=True)
+        frame["company_id"] = [f"C{i}" for i in range(len(frame))]
+        frame["city"] = [f"City {i % 1000}" for i in range(len(frame))]
+        frame["x"] = np.random.default_rng(1).normal(size=len(frame)) + frame["default_12m"] * 3
+    elif kind == "one_class":
+        frame["default_12m"] = 0
+    elif kind == "tiny":
+        frame = frame.iloc[:10].copy()
+    elif kind == "near_empty_early_periods":
+        frame["fiscal_year"] = np.where(np.arange(n) < 3, 1962 + np.arange(n), 2010 + np.arange(n) % 6)
+    elif kind == "money_text":
+        frame["amount"] = [f"${v:,.2f}" for v in rng.lognormal(10, 1, n)]
+    elif kind == "post_event_dates":
+        frame["lost_on"] = np.where(frame["default_12m"] == 1, "28-Feb-07", None)
+    elif kind == "datetimes":
+        frame["when"] = pd.to_datetime("2020-01-01") + pd.to_timedelta(np.arange(n), unit="D")
+    elif kind == "missing_ids":
+        frame.loc[::3, "company_id"] = None
+    return frame
+
+
+@pytest.mark.parametrize("kind", ["all_missing", "single_value", "thousand_levels", "one_class", "tiny",
+                                  "near_empty_early_periods", "money_text", "post_event_dates", "datetimes",
+                                  "missing_ids"])
+def test_leakage_checks_never_crash(kind):
+    frame = _degenerate(kind)
+    spec = infer_spec(frame, target="default_12m", id="company_id", time="fiscal_year")
+    if kind == "post_event_dates":
+        spec = replace(spec, post_event=("lost_on",))
+    y = frame["default_12m"].to_numpy()
+    if len(np.unique(y)) > 1 and len(frame) >= 20:
+        split = split_portfolio(frame, y, time="fiscal_year", id="company_id")
+    else:  # split_portfolio needs both classes; hand the checks a split as it comes
+        idx = np.arange(len(frame))
+        split = Split("out_of_time", idx[: len(idx) * 3 // 4], idx[len(idx) * 3 // 4:len(idx) * 7 // 8],
+                      idx[len(idx) * 7 // 8:])
+    report = run_leakage_checks(frame, y, spec, split)
+    checks = {f.check: f for f in report.findings}
+    assert {"too_good", "signal_share", "post_event", "key_overlap", "shift"} <= set(checks)
+    assert all(f.status in ("pass", "warn", "fail", "skip") and f.detail for f in report.findings)
+    if kind in ("one_class", "tiny"):
+        assert checks["too_good"].status == "skip" and "outcome" in checks["too_good"].detail
+    if kind == "post_event_dates":
+        assert "lost_on" in report.failed_columns
+
+
+def test_quick_model_skips_text_with_too_many_levels():
+    frame = _degenerate("thousand_levels")
+    y = frame["default_12m"].to_numpy()
+    auc, why = _quick_model_auc(frame, y, ["city", "x"], np.arange(len(frame)), 7)
+    assert auc > 0.8 and not why
+    auc, why = _quick_model_auc(frame, y, ["city"], np.arange(len(frame)), 7)
+    assert np.isnan(auc) and why
+
+
+def test_loan_export_fails_both_post_outcome_columns():
+    table = read_table(_loan_export())
+    spec = infer_spec(table.frame, target="MIS_Status", id="LoanNr_ChkDgt", time="ApprovalFY", positive="CHGOFF",
+                      decimal=table.info.decimal)
+    assert spec.feature("ChgOffPrinGr").kind == "numeric"  # money, so the outcome itself is tested as a number
+    assert "ChgOffDate" in spec.post_event
+    assert spec.feature("ApprovalDate").from_date and "Bank" in spec.never
+    prepared = prepare_frame(table, spec)
+    report = check_frame(prepared)
+    assert any("money written as" in n for n in report.notes)
+    frame, _ = clean_for_training(prepared, report, "CHGOFF")
+    y = frame["MIS_Status"].to_numpy()
+    split = split_portfolio(frame, y, time=spec.time, id=spec.id)
+    for columns in (None, [c for c in spec.model_inputs if c in frame]):  # as `check` and as `train` call it
+        leak = run_leakage_checks(frame, y, spec, split, columns=columns)
+        assert {"ChgOffPrinGr", "ChgOffDate"} <= set(leak.failed_columns), leak.to_text()
+        detail = next(f for f in leak.failed if f.check == "too_good").detail
+        assert "'ChgOffPrinGr'" in detail and "'ChgOffDate'" in detail
+
+
+
+def _loan_export(n: int = 6000, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    # 60 fiscal years, the first ones near-empty
+    years = np.arange(1962, 2022)
+    weight = np.where(years < 1970, 0.0, np.exp((years - 1970) / 12.0))
+    fy = rng.choice(years, size=n, p=weight / weight.sum())
+    fy[:8] = [1962, 1962, 1963, 1964, 1964, 1964, 1966, 1968]
+    start = pd.to_datetime(pd.Series(fy.astype(str)) + "-01-01")
+    approval = start + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    disburse = approval + pd.to_timedelta(rng.integers(5, 60, n), unit="D")
+    amount = np.round(rng.lognormal(11, 1, n), -2)
+    jobs = rng.poisson(0.7, n) * rng.integers(0, 2, n)
+    employees = rng.poisson(8, n)
+    term = rng.choice([60, 84, 120, 240, 300], n)
+    logit = -2.0 + 0.8 * (term < 100) - 0.05 * employees + rng.normal(0, 1, n)
+    default = rng.random(n) < 1 / (1 + np.exp(-logit))
+    lost = np.where(default, np.round(amount * rng.uniform(0.1, 0.9, n), 2), 0.0)
+    loss_date = approval + pd.to_timedelta(rng.integers(365, 5 * 365, n), unit="D")
+    banks = np.array([f"Bank {i:03d} National" for i in range(300)])
+    cities = np.array([f"City {i}" for i in range(1000)])
+    frame = pd.DataFrame({
+        "LoanNr_ChkDgt": [str(1000000 + i) for i in range(n)],
+        "Name": [f"Company {i} Inc" for i in range(n)],
+        "City": rng.choice(cities, n),
+        "Bank": rng.choice(banks, n),
+        "ApprovalDate": approval.dt.strftime("%d-%b-%y"),
+        "ApprovalFY": fy.astype(str),
+        "Term": term.astype(str),
+        "NoEmp": employees.astype(str),
+        "CreateJob": jobs.astype(str),
+        "RevLineCr": rng.choice(["Y", "N", "none", "0", "T"], n),
+        "DisbursementDate": disburse.dt.strftime("%d-%b-%y"),
+        "DisbursementGross": [f"${v:,.2f}" for v in amount],
+        "GrAppv": [f"${v:,.2f}" for v in amount],
+        "ChgOffDate": np.where(default, loss_date.dt.strftime("%d-%b-%y"), ""),
+        "ChgOffPrinGr": [f"${v:,.2f}" for v in lost],
+        "MIS_Status": np.where(default, "CHGOFF", "P I F"),
+    })
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode()

@@ -117,3 +117,31 @@ def test_clean_for_training_needs_a_target():
     prepared = prepare_frame(frame, spec)
     with pytest.raises(DataFileError, match="target column"):
         clean_for_training(prepared, check_frame(prepared))
+
+
+def test_typical_range_of_a_count_is_never_negative():
+    # jobs created: mostly 0 or 1, a few large; the spread-based fences would go below zero
+    rng = np.random.default_rng(0)
+    jobs = np.concatenate([rng.integers(0, 2, 2000), [40, 55, 80]])
+    frame = pd.DataFrame({"jobs": jobs.astype(str), "y": (rng.random(len(jobs)) < 0.2).astype(int)})
+    report = check_frame(read_table(frame.to_csv(index=False).encode()), infer_spec(frame, target="y"))
+    out = report.cells[report.cells["check"] == "outlier"]
+    assert len(out) and set(out["value"]) <= {40, 55, 80}
+    assert all("typical range 0 to" in p for p in out["problem"])
+
+
+def test_money_features_and_a_dated_time_column_are_read():
+    csv = (b"id,approved,amount,rate,default\n"
+           b"A,28-Feb-97,\"$60,000.00\",12%,0\nB,01-Mar-05,\"(1,234)\",\"12,5 %\",1\nC,2005-06-30,none,5%,0\n")
+    table = read_table(csv)
+    spec = infer_spec(table.frame, target="default", id="id", time="approved")
+    prepared = prepare_frame(table, spec)
+    frame = prepared.frame
+    assert frame["approved"].tolist() == [1997, 2005, 2005] and frame["approved"].dtype == np.int64
+    np.testing.assert_allclose(frame["amount"].to_numpy()[:2], [60000.0, -1234.0])
+    assert np.isnan(frame["amount"].iloc[2])
+    np.testing.assert_allclose(frame["rate"], [0.12, 0.125, 0.05])
+    assert any("fiscal year" in n for n in prepared.notes)
+    report = check_frame(prepared)
+    assert any("money written as '$60,000.00'" in n for n in report.notes)
+    assert not [c for c in report.cells["check"] if c == "type"]

@@ -93,3 +93,40 @@ def test_format_value_uses_units():
     assert DEMO_SPEC.feature("roa").format_value(-0.052) == "-5.2%"
     assert DEMO_SPEC.feature("supplier_payment_delay").format_value(45.2) == "45 days"
     assert DEMO_SPEC.feature("esg_governance").format_value(float("nan")) == "missing"
+
+
+def test_infer_spec_reads_money_percent_and_dates_and_says_so():
+    n = 60
+    approved = pd.date_range("2010-01-01", periods=n, freq="30D")
+    frame = pd.DataFrame({
+        "y": [0, 1] * (n // 2),
+        "fy": approved.year.astype(str),
+        "amount": [f"${1000 * (i + 1):,.2f}" for i in range(n)],
+        "rate": [f"{i % 9 + 1}%" for i in range(n)],
+        "opened": (approved - pd.Timedelta(days=400)).strftime("%d/%m/%Y"),
+        "lost_on": (approved + pd.Timedelta(days=700)).strftime("%d-%b-%y"),
+        "bank": [f"Bank {i}" for i in range(n)],
+    })
+    spec = infer_spec(frame, target="y", time="fy")
+    assert spec.feature("amount").kind == "numeric" and spec.feature("rate").unit == "%"
+    opened = spec.feature("opened")
+    assert opened.from_date and opened.unit == "years"
+    assert spec.post_event == ("lost_on",)
+    assert "lost_on" not in spec.feature_names and "bank" in spec.never
+    notes = " | ".join(spec.notes)
+    assert "'amount': money written as '$1,000.00' read as numbers" in notes
+    assert "'lost_on'" in notes and "after the row's observation date" in notes
+    assert "'bank' has 60 distinct text values" in notes
+    assert DatasetSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_infer_spec_keeps_placeholder_words_as_categories_in_text():
+    frame = pd.DataFrame({"y": [0, 1] * 20, "rev": ["Y", "N", "none", "T"] * 10})
+    spec = infer_spec(frame, target="y")
+    assert "none" in spec.feature("rev").categories
+
+
+def test_date_without_time_column_is_left_out_with_a_note():
+    frame = pd.DataFrame({"y": [0, 1] * 10, "x": np.arange(20.0), "d": [f"2024-01-{i + 1:02d}" for i in range(20)]})
+    spec = infer_spec(frame, target="y")
+    assert "d" in spec.never and any("no observation date" in n for n in spec.notes)
