@@ -12,7 +12,7 @@ from riskcore.errors import RiskcoreError, SchemaError
 from riskcore.reports import csv_bytes
 
 STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "error": "❌ error", "warning": "⚠️ warning",
-                "info": "ℹ️ info"}
+                "info": "ℹ️ info", "skip": "⏭️ skip"}
 PARTS = {"test": "Test year (most recent, never seen in training)", "validation": "Validation year"}
 
 

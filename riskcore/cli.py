@@ -103,6 +103,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         except DataFileError as err:
             _print(f"Leakage checks skipped: {err}")
             return EXIT_PROBLEMS
+        # columns the user left out with --drop are not the model's, so they are not checked for leakage
+        frame = frame.drop(columns=[c for c in args.drop if c in frame])
         y = frame[spec.target].to_numpy()  # type: ignore[attr-defined]
         if len(np.unique(y)) < 2:
             _print("Leakage checks skipped: the target has a single class.")

@@ -441,7 +441,7 @@ def train(
     t0 = time.monotonic()
     config = config or TrainingConfig()
     costs = costs or Costs()
-    notes: list[str] = []
+    notes: list[str] = list(spec.notes)  # what reading the data converted or left out
 
     # 1. validate and clean ------------------------------------------------
     progress(0.01, "checking data quality")
