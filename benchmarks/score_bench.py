@@ -64,7 +64,7 @@ from _common import CommandRun, measure_command, parse_timings, row  # noqa: E40
 SEED = 7
 OUTPUT = HERE / "output"
 FORMATS = ("csv", "parquet")
-RISKCORE_STAGES = ("read", "validate", "score", "audit", "write", "total")
+RISKCORE_STAGES = ("read", "validate", "score", "audit", "write", "total")  # as documented; others are kept too
 # the champion's one search point: a fixed tree count so the model has a few hundred trees whatever the search draws
 CHAMPION_PARAMS: dict[str, list[Any]] = {"n_estimators": [400], "learning_rate": [0.03], "num_leaves": [15],
                                          "min_child_samples": [60], "colsample_bytree": [0.7], "subsample": [0.9],
@@ -159,7 +159,7 @@ def _child_train(models_dir: str) -> None:
 
 
 def _train(models_dir: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--train-child", str(models_dir)], capture_output=True,
+    proc = subprocess.run([sys.executable, __file__, "--train-child", str(models_dir.resolve())], capture_output=True,
                           text=True, check=False, cwd=ROOT)
     if proc.returncode:
         raise SystemExit(f"training the champion failed:\n{proc.stderr}")
@@ -181,20 +181,27 @@ def _riskcore_env(home: Path) -> dict[str, str]:
 
 def cli_has_timings() -> bool:
     """Whether ``python -m riskcore score`` offers ``--timings``."""
-    proc = subprocess.run([sys.executable, "-m", "riskcore", "score", "--help"], capture_output=True, text=True,
-                          check=False, cwd=ROOT)
+    with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
+        proc = subprocess.run([sys.executable, "-m", "riskcore", "score", "--help"], capture_output=True, text=True,
+                              check=False, cwd=home, env=_riskcore_env(Path(home)))
     return "--timings" in proc.stdout
 
 
-def _run_facts(run: CommandRun, stage_names: tuple[str, ...] | None) -> dict[str, Any]:
-    timings = parse_timings(run.stderr)
-    stages = ({k: timings[k] for k in (stage_names or tuple(timings)) if k in timings} if timings else None)
-    facts: dict[str, Any] = {"ok": run.ok, "rc": run.rc, "wall_s": round(run.wall_s, 3),
+def _run_facts(run: CommandRun, output: Path, *, cli: bool) -> dict[str, Any]:
+    """A run's figures; it succeeded when it exited with 0 or 1 (1: rows rejected) and wrote its output."""
+    timings = parse_timings(run.stderr) or {}
+    order = list(timings)
+    if cli:  # the stages in the order the CLI documents them, any others it reports, then the total
+        order = [k for k in RISKCORE_STAGES[:-1] if k in timings] + \
+            [k for k in timings if k not in RISKCORE_STAGES] + [k for k in ("total",) if k in timings]
+    stages = {k: timings[k] for k in order} or None
+    wrote = output.exists() and output.stat().st_size > 0
+    facts: dict[str, Any] = {"ok": run.ok and wrote, "rc": run.rc, "wall_s": round(run.wall_s, 3),
                              "peak_mb": round(run.peak_mb, 1), "stages": stages}
     if run.killed:
         facts["error"] = "stopped: resident memory passed the limit"
-    elif not run.ok:
-        facts["error"] = f"exit {run.rc}: {run.last_error_line()}"
+    elif not run.ok or not wrote:
+        facts["error"] = f"exit {run.rc}{'' if wrote else ', no output'}: {run.last_error_line()}"
     return facts
 
 
@@ -215,7 +222,7 @@ def run_riskcore(bundle: str, source: Path, work: Path, *, timings: bool, repeat
         cmd = [sys.executable, "-m", "riskcore", "score", "--model", bundle, "--input", str(source),
                "--output", str(out), *(["--timings"] if timings else [])]
         run = measure_command(cmd, env=_riskcore_env(home), cwd=home, mem_limit_mb=mem_limit_mb)
-        runs.append((_run_facts(run, RISKCORE_STAGES), out, home))
+        runs.append((_run_facts(run, out, cli=True), out, home))
     facts = _best([f for f, _, _ in runs])
     kept = next(((out, home) for f, out, home in runs if f["ok"] and f["wall_s"] == facts["wall_s"]), (None, None))
     for _, out, home in runs:
@@ -225,22 +232,34 @@ def run_riskcore(bundle: str, source: Path, work: Path, *, timings: bool, repeat
     return facts, kept[0], kept[1]
 
 
-def run_verify(home: Path) -> dict[str, Any]:
-    """``python -m riskcore audit verify`` against a home; rows verified and rows/s (start-up included)."""
+def run_verify(home: Path, startup_s: float) -> dict[str, Any]:
+    """``python -m riskcore audit verify`` against a home: rows verified, rows/s with and without start-up."""
     run = measure_command([sys.executable, "-m", "riskcore", "audit", "verify"], env=_riskcore_env(home), cwd=home)
     text = run.stdout + run.stderr
     match = re.search(r"([\d,]+)\s+rows", text)
     rows = int(match.group(1).replace(",", "")) if match else None
+    net = run.wall_s - startup_s
     return {"ok": run.rc == 0, "rc": run.rc, "rows": rows, "wall_s": round(run.wall_s, 3),
             "peak_mb": round(run.peak_mb, 1), "rows_per_s": round(rows / run.wall_s) if rows else None,
+            "rows_per_s_net": round(rows / net) if rows and net > 0 else None,
             "message": run.last_error_line() if run.rc else (text.strip().splitlines() or [""])[-1][:200]}
 
 
 def verify_startup() -> float:
     """Wall time of ``audit verify`` on an empty trail: the interpreter's start and imports, no rows."""
-    with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
-        return measure_command([sys.executable, "-m", "riskcore", "audit", "verify"],
-                               env=_riskcore_env(Path(home)), cwd=home).wall_s
+    walls = []
+    for _ in range(3):  # the fastest of three: start-up is what varies most on a busy machine
+        with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
+            walls.append(measure_command([sys.executable, "-m", "riskcore", "audit", "verify"],
+                                         env=_riskcore_env(Path(home)), cwd=home).wall_s)
+    return min(walls)
+
+
+def _handrolled_env() -> dict[str, str]:
+    """The user's environment with the thread setting the CLI makes for itself (OpenMP threads sleep, not spin)."""
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env
 
 
 def run_handrolled(bundle: str, source: Path, work: Path, *, repeat: int,
@@ -251,7 +270,8 @@ def run_handrolled(bundle: str, source: Path, work: Path, *, repeat: int,
         out = work / f"handrolled-{source.stem}-{i}{source.suffix}"
         cmd = [sys.executable, str(HERE / "handrolled_score.py"), "--model", bundle, "--input", str(source),
                "--output", str(out), "--timings"]
-        runs.append((_run_facts(measure_command(cmd, cwd=ROOT, mem_limit_mb=mem_limit_mb), None), out))
+        run = measure_command(cmd, env=_handrolled_env(), cwd=ROOT, mem_limit_mb=mem_limit_mb)
+        runs.append((_run_facts(run, out, cli=False), out))
     facts = _best([f for f, _ in runs])
     kept = next((out for f, out in runs if f["ok"] and f["wall_s"] == facts["wall_s"]), None)
     for _, out in runs:
@@ -339,8 +359,11 @@ def print_table(runs: list[dict[str, Any]]) -> None:
         ratio = f"{r['ratio']:6.2f}×" if r.get("ratio") else "     —"
         rc_mb = _mb(rc["peak_mb"]) if rc.get("ok") else "—"
         hr_mb = _mb(hr["peak_mb"]) if hr.get("ok") else "—"
-        audit = (f"{v['rows']:,} rows in {v['wall_s']:.2f} s ({v['rows_per_s']:,} rows/s)"
-                 if v and v.get("rows") else (f"failed: {v['message']}" if v else "—"))
+        if v and v.get("rows"):
+            net = f", {v['rows_per_s_net']:,} net of start-up" if v.get("rows_per_s_net") else ""
+            audit = f"{v['rows']:,} rows in {v['wall_s']:.2f} s ({v['rows_per_s']:,} rows/s{net})"
+        else:
+            audit = f"{v['message']} (exit {v['rc']})" if v else "—"
         print(f"{r['format']:8s} {r['rows']:>10,} {_cell(rc, 'wall_s', '11.2f'):>11s} "
               f"{_cell(hr, 'wall_s', '8.2f'):>8s} {ratio:>7s} {rc_mb:>12s} {hr_mb:>8s}  {audit}")
     print()
@@ -385,6 +408,8 @@ def check_targets(runs: list[dict[str, Any]], rows: int, big_rows: int, startup_
         add(f"{fmt}: audit stage per 1,000,000 scores", audit, TARGET_AUDIT_S_PER_MILLION, "low", "s")
         v = small.get("verify") or {}
         add(f"{fmt}: audit verify rows/s (start-up included)", v.get("rows_per_s"), TARGET_VERIFY_ROWS_PER_S,
+            "high", "rows/s")
+        add(f"{fmt}: audit verify rows/s (net of start-up)", v.get("rows_per_s_net"), TARGET_VERIFY_ROWS_PER_S,
             "high", "rows/s")
     print()
     print(f"targets (verify start-up on an empty trail: {startup_s:.2f} s)")
@@ -438,7 +463,7 @@ def bench_command(model: dict[str, Any], rows: int, big_rows: int, formats: list
                 if entry["riskcore"].get("ok") and entry["handrolled"].get("ok"):
                     entry["ratio"] = round(entry["riskcore"]["wall_s"] / entry["handrolled"]["wall_s"], 3)
                 if home is not None:
-                    entry["verify"] = run_verify(home)
+                    entry["verify"] = run_verify(home, startup)
                 if n == rows and rc_out is not None and hand_out is not None:
                     entry["agreement"] = agreement(rc_out, hand_out)
                 for p in (hand_out, rc_out, home):
@@ -506,7 +531,7 @@ def _best_time(fn: Any, repeat: int = 3) -> float:
     return min(times)
 
 
-def bench_latency(bundle_dir: str, n_calls: int) -> dict[str, Any]:
+def bench_latency(bundle_dir: str, n_calls: int, n_explain_rows: int) -> dict[str, Any]:
     """score_one and explain_one against the booster on one row; explain_frame against pred_contrib."""
     from riskcore.bundle import load_bundle
     from riskcore.explain import explain_frame, explain_one
@@ -535,8 +560,8 @@ def bench_latency(bundle_dir: str, n_calls: int) -> dict[str, Any]:
     n_ex = max(n_calls // 4, 50)
     contrib1 = _latencies(lambda: booster.predict(one_row, pred_contrib=True, num_threads=1), n_ex)
     ex1 = _latencies(lambda: explain_one(bundle, record), n_ex, warmup=10)
-    sub = prepared.iloc[:10_000].reset_index(drop=True)
-    sub_matrix = matrix[:10_000]
+    sub = prepared.iloc[:n_explain_rows].reset_index(drop=True)
+    sub_matrix = matrix[:n_explain_rows]
     t_contrib = _best_time(lambda: booster.predict(sub_matrix, pred_contrib=True), repeat=2)
     t_ex = _best_time(lambda: explain_frame(bundle, sub), repeat=2)
     print()
@@ -546,15 +571,17 @@ def bench_latency(bundle_dir: str, n_calls: int) -> dict[str, Any]:
           f"{np.percentile(ex1, 50) / np.percentile(contrib1, 50):5.1f}× baseline p50")
     e50 = float(np.percentile(ex1, 50) * 1e3)
     print(f"   one company's explanation p50 {e50:.2f} ms (target < 10 ms) {'met' if e50 < 10 else 'not met'}")
-    print(row("baseline: pred_contrib on 10,000 rows", t_contrib, extra=f"{10_000 / t_contrib:,.0f} rows/s"))
-    print(row("explain_frame on 10,000 rows", t_ex, t_contrib, f"{10_000 / t_ex:,.0f} rows/s"))
+    n = n_explain_rows
+    print(row(f"baseline: pred_contrib on {n:,} rows", t_contrib, extra=f"{n / t_contrib:,.0f} rows/s"))
+    print(row(f"explain_frame on {n:,} rows", t_ex, t_contrib, f"{n / t_ex:,.0f} rows/s"))
 
     def pct(lat: np.ndarray) -> dict[str, float]:
         return {"p50_ms": round(float(np.percentile(lat, 50) * 1e3), 4),
                 "p99_ms": round(float(np.percentile(lat, 99) * 1e3), 4)}
 
     return {"booster_one_row": pct(bare1), "score_one": pct(one), "booster_contrib_one_row": pct(contrib1),
-            "explain_one": pct(ex1), "pred_contrib_10k_s": round(t_contrib, 4), "explain_frame_10k_s": round(t_ex, 4),
+            "explain_one": pct(ex1), "explain_rows": n, "pred_contrib_s": round(t_contrib, 4),
+            "explain_frame_s": round(t_ex, 4),
             "targets": {"score_one_p50_below_1ms": p50 < 1, "explain_one_p50_below_10ms": e50 < 10}}
 
 
@@ -607,7 +634,7 @@ def main(argv: list[str] | None = None) -> None:
         results: dict[str, Any] = {"command": bench_command(model, rows, big_rows, formats, max(args.repeat, 1),
                                                             mem_limit_mb, args.work_dir)}
         if not args.no_latency:
-            results["latency"] = bench_latency(model["bundle"], 300 if args.quick else 2000)
+            results["latency"] = bench_latency(model["bundle"], *((300, 1000) if args.quick else (2000, 10_000)))
     OUTPUT.mkdir(parents=True, exist_ok=True)
     out = OUTPUT / "score_bench.json"
     out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
