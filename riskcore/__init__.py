@@ -14,6 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
+    "AuditBatch": "riskcore.audit",
     "AuditError": "riskcore.errors",
     "AuditLog": "riskcore.audit",
     "AuditRecord": "riskcore.audit",
@@ -88,6 +89,7 @@ __all__ = [
     "DEMO_SPEC",
     "MASTER_SCALE",
     "SECTORS",
+    "AuditBatch",
     "AuditError",
     "AuditLog",
     "AuditRecord",

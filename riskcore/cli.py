@@ -109,7 +109,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         if len(np.unique(y)) < 2:
             _print("Leakage checks skipped: the target has a single class.")
             return EXIT_PROBLEMS
-        split = split_portfolio(frame, y, time=spec.time, id=spec.id)  # type: ignore[attr-defined]
+        try:
+            split = split_portfolio(frame, y, time=spec.time, id=spec.id)  # type: ignore[attr-defined]
+        except DataFileError as err:
+            _print(f"Leakage checks skipped (target {spec.target!r}): {err}")  # type: ignore[attr-defined]
+            return EXIT_PROBLEMS
         leak = run_leakage_checks(frame, y, spec, split)  # type: ignore[arg-type]
         _print(f"Split: {split.mode.replace('_', '-')} — train {len(split.train):,}, validation "
                f"{len(split.validation):,}, test {len(split.test):,} rows"

@@ -323,8 +323,10 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         columns[spec.id] = _text_values(pd.Series(columns[spec.id]))
     if spec.name_column and spec.name_column in columns:
         columns[spec.name_column] = _text_series(pd.Series(columns[spec.name_column]))
+    # indexed like the file even without key columns, so a bad cell of a keyless file still finds its row
     key_frame = pd.DataFrame({c: pd.Series(columns[c], dtype=object) if c == spec.id else columns[c]
-                              for c in spec.key_columns if c in columns}, copy=False)
+                              for c in spec.key_columns if c in columns}, index=pd.RangeIndex(len(frame)),
+                             copy=False)
 
     def keys(idx: np.ndarray) -> pd.Series:
         return row_keys(key_frame.iloc[idx], spec, rows[idx])

@@ -649,8 +649,21 @@ def infer_spec(
         cats = tuple(sorted(text.unique().tolist()))
         features.append(FeatureSpec(col, "categorical", "other", categories=cats))
     if not features:
-        raise SchemaError(Problem(None, None, None,
-                                  "no usable feature columns: every column is a role column, dropped or free text"))
+        role_of = {c: r for r, c in (("target", target), ("id", id), ("time", time), ("exposure", exposure)) if c}
+        why = []
+        for col in columns:
+            if col in role_of:
+                why.append(f"{col!r} is the {role_of[col]} column")
+            elif col in drop:
+                why.append(f"{col!r} was dropped (--drop)")
+            elif col in post_event:
+                why.append(f"{col!r} holds dates after the outcome")
+            else:
+                why.append(f"{col!r} is empty, a date without a time column, or free text with too many values")
+        raise SchemaError(Problem(None, columns[0] if columns else None, None,
+                                  "no usable feature columns: " + "; ".join(why[:12])
+                                  + (f" (+{len(why) - 12} more)" if len(why) > 12 else "")
+                                  + ". Add numeric or categorical columns, or name the roles differently"))
     return DatasetSpec(
         name=name,
         target=target or "",

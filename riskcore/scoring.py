@@ -286,7 +286,7 @@ def score_frame(
     if has_id:
         parts.extend(_id_problems(frame, spec, rows, keys, id_codes))
     reject_cells = _reject_frame(parts)
-    unreadable = pd.DataFrame([{"row": p.row, "id": None, "column": None, "value": None, "problem": p.problem}
+    unreadable = pd.DataFrame([{"row": p.row, "id": None, "column": p.column, "value": p.value, "problem": p.problem}
                                for p in prepared.unreadable], columns=REJECT_COLUMNS)
     rejects = _reject_frame([reject_cells, unreadable])
     good = ~np.isin(rows, reject_cells["row"].to_numpy()) if len(reject_cells) else np.ones(n, dtype=bool)

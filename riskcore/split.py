@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from riskcore.errors import DataFileError
+
 __all__ = ["Split", "SplitMode", "cv_folds", "split_portfolio"]
 
 SplitMode = Literal["out_of_time", "stratified"]
@@ -139,6 +141,11 @@ def split_portfolio(
     groups = frame[id].to_numpy() if id and id in frame and frame[id].duplicated().any() else np.arange(n)
     n_pos = int(np.sum(y == 1))
     n_folds = max(3, min(n_folds, n_pos, int(np.sum(y == 0)))) if n_pos >= 3 else 3
+    n_groups_pos = len(np.unique(groups[y == 1]))
+    if n < n_folds or n_groups_pos < n_folds or len(np.unique(groups[y == 0])) < n_folds:
+        raise DataFileError(f"only {n:,} usable rows ({n_pos:,} defaults) remain, too few to split into "
+                            f"training, validation and test parts with both outcomes in each; add rows (at least "
+                            f"{n_folds} defaults and {n_folds} non-defaults from different companies)")
     if len(np.unique(groups)) < len(groups):
         splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
         folds = [test for _, test in splitter.split(np.zeros(n), y, groups)]

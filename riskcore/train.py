@@ -455,8 +455,9 @@ def train(
     y_all = frame[spec.target].to_numpy().astype(int)
     n_pos, n_neg = int(y_all.sum()), int(len(y_all) - y_all.sum())
     if n_pos < MIN_DEFAULTS or n_neg < MIN_DEFAULTS:
-        raise DataFileError(f"the data has {n_pos} defaults and {n_neg} non-defaults after cleaning; training "
-                            f"needs at least {MIN_DEFAULTS} of each to cross-validate, calibrate and test honestly")
+        raise DataFileError(f"the target column {spec.target!r} has {n_pos} defaults and {n_neg} non-defaults after "
+                            f"cleaning; training needs at least {MIN_DEFAULTS} of each to cross-validate, calibrate "
+                            "and test honestly — add rows, or check that the right column is the target")
     if costs.mode == "exposure" and not (spec.exposure and spec.exposure in frame):
         raise DataFileError("exposure cost mode needs an exposure column (--exposure COL)")
     frame = add_panel_features(frame, spec)

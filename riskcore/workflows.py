@@ -157,6 +157,7 @@ def score_and_record(
     """
     caller = caller or default_caller(face)
     audit.check_writable()  # before any work: no audit, no scores
+    progress(0.0, "reading and validating")
     try:
         return _score_and_record(bundle, source, audit=audit, face=face, caller=caller, output=output,
                                  rejects_path=rejects_path, keep=keep, sheet=sheet, max_bytes=max_bytes,

@@ -379,12 +379,12 @@ def test_503_when_the_key_file_is_damaged(client, settings, keys, company):
 # -- 500 -------------------------------------------------------------------------
 
 def test_500_is_generic(make_client, keys, company, monkeypatch, audit):
-    import riskcore.scoring
+    import riskcore.workflows
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom in /srv/secret/riskcore/scoring.py line 12")
 
-    monkeypatch.setattr(riskcore.scoring, "score_one", broken)
+    monkeypatch.setattr(riskcore.workflows, "score_one", broken)
     client = make_client(raise_server_exceptions=False)
     r = client.post("/predict", json=company, headers=header(keys["service"]))
     assert r.status_code == 500

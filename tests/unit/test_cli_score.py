@@ -8,9 +8,10 @@ import sqlite3
 import subprocess
 import sys
 
+import pyarrow as pa
 import pytest
 
-from riskcore.audit import AuditLog
+from riskcore.audit import AuditLog, _decode, _encode
 from riskcore.cli import main
 from riskcore.tabular import write_csv
 
@@ -66,7 +67,7 @@ def test_score_writes_scores_rejects_summary_and_audit(quick_bundle, portfolio_c
     assert "Rejected rows by column: " in text
     assert "audit request" in text
     # the progress bar went to stderr, from validating to done
-    assert "validating" in err and "scoring rows 38 of 38" in err and "100%" in err
+    assert "validating" in err and "scored 38 of 40 rows" in err and "100%" in err
     log = AuditLog(audit_url)
     assert log.count() == 38
     assert log.verify().ok
@@ -145,10 +146,15 @@ def test_audit_verify_names_an_edited_row(quick_bundle, portfolio_csv, tmp_path,
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 0 and "chain intact: 38 rows" in text
     with sqlite3.connect(tmp_path / "audit.db") as conn:
-        conn.execute("UPDATE audit_events SET p_default = 0.0001, decision = 'accept' WHERE seq = 7")
+        batch_id, data = conn.execute("SELECT batch_id, data FROM audit_segments").fetchone()
+        stored = _decode(data, "t", 0)
+        p = stored.column("p_default").to_pylist()
+        p[6] = 0.0001
+        edited = stored.set_column(stored.schema.get_field_index("p_default"), "p_default", pa.array(p))
+        conn.execute("UPDATE audit_segments SET data = ? WHERE batch_id = ?", (_encode(edited), batch_id))
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 1
-    assert "row 7 was altered" in text
+    assert "row 7" in text and "was altered" in text
     code, text, _ = run("audit", "verify", "--url", audit_url, capsys=capsys)
     assert code == 1 and "row 7" in text
 
