@@ -18,6 +18,7 @@ the spec (:func:`feature_layout`), which every model and the compiled scorer sha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskcore.schema import DatasetSpec, FeatureSpec
 
-__all__ = ["FeatureBuilder", "FeatureLayout", "add_panel_features", "feature_layout", "signed_log"]
+__all__ = ["FeatureBuilder", "FeatureLayout", "add_panel_features", "feature_layout", "iter_panel_arrays",
+           "panel_arrays", "signed_log"]
 
 
 def signed_log(x: np.ndarray) -> np.ndarray:
@@ -43,26 +45,77 @@ def signed_log(x: np.ndarray) -> np.ndarray:
 def _rolling_std(x: np.ndarray, run_start: np.ndarray, window: int) -> np.ndarray:
     """Sample standard deviation over the last ``window`` rows of each run, ignoring NaN (≥ 2 values).
 
-    Vectorised with cumulative sums (pandas' grouped rolling takes seconds on a
-    million rows); equal to ``groupby(run).rolling(window, min_periods=2).std()``.
+    Vectorised as ``window`` shifted passes (windows are a few periods long), each
+    row's sums taken over its own window only, centred on its run's first value, so
+    a row's result depends on its company's rows and nothing else — the same bits
+    whether the company is scored alone, in a chunk or in the whole file. Equal to
+    ``groupby(run).rolling(window, min_periods=2).std()``.
     """
     n = len(x)
     finite = np.isfinite(x)
-    xs = np.where(finite, x, 0.0)
-    # centre per run start to keep the sums small (precision of the variance formula)
-    shift = xs[run_start]
-    xc = np.where(finite, xs - shift, 0.0)
-    c0 = np.concatenate([[0.0], np.cumsum(finite.astype(float))])
-    c1 = np.concatenate([[0.0], np.cumsum(xc)])
-    c2 = np.concatenate([[0.0], np.cumsum(xc * xc)])
+    shift = np.where(finite[run_start], x[run_start], 0.0)  # each row's centre: its run's first value
     idx = np.arange(n)
-    start = np.maximum(idx - window + 1, run_start)
-    cnt = c0[idx + 1] - c0[start]
-    s1 = c1[idx + 1] - c1[start]
-    s2 = c2[idx + 1] - c2[start]
+    windows = []  # (source row, whether it counts) for each of the window's offsets
+    for k in range(window):
+        src = np.maximum(idx - k, 0)
+        windows.append((src, (idx - k >= run_start) & finite[src]))
+    cnt = np.zeros(n)
+    s1 = np.zeros(n)
+    for src, use in windows:
+        cnt += use
+        s1 += np.where(use, x[src] - shift, 0.0)
+    mean = np.divide(s1, cnt, out=np.zeros(n), where=cnt > 0)
+    s2 = np.zeros(n)
+    for src, use in windows:
+        d = np.where(use, x[src] - shift - mean, 0.0)
+        s2 += d * d
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = (s2 - s1 * s1 / cnt) / (cnt - 1)
+        var = s2 / (cnt - 1)
     return np.where(cnt >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
+
+
+def panel_arrays(codes: np.ndarray, times: np.ndarray, inputs: dict[str, np.ndarray],
+                 spec: DatasetSpec) -> dict[str, np.ndarray]:
+    """The spec's panel features from NumPy columns: company codes, periods and the recipes' inputs.
+
+    The core of :func:`add_panel_features`, for callers that hold columns rather than a
+    frame (scoring a file in chunks). ``codes`` numbers the companies (any integers,
+    -1 for a row that belongs to no history), ``times`` the periods as numbers; rows of
+    one company are ordered by period. A row's result depends only on its own
+    company's rows.
+    """
+    return dict(iter_panel_arrays(codes, times, inputs, spec))
+
+
+def iter_panel_arrays(codes: np.ndarray, times: np.ndarray, inputs: dict[str, np.ndarray],
+                      spec: DatasetSpec) -> Iterator[tuple[str, np.ndarray]]:
+    """:func:`panel_arrays` one feature at a time (a caller with millions of rows keeps one in memory)."""
+    n = len(codes)
+    order = np.lexsort((times, codes))
+    c = codes[order]
+    t = times[order]
+    same_company = np.r_[False, c[1:] == c[:-1]] & (c >= 0)
+    consecutive = same_company & (np.r_[np.nan, np.diff(t)] == 1)
+    # run starts: a new company or a gap in periods resets the history
+    starts = ~consecutive
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, dtype=np.int64)
+    del c, t, same_company
+    for f in spec.panel_features:
+        if f.recipe is None:
+            raise ValueError(f"panel feature {f.name!r} has no recipe")
+        col = f.recipe.inputs[0]
+        if col not in inputs:
+            yield f.name, np.full(n, np.nan)
+            continue
+        x = np.asarray(inputs[col], dtype=float)[order]
+        if f.recipe.op == "delta":
+            prev = np.r_[np.nan, x[:-1]]
+            values = np.where(consecutive, x - prev, np.nan)
+        else:
+            values = _rolling_std(x, run_start, max(int(f.recipe.window), 2))
+        result = np.empty(n)
+        result[order] = values
+        yield f.name, result
 
 
 def add_panel_features(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
@@ -86,29 +139,11 @@ def add_panel_features(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         return out
     t = frame[spec.time]
     tnum = (t.dt.year if pd.api.types.is_datetime64_any_dtype(t) else pd.to_numeric(t, errors="coerce"))
-    order = np.lexsort((tnum.to_numpy(dtype=float), frame[spec.id].astype(str).to_numpy()))
-    ids = frame[spec.id].astype(str).to_numpy()[order]
-    times = tnum.to_numpy(dtype=float)[order]
-    same_company = np.r_[False, ids[1:] == ids[:-1]]
-    consecutive = same_company & (np.r_[np.nan, np.diff(times)] == 1)
-    # run starts: a new company or a gap in periods resets the history
-    starts = ~consecutive
-    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
-    for f in panel:
-        assert f.recipe is not None
-        col = f.recipe.inputs[0]
-        if col not in frame:
-            out[f.name] = np.nan
-            continue
-        x = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)[order]
-        if f.recipe.op == "delta":
-            prev = np.r_[np.nan, x[:-1]]
-            values = np.where(consecutive, x - prev, np.nan)
-        else:
-            values = _rolling_std(x, run_start, max(int(f.recipe.window), 2))
-        result = np.empty(len(frame))
-        result[order] = values
-        out[f.name] = result
+    codes = pd.factorize(frame[spec.id].astype(str).to_numpy(dtype=object))[0]
+    inputs = {f.recipe.inputs[0]: pd.to_numeric(frame[f.recipe.inputs[0]], errors="coerce").to_numpy(dtype=float)
+              for f in panel if f.recipe is not None and f.recipe.inputs[0] in frame}
+    for name, values in panel_arrays(codes, tnum.to_numpy(dtype=float), inputs, spec).items():
+        out[name] = values
     return out
 
 

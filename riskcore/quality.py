@@ -16,7 +16,6 @@ returned as data (every finding names its columns and the rows by key).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,6 +37,8 @@ __all__ = [
     "binarize_target",
     "check_frame",
     "clean_for_training",
+    "freeze_typical_ranges",
+    "match_spec_columns",
     "prepare_frame",
     "row_keys",
 ]
@@ -310,7 +311,7 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
         + list(spec.feature_names) + list(spec.never) + list(spec.post_event)
     ))
     by_name = {str(c): c for c in frame.columns}
-    mapping, match_notes = _match(list(by_name), wanted, spec)
+    mapping, match_notes = match_spec_columns(list(by_name), wanted, spec)
     notes.extend(match_notes)
     used = set(mapping.values())
     extra = tuple(c for c in by_name if c not in used)
@@ -426,12 +427,9 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
                     notes=tuple(notes), category_codes=category_codes)
 
 
-def _match(columns: list[str], wanted: list[str], spec: DatasetSpec) -> tuple[dict[str, str], list[str]]:
+def match_spec_columns(columns: list[str], wanted: list[str], spec: DatasetSpec) -> tuple[dict[str, str], list[str]]:
     """The file's column for each wanted name; a feature's plain-language label matches it too."""
-    aliases = {f.name: (f.label,) for f in spec.features if f.label}
-    if aliases and "aliases" in inspect.signature(match_columns).parameters:
-        return match_columns(columns, wanted, aliases=aliases)  # type: ignore[call-arg]
-    return match_columns(columns, wanted)
+    return match_columns(columns, wanted, aliases={f.name: (f.label,) for f in spec.features if f.label})
 
 
 def _trimmed_text(s: pd.Series) -> pa.ChunkedArray:
@@ -494,6 +492,27 @@ def _first_rows(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> np
     """For each row, the data-row number of the first row with the same values in ``columns``."""
     group = frame.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
     return pd.Series(rows).groupby(group).transform("first").to_numpy()
+
+
+def freeze_typical_ranges(spec: DatasetSpec, frame: pd.DataFrame) -> DatasetSpec:
+    """The spec with the typical range of every numeric feature that has none, from these rows.
+
+    Training calls it with its training rows, so the model's bundle says what was
+    usual when it learned: scoring then flags the same value as unusual in a file of
+    ten rows or of a million, read whole or a chunk at a time.
+    """
+    from dataclasses import replace
+
+    changed = []
+    for f in spec.features:
+        if (f.kind == "numeric" and f.name in frame and f.typical_min is None and f.typical_max is None
+                and f.min is None and f.max is None):
+            v = pd.to_numeric(frame[f.name], errors="coerce").to_numpy(dtype=float)
+            lo, hi = _typical_range(v[np.isfinite(v)], f)
+            if lo is not None or hi is not None:
+                f = replace(f, typical_min=lo, typical_max=hi)
+        changed.append(f)
+    return replace(spec, features=tuple(changed))
 
 
 def _typical_range(finite: np.ndarray, f: FeatureSpec) -> tuple[float | None, float | None]:

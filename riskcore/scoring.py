@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskcore.errors import Problem, SchemaError
-from riskcore.features import add_panel_features
+from riskcore.features import panel_arrays
 from riskcore.grading import MASTER_SCALE, PD_FLOOR, RISK_LEVELS, grade_index, grade_of, risk_level_index, risk_level_of
 from riskcore.progress import Progress, no_progress
 from riskcore.quality import prepare_frame, range_cells, row_keys
@@ -204,6 +204,7 @@ def score_frame(
     progress: Progress = no_progress,
     passthrough: bool = True,
     explain: bool = False,
+    history: Any = None,
 ) -> ScoreResult:
     """Score a portfolio with a model bundle.
 
@@ -216,6 +217,8 @@ def score_frame(
     progress : ``progress(fraction, message)`` callback.
     passthrough : keep the file's other columns in the output.
     explain : add a ``reasons`` column with up to four reason codes for every referred company.
+    history : for one chunk of a larger file, the whole file's company histories and repeated keys
+        (:class:`riskcore.workflows.FileHistory`); by default they come from ``data`` itself.
 
     Returns
     -------
@@ -283,8 +286,14 @@ def score_frame(
                                            "value": None, "check": "required_missing",
                                            "problem": f"{f.display_label} is required; fill it in"}))
     id_codes = pd.factorize(frame[id_col].to_numpy(dtype=object))[0] if has_id else np.arange(n)
+    key_ok = np.ones(n, dtype=bool)
     if has_id:
-        parts.extend(_id_problems(frame, spec, rows, keys, id_codes))
+        id_parts, key_ok = _id_problems(frame, spec, rows, keys, id_codes, duplicates=history is None)
+        parts.extend(id_parts)
+        if history is not None:
+            dup, first = history.duplicates(rows)
+            if dup.any():
+                parts.append(duplicate_rejects(spec, frame, rows, keys, dup, first))
     reject_cells = _reject_frame(parts)
     unreadable = pd.DataFrame([{"row": p.row, "id": None, "column": p.column, "value": p.value, "problem": p.problem}
                                for p in prepared.unreadable], columns=REJECT_COLUMNS)
@@ -295,7 +304,7 @@ def score_frame(
 
     # --- score the valid rows, a chunk at a time -------------------------------
     input_cols = [c for c in (*spec.key_columns, *spec.feature_names, spec.exposure) if c and c in frame]
-    panel = _panel_values(frame, good_idx, spec, provided, id_codes)
+    panel = _panel_values(frame, good_idx, key_ok, spec, provided, id_codes, history, rows)
     columns = _ModelColumns(bundle, frame, panel, prepared.category_codes)
     raw = np.empty(n_valid)
     p = np.empty(n_valid)
@@ -430,11 +439,14 @@ def _keep_rows(column: pd.Series, good_idx: np.ndarray, runs: np.ndarray) -> Any
     return values.take(good_idx)
 
 
-def _id_problems(frame: pd.DataFrame, spec: Any, rows: np.ndarray, keys: Any,
-                 id_codes: np.ndarray) -> list[pd.DataFrame]:
+def _id_problems(frame: pd.DataFrame, spec: Any, rows: np.ndarray, keys: Any, id_codes: np.ndarray, *,
+                 duplicates: bool = True) -> tuple[list[pd.DataFrame], np.ndarray]:
     """Empty ids, ids too long to be an id, and repeated keys (the first occurrence is kept).
 
     ``id_codes`` numbers the distinct ids (-1 when empty), so keys are compared as integers.
+    Returns the problems and which rows have a usable key (the rows a company's history
+    is made of). With ``duplicates=False`` repeated keys are left to the caller (a file
+    scored in chunks finds them over the whole file).
     """
     id_col = spec.id
     parts = []
@@ -455,24 +467,32 @@ def _id_problems(frame: pd.DataFrame, spec: Any, rows: np.ndarray, keys: Any,
                                    "check": "id",
                                    "problem": f"the id is longer than {MAX_ID_CHARS} characters; "
                                               "use the company's short identifier"}))
+    key_ok = ~empty & ~long
+    if duplicates:
+        key = id_codes.astype(np.int64)
+        if spec.time and spec.time in frame:
+            periods = pd.factorize(frame[spec.time].to_numpy())[0]  # a missing period is -1, like any other
+            key = key * (int(periods.max(initial=0)) + 2) + periods + 1
+        dup = pd.Series(key).duplicated(keep="first").to_numpy() & ~empty
+        if dup.any():
+            _, first_of_key, which = np.unique(key, return_index=True, return_inverse=True)
+            parts.append(duplicate_rejects(spec, frame, rows, keys, dup, rows[first_of_key[which]]))
+        key_ok &= ~dup
+    return parts, key_ok
+
+
+def duplicate_rejects(spec: Any, frame: pd.DataFrame, rows: np.ndarray, keys: Any, dup: np.ndarray,
+                      first: np.ndarray) -> pd.DataFrame:
+    """Reject cells for the rows in ``dup`` that repeat the key of the row numbered ``first`` (same length)."""
+    idx = np.flatnonzero(dup)
     key_cols = [c for c in spec.key_columns if c in frame]
-    key = id_codes.astype(np.int64)
-    if spec.time and spec.time in frame:
-        periods = pd.factorize(frame[spec.time].to_numpy())[0]  # a missing period is -1, like any other
-        key = key * (int(periods.max(initial=0)) + 2) + periods + 1
-    dup = pd.Series(key).duplicated(keep="first").to_numpy() & ~empty
-    if dup.any():
-        idx = np.flatnonzero(dup)
-        _, first_of_key, which = np.unique(key, return_index=True, return_inverse=True)
-        first = rows[first_of_key[which]]
-        what = " and ".join(key_cols)
-        parts.append(pd.DataFrame({"row": rows[idx], "id": keys(idx).to_numpy(), "column": id_col,
-                                   "value": idv.iloc[idx].to_numpy(dtype=object), "check": "duplicate",
-                                   "problem": [f"the same {what} as row {first[i]}; each company"
-                                               + (" and period" if len(key_cols) > 1 else "")
-                                               + " must appear once — remove or correct the copy"
-                                               for i in idx]}))
-    return parts
+    what = " and ".join(key_cols)
+    return pd.DataFrame({"row": rows[idx], "id": keys(idx).to_numpy(), "column": spec.id,
+                         "value": frame[spec.id].iloc[idx].to_numpy(dtype=object), "check": "duplicate",
+                         "problem": [f"the same {what} as row {first[i]}; each company"
+                                     + (" and period" if len(key_cols) > 1 else "")
+                                     + " must appear once — remove or correct the copy"
+                                     for i in idx]})
 
 
 def _provided_panel_features(frame: pd.DataFrame, spec: Any, rows: np.ndarray, decimal: str,
@@ -498,31 +518,56 @@ def _provided_panel_features(frame: pd.DataFrame, spec: Any, rows: np.ndarray, d
     return provided, parts
 
 
-def _panel_values(frame: pd.DataFrame, good_idx: np.ndarray, spec: Any, provided: dict[str, np.ndarray],
-                  id_codes: np.ndarray) -> pd.DataFrame:
+def history_inputs(frame: pd.DataFrame, spec: Any) -> dict[str, np.ndarray]:
+    """The panel recipes' inputs as they enter a company's history: numbers, NaN where unusable.
+
+    A value outside its valid range is unknown for the history, as a cell that is
+    not a number is (``prepare_frame`` already made those NaN).
+    """
+    out: dict[str, np.ndarray] = {}
+    for pf in spec.panel_features:
+        col = pf.recipe.inputs[0] if pf.recipe is not None else None
+        if col is None or col in out or col not in frame:
+            continue
+        x = frame[col].to_numpy(dtype=float).copy()
+        f = spec.feature(col) if spec.has_feature(col) else None
+        if f is not None and f.min is not None:
+            x[x < f.min] = np.nan
+        if f is not None and f.max is not None:
+            x[x > f.max] = np.nan
+        out[col] = x
+    return out
+
+
+def period_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Periods as numbers for ordering a history: years as they are, dates as their year."""
+    t = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(t):
+        return t.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(t, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _panel_values(frame: pd.DataFrame, good_idx: np.ndarray, key_ok: np.ndarray, spec: Any,
+                  provided: dict[str, np.ndarray], id_codes: np.ndarray,
+                  history: Any = None, rows: np.ndarray | None = None) -> pd.DataFrame:
     """Panel features of the valid rows: from each company's history, else as the data gives them.
 
-    Only companies with more than one valid row have a history, and they are
-    processed in groups of companies of at most ``_CHUNK`` rows: a company's
-    features depend on its own rows only, so the result is the same as one pass
-    over everything, with a fraction of the memory.
+    A company's history is its rows with a usable key (an id, not a repeat of an
+    earlier row's company and period), whatever else is wrong with them: a year
+    rejected for an unknown sector still says what the company's ratios were. With
+    ``history`` (a file scored in chunks) the values come from the whole file's
+    history instead, which gives the same numbers.
     """
     names = [pf.name for pf in spec.panel_features]
     n = len(good_idx)
-    values = {name: np.full(n, np.nan) for name in names}
-    if names and spec.id and spec.id in frame and spec.time and spec.time in frame and n:
-        inputs = [c for c in dict.fromkeys((*spec.key_columns, *(pf.recipe.inputs[0] for pf in spec.panel_features
-                                                                    if pf.recipe is not None))) if c in frame]
-        codes = id_codes[good_idx]
-        counts = np.bincount(codes[codes >= 0], minlength=1)
-        with_history = np.flatnonzero((codes >= 0) & (counts[np.maximum(codes, 0)] > 1))
-        if len(with_history):
-            groups = codes[with_history] % max(1, -(-len(with_history) // _CHUNK))
-            for g in np.unique(groups):
-                pos = with_history[groups == g]
-                computed = add_panel_features(frame[inputs].iloc[good_idx[pos]].reset_index(drop=True), spec)
-                for name in names:
-                    values[name][pos] = computed[name].to_numpy(dtype=float)
+    if history is not None and rows is not None:
+        values = {name: v[good_idx] for name, v in history.panel(rows).items()}
+    else:
+        values = {name: np.full(n, np.nan) for name in names}
+        if names and spec.id and spec.id in frame and spec.time and spec.time in frame and n:
+            codes = np.where(key_ok, id_codes, -1)
+            computed = panel_arrays(codes, period_numbers(frame[spec.time]), history_inputs(frame, spec), spec)
+            values = {name: computed[name][good_idx] for name in names}
     for name in names:
         if name in provided:
             values[name] = np.where(np.isnan(values[name]), provided[name][good_idx], values[name])

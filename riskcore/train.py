@@ -30,7 +30,7 @@ from riskcore.features import add_panel_features, feature_layout
 from riskcore.leakage import LeakageFinding, LeakageReport, check_preprocessing, run_leakage_checks
 from riskcore.models import SIMPLICITY, make_pipeline, raw_score, search_space
 from riskcore.progress import Progress, no_progress
-from riskcore.quality import QualityReport, check_frame, clean_for_training, prepare_frame
+from riskcore.quality import QualityReport, check_frame, clean_for_training, freeze_typical_ranges, prepare_frame
 from riskcore.schema import DatasetSpec
 from riskcore.split import Split, cv_folds, split_portfolio
 from riskcore.tabular import Table
@@ -467,6 +467,7 @@ def train(
     split = split_portfolio(frame, y_all, time=spec.time, id=spec.id, random_state=config.random_state)
     if split.note:
         notes.append(split.note)
+    spec = freeze_typical_ranges(spec, frame.iloc[split.train])
 
     # 3. leakage checks (b)-(d) ------------------------------------------------
     progress(0.06, "running leakage checks")

@@ -11,11 +11,12 @@ chunk at a time (``chunk_rows``), so memory does not grow with the file. A
 company's panel features (year-on-year changes, volatilities) need its earlier
 rows, so a chunk never ends inside a run of rows of one company: the rows of the
 last company of a chunk wait for the next one. When a company's rows are
-scattered over the file (sorted by year, say), the history of a company could
-then span chunks; that is detected, the partial work is thrown away (audit
-request aborted, temporary output deleted) and the file is scored again in one
-piece, which gives the same scores at the cost of memory, with a note that
-sorting by company keeps memory flat.
+scattered over the file (sorted by year, say), that is detected, the partial work
+is thrown away (audit request aborted, temporary output deleted) and the file is
+read twice: a first pass gathers every company's history and repeated keys
+(:class:`FileHistory`, a few numbers per row, the panel features in a temporary
+file), the second scores the chunks as they come. Both ways give the scores of
+the whole file read at once (a test holds them equal).
 
 Output never appears half-written: scores go to a temporary file next to the
 target, which is renamed onto the final name only after the audit trail has
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,24 +164,27 @@ def score_and_record(
         return _score_and_record(bundle, source, audit=audit, face=face, caller=caller, output=output,
                                  rejects_path=rejects_path, keep=keep, sheet=sheet, max_bytes=max_bytes,
                                  chunk_rows=chunk_rows, risk_bands=risk_bands, lgd=lgd, explain=explain,
-                                 progress=progress, whole=False)
+                                 progress=progress, gather=False)
     except _Scattered:
-        progress(0.0, "a company's rows are spread over the file: scoring it again in one piece")
+        progress(0.0, "the rows of some companies are spread over the file: gathering their histories first")
         job = _score_and_record(bundle, source, audit=audit, face=face, caller=caller, output=output,
                                 rejects_path=rejects_path, keep=keep, sheet=sheet, max_bytes=max_bytes,
                                 chunk_rows=chunk_rows, risk_bands=risk_bands, lgd=lgd, explain=explain,
-                                progress=progress, whole=True)
-        job.notes.append("the rows of some companies are not next to each other in the file, so it was scored "
-                         "in one piece (memory grows with the file); sort it by company id to score large files "
-                         "a chunk at a time")
+                                progress=progress, gather=True)
+        job.notes.append("the rows of some companies are not next to each other in the file, so their histories "
+                         "were gathered in a first pass over the file; sorting it by company id saves that pass")
         return job
 
 
 def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, caller: str, output: Any,
                       rejects_path: Any, keep: bool, sheet: str | None, max_bytes: int | None, chunk_rows: int,
                       risk_bands: Literal["master", "fixed"], lgd: float | None, explain: bool, progress: Progress,
-                      whole: bool) -> ScoreJob:
-    """One pass of :func:`score_and_record`; raises ``_Scattered`` when a chunked pass cannot be exact."""
+                      gather: bool) -> ScoreJob:
+    """One run of :func:`score_and_record`; raises ``_Scattered`` when chunks of companies cannot be exact.
+
+    With ``gather`` a first pass collects every company's history (:class:`FileHistory`) and the chunks
+    are then taken as they come.
+    """
     timings = {"read": 0.0, "score": 0.0, "audit": 0.0, "write": 0.0}
     tally = ScoreTally()
     rejects: list[pd.DataFrame] = []
@@ -190,20 +195,27 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
     batch = audit.batch(source=face, caller=caller, model_version=bundle.version, bundle_hash=bundle.manifest_hash)
     started = time.perf_counter()
     reader = None
+    scratch = None
     try:
         chunks = _frame_chunks(source) if isinstance(source, pd.DataFrame) else None
         reader = None if chunks is not None else open_table(source, sheet=sheet, max_bytes=max_bytes,
-                                                            chunk_rows=(1 << 62) if whole else chunk_rows)
+                                                            chunk_rows=chunk_rows)
         info = None if reader is None else reader.info
         columns = list(source.columns) if reader is None else list(reader.columns)
         id_column = _id_column(bundle.spec, columns)
-        history = _History() if not whole else None
-        parts = chunks if reader is None else iter(reader)
-        for part in _company_chunks(parts, id_column if not whole else None, timings):
-            if history is not None and id_column is not None and id_column in part.frame:
-                history.add(_ids(part.frame, id_column))
+        history = None
+        if gather and reader is not None:
             t0 = time.perf_counter()
-            result = score_frame(bundle, part, risk_bands=risk_bands, lgd=lgd, explain=explain)
+            scratch = tempfile.TemporaryDirectory(prefix="riskcore-history-")
+            history = FileHistory(bundle, reader, Path(scratch.name))
+            timings["history"] = time.perf_counter() - t0
+        seen = _History() if not gather else None
+        parts = chunks if reader is None else iter(reader)
+        for part in _company_chunks(parts, id_column if history is None else None, timings):
+            if seen is not None and id_column is not None and id_column in part.frame:
+                seen.add(_ids(part.frame, id_column))
+            t0 = time.perf_counter()
+            result = score_frame(bundle, part, risk_bands=risk_bands, lgd=lgd, explain=explain, history=history)
             timings["score"] += time.perf_counter() - t0
             tally.add(result)
             notes.update(dict.fromkeys(result.notes))
@@ -224,7 +236,7 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
             if keep:
                 kept.append(result)
             progress(_fraction(reader, tally.n_rows), f"scored {tally.n_scored:,} of {tally.n_rows:,} rows")
-        if history is not None and history.scattered():
+        if seen is not None and seen.scattered():
             raise _Scattered
         if reader is not None and info is not None:
             info = reader.info  # rows counted now
@@ -242,6 +254,8 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
     finally:
         if reader is not None:
             reader.close()
+        if scratch is not None:
+            scratch.cleanup()
     t0 = time.perf_counter()
     written_rejects = None
     if writer is not None:
@@ -366,6 +380,96 @@ class _History:
             return False
         every = np.concatenate(self.parts)
         return bool(len(np.unique(every)) < len(every))
+
+
+class FileHistory:
+    """The whole file's company histories and repeated keys, for a file scored a chunk at a time.
+
+    Built in one pass that reads only what a history needs (ids, periods and the
+    panel recipes' inputs, typed as scoring types them), so a chunk's panel features
+    and repeated keys are the same as if the whole file were scored at once. Per row
+    it keeps the row number in memory (8 bytes) and the panel features in a
+    temporary file next to nothing the user sees; each chunk reads its own slice.
+    """
+
+    def __init__(self, bundle: Any, reader: Any, folder: Path):
+        from riskcore.features import iter_panel_arrays
+        from riskcore.quality import match_spec_columns, prepare_frame
+        from riskcore.scoring import MAX_ID_CHARS, history_inputs, period_numbers
+
+        spec = bundle.spec
+        self.names = [pf.name for pf in spec.panel_features]
+        inputs_wanted = list(dict.fromkeys(pf.recipe.inputs[0] for pf in spec.panel_features if pf.recipe))
+        wanted = [c for c in (spec.id, spec.time, *inputs_wanted) if c]
+        mapping, _ = match_spec_columns(list(reader.columns), wanted, spec)
+        raw = list(dict.fromkeys(mapping.values()))
+        ids: list[pa.Array] = []
+        times: list[np.ndarray] = []
+        inputs: dict[str, list[np.ndarray]] = {c: [] for c in inputs_wanted}
+        rows: list[np.ndarray] = []
+        for chunk in reader:
+            part = Table(frame=chunk.frame[raw], rows=chunk.rows, info=chunk.info)
+            typed = prepare_frame(part, spec).frame
+            idv = typed[spec.id] if spec.id in typed else pd.Series([None] * len(typed), dtype=object)
+            ids.append(pa.array(idv.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True))
+            times.append(period_numbers(typed[spec.time]) if spec.time in typed else np.full(len(typed), np.nan))
+            got = history_inputs(typed, spec)
+            for c in inputs_wanted:
+                inputs[c].append(got.get(c, np.full(len(typed), np.nan)))
+            rows.append(np.asarray(chunk.rows, dtype=np.int64))
+        self.rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        n = len(self.rows)
+        id_text = pa.chunked_array(ids, type=pa.large_string()) if ids else pa.chunked_array([], pa.large_string())
+        del ids
+        encoded = id_text.combine_chunks().dictionary_encode()
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        too_long = pc.fill_null(pc.greater(pc.utf8_length(id_text), MAX_ID_CHARS), False) \
+            .to_numpy(zero_copy_only=False)
+        del id_text, encoded
+        period = np.concatenate(times) if times else np.zeros(0)
+        del times
+        empty = codes < 0
+        periods = pd.factorize(period)[0]  # a missing period is -1, like any other
+        key = codes * (int(periods.max(initial=0)) + 2) + periods + 1
+        dup = pd.Series(key).duplicated(keep="first").to_numpy() & ~empty
+        self.dup_rows = self.rows[dup]
+        if dup.any():
+            _, first_of_key, which = np.unique(key, return_index=True, return_inverse=True)
+            self.dup_first = self.rows[first_of_key[which]][dup]
+        else:
+            self.dup_first = np.zeros(0, dtype=np.int64)
+        del key, periods
+        history_codes = np.where(~empty & ~too_long & ~dup, codes, -1)
+        del codes
+        columns = {c: np.concatenate(v) if v else np.zeros(0) for c, v in inputs.items()}
+        del inputs
+        self.n = n
+        self.path = folder / "panel.f64"
+        with open(self.path, "wb") as fh:
+            for _, values in iter_panel_arrays(history_codes, period, columns, spec):
+                np.ascontiguousarray(values, dtype=np.float64).tofile(fh)
+                del values
+
+    def panel(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The panel features of the rows numbered ``rows`` (one chunk, in file order)."""
+        pos = np.searchsorted(self.rows, rows)
+        if len(pos) == 0:
+            return {name: np.zeros(0) for name in self.names}
+        lo, hi = int(pos.min()), int(pos.max()) + 1
+        with open(self.path, "rb") as fh:
+            return {name: self._read(fh, j, lo, hi)[pos - lo] for j, name in enumerate(self.names)}
+
+    def _read(self, fh: Any, feature: int, lo: int, hi: int) -> np.ndarray:
+        fh.seek((feature * self.n + lo) * 8)
+        return np.fromfile(fh, dtype=np.float64, count=hi - lo)
+
+    def duplicates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``rows`` repeat an earlier row's company and period, and that earlier row's number."""
+        dup = np.isin(rows, self.dup_rows)
+        first = np.zeros(len(rows), dtype=np.int64)
+        if dup.any():
+            first[dup] = self.dup_first[np.searchsorted(self.dup_rows, rows[dup])]
+        return dup, first
 
 
 def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
