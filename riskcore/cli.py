@@ -170,9 +170,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _bundle_from_arg(model: str, settings: object) -> object:
     from riskcore.bundle import load_bundle
-    from riskcore.tracking import Tracker, load_champion
 
     if model == "champion":
+        from riskcore.tracking import Tracker, load_champion  # the experiment store, only when it is needed
+
         return load_champion(Tracker.from_settings(settings))
     return load_bundle(model)
 

@@ -26,6 +26,7 @@ committed every score of the request.
 from __future__ import annotations
 
 import getpass
+import itertools
 import os
 import tempfile
 import time
@@ -48,7 +49,7 @@ __all__ = ["CompanyScores", "ScoreJob", "default_caller", "score_and_record", "s
 
 Face = Literal["cli", "dashboard", "api"]
 Source = str | os.PathLike[str] | bytes | IO[bytes]
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 
 def default_caller(face: Face) -> str:
@@ -211,6 +212,13 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
             timings["history"] = time.perf_counter() - t0
         seen = _History() if not gather else None
         parts = chunks if reader is None else iter(reader)
+        if seen is not None and reader is not None and id_column is not None:
+            # a first chunk whose companies come back after other companies' rows (a file sorted by year)
+            # says the file is not sorted by company: gather the histories before scoring anything
+            first = next(parts, None)
+            if first is not None and id_column in first.frame and _interleaved(_ids(first.frame, id_column)):
+                raise _Scattered
+            parts = itertools.chain([first] if first is not None else [], parts)
         for part in _company_chunks(parts, id_column if history is None else None, timings):
             if seen is not None and id_column is not None and id_column in part.frame:
                 seen.add(_ids(part.frame, id_column))
@@ -309,6 +317,16 @@ def _ids(frame: pd.DataFrame, id_column: str) -> pa.ChunkedArray:
         if isinstance(values.array, pd.arrays.ArrowStringArray) else \
         pa.chunked_array([pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())])
     return pc.utf8_trim_whitespace(arr.cast(pa.large_string()))
+
+
+def _interleaved(ids: pa.ChunkedArray) -> bool:
+    """True when some company's rows are not next to each other."""
+    ids = ids.drop_null()
+    if len(ids) < 2:
+        return False
+    arr = ids.combine_chunks()
+    runs = 1 + int(pc.sum(pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1))).as_py() or 0)
+    return runs > len(pc.unique(arr))
 
 
 def _company_chunks(parts: Iterator[Table], id_column: str | None, timings: dict[str, float]) -> Iterator[Table]:
