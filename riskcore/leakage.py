@@ -255,7 +255,10 @@ def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, colu
                 too_good.append((r.column, what, a))
     if too_good:
         outside = [c for c in dict.fromkeys(c for c, _, _ in too_good) if c not in features]
-        text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" for c, w, a in too_good)
+        # an AUC far below 0.5 separates as well as one far above it, the other way round: say so plainly
+        text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" if a >= 0.5 else
+                         f"{c!r} ({w}) alone has AUC {a:.3f}, i.e. {1 - a:.3f} read the other way round"
+                         for c, w, a in too_good)
         if outside:
             text += (f" ({', '.join(map(repr, outside))} {'is' if len(outside) == 1 else 'are'} kept out of the "
                      "features but in the file)")

@@ -211,6 +211,7 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
             history = FileHistory(bundle, reader, Path(scratch.name))
             timings["history"] = time.perf_counter() - t0
         seen = _History() if not gather else None
+        expected = _expected_rows(source, reader, history)
         parts = chunks if reader is None else iter(reader)
         if seen is not None and reader is not None and id_column is not None:
             # a first chunk whose companies come back after other companies' rows (a file sorted by year)
@@ -243,7 +244,7 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
             timings["write"] += time.perf_counter() - t0
             if keep:
                 kept.append(result)
-            progress(_fraction(reader, tally.n_rows), f"scored {tally.n_scored:,} of {tally.n_rows:,} rows")
+            progress(_fraction(expected, tally.n_rows), f"scored {tally.n_scored:,} of {tally.n_rows:,} rows")
         if seen is not None and seen.scattered():
             raise _Scattered
         if reader is not None and info is not None:
@@ -289,9 +290,32 @@ def _format_of(path: Path | None) -> Literal["csv", "parquet"]:
     return "parquet" if path is not None and path.suffix.lower() in (".parquet", ".pq") else "csv"
 
 
-def _fraction(reader: Any, n_rows: int) -> float:
-    total = reader.info.n_rows if reader is not None else 0
-    return min(0.95, n_rows / total) if total else 0.5
+def _expected_rows(source: Any, reader: Any, history: FileHistory | None) -> int:
+    """How many rows the file has, or about how many (for the progress bar).
+
+    Known for Parquet and Excel and after a first pass; for a CSV path, its size over
+    the length of its first lines.
+    """
+    if history is not None:
+        return history.n
+    if reader is None:
+        return len(source) if isinstance(source, pd.DataFrame) else 0
+    if reader.info.n_rows:
+        return int(reader.info.n_rows)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as fh:
+                head = fh.read(1 << 20)
+            size = os.path.getsize(source)
+        except OSError:
+            return 0
+        lines = head.count(b"\n")
+        return int(size / (len(head) / lines)) - 1 if lines > 1 else 0
+    return 0
+
+
+def _fraction(expected: int, n_rows: int) -> float:
+    return min(0.95, 0.02 + 0.93 * n_rows / expected) if expected else 0.5
 
 
 def _id_column(spec: Any, columns: list[str]) -> str | None:
