@@ -55,18 +55,23 @@ def _rolling_std(x: np.ndarray, run_start: np.ndarray, window: int) -> np.ndarra
     finite = np.isfinite(x)
     shift = np.where(finite[run_start], x[run_start], 0.0)  # each row's centre: its run's first value
     idx = np.arange(n)
-    windows = []  # (source row, whether it counts) for each of the window's offsets
-    for k in range(window):
+
+    def offset(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The row ``k`` places back and whether it counts (same run, a number); recomputed, not kept."""
         src = np.maximum(idx - k, 0)
-        windows.append((src, (idx - k >= run_start) & finite[src]))
+        return src, (idx - k >= run_start) & finite[src]
+
     cnt = np.zeros(n)
     s1 = np.zeros(n)
-    for src, use in windows:
+    for k in range(window):
+        src, use = offset(k)
         cnt += use
         s1 += np.where(use, x[src] - shift, 0.0)
     mean = np.divide(s1, cnt, out=np.zeros(n), where=cnt > 0)
+    del s1
     s2 = np.zeros(n)
-    for src, use in windows:
+    for k in range(window):
+        src, use = offset(k)
         d = np.where(use, x[src] - shift - mean, 0.0)
         s2 += d * d
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -112,10 +117,26 @@ def iter_panel_arrays(codes: np.ndarray, times: np.ndarray, inputs: dict[str, np
             prev = np.r_[np.nan, x[:-1]]
             values = np.where(consecutive, x - prev, np.nan)
         else:
-            values = _rolling_std(x, run_start, max(int(f.recipe.window), 2))
+            # in blocks cut where a run starts (a window never looks past its run), so the temporary arrays of a
+            # few million rows stay the size of a block; every row's arithmetic is the same
+            values = np.empty(n)
+            for a, b in _blocks(run_start):
+                values[a:b] = _rolling_std(x[a:b], run_start[a:b] - a, max(int(f.recipe.window), 2))
         result = np.empty(n)
         result[order] = values
         yield f.name, result
+
+
+def _blocks(run_start: np.ndarray, size: int = 500_000) -> list[tuple[int, int]]:
+    """``(start, stop)`` pairs covering the rows, each of about ``size`` rows and starting where a run starts."""
+    n = len(run_start)
+    if n <= size:
+        return [(0, n)]
+    starts = np.flatnonzero(run_start == np.arange(n))
+    cuts = np.unique(starts[np.searchsorted(starts, np.arange(size, n, size))
+                            .clip(max=len(starts) - 1)])
+    edges = [0, *[int(c) for c in cuts if 0 < c < n], n]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 def add_panel_features(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:

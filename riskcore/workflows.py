@@ -208,7 +208,7 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
         if gather and reader is not None:
             t0 = time.perf_counter()
             scratch = tempfile.TemporaryDirectory(prefix="riskcore-history-")
-            history = FileHistory(bundle, reader, Path(scratch.name))
+            history = FileHistory(bundle, reader, Path(scratch.name), _expected_rows(source, reader, None))
             timings["history"] = time.perf_counter() - t0
         seen = _History() if not gather else None
         expected = _expected_rows(source, reader, history)
@@ -302,16 +302,19 @@ def _expected_rows(source: Any, reader: Any, history: FileHistory | None) -> int
         return len(source) if isinstance(source, pd.DataFrame) else 0
     if reader.info.n_rows:
         return int(reader.info.n_rows)
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        head, size = bytes(source[: 1 << 20]), len(source)
+    elif isinstance(source, (str, os.PathLike)):
         try:
             with open(source, "rb") as fh:
                 head = fh.read(1 << 20)
             size = os.path.getsize(source)
         except OSError:
             return 0
-        lines = head.count(b"\n")
-        return int(size / (len(head) / lines)) - 1 if lines > 1 else 0
-    return 0
+    else:
+        return 0
+    lines = head.count(b"\n")
+    return max(int(size / (len(head) / lines)) - 1, 1) if lines > 1 else 0
 
 
 def _fraction(expected: int, n_rows: int) -> float:
@@ -428,82 +431,149 @@ class FileHistory:
     """The whole file's company histories and repeated keys, for a file scored a chunk at a time.
 
     Built in one pass that reads only what a history needs (ids, periods and the
-    panel recipes' inputs, typed as scoring types them), so a chunk's panel features
-    and repeated keys are the same as if the whole file were scored at once. Per row
-    it keeps the row number in memory (8 bytes) and the panel features in a
-    temporary file next to nothing the user sees; each chunk reads its own slice.
+    panel recipes' inputs, typed as scoring types them). Rows go to temporary files
+    by a hash of their company id, so each part holds whole companies and about a
+    million rows; each part's panel features and repeated keys are then computed as
+    :func:`riskcore.scoring.score_frame` computes them for a whole file, and written
+    back to disk. A chunk reads its own slice of every part. What stays in memory is
+    one position per row (8 bytes) and the repeated keys, so memory stays flat
+    whatever the file's size.
     """
 
-    def __init__(self, bundle: Any, reader: Any, folder: Path):
-        from riskcore.features import iter_panel_arrays
+    _PART_ROWS = 1_000_000
+
+    def __init__(self, bundle: Any, reader: Any, folder: Path, expected_rows: int = 0):
         from riskcore.quality import match_spec_columns, prepare_frame
         from riskcore.scoring import MAX_ID_CHARS, history_inputs, period_numbers
 
         spec = bundle.spec
+        self.spec = spec
         self.names = [pf.name for pf in spec.panel_features]
-        inputs_wanted = list(dict.fromkeys(pf.recipe.inputs[0] for pf in spec.panel_features if pf.recipe))
-        wanted = [c for c in (spec.id, spec.time, *inputs_wanted) if c]
+        self.folder = folder
+        self.inputs = list(dict.fromkeys(pf.recipe.inputs[0] for pf in spec.panel_features if pf.recipe))
+        wanted = [c for c in (spec.id, spec.time, *self.inputs) if c]
         mapping, _ = match_spec_columns(list(reader.columns), wanted, spec)
         raw = list(dict.fromkeys(mapping.values()))
-        ids: list[pa.Array] = []
-        times: list[np.ndarray] = []
-        inputs: dict[str, list[np.ndarray]] = {c: [] for c in inputs_wanted}
-        rows: list[np.ndarray] = []
-        for chunk in reader:
-            part = Table(frame=chunk.frame[raw], rows=chunk.rows, info=chunk.info)
-            typed = prepare_frame(part, spec).frame
-            idv = typed[spec.id] if spec.id in typed else pd.Series([None] * len(typed), dtype=object)
-            ids.append(pa.array(idv.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True))
-            times.append(period_numbers(typed[spec.time]) if spec.time in typed else np.full(len(typed), np.nan))
-            got = history_inputs(typed, spec)
-            for c in inputs_wanted:
-                inputs[c].append(got.get(c, np.full(len(typed), np.nan)))
-            rows.append(np.asarray(chunk.rows, dtype=np.int64))
-        self.rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        n = len(self.rows)
-        id_text = pa.chunked_array(ids, type=pa.large_string()) if ids else pa.chunked_array([], pa.large_string())
-        del ids
-        encoded = id_text.combine_chunks().dictionary_encode()
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        too_long = pc.fill_null(pc.greater(pc.utf8_length(id_text), MAX_ID_CHARS), False) \
-            .to_numpy(zero_copy_only=False)
-        del id_text, encoded
-        period = np.concatenate(times) if times else np.zeros(0)
-        del times
-        empty = codes < 0
-        periods = pd.factorize(period)[0]  # a missing period is -1, like any other
-        key = codes * (int(periods.max(initial=0)) + 2) + periods + 1
-        dup = pd.Series(key).duplicated(keep="first").to_numpy() & ~empty
-        self.dup_rows = self.rows[dup]
-        if dup.any():
-            _, first_of_key, which = np.unique(key, return_index=True, return_inverse=True)
-            self.dup_first = self.rows[first_of_key[which]][dup]
-        else:
-            self.dup_first = np.zeros(0, dtype=np.int64)
-        del key, periods
-        history_codes = np.where(~empty & ~too_long & ~dup, codes, -1)
-        del codes
-        columns = {c: np.concatenate(v) if v else np.zeros(0) for c, v in inputs.items()}
-        del inputs
+        self.n_parts = max(1, -(-expected_rows // self._PART_ROWS))  # parts of about _PART_ROWS rows
+        self.dtype = np.dtype([("h1", "<u8"), ("h2", "<u8"), ("period", "<f8"), ("row", "<i8"), ("pos", "<i8"),
+                               ("flags", "u1")] + [(f"x{j}", "<f8") for j in range(len(self.inputs))])
+        files = [open(self._records(p), "wb") for p in range(self.n_parts)]  # noqa: SIM115 - closed below
+        chunk_first: list[int] = []
+        chunk_len: list[int] = []
+        n = 0
+        try:
+            for chunk in reader:
+                typed = prepare_frame(Table(frame=chunk.frame[raw], rows=chunk.rows, info=chunk.info), spec).frame
+                m = len(typed)
+                rec = np.zeros(m, dtype=self.dtype)
+                ids = typed[spec.id] if spec.id in typed else pd.Series([None] * m, dtype=object)
+                text = ids.to_numpy(dtype=object)
+                present = pd.notna(ids).to_numpy()
+                filled = np.where(present, text, "").astype(object)
+                rec["h1"] = pd.util.hash_array(filled, hash_key="riskcore-hist-01")
+                rec["h2"] = pd.util.hash_array(filled, hash_key="riskcore-hist-02")
+                lengths = pc.fill_null(pc.utf8_length(pa.array(filled, type=pa.large_string())), 0) \
+                    .to_numpy(zero_copy_only=False)
+                rec["flags"] = np.where(present, 0, 1) | np.where(lengths > MAX_ID_CHARS, 2, 0)
+                rec["period"] = period_numbers(typed[spec.time]) if spec.time in typed else np.nan
+                got = history_inputs(typed, spec)
+                for j, c in enumerate(self.inputs):
+                    rec[f"x{j}"] = got[c] if c in got else np.nan
+                rec["row"] = np.asarray(chunk.rows, dtype=np.int64)
+                rec["pos"] = np.arange(n, n + m, dtype=np.int64)
+                if m:
+                    chunk_first.append(int(rec["row"][0]))
+                    chunk_len.append(m)
+                part = (rec["h1"] % np.uint64(self.n_parts)).astype(np.int64)
+                for p in range(self.n_parts):
+                    rec[part == p].tofile(files[p])
+                n += m
+        finally:
+            for fh in files:
+                fh.close()
         self.n = n
-        self.path = folder / "panel.f64"
-        with open(self.path, "wb") as fh:
-            for _, values in iter_panel_arrays(history_codes, period, columns, spec):
+        self.chunk_first = np.asarray(chunk_first, dtype=np.int64)
+        self.chunk_start = np.concatenate([[0], np.cumsum(chunk_len)])[:-1].astype(np.int64) if chunk_len \
+            else np.zeros(0, dtype=np.int64)
+        self.chunk_len = np.asarray(chunk_len, dtype=np.int64)
+        self.part_pos: list[np.ndarray] = []
+        dup_rows, dup_first = [], []
+        for p in range(self.n_parts):
+            pos, rows, first = self._solve(p)
+            self.part_pos.append(pos)
+            dup_rows.append(rows)
+            dup_first.append(first)
+        rows_all = np.concatenate(dup_rows)
+        order = np.argsort(rows_all, kind="stable")
+        self.dup_rows = rows_all[order]
+        self.dup_first = np.concatenate(dup_first)[order]
+
+    def _records(self, p: int) -> Path:
+        return self.folder / f"rows{p}.bin"
+
+    def _values(self, p: int) -> Path:
+        return self.folder / f"panel{p}.f64"
+
+    def _solve(self, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One part: its panel features (to disk, in position order) and its repeated keys."""
+        from riskcore.features import iter_panel_arrays
+
+        rec = np.fromfile(self._records(p), dtype=self.dtype)
+        self._records(p).unlink()
+        rec = rec[np.argsort(rec["pos"], kind="stable")]
+        m = len(rec)
+        empty = (rec["flags"] & 1).astype(bool)
+        too_long = (rec["flags"] & 2).astype(bool)
+        # a dense company number within the part (the same id text gives the same pair of hashes)
+        by_company = np.lexsort((rec["h2"], rec["h1"]))
+        h1, h2 = rec["h1"][by_company], rec["h2"][by_company]
+        new = np.r_[True, (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1])] if m else np.zeros(0, dtype=bool)
+        company = np.empty(m, dtype=np.int64)
+        company[by_company] = np.cumsum(new) - 1
+        del h1, h2, by_company, new
+        # repeated company and period: every row after the first, in file order (a missing period is one period)
+        period = rec["period"]
+        period_key = np.where(np.isnan(period), -np.inf, period)
+        by_key = np.lexsort((rec["pos"], period_key, company))
+        ck, pk = company[by_key], period_key[by_key]
+        same = np.r_[False, (ck[1:] == ck[:-1]) & (pk[1:] == pk[:-1])] if m else np.zeros(0, dtype=bool)
+        group_start = np.maximum.accumulate(np.where(~same, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
+        dup = np.zeros(m, dtype=bool)
+        dup[by_key] = same
+        first = np.empty(m, dtype=np.int64)
+        first[by_key] = rec["row"][by_key][group_start]
+        dup &= ~empty
+        del ck, pk, same, group_start, by_key
+        codes = np.where(empty | too_long | dup, -1, company)
+        inputs = {c: rec[f"x{j}"] for j, c in enumerate(self.inputs)}
+        with open(self._values(p), "wb") as fh:
+            for _, values in iter_panel_arrays(codes, period, inputs, self.spec):
                 np.ascontiguousarray(values, dtype=np.float64).tofile(fh)
-                del values
+        return rec["pos"].copy(), rec["row"][dup].copy(), first[dup].copy()
+
+    def _positions(self, rows: np.ndarray) -> tuple[int, int]:
+        """The positions of one chunk's rows (a chunk of the same reading, as the first pass saw it)."""
+        k = int(np.searchsorted(self.chunk_first, rows[0]))
+        if k >= len(self.chunk_first) or self.chunk_first[k] != rows[0] or self.chunk_len[k] != len(rows):
+            raise RuntimeError("the file changed between the two passes over it; score it again")
+        lo = int(self.chunk_start[k])
+        return lo, lo + len(rows)
 
     def panel(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """The panel features of the rows numbered ``rows`` (one chunk, in file order)."""
-        pos = np.searchsorted(self.rows, rows)
-        if len(pos) == 0:
-            return {name: np.zeros(0) for name in self.names}
-        lo, hi = int(pos.min()), int(pos.max()) + 1
-        with open(self.path, "rb") as fh:
-            return {name: self._read(fh, j, lo, hi)[pos - lo] for j, name in enumerate(self.names)}
-
-    def _read(self, fh: Any, feature: int, lo: int, hi: int) -> np.ndarray:
-        fh.seek((feature * self.n + lo) * 8)
-        return np.fromfile(fh, dtype=np.float64, count=hi - lo)
+        out = {name: np.full(len(rows), np.nan) for name in self.names}
+        if not len(rows):
+            return out
+        lo, hi = self._positions(rows)
+        for p, pos in enumerate(self.part_pos):
+            i0, i1 = np.searchsorted(pos, [lo, hi])
+            if i1 <= i0:
+                continue
+            with open(self._values(p), "rb") as fh:
+                for j, name in enumerate(self.names):
+                    fh.seek((j * len(pos) + int(i0)) * 8)
+                    out[name][pos[i0:i1] - lo] = np.fromfile(fh, dtype=np.float64, count=int(i1 - i0))
+        return out
 
     def duplicates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which of ``rows`` repeat an earlier row's company and period, and that earlier row's number."""

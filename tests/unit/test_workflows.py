@@ -61,7 +61,15 @@ def test_chunked_scoring_equals_scoring_in_one_piece(quick_bundle, panel, audit,
     assert audit.verify().ok
 
 
-def test_a_file_sorted_by_year_gathers_histories_first_and_scores_the_same(quick_bundle, panel, audit, tmp_path):
+@pytest.mark.parametrize("part_rows", [1_000_000, 37])
+def test_a_file_sorted_by_year_gathers_histories_first_and_scores_the_same(quick_bundle, panel, audit, tmp_path,
+                                                                          monkeypatch, part_rows):
+    from riskcore.workflows import FileHistory
+
+    monkeypatch.setattr(FileHistory, "_PART_ROWS", part_rows)  # 37: the histories are split over several parts
+    parts = []
+    real_solve = FileHistory._solve
+    monkeypatch.setattr(FileHistory, "_solve", lambda self, p: parts.append(p) or real_solve(self, p))
     by_year = panel.sort_values([YEAR, ID], kind="stable").reset_index(drop=True)
     data = _csv(by_year)
     whole = score_file(quick_bundle, data)
@@ -73,12 +81,18 @@ def test_a_file_sorted_by_year_gathers_histories_first_and_scores_the_same(quick
                                atol=0)
     assert any("sorting it by company id" in n for n in job.notes)
     assert "history" in job.timings
+    assert (len(parts) > 3) == (part_rows < len(panel))
     # the aborted first pass left nothing in the audit trail: each score is recorded once
     assert audit.count() == whole.n_scored
     assert audit.verify().ok
 
 
-def test_repeated_keys_far_apart_are_rejected_as_in_one_piece(quick_bundle, panel, audit, tmp_path):
+@pytest.mark.parametrize("part_rows", [1_000_000, 29])
+def test_repeated_keys_far_apart_are_rejected_as_in_one_piece(quick_bundle, panel, audit, tmp_path, monkeypatch,
+                                                              part_rows):
+    from riskcore.workflows import FileHistory
+
+    monkeypatch.setattr(FileHistory, "_PART_ROWS", part_rows)
     by_year = panel.sort_values([YEAR, ID], kind="stable").reset_index(drop=True)
     copy = pd.concat([by_year, by_year.iloc[[2]]], ignore_index=True)  # row 3 again, at the end
     broken = copy.astype({"sector": object})
