@@ -92,3 +92,23 @@ def test_bad_uploads_get_a_clear_message(at, content, message):
     at.file_uploader(key="score_upload").set_value(("bad.csv", content, "text/csv")).run()
     assert not at.exception
     assert any(message in e for e in errors(at))
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "parquet"])
+def test_excel_and_parquet_uploads_score_like_the_csv(at, kind, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    path = tmp_path / f"sample.{kind}"
+    if kind == "xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    open_page(at, "portfolio_scoring")
+    at.file_uploader(key="score_upload").set_value((path.name, path.read_bytes(), "application/octet-stream")).run()
+    assert not at.exception and not errors(at)
+    from_file = table_with(at, "p_default", "grade", "decision")
+    at.file_uploader(key="score_upload").set_value(("sample.csv", SAMPLE.read_bytes(), "text/csv")).run()
+    from_csv = table_with(at, "p_default", "grade", "decision")
+    assert len(from_file) == len(from_csv) > 200
+    assert from_file["p_default"].round(12).tolist() == from_csv["p_default"].round(12).tolist()
