@@ -269,7 +269,7 @@ def _score_and_record(bundle: Any, source: Any, *, audit: Any, face: Face, calle
     written_rejects = None
     if writer is not None:
         if not tally.n_scored:
-            writer.write(_empty_scores(kept, bundle))
+            writer.write(_empty_scores(bundle))
         writer.commit()
         if rejects_path is not None or len(rejects_frame):
             written_rejects = Path(rejects_path) if rejects_path is not None else \
@@ -338,11 +338,14 @@ def _frame_chunks(frame: pd.DataFrame) -> Iterator[Table]:
 
 
 def _ids(frame: pd.DataFrame, id_column: str) -> pa.ChunkedArray:
+    """A chunk's company ids as trimmed Arrow text (no Python object per cell when they are Arrow already)."""
     values = frame[id_column]
-    arr = pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)]) \
-        if values.dtype == object else pa.chunked_array(pa.array(values.array)) \
-        if isinstance(values.array, pd.arrays.ArrowStringArray) else \
-        pa.chunked_array([pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())])
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        arr = pa.chunked_array(pa.array(values.array))
+    elif values.dtype == object:
+        arr = pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)])
+    else:  # numbers read from a typed file
+        arr = pa.chunked_array([pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())])
     return pc.utf8_trim_whitespace(arr.cast(pa.large_string()))
 
 
@@ -592,7 +595,8 @@ def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def _empty_scores(kept: list[ScoreResult], bundle: Any) -> pd.DataFrame:
+def _empty_scores(bundle: Any) -> pd.DataFrame:
+    """The output's columns without rows, for a file none of whose rows could be scored."""
     from riskcore.scoring import SCORE_COLUMNS
 
     cols = [bundle.spec.id or "row", *SCORE_COLUMNS]

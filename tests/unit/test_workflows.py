@@ -203,3 +203,15 @@ def test_score_companies_records_the_valid_ones_in_one_request(quick_bundle, pan
     assert set(rows["request_id"]) == {done.request_id}
     assert set(rows["company_id"]) == {records[0][ID], records[2][ID]}
     assert all(len(r) > 0 for r in rows["reasons"])
+
+
+def test_a_file_without_a_scorable_row_writes_the_header_and_every_reject(quick_bundle, panel, audit, tmp_path):
+    broken = panel.head(5).astype({"roa": object})
+    broken["roa"] = "abc"
+    out = tmp_path / "s.csv"
+    job = score_and_record(quick_bundle, _csv(broken), audit=audit, face="cli", output=out)
+    assert job.n_scored == 0 and job.n_rejected == 5
+    written = pd.read_csv(out)
+    assert len(written) == 0 and {"p_default", "grade", "decision"} <= set(written.columns)
+    assert len(pd.read_csv(job.rejects_path)) == 5
+    assert audit.count() == 0
