@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -13,6 +14,9 @@ from riskcore.reports import csv_bytes
 
 STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "error": "❌ error", "warning": "⚠️ warning",
                 "info": "ℹ️ info", "skip": "⏭️ skip"}
+# a browser shows a table of this many rows at once; a larger one (a million scored rows) would not fit in one
+# message between the server and the page, so the rest is in the download
+MAX_TABLE_ROWS = 10_000
 PARTS = {"test": "Test year (most recent, never seen in training)", "validation": "Validation year"}
 
 
@@ -74,3 +78,12 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object:
             out[col] = out[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     return out
+
+
+def big_table(frame: pd.DataFrame, what: str, *, downloadable: bool = False, **kwargs: Any) -> None:
+    """``st.dataframe`` of at most :data:`MAX_TABLE_ROWS` rows, saying so when there are more."""
+    if len(frame) > MAX_TABLE_ROWS:
+        rest = "; the download below has all of them" if downloadable else ""
+        st.caption(f"Showing the first {MAX_TABLE_ROWS:,} of {len(frame):,} {what}{rest}.")
+        frame = frame.head(MAX_TABLE_ROWS)
+    st.dataframe(frame, **kwargs)

@@ -75,12 +75,12 @@ with missing:
 with invalid:
     bad = reports.violations_table(report)
     st.markdown(f"**Invalid values** — {len(bad):,} cell(s) that cannot be used (training sets them to missing)")
-    st.dataframe(widgets.readable(bad), hide_index=True, width="stretch")
+    widgets.big_table(widgets.readable(bad), "cells", hide_index=True, width="stretch")
     outliers = reports.violations_table(report, outliers=True)
     st.markdown(f"**Unusual values** — {len(outliers):,} possible but outside the typical range (kept)")
-    st.dataframe(widgets.readable(outliers), hide_index=True, width="stretch")
+    widgets.big_table(widgets.readable(outliers), "cells", hide_index=True, width="stretch")
     st.markdown(f"**Duplicates** — {len(report.duplicates):,} row(s)")
-    st.dataframe(report.duplicates, hide_index=True, width="stretch")
+    widgets.big_table(report.duplicates, "rows", hide_index=True, width="stretch")
 
 with split:
     if check.split_summary is None:

@@ -66,16 +66,17 @@ with scored_tab:
     decisions = right.multiselect("Decisions", ["accept", "refer"], key="score_decisions",
                                   placeholder="all decisions")
     shown = reports.filter_scores(scores, grades=grades, decisions=decisions)
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
-                                "score_raw": st.column_config.NumberColumn(format="%.3f"),
-                                "expected_loss": st.column_config.NumberColumn("expected loss", format="localized",
-                                                                                step=1)})
+    widgets.big_table(shown, "scored rows", downloadable=True, hide_index=True, width="stretch",
+                      column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
+                                     "score_raw": st.column_config.NumberColumn(format="%.3f"),
+                                     "expected_loss": st.column_config.NumberColumn("expected loss",
+                                                                                     format="localized", step=1)})
     widgets.csv_download(f"Download {len(shown):,} scored rows", shown, "scored_portfolio.csv", key="download_scores")
 
 with rejects_tab:
     if result.n_rejected:
-        st.dataframe(widgets.readable(result.rejects), hide_index=True, width="stretch")
+        widgets.big_table(widgets.readable(result.rejects), "rejects", downloadable=True, hide_index=True,
+                          width="stretch")
         widgets.csv_download("Download the reject report", result.rejects, "rejects.csv", key="download_rejects")
     else:
         st.success("Every row could be scored.")

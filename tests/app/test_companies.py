@@ -112,3 +112,15 @@ def test_excel_and_parquet_uploads_score_like_the_csv(at, kind, tmp_path):
     from_csv = table_with(at, "p_default", "grade", "decision")
     assert len(from_file) == len(from_csv) > 200
     assert from_file["p_default"].round(12).tolist() == from_csv["p_default"].round(12).tolist()
+
+
+def test_a_large_scored_file_shows_the_first_rows_and_offers_all_in_the_download(at, monkeypatch):
+    import dashboard.widgets
+
+    monkeypatch.setattr(dashboard.widgets, "MAX_TABLE_ROWS", 50)
+    open_page(at, "portfolio_scoring")
+    at.file_uploader(key="score_upload").set_value(("sample.csv", SAMPLE.read_bytes(), "text/csv")).run()
+    assert not at.exception and not errors(at)
+    scored = int(metrics(at)["Scored"].replace(",", ""))
+    assert len(table_with(at, "p_default", "grade", "decision")) == 50 < scored
+    assert any(f"Showing the first 50 of {scored:,} scored rows" in c.value for c in at.caption)
