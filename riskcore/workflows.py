@@ -105,7 +105,7 @@ class ScoreJob:
 
 
 class _Scattered(Exception):
-    """A company's rows are not next to each other across chunks; score the file in one piece."""
+    """A company's rows are not next to each other across chunks: gather the histories in a first pass."""
 
 
 def score_and_record(
