@@ -176,15 +176,20 @@ def _scores(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={ID: str, "row": int})
 
 
+def _score_plain_csv(quick_bundle, demo_rows, tmp_path, capsys, output: str) -> pd.DataFrame:
+    """The demo rows written as a plain CSV and scored to ``output`` (a name under ``tmp_path``)."""
+    path = tmp_path / "plain.csv"
+    path.write_bytes(to_csv_bytes(demo_rows))
+    _score(quick_bundle, path, tmp_path / output, capsys)
+    scores = _scores(tmp_path / output)
+    assert len(scores) >= 35, "the plain demo rows should nearly all be scored"
+    return scores
+
+
 @pytest.fixture
 def baseline(quick_bundle, demo_rows, tmp_path, home, capsys):
     """Scores of the plain CSV (``company_id`` → ``p_default``)."""
-    path = tmp_path / "plain.csv"
-    path.write_bytes(to_csv_bytes(demo_rows))
-    _score(quick_bundle, path, tmp_path / "plain_scores.csv", capsys)
-    scores = _scores(tmp_path / "plain_scores.csv")
-    assert len(scores) >= 35, "the plain demo rows should nearly all be scored"
-    return scores.set_index(ID)["p_default"]
+    return _score_plain_csv(quick_bundle, demo_rows, tmp_path, capsys, "plain_scores.csv").set_index(ID)["p_default"]
 
 
 def test_spreadsheet_headers_are_matched(quick_bundle, demo_rows, baseline, tmp_path, capsys):
@@ -255,11 +260,8 @@ def _assert_same_scores(path, expected: pd.DataFrame) -> None:
 @pytest.fixture
 def csv_scores_parquet(quick_bundle, demo_rows, tmp_path, home, capsys):
     """The demo rows scored from CSV, written as Parquet by ``score --output x.parquet``."""
-    path = tmp_path / "rows.csv"
-    path.write_bytes(to_csv_bytes(demo_rows))
-    _score(quick_bundle, path, tmp_path / "csv_scores.parquet", capsys)
-    scores = _scores(tmp_path / "csv_scores.parquet")
-    assert len(scores) >= 35 and {"row", ID, "p_default", "decision", "grade"} <= set(scores.columns)
+    scores = _score_plain_csv(quick_bundle, demo_rows, tmp_path, capsys, "csv_scores.parquet")
+    assert {"row", ID, "p_default", "decision", "grade"} <= set(scores.columns)
     assert pd.api.types.is_float_dtype(scores["p_default"])
     return scores
 
