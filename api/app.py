@@ -45,10 +45,10 @@ import riskcore
 from api import schemas
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
-from riskcore.audit import AuditLog
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, BundleError, ModelNotFoundError, RiskcoreError, SchemaError
-from riskcore.scoring import MAX_ID_CHARS
+from riskcore.serving.audit import AuditLog
+from riskcore.serving.scoring import MAX_ID_CHARS
 
 __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
 
@@ -136,13 +136,13 @@ def load_model(settings: Settings) -> tuple[Any, str]:
     -------
     (bundle, problem) : the verified bundle and ``""``, or ``None`` and the reason to show clients.
     """
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     folder = os.environ.get("RISKCORE_API_BUNDLE")
     try:
         if folder:
             return load_bundle(folder), ""
-        from riskcore.tracking import Tracker, load_champion
+        from riskcore.modelling.tracking import Tracker, load_champion
 
         return load_champion(Tracker.from_settings(settings)), ""
     except ModelNotFoundError as err:
@@ -269,7 +269,7 @@ def _guard(permission: str) -> Any:
 # ---------------------------------------------------------------------------
 
 def _engine_record(spec: Any, company: BaseModel) -> dict[str, Any]:
-    """The dict :func:`riskcore.scoring.score_one` takes, from a validated Company."""
+    """The dict :func:`riskcore.serving.scoring.score_one` takes, from a validated Company."""
     record = company.features.model_dump(by_alias=True)  # type: ignore[attr-defined]
     record[spec.id or "company_id"] = company.company_id  # type: ignore[attr-defined]
     if spec.exposure and getattr(company, "exposure", None) is not None:
@@ -330,7 +330,7 @@ def _number(value: Any) -> float | str | None:
 
 
 def _explanation(ex: Any) -> dict[str, Any]:
-    """Reason codes and contributions of one company's :class:`riskcore.explain.CompanyExplanation`."""
+    """Reason codes and contributions of one company's :class:`riskcore.serving.explain.CompanyExplanation`."""
     w = ex.waterfall
     return {
         "base_pd": ex.base_pd,
@@ -431,7 +431,7 @@ def create_app(settings: Settings | None = None, *, bundle: Any = None, keys: Ke
              summary="A verified model is loaded and the audit store is writable",
              responses={503: {"model": schemas.Ready, "description": "Not ready; `reasons` says why."}})
     def ready(request: Request) -> Any:
-        from riskcore.bundle import verify_bundle
+        from riskcore.modelling.bundle import verify_bundle
 
         st = _state(request)
         reasons = []

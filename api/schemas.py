@@ -1,7 +1,7 @@
 """Request and response models of the REST API.
 
 The request models are generated from the deployed bundle's
-:class:`~riskcore.schema.DatasetSpec` by :func:`build_request_models`, so the
+:class:`~riskcore.data.schema.DatasetSpec` by :func:`build_request_models`, so the
 API accepts exactly the features the model was trained on, with the spec's
 valid ranges and categories. They are strict: no strings for numbers, no
 booleans, no NaN or infinities, no unknown fields.
@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from riskcore.grading import RISK_LEVELS
-from riskcore.scoring import MAX_ID_CHARS
+from riskcore.evaluation.grading import RISK_LEVELS
+from riskcore.serving.scoring import MAX_ID_CHARS
 
 __all__ = [
     "BatchError",

@@ -54,9 +54,9 @@ def _free_port() -> int:
 
 def _train(folder: Path) -> Path:
     from riskcore.config import TrainingConfig
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.synth import generate_portfolio
-    from riskcore.train import train
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.train import train
 
     portfolio = generate_portfolio(1000, seed=SEED)  # the model only has to be realistic, not good
     config = TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=200)
@@ -156,10 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from api.keys import KeyStore
-    from riskcore.audit import AuditLog
-    from riskcore.bundle import load_bundle
     from riskcore.config import load_settings
-    from riskcore.scoring import score_frame, score_one
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.serving.audit import AuditLog
+    from riskcore.serving.scoring import score_frame, score_one
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"

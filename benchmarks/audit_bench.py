@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import row, timeit  # noqa: E402
 
-from riskcore.audit import AuditLog, AuditRecord  # noqa: E402
+from riskcore.serving.audit import AuditLog, AuditRecord  # noqa: E402
 
 N_PROCESSES = 8
 N_CALLS = 500
@@ -41,7 +41,7 @@ META = {"source": "cli", "caller": "bench", "model_version": "2024.06-abc", "bun
 
 
 def _demo_inputs(n: int) -> pd.DataFrame:
-    from riskcore.synth import generate_portfolio
+    from riskcore.data.synth import generate_portfolio
 
     portfolio = generate_portfolio(n_companies=2000)
     frame = portfolio.frame

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import row, timeit  # noqa: E402
 
 from riskcore.config import Costs  # noqa: E402
-from riskcore.costs import CostSweep, cost_curve  # noqa: E402
-from riskcore.metrics import _resample_counts, bootstrap_auc_samples  # noqa: E402
+from riskcore.evaluation.costs import CostSweep, cost_curve  # noqa: E402
+from riskcore.evaluation.metrics import _resample_counts, bootstrap_auc_samples  # noqa: E402
 
 SEED = 7
 

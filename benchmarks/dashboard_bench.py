@@ -37,7 +37,7 @@ def _home() -> str:
     if home:
         return home
     from riskcore.config import load_settings
-    from riskcore.train import train_demo
+    from riskcore.modelling.train import train_demo
 
     home = tempfile.mkdtemp(prefix="riskcore_bench_")
     t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def pages() -> None:
 
 def slider() -> None:
     from riskcore.config import Costs
-    from riskcore.costs import CostSweep
+    from riskcore.evaluation.costs import CostSweep
     from riskcore.reports import decision_view
 
     rng = np.random.default_rng(0)

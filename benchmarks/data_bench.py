@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import row, timeit  # noqa: E402
 
-from riskcore.leakage import run_leakage_checks  # noqa: E402
-from riskcore.quality import check_frame, clean_for_training, prepare_frame  # noqa: E402
-from riskcore.schema import DEMO_SPEC  # noqa: E402
-from riskcore.split import split_portfolio  # noqa: E402
-from riskcore.synth import generate_portfolio  # noqa: E402
-from riskcore.tabular import read_table, write_csv  # noqa: E402
+from riskcore.data.quality import check_frame, clean_for_training, prepare_frame  # noqa: E402
+from riskcore.data.schema import DEMO_SPEC  # noqa: E402
+from riskcore.data.synth import generate_portfolio  # noqa: E402
+from riskcore.data.tabular import read_table, write_csv  # noqa: E402
+from riskcore.modelling.leakage import run_leakage_checks  # noqa: E402
+from riskcore.modelling.split import split_portfolio  # noqa: E402
 
 
 def main() -> None:

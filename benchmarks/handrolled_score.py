@@ -36,8 +36,8 @@ def main(model: str, source: str, output: str, timings: bool) -> None:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from riskcore.bundle import load_bundle
-    from riskcore.features import add_panel_features
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.features import add_panel_features
 
     t_start = time.perf_counter()
     bundle = load_bundle(model)

@@ -82,7 +82,7 @@ TARGET_VERIFY_ROWS_PER_S = 1_000_000.0
 
 def _base(order: str = "year") -> pd.DataFrame:
     """The demo portfolio the files tile (scoring columns only), in the demo's order (by fiscal year) or by company."""
-    from riskcore.synth import generate_portfolio
+    from riskcore.data.synth import generate_portfolio
 
     frame = generate_portfolio(5000, seed=SEED).frame.drop(columns=["default_12m", "true_pd"])
     if order == "company":  # as a loan system's export sorted by account: a company's years next to each other
@@ -92,7 +92,7 @@ def _base(order: str = "year") -> pd.DataFrame:
 
 def _portfolio(base: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
     """Rows ``start:stop`` of the demo portfolio tiled, ids made unique per tile, ratios perturbed."""
-    from riskcore.schema import DEMO_SPEC
+    from riskcore.data.schema import DEMO_SPEC
 
     positions = np.arange(start, stop)
     frame = base.iloc[positions % len(base)].reset_index(drop=True)
@@ -145,10 +145,10 @@ def _child_train(models_dir: str) -> None:
     from riskcore.config import TrainingConfig, set_thread_defaults
 
     set_thread_defaults()  # setup only: sleeping OpenMP threads keep training from crawling on a busy machine
-    import riskcore.train as training
-    from riskcore.bundle import load_bundle
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.synth import generate_portfolio
+    import riskcore.modelling.train as training
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.bundle import load_bundle
 
     # the search draws from this one point, so the champion has CHAMPION_PARAMS' tree count
     training.search_space = lambda kind: dict(CHAMPION_PARAMS)  # type: ignore[assignment]
@@ -307,7 +307,7 @@ def _read_p(path: Path, columns: list[str]) -> pd.DataFrame:
 
 def agreement(riskcore_out: Path, handrolled_out: Path) -> dict[str, Any]:
     """How closely riskcore's PDs match the hand-rolled ones on the rows both scored (by id and year)."""
-    from riskcore.schema import DEMO_SPEC
+    from riskcore.data.schema import DEMO_SPEC
 
     keys = [DEMO_SPEC.id or "company_id", DEMO_SPEC.time or "fiscal_year"]
     try:
@@ -538,11 +538,11 @@ def _best_time(fn: Any, repeat: int = 3) -> float:
 
 def bench_latency(bundle_dir: str, n_calls: int, n_explain_rows: int) -> dict[str, Any]:
     """score_one and explain_one against the booster on one row; explain_frame against pred_contrib."""
-    from riskcore.bundle import load_bundle
-    from riskcore.explain import explain_frame, explain_one
-    from riskcore.features import add_panel_features
-    from riskcore.quality import prepare_frame
-    from riskcore.scoring import score_one
+    from riskcore.data.quality import prepare_frame
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.features import add_panel_features
+    from riskcore.serving.explain import explain_frame, explain_one
+    from riskcore.serving.scoring import score_one
 
     bundle = load_bundle(bundle_dir)
     booster = bundle.scorer.booster  # type: ignore[attr-defined]

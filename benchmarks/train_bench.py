@@ -7,7 +7,7 @@ Baselines measured in the same run, on the same machine state:
   data — the cheapest honest model, so ``quick`` and ``full`` read as
   "this many plain fits";
 * a brute-force loop that prices each of 50,000 distinct thresholds one at a
-  time, against the vectorised :class:`riskcore.costs.CostSweep` the training
+  time, against the vectorised :class:`riskcore.evaluation.costs.CostSweep` the training
   run uses to pick its cut-off (both must find the same minimum cost).
 
 Each profile prints its stage times (from the progress callback) so a slow
@@ -41,11 +41,11 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from riskcore.config import Costs, TrainingConfig  # noqa: E402
-from riskcore.costs import CostSweep  # noqa: E402
-from riskcore.schema import DEMO_SPEC  # noqa: E402
-from riskcore.synth import generate_portfolio  # noqa: E402
-from riskcore.tracking import Tracker  # noqa: E402
-from riskcore.train import train  # noqa: E402
+from riskcore.data.schema import DEMO_SPEC  # noqa: E402
+from riskcore.data.synth import generate_portfolio  # noqa: E402
+from riskcore.evaluation.costs import CostSweep  # noqa: E402
+from riskcore.modelling.tracking import Tracker  # noqa: E402
+from riskcore.modelling.train import train  # noqa: E402
 
 
 class StageClock:

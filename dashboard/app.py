@@ -25,7 +25,7 @@ st.set_page_config(page_title="riskcore", page_icon=str(ROOT / "assets" / "logo.
 
 def first_start() -> None:
     """No model yet: generate the demo portfolio and train a quick model, with a progress bar."""
-    from riskcore.train import train_demo
+    from riskcore.modelling.train import train_demo
 
     st.title("Welcome to riskcore")
     st.write(f"There is no model yet. riskcore is generating its demo portfolio ({state.settings().demo_companies:,} "

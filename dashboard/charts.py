@@ -46,7 +46,7 @@ def loss_comparison(view: DecisionView) -> go.Figure:
 def cost_curve(curve: pd.DataFrame, *, optimal: float, current: float) -> go.Figure:
     """Cost of every cut-off (validation rows), split into missed defaults and false alarms.
 
-    ``curve`` has the columns of :meth:`riskcore.costs.CostSweep.curve`; the
+    ``curve`` has the columns of :meth:`riskcore.evaluation.costs.CostSweep.curve`; the
     optimal and the current cut-offs are marked.
     """
     fig = go.Figure()

@@ -32,7 +32,7 @@ def waterfall(frame: pd.DataFrame, *, scale: str = "pd") -> go.Figure:
 
 
 def peer_percentiles(peers: pd.DataFrame) -> go.Figure:
-    """Each key ratio's percentile within the sector (:func:`riskcore.explain.peer_percentiles`).
+    """Each key ratio's percentile within the sector (:func:`riskcore.serving.explain.peer_percentiles`).
 
     Bars point the way of the risk: a ratio on the risky side of the sector
     median is red, on the safe side green.

@@ -158,7 +158,7 @@ def pd_histogram(y: np.ndarray, p_default: np.ndarray) -> go.Figure:
 
 
 def ece_by_segment(table: pd.DataFrame) -> go.Figure:
-    """ECE per segment (``riskcore.metrics.segment_table``); small segments in grey."""
+    """ECE per segment (``riskcore.evaluation.metrics.segment_table``); small segments in grey."""
     t = table.sort_values("ece")
     fig = go.Figure(go.Bar(x=t["ece"], y=t["segment"].astype(str), orientation="h",
                            marker_color=[GREY if s else BLUE for s in t["small"]], customdata=t[["rows", "defaults"]],
@@ -207,7 +207,7 @@ def precision_recall(curves: pd.DataFrame, point: tuple[float, float], base_rate
 
 
 def lift(gains: pd.DataFrame) -> go.Figure:
-    """Lift per risk decile (``riskcore.metrics.gains_table``, stacked by model)."""
+    """Lift per risk decile (``riskcore.evaluation.metrics.gains_table``, stacked by model)."""
     fig = go.Figure()
     for name, g in gains.groupby("model", sort=False):
         fig.add_bar(x=g["decile"], y=g["lift"], name=str(name), marker_color=_colour(str(name)),

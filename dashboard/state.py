@@ -22,9 +22,9 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
-from riskcore.costs import CostSweep
+from riskcore.evaluation.costs import CostSweep
+from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.reports import DataCheck, DecisionView
-from riskcore.tracking import ChampionRef, Tracker
 
 # session-state keys of the user's choices
 COST_FN, COST_FP, COST_MODE, LGD, THRESHOLD = "cost_fn", "cost_fp", "cost_mode", "lgd", "threshold_override"
@@ -53,7 +53,7 @@ def champion_ref() -> ChampionRef | None:
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def load_bundle(bundle_path: str, bundle_hash: str) -> Any:
     """A verified bundle; one per (path, hash), shared by every session."""
-    from riskcore.bundle import load_bundle as _load
+    from riskcore.modelling.bundle import load_bundle as _load
 
     return _load(bundle_path, expected_hash=bundle_hash or None)
 
@@ -153,8 +153,8 @@ def training_data_path(bundle: Any) -> Path | None:
 @st.cache_data(max_entries=8, show_spinner="Checking the data…")
 def data_check(path: str, mtime: float, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
     """Quality report, split and (optionally) leakage checks of a data file (cached per file version)."""
+    from riskcore.data.tabular import read_table
     from riskcore.reports import check_data
-    from riskcore.tabular import read_table
 
     return check_data(read_table(path), _spec, leakage=leakage)
 
@@ -162,8 +162,8 @@ def data_check(path: str, mtime: float, _spec: Any, model_version: str, leakage:
 @st.cache_data(max_entries=4, show_spinner="Checking the file…")
 def upload_check(_data: bytes, file_id: str, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
     """The same checks for an uploaded file (keyed on the upload's id, not on its bytes)."""
+    from riskcore.data.tabular import read_table
     from riskcore.reports import check_data
-    from riskcore.tabular import read_table
 
     return check_data(read_table(_data, max_bytes=settings().upload_max_mb * 1_000_000), _spec, leakage=leakage)
 
@@ -276,7 +276,7 @@ def companies(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
 @st.cache_data(max_entries=64, show_spinner=False)
 def explanation(_bundle: Any, model_version: str, part: str, position: int) -> Any:
     """Contributions of one company of the hold-out (SHAP, in log-odds and in PD)."""
-    from riskcore.explain import explain_frame
+    from riskcore.serving.explain import explain_frame
 
     return explain_frame(_bundle, rows(_bundle, part).iloc[[position]].reset_index(drop=True))
 
@@ -292,7 +292,7 @@ def scored_upload(_bundle: Any, model_version: str, file_id: str, _data: bytes, 
     new upload — even of the same bytes — is scored and audited anew. An
     ``AuditError`` propagates and is not cached: no scores without an audit row.
     """
-    from riskcore.audit import AuditLog
+    from riskcore.serving.audit import AuditLog
     from riskcore.workflows import score_and_record
 
     s = settings()

@@ -7,8 +7,8 @@ from dashboard import charts_company as charts
 from dashboard import state, widgets
 from riskcore import reports
 from riskcore.errors import SchemaError
-from riskcore.explain import peer_percentiles, reason_codes, what_if
-from riskcore.grading import grade_of, risk_level_of
+from riskcore.evaluation.grading import grade_of, risk_level_of
+from riskcore.serving.explain import peer_percentiles, reason_codes, what_if
 
 SCALES = {"pd": "probability of default", "logodds": "log-odds"}
 WHATIF = "whatif_"  # prefix of the what-if inputs, forgotten when the company changes

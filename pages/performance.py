@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import charts_model as charts
 from dashboard import state, widgets
-from riskcore.metrics import at_threshold
+from riskcore.evaluation.metrics import at_threshold
 
 bundle = state.model_bundle()
 view = state.current_view(bundle)

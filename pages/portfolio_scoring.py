@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, state, widgets
 from riskcore import reports
 from riskcore.errors import RiskcoreError
-from riskcore.grading import MASTER_SCALE, master_scale_frame
+from riskcore.evaluation.grading import MASTER_SCALE, master_scale_frame
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 

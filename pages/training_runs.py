@@ -16,8 +16,8 @@ st.caption("Every training run is logged to MLflow with the candidates it compar
 def _train(profile: str, promote: bool) -> None:
     """Train on the champion's training file, with a progress bar; caches are cleared afterwards."""
     from riskcore.config import TrainingConfig
-    from riskcore.tabular import read_table
-    from riskcore.train import train
+    from riskcore.data.tabular import read_table
+    from riskcore.modelling.train import train
 
     path = state.training_data_path(bundle)
     if path is None:

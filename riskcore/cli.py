@@ -40,8 +40,8 @@ def _add_role_options(p: argparse.ArgumentParser, *, target_default: str | None 
 
 def load_with_spec(path: str, args: argparse.Namespace) -> tuple[object, object]:
     """Read a CSV and decide its spec: the demo layout when recognised, else inferred from the options."""
-    from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
-    from riskcore.tabular import normalise_name, read_table
+    from riskcore.data.schema import DEMO_SPEC, extend_spec, infer_spec
+    from riskcore.data.tabular import normalise_name, read_table
 
     table = read_table(path, sheet=getattr(args, "sheet", None))
     cols = {normalise_name(c) for c in table.frame.columns}
@@ -64,8 +64,8 @@ def load_with_spec(path: str, args: argparse.Namespace) -> tuple[object, object]
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     """Generate the demo portfolio and write it with its manifest."""
-    from riskcore.synth import generate_portfolio
-    from riskcore.tabular import write_csv
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.data.tabular import write_csv
 
     portfolio = generate_portfolio(args.companies, seed=args.seed, default_rate=args.default_rate)
     out = Path(args.out)
@@ -87,9 +87,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Print the data-quality report and, with a target, the leakage checks."""
     import numpy as np
 
-    from riskcore.leakage import run_leakage_checks
-    from riskcore.quality import check_frame, clean_for_training, prepare_frame
-    from riskcore.split import split_portfolio
+    from riskcore.data.quality import check_frame, clean_for_training, prepare_frame
+    from riskcore.modelling.leakage import run_leakage_checks
+    from riskcore.modelling.split import split_portfolio
 
     table, spec = load_with_spec(args.data, args)
     prepared = prepare_frame(table, spec)  # type: ignore[arg-type]
@@ -138,9 +138,9 @@ def _costs_from_args(args: argparse.Namespace, settings: object) -> object:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
     from riskcore.config import TrainingConfig, load_settings, parse_candidates
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.modelling.train import train
     from riskcore.progress import TextProgress
-    from riskcore.tracking import Tracker
-    from riskcore.train import train
 
     settings = load_settings()
     table, spec = load_with_spec(args.data, args)
@@ -169,10 +169,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _bundle_from_arg(model: str, settings: object) -> object:
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     if model == "champion":
-        from riskcore.tracking import Tracker, load_champion  # the experiment store, only when it is needed
+        from riskcore.modelling.tracking import Tracker, load_champion  # the experiment store, only when it is needed
 
         return load_champion(Tracker.from_settings(settings))
     return load_bundle(model)
@@ -182,9 +182,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     """Score a file; record every score in the audit trail; then write scored rows and rejects."""
     import json
 
-    from riskcore.audit import AuditLog
     from riskcore.config import load_settings
     from riskcore.progress import TextProgress
+    from riskcore.serving.audit import AuditLog
     from riskcore.workflows import score_and_record
 
     settings = load_settings()
@@ -205,8 +205,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit trail's hash chain; name the first altered row."""
-    from riskcore.audit import AuditLog
     from riskcore.config import load_settings
+    from riskcore.serving.audit import AuditLog
 
     settings = load_settings()
     result = AuditLog(args.url or settings.resolved_audit_url).verify()

@@ -16,14 +16,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from riskcore.calibration import BinStrategy, brier_score, expected_calibration_error, reliability_curve
 from riskcore.config import Costs
-from riskcore.costs import BusinessImpact, CostSweep, business_impact
+from riskcore.data.quality import QualityReport, check_frame, clean_for_training, prepare_frame
+from riskcore.data.schema import DatasetSpec, extend_spec
+from riskcore.data.tabular import Table, write_csv
 from riskcore.errors import DataFileError
-from riskcore.features import add_panel_features
-from riskcore.grading import PD_FLOOR, grade_of
-from riskcore.leakage import LeakageReport, run_leakage_checks
-from riskcore.metrics import (
+from riskcore.evaluation.costs import BusinessImpact, CostSweep, business_impact
+from riskcore.evaluation.grading import PD_FLOOR, grade_of
+from riskcore.evaluation.metrics import (
     CurveKind,
     bootstrap_ci,
     curve_with_band,
@@ -34,11 +34,11 @@ from riskcore.metrics import (
     roc_auc,
     segment_table,
 )
-from riskcore.quality import QualityReport, check_frame, clean_for_training, prepare_frame
-from riskcore.schema import DatasetSpec, extend_spec
-from riskcore.scoring import ScoreResult
-from riskcore.split import split_portfolio
-from riskcore.tabular import Table, write_csv
+from riskcore.modelling.calibration import BinStrategy, brier_score, expected_calibration_error, reliability_curve
+from riskcore.modelling.features import add_panel_features
+from riskcore.modelling.leakage import LeakageReport, run_leakage_checks
+from riskcore.modelling.split import split_portfolio
+from riskcore.serving.scoring import ScoreResult
 
 __all__ = [
     "DataCheck",
@@ -255,7 +255,7 @@ _INVALID_CHECKS = ("type", "non_finite", "unknown_category", "range")
 class DataCheck:
     """The checks of one data file, as the data-quality page shows them.
 
-    ``report`` is the :class:`~riskcore.quality.QualityReport`; ``split_summary``
+    ``report`` is the :class:`~riskcore.data.quality.QualityReport`; ``split_summary``
     (columns part, rows, share, defaults, default_rate, companies, first, last)
     and ``leakage`` are ``None`` when the file has no usable target or the
     leakage checks were not asked for; ``notes`` say why, and what cleaning
@@ -274,11 +274,11 @@ def check_data(data: Table | pd.DataFrame, spec: DatasetSpec, *, leakage: bool =
 
     The file's columns unknown to ``spec`` are added as inferred features (so a
     leaked column a user added is checked too); rows are cleaned and panel
-    features added exactly as :func:`riskcore.train.train` does before it splits.
+    features added exactly as :func:`riskcore.modelling.train.train` does before it splits.
 
     Parameters
     ----------
-    data : a table read by :func:`riskcore.tabular.read_table`, or a frame.
+    data : a table read by :func:`riskcore.data.tabular.read_table`, or a frame.
     spec : the dataset spec to check against (the model's, or the demo's).
     leakage : run the leakage checklist (slow: it fits a few small models).
     random_state : seed of the split and of the leakage checks.
@@ -354,7 +354,7 @@ def violations_table(report: QualityReport, *, outliers: bool = False) -> pd.Dat
 def leakage_checklist(findings: list[Any]) -> pd.DataFrame:
     """The leakage checklist as a table: check, title, status, columns, detail.
 
-    ``findings`` are :class:`~riskcore.leakage.LeakageFinding` objects or their
+    ``findings`` are :class:`~riskcore.modelling.leakage.LeakageFinding` objects or their
     ``as_dict()`` form (as stored in a bundle's ``metrics.json``).
     """
     rows = []
@@ -517,7 +517,7 @@ def reliability_frame(rows: pd.DataFrame, columns: dict[str, str], *, n_bins: in
     """Reliability curves of several probability columns, stacked.
 
     Columns: curve (the label), bin, lower, upper, count, mean_predicted,
-    observed_rate (see :func:`riskcore.calibration.reliability_curve`).
+    observed_rate (see :func:`riskcore.modelling.calibration.reliability_curve`).
     """
     y = rows["y"].to_numpy(dtype=float)
     parts = [reliability_curve(y, rows[col].to_numpy(dtype=float), n_bins=n_bins, strategy=strategy)
@@ -542,7 +542,7 @@ def curves_frame(rows: pd.DataFrame, columns: dict[str, str], kind: CurveKind, *
                  random_state: int = 7) -> pd.DataFrame:
     """ROC or precision-recall curves with bootstrap bands of several score columns, stacked.
 
-    Columns: model, then those of :func:`riskcore.metrics.curve_with_band`
+    Columns: model, then those of :func:`riskcore.evaluation.metrics.curve_with_band`
     (``fpr, tpr, tpr_lower, tpr_upper`` or ``recall, precision, precision_lower, precision_upper``).
     """
     y = rows["y"].to_numpy(dtype=float)
@@ -553,7 +553,7 @@ def curves_frame(rows: pd.DataFrame, columns: dict[str, str], kind: CurveKind, *
 
 
 def gains_frame(rows: pd.DataFrame, columns: dict[str, str], n_bins: int = 10) -> pd.DataFrame:
-    """Gains tables (:func:`riskcore.metrics.gains_table`) of several score columns, stacked with a ``model`` column."""
+    """Gains tables (:func:`~riskcore.evaluation.metrics.gains_table`) of several score columns, one per ``model``."""
     y = rows["y"].to_numpy(dtype=float)
     parts = [gains_table(y, rows[col].to_numpy(dtype=float), n_bins=n_bins).assign(model=label)
              for label, col in columns.items()]
@@ -566,7 +566,7 @@ def ks_curve(y_true: np.ndarray, y_prob: np.ndarray) -> pd.DataFrame:
 
     Row ``k`` is the cut-off at the ``k``-th distinct score (ascending): the
     share of defaulters and of non-defaulters scored below it. The largest gap is
-    the KS statistic (:func:`riskcore.metrics.ks_statistic`).
+    the KS statistic (:func:`riskcore.evaluation.metrics.ks_statistic`).
 
     Returns
     -------
@@ -624,7 +624,7 @@ def sector_table(rows: pd.DataFrame, segment: str, *, n_resamples: int = 200, mi
                  random_state: int = 7) -> pd.DataFrame:
     """Per-segment rows, defaults, AUC with interval, observed vs predicted rate and ECE.
 
-    See :func:`riskcore.metrics.segment_table`; segments with fewer than
+    See :func:`riskcore.evaluation.metrics.segment_table`; segments with fewer than
     ``min_defaults`` defaults are flagged ``small``.
     """
     return segment_table(rows["y"].to_numpy(dtype=float), rows["p_default"].to_numpy(dtype=float),
@@ -682,7 +682,7 @@ def find_companies(table: pd.DataFrame, query: str) -> pd.DataFrame:
 def company_record(rows: pd.DataFrame, position: int, spec: DatasetSpec) -> dict[str, Any]:
     """One company's model inputs (and exposure) as plain Python values, missing as ``None``.
 
-    This is the record :func:`riskcore.explain.what_if` and :func:`riskcore.scoring.score_one` take.
+    This is the record :func:`riskcore.serving.explain.what_if` and :func:`riskcore.serving.scoring.score_one` take.
     """
     cols = [c for c in (*spec.model_inputs, spec.exposure) if c and c in rows]
     row = rows.iloc[position]
@@ -709,7 +709,7 @@ def waterfall_frame(explanation: Any, spec: DatasetSpec, row: int = 0, *, top: i
 
     In ``pd`` terms the first bar is the base PD (the calibrated PD of the
     average raw score) and the feature bars add up exactly to the company's
-    PD (see :mod:`riskcore.explain`); in ``logodds`` terms they add up to its
+    PD (see :mod:`riskcore.serving.explain`); in ``logodds`` terms they add up to its
     raw score. The ``top`` largest effects get a bar each; the rest are summed
     into one "other features" bar.
 
@@ -765,7 +765,7 @@ def scored_portfolio(result: ScoreResult, spec: DatasetSpec) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as UTF-8 CSV bytes, formula injection neutralised (:func:`riskcore.tabular.write_csv`)."""
+    """A frame as UTF-8 CSV bytes, formula injection neutralised (:func:`riskcore.data.tabular.write_csv`)."""
     buffer = io.BytesIO()
     write_csv(frame, buffer)
     return buffer.getvalue()

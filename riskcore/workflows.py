@@ -40,10 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskcore.data.tabular import ReadInfo, Table, match_columns, open_table, write_table
 from riskcore.errors import Problem, SchemaError
 from riskcore.progress import Progress, no_progress
-from riskcore.scoring import REJECT_COLUMNS, ScoreResult, ScoreTally, score_frame, score_one
-from riskcore.tabular import ReadInfo, Table, match_columns, open_table, write_table
+from riskcore.serving.scoring import REJECT_COLUMNS, ScoreResult, ScoreTally, score_frame, score_one
 
 __all__ = ["CompanyScores", "ScoreJob", "default_caller", "score_and_record", "score_companies"]
 
@@ -100,7 +100,7 @@ class ScoreJob:
         return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
 
     def summary(self) -> str:
-        """Plain-text summary, as :meth:`riskcore.scoring.ScoreResult.summary`."""
+        """Plain-text summary, as :meth:`riskcore.serving.scoring.ScoreResult.summary`."""
         return self.tally.summary(self.rejects, self.notes, self.model_version)
 
 
@@ -130,9 +130,9 @@ def score_and_record(
 
     Parameters
     ----------
-    bundle : the :class:`riskcore.bundle.ModelBundle` to score with.
+    bundle : the :class:`riskcore.modelling.bundle.ModelBundle` to score with.
     source : a path, the file's bytes or a binary file object (CSV, Excel ``.xlsx`` or Parquet), or a frame.
-    audit : the :class:`riskcore.audit.AuditLog` every score is recorded in.
+    audit : the :class:`riskcore.serving.audit.AuditLog` every score is recorded in.
     face : ``"cli"``, ``"dashboard"`` or ``"api"`` (the audit trail's source).
     caller : who asked; default :func:`default_caller`.
     output : file for the scored rows: ``.parquet`` writes Parquet, anything else CSV. ``None``: no file.
@@ -142,7 +142,7 @@ def score_and_record(
     sheet : the Excel sheet to read (default the first).
     max_bytes : refuse larger files.
     chunk_rows : rows read, scored and recorded at a time.
-    risk_bands, lgd, explain : as :func:`riskcore.scoring.score_frame`.
+    risk_bands, lgd, explain : as :func:`riskcore.serving.scoring.score_frame`.
     progress : ``progress(fraction, message)``.
 
     Returns
@@ -437,7 +437,7 @@ class FileHistory:
     panel recipes' inputs, typed as scoring types them). Rows go to temporary files
     by a hash of their company id, so each part holds whole companies and about a
     million rows; each part's panel features and repeated keys are then computed as
-    :func:`riskcore.scoring.score_frame` computes them for a whole file, and written
+    :func:`riskcore.serving.scoring.score_frame` computes them for a whole file, and written
     back to disk. A chunk reads its own slice of every part. What stays in memory is
     one position per row (8 bytes) and the repeated keys, so memory stays flat
     whatever the file's size.
@@ -446,8 +446,8 @@ class FileHistory:
     _PART_ROWS = 1_000_000
 
     def __init__(self, bundle: Any, reader: Any, folder: Path, expected_rows: int = 0):
-        from riskcore.quality import match_spec_columns, prepare_frame
-        from riskcore.scoring import MAX_ID_CHARS, history_inputs, period_numbers
+        from riskcore.data.quality import match_spec_columns, prepare_frame
+        from riskcore.serving.scoring import MAX_ID_CHARS, history_inputs, period_numbers
 
         spec = bundle.spec
         self.spec = spec
@@ -519,7 +519,7 @@ class FileHistory:
 
     def _solve(self, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One part: its panel features (to disk, in position order) and its repeated keys."""
-        from riskcore.features import iter_panel_arrays
+        from riskcore.modelling.features import iter_panel_arrays
 
         rec = np.fromfile(self._records(p), dtype=self.dtype)
         self._records(p).unlink()
@@ -597,7 +597,7 @@ def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _empty_scores(bundle: Any) -> pd.DataFrame:
     """The output's columns without rows, for a file none of whose rows could be scored."""
-    from riskcore.scoring import SCORE_COLUMNS
+    from riskcore.serving.scoring import SCORE_COLUMNS
 
     cols = [bundle.spec.id or "row", *SCORE_COLUMNS]
     return pd.DataFrame({c: pd.Series(dtype=float if c in ("p_default", "score_raw", "expected_loss") else object)
@@ -654,11 +654,11 @@ def score_companies(
     Parameters
     ----------
     bundle : the model bundle.
-    records : one dict per company, as :func:`riskcore.scoring.score_one` takes.
-    audit : the :class:`riskcore.audit.AuditLog`.
+    records : one dict per company, as :func:`riskcore.serving.scoring.score_one` takes.
+    audit : the :class:`riskcore.serving.audit.AuditLog`.
     face, caller, request_id : the audit request's source, caller and id.
-    risk_bands : as :func:`riskcore.scoring.score_one`.
-    explain : also explain each company (:func:`riskcore.explain.explain_one`); its result dict then has an
+    risk_bands : as :func:`riskcore.serving.scoring.score_one`.
+    explain : also explain each company (:func:`riskcore.serving.explain.explain_one`); its result dict then has an
         ``explanation`` and its reason codes are recorded.
     audit_inputs : ``audit_inputs(index, result) -> dict`` of the inputs to record (default the validated
         inputs ``result["inputs"]``).
@@ -672,7 +672,7 @@ def score_companies(
     riskcore.errors.AuditError
         When the scores cannot be recorded: none may be returned.
     """
-    from riskcore.audit import AuditRecord
+    from riskcore.serving.audit import AuditRecord
 
     results: list[tuple[int, dict[str, Any]]] = []
     problems: list[tuple[int, SchemaError]] = []
@@ -680,7 +680,7 @@ def score_companies(
         try:
             result = score_one(bundle, dict(record), risk_bands=risk_bands)
             if explain:
-                from riskcore.explain import explain_one
+                from riskcore.serving.explain import explain_one
 
                 result["explanation"] = explain_one(bundle, dict(record))
         except SchemaError as err:
@@ -699,7 +699,7 @@ def score_companies(
 
 
 def _company_id(spec: Any, record: Any, index: int) -> str:
-    from riskcore.tabular import normalise_name
+    from riskcore.data.tabular import normalise_name
 
     if spec.id:
         key = normalise_name(spec.id)

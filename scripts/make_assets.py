@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from riskcore.schema import DEMO_SPEC  # noqa: E402
-from riskcore.synth import generate_portfolio  # noqa: E402
-from riskcore.tabular import write_csv  # noqa: E402
+from riskcore.data.schema import DEMO_SPEC  # noqa: E402
+from riskcore.data.synth import generate_portfolio  # noqa: E402
+from riskcore.data.tabular import write_csv  # noqa: E402
 
 SEED = 2024
 COMPANIES = 150

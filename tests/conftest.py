@@ -48,7 +48,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_portfolio():
     """About 8,000 company-years: big enough for honest metrics, small enough for 2 cores."""
-    from riskcore.synth import generate_portfolio
+    from riskcore.data.synth import generate_portfolio
 
     return generate_portfolio(1500, seed=SEED)
 
@@ -56,7 +56,7 @@ def small_portfolio():
 @pytest.fixture(scope="session")
 def default_portfolio():
     """The default demo portfolio (5,000 companies), generated once per session."""
-    from riskcore.synth import generate_portfolio
+    from riskcore.data.synth import generate_portfolio
 
     return generate_portfolio(5000, seed=SEED)
 
@@ -64,7 +64,7 @@ def default_portfolio():
 @pytest.fixture(scope="session")
 def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
     """The small portfolio written as CSV."""
-    from riskcore.tabular import write_csv
+    from riskcore.data.tabular import write_csv
 
     path = tmp_path_factory.mktemp("data") / "demo.csv"
     write_csv(small_portfolio.frame, path)
@@ -74,7 +74,7 @@ def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
 @pytest.fixture(scope="session")
 def tracker(tmp_path_factory: pytest.TempPathFactory):
     """An MLflow tracker on a fresh SQLite store of its own."""
-    from riskcore.tracking import Tracker
+    from riskcore.modelling.tracking import Tracker
 
     root = tmp_path_factory.mktemp("mlflow")
     return Tracker("sqlite:///" + str(root / "mlflow.db"), root / "artifacts")
@@ -84,8 +84,8 @@ def tracker(tmp_path_factory: pytest.TempPathFactory):
 def quick_training(small_portfolio, tmp_path_factory, tracker):
     """One quick training run on the small portfolio, logged and registered (the champion)."""
     from riskcore.config import TrainingConfig
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.train import train
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.modelling.train import train
 
     models = tmp_path_factory.mktemp("models")
     return train(small_portfolio.frame, DEMO_SPEC, config=TrainingConfig.quick(n_bootstrap=300),
@@ -95,7 +95,7 @@ def quick_training(small_portfolio, tmp_path_factory, tracker):
 @pytest.fixture(scope="session")
 def quick_bundle(quick_training):
     """The bundle of the quick training run, loaded and verified."""
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     return load_bundle(quick_training.bundle_dir)
 
@@ -103,10 +103,10 @@ def quick_bundle(quick_training):
 @pytest.fixture(scope="session")
 def lgbm_bundle(small_portfolio, tmp_path_factory):
     """A LightGBM bundle (the boosters have their own scoring and explanation paths)."""
-    from riskcore.bundle import load_bundle
     from riskcore.config import TrainingConfig
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.train import train
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.train import train
 
     models = tmp_path_factory.mktemp("models_lgbm")
     result = train(small_portfolio.frame, DEMO_SPEC,

@@ -221,7 +221,7 @@ def spreadsheet_headers(frame: pd.DataFrame) -> pd.DataFrame:
     ``Current Ratio``, ``sector`` → ``SECTOR``; every other feature of the demo layout goes under its
     plain-language label from ``DEMO_SPEC`` (``Return on assets``, ``Net debt / EBITDA`` …).
     """
-    from riskcore.schema import DEMO_SPEC
+    from riskcore.data.schema import DEMO_SPEC
 
     names = {"company_id": "COMPANY ID", "fiscal_year": "Fiscal Year", "current_ratio": "Current Ratio",
              "sector": "SECTOR", "company_name": "Company Name"}

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import ROLES, KeyStore
-from riskcore.audit import AuditLog
 from riskcore.config import Settings
+from riskcore.serving.audit import AuditLog
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import math
 import pytest
 from apitools import header
 
-from riskcore.scoring import score_one
+from riskcore.serving.scoring import score_one
 
 
 def _engine_record(company):
@@ -114,7 +114,7 @@ def test_batch_results_equal_score_frame(client, keys, bundle):
     """The batch goes through score_one per company; score_frame on the same rows gives the same numbers."""
     import pandas as pd
 
-    from riskcore.scoring import score_frame
+    from riskcore.serving.scoring import score_frame
 
     hold = bundle.holdout().head(20)
     names = list(bundle.spec.feature_names)

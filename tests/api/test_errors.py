@@ -8,8 +8,8 @@ import pytest
 from apitools import assert_clean, header
 
 from api.keys import ROLES
-from riskcore.audit import AuditLog
 from riskcore.errors import ModelNotFoundError
+from riskcore.serving.audit import AuditLog
 
 ENDPOINTS = {
     "model_info": ("GET", "/model_info"),
@@ -296,7 +296,7 @@ def test_ready_is_503_when_the_audit_store_is_read_only(make_client, readonly_au
 def test_ready_is_503_when_the_bundle_changed_on_disk(make_client, bundle, tmp_path):
     import shutil
 
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     copy = tmp_path / "bundle"
     shutil.copytree(bundle.path, copy)
@@ -315,14 +315,14 @@ def test_ready_is_503_when_the_bundle_changed_on_disk(make_client, bundle, tmp_p
 def no_model_client(settings, keystore, keys, audit, monkeypatch):
     from fastapi.testclient import TestClient
 
-    import riskcore.tracking
+    import riskcore.modelling.tracking
     from api.app import create_app
 
     def no_champion(tracker):
         raise ModelNotFoundError("there is no champion model yet: train one first")
 
     monkeypatch.delenv("RISKCORE_API_BUNDLE", raising=False)
-    monkeypatch.setattr(riskcore.tracking, "load_champion", no_champion)
+    monkeypatch.setattr(riskcore.modelling.tracking, "load_champion", no_champion)
     return TestClient(create_app(settings, keys=keystore, audit=audit))
 
 
@@ -382,7 +382,7 @@ def test_500_is_generic(make_client, keys, company, monkeypatch, audit):
     import riskcore.workflows
 
     def broken(*args, **kwargs):
-        raise RuntimeError("boom in /srv/secret/riskcore/scoring.py line 12")
+        raise RuntimeError("boom in /srv/secret/riskcore/serving/scoring.py line 12")
 
     monkeypatch.setattr(riskcore.workflows, "score_one", broken)
     client = make_client(raise_server_exceptions=False)

@@ -21,10 +21,10 @@ TIMEOUT = 120
 def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A RISKCORE_HOME with a champion trained like the first start does, and a second (logistic) run."""
     from riskcore.config import TrainingConfig, load_settings
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.tabular import read_table
-    from riskcore.tracking import Tracker
-    from riskcore.train import train, train_demo
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.tabular import read_table
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.modelling.train import train, train_demo
 
     home = tmp_path_factory.mktemp("dashboard_home")
     settings = load_settings(env={"RISKCORE_HOME": str(home)})

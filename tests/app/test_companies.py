@@ -46,8 +46,8 @@ def test_company_search_and_what_if(at):
 
 
 def test_scoring_the_sample_shows_scored_rows_and_writes_the_audit_trail(at, app_env):
-    from riskcore.audit import AuditLog
     from riskcore.config import load_settings
+    from riskcore.serving.audit import AuditLog
 
     audit = AuditLog.from_settings(load_settings(env={"RISKCORE_HOME": str(app_env)}))
     before = audit.count()
@@ -68,8 +68,8 @@ def test_scoring_the_sample_shows_scored_rows_and_writes_the_audit_trail(at, app
 
 
 def test_scoring_fails_closed_when_the_audit_trail_cannot_be_written(at, monkeypatch):
-    from riskcore.audit import AuditLog
     from riskcore.errors import AuditError
+    from riskcore.serving.audit import AuditLog
 
     def refuse(self, *args, **kwargs):
         raise AuditError("the audit database is read-only")

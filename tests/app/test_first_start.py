@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 def test_first_start_trains_a_champion_and_opens(tmp_path, monkeypatch):
     from riskcore.config import load_settings
-    from riskcore.tracking import Tracker
+    from riskcore.modelling.tracking import Tracker
 
     home = tmp_path / "empty_home"
     monkeypatch.setenv("RISKCORE_HOME", str(home))

@@ -62,7 +62,7 @@ def test_switching_the_training_run_shows_its_metrics(at):
 
 def test_promoting_a_run_makes_its_model_the_champion(at, app_home):
     from riskcore.config import load_settings
-    from riskcore.tracking import Tracker
+    from riskcore.modelling.tracking import Tracker
 
     tracker = Tracker.from_settings(load_settings(env={"RISKCORE_HOME": str(app_home)}))
     original = tracker.champion()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 
-from riskcore.calibration import expected_calibration_error, fit_calibrator, reliability_curve
+from riskcore.modelling.calibration import expected_calibration_error, fit_calibrator, reliability_curve
 
 
 @st.composite

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskcore.config import Costs
-from riskcore.costs import CostSweep, business_impact, choose_threshold, cost_curve
+from riskcore.evaluation.costs import CostSweep, business_impact, choose_threshold, cost_curve
 
 
 @st.composite

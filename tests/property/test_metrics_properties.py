@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from riskcore.metrics import (
+from riskcore.evaluation.metrics import (
     _resample_counts,
     bootstrap_auc_samples,
     bootstrap_ci,

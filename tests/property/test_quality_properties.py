@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskcore.quality import check_frame
-from riskcore.schema import DEMO_SPEC
-from riskcore.synth import generate_portfolio
+from riskcore.data.quality import check_frame
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.synth import generate_portfolio
 
 
 @settings(max_examples=8)

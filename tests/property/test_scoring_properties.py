@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.tabular import neutralise_formulas, parse_numbers
 from riskcore.errors import SchemaError
-from riskcore.grading import PD_FLOOR
-from riskcore.schema import DEMO_SPEC
-from riskcore.scoring import score_frame, score_one
-from riskcore.tabular import neutralise_formulas, parse_numbers
+from riskcore.evaluation.grading import PD_FLOOR
+from riskcore.serving.scoring import score_frame, score_one
 
 ID, YEAR = DEMO_SPEC.id, DEMO_SPEC.time
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -208,7 +208,7 @@ def _reference_numbers(values, decimal):
     Placeholders for "no value" in a numeric column (``-``, ``?``, ``.``, ``none`` …) are missing too, and
     ``5-`` is minus five.
     """
-    from riskcore.parsing import MISSING_WORDS
+    from riskcore.data.parsing import MISSING_WORDS
 
     out, bad = [], []
     for v in values:

@@ -5,7 +5,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riskcore.split import cv_folds, split_portfolio
+from riskcore.modelling.split import cv_folds, split_portfolio
 
 
 @st.composite

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from riskcore.audit import FIND_COLUMNS, GENESIS_HASH, RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
 from riskcore.config import Settings
 from riskcore.errors import AuditError, RiskcoreError
+from riskcore.serving.audit import FIND_COLUMNS, GENESIS_HASH, RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
 
 META = {"source": "api", "caller": "key-1", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 
@@ -284,7 +284,7 @@ def test_verify_names_a_deleted_request_head(log, db):
 
 def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
     # someone who knows the format re-hashes the edited head: the next head's link breaks
-    from riskcore.audit import _HEAD_COLUMNS, _head_hash
+    from riskcore.serving.audit import _HEAD_COLUMNS, _head_hash
 
     log.record(_records(10), **META)
     log.record(_records(10), **META)
@@ -297,9 +297,9 @@ def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
 
 
 def test_verify_streams_more_heads_than_one_page(log, monkeypatch):
-    import riskcore.audit
+    import riskcore.serving.audit
 
-    monkeypatch.setattr(riskcore.audit, "_HEADS_PAGE", 3)
+    monkeypatch.setattr(riskcore.serving.audit, "_HEADS_PAGE", 3)
     for i in range(10):
         log.record(_records(2, prefix=f"P{i}-"), **META)
     assert log.verify().rows == 20

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from riskcore.audit import RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
 from riskcore.errors import AuditError
+from riskcore.serving.audit import RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
 
 META = {"source": "cli", "caller": "analyst", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 N_BIG = 100_000
@@ -315,7 +315,7 @@ def test_a_swap_of_values_keeping_row_numbers_is_named(big_copy):
 
 
 def test_rewriting_the_fingerprints_too_is_still_caught(big_copy):
-    from riskcore.audit import _fields_of, _fingerprints
+    from riskcore.serving.audit import _fields_of, _fingerprints
 
     db, rid = big_copy
 

@@ -3,8 +3,8 @@ import shutil
 import numpy as np
 import pytest
 
-from riskcore.bundle import bundle_hash, load_bundle, verify_bundle
 from riskcore.errors import BundleError
+from riskcore.modelling.bundle import bundle_hash, load_bundle, verify_bundle
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def test_loads_and_scores_like_training(quick_bundle):
 
 
 def test_lightgbm_bundle_uses_the_native_booster(lgbm_bundle):
-    from riskcore.bundle import LightGBMScorer
+    from riskcore.modelling.bundle import LightGBMScorer
 
     assert isinstance(lgbm_bundle.scorer, LightGBMScorer)
     assert (lgbm_bundle.path / "model.txt").read_text().startswith("tree")

@@ -10,14 +10,14 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 
-from riskcore.calibration import (
+from riskcore.errors import BundleError, SchemaError
+from riskcore.modelling.calibration import (
     Calibrator,
     brier_score,
     expected_calibration_error,
     fit_calibrator,
     reliability_curve,
 )
-from riskcore.errors import BundleError, SchemaError
 
 SEED = 7
 

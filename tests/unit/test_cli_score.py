@@ -11,9 +11,9 @@ import sys
 import pyarrow as pa
 import pytest
 
-from riskcore.audit import AuditLog, _decode, _encode
 from riskcore.cli import main
-from riskcore.tabular import write_csv
+from riskcore.data.tabular import write_csv
+from riskcore.serving.audit import AuditLog, _decode, _encode
 
 ID, YEAR = "company_id", "fiscal_year"
 

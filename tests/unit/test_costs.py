@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from riskcore.config import Costs
-from riskcore.costs import (
+from riskcore.errors import SchemaError
+from riskcore.evaluation.costs import (
     BusinessImpact,
     CostPoint,
     CostSweep,
@@ -16,7 +17,6 @@ from riskcore.costs import (
     cost_curve,
     expected_loss,
 )
-from riskcore.errors import SchemaError
 
 Y = np.array([0, 0, 1, 1])
 P = np.array([0.1, 0.4, 0.35, 0.8])

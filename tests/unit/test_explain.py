@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.quality import prepare_frame
+from riskcore.data.schema import DEMO_SPEC
 from riskcore.errors import SchemaError
-from riskcore.explain import (
+from riskcore.modelling.features import add_panel_features
+from riskcore.serving.explain import (
     Explanation,
     contributions,
     explain_frame,
@@ -16,10 +19,7 @@ from riskcore.explain import (
     reason_codes,
     what_if,
 )
-from riskcore.features import add_panel_features
-from riskcore.quality import prepare_frame
-from riskcore.schema import DEMO_SPEC
-from riskcore.scoring import score_frame, score_one
+from riskcore.serving.scoring import score_frame, score_one
 
 ID, YEAR = "company_id", "fiscal_year"
 
@@ -65,9 +65,9 @@ def test_waterfall_adds_up_to_the_scored_pd(bundle, panel):
 
 
 def test_a_booster_trained_with_smote_is_explained_too(small_portfolio, panel, tmp_path):
-    from riskcore.bundle import load_bundle
     from riskcore.config import TrainingConfig
-    from riskcore.train import train
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.train import train
 
     result = train(small_portfolio.frame, DEMO_SPEC, models_dir=tmp_path,
                    config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=50,
@@ -210,7 +210,7 @@ def test_peer_percentiles_default_to_the_key_ratios(lgbm_bundle, panel):
 
 
 def test_a_value_shared_by_many_quantiles_gets_the_middle_rank(lgbm_bundle):
-    from riskcore.explain import _percentile
+    from riskcore.serving.explain import _percentile
 
     levels = np.linspace(0, 100, 51)
     grid = np.concatenate([np.zeros(21), np.linspace(0.1, 3, 30)])

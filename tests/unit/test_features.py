@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from riskcore.features import FeatureBuilder, add_panel_features, feature_layout, signed_log
-from riskcore.schema import DEMO_SPEC
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.modelling.features import FeatureBuilder, add_panel_features, feature_layout, signed_log
 
 
 def _panel():
@@ -103,7 +103,7 @@ def test_transform_before_fit_uses_sklearn_message():
 
 
 def test_vectorised_rolling_std_equals_pandas():
-    from riskcore.features import _rolling_std
+    from riskcore.modelling.features import _rolling_std
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=500) * 3 + 100
@@ -117,7 +117,7 @@ def test_vectorised_rolling_std_equals_pandas():
 
 def test_rolling_volatility_in_blocks_equals_one_pass():
     """Blocks cut where a company's run starts give the same bits as one pass over every row."""
-    from riskcore.features import _blocks, _rolling_std
+    from riskcore.modelling.features import _blocks, _rolling_std
 
     rng = np.random.default_rng(3)
     n = 5_003

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-import riskcore.grading as grading
-from riskcore.grading import MASTER_SCALE, PD_FLOOR, RISK_LEVELS, grade_of, master_scale_frame, risk_level_of
+import riskcore.evaluation.grading as grading
+from riskcore.evaluation.grading import MASTER_SCALE, PD_FLOOR, RISK_LEVELS, grade_of, master_scale_frame, risk_level_of
 
 
 def test_the_scale_covers_every_pd_without_gaps_or_overlaps():

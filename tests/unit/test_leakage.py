@@ -9,17 +9,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from riskcore.leakage import (
+from riskcore.data.quality import check_frame, clean_for_training, prepare_frame
+from riskcore.data.schema import DEMO_SPEC, extend_spec, infer_spec
+from riskcore.data.tabular import read_table
+from riskcore.modelling.leakage import (
     _quick_model_auc,
     check_preprocessing,
     feature_aucs,
     population_stability,
     run_leakage_checks,
 )
-from riskcore.quality import check_frame, clean_for_training, prepare_frame
-from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
-from riskcore.split import Split, split_portfolio
-from riskcore.tabular import read_table
+from riskcore.modelling.split import Split, split_portfolio
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_key_overlap_is_caught(clean_demo):
     # put a training row's key into the test part
     dup = clean_demo.iloc[[split.train[0]]].copy()
     frame = pd.concat([clean_demo, dup], ignore_index=True)
-    from riskcore.split import Split
+    from riskcore.modelling.split import Split
     bad = Split(split.mode, split.train, split.validation, np.append(split.test, len(frame) - 1), split.periods)
     y = frame["default_12m"].to_numpy()
     report = run_leakage_checks(frame, y, DEMO_SPEC, bad)

@@ -27,10 +27,10 @@ from messy import (
     to_csv_bytes,
 )
 
-from riskcore.audit import AuditLog
 from riskcore.cli import build_parser, load_with_spec, main
 from riskcore.config import load_settings
-from riskcore.quality import prepare_frame
+from riskcore.data.quality import prepare_frame
+from riskcore.serving.audit import AuditLog
 
 LOAN = LoanColumns()
 ROLES = ["--target", LOAN.target, "--positive", LOAN.positive, "--id", LOAN.id, "--time", LOAN.time]
@@ -140,7 +140,7 @@ def test_train_refuses_the_post_outcome_columns(loan_csv, home, capsys):
 
 
 def test_train_without_them_splits_out_of_time_with_an_honest_auc(loan_csv, home, capsys):
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     code, out, err = run("train", "--data", loan_csv, *ROLES, *QUICK, "--drop", *LOAN_POST_OUTCOME, capsys=capsys)
     assert code == 0, err

@@ -12,9 +12,8 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 from sklearn.metrics import log_loss as sk_log_loss
 
-from riskcore.calibration import expected_calibration_error
 from riskcore.errors import SchemaError
-from riskcore.metrics import (
+from riskcore.evaluation.metrics import (
     ThresholdMetrics,
     _resample_counts,
     at_threshold,
@@ -32,6 +31,7 @@ from riskcore.metrics import (
     segment_table,
     top_decile_lift,
 )
+from riskcore.modelling.calibration import expected_calibration_error
 
 SEED = 7
 
@@ -140,7 +140,7 @@ def test_vectorised_bootstrap_equals_explicit_resampling(decimals):
     counts = np.vstack(list(_resample_counts(len(y), 6, 11)))
     assert counts.shape == (6, len(y)) and (counts.sum(axis=1) == len(y)).all()
     aucs = bootstrap_auc_samples(y, p, n_resamples=6, random_state=11)
-    from riskcore.metrics import _bootstrap
+    from riskcore.evaluation.metrics import _bootstrap
 
     others = _bootstrap(y.astype(float), p, None, ("pr_auc", "brier", "ece", "ks"), 6, 11)
     for b in range(6):
@@ -200,7 +200,7 @@ def test_bootstrap_ci_edge_cases():
 
 
 def test_bootstrap_resamples_are_chunked_without_changing_results(monkeypatch):
-    import riskcore.metrics as metrics
+    import riskcore.evaluation.metrics as metrics
 
     y, p, _ = _sample(400)
     whole = bootstrap_auc_samples(y, p, 50, 9)

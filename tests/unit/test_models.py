@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import ParameterGrid
 
-from riskcore.features import add_panel_features
-from riskcore.models import MODEL_KINDS, SIMPLICITY, EmptyColumnFiller, make_pipeline, raw_score, search_space
-from riskcore.schema import DEMO_SPEC
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.modelling.features import add_panel_features
+from riskcore.modelling.models import MODEL_KINDS, SIMPLICITY, EmptyColumnFiller, make_pipeline, raw_score, search_space
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcore.parsing import classify_column, date_ages, fiscal_years, parse_dates, parse_numbers
+from riskcore.data.parsing import classify_column, date_ages, fiscal_years, parse_dates, parse_numbers
 
 
 def _one(text, decimal="."):

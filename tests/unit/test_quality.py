@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.quality import binarize_target, check_frame, clean_for_training, prepare_frame
+from riskcore.data.schema import DEMO_SPEC, infer_spec
+from riskcore.data.tabular import read_table
 from riskcore.errors import DataFileError
-from riskcore.quality import binarize_target, check_frame, clean_for_training, prepare_frame
-from riskcore.schema import DEMO_SPEC, infer_spec
-from riskcore.tabular import read_table
 
 
 def _key(d):

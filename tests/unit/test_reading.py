@@ -19,8 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskcore.errors import DataFileError
-from riskcore.tabular import (
+from riskcore.data.tabular import (
     NULL_TOKENS,
     match_columns,
     normalise_name,
@@ -30,6 +29,7 @@ from riskcore.tabular import (
     write_parquet,
     write_table,
 )
+from riskcore.errors import DataFileError
 
 
 def _col(j):
@@ -408,7 +408,7 @@ def test_streaming_memory_stays_near_one_chunk(tmp_path):
         pacsv.write_csv(pa.table(cols), path)
         del cols
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        from riskcore.tabular import open_table
+        from riskcore.data.tabular import open_table
         rows = 0
         with open_table(path, chunk_rows=20_000) as reader:
             for chunk in reader:

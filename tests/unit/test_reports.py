@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from riskcore import reports
-from riskcore.calibration import expected_calibration_error
 from riskcore.config import Costs
-from riskcore.costs import CostSweep
-from riskcore.leakage import LeakageFinding
-from riskcore.metrics import ks_statistic, roc_auc
-from riskcore.schema import DEMO_SPEC
-from riskcore.tabular import read_table
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.tabular import read_table
+from riskcore.evaluation.costs import CostSweep
+from riskcore.evaluation.metrics import ks_statistic, roc_auc
+from riskcore.modelling.calibration import expected_calibration_error
+from riskcore.modelling.leakage import LeakageFinding
 
 SEED = 7
 
@@ -40,7 +40,7 @@ def test_rows(holdout):
 
 @pytest.fixture(scope="module")
 def little():
-    from riskcore.synth import generate_portfolio
+    from riskcore.data.synth import generate_portfolio
 
     return generate_portfolio(200, seed=SEED)
 
@@ -95,7 +95,7 @@ def test_esg_band_table_uses_the_pillar_scores(test_rows):
 # ---------------------------------------------------------------- data quality
 
 def test_check_data_reports_quality_split_and_leakage(little):
-    from riskcore.tabular import write_csv
+    from riskcore.data.tabular import write_csv
 
     buffer = io.BytesIO()
     write_csv(little.frame, buffer)
@@ -288,7 +288,7 @@ def test_company_table_search_and_record(test_rows):
 
 @pytest.mark.parametrize("scale", ["pd", "logodds"])
 def test_waterfall_bars_add_up_to_the_score(bundle, test_rows, scale):
-    from riskcore.explain import explain_frame
+    from riskcore.serving.explain import explain_frame
 
     table = reports.company_table(test_rows, DEMO_SPEC)
     positions = table["position"].iloc[[0, len(table) // 2]].tolist()

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.schema import DEMO_SPEC, FAMILIES, SECTORS, DatasetSpec, extend_spec, infer_spec
 from riskcore.errors import DataFileError
-from riskcore.schema import DEMO_SPEC, FAMILIES, SECTORS, DatasetSpec, extend_spec, infer_spec
 
 
 def test_demo_spec_has_thirty_raw_features_in_four_families():

@@ -1,7 +1,7 @@
 """score_frame / score_file / score_one: hostile files, output columns, the CSV written back.
 
 The hostile cases start from a clean template (20 rows of the small portfolio's
-latest year, written with :func:`riskcore.tabular.write_csv`) and break it in
+latest year, written with :func:`riskcore.data.tabular.write_csv`) and break it in
 one way each. Every case asserts the message and, whenever some rows are valid,
 that exactly those rows were scored. Data rows are numbered from 1, the header
 not counted, so ``R[4]`` of the template is data row 4.
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.tabular import read_table, write_csv
 from riskcore.errors import DataFileError, SchemaError
-from riskcore.grading import MASTER_SCALE, PD_FLOOR, grade_of
-from riskcore.schema import DEMO_SPEC
-from riskcore.scoring import REJECT_COLUMNS, SCORE_COLUMNS, score_file, score_frame, score_one, write_scores
-from riskcore.tabular import read_table, write_csv
+from riskcore.evaluation.grading import MASTER_SCALE, PD_FLOOR, grade_of
+from riskcore.serving.scoring import REJECT_COLUMNS, SCORE_COLUMNS, score_file, score_frame, score_one, write_scores
 
 N = 20
 ID, YEAR = "company_id", "fiscal_year"
@@ -549,7 +549,7 @@ def test_score_one_ignores_case_and_spaces_in_keys(lgbm_bundle, template):
 # ---------------------------------------------------------------------------
 
 def test_record_matrix_equals_the_frame_path(lgbm_bundle, template):
-    from riskcore.scoring import record_matrix, validate_record
+    from riskcore.serving.scoring import record_matrix, validate_record
 
     for row in (1, 4, 9):
         record = _record(template, row) | {"sector": "  ENERGY ", "quick_ratio": "", "esg_social": None}
@@ -562,9 +562,9 @@ def test_record_matrix_equals_the_frame_path(lgbm_bundle, template):
 
 @pytest.mark.parametrize("kind", ["lgbm_bundle", "quick_bundle"])
 def test_model_columns_build_the_same_matrix_as_the_bundle(request, kind, small_portfolio):
-    from riskcore.features import add_panel_features
-    from riskcore.quality import prepare_frame
-    from riskcore.scoring import _ModelColumns
+    from riskcore.data.quality import prepare_frame
+    from riskcore.modelling.features import add_panel_features
+    from riskcore.serving.scoring import _ModelColumns
 
     bundle = request.getfixturevalue(kind)
     frame = small_portfolio.frame.drop(columns=["esg_social", "quick_ratio"]).head(500).copy()
@@ -587,7 +587,7 @@ def test_model_columns_build_the_same_matrix_as_the_bundle(request, kind, small_
 @pytest.mark.parametrize("rejected", [[], [0], [3, 4, 5, 99], list(range(0, 100, 2))],
                          ids=["none", "first", "run-and-last", "every-other"])
 def test_keeping_rows_by_slices_equals_take(rejected):
-    from riskcore.scoring import _keep_rows, _runs
+    from riskcore.serving.scoring import _keep_rows, _runs
 
     values = pd.Series([None if i % 7 == 0 else f"v{i}" for i in range(100)], dtype="str")
     good = np.ones(100, dtype=bool)
@@ -600,7 +600,7 @@ def test_keeping_rows_by_slices_equals_take(rejected):
 
 
 def test_category_matching_equals_a_dictionary_lookup():
-    from riskcore.quality import _match_categories
+    from riskcore.data.quality import _match_categories
 
     categories = ("Energy", "Health Care", "Real Estate")
     cells = ["Energy", " energy ", "HEALTH CARE", "health  care", None, "", "Space", "real estate", "  "]
@@ -613,7 +613,7 @@ def test_category_matching_equals_a_dictionary_lookup():
 
 
 def test_output_label_columns_equal_the_grading_functions(lgbm_bundle, small_portfolio):
-    from riskcore.grading import risk_level_of
+    from riskcore.evaluation.grading import risk_level_of
 
     frame = small_portfolio.frame.drop_duplicates(subset=[ID, YEAR]).head(2000)
     for bands in ("master", "fixed"):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcore.split import cv_folds, split_portfolio
+from riskcore.modelling.split import cv_folds, split_portfolio
 
 
 def test_out_of_time_split_of_the_demo(small_portfolio):

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcore.schema import DEMO_SPEC, REGIONS, SECTORS, SIZE_CLASSES
-from riskcore.synth import Manifest, generate_portfolio, true_logit
+from riskcore.data.schema import DEMO_SPEC, REGIONS, SECTORS, SIZE_CLASSES
+from riskcore.data.synth import Manifest, generate_portfolio, true_logit
 
 
 def test_same_seed_same_portfolio(small_portfolio):

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.tabular import match_columns, neutralise_formulas, parse_numbers, read_table, write_csv
 from riskcore.errors import DataFileError
-from riskcore.tabular import match_columns, neutralise_formulas, parse_numbers, read_table, write_csv
 
 
 def test_ids_stay_text():

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from riskcore.config import TrainingConfig
+from riskcore.data.schema import DEMO_SPEC, extend_spec, infer_spec
 from riskcore.errors import DataFileError, LeakageError
-from riskcore.schema import DEMO_SPEC, extend_spec, infer_spec
-from riskcore.train import train
+from riskcore.modelling.train import train
 
 REQUIRED_KEYS = [
     "model.kind", "model.version", "split.mode", "split.train_rows", "split.validation_rows", "split.test_rows",
@@ -85,7 +85,7 @@ def test_small_csv_with_text_target_strings_missing_and_no_time(tmp_path):
                           "status": np.where(y, "bad", "good")})
     path = tmp_path / "loans.csv"
     frame.to_csv(path, index=False)
-    from riskcore.tabular import read_table
+    from riskcore.data.tabular import read_table
 
     table = read_table(path)
     spec = infer_spec(table.frame, target="status", positive="bad")
@@ -104,7 +104,7 @@ def test_too_few_defaults_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("kind", ["xgboost", "hist_gb", "random_forest"])
 def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path, kind):
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     result = train(small_portfolio.frame, DEMO_SPEC,
                    config=TrainingConfig.quick(candidates=(kind,), n_iter=1, cv_folds=2, n_bootstrap=100),
@@ -132,7 +132,7 @@ def test_ensemble_and_smote(small_portfolio, tmp_path):
 
 
 def test_runs_in_the_same_second_get_their_own_bundle(tmp_path):
-    from riskcore.train import _claim_version
+    from riskcore.modelling.train import _claim_version
 
     first = _claim_version(tmp_path, "logistic-20261127T181600Z")
     second = _claim_version(tmp_path, "logistic-20261127T181600Z")

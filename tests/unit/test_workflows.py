@@ -9,10 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from riskcore.audit import AuditLog
+from riskcore.data.tabular import read_table, write_csv
 from riskcore.errors import AuditError, SchemaError
-from riskcore.scoring import score_file
-from riskcore.tabular import read_table, write_csv
+from riskcore.serving.audit import AuditLog
+from riskcore.serving.scoring import score_file
 from riskcore.workflows import score_and_record, score_companies
 
 ID, YEAR = "company_id", "fiscal_year"

@@ -25,15 +25,15 @@ import numpy as np
 import pandas as pd
 
 from riskcore.config import Costs, TrainingConfig
+from riskcore.data.quality import QualityReport, check_frame, clean_for_training, freeze_typical_ranges, prepare_frame
+from riskcore.data.schema import DatasetSpec
+from riskcore.data.tabular import Table
 from riskcore.errors import BundleError, DataFileError, LeakageError
-from riskcore.features import add_panel_features, feature_layout
-from riskcore.leakage import LeakageFinding, LeakageReport, check_preprocessing, run_leakage_checks
-from riskcore.models import SIMPLICITY, make_pipeline, raw_score, search_space
+from riskcore.modelling.features import add_panel_features, feature_layout
+from riskcore.modelling.leakage import LeakageFinding, LeakageReport, check_preprocessing, run_leakage_checks
+from riskcore.modelling.models import SIMPLICITY, make_pipeline, raw_score, search_space
+from riskcore.modelling.split import Split, cv_folds, split_portfolio
 from riskcore.progress import Progress, no_progress
-from riskcore.quality import QualityReport, check_frame, clean_for_training, freeze_typical_ranges, prepare_frame
-from riskcore.schema import DatasetSpec
-from riskcore.split import Split, cv_folds, split_portfolio
-from riskcore.tabular import Table
 
 __all__ = ["CandidateResult", "TrainingResult", "data_profile", "train", "train_demo"]
 
@@ -412,11 +412,11 @@ def train(
     Parameters
     ----------
     data : the portfolio as a frame or as a table read from a file.
-    spec : its spec (see :func:`riskcore.schema.infer_spec` for a user's CSV).
+    spec : its spec (see :func:`riskcore.data.schema.infer_spec` for a user's CSV).
     config : search budget, calibration, SMOTE, leak policy (default: full profile).
     costs : cost of a missed default and of a false alarm (default 50,000 / 10,000).
     models_dir : where the bundle folder is written.
-    tracker : a :class:`riskcore.tracking.Tracker`, or None to skip MLflow.
+    tracker : a :class:`riskcore.modelling.tracking.Tracker`, or None to skip MLflow.
     progress : ``progress(fraction, message)`` callback.
     positive : the target label meaning default, when not 0/1.
     promote : make the new model the champion; by default only when there is none yet.
@@ -433,10 +433,10 @@ def train(
     LeakageError
         When a leakage check fails and ``config.allow_leaks`` is false.
     """
-    from riskcore.bundle import calibrated_pd, load_bundle, save_bundle
-    from riskcore.calibration import expected_calibration_error, fit_calibrator
-    from riskcore.costs import business_impact, choose_threshold
-    from riskcore.metrics import evaluate, oracle_metrics, roc_auc, segment_table
+    from riskcore.evaluation.costs import business_impact, choose_threshold
+    from riskcore.evaluation.metrics import evaluate, oracle_metrics, roc_auc, segment_table
+    from riskcore.modelling.bundle import calibrated_pd, load_bundle, save_bundle
+    from riskcore.modelling.calibration import expected_calibration_error, fit_calibrator
 
     t0 = time.monotonic()
     config = config or TrainingConfig()
@@ -696,10 +696,10 @@ def train_demo(settings: Any, *, profile: str = "quick", progress: Progress = no
     This is the dashboard's first start. The CSV and its manifest are written to
     ``settings.data_dir``; the model is logged to the settings' MLflow store.
     """
-    from riskcore.schema import DEMO_SPEC
-    from riskcore.synth import generate_portfolio
-    from riskcore.tabular import read_table, write_csv
-    from riskcore.tracking import Tracker
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.data.tabular import read_table, write_csv
+    from riskcore.modelling.tracking import Tracker
 
     path = Path(settings.data_dir) / "demo_portfolio.csv"
     if not path.exists():

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from riskcore.calibration import (
+from riskcore.errors import Problem, SchemaError
+from riskcore.modelling.calibration import (
     _bin_edges,
     _bin_index,
     _check_inputs,
@@ -36,7 +37,6 @@ from riskcore.calibration import (
     brier_score,
     expected_calibration_error,
 )
-from riskcore.errors import Problem, SchemaError
 
 __all__ = [
     "BootstrapMetric",

@@ -288,7 +288,7 @@ def load_champion(tracker: Tracker) -> Any:
     BundleError
         When the bundle on disk is not the one that was registered.
     """
-    from riskcore.bundle import load_bundle
+    from riskcore.modelling.bundle import load_bundle
 
     ref = tracker.champion()
     if ref is None:

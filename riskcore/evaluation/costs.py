@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskcore.calibration import _check_inputs, _check_numbers
 from riskcore.config import Costs
 from riskcore.errors import Problem, SchemaError
-from riskcore.metrics import _check_threshold, top_decile_lift
+from riskcore.evaluation.metrics import _check_threshold, top_decile_lift
+from riskcore.modelling.calibration import _check_inputs, _check_numbers
 
 __all__ = [
     "BusinessImpact",

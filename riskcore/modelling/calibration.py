@@ -9,7 +9,7 @@ it as JSON (:meth:`Calibrator.to_dict`) instead of a pickle. Its
 
 :func:`expected_calibration_error`, :func:`reliability_curve` and
 :func:`brier_score` measure calibration. Binning convention (shared with
-:mod:`riskcore.metrics`): bin ``k`` holds ``edges[k] <= y_prob < edges[k + 1]``,
+:mod:`riskcore.evaluation.metrics`): bin ``k`` holds ``edges[k] <= y_prob < edges[k + 1]``,
 and the last bin also holds its upper edge, so ``1.0`` falls in the last
 uniform bin.
 
@@ -48,7 +48,7 @@ _SHOWN = 3  # bad rows quoted in a message
 
 
 # ---------------------------------------------------------------- input checks
-# Shared with riskcore.metrics and riskcore.costs, which import these helpers.
+# Shared with riskcore.evaluation.metrics and riskcore.evaluation.costs, which import these helpers.
 
 
 def _rows(mask: np.ndarray, values: np.ndarray) -> str:

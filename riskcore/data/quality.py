@@ -24,10 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskcore.data.parsing import date_ages, fiscal_year_end, fiscal_years, parse_dates, parse_numbers
+from riskcore.data.schema import DatasetSpec, FeatureSpec
+from riskcore.data.tabular import Table, map_columns, match_columns, text_array
 from riskcore.errors import DataFileError, Problem
-from riskcore.parsing import date_ages, fiscal_year_end, fiscal_years, parse_dates, parse_numbers
-from riskcore.schema import DatasetSpec, FeatureSpec
-from riskcore.tabular import Table, map_columns, match_columns, text_array
 
 __all__ = [
     "Finding",
@@ -288,7 +288,7 @@ def prepare_frame(data: Table | pd.DataFrame, spec: DatasetSpec, *, decimal: str
 
     Parameters
     ----------
-    data : a :class:`~riskcore.tabular.Table` as read from a file, or a frame.
+    data : a :class:`~riskcore.data.tabular.Table` as read from a file, or a frame.
     spec : the dataset spec.
     decimal : decimal mark of text cells; taken from the table when omitted.
 
@@ -612,7 +612,7 @@ def check_frame(
 
     Parameters
     ----------
-    data : a :class:`Prepared` frame, a :class:`~riskcore.tabular.Table`, or a frame.
+    data : a :class:`Prepared` frame, a :class:`~riskcore.data.tabular.Table`, or a frame.
     spec : required unless ``data`` is already prepared.
     positive : the target label meaning default, when the target is not 0/1.
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskcore.schema import DEMO_SPEC, REGIONS, SECTORS, SIZE_CLASSES, DatasetSpec
+from riskcore.data.schema import DEMO_SPEC, REGIONS, SECTORS, SIZE_CLASSES, DatasetSpec
 
 __all__ = ["Manifest", "Portfolio", "generate_portfolio", "true_logit"]
 
@@ -425,7 +425,7 @@ def generate_portfolio(
     Returns
     -------
     Portfolio
-        ``frame`` with the columns of :data:`riskcore.schema.DEMO_SPEC` plus
+        ``frame`` with the columns of :data:`riskcore.data.schema.DEMO_SPEC` plus
         ``true_pd``; ``manifest`` with every injected imperfection.
 
     Examples

@@ -1,6 +1,6 @@
 """Engineered features.
 
-Two kinds, both declared in the spec (family ``engineered``) with a :class:`~riskcore.schema.Recipe`:
+Two kinds, both declared in the spec (family ``engineered``) with a :class:`~riskcore.data.schema.Recipe`:
 
 * **panel** features (year-on-year deltas, rolling volatility) look only at a
   company's own earlier periods. :func:`add_panel_features` computes them on a
@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from riskcore.schema import DatasetSpec, FeatureSpec
+from riskcore.data.schema import DatasetSpec, FeatureSpec
 
 __all__ = ["FeatureBuilder", "FeatureLayout", "add_panel_features", "feature_layout", "iter_panel_arrays",
            "panel_arrays", "signed_log"]

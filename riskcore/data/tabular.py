@@ -16,7 +16,7 @@ uploaded bytes work too:
   numbers are not turned into text; other columns become text.
 
 Text cells are kept as text, so ids such as ``007`` keep their zeros;
-:func:`riskcore.parsing.parse_numbers` (also importable from here, where it
+:func:`riskcore.data.parsing.parse_numbers` (also importable from here, where it
 used to live) then turns a column into numbers and says which cells were not
 numbers. Only true missing markers are missing (:data:`NULL_TOKENS`:
 an empty cell or one of only spaces, ``NA``, ``N/A``, ``NaN``, ``NULL`` and
@@ -86,7 +86,7 @@ __all__ = [
     "neutralise_formulas",
     "normalise_name",
     "open_table",
-    "parse_numbers",  # noqa: F822 - lives in riskcore.parsing, resolved by __getattr__ below
+    "parse_numbers",  # noqa: F822 - lives in riskcore.data.parsing, resolved by __getattr__ below
     "read_table",
     "text_array",
     "write_csv",
@@ -1162,10 +1162,10 @@ def text_array(values: pd.Series) -> pa.ChunkedArray:
 
 
 def __getattr__(name: str) -> Any:
-    # parse_numbers moved to riskcore.parsing, which imports text_array from here: resolving it on first use
+    # parse_numbers moved to riskcore.data.parsing, which imports text_array from here: resolving it on first use
     # (rather than importing at the top) works whichever of the two modules is imported first
     if name == "parse_numbers":
-        from riskcore.parsing import parse_numbers
+        from riskcore.data.parsing import parse_numbers
 
         return parse_numbers
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

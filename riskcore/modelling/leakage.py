@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from riskcore.schema import DatasetSpec
-from riskcore.split import Split
+from riskcore.data.schema import DatasetSpec
+from riskcore.modelling.split import Split
 
 __all__ = [
     "LeakageFinding",

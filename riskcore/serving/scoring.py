@@ -2,7 +2,7 @@
 
 :func:`score_frame` never fails all-or-nothing: every row that can be scored is
 scored, every row that cannot goes to the reject report with its row number, id,
-column, value and what to do. Reading is tolerant (see :mod:`riskcore.tabular`):
+column, value and what to do. Reading is tolerant (see :mod:`riskcore.data.tabular`):
 any column order, extra columns passed through, names matched ignoring case and
 surrounding spaces, optional features may be missing (flagged) because every
 model handles missing values.
@@ -10,7 +10,7 @@ model handles missing values.
 Output columns (``ScoreResult.scores``): the id (and time) column, ``p_default``
 (calibrated), ``score_raw`` (the model's log-odds), ``decision`` (``refer`` at or
 above the bundle's threshold, else ``accept``), ``grade`` (master scale, see
-:mod:`riskcore.grading`), ``risk_level``, ``expected_loss`` (PD × LGD × exposure,
+:mod:`riskcore.evaluation.grading`), ``risk_level``, ``expected_loss`` (PD × LGD × exposure,
 when the data has an exposure column), ``n_missing`` (optional features without
 a value), ``flags`` (outliers and other remarks), ``model_version``, then the
 file's other columns unchanged.
@@ -29,12 +29,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskcore.data.quality import prepare_frame, range_cells, row_keys
+from riskcore.data.tabular import ReadInfo, Table, normalise_name, parse_numbers, read_table, write_csv
 from riskcore.errors import Problem, SchemaError
-from riskcore.features import panel_arrays
-from riskcore.grading import MASTER_SCALE, PD_FLOOR, RISK_LEVELS, grade_index, grade_of, risk_level_index, risk_level_of
+from riskcore.evaluation.grading import (
+    MASTER_SCALE,
+    PD_FLOOR,
+    RISK_LEVELS,
+    grade_index,
+    grade_of,
+    risk_level_index,
+    risk_level_of,
+)
+from riskcore.modelling.features import panel_arrays
 from riskcore.progress import Progress, no_progress
-from riskcore.quality import prepare_frame, range_cells, row_keys
-from riskcore.tabular import ReadInfo, Table, normalise_name, parse_numbers, read_table, write_csv
 
 __all__ = ["REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "record_matrix",
            "score_file", "score_frame", "score_one", "validate_record", "write_scores"]
@@ -210,8 +218,8 @@ def score_frame(
 
     Parameters
     ----------
-    bundle : a :class:`riskcore.bundle.ModelBundle`.
-    data : a frame (typed or text) or a table read by :func:`riskcore.tabular.read_table`.
+    bundle : a :class:`riskcore.modelling.bundle.ModelBundle`.
+    data : a frame (typed or text) or a table read by :func:`riskcore.data.tabular.read_table`.
     risk_bands : ``master`` (levels from the master scale) or ``fixed`` (0.25 / 0.50 / 0.75).
     lgd : loss given default for the expected loss (default: the bundle's cost settings, 0.45).
     progress : ``progress(fraction, message)`` callback.
@@ -617,7 +625,7 @@ def _text(values: np.ndarray) -> Any:
 def _referred_reasons(bundle: Any, inputs: pd.DataFrame, good_idx: np.ndarray, panel: pd.DataFrame,
                       refer: np.ndarray, progress: Progress) -> np.ndarray:
     """Up to four reason codes (joined with ``; ``) for every referred company, empty for the others."""
-    from riskcore.explain import explain_frame, reason_codes
+    from riskcore.serving.explain import explain_frame, reason_codes
 
     reasons = np.full(len(good_idx), "", dtype=object)
     for start in range(0, len(refer), 20_000):

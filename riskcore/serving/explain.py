@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskcore.features import add_panel_features
+from riskcore.modelling.features import add_panel_features
 
 __all__ = ["CompanyExplanation", "Explanation", "Reason", "WhatIf", "contributions", "explain_frame", "explain_one",
            "peer_percentiles", "reason_codes", "what_if"]
@@ -282,20 +282,20 @@ def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> Company
     Parameters
     ----------
     bundle : the model bundle.
-    record : the company's values, keys matched like :func:`riskcore.scoring.score_one`'s.
+    record : the company's values, keys matched like :func:`riskcore.serving.scoring.score_one`'s.
     top : at most this many reason codes.
 
     Returns
     -------
     CompanyExplanation
-        Its ``p_default`` equals :func:`riskcore.scoring.score_one`'s.
+        Its ``p_default`` equals :func:`riskcore.serving.scoring.score_one`'s.
 
     Raises
     ------
     SchemaError
         With every problem of the record.
     """
-    from riskcore.scoring import checked_record
+    from riskcore.serving.scoring import checked_record
 
     spec = bundle.spec
     clean, matrix = checked_record(bundle, record)
@@ -440,7 +440,7 @@ def what_if(bundle: Any, company: dict[str, Any], changes: dict[str, Any]) -> Wh
     SchemaError
         When a changed value is invalid (outside the valid range, unknown category).
     """
-    from riskcore.scoring import score_one
+    from riskcore.serving.scoring import score_one
 
     before = score_one(bundle, company)
     updated = {**company, **changes}

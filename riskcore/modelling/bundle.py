@@ -9,7 +9,7 @@ Layout (every file but ``manifest.json`` is listed in it with its SHA-256)::
     transform.skops    (optional) fitted transformers between features and model
     members/<i>/...    the same files for each member of a voting ensemble
     calibration.json   isotonic and Platt calibrators as plain numbers (the chosen one named)
-    metrics.json       the evaluation (see riskcore.train)
+    metrics.json       the evaluation (see riskcore.modelling.train)
     importances.json   feature importances
     profile.json       a profile of the training data (quantiles per feature and sector)
     holdout.parquet    validation and test rows with their scores, for the dashboard
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from riskcore.config import Costs
+from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
-from riskcore.features import FeatureBuilder
-from riskcore.schema import DatasetSpec
+from riskcore.modelling.features import FeatureBuilder
 
 __all__ = ["SKOPS_ALLOWLIST", "ModelBundle", "Scorer", "bundle_hash", "calibrated_pd", "load_bundle", "save_bundle",
            "verify_bundle"]
@@ -44,7 +44,7 @@ FORMAT_VERSION = 1
 # Types skops may rebuild beyond its own defaults. Anything else in a file is refused.
 SKOPS_ALLOWLIST: tuple[str, ...] = (
     "numpy.dtype",
-    "riskcore.models.EmptyColumnFiller",
+    "riskcore.modelling.models.EmptyColumnFiller",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
 )
@@ -97,7 +97,7 @@ def write_json(path: Path, obj: Any) -> None:
 # ---------------------------------------------------------------------------
 
 class Scorer:
-    """Raw log-odds scores from the model matrix of :class:`~riskcore.features.FeatureBuilder`."""
+    """Raw log-odds scores from the model matrix of :class:`~riskcore.modelling.features.FeatureBuilder`."""
 
     kind: str = ""
 
@@ -207,7 +207,7 @@ def calibrated_pd(calibrator: Any, raw: np.ndarray) -> np.ndarray:
     An isotonic step whose validation rows had no default would otherwise give a
     PD of exactly zero, which no validator accepts as an estimate.
     """
-    from riskcore.grading import PD_FLOOR
+    from riskcore.evaluation.grading import PD_FLOOR
 
     return np.clip(calibrator.predict(raw), PD_FLOOR, 1.0)
 
@@ -466,7 +466,7 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     BundleError
         When verification fails or the bundle's kind is unknown.
     """
-    from riskcore.calibration import Calibrator
+    from riskcore.modelling.calibration import Calibrator
 
     folder = Path(folder)
     verify_bundle(folder, expected_hash)

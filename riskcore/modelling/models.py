@@ -1,6 +1,6 @@
 """The candidate estimators and their search spaces.
 
-Every candidate is a pipeline that starts with :class:`~riskcore.features.FeatureBuilder`
+Every candidate is a pipeline that starts with :class:`~riskcore.modelling.features.FeatureBuilder`
 (numbers, category codes, engineered features) and ends with one classifier:
 
 * ``logistic`` — the transparent baseline: median imputation with missing-value
@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from riskcore.features import FeatureBuilder, feature_layout
-from riskcore.schema import DatasetSpec
+from riskcore.data.schema import DatasetSpec
+from riskcore.modelling.features import FeatureBuilder, feature_layout
 
 __all__ = ["MODEL_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble", "make_pipeline",
            "raw_score", "search_space"]
