@@ -10,8 +10,9 @@
 
 The model served is ``$RISKCORE_API_BUNDLE`` (a bundle folder) or the model
 registry's champion; state lives in ``$RISKCORE_HOME`` (see
-:func:`riskcore.config.load_settings`). Exit statuses: 0 done, 1 the command
-failed (unknown key id, unreadable key file), 2 bad arguments or settings.
+:func:`riskcore.config.load_settings`). Exit statuses: 0 done, 1 the key file
+cannot be read or names no such key, 2 bad arguments, and for an error of the
+engine its class's ``exit_status`` (3 invalid settings; see :mod:`riskcore.errors`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from api.keys import ROLES, KeyFileError, KeyStore
 from riskcore.errors import RiskcoreError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def _add_serve_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     except (KeyFileError, RiskcoreError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(err, RiskcoreError) else EXIT_FAILED
+        return err.exit_status
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -19,7 +19,10 @@ syntax (422), key (401), rate limit (429), role (403), values (422), model and
 audit store (503). Every score is written to the audit trail before the
 response is sent; when that fails the answer is 503 and carries no score.
 No response carries a stack trace or a file path; validation errors name the
-field and the rule.
+field and the rule. An error of the engine that reaches an endpoint answers
+with its class's ``http_status`` (the table is in :mod:`riskcore.errors`: 422
+invalid input, 500 invalid server settings, 503 no model, a damaged bundle, or
+the audit trail or model registry unavailable); its message goes to the log.
 
 This module deliberately has no ``from __future__ import annotations``:
 FastAPI reads the endpoint annotations at runtime and the request models are
@@ -38,17 +41,27 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import riskcore
-from api import schemas
+from api import schemas, validation
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
 from riskcore.config import Settings, load_settings
-from riskcore.errors import AuditError, BundleError, ModelNotFoundError, RiskcoreError, SchemaError
+from riskcore.data.schema import DatasetSpec
+from riskcore.errors import (
+    AuditError,
+    BundleError,
+    ConfigError,
+    DataFileError,
+    LeakageError,
+    ModelNotFoundError,
+    RiskcoreError,
+    SchemaError,
+    TrackingError,
+)
 from riskcore.serving.audit import AuditLog
-from riskcore.serving.scoring import MAX_ID_CHARS
 
 __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
 
@@ -65,6 +78,19 @@ _AUDIT_FAILED = ("the audit trail could not be written, so no score is returned;
 _BUNDLE_CHANGED = ("the model bundle on disk no longer matches the loaded model (altered or removed); "
                    "restore or redeploy it")
 _AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
+
+# What a client is told for each kind of engine error; the status is the class's ``http_status`` and the
+# engine's own message (which can name files and URLs) goes to the server log only.
+_PUBLIC: dict[type[RiskcoreError], str] = {
+    ModelNotFoundError: NO_MODEL,
+    BundleError: _BAD_MODEL,
+    AuditError: _AUDIT_FAILED,
+    TrackingError: "the model registry cannot be reached; try again later or tell the operator",
+    ConfigError: "the server's settings are invalid; tell the operator — the server log has the details",
+    LeakageError: "a leakage check failed, so the request was stopped",
+    DataFileError: "the data sent cannot be used as a table",
+    RiskcoreError: "the request cannot be completed — the server log has the details",
+}
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
                         description="An API key from `python -m api keys add --role ROLE`.")
@@ -115,9 +141,9 @@ class _State:
     def scoring(self) -> tuple[Any, AuditLog]:
         """The bundle and audit log, or a 503 when either is missing."""
         if self.bundle is None:
-            raise HTTPException(503, self.model_problem)
+            raise HTTPException(ModelNotFoundError.http_status, self.model_problem)
         if self.audit is None:
-            raise HTTPException(503, self.audit_problem)
+            raise HTTPException(AuditError.http_status, self.audit_problem)
         return self.bundle, self.audit
 
 
@@ -136,15 +162,10 @@ def load_model(settings: Settings) -> tuple[Any, str]:
     -------
     (bundle, problem) : the verified bundle and ``""``, or ``None`` and the reason to show clients.
     """
-    from riskcore.modelling.bundle import load_bundle
+    from riskcore.workflows import open_model
 
-    folder = os.environ.get("RISKCORE_API_BUNDLE")
     try:
-        if folder:
-            return load_bundle(folder), ""
-        from riskcore.modelling.tracking import Tracker, load_champion
-
-        return load_champion(Tracker.from_settings(settings)), ""
+        return open_model(os.environ.get("RISKCORE_API_BUNDLE") or None, settings), ""
     except ModelNotFoundError as err:
         log.warning("no model to serve: %s", err)
         return None, NO_MODEL
@@ -222,6 +243,23 @@ async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONR
                         headers=exc.headers)
 
 
+def _public_message(err: RiskcoreError) -> str:
+    """What the client is told about an engine error: the text of its nearest class in ``_PUBLIC``."""
+    return next(_PUBLIC[c] for c in type(err).__mro__ if c in _PUBLIC)
+
+
+async def _on_riskcore_error(request: Request, exc: RiskcoreError) -> JSONResponse:
+    """An engine error that reached an endpoint: its class's ``http_status``, a message without paths, logged."""
+    rid = _request_id(request)
+    log.error("request %s: %s: %s", rid, type(exc).__name__, exc)
+    if isinstance(exc, SchemaError):
+        detail: Any = [{"loc": ["body", "features", p.column] if p.column else ["body"], "msg": p.problem,
+                        "type": "value_error"} for p in exc.problems]
+    else:
+        detail = _public_message(exc)
+    return JSONResponse({"detail": detail, "request_id": rid}, status_code=exc.http_status)
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     rid = _request_id(request)
     log.error("request %s failed", rid, exc_info=exc)
@@ -249,7 +287,7 @@ def _guard(permission: str) -> Any:
             found = st.keys.authenticate(key)
         except KeyFileError as err:
             log.error("cannot read the API keys: %s", err)
-            raise HTTPException(503, "the API keys cannot be read; tell the operator") from None
+            raise HTTPException(KeyFileError.http_status, "the API keys cannot be read; tell the operator") from None
         if found is None:
             raise HTTPException(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
         wait = st.limiter.hit(found.id)
@@ -268,16 +306,7 @@ def _guard(permission: str) -> Any:
 # engine glue
 # ---------------------------------------------------------------------------
 
-def _engine_record(spec: Any, company: BaseModel) -> dict[str, Any]:
-    """The dict :func:`riskcore.serving.scoring.score_one` takes, from a validated Company."""
-    record = company.features.model_dump(by_alias=True)  # type: ignore[attr-defined]
-    record[spec.id or "company_id"] = company.company_id  # type: ignore[attr-defined]
-    if spec.exposure and getattr(company, "exposure", None) is not None:
-        record[spec.exposure] = company.exposure  # type: ignore[attr-defined]
-    return record
-
-
-def _audit_inputs(spec: Any, company: BaseModel, result: dict[str, Any]) -> dict[str, Any]:
+def _audit_inputs(spec: DatasetSpec, company: BaseModel, result: dict[str, Any]) -> dict[str, Any]:
     inputs = dict(result["inputs"])
     year = getattr(company, "fiscal_year", None)
     if spec.time and year is not None:
@@ -300,22 +329,13 @@ def _score_and_record(st: _State, audit: AuditLog, companies: list[BaseModel], c
 
     spec = st.bundle.spec
     try:
-        return score_companies(st.bundle, [_engine_record(spec, c) for c in companies], audit=audit, face="api",
-                               caller=caller, request_id=rid, risk_bands=st.settings.risk_bands, explain=explain,
+        records = [validation.engine_record(spec, c) for c in companies]
+        return score_companies(st.bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
+                               risk_bands=st.settings.risk_bands, explain=explain, strict=True,
                                audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
     except AuditError as err:
         log.error("request %s: audit write failed, no score returned: %s", rid, err)
-        raise HTTPException(503, _AUDIT_FAILED) from None
-
-
-def _shown_id(item: Any) -> str | None:
-    cid = item.get("company_id") if isinstance(item, dict) else None
-    return cid if isinstance(cid, str) and len(cid) <= MAX_ID_CHARS else None
-
-
-def _schema_problem(err: SchemaError) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("body", "features", p.column) if p.column else ("body",),
-                                    "msg": p.problem, "type": "value_error"} for p in err.problems])
+        raise HTTPException(err.http_status, _AUDIT_FAILED) from None
 
 
 def _number(value: Any) -> float | str | None:
@@ -418,6 +438,7 @@ def create_app(settings: Settings | None = None, *, bundle: Any = None, keys: Ke
     app.state.riskcore = state
     app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RiskcoreError, _on_riskcore_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected_error)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        request_id=_scope_request_id)
@@ -497,7 +518,7 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
         rid, ts = _request_id(request), datetime.now(UTC)
         done = _score_and_record(st, audit, [company], key.id, rid, explain=explain)
         if done.problems:
-            raise _schema_problem(done.problems[0][1]) from None
+            raise validation.rule_errors(st.bundle.spec, done.problems[0][1]) from None
         result = done.results[0][1]
         explained = _explanation(result["explanation"]) if explain else {}
         return {**_prediction(company, result, rid, ts), **explained}
@@ -519,22 +540,10 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
         st = _state(request)
         bundle, audit = st.scoring()
         rid, ts = _request_id(request), datetime.now(UTC)
-        errors: list[dict[str, Any]] = []
-        valid: list[tuple[int, BaseModel]] = []
         items = batch.companies  # type: ignore[attr-defined]
-        for i, item in enumerate(items):
-            try:
-                valid.append((i, Company.model_validate(item)))
-            except ValidationError as err:
-                errors.extend({"index": i, "company_id": _shown_id(item),
-                               "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"],
-                               "type": e["type"]} for e in err.errors())
+        valid, errors = validation.validate_items(Company, items)
         done = _score_and_record(st, audit, [c for _, c in valid], key.id, rid)
-        for j, problem in done.problems:
-            i = valid[j][0]
-            errors.extend({"index": i, "company_id": _shown_id(items[i]),
-                           "field": f"features.{p.column}" if p.column else None, "message": p.problem,
-                           "type": "value_error"} for p in problem.problems)
+        errors += validation.batch_rule_errors(bundle.spec, items, valid, done.problems)
         errors.sort(key=lambda e: e["index"])
         results = [{**_prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]
         rejected = len({e["index"] for e in errors})

@@ -32,7 +32,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 __all__ = ["PERMISSIONS", "ROLES", "ApiKey", "KeyFileError", "KeyStore", "Permission", "Role", "allowed_roles"]
 
@@ -57,7 +57,15 @@ def allowed_roles(permission: str) -> list[str]:
 
 
 class KeyFileError(Exception):
-    """The key file cannot be read or written, or names an unknown key."""
+    """The key file cannot be read or written, or names an unknown key.
+
+    Like the engine's errors (:mod:`riskcore.errors`) it carries its statuses:
+    ``python -m api keys`` exits 1, and the API answers 503 (the operator must
+    repair the file; the client can do nothing about it).
+    """
+
+    exit_status: ClassVar[int] = 1
+    http_status: ClassVar[int] = 503
 
 
 @dataclass(frozen=True)

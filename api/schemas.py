@@ -2,9 +2,16 @@
 
 The request models are generated from the deployed bundle's
 :class:`~riskcore.data.schema.DatasetSpec` by :func:`build_request_models`, so the
-API accepts exactly the features the model was trained on, with the spec's
-valid ranges and categories. They are strict: no strings for numbers, no
-booleans, no NaN or infinities, no unknown fields.
+API accepts exactly the features the model was trained on, and its OpenAPI
+document states the spec's valid ranges, categories and required features.
+
+Validation happens once per rule. The models check the JSON itself, strictly:
+no strings for numbers, no booleans, no NaN or infinities, no unknown fields.
+The spec's rules (required, valid range, categories) are not repeated here: the
+engine checks them (:func:`riskcore.serving.records.validate_record`, the same
+check and the same sentence as for a file's cells), and the API reports what it
+finds in the same 422 shape, with the error types a pydantic rule would have had
+(:mod:`api.validation`).
 """
 
 from __future__ import annotations
@@ -12,12 +19,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from riskcore.evaluation.grading import RISK_LEVELS
+from riskcore.serving.records import validate_record
 from riskcore.serving.scoring import MAX_ID_CHARS
+
+if TYPE_CHECKING:
+    from riskcore.data.schema import DatasetSpec, FeatureSpec
+    from riskcore.modelling.bundle import ModelBundle
 
 __all__ = [
     "BatchError",
@@ -222,7 +234,7 @@ class RequestModels:
     examples: list[dict[str, Any]]
 
 
-def _describe(f: Any) -> str:
+def _describe(f: FeatureSpec) -> str:
     parts = [f.description or f.display_label]
     if f.unit:
         parts.append(f"Unit: {f.unit}.")
@@ -233,23 +245,51 @@ def _describe(f: Any) -> str:
     return " ".join(parts)
 
 
-def _feature_field(f: Any) -> tuple[Any, Any]:
-    """(type, FieldInfo) of one feature; the alias is the feature's name."""
-    required = bool(f.required)
+def _value_schema(f: FeatureSpec) -> dict[str, Any]:
+    """The JSON schema of one feature's value: its type, and the spec's range or categories as documentation."""
     if f.kind == "categorical":
-        base: Any = (Literal[tuple(f.categories)] if f.categories  # type: ignore[valid-type]
-                     else Annotated[str, Field(min_length=1, max_length=_MAX_CATEGORY_CHARS)])
-        kwargs: dict[str, Any] = {}
+        if f.categories:
+            return {"type": "string", "enum": list(f.categories)}
+        return {"type": "string", "minLength": 1, "maxLength": _MAX_CATEGORY_CHARS}
+    bounds = {k: v for k, v in (("minimum", f.min), ("maximum", f.max)) if v is not None}
+    return {"type": "number", **bounds}
+
+
+def _feature_field(f: FeatureSpec) -> tuple[Any, Any]:
+    """(type, FieldInfo) of one feature; the alias is the feature's name.
+
+    The type checks only what JSON says (a number is a finite number, a category
+    without a fixed list is a short string); whether a value is required, in range
+    or a known category is the engine's check, so every field may be absent here and
+    the schema states the rules instead.
+    """
+    schema = _value_schema(f)
+    if not f.required:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    if f.kind == "categorical" and f.categories:
+        base: Any = Any  # any JSON value reaches the category check, which names the allowed ones
+    elif f.kind == "categorical":
+        base = Annotated[str, Field(min_length=1, max_length=_MAX_CATEGORY_CHARS)]
     else:
         base = float
-        kwargs = {k: v for k, v in (("ge", f.min), ("le", f.max)) if v is not None}
-    typ = base if required else base | None
-    field = Field(... if required else None, alias=f.name, title=f.display_label, description=_describe(f),
-                  **kwargs)
+    typ = Annotated[base | None, WithJsonSchema(schema)]
+    field = Field(None, alias=f.name, title=f.display_label, description=_describe(f))
     return typ, field
 
 
-def _panel_field(f: Any) -> tuple[Any, Any]:
+def _required_in_schema(required: list[str]) -> Any:
+    """Mark the spec's required features as required in the JSON schema (the engine enforces it)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        if required:
+            schema["required"] = required
+        for name in required:
+            schema["properties"][name].pop("default", None)
+
+    return extra
+
+
+def _panel_field(f: FeatureSpec) -> tuple[Any, Any]:
     text = (f"{f.description or f.display_label} Optional: a company's earlier years are not part of a request, "
             "so send it when you know it; otherwise it is scored as missing.")
     return float | None, Field(None, alias=f.name, title=f.display_label, description=text)
@@ -266,7 +306,7 @@ def _whole_number(value: Any) -> Any:
 Year = Annotated[int, Field(ge=_YEAR_RANGE[0], le=_YEAR_RANGE[1]), BeforeValidator(_whole_number)]
 
 
-def _typical_value(f: Any) -> Any:
+def _typical_value(f: FeatureSpec) -> Any:
     if f.kind == "categorical":
         return f.categories[0] if f.categories else "unknown"
     lo = f.typical_min if f.typical_min is not None else f.min
@@ -292,7 +332,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _example_companies(bundle: Any, features: type[BaseModel], has_year: bool, has_exposure: bool) -> list[Any]:
+def _example_companies(bundle: ModelBundle, features: type[BaseModel], has_year: bool,
+                       has_exposure: bool) -> list[Any]:
     """Two valid companies from the bundle's holdout rows (a low and a high PD), else typical values."""
     spec = bundle.spec
     names = [f.name for f in spec.features] + [f.name for f in spec.panel_features]
@@ -313,13 +354,15 @@ def _example_companies(bundle: Any, features: type[BaseModel], has_year: bool, h
             features.model_validate(values)
         except ValidationError:
             continue
+        if validate_record(spec, values, strict=True)[1]:
+            continue
         company: dict[str, Any] = {"company_id": str(row[spec.id]) if spec.id and spec.id in row.index
                                    else f"C-{i + 1:04d}"}
-        if has_year and spec.time in row.index and _plain(row[spec.time]) is not None:
+        if has_year and spec.time and spec.time in row.index and _plain(row[spec.time]) is not None:
             year = int(_plain(row[spec.time]))
             if _YEAR_RANGE[0] <= year <= _YEAR_RANGE[1]:
                 company["fiscal_year"] = year
-        if has_exposure and spec.exposure in row.index:
+        if has_exposure and spec.exposure and spec.exposure in row.index:
             ead = _plain(row[spec.exposure])
             if isinstance(ead, float) and ead >= 0:
                 company["exposure"] = ead
@@ -331,7 +374,7 @@ def _example_companies(bundle: Any, features: type[BaseModel], has_year: bool, h
     return examples
 
 
-def build_request_models(bundle: Any, max_batch: int) -> RequestModels:
+def build_request_models(bundle: ModelBundle, max_batch: int) -> RequestModels:
     """The request models for a bundle's spec.
 
     ``Features`` has one field per raw feature (numeric: a finite number within
@@ -347,7 +390,9 @@ def build_request_models(bundle: Any, max_batch: int) -> RequestModels:
         fields[f"f{i}"] = _feature_field(f)
     for i, f in enumerate(spec.panel_features):
         fields[f"p{i}"] = _panel_field(f)
-    features = create_model("Features", __config__=STRICT, **fields)  # type: ignore[call-overload]
+    required = [f.name for f in spec.features if f.required]
+    features = create_model("Features",  # type: ignore[call-overload]
+                            __config__=ConfigDict(**STRICT, json_schema_extra=_required_in_schema(required)), **fields)
 
     has_year, has_exposure = bool(spec.time), bool(spec.exposure)
     company_fields: dict[str, Any] = {
@@ -357,13 +402,14 @@ def build_request_models(bundle: Any, max_batch: int) -> RequestModels:
     }
     if has_year:
         company_fields["fiscal_year"] = (Year | None, Field(None, description="The fiscal year of the figures."))
-    if has_exposure:
-        company_fields["exposure"] = (float | None, Field(None, ge=0, description=(
-            "Exposure at default in money; when sent, the response carries the expected loss.")))
+    if has_exposure:  # 0 or more: a rule of the engine's, stated here as the schema's minimum
+        company_fields["exposure"] = (Annotated[float | None, WithJsonSchema(
+            {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]})], Field(None, description=(
+                "Exposure at default in money; when sent, the response carries the expected loss.")))
     company_fields["features"] = (features, Field(..., description="The company's values, one per feature."))
     probe = create_model("Company", __config__=STRICT, **company_fields)  # type: ignore[call-overload]
     examples = _example_companies(bundle, features, has_year, has_exposure)
-    examples = [e for e in examples if _valid(probe, e)] or examples[:0]
+    examples = [e for e in examples if _valid(probe, spec, e)] or examples[:0]
     company = create_model("Company", __config__=ConfigDict(**STRICT, json_schema_extra={"examples": examples}),
                            **company_fields)  # type: ignore[call-overload]
 
@@ -381,9 +427,13 @@ def build_request_models(bundle: Any, max_batch: int) -> RequestModels:
     return RequestModels(features=features, company=company, batch=batch, examples=examples)
 
 
-def _valid(model: type[BaseModel], value: Any) -> bool:
+def _valid(model: type[BaseModel], spec: DatasetSpec, company: dict[str, Any]) -> bool:
+    """True when an example company passes both the JSON model and the spec's rules."""
     try:
-        model.model_validate(value)
+        model.model_validate(company)
     except ValidationError:
         return False
-    return True
+    record = dict(company.get("features", {}))
+    if spec.exposure and company.get("exposure") is not None:
+        record[spec.exposure] = company["exposure"]
+    return not validate_record(spec, record, strict=True)[1]

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import row, timeit  # noqa: E402
 
 from riskcore.config import Costs  # noqa: E402
+from riskcore.evaluation.bootstrap import bootstrap_auc_samples, resample_counts  # noqa: E402
 from riskcore.evaluation.costs import CostSweep, cost_curve  # noqa: E402
-from riskcore.evaluation.metrics import _resample_counts, bootstrap_auc_samples  # noqa: E402
 
 SEED = 7
 
@@ -80,7 +80,7 @@ def main() -> None:
 
     def loop() -> np.ndarray:
         out = []
-        for counts in _resample_counts(m, n_resamples, SEED):
+        for counts in resample_counts(m, n_resamples, SEED):
             for c in counts:
                 out.append(roc_auc_score(np.repeat(y_small, c), np.repeat(p_small, c)))
         return np.array(out)

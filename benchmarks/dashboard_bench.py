@@ -73,7 +73,7 @@ def pages() -> None:
 def slider() -> None:
     from riskcore.config import Costs
     from riskcore.evaluation.costs import CostSweep
-    from riskcore.reports import decision_view
+    from riskcore.evaluation.report import decision_view
 
     rng = np.random.default_rng(0)
     n = 1_000_000

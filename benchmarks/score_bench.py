@@ -145,13 +145,14 @@ def _child_train(models_dir: str) -> None:
     from riskcore.config import TrainingConfig, set_thread_defaults
 
     set_thread_defaults()  # setup only: sleeping OpenMP threads keep training from crawling on a busy machine
+    import riskcore.modelling.search as search
     import riskcore.modelling.train as training
     from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.synth import generate_portfolio
     from riskcore.modelling.bundle import load_bundle
 
     # the search draws from this one point, so the champion has CHAMPION_PARAMS' tree count
-    training.search_space = lambda kind: dict(CHAMPION_PARAMS)  # type: ignore[assignment]
+    search.search_space = lambda kind: dict(CHAMPION_PARAMS)  # type: ignore[assignment]
     train_frame = generate_portfolio(1500, seed=SEED).frame
     result = training.train(train_frame, DEMO_SPEC, models_dir=models_dir,
                             config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2,

@@ -7,6 +7,7 @@ dashboard's table of contents.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from riskcore.config import set_thread_defaults
 
@@ -16,6 +17,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import state, widgets  # noqa: E402
 from riskcore.errors import RiskcoreError  # noqa: E402
+
+if TYPE_CHECKING:
+    from riskcore.modelling.bundle import ModelBundle
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "pages"
@@ -40,12 +44,12 @@ def first_start() -> None:
     st.rerun()
 
 
-def sidebar(bundle: object) -> None:
+def sidebar(bundle: ModelBundle) -> None:
     """The model in use and the costs in force, on every page."""
-    m = bundle.metrics  # type: ignore[attr-defined]
+    m = bundle.metrics
     with st.sidebar:
         st.markdown("**Model in use**")
-        st.caption(f"{bundle.version}")  # type: ignore[attr-defined]
+        st.caption(f"{bundle.version}")
         trained = str(m["model"].get("trained_at", ""))[:16].replace("T", " ")
         st.caption(f"{m['model']['kind']} · trained {trained} UTC · {m['split']['mode'].replace('_', '-')} test")
         auc = m["test"]["auc"]
@@ -60,7 +64,7 @@ def sidebar(bundle: object) -> None:
 try:
     if state.champion_ref() is None:
         first_start()
-    bundle = state.current_bundle()
+    bundle = state.model_bundle()
 except RiskcoreError as err:
     st.error(f"The model cannot be loaded: {err}")
     st.stop()

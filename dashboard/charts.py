@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from riskcore.reports import DecisionView
+from riskcore.evaluation.report import DecisionView
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5f8b", "#f2b134", "#9aa5b1", "#c0392b", "#2e8b57"
 LIGHT_BLUE = "rgba(31, 95, 139, 0.18)"
@@ -92,7 +92,7 @@ def grade_distribution(dist: pd.DataFrame, levels: dict[str, str]) -> go.Figure:
 
 
 def expected_loss_by_segment(table: pd.DataFrame) -> go.Figure:
-    """Expected loss per segment (``riskcore.reports.expected_loss_by_segment``), largest on top."""
+    """Expected loss per segment (``riskcore.evaluation.report.expected_loss_by_segment``), largest on top."""
     t = table.sort_values("expected_loss")
     fig = go.Figure(go.Bar(x=t["expected_loss"], y=t["segment"], orientation="h", marker_color=BLUE,
                            customdata=t[["companies", "exposure", "mean_pd"]],

@@ -9,7 +9,7 @@ from dashboard.charts import BLUE, GREEN, GREY, RED, styled
 
 
 def waterfall(frame: pd.DataFrame, *, scale: str = "pd") -> go.Figure:
-    """The contribution waterfall of :func:`riskcore.reports.waterfall_frame`.
+    """The contribution waterfall of :func:`dashboard.tables.waterfall_frame`.
 
     The first bar is the average company, each feature moves the score up (red,
     more risk) or down (green), and the last bar is the company's PD — the bars

@@ -20,7 +20,7 @@ def _colour(name: str) -> str:
 # ---------------------------------------------------------------- data quality
 
 def missing_by_column(table: pd.DataFrame) -> go.Figure:
-    """Share of missing values per column (:func:`riskcore.reports.missing_table`)."""
+    """Share of missing values per column (:func:`dashboard.tables.missing_table`)."""
     t = table.iloc[::-1]
     fig = go.Figure(go.Bar(x=t["pct_missing"], y=t["column"], orientation="h", marker_color=BLUE,
                            customdata=t[["n_missing", "family"]],
@@ -137,7 +137,7 @@ def reliability(curves: pd.DataFrame) -> go.Figure:
 
 
 def ece_comparison(table: pd.DataFrame) -> go.Figure:
-    """ECE with its bootstrap interval per calibration (:func:`riskcore.reports.calibration_table`)."""
+    """ECE with its bootstrap interval per calibration (:func:`riskcore.evaluation.report.calibration_table`)."""
     colours = [BLUE if u else GREY for u in table["in_use"]]
     fig = go.Figure(go.Bar(x=table["calibration"], y=table["ece"], marker_color=colours,
                            error_y=dict(type="data", symmetric=False, array=table["ece_upper"] - table["ece"],
@@ -158,7 +158,7 @@ def pd_histogram(y: np.ndarray, p_default: np.ndarray) -> go.Figure:
 
 
 def ece_by_segment(table: pd.DataFrame) -> go.Figure:
-    """ECE per segment (``riskcore.evaluation.metrics.segment_table``); small segments in grey."""
+    """ECE per segment (``riskcore.evaluation.curves.segment_table``); small segments in grey."""
     t = table.sort_values("ece")
     fig = go.Figure(go.Bar(x=t["ece"], y=t["segment"].astype(str), orientation="h",
                            marker_color=[GREY if s else BLUE for s in t["small"]], customdata=t[["rows", "defaults"]],
@@ -207,7 +207,7 @@ def precision_recall(curves: pd.DataFrame, point: tuple[float, float], base_rate
 
 
 def lift(gains: pd.DataFrame) -> go.Figure:
-    """Lift per risk decile (``riskcore.evaluation.metrics.gains_table``, stacked by model)."""
+    """Lift per risk decile (``riskcore.evaluation.curves.gains_table``, stacked by model)."""
     fig = go.Figure()
     for name, g in gains.groupby("model", sort=False):
         fig.add_bar(x=g["decile"], y=g["lift"], name=str(name), marker_color=_colour(str(name)),
@@ -231,7 +231,10 @@ def cumulative_gains(gains: pd.DataFrame, referral_rate: float) -> go.Figure:
 
 
 def ks(curve: pd.DataFrame, threshold: float) -> go.Figure:
-    """Score distributions of defaulters and non-defaulters (:func:`riskcore.reports.ks_curve`) and the KS gap."""
+    """Score distributions of defaulters and non-defaulters and the KS gap.
+
+    The curve is :func:`riskcore.evaluation.report.ks_curve`'s.
+    """
     i = int(curve["gap"].abs().to_numpy().argmax())
     best = curve.iloc[i]
     fig = go.Figure()
@@ -275,7 +278,7 @@ def segment_rates(table: pd.DataFrame) -> go.Figure:
 
 
 def esg_bands(table: pd.DataFrame) -> go.Figure:
-    """Mean PD by ESG band within each segment (:func:`riskcore.reports.esg_band_table`)."""
+    """Mean PD by ESG band within each segment (:func:`riskcore.evaluation.report.esg_band_table`)."""
     colours = {"low": RED, "mid": ORANGE, "high": GREEN, "missing": GREY}
     fig = go.Figure()
     for band, b in table.groupby("band", sort=False):

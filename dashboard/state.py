@@ -16,15 +16,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
 from riskcore.evaluation.costs import CostSweep
+from riskcore.evaluation.report import DecisionView
 from riskcore.modelling.tracking import ChampionRef, Tracker
-from riskcore.reports import DataCheck, DecisionView
+from riskcore.workflows import DataCheck
+
+if TYPE_CHECKING:
+    from riskcore.data.schema import DatasetSpec
+    from riskcore.modelling.bundle import ModelBundle
+    from riskcore.serving.explain import Explanation
+    from riskcore.serving.scoring import ScoreResult
 
 # session-state keys of the user's choices
 COST_FN, COST_FP, COST_MODE, LGD, THRESHOLD = "cost_fn", "cost_fp", "cost_mode", "lgd", "threshold_override"
@@ -51,14 +58,14 @@ def champion_ref() -> ChampionRef | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def load_bundle(bundle_path: str, bundle_hash: str) -> Any:
+def load_bundle(bundle_path: str, bundle_hash: str) -> ModelBundle:
     """A verified bundle; one per (path, hash), shared by every session."""
     from riskcore.modelling.bundle import load_bundle as _load
 
     return _load(bundle_path, expected_hash=bundle_hash or None)
 
 
-def current_bundle() -> Any | None:
+def current_bundle() -> ModelBundle | None:
     """The champion's bundle, or ``None`` before the first model exists."""
     ref = champion_ref()
     if ref is None:
@@ -66,7 +73,7 @@ def current_bundle() -> Any | None:
     return load_bundle(str(ref.bundle_path), ref.bundle_hash)
 
 
-def model_bundle() -> Any:
+def model_bundle() -> ModelBundle:
     """The champion's bundle, for the pages (``dashboard/app.py`` makes sure one exists before they run)."""
     bundle = current_bundle()
     if bundle is None:
@@ -77,20 +84,20 @@ def model_bundle() -> Any:
 
 
 @st.cache_data(show_spinner=False)
-def holdout(_bundle: Any, model_version: str) -> pd.DataFrame:
+def holdout(_bundle: ModelBundle, model_version: str) -> pd.DataFrame:
     """Validation and test rows of the model, with their scores."""
     return _bundle.holdout()
 
 
-def rows(bundle: Any, part: str) -> pd.DataFrame:
+def rows(bundle: ModelBundle, part: str) -> pd.DataFrame:
     """The ``validation`` or ``test`` rows of the model's hold-out."""
-    from riskcore.reports import part as part_of
+    from riskcore.evaluation.report import part as part_of
 
     return part_of(holdout(bundle, bundle.version), part)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def cost_sweep(_bundle: Any, model_version: str, part: str, exposure_mode: bool) -> CostSweep:
+def cost_sweep(_bundle: ModelBundle, model_version: str, part: str, exposure_mode: bool) -> CostSweep:
     """The sorted scores of one hold-out part, ready for instant re-costing."""
     part_rows = rows(_bundle, part)
     exposure = None
@@ -102,7 +109,7 @@ def cost_sweep(_bundle: Any, model_version: str, part: str, exposure_mode: bool)
 
 # ---------------------------------------------------------------- the user's costs and cut-off
 
-def costs(bundle: Any) -> Costs:
+def costs(bundle: ModelBundle) -> Costs:
     """The costs the user has chosen (defaults: the model's own)."""
     base = bundle.costs
     ss = st.session_state
@@ -116,16 +123,16 @@ def threshold_override() -> float | None:
     return None if value is None else float(value)
 
 
-def has_exposure(bundle: Any) -> bool:
+def has_exposure(bundle: ModelBundle) -> bool:
     """Whether the model's data carries an exposure per company (enables the exposure cost mode)."""
     spec = bundle.spec
     hold = holdout(bundle, bundle.version)
     return bool(spec.exposure and spec.exposure in hold and hold[spec.exposure].notna().any())
 
 
-def current_view(bundle: Any) -> DecisionView:
+def current_view(bundle: ModelBundle) -> DecisionView:
     """The cut-off in force and its consequences on the test year, at the user's costs (no model run)."""
-    from riskcore.reports import decision_view
+    from riskcore.evaluation.report import decision_view
 
     c = costs(bundle)
     exposure_mode = c.mode == "exposure" and has_exposure(bundle)
@@ -143,7 +150,7 @@ def demo_data_path() -> Path:
     return Path(settings().data_dir) / "demo_portfolio.csv"
 
 
-def training_data_path(bundle: Any) -> Path | None:
+def training_data_path(bundle: ModelBundle) -> Path | None:
     """The file the model was trained on, when it is still there."""
     src = (bundle.metrics.get("data") or {}).get("source")
     path = Path(src) if src else demo_data_path()
@@ -151,21 +158,21 @@ def training_data_path(bundle: Any) -> Path | None:
 
 
 @st.cache_data(max_entries=8, show_spinner="Checking the data…")
-def data_check(path: str, mtime: float, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
+def data_check(path: str, mtime: float, _spec: DatasetSpec, model_version: str, leakage: bool) -> DataCheck:
     """Quality report, split and (optionally) leakage checks of a data file (cached per file version)."""
     from riskcore.data.tabular import read_table
-    from riskcore.reports import check_data
+    from riskcore.workflows import check_file
 
-    return check_data(read_table(path), _spec, leakage=leakage)
+    return check_file(read_table(path), _spec, leakage=leakage)
 
 
 @st.cache_data(max_entries=4, show_spinner="Checking the file…")
-def upload_check(_data: bytes, file_id: str, _spec: Any, model_version: str, leakage: bool) -> DataCheck:
+def upload_check(_data: bytes, file_id: str, _spec: DatasetSpec, model_version: str, leakage: bool) -> DataCheck:
     """The same checks for an uploaded file (keyed on the upload's id, not on its bytes)."""
     from riskcore.data.tabular import read_table
-    from riskcore.reports import check_data
+    from riskcore.workflows import check_file
 
-    return check_data(read_table(_data, max_bytes=settings().upload_max_mb * 1_000_000), _spec, leakage=leakage)
+    return check_file(read_table(_data, max_bytes=settings().upload_max_mb * 1_000_000), _spec, leakage=leakage)
 
 
 # ---------------------------------------------------------------- MLflow
@@ -217,9 +224,9 @@ def run_info(run_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- model views (cached per model version)
 
 @st.cache_data(show_spinner=False)
-def calibration(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+def calibration(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """ECE with intervals, Brier and mean PD of the raw, isotonic and Platt probabilities."""
-    from riskcore.reports import calibration_columns, calibration_table
+    from riskcore.evaluation.report import calibration_columns, calibration_table
 
     r = rows(_bundle, part)
     return calibration_table(r, calibration_columns(r), chosen=f"p_{_bundle.info.get('calibration', 'isotonic')}",
@@ -227,54 +234,58 @@ def calibration(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
-def reliability(_bundle: Any, model_version: str, part: str, strategy: str, n_bins: int) -> pd.DataFrame:
+def reliability(_bundle: ModelBundle, model_version: str, part: str, strategy: str, n_bins: int) -> pd.DataFrame:
     """Reliability curves of the raw and the calibrated probabilities."""
-    from riskcore.reports import reliability_frame
+    from riskcore.evaluation.report import reliability_frame
 
     return reliability_frame(rows(_bundle, part), {"Raw model output": "p_uncalibrated", "Calibrated": "p_default"},
                              n_bins=n_bins, strategy=strategy)  # type: ignore[arg-type]
 
 
 @st.cache_data(show_spinner="Drawing the bootstrap bands…")
-def performance(_bundle: Any, model_version: str) -> dict[str, pd.DataFrame]:
+def performance(_bundle: ModelBundle, model_version: str) -> dict[str, pd.DataFrame]:
     """Curves with bootstrap bands, gains, KS and the metric table of the model and its baseline on test."""
-    from riskcore import reports
+    from riskcore.evaluation import report
 
     r = rows(_bundle, "test")
-    cols = reports.score_columns(r)
-    return {"roc": reports.curves_frame(r, cols, "roc", n_resamples=N_RESAMPLES),
-            "pr": reports.curves_frame(r, cols, "pr", n_resamples=N_RESAMPLES),
-            "gains": reports.gains_frame(r, cols),
-            "ks": reports.ks_curve(r["y"].to_numpy(), r["p_default"].to_numpy()),
-            "table": reports.performance_table(r, cols, n_resamples=N_RESAMPLES)}
+    cols = report.score_columns(r)
+    return {"roc": report.curves_frame(r, cols, "roc", n_resamples=N_RESAMPLES),
+            "pr": report.curves_frame(r, cols, "pr", n_resamples=N_RESAMPLES),
+            "gains": report.gains_frame(r, cols),
+            "ks": report.ks_curve(r["y"].to_numpy(), r["p_default"].to_numpy()),
+            "table": report.performance_table(r, cols, n_resamples=N_RESAMPLES)}
 
 
 @st.cache_data(show_spinner=False)
-def sectors(_bundle: Any, model_version: str, part: str, min_defaults: int) -> pd.DataFrame:
+def sectors(_bundle: ModelBundle, model_version: str, part: str, min_defaults: int) -> pd.DataFrame:
     """Per-sector metrics with AUC intervals."""
-    from riskcore.reports import sector_table
+    from riskcore.evaluation.report import sector_table
 
-    return sector_table(rows(_bundle, part), _bundle.spec.segment, n_resamples=N_RESAMPLES, min_defaults=min_defaults)
+    segment = _bundle.spec.segment
+    assert segment is not None  # the sectors page shows only for a model with a segment column
+    return sector_table(rows(_bundle, part), segment, n_resamples=N_RESAMPLES, min_defaults=min_defaults)
 
 
 @st.cache_data(show_spinner=False)
-def esg_bands(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+def esg_bands(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """Mean PD and observed default rate by ESG band within each sector."""
-    from riskcore.reports import esg_band_table, esg_columns
+    from riskcore.evaluation.report import esg_band_table, esg_columns
 
-    return esg_band_table(rows(_bundle, part), segment=_bundle.spec.segment, esg_columns=esg_columns(_bundle.spec))
+    segment = _bundle.spec.segment
+    assert segment is not None  # the sectors page shows only for a model with a segment column
+    return esg_band_table(rows(_bundle, part), segment=segment, esg_columns=esg_columns(_bundle.spec))
 
 
 @st.cache_data(show_spinner=False)
-def companies(_bundle: Any, model_version: str, part: str) -> pd.DataFrame:
+def companies(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """The companies of one hold-out part, riskiest first, for the search box."""
-    from riskcore.reports import company_table
+    from dashboard.tables import company_table
 
     return company_table(rows(_bundle, part), _bundle.spec)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def explanation(_bundle: Any, model_version: str, part: str, position: int) -> Any:
+def explanation(_bundle: ModelBundle, model_version: str, part: str, position: int) -> Explanation:
     """Contributions of one company of the hold-out (SHAP, in log-odds and in PD)."""
     from riskcore.serving.explain import explain_frame
 
@@ -284,7 +295,8 @@ def explanation(_bundle: Any, model_version: str, part: str, position: int) -> A
 # ---------------------------------------------------------------- scoring an upload
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Scoring the portfolio…")
-def scored_upload(_bundle: Any, model_version: str, file_id: str, _data: bytes, lgd: float) -> tuple[Any, str]:
+def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes,
+                  lgd: float) -> tuple[ScoreResult, str]:
     """Score one upload and write it to the audit trail, once per upload.
 
     Keyed on the upload's file id, so reruns of the page (a filter changed)
@@ -298,4 +310,5 @@ def scored_upload(_bundle: Any, model_version: str, file_id: str, _data: bytes, 
     s = settings()
     job = score_and_record(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", keep=True,
                            max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
+    assert job.result is not None  # keep=True keeps every scored row
     return job.result, job.request_id

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.tables import csv_bytes
 from riskcore.errors import RiskcoreError, SchemaError
-from riskcore.reports import csv_bytes
 
 STATUS_ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "error": "❌ error", "warning": "⚠️ warning",
                 "info": "ℹ️ info", "skip": "⏭️ skip"}

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, state
-from riskcore.reports import impact_sentences
+from riskcore.evaluation.report import impact_sentences
 
 bundle = state.model_bundle()
 view = state.current_view(bundle)

@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts_company as charts
-from dashboard import state, widgets
-from riskcore import reports
+from dashboard import state, tables, widgets
 from riskcore.errors import SchemaError
 from riskcore.evaluation.grading import grade_of, risk_level_of
-from riskcore.serving.explain import peer_percentiles, reason_codes, what_if
+from riskcore.serving.explain import peer_percentiles, reason_codes
+from riskcore.serving.scoring import what_if
 
 SCALES = {"pd": "probability of default", "logodds": "log-odds"}
 WHATIF = "whatif_"  # prefix of the what-if inputs, forgotten when the company changes
@@ -30,7 +30,7 @@ with left:
     part = widgets.part_picker("company_part", on_change=_new_part)
 query = right.text_input("Find a company by id or name", key="company_query", placeholder="e.g. C00042 or Holding")
 table = state.companies(bundle, bundle.version, part)
-found = reports.find_companies(table, query)
+found = tables.find_companies(table, query)
 positions = dict(zip(table["label"], table["position"]))
 # the riskiest company is open by default: the page always explains someone
 choice = st.selectbox(f"Company ({len(found):,} found, riskiest first)", found["label"].tolist(),
@@ -66,7 +66,7 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     scale = st.segmented_control("Contributions in", ["pd", "logodds"], default="pd", key="company_scale",
                                  format_func=SCALES.__getitem__) or "pd"
-    steps = reports.waterfall_frame(ex, spec, 0, scale=scale)  # type: ignore[arg-type]
+    steps = tables.waterfall_frame(ex, spec, 0, scale=scale)  # type: ignore[arg-type]
     st.plotly_chart(charts.waterfall(steps, scale=scale), width="stretch", key="company_waterfall")
     if scale == "pd" and abs(p - float(ex.totals["base_pd"].iloc[0])) < 1e-9:
         st.caption("This company's PD equals the average company's: calibration maps a range of raw scores to one "
@@ -82,7 +82,7 @@ with right:
     if len(peers):
         st.plotly_chart(charts.peer_percentiles(peers), width="stretch", key="company_peers")
 
-record = reports.company_record(company, 0, spec)
+record = tables.company_record(company, 0, spec)
 
 
 @st.fragment
@@ -91,7 +91,7 @@ def what_if_panel() -> None:
     st.subheader("What if")
     st.caption("Change a value and the company is scored again by the same model. Year-on-year changes and "
                "volatilities keep their recorded values.")
-    features = reports.whatif_features(spec)
+    features = tables.whatif_features(spec)
     changes = {}
     cols = st.columns(3)
     for i, name in enumerate(features):

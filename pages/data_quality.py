@@ -3,8 +3,7 @@
 import streamlit as st
 
 from dashboard import charts_model as charts
-from dashboard import state, widgets
-from riskcore import reports
+from dashboard import state, tables, widgets
 from riskcore.errors import RiskcoreError
 
 SOURCES = {"training": "The model's training data", "upload": "Another CSV"}
@@ -64,7 +63,7 @@ with overview:
     st.dataframe(widgets.with_status_icons(report.findings_frame(), "severity"), hide_index=True, width="stretch")
 
 with missing:
-    table = reports.missing_table(report)
+    table = tables.missing_table(report)
     if not len(table):
         st.success("No missing values.")
     else:
@@ -73,10 +72,10 @@ with missing:
             st.plotly_chart(charts.missing_heatmap(report.missing_by_segment), width="stretch", key="dq_missing_seg")
 
 with invalid:
-    bad = reports.violations_table(report)
+    bad = tables.violations_table(report)
     st.markdown(f"**Invalid values** — {len(bad):,} cell(s) that cannot be used (training sets them to missing)")
     widgets.big_table(widgets.readable(bad), "cells", hide_index=True, width="stretch")
-    outliers = reports.violations_table(report, outliers=True)
+    outliers = tables.violations_table(report, outliers=True)
     st.markdown(f"**Unusual values** — {len(outliers):,} possible but outside the typical range (kept)")
     widgets.big_table(widgets.readable(outliers), "cells", hide_index=True, width="stretch")
     st.markdown(f"**Duplicates** — {len(report.duplicates):,} row(s)")
@@ -86,7 +85,7 @@ with split:
     if check.split_summary is None:
         st.info("No split: " + " ".join(check.notes))
     else:
-        summary = reports.split_table(check.split_summary)
+        summary = tables.split_table(check.split_summary)
         st.plotly_chart(charts.split_parts(summary), width="stretch", key="dq_split")
         st.dataframe(summary, hide_index=True, width="stretch",
                      column_config={"share": st.column_config.NumberColumn(format="percent"),
@@ -105,7 +104,7 @@ with leakage:
         st.info("Switch on the full leakage checklist above to run it on this file (it needs a target column).")
         findings = []
     if findings:
-        checklist = reports.leakage_checklist(findings)
+        checklist = tables.leakage_checklist(findings)
         st.dataframe(widgets.with_status_icons(checklist, "status"), hide_index=True, width="stretch",
                      column_order=["status", "title", "detail", "columns"])
     if check.leakage is not None and len(check.leakage.feature_auc):

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, state, widgets
-from riskcore import reports
+from dashboard import charts, state, tables, widgets
 from riskcore.errors import RiskcoreError
 from riskcore.evaluation.grading import MASTER_SCALE, master_scale_frame
+from riskcore.evaluation.report import expected_loss_by_segment
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -65,7 +65,7 @@ with scored_tab:
     grades = left.multiselect("Grades", [g.name for g in MASTER_SCALE], key="score_grades", placeholder="all grades")
     decisions = right.multiselect("Decisions", ["accept", "refer"], key="score_decisions",
                                   placeholder="all decisions")
-    shown = reports.filter_scores(scores, grades=grades, decisions=decisions)
+    shown = tables.filter_scores(scores, grades=grades, decisions=decisions)
     widgets.big_table(shown, "scored rows", downloadable=True, hide_index=True, width="stretch",
                       column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
                                      "score_raw": st.column_config.NumberColumn(format="%.3f"),
@@ -88,7 +88,7 @@ with portfolio_tab:
         left.plotly_chart(charts.grade_distribution(result.grade_distribution(), levels), width="stretch",
                           key="score_grades_chart")
         if spec.segment and spec.exposure and spec.exposure in result.inputs:
-            el = reports.expected_loss_by_segment(reports.scored_portfolio(result, spec), segment=spec.segment,
+            el = expected_loss_by_segment(tables.scored_portfolio(result, spec), segment=spec.segment,
                                                   exposure=spec.exposure, lgd=lgd)
             right.plotly_chart(charts.expected_loss_by_segment(el), width="stretch", key="score_el_chart")
             right.caption(f"Total expected loss {widgets.money(float(el['expected_loss'].sum()))} at an LGD of "

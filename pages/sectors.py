@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import charts_model as charts
 from dashboard import state, widgets
-from riskcore import reports
+from riskcore.evaluation import report
 
 bundle = state.model_bundle()
 st.title("Sectors")
@@ -19,7 +19,7 @@ with left:
     part = widgets.part_picker("sec_part")
 min_defaults = right.slider("Warn below this many defaults", 5, 100, 30, step=5, key="sec_min_defaults")
 table = state.sectors(bundle, bundle.version, part, min_defaults)
-note = reports.small_segments_note(table, min_defaults)
+note = report.small_segments_note(table, min_defaults)
 if note:
     st.warning(note, icon=":material/warning:")
 
@@ -38,7 +38,7 @@ st.dataframe(table, hide_index=True, width="stretch", column_config={
 st.plotly_chart(charts.ece_by_segment(table), width="stretch", key="sec_ece")
 
 st.subheader("PD by ESG band within each sector")
-esg = reports.esg_columns(bundle.spec)
+esg = report.esg_columns(bundle.spec)
 if not esg:
     st.info("The model's data has no ESG scores.")
 else:

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from dashboard import charts_model as charts
-from dashboard import state, widgets
-from riskcore import reports
+from dashboard import state, tables, widgets
 from riskcore.errors import RiskcoreError
 
 bundle = state.model_bundle()
@@ -16,20 +15,19 @@ st.caption("Every training run is logged to MLflow with the candidates it compar
 def _train(profile: str, promote: bool) -> None:
     """Train on the champion's training file, with a progress bar; caches are cleared afterwards."""
     from riskcore.config import TrainingConfig
-    from riskcore.data.tabular import read_table
-    from riskcore.modelling.train import train
+    from riskcore.workflows import train_file
 
     path = state.training_data_path(bundle)
     if path is None:
         st.error("The training file of the model in use is no longer on disk, so there is nothing to train on.")
         return
     s = state.settings()
+    config = TrainingConfig.for_profile("full" if profile == "full" else "quick")
     progress = widgets.progress_bar()
     try:
         with state.exclusive("training"):
-            result = train(read_table(path), bundle.spec, config=TrainingConfig.for_profile(profile),  # type: ignore[arg-type]
-                           costs=s.costs, models_dir=s.models_dir, tracker=state.tracker(), promote=promote,
-                           source=str(path), progress=progress)
+            result = train_file(path, bundle.spec, settings=s, config=config, tracker=state.tracker(), promote=promote,
+                                source=str(path), progress=progress)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -52,7 +50,7 @@ with st.expander("Start a new training run", icon=":material/play_arrow:"):
         _train(profile, promote)
 
 try:
-    table = reports.runs_table(state.runs(), state.registry_versions())
+    table = tables.runs_table(state.runs(), state.registry_versions())
 except RiskcoreError as err:
     widgets.show_error(err)
     st.stop()
@@ -64,7 +62,7 @@ kinds = sorted(table["kind"].dropna().unique())
 a, b = st.columns([2, 3])
 chosen_kinds = a.multiselect("Model kinds", kinds, key="runs_kinds", placeholder="all kinds")
 query = b.text_input("Search run id or version", key="runs_query")
-shown = reports.filter_runs(table, kinds=chosen_kinds, query=query)
+shown = tables.filter_runs(table, kinds=chosen_kinds, query=query)
 st.dataframe(shown, hide_index=True, width="stretch", column_order=[
     "champion", "model_version", "kind", "profile", "started", "status", "rows", "test_auc", "test_auc_lower",
     "test_auc_upper", "test_ece", "savings", "threshold", "registry_version", "run_id"],
@@ -88,7 +86,7 @@ row = table[table["run_id"] == run_id].iloc[0]
 
 try:
     info = state.run_info(run_id)
-    candidates = reports.candidates_table(state.run_candidates(run_id))
+    candidates = tables.candidates_table(state.run_candidates(run_id))
 except RiskcoreError as err:
     widgets.show_error(err)
     st.stop()
@@ -109,10 +107,10 @@ if len(candidates):
 params, metrics = st.columns(2)
 with params:
     st.markdown("**Parameters**")
-    st.dataframe(reports.run_params_table(info), hide_index=True, width="stretch")
+    st.dataframe(tables.run_params_table(info), hide_index=True, width="stretch")
 with metrics:
     st.markdown("**Metrics**")
-    st.dataframe(reports.run_metrics_table(info), hide_index=True, width="stretch",
+    st.dataframe(tables.run_metrics_table(info), hide_index=True, width="stretch",
                  column_config={"value": st.column_config.NumberColumn(format="%.4g")})
 
 if row.champion:

@@ -1,8 +1,24 @@
 """Command-line face of riskcore: ``python -m riskcore COMMAND``.
 
-Every command catches :class:`~riskcore.errors.RiskcoreError` and prints its
-message without a traceback. Exit statuses: 0 success (or a clean check), 1 the
-command ran and found problems, 2 the input could not be used.
+:func:`main` catches :class:`~riskcore.errors.RiskcoreError` and prints its
+message without a traceback; the exit status is the error class's
+``exit_status``, the same for the same problem on every command (the table is
+in :mod:`riskcore.errors`):
+
+====  =======================================================================
+exit  meaning
+====  =======================================================================
+0     success (a clean check, every row scored, an intact audit trail)
+1     the command ran and found problems: rows rejected, a failing check, an
+      altered audit trail
+2     the input cannot be used: unusable file, missing required column,
+      invalid values (and argparse's usage errors)
+3     a setting or option has an invalid value
+4     no model to score with, or its bundle is missing or altered
+5     training stopped by a failing leakage check
+6     the audit trail or the experiment store is unavailable
+130   interrupted
+====  =======================================================================
 """
 
 from __future__ import annotations
@@ -11,12 +27,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from riskcore.errors import DataFileError, RiskcoreError
+from riskcore.errors import RiskcoreError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from riskcore.config import Costs, Settings
+    from riskcore.data.schema import DatasetSpec
+    from riskcore.data.tabular import Table
+    from riskcore.modelling.bundle import ModelBundle
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE = 0, 1, 2
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
+
+# statuses of a command that ran; an error's status is its class's ``exit_status``
+EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
+
+_EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
+check, an altered audit trail); 2 the input cannot be used (unusable file, missing required column,
+invalid values); 3 a setting or option is invalid; 4 no model, or its bundle is missing or altered;
+5 training stopped by a leakage check; 6 the audit trail or the experiment store is unavailable."""
 
 
 def _print(*parts: object) -> None:
@@ -38,9 +67,10 @@ def _add_role_options(p: argparse.ArgumentParser, *, target_default: str | None 
     p.add_argument("--drop", nargs="*", default=[], metavar="COL", help="columns to leave out of the features")
 
 
-def load_with_spec(path: str, args: argparse.Namespace) -> tuple[object, object]:
-    """Read a CSV and decide its spec: the demo layout when recognised, else inferred from the options."""
-    from riskcore.data.schema import DEMO_SPEC, extend_spec, infer_spec
+def load_with_spec(path: str, args: argparse.Namespace) -> tuple[Table, DatasetSpec]:
+    """Read a data file and decide its spec: the demo layout when recognised, else inferred from the options."""
+    from riskcore.data.infer import extend_spec, infer_spec
+    from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.tabular import normalise_name, read_table
 
     table = read_table(path, sheet=getattr(args, "sheet", None))
@@ -84,52 +114,39 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Print the data-quality report and, with a target, the leakage checks."""
-    import numpy as np
+    """Print the data-quality report and, with a target, the split and the leakage checks.
 
-    from riskcore.data.quality import check_frame, clean_for_training, prepare_frame
-    from riskcore.modelling.leakage import run_leakage_checks
-    from riskcore.modelling.split import split_portfolio
+    The checks are :func:`riskcore.workflows.check_file`'s, so this command and the
+    dashboard's data-quality page give the same findings for the same file.
+    """
+    from riskcore.workflows import check_file
 
     table, spec = load_with_spec(args.data, args)
-    prepared = prepare_frame(table, spec)  # type: ignore[arg-type]
-    report = check_frame(prepared)
-    _print(f"File: {args.data} — {table.info.describe()}")  # type: ignore[attr-defined]
-    _print(report.to_text())
-    problems = report.has_problems
-    if spec.target and spec.target in prepared.frame:  # type: ignore[attr-defined]
-        try:
-            frame, notes = clean_for_training(prepared, report, args.positive)
-        except DataFileError as err:
-            _print(f"Leakage checks skipped: {err}")
-            return EXIT_PROBLEMS
-        # columns the user left out with --drop are not the model's, so they are not checked for leakage
-        frame = frame.drop(columns=[c for c in args.drop if c in frame])
-        y = frame[spec.target].to_numpy()  # type: ignore[attr-defined]
-        if len(np.unique(y)) < 2:
-            _print("Leakage checks skipped: the target has a single class.")
-            return EXIT_PROBLEMS
-        try:
-            split = split_portfolio(frame, y, time=spec.time, id=spec.id)  # type: ignore[attr-defined]
-        except DataFileError as err:
-            _print(f"Leakage checks skipped (target {spec.target!r}): {err}")  # type: ignore[attr-defined]
-            return EXIT_PROBLEMS
-        leak = run_leakage_checks(frame, y, spec, split)  # type: ignore[arg-type]
+    check = check_file(table, spec, positive=args.positive, drop=args.drop)
+    _print(f"File: {args.data} — {table.info.describe()}")
+    _print(check.report.to_text())
+    if not check.has_target:
+        _print("No target column: leakage checks need one (--target COL).")
+    elif check.skipped is not None or check.split is None or check.leakage is None:
+        _print(f"Leakage checks skipped: {check.skipped}")
+    else:
+        split = check.split
         _print(f"Split: {split.mode.replace('_', '-')} — train {len(split.train):,}, validation "
                f"{len(split.validation):,}, test {len(split.test):,} rows"
                + (f" ({split.note})" if split.note else ""))
-        _print(leak.to_text())
+        _print(check.leakage.to_text())
         _print("  (check (a), preprocessing fitted on training rows only, runs during training)")
-        problems = problems or bool(leak.failed)
-    else:
-        _print("No target column: leakage checks need one (--target COL).")
-    return EXIT_PROBLEMS if problems else EXIT_OK
+    for note in check.notes:
+        if not note.startswith("No split or leakage checks") and note != getattr(check.split, "note", None):
+            _print(f"Note: {note}")
+    return EXIT_PROBLEMS if check.has_problems else EXIT_OK
 
 
-def _costs_from_args(args: argparse.Namespace, settings: object) -> object:
+def _costs_from_args(args: argparse.Namespace, settings: Settings) -> Costs:
+    """The settings' costs with the command's --cost-fn, --cost-fp, --lgd and --cost-mode applied."""
     from dataclasses import replace
 
-    costs = settings.costs  # type: ignore[attr-defined]
+    costs = settings.costs
     changes = {k: v for k, v in (("fn", args.cost_fn), ("fp", args.cost_fp), ("lgd", args.lgd),
                                   ("mode", args.cost_mode)) if v is not None}
     return replace(costs, **changes) if changes else costs
@@ -139,8 +156,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
     from riskcore.config import TrainingConfig, load_settings, parse_candidates
     from riskcore.modelling.tracking import Tracker
-    from riskcore.modelling.train import train
     from riskcore.progress import TextProgress
+    from riskcore.workflows import train_file
 
     settings = load_settings()
     table, spec = load_with_spec(args.data, args)
@@ -153,10 +170,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["random_state"] = args.seed
     config = TrainingConfig.for_profile("quick" if args.quick else "full", **overrides)
     tracker = None if args.no_mlflow else Tracker.from_settings(settings)
-    _print(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")  # type: ignore[attr-defined]
-    result = train(table, spec, config=config, costs=_costs_from_args(args, settings),  # type: ignore[arg-type]
-                   models_dir=settings.models_dir, tracker=tracker, progress=TextProgress(),
-                   positive=args.positive, promote=args.promote, source=str(Path(args.data).resolve()))
+    _print(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
+    result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
+                        tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
+                        source=str(Path(args.data).resolve()))
     _print(result.summary())
     if args.out:
         out = Path(args.out)
@@ -168,14 +185,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _bundle_from_arg(model: str, settings: object) -> object:
-    from riskcore.modelling.bundle import load_bundle
+def _bundle_from_arg(model: str, settings: Settings) -> ModelBundle:
+    """The bundle named by --model: a folder, or the registry's champion."""
+    from riskcore.workflows import open_model
 
-    if model == "champion":
-        from riskcore.modelling.tracking import Tracker, load_champion  # the experiment store, only when it is needed
-
-        return load_champion(Tracker.from_settings(settings))
-    return load_bundle(model)
+    return open_model(model, settings)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -220,7 +234,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = argparse.ArgumentParser(prog="python -m riskcore", description="riskcore — credit-risk workbench")
+    parser = argparse.ArgumentParser(prog="python -m riskcore", description="riskcore — credit-risk workbench",
+                                     epilog=_EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo-data", help="generate the known-truth demo portfolio")
@@ -280,8 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(err: RiskcoreError) -> int:
+    """Print an error the user can fix, without a traceback; its class decides the exit status."""
+    print(f"error: {err}", file=sys.stderr)
+    return err.exit_status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit status."""
+    """Run one command; return its exit status.
+
+    A :class:`~riskcore.errors.RiskcoreError` is printed without a traceback and
+    exits with its class's ``exit_status``; any other exception is a bug and
+    surfaces as one.
+    """
     from riskcore.config import set_thread_defaults
 
     set_thread_defaults()
@@ -289,12 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except DataFileError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_UNUSABLE
     except RiskcoreError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        return _fail(err)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

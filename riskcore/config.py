@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from riskcore.errors import ConfigError
 
@@ -121,8 +121,8 @@ def parse_candidates(text: str) -> tuple[ModelKind, ...]:
         When a name is not a model kind (the message lists the kinds).
     """
     kinds = tuple(dict.fromkeys(k.strip().casefold().replace("-", "_") for k in str(text).split(",") if k.strip()))
-    TrainingConfig(candidates=kinds)  # type: ignore[arg-type]  # validates, with the message users see
-    return kinds  # type: ignore[return-value]
+    # TrainingConfig checks the names, with the message users see
+    return TrainingConfig(candidates=cast("tuple[ModelKind, ...]", kinds)).candidates
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,21 @@ class Settings:
         return self.home / "api_keys.json"
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
+def _where(source: str) -> str:
+    """`` in 'riskcore.toml'`` or `` in $NAME``: where a value came from, for the message."""
+    return f" in {source}" if source else ""
+
+
+def _coerce(name: str, value: Any, default: Any, source: str = "") -> Any:
+    """``value`` converted to the type of the setting's default.
+
+    Raises
+    ------
+    ConfigError
+        Naming the setting, the value and where it came from (the file or the
+        environment variable) when the value has the wrong type.
+    """
+    where = _where(source)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -179,15 +193,84 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return True
         if str(value).lower() in ("0", "false", "no"):
             return False
-        raise ConfigError(f"setting {name}={value!r} must be true or false")
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        try:
-            return type(default)(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"setting {name}={value!r} must be a number") from None
+        raise ConfigError(f"setting {name}={value!r}{where} must be true or false")
+    if isinstance(default, int):
+        return _whole_number(name, value, where)
+    if isinstance(default, float):
+        return _number(name, value, where)
     if isinstance(default, Path):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"setting {name}={value!r}{where} must be a folder path, e.g. \".riskcore\"")
         return Path(value).expanduser()
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"setting {name}={value!r}{where} must be text, e.g. {default or 'sqlite:///...'!r}")
     return value
+
+
+def _whole_number(name: str, value: Any, where: str) -> int:
+    """An integer setting: ``5``, ``"5"`` or ``5.0``; not ``true``, ``2.5`` or ``"abc"``."""
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not float(number).is_integer():
+        raise ConfigError(f"setting {name}={value!r}{where} must be a whole number, e.g. 100")
+    return int(number)
+
+
+def _number(name: str, value: Any, where: str) -> float:
+    """A number setting: ``0.45``, ``50000`` or ``"50000"``; not ``true`` or ``"abc"``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"setting {name}={value!r}{where} must be a number, e.g. 50000")
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"setting {name}={value!r}{where} must be a number, e.g. 50000") from None
+
+
+def _costs(value: Any, source: str) -> Costs:
+    """The ``[costs]`` table: each value checked and converted, every message naming its key and the file."""
+    where = _where(source)
+    if not isinstance(value, dict):
+        raise ConfigError(f"[costs]{where} must be a table with fn, fp, lgd, mode")
+    unknown = set(value) - {"fn", "fp", "lgd", "mode"}
+    if unknown:
+        raise ConfigError(f"unknown cost settings {sorted(unknown)!r}{where}; allowed: fn, fp, lgd, mode")
+    numbers = {k: _number(f"costs.{k}", v, source) for k, v in value.items() if k != "mode"}
+    mode = value.get("mode", Costs.mode)
+    try:
+        return Costs(**numbers, mode=mode)
+    except ConfigError as err:
+        raise ConfigError(f"[costs]{where}: {err}") from None
+
+
+def _read_file(file: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings file as a dict; ConfigError when it is missing or not valid TOML."""
+    try:
+        return tomllib.loads(Path(file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {str(file)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"settings file {str(file)!r} cannot be read: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"settings file {str(file)!r} is not valid TOML: {err}") from None
+
+
+def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Settings overrides from the file's keys, each converted to its setting's type."""
+    base = Settings()
+    known = {f.name for f in fields(Settings)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "costs":
+            kwargs["costs"] = _costs(value, source)
+        elif key in known:
+            kwargs[key] = _coerce(key, value, getattr(base, key), source)
+        else:
+            raise ConfigError(f"unknown setting {key!r}{_where(source)}; allowed: {', '.join(sorted(known))}")
+    return kwargs
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -200,33 +283,13 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     Raises
     ------
     ConfigError
-        When the file cannot be parsed or a value is invalid.
+        When the file cannot be parsed or a value is invalid; the message names
+        the setting and the file (or environment variable) it came from.
     """
     env = os.environ if env is None else env
-    data: dict[str, Any] = {}
     file = path or env.get("RISKCORE_CONFIG") or ("riskcore.toml" if Path("riskcore.toml").exists() else None)
-    if file:
-        try:
-            data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"settings file {str(file)!r} does not exist") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"settings file {str(file)!r} is not valid TOML: {err}") from None
-    base = Settings()
-    kwargs: dict[str, Any] = {}
-    known = {f.name: f for f in fields(Settings)}
-    for key, value in data.items():
-        if key == "costs":
-            if not isinstance(value, dict):
-                raise ConfigError("[costs] must be a table with fn, fp, lgd, mode")
-            unknown = set(value) - {"fn", "fp", "lgd", "mode"}
-            if unknown:
-                raise ConfigError(f"unknown cost settings {sorted(unknown)!r}; allowed: fn, fp, lgd, mode")
-            kwargs["costs"] = Costs(**{k: (float(v) if k != "mode" else v) for k, v in value.items()})
-        elif key in known:
-            kwargs[key] = _coerce(key, value, getattr(base, key))
-        else:
-            raise ConfigError(f"unknown setting {key!r}; allowed: {', '.join(sorted(known))}")
+    source = repr(str(file)) if file else ""
+    kwargs = _from_file(_read_file(file), source) if file else {}
     if env.get("RISKCORE_HOME"):
         kwargs["home"] = Path(env["RISKCORE_HOME"]).expanduser()
     if env.get("MLFLOW_TRACKING_URI"):
@@ -234,12 +297,14 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     if env.get("RISKCORE_AUDIT_URL"):
         kwargs["audit_url"] = env["RISKCORE_AUDIT_URL"]
     if env.get("RISKCORE_DEMO_COMPANIES"):
-        kwargs["demo_companies"] = _coerce("RISKCORE_DEMO_COMPANIES", env["RISKCORE_DEMO_COMPANIES"], 0)
-    settings = replace(base, **kwargs)
+        kwargs["demo_companies"] = _coerce("demo_companies", env["RISKCORE_DEMO_COMPANIES"], 0,
+                                           "$RISKCORE_DEMO_COMPANIES")
+    settings = replace(Settings(), **kwargs)
+    where = _where(source)
     if settings.risk_bands not in ("master", "fixed"):
-        raise ConfigError(f"risk_bands={settings.risk_bands!r} must be 'master' or 'fixed'")
+        raise ConfigError(f"risk_bands={settings.risk_bands!r}{where} must be 'master' or 'fixed'")
     if settings.api_max_batch < 1 or settings.api_rate_limit < 1:
-        raise ConfigError("api_max_batch and api_rate_limit must be at least 1")
+        raise ConfigError(f"api_max_batch and api_rate_limit{where} must be at least 1")
     return settings
 
 

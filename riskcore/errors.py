@@ -1,26 +1,57 @@
-"""Exceptions raised by riskcore.
+"""Exceptions raised by riskcore: one type per kind of problem, each with its exit status and HTTP status.
 
 Every error a user can cause derives from :class:`RiskcoreError`; views (the
 dashboard pages, the CLI, the API) catch that class and nothing broader, so
-any other exception is a bug and surfaces as one.
+any other exception is a bug and surfaces as one. Each class carries the exit
+status of the command line (``exit_status``) and the HTTP status of the API
+(``http_status``); ``python -m riskcore`` and the API's exception handler read
+those attributes, so the same problem gets the same status on every command
+and every endpoint.
 
 ::
 
     RiskcoreError
-    ├── SchemaError          invalid values or columns; keeps a list of Problem
-    ├── DataFileError        a file that cannot be read as a table at all
-    ├── LeakageError         a training run stopped by a failing leakage check
-    ├── BundleError          a model bundle that is missing, tampered or unknown
-    ├── ModelNotFoundError   no model to score with (e.g. no champion yet)
-    ├── TrackingError        the experiment store cannot be reached or written
-    ├── AuditError           the audit trail cannot be written (fail closed)
-    └── ConfigError          a setting with an invalid value
+    ├── DataFileError           a file that cannot be used as a table
+    │   └── MissingColumnError  a required column (feature, target, exposure) is not in the file
+    ├── SchemaError             invalid values; keeps a list of Problem
+    │   └── MissingColumnError  (also a SchemaError: scoring raised that before)
+    ├── ConfigError             a setting or option with an invalid value
+    ├── ModelNotFoundError      no model to score with (e.g. no champion yet)
+    ├── BundleError             a model bundle that is missing, tampered or unknown
+    ├── LeakageError            a training run stopped by a failing leakage check
+    ├── AuditError              the audit trail cannot be written or read (fail closed)
+    └── TrackingError           the experiment store cannot be reached or written
+
+=======================  ===========================================  ====  ====
+class                    kind of problem                              exit  HTTP
+=======================  ===========================================  ====  ====
+``DataFileError``        unusable file (empty, not a table, no rows)  2     422
+``MissingColumnError``   a required column is not in the file         2     422
+``SchemaError``          invalid values or rows                       2     422
+``ConfigError``          bad settings (``riskcore.toml``, options)    3     500
+``ModelNotFoundError``   no model to score with                       4     503
+``BundleError``          the model bundle is missing or altered       4     503
+``LeakageError``         training stopped by a leakage check          5     422
+``AuditError``           the audit trail is unavailable               6     503
+``TrackingError``        the experiment store is unavailable          6     503
+=======================  ===========================================  ====  ====
+
+Exit statuses that are not errors: 0 success, 1 the command ran and found
+problems (rows rejected while scoring, a failing check, an altered audit
+trail); argparse's own usage errors exit 2 like unusable input. In the API a
+bad setting is the operator's, so it is a 500 whose details stay in the log,
+and a per-company problem inside ``/predict_batch`` is reported in the 200
+answer rather than raised.
+
+``MissingColumnError`` derives from both ``DataFileError`` (what training
+raised for a missing column) and ``SchemaError`` (what scoring raised, with
+the column as a :class:`Problem`), so code that caught either still catches it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AuditError",
@@ -28,6 +59,7 @@ __all__ = [
     "ConfigError",
     "DataFileError",
     "LeakageError",
+    "MissingColumnError",
     "ModelNotFoundError",
     "Problem",
     "RiskcoreError",
@@ -35,13 +67,13 @@ __all__ = [
     "TrackingError",
 ]
 
-
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located as precisely as possible.
 
     ``row`` is the 1-based data row (the header is row 0) or ``None`` for a
-    problem with a whole column or file; ``id`` is the row's key when known.
+    problem with a whole column or file; ``id`` is the row's key when known;
+    ``check`` names the rule it breaks (see :mod:`riskcore.data.rules`), when one does.
     """
 
     row: int | None
@@ -49,6 +81,7 @@ class Problem:
     value: Any
     problem: str
     id: str | None = None
+    check: str | None = None
 
     def __str__(self) -> str:
         where = []
@@ -71,6 +104,7 @@ class Problem:
 
 
 def _plain(value: Any) -> Any:
+    """A JSON-safe form of a cell: strings, integers and finite floats as they are, anything else as its repr."""
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, float):
@@ -79,11 +113,21 @@ def _plain(value: Any) -> Any:
 
 
 class RiskcoreError(Exception):
-    """Base class of every error a user can cause and fix."""
+    """Base class of every error a user can cause and fix.
+
+    Subclasses set ``exit_status`` (the command line's) and ``http_status``
+    (the API's); the table in this module's docstring lists them.
+    """
+
+    exit_status: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
 
 
 class SchemaError(RiskcoreError, ValueError):
     """Invalid values or columns; ``problems`` holds every one found."""
+
+    exit_status: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
 
     def __init__(self, problems: list[Problem] | Problem | str):
         if isinstance(problems, str):
@@ -100,32 +144,72 @@ class SchemaError(RiskcoreError, ValueError):
 
 
 class DataFileError(RiskcoreError, ValueError):
-    """The file cannot be used as a table (empty, not a CSV, no target column)."""
+    """The file cannot be used as a table (empty, not a CSV, no data rows)."""
+
+    exit_status: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
+
+
+class MissingColumnError(SchemaError, DataFileError):
+    """A column the command needs (a required feature, the target, the exposure) is not in the file.
+
+    Parameters
+    ----------
+    columns : the missing column names, in the order they are reported.
+    message : what is missing and what to do, shown to the user as it is.
+    """
+
+    exit_status: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
+
+    def __init__(self, columns: list[str] | tuple[str, ...] | str, message: str):
+        self.columns: tuple[str, ...] = (columns,) if isinstance(columns, str) else tuple(columns)
+        self.problems = [Problem(None, self.columns[0] if self.columns else None, None, message)]
+        # the message as written, without SchemaError's "column 'x': " prefix: it names every column already
+        Exception.__init__(self, message)
+
+
+class ConfigError(RiskcoreError, ValueError):
+    """A setting (in ``riskcore.toml``, the environment or a command option) has an invalid value."""
+
+    exit_status: ClassVar[int] = 3
+    http_status: ClassVar[int] = 500
+
+
+class ModelNotFoundError(RiskcoreError):
+    """There is no model to score with."""
+
+    exit_status: ClassVar[int] = 4
+    http_status: ClassVar[int] = 503
+
+
+class BundleError(RiskcoreError):
+    """A model bundle is missing, incomplete, altered or of an unknown kind."""
+
+    exit_status: ClassVar[int] = 4
+    http_status: ClassVar[int] = 503
 
 
 class LeakageError(RiskcoreError):
     """A leakage check failed, so the training run stopped."""
+
+    exit_status: ClassVar[int] = 5
+    http_status: ClassVar[int] = 422
 
     def __init__(self, message: str, findings: list[Any] | None = None):
         self.findings = list(findings or [])
         super().__init__(message)
 
 
-class BundleError(RiskcoreError):
-    """A model bundle is missing, incomplete, altered or of an unknown kind."""
+class AuditError(RiskcoreError):
+    """The audit trail cannot be written or read; no score may be returned."""
 
-
-class ModelNotFoundError(RiskcoreError):
-    """There is no model to score with."""
+    exit_status: ClassVar[int] = 6
+    http_status: ClassVar[int] = 503
 
 
 class TrackingError(RiskcoreError):
     """The experiment tracking store cannot be reached or written."""
 
-
-class AuditError(RiskcoreError):
-    """The audit trail cannot be written or read; no score may be returned."""
-
-
-class ConfigError(RiskcoreError, ValueError):
-    """A setting has an invalid value."""
+    exit_status: ClassVar[int] = 6
+    http_status: ClassVar[int] = 503

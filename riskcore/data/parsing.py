@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from riskcore.data.tabular import text_array
+from riskcore.data.table import text_array
 
 __all__ = [
     "CONSISTENT_SHARE",

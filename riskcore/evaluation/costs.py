@@ -1,4 +1,4 @@
-"""Cost-based cut-offs, business impact and expected loss.
+"""Cost-based cut-offs and the business impact of a cut-off.
 
 A company is **referred** (predicted default) when ``y_prob >= threshold`` and
 **accepted** otherwise. Under :class:`riskcore.config.Costs` a missed default
@@ -29,8 +29,8 @@ import pandas as pd
 
 from riskcore.config import Costs
 from riskcore.errors import Problem, SchemaError
-from riskcore.evaluation.metrics import _check_threshold, top_decile_lift
-from riskcore.modelling.calibration import _check_inputs, _check_numbers
+from riskcore.evaluation.curves import top_decile_lift
+from riskcore.evaluation.inputs import check_inputs, check_numbers, check_threshold
 
 __all__ = [
     "BusinessImpact",
@@ -39,7 +39,6 @@ __all__ = [
     "business_impact",
     "choose_threshold",
     "cost_curve",
-    "expected_loss",
 ]
 
 _CURVE_COLUMNS = ["threshold", "tp", "fp", "tn", "fn", "cost", "referral_rate", "approval_rate", "missed_loss",
@@ -50,7 +49,7 @@ def _check_exposure(exposure: Any, n: int) -> np.ndarray | None:
     """Exposure as finite non-negative float64 of length ``n`` (or None)."""
     if exposure is None:
         return None
-    return _check_numbers(exposure, "exposure", low=0.0, n=n)
+    return check_numbers(exposure, "exposure", low=0.0, n=n)
 
 
 def _no_exposure() -> SchemaError:
@@ -118,7 +117,7 @@ class CostSweep:
     """
 
     def __init__(self, y_true: np.ndarray, y_prob: np.ndarray, exposure: np.ndarray | None = None) -> None:
-        y, p, _ = _check_inputs(y_true, y_prob, probability=False)
+        y, p, _ = check_inputs(y_true, y_prob, probability=False)
         e = _check_exposure(exposure, len(y))
         order = np.argsort(p, kind="stable")
         ps = p[order]
@@ -218,7 +217,7 @@ class CostSweep:
             The curve's row for the same referred set, with ``threshold`` as
             given. O(log n_thresholds): a binary search of the thresholds.
         """
-        t = _check_threshold(threshold)
+        t = check_threshold(threshold)
         k = min(int(np.searchsorted(self.thresholds, t, side="left")), len(self.thresholds) - 1)
         missed, alarms = self._losses(costs, slice(k, k + 1))
         tp, fp, tn, fn = int(self.tp[k]), int(self.fp[k]), int(self.tn[k]), int(self.fn[k])
@@ -353,8 +352,8 @@ def business_impact(
     riskcore.errors.SchemaError
         For invalid inputs, or exposure mode without exposure.
     """
-    t = _check_threshold(threshold)
-    y, p, _ = _check_inputs(y_true, y_prob)
+    t = check_threshold(threshold)
+    y, p, _ = check_inputs(y_true, y_prob)
     e = _check_exposure(exposure, len(y))
     referred = p >= t
     default = y == 1
@@ -392,51 +391,3 @@ def business_impact(
         top_decile_lift=top_decile_lift(y, p),
         expected_loss=float(np.sum(p * costs.lgd * e)) if e is not None else float(np.sum(p) * costs.fn),
     )
-
-
-def expected_loss(p_default: np.ndarray, exposure: np.ndarray, lgd: float = 0.45) -> np.ndarray:
-    """Compute the expected loss of each loan: ``PD × LGD × EAD``.
-
-    Parameters
-    ----------
-    p_default : array-like of shape (n,)
-        Probabilities of default in [0, 1].
-    exposure : array-like of shape (n,)
-        Exposure at default, non-negative.
-    lgd : float, default=0.45
-        Loss given default in [0, 1].
-
-    Returns
-    -------
-    ndarray of shape (n,)
-
-    Raises
-    ------
-    riskcore.errors.SchemaError
-        Naming the rows where a probability is outside [0, 1] or an exposure is
-        negative or missing, or when the lengths differ.
-    ValueError
-        When ``lgd`` is outside [0, 1].
-
-    Examples
-    --------
-    >>> expected_loss([0.1, 0.5], [1000.0, 200.0], lgd=0.5).tolist()
-    [50.0, 50.0]
-    """
-    if not 0 <= lgd <= 1:
-        raise ValueError(f"lgd={lgd!r} must be in [0, 1], e.g. 0.45")
-    problems: list[Problem] = []
-    arrays = []
-    for values, name, high in ((p_default, "p_default", 1.0), (exposure, "exposure", None)):
-        try:
-            arrays.append(_check_numbers(values, name, low=0.0, high=high))
-        except SchemaError as err:
-            problems.extend(err.problems)
-    if problems:
-        raise SchemaError(problems)
-    p, e = arrays
-    if len(p) != len(e):
-        raise SchemaError(Problem(None, "exposure", len(e),
-                                  f"has {len(e)} values but p_default has {len(p)}; pass one exposure per loan"))
-    out: np.ndarray = p * lgd * e
-    return out

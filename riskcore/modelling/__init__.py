@@ -1,4 +1,7 @@
-"""Modelling layer: panel features, candidate models, splits, leakage checks, calibration, training, bundles, tracking.
+"""Modelling layer: panel features, candidate models and their search, splits, leakage checks, calibration, training.
 
-Imports evaluation, data and the foundation; never serving or workflows.
+``train`` runs the stages of ``stages`` (data to calibrated model), ``assessment``
+(test metrics), ``importance`` and ``publish`` (bundle and MLflow); ``signal`` and
+``shift`` hold the evidence behind the leakage checks; ``bundle`` and ``tracking``
+store what a run produced. Imports evaluation, data and the foundation; never serving or workflows.
 """

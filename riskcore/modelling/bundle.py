@@ -27,7 +27,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,10 @@ from riskcore.config import Costs
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
 from riskcore.modelling.features import FeatureBuilder
+from riskcore.numeric import expit, logit
+
+if TYPE_CHECKING:
+    from riskcore.modelling.calibration import Calibrator
 
 __all__ = ["SKOPS_ALLOWLIST", "ModelBundle", "Scorer", "bundle_hash", "calibrated_pd", "load_bundle", "save_bundle",
            "verify_bundle"]
@@ -110,11 +114,6 @@ class Scorer:
         return None
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
-
-
 class LightGBMScorer(Scorer):
     """A LightGBM booster read from its text format."""
 
@@ -174,7 +173,7 @@ class SklearnScorer(Scorer):
         m = self.prepared(matrix)
         if hasattr(self.model, "decision_function") and self.kind == "logistic":
             return np.asarray(self.model.decision_function(m), dtype=float)
-        return _logit(self.model.predict_proba(m)[:, 1])
+        return logit(self.model.predict_proba(m)[:, 1])
 
 
 class _TransformedNative(Scorer):
@@ -197,11 +196,11 @@ class EnsembleScorer(Scorer):
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds of the averaged member probabilities (matrix from the first member's builder)."""
-        probs = [1 / (1 + np.exp(-s.raw(matrix))) for _, s in self.members]
-        return _logit(np.mean(probs, axis=0))
+        probs = [expit(s.raw(matrix)) for _, s in self.members]
+        return logit(np.mean(probs, axis=0))
 
 
-def calibrated_pd(calibrator: Any, raw: np.ndarray) -> np.ndarray:
+def calibrated_pd(calibrator: Calibrator, raw: np.ndarray) -> np.ndarray:
     """The calibrated PD, floored at Basel's 0.05% for corporates.
 
     An isotonic step whose validation rows had no default would otherwise give a
@@ -229,7 +228,7 @@ class ModelBundle:
     spec: DatasetSpec
     features: FeatureBuilder
     scorer: Scorer
-    calibrators: dict[str, Any]
+    calibrators: dict[str, Calibrator]
     metrics: dict[str, Any]
     importances: pd.DataFrame
     profile: dict[str, Any]
@@ -257,7 +256,7 @@ class ModelBundle:
         return Costs(**self.info["costs"])
 
     @property
-    def calibrator(self) -> Any:
+    def calibrator(self) -> Calibrator:
         """The chosen calibrator."""
         return self.calibrators[self.info["calibration"]]
 
@@ -335,7 +334,7 @@ def save_bundle(
     kind: str,
     spec: DatasetSpec,
     info: dict[str, Any],
-    calibrators: dict[str, Any],
+    calibrators: dict[str, Calibrator],
     metrics: dict[str, Any],
     importances: pd.DataFrame,
     profile: dict[str, Any],
@@ -473,6 +472,7 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     info = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))
     spec = DatasetSpec.from_dict(json.loads((folder / "spec.json").read_text(encoding="utf-8")))
     kind = info.get("kind")
+    scorer: Scorer
     if kind == "ensemble":
         members = [_load_member(folder / "members" / str(i), k, spec) for i, k in enumerate(info["members"])]
         fb, scorer = members[0][0], EnsembleScorer(members)

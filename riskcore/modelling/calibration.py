@@ -1,20 +1,17 @@
-"""Calibration: turn a model's raw score into a probability of default, and measure how well it does.
+"""Calibration: turn a model's raw score into a probability of default.
 
 :func:`fit_calibrator` learns a monotone map from the raw score (log-odds or any
 score where higher means riskier) to a probability, either isotonic (a
 non-decreasing step-linear function) or Platt (a logistic curve). The result is a
 :class:`Calibrator` holding plain arrays and floats, so a model bundle can store
 it as JSON (:meth:`Calibrator.to_dict`) instead of a pickle. Its
-:meth:`Calibrator.predict` is pure numpy and needs no scikit-learn at scoring time.
+:meth:`Calibrator.predict` is numpy and scipy only and needs no scikit-learn at scoring time.
 
-:func:`expected_calibration_error`, :func:`reliability_curve` and
-:func:`brier_score` measure calibration. Binning convention (shared with
-:mod:`riskcore.evaluation.metrics`): bin ``k`` holds ``edges[k] <= y_prob < edges[k + 1]``,
-and the last bin also holds its upper edge, so ``1.0`` falls in the last
-uniform bin.
+How well the result is calibrated is measured in the evaluation layer
+(:mod:`riskcore.evaluation.reliability`: reliability curve, ECE, Brier score).
 
-Inputs are checked at the door: ``y_true`` must be 0/1, scores finite,
-probabilities in [0, 1] and lengths equal. A problem raises
+Inputs are checked at the door (:mod:`riskcore.evaluation.inputs`): ``y_true``
+must be 0/1, scores finite and lengths equal. A problem raises
 :class:`riskcore.errors.SchemaError` (a ``ValueError``) naming the argument,
 the first bad rows and what to pass instead.
 """
@@ -25,148 +22,25 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
-import pandas as pd
 
 from riskcore.errors import BundleError, Problem, SchemaError
+from riskcore.evaluation.inputs import check_inputs
+from riskcore.numeric import expit, logit
 
 __all__ = [
-    "BinStrategy",
     "CalibrationMethod",
     "Calibrator",
-    "brier_score",
-    "expected_calibration_error",
     "fit_calibrator",
-    "reliability_curve",
 ]
 
 CalibrationMethod = Literal["isotonic", "platt"]
-BinStrategy = Literal["uniform", "quantile"]
 
 _METHODS: tuple[str, ...] = ("isotonic", "platt")
-_STRATEGIES: tuple[str, ...] = ("uniform", "quantile")
-_SHOWN = 3  # bad rows quoted in a message
 
 
-# ---------------------------------------------------------------- input checks
-# Shared with riskcore.evaluation.metrics and riskcore.evaluation.costs, which import these helpers.
-
-
-def _rows(mask: np.ndarray, values: np.ndarray) -> str:
-    """'row 3: 2.0, row 9: -1.0' for the first few rows where ``mask`` holds (1-based)."""
-    bad = np.flatnonzero(mask)[:_SHOWN]
-    shown = [values[i].item() if isinstance(values[i], np.generic) else values[i] for i in bad]
-    return ", ".join(f"row {i + 1}: {v!r}" for i, v in zip(bad, shown, strict=True))
-
-
-def _values_are(mask: np.ndarray) -> str:
-    """Say '1 value is' or '3 values are' for the rows where ``mask`` holds."""
-    k = int(mask.sum())
-    return "1 value is" if k == 1 else f"{k} values are"
-
-
-def _check_1d(values: Any, name: str) -> np.ndarray:
-    """``values`` as a 1-D array, or a SchemaError naming ``name``."""
-    arr = np.asarray(values)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise SchemaError(Problem(None, name, None, f"expected a 1-D array, got shape {arr.shape!r}"))
-    return arr
-
-
-def _check_numbers(
-    values: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    n: int | None = None,
-) -> np.ndarray:
-    """``values`` as finite float64 in [low, high] (and of length ``n``), else a SchemaError."""
-    arr = _check_1d(values, name)
-    if n is not None and len(arr) != n:
-        raise SchemaError(Problem(None, name, len(arr),
-                                  f"has {len(arr)} values but y_true has {n}; pass one value per row"))
-    try:
-        out = arr.astype(np.float64, copy=False)
-    except (TypeError, ValueError):
-        raise SchemaError(Problem(None, name, None, f"must be numbers, got dtype {arr.dtype}")) from None
-    problems = []
-    finite = np.isfinite(out)
-    if not finite.all():
-        problems.append(Problem(None, name, None,
-                                f"{_values_are(~finite)} missing or infinite ({_rows(~finite, out)}); "
-                                "remove or fill those rows"))
-    bad = np.zeros(len(out), dtype=bool)
-    if low is not None:
-        bad |= finite & (out < low)
-    if high is not None:
-        bad |= finite & (out > high)
-    if bad.any():
-        where = f"outside [{low}, {high}]" if high is not None else f"below the minimum {low}"
-        problems.append(Problem(None, name, None, f"{_values_are(bad)} {where} ({_rows(bad, out)})"))
-    if problems:
-        raise SchemaError(problems)
-    return out
-
-
-def _check_labels(y_true: Any, *, allow_empty: bool = False) -> np.ndarray:
-    """0/1 outcomes as float64, else a SchemaError (bool and 0.0/1.0 are accepted)."""
-    arr = _check_1d(y_true, "y_true")
-    if len(arr) == 0 and not allow_empty:
-        raise SchemaError(Problem(None, "y_true", None, "is empty; pass at least one row"))
-    try:
-        y = arr.astype(np.float64, copy=False)
-    except (TypeError, ValueError):
-        raise SchemaError(Problem(None, "y_true", None,
-                                  f"must be 0/1 numbers, got dtype {arr.dtype}; pass 1 for a default, 0 otherwise")) \
-            from None
-    bad = (y != 0) & (y != 1)
-    if bad.any():
-        raise SchemaError(Problem(None, "y_true", None,
-                                  f"{_values_are(bad)} not 0 or 1 ({_rows(bad, arr)}); "
-                                  "pass 1 for a default and 0 otherwise"))
-    return y
-
-
-def _check_inputs(
-    y_true: Any,
-    y_prob: Any,
-    sample_weight: Any = None,
-    *,
-    name: str = "y_prob",
-    probability: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Check and return ``(y, scores, weights)``: float64 arrays of one length (weights may be None)."""
-    y = _check_labels(y_true)
-    p = _check_numbers(y_prob, name, low=0.0 if probability else None, high=1.0 if probability else None, n=len(y))
-    w = None
-    if sample_weight is not None:
-        w = _check_numbers(sample_weight, "sample_weight", low=0.0, n=len(y))
-    return y, p, w
-
-
-def _check_n_bins(n_bins: int) -> int:
-    """``n_bins`` as a positive int, else a ValueError."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins={n_bins!r} must be a positive integer, e.g. 10")
-    return int(n_bins)
-
-
-# ---------------------------------------------------------------- calibrator
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function without overflow warnings for large |z|."""
-    e = np.exp(-np.abs(z))
-    out: np.ndarray = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out
-
-
-def _logit(p: float) -> float:
-    """Log-odds of ``p``, clipped away from 0 and 1."""
-    p = min(max(p, 1e-15), 1 - 1e-15)
-    return float(np.log(p / (1 - p)))
+def _constant_platt(rate: float) -> Calibrator:
+    """The Platt calibrator that gives every company the default rate (slope 0)."""
+    return Calibrator("platt", a_=0.0, b_=float(logit(rate)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,7 +130,7 @@ class Calibrator:
         if self.method == "isotonic":
             out: np.ndarray = np.interp(s, cast(np.ndarray, self.x_), cast(np.ndarray, self.y_))
             return out
-        return _sigmoid(cast(float, self.a_) * s + cast(float, self.b_))
+        return expit(cast(float, self.a_) * s + cast(float, self.b_))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types: ``{"method", "x", "y"}`` (isotonic) or ``{"method", "a", "b"}`` (platt)."""
@@ -345,7 +219,7 @@ def fit_calibrator(
     """
     if method not in _METHODS:
         raise ValueError(f"method={method!r} is unknown; use 'isotonic' or 'platt'")
-    y, s, w = _check_inputs(y_true, raw_score, sample_weight, name="raw_score", probability=False)
+    y, s, w = check_inputs(y_true, raw_score, sample_weight, name="raw_score", probability=False)
     classes = np.unique(y if w is None else y[w > 0])
     if len(classes) < 2:
         only = "none" if len(classes) == 0 else f"only {int(classes[0])}"
@@ -365,7 +239,7 @@ def fit_calibrator(
     rate = float(np.average(y, weights=w))
     centre, scale = float(np.mean(s)), float(np.std(s))
     if not scale > 0:
-        return Calibrator("platt", a_=0.0, b_=_logit(rate))
+        return _constant_platt(rate)
     from sklearn.linear_model import LogisticRegression
 
     z = ((s - centre) / scale).reshape(-1, 1)
@@ -374,7 +248,7 @@ def fit_calibrator(
     a = float(lr.coef_[0, 0]) / scale
     b = float(lr.intercept_[0]) - a * centre
     if a < 0:
-        return Calibrator("platt", a_=0.0, b_=_logit(rate))
+        return _constant_platt(rate)
     return Calibrator("platt", a_=a, b_=b)
 
 
@@ -390,134 +264,3 @@ def _block_centres(s: np.ndarray, fitted: np.ndarray, w: np.ndarray | None) -> t
     value = ff[new_block]
     keep = weight > 0
     return centre[keep], value[keep]
-
-
-# ---------------------------------------------------------------- calibration measures
-
-
-def _bin_edges(p: np.ndarray, n_bins: int, strategy: BinStrategy) -> np.ndarray:
-    """Bin edges: equal width on [0, 1], or the distinct quantiles of ``p``."""
-    if strategy == "uniform":
-        return np.linspace(0.0, 1.0, n_bins + 1)
-    if strategy == "quantile":
-        edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
-        return edges if len(edges) > 1 else np.array([edges[0], edges[0]])
-    raise ValueError(f"strategy={strategy!r} is unknown; use 'uniform' or 'quantile'")
-
-
-def _bin_index(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin of each probability: ``edges[k] <= p < edges[k + 1]``, the last bin closed."""
-    return np.searchsorted(edges[1:-1], p, side="right")
-
-
-def reliability_curve(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
-    n_bins: int = 10,
-    strategy: BinStrategy = "uniform",
-) -> pd.DataFrame:
-    """Observed default rate against mean predicted probability, bin by bin.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
-    n_bins : int, default=10
-        Number of bins before empty ones are dropped.
-    strategy : {'uniform', 'quantile'}, default='uniform'
-        Equal-width bins on [0, 1] (1.0 falls in the last bin), or equal-mass
-        bins at the quantiles of ``y_prob`` (repeated quantiles merge, so there
-        may be fewer bins).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per non-empty bin, lowest probabilities first, with columns
-        ``bin`` (1-based position on the edge grid), ``lower``, ``upper`` (bin
-        edges), ``count``, ``mean_predicted``, ``observed_rate``.
-
-    Raises
-    ------
-    riskcore.errors.SchemaError
-        For invalid inputs (see the module docstring).
-    """
-    n_bins = _check_n_bins(n_bins)
-    y, p, _ = _check_inputs(y_true, y_prob)
-    edges = _bin_edges(p, n_bins, strategy)
-    k = _bin_index(p, edges)
-    m = len(edges) - 1
-    count = np.bincount(k, minlength=m)
-    sum_p = np.bincount(k, weights=p, minlength=m)
-    sum_y = np.bincount(k, weights=y, minlength=m)
-    keep = count > 0
-    c = count[keep]
-    return pd.DataFrame({
-        "bin": np.arange(1, m + 1)[keep],
-        "lower": edges[:-1][keep],
-        "upper": edges[1:][keep],
-        "count": c.astype(np.int64),
-        "mean_predicted": sum_p[keep] / c,
-        "observed_rate": sum_y[keep] / c,
-    })
-
-
-def expected_calibration_error(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
-    n_bins: int = 10,
-    strategy: BinStrategy = "uniform",
-) -> float:
-    """Measure the expected calibration error: the count-weighted mean gap between predicted and observed rates.
-
-    ``ECE = sum over non-empty bins of (count / n) * |mean_predicted - observed_rate|``,
-    with the bins of :func:`reliability_curve`.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
-    n_bins : int, default=10
-        Number of bins.
-    strategy : {'uniform', 'quantile'}, default='uniform'
-        Equal-width or equal-mass bins, as in :func:`reliability_curve`.
-
-    Returns
-    -------
-    float
-        In [0, 1]; 0 is perfectly calibrated at this binning.
-
-    Raises
-    ------
-    riskcore.errors.SchemaError
-        For invalid inputs (see the module docstring).
-    """
-    n_bins = _check_n_bins(n_bins)
-    y, p, _ = _check_inputs(y_true, y_prob)
-    edges = _bin_edges(p, n_bins, strategy)
-    gap = np.bincount(_bin_index(p, edges), weights=p - y, minlength=len(edges) - 1)
-    return float(np.abs(gap).sum() / len(y))
-
-
-def brier_score(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
-    """Mean squared difference between predicted probability and outcome.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
-
-    Returns
-    -------
-    float
-        Equal to ``sklearn.metrics.brier_score_loss``; lower is better.
-    """
-    y, p, w = _check_inputs(y_true, y_prob, sample_weight)
-    return float(np.average((p - y) ** 2, weights=w))

@@ -280,7 +280,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def encode(self, values: pd.Series | np.ndarray | list[Any], name: str) -> np.ndarray:
         """Integer codes of one categorical column (unknown or missing → NaN)."""
         check_is_fitted(self, "categories_")
-        codes = pd.Index(self.categories_[name], dtype=object).get_indexer(np.asarray(values, dtype=object))
+        target = pd.Index(np.asarray(values, dtype=object), dtype=object)  # what get_indexer builds anyway
+        codes = pd.Index(self.categories_[name], dtype=object).get_indexer(target)
         return np.where(codes < 0, np.nan, codes.astype(float))
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:

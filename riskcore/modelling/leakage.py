@@ -23,6 +23,10 @@ many levels (``spec.post_event``, ``spec.never``, except the demo's oracle) — 
 tested by (b) as well when they are in the frame: an outcome left in the file (the
 amount lost, the date of the loss) is named even though no model would use it.
 
+The evidence is computed in :mod:`riskcore.modelling.signal` (single-column AUCs, the
+quick model of (b)) and :mod:`riskcore.modelling.shift` (PSI and KS of (d)); this
+module turns it into findings.
+
 The checks never raise on awkward data (all-missing or single-value columns, text
 with thousands of levels, one class only, a ten-row file, near-empty periods):
 a check that cannot be computed is reported with status ``skip`` and the reason.
@@ -36,9 +40,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from riskcore.data.schema import DatasetSpec
+from riskcore.modelling.shift import shift_table
+from riskcore.modelling.signal import feature_aucs, quick_model_auc
 from riskcore.modelling.split import Split
 
 __all__ = [
@@ -46,8 +51,6 @@ __all__ = [
     "LeakageReport",
     "Status",
     "check_preprocessing",
-    "feature_aucs",
-    "population_stability",
     "run_leakage_checks",
 ]
 
@@ -121,207 +124,116 @@ class LeakageReport:
 # (b) single-feature signal
 # ---------------------------------------------------------------------------
 
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    ok = ~np.isnan(s)
-    if ok.sum() < 10 or len(np.unique(y[ok])) < 2 or np.nanstd(s[ok]) == 0:
-        return float("nan")
-    return float(roc_auc_score(y[ok], s[ok]))
+def _too_good_finding(aucs: pd.DataFrame, features: list[str]) -> tuple[LeakageFinding, list[str]]:
+    """Check (b) ``too_good``: a column whose values or missingness alone reach AUC above 0.90 (or below 0.10).
 
-
-def _oof_target_mean(codes: np.ndarray, y: np.ndarray, groups: np.ndarray, random_state: int) -> np.ndarray:
-    """Out-of-fold smoothed target mean of a categorical column (so an id-like column cannot cheat)."""
-    from sklearn.model_selection import GroupKFold
-
-    out = np.full(len(y), np.nan)
-    prior = y.mean()
-    n_folds = min(5, len(np.unique(groups)))
-    if n_folds < 2:
-        return out
-    for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(codes, y, groups):
-        df = pd.DataFrame({"c": codes[tr], "y": y[tr]})
-        stats = df.groupby("c")["y"].agg(["sum", "count"])
-        enc = (stats["sum"] + 10 * prior) / (stats["count"] + 10)
-        out[va] = pd.Series(codes[va]).map(enc).fillna(prior).to_numpy()
-    return out
-
-
-def feature_aucs(frame: pd.DataFrame, y: np.ndarray, columns: list[str], *, groups: np.ndarray | None = None,
-                 random_state: int = 7) -> pd.DataFrame:
-    """Single-column AUC of each column's values and of its missingness.
-
-    Numbers are used as they are; text columns through an out-of-fold target
-    mean (so an identifier cannot score by memorising). Columns: column, kind,
-    auc, auc_missing, strength (``|auc - 0.5|`` of the stronger of the two).
+    Returns the finding and the columns it names.
     """
-    y = np.asarray(y, dtype=float)
-    groups = np.arange(len(y)) if groups is None else groups
-    rows = []
-    for col in columns:
-        s = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            kind = "numeric"
-            auc = _auc(y, _as_float(s))
-        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            kind = "numeric"
-            auc = _auc(y, s.to_numpy(dtype=float, na_value=np.nan))
-        else:
-            kind = "categorical"
-            codes = pd.factorize(s.astype(object).where(s.notna(), "__missing__"))[0]
-            auc = _auc(y, _oof_target_mean(codes, y, groups, random_state))
-        miss = s.isna().to_numpy()
-        auc_missing = _auc(y, miss.astype(float)) if 0 < miss.sum() < len(miss) else float("nan")
-        strength = np.nanmax([abs(auc - 0.5) if auc == auc else 0.0,
-                              abs(auc_missing - 0.5) if auc_missing == auc_missing else 0.0])
-        rows.append({"column": col, "kind": kind, "auc": auc, "auc_missing": auc_missing, "strength": strength})
-    return pd.DataFrame(rows, columns=["column", "kind", "auc", "auc_missing", "strength"])
+    too_good: list[tuple[str, str, float]] = []
+    for col, auc, auc_missing in zip(aucs["column"].astype(str), aucs["auc"].to_numpy(dtype=float),
+                                     aucs["auc_missing"].to_numpy(dtype=float), strict=True):
+        for what, a in (("values", float(auc)), ("missingness", float(auc_missing))):
+            if a == a and (a > TOO_GOOD_AUC or a < 1 - TOO_GOOD_AUC):
+                too_good.append((col, what, a))
+    named = list(dict.fromkeys(c for c, _, _ in too_good))
+    if not too_good:
+        top = aucs.sort_values("strength", ascending=False).head(1)
+        best = (f"; strongest single column {top['column'].iloc[0]!r} has AUC "
+                f"{0.5 + float(top['strength'].iloc[0]):.3f}" if len(top) else "")
+        return LeakageFinding("too_good", "pass",
+                              f"no column separates the classes with AUC above {TOO_GOOD_AUC:.2f}{best}"), named
+    outside = [c for c in named if c not in features]
+    # an AUC far below 0.5 separates as well as one far above it, the other way round: say so plainly
+    text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" if a >= 0.5 else
+                     f"{c!r} ({w}) alone has AUC {a:.3f}, i.e. {1 - a:.3f} read the other way round"
+                     for c, w, a in too_good)
+    if outside:
+        text += (f" ({', '.join(map(repr, outside))} {'is' if len(outside) == 1 else 'are'} kept out of the "
+                 "features but in the file)")
+    return LeakageFinding(
+        "too_good", "fail",
+        f"{text} on training rows — no single fact separates defaults this well unless it was recorded after "
+        "the outcome. Drop the column (--drop) or, if it is truly known before the outcome, use --allow-leaks.",
+        tuple(named)), named
 
 
-def _as_float(s: pd.Series) -> np.ndarray:
-    """Dates as nanoseconds since 1970 (NaN where missing), numbers as they are."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        ns = s.to_numpy(dtype="datetime64[ns]")
-        return np.where(np.isnat(ns), np.nan, ns.astype(np.int64).astype(float))
-    return s.to_numpy(dtype=float, na_value=np.nan)
+_ShareRow = tuple[str, float, float, float]  # column, its AUC alone, AUC of a model on the rest, share
 
 
-def _quick_model_auc(frame: pd.DataFrame, y: np.ndarray, columns: list[str], groups: np.ndarray,
-                     random_state: int) -> tuple[float, str]:
-    """Cross-validated AUC of a small gradient-boosting model on ``columns``, or NaN and the reason it has none.
+def _signal_shares(frame: pd.DataFrame, y: np.ndarray, aucs: pd.DataFrame, exclude: list[str], features: list[str],
+                   groups: np.ndarray, random_state: int) -> tuple[list[_ShareRow], list[str]]:
+    """The three strongest columns (not already too good) against a quick model on all the others.
 
-    Text with more than 250 levels is left out (histogram boosting bins at most 255
-    categories; such a column is tested on its own by its out-of-fold target mean),
-    and so are columns without any value or with a single one.
+    A column's near-copies (rank correlation above 0.95) are left out of "the
+    others", or a duplicated leak would hide itself. Returns the compared rows and
+    the reasons a column could not be compared.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import GroupKFold
-
-    X = pd.DataFrame(index=frame.index)
-    cat_mask = []
-    for c in columns:
-        s = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(s) or (pd.api.types.is_numeric_dtype(s)
-                                                       and not pd.api.types.is_bool_dtype(s)):
-            x = _as_float(s)
-            is_cat = False
-        else:
-            codes, uniques = pd.factorize(s)
-            if len(uniques) > 250:
-                continue
-            x = np.where(codes < 0, np.nan, codes).astype(float)
-            is_cat = True
-        finite = x[np.isfinite(x)]
-        # scikit-learn's histogram boosting cannot bin a column without any value
-        if len(finite) == 0 or finite.min() == finite.max():
+    candidates = aucs[(aucs["strength"] >= 0.2) & ~aucs["column"].isin(exclude)]
+    candidates = candidates.sort_values("strength", ascending=False).head(3)
+    share_rows: list[_ShareRow] = []
+    skipped: list[str] = []
+    if not len(candidates):
+        return share_rows, skipped
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
+    ranks = frame[numeric].rank() if numeric else pd.DataFrame()
+    for column, strength in zip(candidates["column"].astype(str), candidates["strength"].to_numpy(dtype=float),
+                                strict=True):
+        near: set[str] = set()
+        if column in ranks:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = ranks.corrwith(ranks[column]).abs()
+            near = {str(c) for c in corr[corr > 0.95].index}
+        rest = [c for c in features if c != column and c not in near]
+        if not rest:
+            skipped.append(f"{column!r}: no other column to compare with")
             continue
-        X[c] = x
-        cat_mask.append(is_cat)
-    if X.shape[1] == 0:
-        return float("nan"), "no other column has two or more values"
-    n_folds = min(3, len(np.unique(groups)))
-    if n_folds < 2 or len(np.unique(y)) < 2:
-        return float("nan"), "too few rows or companies for cross-validation"
-    from threadpoolctl import threadpool_limits
-
-    scores = np.full(len(y), np.nan)
-    # one OpenMP thread: on a few thousand rows two threads spend more time synchronising than fitting
-    with threadpool_limits(limits=1, user_api="openmp"):
-        for tr, va in GroupKFold(n_splits=n_folds, shuffle=True, random_state=random_state).split(X, y, groups):
-            if len(np.unique(y[tr])) < 2:
-                continue  # a fold with one class cannot train; its rows stay unscored
-            model = HistGradientBoostingClassifier(
-                max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=min(40, max(1, len(tr) // 10)),
-                l2_regularization=1.0, categorical_features=np.array(cat_mask) if any(cat_mask) else None,
-                early_stopping=False, random_state=random_state)
-            model.fit(X.iloc[tr], y[tr])
-            scores[va] = model.predict_proba(X.iloc[va])[:, 1]
-    auc = _auc(y, scores)
-    return auc, "" if auc == auc else "too few scored rows of both classes"
+        rest_auc, why = quick_model_auc(frame, y, rest, groups, random_state)
+        if rest_auc != rest_auc:
+            skipped.append(f"{column!r}: {why}")
+            continue
+        share_rows.append((column, 0.5 + float(strength), rest_auc, float(strength) / max(rest_auc - 0.5, 1e-6)))
+    return share_rows, skipped
 
 
-def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec, columns: list[str],
-                     groups: np.ndarray, random_state: int, max_rows: int = 15_000,
+def _signal_share_finding(share_rows: list[_ShareRow], skipped: list[str], n_columns: int) -> LeakageFinding:
+    """Check (b) ``signal_share``: one column carrying about as much signal as a model on all the others."""
+    fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL and s[1] >= SIGNAL_STRONG_AUC]
+    warns = [s for s in share_rows if s[3] >= SIGNAL_SHARE_WARN and s not in fails]
+    if fails:
+        text = "; ".join(f"{c!r} alone reaches AUC {a:.3f} while a model on all {n_columns - 1} other columns "
+                         f"reaches {ra:.3f}" for c, a, ra, _ in fails)
+        return LeakageFinding(
+            "signal_share", "fail",
+            f"{text} — one column carrying as much signal as everything else is the signature of a leaked "
+            "outcome (or of a score computed from it). Drop it (--drop) or confirm it with --allow-leaks.",
+            tuple(c for c, *_ in fails))
+    if warns:
+        text = "; ".join(f"{c!r}: AUC {a:.3f} alone vs {ra:.3f} for all others" for c, a, ra, _ in warns)
+        return LeakageFinding("signal_share", "warn", f"{text}; check that it is known before the outcome",
+                              tuple(c for c, *_ in warns))
+    if skipped and not share_rows:
+        return LeakageFinding("signal_share", "skip",
+                              "the strongest columns could not be compared with a model on the others ("
+                              + "; ".join(skipped) + ")")
+    detail = ("no column carries as much signal as the others together" +
+              ("; " + "; ".join(f"{c!r} {a:.3f} alone vs {ra:.3f} for the rest ({s:.0%} of it)"
+                                for c, a, ra, s in share_rows) if share_rows else ""))
+    return LeakageFinding("signal_share", "pass", detail)
+
+
+def _too_good_checks(frame: pd.DataFrame, y: np.ndarray, columns: list[str], groups: np.ndarray,
+                     random_state: int, max_rows: int = 15_000,
                      features: list[str] | None = None) -> tuple[list[LeakageFinding], pd.DataFrame]:
+    """Checks (b) ``too_good`` and ``signal_share`` on the training rows (at most ``max_rows`` of them)."""
     features = columns if features is None else features
     rng = np.random.default_rng(random_state)
     if len(frame) > max_rows:
         keep = np.sort(rng.choice(len(frame), max_rows, replace=False))
         frame, y, groups = frame.iloc[keep].reset_index(drop=True), y[keep], groups[keep]
     aucs = feature_aucs(frame, y, columns, groups=groups, random_state=random_state)
-    findings: list[LeakageFinding] = []
-    too_good = []
-    for r in aucs.itertuples():
-        for what, a in (("values", r.auc), ("missingness", r.auc_missing)):
-            if a == a and (a > TOO_GOOD_AUC or a < 1 - TOO_GOOD_AUC):
-                too_good.append((r.column, what, a))
-    if too_good:
-        outside = [c for c in dict.fromkeys(c for c, _, _ in too_good) if c not in features]
-        # an AUC far below 0.5 separates as well as one far above it, the other way round: say so plainly
-        text = "; ".join(f"{c!r} ({w}) alone has AUC {a:.3f}" if a >= 0.5 else
-                         f"{c!r} ({w}) alone has AUC {a:.3f}, i.e. {1 - a:.3f} read the other way round"
-                         for c, w, a in too_good)
-        if outside:
-            text += (f" ({', '.join(map(repr, outside))} {'is' if len(outside) == 1 else 'are'} kept out of the "
-                     "features but in the file)")
-        findings.append(LeakageFinding(
-            "too_good", "fail",
-            f"{text} on training rows — no single fact separates defaults this well unless it was recorded after "
-            "the outcome. Drop the column (--drop) or, if it is truly known before the outcome, use --allow-leaks.",
-            tuple(dict.fromkeys(c for c, _, _ in too_good))))
-    else:
-        top = aucs.sort_values("strength", ascending=False).head(1)
-        best = f"; strongest single column {top['column'].iloc[0]!r} has AUC {0.5 + top['strength'].iloc[0]:.3f}" \
-            if len(top) else ""
-        findings.append(LeakageFinding("too_good", "pass",
-                                       f"no column separates the classes with AUC above {TOO_GOOD_AUC:.2f}{best}"))
-    # signal share: the strongest columns against a quick model on all the others
-    candidates = aucs[(aucs["strength"] >= 0.2) & ~aucs["column"].isin([c for c, _, _ in too_good])]
-    candidates = candidates.sort_values("strength", ascending=False).head(3)
-    share_rows = []
-    skipped: list[str] = []
-    if len(candidates):
-        numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]
-        ranks = frame[numeric].rank() if numeric else pd.DataFrame()
-        for r in candidates.itertuples():
-            near = set()
-            if r.column in ranks:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    corr = ranks.corrwith(ranks[r.column]).abs()
-                near = set(corr[corr > 0.95].index)
-            rest = [c for c in features if c != r.column and c not in near]
-            if not rest:
-                skipped.append(f"{r.column!r}: no other column to compare with")
-                continue
-            rest_auc, why = _quick_model_auc(frame, y, rest, groups, random_state)
-            if rest_auc != rest_auc:
-                skipped.append(f"{r.column!r}: {why}")
-                continue
-            share = r.strength / max(rest_auc - 0.5, 1e-6)
-            share_rows.append((r.column, 0.5 + r.strength, rest_auc, share))
-    fails = [s for s in share_rows if s[3] >= SIGNAL_SHARE_FAIL and s[1] >= SIGNAL_STRONG_AUC]
-    warns = [s for s in share_rows if s[3] >= SIGNAL_SHARE_WARN and s not in fails]
-    if fails:
-        text = "; ".join(f"{c!r} alone reaches AUC {a:.3f} while a model on all {len(columns) - 1} other columns "
-                         f"reaches {ra:.3f}" for c, a, ra, _ in fails)
-        findings.append(LeakageFinding(
-            "signal_share", "fail",
-            f"{text} — one column carrying as much signal as everything else is the signature of a leaked "
-            "outcome (or of a score computed from it). Drop it (--drop) or confirm it with --allow-leaks.",
-            tuple(c for c, *_ in fails)))
-    elif warns:
-        text = "; ".join(f"{c!r}: AUC {a:.3f} alone vs {ra:.3f} for all others" for c, a, ra, _ in warns)
-        findings.append(LeakageFinding("signal_share", "warn",
-                                       f"{text}; check that it is known before the outcome",
-                                       tuple(c for c, *_ in warns)))
-    elif skipped and not share_rows:
-        findings.append(LeakageFinding("signal_share", "skip",
-                                       "the strongest columns could not be compared with a model on the others ("
-                                       + "; ".join(skipped) + ")"))
-    else:
-        detail = ("no column carries as much signal as the others together" +
-                  ("; " + "; ".join(f"{c!r} {a:.3f} alone vs {ra:.3f} for the rest ({s:.0%} of it)"
-                                    for c, a, ra, s in share_rows) if share_rows else ""))
-        findings.append(LeakageFinding("signal_share", "pass", detail))
-    return findings, aucs
+    too_good, named = _too_good_finding(aucs, features)
+    share_rows, skipped = _signal_shares(frame, y, aucs, named, features, groups, random_state)
+    return [too_good, _signal_share_finding(share_rows, skipped, len(columns))], aucs
 
 
 def _post_event_check(spec: DatasetSpec, columns: list[str]) -> LeakageFinding:
@@ -411,47 +323,13 @@ def _fmt(v: object) -> str:
 # (d) shift
 # ---------------------------------------------------------------------------
 
-def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10) -> tuple[float, float]:
-    """PSI (quantile bins of ``expected``, missing values as their own bin) and the KS statistic.
-
-    Returns ``(psi, ks)``; KS is NaN for text columns.
-    """
-    eps = 1e-4
-    if pd.api.types.is_numeric_dtype(expected) and not pd.api.types.is_bool_dtype(expected):
-        e = expected.to_numpy(dtype=float, na_value=np.nan)
-        a = actual.to_numpy(dtype=float, na_value=np.nan)
-        fe, fa = e[~np.isnan(e)], a[~np.isnan(a)]
-        if len(fe) == 0 or len(fa) == 0:
-            return float("nan"), float("nan")
-        edges = np.unique(np.quantile(fe, np.linspace(0, 1, bins + 1)[1:-1]))
-        ce = np.bincount(np.searchsorted(edges, fe, side="right"), minlength=len(edges) + 1)
-        ca = np.bincount(np.searchsorted(edges, fa, side="right"), minlength=len(edges) + 1)
-        ce = np.append(ce, np.isnan(e).sum())
-        ca = np.append(ca, np.isnan(a).sum())
-        from scipy.stats import ks_2samp
-
-        ks = float(ks_2samp(fe, fa).statistic)
-    else:
-        cats = pd.Index(pd.concat([expected, actual]).astype(object).fillna("__missing__").unique())
-        ce = expected.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
-        ca = actual.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
-        ks = float("nan")
-    pe = np.maximum(ce / max(ce.sum(), 1), eps)
-    pa = np.maximum(ca / max(ca.sum(), 1), eps)
-    return float(np.sum((pa - pe) * np.log(pa / pe))), ks
-
-
 def _shift_check(frame: pd.DataFrame, columns: list[str], split: Split) -> tuple[LeakageFinding, pd.DataFrame]:
+    """Check (d): features distributed differently in test than in training (PSI above 0.25)."""
     tr, te = frame.iloc[split.train], frame.iloc[split.test]
     if len(tr) == 0 or len(te) == 0:
         return (LeakageFinding("shift", "skip", "the training or the test part has no rows: no shift to measure"),
                 pd.DataFrame(columns=["column", "psi", "ks", "status"]))
-    rows = []
-    for c in columns:
-        psi, ks = population_stability(tr[c], te[c])
-        status = "warn" if psi > PSI_WARN else "pass"
-        rows.append({"column": c, "psi": psi, "ks": ks, "status": status})
-    table = pd.DataFrame(rows, columns=["column", "psi", "ks", "status"]).sort_values("psi", ascending=False)
+    table = shift_table(tr, te, columns, PSI_WARN)
     shifted = table[table["status"] == "warn"]
     if len(shifted):
         text = ", ".join(f"{c!r} (PSI {p:.2f})" for c, p in zip(shifted["column"][:8], shifted["psi"][:8]))
@@ -586,7 +464,7 @@ def run_leakage_checks(
         findings = [LeakageFinding(check, "skip", "no candidate column to test")
                     for check in ("too_good", "signal_share")]
     else:
-        findings, aucs = _too_good_checks(frame.iloc[tr].reset_index(drop=True), y_tr, spec, columns + screened,
+        findings, aucs = _too_good_checks(frame.iloc[tr].reset_index(drop=True), y_tr, columns + screened,
                                           groups, random_state, features=columns)
     findings.append(_post_event_check(spec, columns))
     findings.extend(_key_checks(frame, spec, split))

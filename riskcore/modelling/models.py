@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskcore.data.schema import DatasetSpec
 from riskcore.modelling.features import FeatureBuilder, feature_layout
+from riskcore.numeric import logit
 
 __all__ = ["MODEL_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble", "make_pipeline",
            "raw_score", "search_space"]
@@ -214,6 +215,4 @@ class SoftVotingEnsemble:
 
 def raw_score(pipeline: Any, X: Any) -> np.ndarray:
     """The model's raw log-odds score (the input of calibration)."""
-    p = pipeline.predict_proba(X)[:, 1]
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
+    return logit(pipeline.predict_proba(X)[:, 1])

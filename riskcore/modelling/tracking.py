@@ -18,11 +18,17 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from riskcore.errors import ModelNotFoundError, TrackingError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from riskcore.config import Settings
+    from riskcore.modelling.bundle import ModelBundle
 
 __all__ = ["ChampionRef", "Tracker", "load_champion"]
 
@@ -38,6 +44,29 @@ class ChampionRef:
     bundle_hash: str
     model_version: str
     run_id: str
+
+
+# MLflow's answers that mean "there is no such thing", as opposed to "the store cannot be reached"
+_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """What the experiment store raises when it cannot be reached, read or written.
+
+    MLflow wraps most failures in ``MlflowException`` (an HTTP server that does
+    not answer included) but lets SQLAlchemy's errors through from a damaged
+    SQLite store, and file-system problems with artifacts are ``OSError``.
+    Imported here, not at the top, so importing riskcore does not load MLflow.
+    """
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (MlflowException, SQLAlchemyError, OSError)
+
+
+def _not_found(err: Exception) -> bool:
+    """Whether an MLflow error says the object does not exist (rather than that the store failed)."""
+    return getattr(err, "error_code", None) in _NOT_FOUND
 
 
 def _quiet_mlflow() -> None:
@@ -64,27 +93,27 @@ class Tracker:
         self.artifact_root = Path(artifact_root)
         self.experiment = experiment
         self.model_name = model_name
-        self._client: Any = None
+        self._client: MlflowClient | None = None
         self._experiment_id: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Tracker:
+    def from_settings(cls, settings: Settings) -> Tracker:
         """A tracker on the settings' store (``Settings.resolved_tracking_uri``)."""
         return cls(settings.resolved_tracking_uri, Path(settings.home) / "mlartifacts", model_name=settings.model_name)
 
     # -- plumbing ----------------------------------------------------------
     @property
-    def client(self) -> Any:
+    def client(self) -> MlflowClient:
         """The MLflow client (created, with the store, on first use)."""
         if self._client is None:
             _quiet_mlflow()
-            try:
-                from mlflow import MlflowClient
+            from mlflow import MlflowClient
 
+            try:
                 if self.tracking_uri.startswith("sqlite:///"):
                     Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
                 self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-            except Exception as err:  # MLflow raises many kinds; the user needs one message
+            except _store_errors() as err:
                 raise TrackingError(f"cannot open the experiment store {self.tracking_uri!r}: {err}") from None
         return self._client
 
@@ -92,13 +121,18 @@ class Tracker:
     def experiment_id(self) -> str:
         """The experiment's id, creating the experiment when needed."""
         if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(self.experiment)
-            if exp is None:
-                self.artifact_root.mkdir(parents=True, exist_ok=True)
-                self._experiment_id = self.client.create_experiment(self.experiment,
-                                                                    artifact_location=self.artifact_root.as_uri())
-            else:
-                self._experiment_id = exp.experiment_id
+            client = self.client
+            try:
+                exp = client.get_experiment_by_name(self.experiment)
+                if exp is None:
+                    self.artifact_root.mkdir(parents=True, exist_ok=True)
+                    self._experiment_id = client.create_experiment(self.experiment,
+                                                                   artifact_location=self.artifact_root.as_uri())
+                else:
+                    self._experiment_id = exp.experiment_id
+            except _store_errors() as err:
+                raise TrackingError(f"cannot open the experiment {self.experiment!r} in {self.tracking_uri!r}: "
+                                    f"{err}") from None
         return str(self._experiment_id)
 
     # -- writing -----------------------------------------------------------
@@ -137,43 +171,41 @@ class Tracker:
                 c.log_text(rid, summary, "summary.txt")
             c.set_terminated(rid)
             return str(rid)
-        except TrackingError:
-            raise
-        except Exception as err:
+        except _store_errors() as err:
             raise TrackingError(f"could not log the run to {self.tracking_uri!r}: {err}") from None
 
     def register(self, *, run_id: str, bundle_dir: Path, bundle_hash: str, model_version: str) -> str:
         """Register the run's bundle as a new model version; returns the registry version."""
         c = self.client
         try:
-            from mlflow.exceptions import MlflowException
-
             try:
                 c.get_registered_model(self.model_name)
-            except MlflowException:
+            except _store_errors() as err:
+                if not _not_found(err):
+                    raise
                 c.create_registered_model(self.model_name, description="riskcore probability-of-default model")
             source = c.get_run(run_id).info.artifact_uri.rstrip("/") + "/bundle"
             mv = c.create_model_version(self.model_name, source=source, run_id=run_id,
                                         tags={"bundle_path": str(Path(bundle_dir).resolve()),
                                               "bundle_hash": bundle_hash, "model_version": model_version})
             return str(mv.version)
-        except Exception as err:
+        except _store_errors() as err:
             raise TrackingError(f"could not register the model: {err}") from None
 
     def set_champion(self, registry_version: str) -> None:
         """Point the ``champion`` alias at a registered version."""
         try:
             self.client.set_registered_model_alias(self.model_name, CHAMPION, str(registry_version))
-        except Exception as err:
+        except _store_errors() as err:
             raise TrackingError(f"could not set the champion: {err}") from None
 
     def promote_run(self, run_id: str) -> str:
         """Make the model version registered from ``run_id`` the champion; returns its registry version."""
         try:
-            versions = self.client.search_model_versions(f"run_id = '{run_id}'")
-        except Exception as err:
+            found = self.client.search_model_versions(f"run_id = '{run_id}'")
+        except _store_errors() as err:
             raise TrackingError(f"cannot read the model registry: {err}") from None
-        versions = [v for v in versions if v.name == self.model_name]
+        versions = [v for v in found if v.name == self.model_name]
         if not versions:
             raise ModelNotFoundError(f"run {run_id!r} has no registered model version")
         self.set_champion(versions[0].version)
@@ -182,25 +214,22 @@ class Tracker:
     # -- reading -----------------------------------------------------------
     def champion(self) -> ChampionRef | None:
         """The production model, or ``None`` when there is none yet."""
+        client = self.client
         try:
-            from mlflow.exceptions import MlflowException
-
-            try:
-                mv = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
-            except MlflowException:
+            mv = client.get_model_version_by_alias(self.model_name, CHAMPION)
+        except _store_errors() as err:
+            if _not_found(err):  # no registered model, or no version with the alias yet
                 return None
-        except TrackingError:
-            raise
-        except Exception as err:
             raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
         tags = mv.tags or {}
         path = Path(tags.get("bundle_path", ""))
+        run_id = str(mv.run_id or "")
         if not path.exists():
-            path = self._download(mv.run_id, tags.get("model_version", mv.version))
-        return ChampionRef(str(mv.version), path, tags.get("bundle_hash", ""), tags.get("model_version", ""),
-                           mv.run_id)
+            path = self._download(run_id, str(tags.get("model_version", mv.version)))
+        return ChampionRef(str(mv.version), path, tags.get("bundle_hash", ""), tags.get("model_version", ""), run_id)
 
     def _download(self, run_id: str, name: str) -> Path:
+        """The bundle's artifacts of run ``run_id``, downloaded once into the models folder."""
         dest = self.artifact_root.parent / "models" / f"downloaded-{name}"
         if not dest.exists():
             try:
@@ -209,18 +238,17 @@ class Tracker:
                 tmp = Path(download_artifacts(run_id=run_id, artifact_path="bundle",
                                               tracking_uri=self.tracking_uri, dst_path=str(dest.parent / "tmp")))
                 tmp.rename(dest)
-            except Exception as err:
+            except _store_errors() as err:
                 raise ModelNotFoundError(f"the champion's bundle is neither on disk nor downloadable: {err}") from None
         return dest
 
     def _search(self, filter_string: str = "") -> pd.DataFrame:
         """Runs of the experiment as a frame shaped like ``mlflow.search_runs`` (on this tracker's store)."""
+        client, experiment_id = self.client, self.experiment_id
         try:
-            found = self.client.search_runs([self.experiment_id], filter_string=filter_string,
-                                            order_by=["attributes.start_time DESC"], max_results=5000)
-        except TrackingError:
-            raise
-        except Exception as err:
+            found = client.search_runs([experiment_id], filter_string=filter_string,
+                                       order_by=["attributes.start_time DESC"], max_results=5000)
+        except _store_errors() as err:
             raise TrackingError(f"cannot read runs from {self.tracking_uri!r}: {err}") from None
         rows = []
         for r in found:
@@ -260,7 +288,7 @@ class Tracker:
         """Parameters, metrics and tags of one run."""
         try:
             r = self.client.get_run(run_id)
-        except Exception as err:
+        except _store_errors() as err:
             raise TrackingError(f"cannot read run {run_id!r}: {err}") from None
         return {"params": dict(r.data.params), "metrics": dict(r.data.metrics), "tags": dict(r.data.tags),
                 "start_time": r.info.start_time, "status": r.info.status}
@@ -269,7 +297,7 @@ class Tracker:
         """Registered versions: version, run_id, model_version, bundle_hash, champion."""
         try:
             versions = self.client.search_model_versions(f"name = '{self.model_name}'")
-        except Exception:
+        except _store_errors():
             return pd.DataFrame(columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
         champ = self.champion()
         rows = [{"version": str(v.version), "run_id": v.run_id, "model_version": (v.tags or {}).get("model_version"),
@@ -278,7 +306,7 @@ class Tracker:
         return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
 
 
-def load_champion(tracker: Tracker) -> Any:
+def load_champion(tracker: Tracker) -> ModelBundle:
     """Load and verify the champion's bundle.
 
     Raises

@@ -23,8 +23,8 @@ plain words from the spec's labels, with the company's value and its sector's
 median from the training data: "Interest coverage 0.80× — sector median 4.1×".
 
 **Peers** (:func:`peer_percentiles`): each key ratio as a percentile within the
-company's sector, from the training data's quantiles. **What-if**
-(:func:`what_if`): the company re-scored with some values changed.
+company's sector, from the training data's quantiles. (The what-if, a company
+re-scored with some values changed, is :func:`riskcore.serving.scoring.what_if`.)
 
 For many rows use :func:`explain_frame`; for one company given as a dict,
 :func:`explain_one` builds the model row with NumPy and explains it in a few
@@ -35,15 +35,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from riskcore.modelling.features import add_panel_features
+from riskcore.numeric import expit, logit
+from riskcore.serving.records import checked_record
 
-__all__ = ["CompanyExplanation", "Explanation", "Reason", "WhatIf", "contributions", "explain_frame", "explain_one",
-           "peer_percentiles", "reason_codes", "what_if"]
+if TYPE_CHECKING:
+    from riskcore.modelling.bundle import ModelBundle
+
+__all__ = ["CompanyExplanation", "Explanation", "Reason", "contributions", "explain_frame", "explain_one",
+           "peer_percentiles", "reason_codes"]
 
 
 @dataclass(frozen=True)
@@ -121,11 +126,6 @@ class CompanyExplanation:
     base_raw: float
     waterfall: pd.DataFrame
     reasons: tuple[Reason, ...]
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
 
 
 def _rescale(phi: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -217,34 +217,34 @@ def _raw_contributions(scorer: Any, matrix: np.ndarray, background: np.ndarray) 
         probs = []
         for _, member in scorer.members:
             c = _raw_contributions(member, matrix, background)
-            p = 1 / (1 + np.exp(-member.raw(matrix)))
-            p0 = 1 / (1 + np.exp(-c[:, -1]))
+            p = expit(member.raw(matrix))
+            p0 = expit(c[:, -1])
             parts.append(_rescale(c[:, :-1], p - p0))
             probs.append(p0)
         phi_prob = np.mean(parts, axis=0)
-        base_raw = _logit(np.mean(probs, axis=0))
+        base_raw = logit(np.mean(probs, axis=0))
         return np.column_stack([_rescale(phi_prob, raw - base_raw), base_raw])
     if kind in ("hist_gb", "random_forest"):
         m = scorer.prepared(matrix)
         values, prob_space = _tree_shap(scorer.model, m)
         if prob_space:
-            base_raw = _logit(np.full(len(m), values[0, -1]))
+            base_raw = logit(np.full(len(m), values[0, -1]))
             return np.column_stack([_rescale(values[:, :-1], raw - base_raw), base_raw])
         return values
     raise ValueError(f"no explanation method for model kind {kind!r}")
 
 
-def _background(bundle: Any) -> np.ndarray:
+def _background(bundle: ModelBundle) -> np.ndarray:
     cache = getattr(bundle, "_explain_background", None)
     if cache is None:
         hold = bundle.holdout()
         hold = hold[hold["part"] == "validation"] if "validation" in set(hold["part"]) else hold
         cache = bundle.matrix(hold.head(2000))
-        bundle._explain_background = cache
+        setattr(bundle, "_explain_background", cache)  # noqa: B010 - a cache the bundle does not declare
     return cache
 
 
-def contributions(bundle: Any, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def contributions(bundle: ModelBundle, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Contributions of a model matrix.
 
     Returns
@@ -263,7 +263,7 @@ def contributions(bundle: Any, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return phi, base_raw, _rescale(phi, p - p0), p0
 
 
-def explain_frame(bundle: Any, frame: pd.DataFrame) -> Explanation:
+def explain_frame(bundle: ModelBundle, frame: pd.DataFrame) -> Explanation:
     """Contributions for every row of a prepared frame (panel features are added here when absent)."""
     spec = bundle.spec
     f = add_panel_features(frame, spec) if spec.panel_features and not all(
@@ -276,7 +276,7 @@ def explain_frame(bundle: Any, frame: pd.DataFrame) -> Explanation:
     return Explanation(names, _labels(bundle), _display_values(bundle, f, matrix), phi, phi_pd, totals)
 
 
-def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> CompanyExplanation:
+def explain_one(bundle: ModelBundle, record: dict[str, Any], *, top: int = 4) -> CompanyExplanation:
     """Explain one company given as a dict, without building a DataFrame on the way (a few milliseconds).
 
     Parameters
@@ -295,8 +295,6 @@ def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> Company
     SchemaError
         With every problem of the record.
     """
-    from riskcore.serving.scoring import checked_record
-
     spec = bundle.spec
     clean, matrix = checked_record(bundle, record)
     phi, base_raw, phi_pd, p0 = contributions(bundle, matrix)
@@ -312,16 +310,16 @@ def explain_one(bundle: Any, record: dict[str, Any], *, top: int = 4) -> Company
                               waterfall=ex.for_row(0), reasons=tuple(_reasons(bundle, ex, 0, sector, top)))
 
 
-def _labels(bundle: Any) -> tuple[str, ...]:
+def _labels(bundle: ModelBundle) -> tuple[str, ...]:
     """Plain-language labels of the model matrix's columns (looked up once per bundle)."""
     cache = getattr(bundle, "_explain_labels", None)
     if cache is None:
         cache = tuple(bundle.spec.label(c) for c in bundle.features.layout_.names)
-        bundle._explain_labels = cache
+        setattr(bundle, "_explain_labels", cache)  # noqa: B010 - a cache the bundle does not declare
     return cache
 
 
-def _display_values(bundle: Any, frame: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+def _display_values(bundle: ModelBundle, frame: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
     """Values as a person reads them: category names instead of codes."""
     names = list(bundle.features.layout_.names)
     out = matrix.astype(object)
@@ -331,7 +329,7 @@ def _display_values(bundle: Any, frame: pd.DataFrame, matrix: np.ndarray) -> np.
     return out
 
 
-def _sector_median(bundle: Any, feature: str, sector: Any) -> float | None:
+def _sector_median(bundle: ModelBundle, feature: str, sector: Any) -> float | None:
     prof = bundle.profile
     seg = prof.get("segments", {}).get(str(sector), {}) if sector is not None else {}
     grid = seg.get(feature)
@@ -342,7 +340,8 @@ def _sector_median(bundle: Any, feature: str, sector: Any) -> float | None:
     return float(grid[len(grid) // 2])
 
 
-def reason_codes(bundle: Any, explanation: Explanation, frame: pd.DataFrame, row: int, top: int = 4) -> list[Reason]:
+def reason_codes(bundle: ModelBundle, explanation: Explanation, frame: pd.DataFrame, row: int,
+                 top: int = 4) -> list[Reason]:
     """The (at most ``top``) features that raise this company's risk most, in plain words.
 
     Each names the feature by its label and gives the company's value and its
@@ -355,7 +354,7 @@ def reason_codes(bundle: Any, explanation: Explanation, frame: pd.DataFrame, row
     return _reasons(bundle, explanation, row, sector, top)
 
 
-def _reasons(bundle: Any, explanation: Explanation, row: int, sector: Any, top: int) -> list[Reason]:
+def _reasons(bundle: ModelBundle, explanation: Explanation, row: int, sector: Any, top: int) -> list[Reason]:
     spec = bundle.spec
     effect = explanation.phi_pd[row]
     order = [j for j in np.argsort(-effect, kind="stable")[:top] if effect[j] > 1e-6]
@@ -379,7 +378,8 @@ def _reasons(bundle: Any, explanation: Explanation, row: int, sector: Any, top: 
     return reasons
 
 
-def peer_percentiles(bundle: Any, frame: pd.DataFrame, row: int, features: list[str] | None = None) -> pd.DataFrame:
+def peer_percentiles(bundle: ModelBundle, frame: pd.DataFrame, row: int,
+                     features: list[str] | None = None) -> pd.DataFrame:
     """Each key ratio of one company as a percentile within its sector (training data).
 
     Columns: feature, label, value, sector_median, percentile (0-100), direction
@@ -410,40 +410,3 @@ def _percentile(v: float, grid: np.ndarray, levels: np.ndarray) -> float:
     if hi > lo:
         return float((levels[lo] + levels[hi - 1]) / 2)
     return float(np.interp(v, grid, levels))
-
-
-@dataclass(frozen=True)
-class WhatIf:
-    """A company re-scored with some values changed."""
-
-    before: dict[str, Any]
-    after: dict[str, Any]
-    changes: dict[str, tuple[Any, Any]]
-
-    @property
-    def delta_pd(self) -> float:
-        """Change of the calibrated PD."""
-        return float(self.after["p_default"] - self.before["p_default"])
-
-
-def what_if(bundle: Any, company: dict[str, Any], changes: dict[str, Any]) -> WhatIf:
-    """Re-score one company with some feature values changed.
-
-    Parameters
-    ----------
-    bundle : the model bundle.
-    company : the company's current values (feature → value).
-    changes : feature → new value.
-
-    Raises
-    ------
-    SchemaError
-        When a changed value is invalid (outside the valid range, unknown category).
-    """
-    from riskcore.serving.scoring import score_one
-
-    before = score_one(bundle, company)
-    updated = {**company, **changes}
-    after = score_one(bundle, updated)
-    return WhatIf(before=before, after=after,
-                  changes={k: (company.get(k), v) for k, v in changes.items() if company.get(k) != v})

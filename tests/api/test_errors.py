@@ -416,3 +416,88 @@ def test_a_year_written_as_a_whole_float_is_a_year(client, keys, company):
     for bad in (2023.5, "2023", True):
         r = client.post("/predict", json={**company, "fiscal_year": bad}, headers=header(keys["service"]))
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "fiscal_year"], bad
+
+
+# -- the error contract: each engine error answers with its class's HTTP status ------------------------
+
+def _engine_error(cls):
+    from riskcore.errors import LeakageError, MissingColumnError
+
+    if cls is LeakageError:
+        return cls("stopped in /srv/secret/run", [])
+    if cls is MissingColumnError:
+        return cls("roa", "required column(s) 'roa' are not in the file")
+    return cls("broken in /srv/secret/riskcore.toml")
+
+
+CONTRACT_HTTP = {
+    "unusable file": ("DataFileError", 422),
+    "bad settings": ("ConfigError", 500),
+    "model not found": ("ModelNotFoundError", 503),
+    "bundle unusable": ("BundleError", 503),
+    "leakage": ("LeakageError", 422),
+    "audit unavailable": ("AuditError", 503),
+    "tracking unavailable": ("TrackingError", 503),
+}
+
+
+@pytest.mark.parametrize("endpoint", ["predict", "predict_batch", "predict_explain"])
+@pytest.mark.parametrize("kind", list(CONTRACT_HTTP))
+def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, company, audit, monkeypatch, caplog,
+                                                            kind, endpoint):
+    import riskcore.errors
+    import riskcore.workflows
+
+    name, status = CONTRACT_HTTP[kind]
+    cls = getattr(riskcore.errors, name)
+    assert cls.http_status == status
+
+    def failing(*args, **kwargs):
+        raise _engine_error(cls)
+
+    monkeypatch.setattr(riskcore.workflows, "score_one", failing)
+    r = _call(make_client(), endpoint, company, header(keys["admin"]))
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"detail", "request_id"} and isinstance(body["detail"], str) and body["detail"]
+    assert_clean(r, "secret", "riskcore.toml")
+    assert audit.count() == 0
+    assert "/srv/secret" in caplog.text  # the operator's log keeps the engine's message
+
+
+@pytest.mark.parametrize("endpoint", ["predict", "predict_explain"])
+@pytest.mark.parametrize("name", ["SchemaError", "MissingColumnError"])
+def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client, keys, company, audit, monkeypatch,
+                                                                     name, endpoint):
+    import riskcore.errors
+    import riskcore.workflows
+    from riskcore.errors import Problem
+
+    cls = getattr(riskcore.errors, name)
+    assert cls.http_status == 422
+
+    def failing(*args, **kwargs):
+        if cls is riskcore.errors.MissingColumnError:
+            raise cls("roa", "required column(s) 'roa' are not in the file")
+        raise cls(Problem(None, "roa", 9.0, "9.0 is above the maximum 1"))
+
+    monkeypatch.setattr(riskcore.workflows, "score_one", failing)
+    r = _call(make_client(), endpoint, company, header(keys["admin"]))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "features", "roa"]
+    assert audit.count() == 0
+
+
+def test_the_handler_maps_any_engine_error_by_its_class(make_client, keys, company, audit, monkeypatch):
+    """An engine error raised outside the scoring service (here: reading the bundle) still gets its status."""
+    import riskcore.workflows
+    from riskcore.errors import BundleError, ConfigError, RiskcoreError
+
+    for cls in (BundleError, ConfigError, RiskcoreError):
+        def failing(*args, _cls=cls, **kwargs):
+            raise _cls("inside /srv/secret")
+
+        monkeypatch.setattr(riskcore.workflows, "score_companies", failing)
+        r = make_client().post("/predict", json=company, headers=header(keys["service"]))
+        assert r.status_code == cls.http_status, cls
+        assert_clean(r, "secret")

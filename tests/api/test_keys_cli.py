@@ -11,6 +11,7 @@ import pytest
 
 from api.__main__ import main
 from api.keys import KeyFileError, KeyStore
+from riskcore.errors import ConfigError
 
 
 def test_keys_are_stored_hashed_and_never_in_clear(tmp_path):
@@ -112,7 +113,7 @@ def test_cli_bad_settings_exit_cleanly(home, tmp_path, monkeypatch, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("api_rate_limit = 0\n")
     monkeypatch.setenv("RISKCORE_CONFIG", str(bad))
-    assert main(["keys", "list"]) == 2
+    assert main(["keys", "list"]) == ConfigError.exit_status == 3
     assert "api_rate_limit" in capsys.readouterr().err
 
 

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 
-from riskcore.modelling.calibration import expected_calibration_error, fit_calibrator, reliability_curve
+from riskcore.evaluation.reliability import expected_calibration_error, reliability_curve
+from riskcore.modelling.calibration import fit_calibrator
 
 
 @st.composite

@@ -8,15 +8,9 @@ from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from riskcore.evaluation.metrics import (
-    _resample_counts,
-    bootstrap_auc_samples,
-    bootstrap_ci,
-    gains_table,
-    ks_statistic,
-    pr_auc,
-    roc_auc,
-)
+from riskcore.evaluation.bootstrap import bootstrap_auc_samples, bootstrap_ci, resample_counts
+from riskcore.evaluation.curves import gains_table
+from riskcore.evaluation.metrics import ks_statistic, pr_auc, roc_auc
 
 
 @st.composite
@@ -56,7 +50,7 @@ def test_roc_auc_is_nan_exactly_when_one_class_is_missing(sample):
 def test_vectorised_bootstrap_auc_equals_explicit_resampling(sample, seed):
     y, p = sample
     aucs = bootstrap_auc_samples(y, p, n_resamples=5, random_state=seed)
-    counts = np.vstack(list(_resample_counts(len(y), 5, seed)))
+    counts = np.vstack(list(resample_counts(len(y), 5, seed)))
     for b in range(5):
         yy, pp = np.repeat(y, counts[b]), np.repeat(p, counts[b])
         if len(np.unique(yy)) < 2:

@@ -20,7 +20,8 @@ import pytest
 
 from riskcore.config import Settings
 from riskcore.errors import AuditError, RiskcoreError
-from riskcore.serving.audit import FIND_COLUMNS, GENESIS_HASH, RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
+from riskcore.serving.audit import FIND_COLUMNS, GENESIS_HASH, RECENT_COLUMNS, AuditLog, AuditRecord
+from riskcore.serving.audit.hashing import _decode, _encode
 
 META = {"source": "api", "caller": "key-1", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 
@@ -284,7 +285,8 @@ def test_verify_names_a_deleted_request_head(log, db):
 
 def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
     # someone who knows the format re-hashes the edited head: the next head's link breaks
-    from riskcore.serving.audit import _HEAD_COLUMNS, _head_hash
+    from riskcore.serving.audit.hashing import _head_hash
+    from riskcore.serving.audit.tables import _HEAD_COLUMNS
 
     log.record(_records(10), **META)
     log.record(_records(10), **META)
@@ -297,9 +299,9 @@ def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
 
 
 def test_verify_streams_more_heads_than_one_page(log, monkeypatch):
-    import riskcore.serving.audit
+    from riskcore.serving.audit import tables
 
-    monkeypatch.setattr(riskcore.serving.audit, "_HEADS_PAGE", 3)
+    monkeypatch.setattr(tables, "_HEADS_PAGE", 3)
     for i in range(10):
         log.record(_records(2, prefix=f"P{i}-"), **META)
     assert log.verify().rows == 20

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit import RECENT_COLUMNS, AuditLog, AuditRecord, _decode, _encode
+from riskcore.serving.audit import RECENT_COLUMNS, AuditLog, AuditRecord
+from riskcore.serving.audit.hashing import _decode, _encode
 
 META = {"source": "cli", "caller": "analyst", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 N_BIG = 100_000
@@ -315,7 +316,7 @@ def test_a_swap_of_values_keeping_row_numbers_is_named(big_copy):
 
 
 def test_rewriting_the_fingerprints_too_is_still_caught(big_copy):
-    from riskcore.serving.audit import _fields_of, _fingerprints
+    from riskcore.serving.audit.hashing import _fields_of, _fingerprints
 
     db, rid = big_copy
 

@@ -1,4 +1,7 @@
-"""The CLI's exit statuses and messages: 0 clean, 1 problems found, 2 unusable input."""
+"""The CLI's exit statuses and messages: 0 clean, 1 problems found, 2 unusable input.
+
+tests/unit/test_error_contract.py holds the whole table, one row per kind of error.
+"""
 
 import subprocess
 import sys
@@ -86,6 +89,17 @@ def test_semicolon_and_bom_files_are_read(tmp_path, capsys, encode):
     assert code in (0, 1)
     assert ("semicolon-separated, decimal comma" in out) if encode == "semicolon" else ("UTF-8 with BOM" in out)
     assert "200 rows" in out
+
+
+def test_help_lists_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for line in ("0 success", "1 the command ran and found problems", "2 the input cannot be used",
+                 "3 a setting or option is invalid", "4 no model", "5 training stopped by a leakage check",
+                 "6 the audit trail or the experiment store is unavailable"):
+        assert line in text
 
 
 def test_module_entry_point_has_no_traceback(tmp_path):

@@ -1,4 +1,4 @@
-"""Cost curve, threshold choice, the reusable sweep, business impact and expected loss."""
+"""Cost curve, threshold choice, the reusable sweep and business impact."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from riskcore.evaluation.costs import (
     business_impact,
     choose_threshold,
     cost_curve,
-    expected_loss,
 )
 
 Y = np.array([0, 0, 1, 1])
@@ -162,15 +161,3 @@ def test_business_impact_in_exposure_mode():
     with pytest.raises(SchemaError, match="outside"):
         business_impact(Y, np.array([0.1, 1.2, 0.3, 0.4]), 0.4, costs, exposure=exposure)
 
-
-def test_expected_loss():
-    np.testing.assert_allclose(expected_loss(np.array([0.1, 0.5]), np.array([1000.0, 200.0]), lgd=0.5), [50.0, 50.0])
-    assert expected_loss(np.array([]), np.array([])).shape == (0,)
-    with pytest.raises(SchemaError, match=r"column 'exposure': 1 value is below the minimum 0.0 \(row 2: -3.0\)"):
-        expected_loss(np.array([0.1, 0.2]), np.array([10.0, -3.0]))
-    with pytest.raises(SchemaError, match=r"2 problems: column 'p_default'.*row 1: 1.5.*column 'exposure'"):
-        expected_loss(np.array([1.5, 0.2]), np.array([10.0, np.inf]))
-    with pytest.raises(SchemaError, match="has 1 values but p_default has 2"):
-        expected_loss(np.array([0.1, 0.2]), np.array([10.0]))
-    with pytest.raises(ValueError, match="lgd=1.5"):
-        expected_loss(np.array([0.1]), np.array([10.0]), lgd=1.5)

@@ -17,9 +17,8 @@ from riskcore.serving.explain import (
     explain_one,
     peer_percentiles,
     reason_codes,
-    what_if,
 )
-from riskcore.serving.scoring import score_frame, score_one
+from riskcore.serving.scoring import score_frame, score_one, what_if
 
 ID, YEAR = "company_id", "fiscal_year"
 

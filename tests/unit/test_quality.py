@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskcore.data.infer import infer_spec
 from riskcore.data.quality import binarize_target, check_frame, clean_for_training, prepare_frame
-from riskcore.data.schema import DEMO_SPEC, infer_spec
+from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import read_table
 from riskcore.errors import DataFileError
 
@@ -145,3 +146,40 @@ def test_money_features_and_a_dated_time_column_are_read():
     report = check_frame(prepared)
     assert any("money written as '$60,000.00'" in n for n in report.notes)
     assert not [c for c in report.cells["check"] if c == "type"]
+
+
+@pytest.mark.parametrize("with_time", [True, False])
+def test_the_report_counts_the_file_s_columns(with_time):
+    frame = pd.DataFrame({"company_id": ["A", "B", "C"], "fiscal_year": [2020, 2020, 2021],
+                          "x": [1.0, 2.0, 3.0], "default_12m": [0, 1, 0]})
+    if not with_time:
+        frame = frame.drop(columns="fiscal_year")
+    spec = infer_spec(frame, target="default_12m", id="company_id", time="fiscal_year" if with_time else None)
+    report = check_frame(frame, spec)
+    assert report.n_columns == frame.shape[1]
+    assert report.target == {"rows": 3.0, "positives": 1.0, "rate": 1 / 3}
+
+
+def test_periods_count_defaults_only_with_a_usable_target():
+    frame = pd.DataFrame({"company_id": list("ABCD"), "fiscal_year": [2020, 2020, 2021, 2021],
+                          "x": [1.0, 2.0, 3.0, 4.0], "default_12m": [0, 1, 1, 1]})
+    spec = infer_spec(frame, target="default_12m", id="company_id", time="fiscal_year")
+    periods = check_frame(frame, spec).periods
+    assert periods[["period", "rows", "defaults"]].values.tolist() == [[2020, 2, 1], [2021, 2, 2]]
+    no_target = check_frame(frame.drop(columns="default_12m"), spec).periods
+    assert no_target["rows"].tolist() == [2, 2] and no_target["defaults"].isna().all()
+
+
+def test_each_check_reports_under_its_own_name():
+    frame = pd.DataFrame({"company_id": ["A", "A", "B", "C"], "fiscal_year": [2020, 2020, 2020, 2020],
+                          "current_ratio": [1.0, 1.0, None, -1.0], "sector": ["Energy", "Energy", "Energy", "Mars"],
+                          "default_12m": [0, 0, 1, 0]})
+    spec = replace(DEMO_SPEC, features=(DEMO_SPEC.feature("current_ratio"), DEMO_SPEC.feature("sector"),
+                                        DEMO_SPEC.feature("roa")))
+    report = check_frame(frame, spec)
+    found = {(f.check, f.column) for f in report.findings}
+    assert {("missing_column", "roa"), ("required_missing", "current_ratio"), ("range", "current_ratio"),
+            ("unknown_category", "sector"), ("duplicate_row", None), ("target_balance", "default_12m"),
+            ("periods", "fiscal_year")} <= found
+    severities = [f.severity for f in report.findings]
+    assert severities == sorted(severities, key=["error", "warning", "info"].index)

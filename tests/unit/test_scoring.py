@@ -549,7 +549,7 @@ def test_score_one_ignores_case_and_spaces_in_keys(lgbm_bundle, template):
 # ---------------------------------------------------------------------------
 
 def test_record_matrix_equals_the_frame_path(lgbm_bundle, template):
-    from riskcore.serving.scoring import record_matrix, validate_record
+    from riskcore.serving.records import record_matrix, validate_record
 
     for row in (1, 4, 9):
         record = _record(template, row) | {"sector": "  ENERGY ", "quick_ratio": "", "esg_social": None}
@@ -564,7 +564,7 @@ def test_record_matrix_equals_the_frame_path(lgbm_bundle, template):
 def test_model_columns_build_the_same_matrix_as_the_bundle(request, kind, small_portfolio):
     from riskcore.data.quality import prepare_frame
     from riskcore.modelling.features import add_panel_features
-    from riskcore.serving.scoring import _ModelColumns
+    from riskcore.serving.columns import ModelColumns
 
     bundle = request.getfixturevalue(kind)
     frame = small_portfolio.frame.drop(columns=["esg_social", "quick_ratio"]).head(500).copy()
@@ -578,7 +578,7 @@ def test_model_columns_build_the_same_matrix_as_the_bundle(request, kind, small_
     expected = prepared.iloc[rows][[c for c in DEMO_SPEC.feature_names if c in prepared]].isna().sum(axis=1)
     # categories encoded from their text, and from the positions prepare_frame found
     for codes in (None, typed.category_codes):
-        columns = _ModelColumns(bundle, prepared.drop(columns=panel_names), prepared[panel_names], codes)
+        columns = ModelColumns(bundle, prepared.drop(columns=panel_names), prepared[panel_names], codes)
         matrix, missing = columns.matrix(rows, rows)
         np.testing.assert_array_equal(matrix, bundle.matrix(prepared.iloc[rows]))
         np.testing.assert_array_equal(missing, expected.to_numpy())
@@ -587,20 +587,20 @@ def test_model_columns_build_the_same_matrix_as_the_bundle(request, kind, small_
 @pytest.mark.parametrize("rejected", [[], [0], [3, 4, 5, 99], list(range(0, 100, 2))],
                          ids=["none", "first", "run-and-last", "every-other"])
 def test_keeping_rows_by_slices_equals_take(rejected):
-    from riskcore.serving.scoring import _keep_rows, _runs
+    from riskcore.serving.columns import keep_rows, true_runs
 
     values = pd.Series([None if i % 7 == 0 else f"v{i}" for i in range(100)], dtype="str")
     good = np.ones(100, dtype=bool)
     good[rejected] = False
     good_idx = np.flatnonzero(good)
-    kept = _keep_rows(values, good_idx, _runs(good))
+    kept = keep_rows(values, good_idx, true_runs(good))
     assert pd.Series(kept).tolist() == values.take(good_idx).tolist()
     typed = pd.Series(np.arange(100.0))
-    assert list(_keep_rows(typed, good_idx, _runs(good))) == typed.take(good_idx).tolist()
+    assert list(keep_rows(typed, good_idx, true_runs(good))) == typed.take(good_idx).tolist()
 
 
 def test_category_matching_equals_a_dictionary_lookup():
-    from riskcore.data.quality import _match_categories
+    from riskcore.data.prepare import _match_categories
 
     categories = ("Energy", "Health Care", "Real Estate")
     cells = ["Energy", " energy ", "HEALTH CARE", "health  care", None, "", "Space", "real estate", "  "]
@@ -663,3 +663,33 @@ def test_the_same_problem_reads_alike_in_a_file_and_in_score_one(lgbm_bundle, te
         score_one(lgbm_bundle, record)
     from_file = score_file(lgbm_bundle, set_cell(2, "roa", "abc")(template)).rejects["problem"].iloc[0]
     assert err.value.problems[0].problem.split(";")[0] == from_file.split(";")[0] == "'abc' is not a number"
+
+
+# -- the stages of score_frame ---------------------------------------------------
+
+def test_check_columns_refuses_a_missing_required_column_and_notes_the_optional_ones(small_portfolio):
+    from riskcore.data.quality import prepare_frame
+    from riskcore.errors import MissingColumnError
+    from riskcore.serving.scoring import _check_columns
+
+    frame = small_portfolio.frame.head(20)
+    notes: list[str] = []
+    assert _check_columns(prepare_frame(frame.drop(columns=["esg_social"]), DEMO_SPEC), DEMO_SPEC, notes) == 1
+    assert len(notes) == 1 and "'esg_social'" in notes[0]
+    with pytest.raises(MissingColumnError, match="current_ratio"):
+        _check_columns(prepare_frame(frame.drop(columns=["current_ratio"]), DEMO_SPEC), DEMO_SPEC, [])
+
+
+def test_check_rows_keeps_the_rows_without_a_problem(small_portfolio):
+    from riskcore.data.quality import prepare_frame
+    from riskcore.serving.scoring import _check_rows
+
+    frame = small_portfolio.frame.drop(columns=["default_12m"]).head(30).astype({"sector": object})
+    frame.loc[4, "sector"] = "Space Mining"
+    frame.loc[7, "company_id"] = None
+    notes: list[str] = []
+    checked = _check_rows(prepare_frame(frame, DEMO_SPEC), DEMO_SPEC, ".", None, notes)
+    assert set(checked.rejects["row"]) >= {5, 8}
+    assert not checked.good[[4, 7]].any() and checked.good_idx.tolist() == np.flatnonzero(checked.good).tolist()
+    assert not checked.key_ok[7] and checked.key_ok[4]  # a rejected year still belongs to its company's history
+    assert checked.has_id and checked.id_column == "company_id" and notes == []

@@ -106,3 +106,14 @@ def test_rejects_nonsense_arguments():
         generate_portfolio(100, default_rate=0.9)
     with pytest.raises(ValueError, match="n_companies"):
         generate_portfolio(10)
+
+
+def test_a_defaulted_company_leaves_the_panel():
+    from riskcore.data.simulation import simulate_panel
+
+    frame, stress = simulate_panel(400, 2015, 10, seed=3, intercept=-3.0)
+    defaulted = frame[frame["default_12m"] == 1].groupby("company_id")["fiscal_year"].min()
+    last_seen = frame.groupby("company_id")["fiscal_year"].max()
+    assert (last_seen[defaulted.index] == defaulted).all()
+    assert stress == 2020
+    assert frame.groupby(["company_id", "fiscal_year"]).size().max() == 1

@@ -112,3 +112,13 @@ def test_write_csv_leaves_numbers_and_neutralises_text(tmp_path):
     back = read_table(path)
     assert back.frame["n"].tolist() == ["-3", "4"]
     assert back.frame["id"].tolist()[1] == "007"
+
+
+def test_the_table_names_stay_importable_from_one_place():
+    """``riskcore.data.tabular`` gathers the names of the table modules; each is the concept module's object."""
+    from riskcore.data import columns, parsing, reading, table, tabular, writing
+
+    homes = (columns, parsing, reading, table, writing)
+    for name in tabular.__all__:
+        home = next(m for m in homes if name in m.__all__)
+        assert getattr(tabular, name) is getattr(home, name), name

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from riskcore.config import TrainingConfig
-from riskcore.data.schema import DEMO_SPEC, extend_spec, infer_spec
+from riskcore.data.infer import extend_spec, infer_spec
+from riskcore.data.schema import DEMO_SPEC
 from riskcore.errors import DataFileError, LeakageError
 from riskcore.modelling.train import train
 
@@ -132,7 +133,7 @@ def test_ensemble_and_smote(small_portfolio, tmp_path):
 
 
 def test_runs_in_the_same_second_get_their_own_bundle(tmp_path):
-    from riskcore.modelling.train import _claim_version
+    from riskcore.modelling.publish import claim_version as _claim_version
 
     first = _claim_version(tmp_path, "logistic-20261127T181600Z")
     second = _claim_version(tmp_path, "logistic-20261127T181600Z")

@@ -9,11 +9,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import read_table, write_csv
 from riskcore.errors import AuditError, SchemaError
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.scoring import score_file
-from riskcore.workflows import score_and_record, score_companies
+from riskcore.workflows import check_file, score_and_record, score_companies, train_file
 
 ID, YEAR = "company_id", "fiscal_year"
 
@@ -64,7 +65,7 @@ def test_chunked_scoring_equals_scoring_in_one_piece(quick_bundle, panel, audit,
 @pytest.mark.parametrize("part_rows", [1_000_000, 37])
 def test_a_file_sorted_by_year_gathers_histories_first_and_scores_the_same(quick_bundle, panel, audit, tmp_path,
                                                                           monkeypatch, part_rows):
-    from riskcore.workflows import FileHistory
+    from riskcore.serving.history import FileHistory
 
     monkeypatch.setattr(FileHistory, "_PART_ROWS", part_rows)  # 37: the histories are split over several parts
     parts = []
@@ -90,7 +91,7 @@ def test_a_file_sorted_by_year_gathers_histories_first_and_scores_the_same(quick
 @pytest.mark.parametrize("part_rows", [1_000_000, 29])
 def test_repeated_keys_far_apart_are_rejected_as_in_one_piece(quick_bundle, panel, audit, tmp_path, monkeypatch,
                                                               part_rows):
-    from riskcore.workflows import FileHistory
+    from riskcore.serving.history import FileHistory
 
     monkeypatch.setattr(FileHistory, "_PART_ROWS", part_rows)
     by_year = panel.sort_values([YEAR, ID], kind="stable").reset_index(drop=True)
@@ -215,3 +216,137 @@ def test_a_file_without_a_scorable_row_writes_the_header_and_every_reject(quick_
     assert len(written) == 0 and {"p_default", "grade", "decision"} <= set(written.columns)
     assert len(pd.read_csv(job.rejects_path)) == 5
     assert audit.count() == 0
+
+
+# ---------------------------------------------------------------- checking a file
+
+@pytest.fixture(scope="module")
+def little():
+    from riskcore.data.synth import generate_portfolio
+
+    return generate_portfolio(200, seed=7)
+
+
+def test_check_data_reports_quality_split_and_leakage(little):
+    from riskcore.data.tabular import write_csv
+
+    buffer = io.BytesIO()
+    write_csv(little.frame, buffer)
+    check = check_file(read_table(buffer.getvalue()), DEMO_SPEC, leakage=True)
+    assert check.report.n_rows == len(little.frame)
+    assert list(check.split_summary["part"]) == ["train", "validation", "test"]
+    assert check.split_summary["rows"].sum() < len(little.frame)  # duplicates were removed, as in training
+    checks = {f.check for f in check.leakage.findings}
+    assert {"too_good", "post_event", "key_overlap", "shift"} <= checks
+    assert len(check.leakage.feature_auc) and len(check.leakage.shift)
+    quick = check_file(little.frame, DEMO_SPEC, leakage=False)
+    assert quick.leakage is None and quick.split_summary is not None
+
+
+def test_check_data_leaves_columns_empty_in_training_out_of_the_leakage_checks(little):
+    # one fiscal year: every year-on-year change and volatility is empty (scikit-learn cannot fit on it)
+    frame = little.frame[little.frame["fiscal_year"] == little.frame["fiscal_year"].max()]
+    check = check_file(frame, DEMO_SPEC, leakage=True)
+    assert check.leakage is not None
+    note = next(n for n in check.notes if "left out of the leakage checks" in n)
+    assert "roa_delta" in note
+    assert "roa_delta" not in set(check.leakage.feature_auc["column"])
+
+
+def test_check_data_without_a_target_explains_why_there_is_no_split(little):
+    frame = little.frame.drop(columns=["default_12m"])
+    check = check_file(frame, DEMO_SPEC)
+    assert check.split_summary is None and check.leakage is None
+    assert "default_12m" in check.notes[0]
+
+
+
+def test_check_without_enough_defaults_says_why_and_counts_as_a_problem(little):
+    frame = little.frame.assign(default_12m=0)
+    frame.loc[frame.index[:2], "default_12m"] = 1
+    check = check_file(frame, DEMO_SPEC)
+    assert check.split is None and check.leakage is None and check.has_target
+    assert check.skipped is not None and "2 default(s)" in check.skipped
+    assert check.has_problems
+
+
+def test_dropped_columns_are_not_checked_for_leakage(little):
+    leaky = little.frame.assign(internal_score=little.frame["true_pd"])
+    kept = check_file(leaky, DEMO_SPEC)
+    assert "internal_score" in kept.leakage.failed_columns
+    dropped = check_file(leaky, DEMO_SPEC, drop=["internal_score"])
+    assert "internal_score" not in dropped.leakage.failed_columns
+    assert "internal_score" not in set(dropped.leakage.feature_auc["column"])
+
+
+def _cli_check(path, capsys, monkeypatch, *options):
+    """Run ``python -m riskcore check`` on a file; return its exit status and the DataCheck it printed."""
+    import riskcore.workflows
+    from riskcore.cli import build_parser, load_with_spec, main
+
+    seen = []
+    real = riskcore.workflows.check_file
+    monkeypatch.setattr(riskcore.workflows, "check_file", lambda *a, **kw: seen.append(real(*a, **kw)) or seen[-1])
+    code = main(["check", "--data", str(path), *options])
+    capsys.readouterr()
+    _, spec = load_with_spec(str(path), build_parser().parse_args(["check", "--data", str(path), *options]))
+    return code, seen[0], spec
+
+
+def _same_findings(a, b):
+    assert a.report.to_text() == b.report.to_text()
+    assert a.notes == b.notes and a.skipped == b.skipped
+    assert a.split_summary is not None and b.split_summary is not None
+    pd.testing.assert_frame_equal(a.split_summary, b.split_summary)
+    assert [f.as_dict() for f in a.leakage.findings] == [f.as_dict() for f in b.leakage.findings]
+    pd.testing.assert_frame_equal(a.leakage.feature_auc, b.leakage.feature_auc)
+
+
+@pytest.mark.parametrize("variant", ["demo", "spreadsheet_headers", "year_as_date"])
+def test_the_cli_and_the_dashboard_give_the_same_findings_for_the_same_file(small_portfolio, demo_csv, tmp_path,
+                                                                            capsys, monkeypatch, variant):
+    from messy import fiscal_year_as_date, spreadsheet_headers, to_csv_bytes
+
+    from dashboard import state
+
+    path, options = demo_csv, ()
+    if variant != "demo":
+        messy = spreadsheet_headers if variant == "spreadsheet_headers" else fiscal_year_as_date
+        path = tmp_path / f"{variant}.csv"
+        path.write_bytes(to_csv_bytes(messy(small_portfolio.frame)))
+    if variant == "spreadsheet_headers":  # not the demo layout by name: the user names the roles
+        options = ("--target", "default_12m", "--id", "COMPANY ID", "--time", "Fiscal Year")
+    code, from_cli, spec = _cli_check(path, capsys, monkeypatch, *options)
+    from_dashboard = state.data_check(str(path), path.stat().st_mtime, spec, f"test-{variant}", True)
+    _same_findings(from_cli, from_dashboard)
+    if not options:  # the dashboard checks the demo layout's panel features too, and so does the command now
+        assert "roa_delta" in set(from_cli.leakage.feature_auc["column"])
+    else:  # the known true PD left in an export is caught on both faces
+        assert "true_pd" in from_cli.leakage.failed_columns
+    assert code == (1 if from_cli.has_problems else 0)
+
+
+def test_train_file_reads_a_path_and_records_its_source(small_portfolio, tmp_path):
+    from riskcore.config import TrainingConfig, load_settings
+    from riskcore.data.schema import DEMO_SPEC as SPEC
+
+    path = tmp_path / "portfolio.csv"
+    write_csv(small_portfolio.frame, path)
+    settings = load_settings()
+    config = TrainingConfig.for_profile("quick", candidates=("logistic",))
+    result = train_file(path, SPEC, settings=settings, config=config)
+    assert result.bundle_dir.exists()
+    assert result.metrics["data"]["source"] == str(path.resolve())
+
+
+def test_open_model_reads_a_folder_or_the_champion(quick_training, quick_bundle, tracker, monkeypatch, tmp_path):
+    from riskcore.config import load_settings
+    from riskcore.errors import ModelNotFoundError
+    from riskcore.workflows import open_model
+
+    assert open_model(quick_bundle.path, load_settings()).version == quick_bundle.version
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.tracking_uri)
+    assert open_model("champion", load_settings()).version == open_model(None, load_settings()).version
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///" + str(tmp_path / "empty.db"))
+    with pytest.raises(ModelNotFoundError):
+        open_model(None, load_settings())

@@ -1,0 +1,104 @@
+"""The append-only audit trail: every score from the CLI, the dashboard and the API.
+
+Design
+------
+A request (one API call, one CLI run, one dashboard upload) is stored in three
+tables (SQLAlchemy Core; a SQLite file by default, any SQLAlchemy URL works):
+
+``audit_requests``
+    One *head* row per committed request: seq (1, 2, ...), ts, request_id,
+    batch_id (internal, unique), caller, source, model_version, bundle_hash,
+    row_offset (scores recorded before this request), n_rows, n_chunks,
+    columns (the input names), digest, prev_hash and row_hash. Heads are
+    chained: ``row_hash = sha256(prev_hash + "|" + compact JSON of every other
+    column)``; the first head's ``prev_hash`` is 64 zeros.
+``audit_segments``
+    The scores themselves, one row per chunk of a request: an Arrow IPC
+    stream (LZ4) with the columns row (1-based within the request),
+    company_id, p_default, decision, grade, reasons (codes joined with
+    ``"; "``), fingerprint, and one ``input:<name>`` column per model input
+    (numbers, text, booleans, missing values; anything else as canonical JSON
+    text). Nothing is serialised per row in Python.
+``audit_ids``
+    A narrow lookup index (company_id, batch_id, chunk), one row per distinct
+    company of a chunk, so a company's scores are found without a scan. It is
+    derived data, not evidence: :meth:`AuditLog.find` re-reads the chunk and
+    keeps only the rows of that company.
+
+The score of trail position ``seq`` is row ``seq - row_offset`` of its
+request; ``recent()`` and ``find()`` report that position as ``seq``.
+
+Hashes: each chunk has a SHA-256 over its canonical *columnar* bytes (for
+each column its name, kind, validity and values; text as lengths plus bytes)
+and the head's ``digest`` is a SHA-256 over the request's chunk hashes, so
+``verify()`` re-hashes about 400 MB/s per core with a handful of hashlib calls
+per chunk. To *name* an altered row, every row also carries a 64-bit
+fingerprint of its row number and values (splitmix64 over the columns,
+computed with NumPy for the whole chunk). Fingerprints only localise: detection
+rests on the SHA-256 digests, so a forger who crafts a fingerprint collision
+(or rewrites the fingerprints) is still caught, and the message then names the
+request and its rows instead of one row.
+
+Writing: :meth:`AuditLog.batch` returns an :class:`AuditBatch`. ``add()``
+validates a chunk (vectorised) and stores the previous one in its own short
+transaction, marked as *staged* (``audit_staged``); ``commit()`` takes the
+chain lock, stores the last chunk, checks that every chunk is still there and
+appends the head, all in one transaction. Rows without a committed head are
+not part of the trail: ``recent``, ``count`` and ``find`` never see them.
+``abort()`` removes them; a process killed mid-job leaves them behind, and the
+next writer removes staged rows untouched for ``stale_after_minutes``.
+:meth:`AuditLog.verify` reports such leftovers without failing (``ok`` stays
+True), because a crash must not make the trail fail verification forever.
+:meth:`AuditLog.record` is one batch with one chunk, written in one
+transaction together with its head.
+
+Writes fail closed: when anything cannot be stored, ``add()``, ``commit()``
+and ``record()`` raise :class:`~riskcore.errors.AuditError` and nothing of
+that request is visible; the caller must not return the scores. SQLite runs
+in WAL mode with a busy timeout; writers use ``BEGIN IMMEDIATE``. Other
+databases take ``LOCK TABLE audit_requests IN SHARE ROW EXCLUSIVE MODE``
+before reading the chain head, so two writers never chain onto the same head.
+
+Threat model
+------------
+``verify()`` detects any change to a stored input or output, a deleted,
+reordered or added row, a removed chunk and a deleted, edited or re-linked
+head, made by someone who does not recompute the hashes. Someone who can
+write to the database and knows this format can rewrite the newest requests
+consistently, and deleting the newest heads leaves a shorter, intact chain
+(their scores then count as leftovers); keep :attr:`VerifyResult.last_hash`
+and ``rows`` somewhere else from time to time to anchor the chain against
+both. ``audit_ids`` is not covered by the hashes: deleting its rows hides a
+company from ``find()`` but cannot make it return a score that is not in the
+trail.
+"""
+
+from riskcore.serving.audit.batch import AuditBatch
+from riskcore.serving.audit.log import AuditLog
+from riskcore.serving.audit.records import AuditRecord
+from riskcore.serving.audit.tables import (
+    DECISIONS,
+    FIND_COLUMNS,
+    GENESIS_HASH,
+    REASON_SEPARATOR,
+    RECENT_COLUMNS,
+    SOURCES,
+    Decision,
+    Source,
+)
+from riskcore.serving.audit.verify import VerifyResult
+
+__all__ = [
+    "DECISIONS",
+    "FIND_COLUMNS",
+    "GENESIS_HASH",
+    "REASON_SEPARATOR",
+    "RECENT_COLUMNS",
+    "SOURCES",
+    "AuditBatch",
+    "AuditLog",
+    "AuditRecord",
+    "Decision",
+    "Source",
+    "VerifyResult",
+]

@@ -1,0 +1,208 @@
+"""One request recorded chunk by chunk: stored in short transactions, made visible at once on commit."""
+
+from __future__ import annotations
+
+import uuid
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import (
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from riskcore.data.transaction import CommitOrAbort
+from riskcore.errors import AuditError
+from riskcore.serving.audit.hashing import _digest, _head_hash
+from riskcore.serving.audit.records import _Chunk, _make_chunk
+from riskcore.serving.audit.tables import (
+    _HEAD_COLUMNS,
+    _HEAD_JSON,
+    _utc_now,
+    audit_ids,
+    audit_requests,
+    audit_segments,
+    audit_staged,
+)
+
+if TYPE_CHECKING:
+    from riskcore.serving.audit.log import AuditLog
+
+__all__ = ["AuditBatch"]
+
+
+class AuditBatch(CommitOrAbort):
+    """One request being recorded chunk by chunk; made by :meth:`AuditLog.batch`.
+
+    ``add()`` checks and stores a chunk of scores, ``commit()`` makes the whole
+    request visible at once, chained onto the trail, and ``abort()`` removes
+    what was stored. As a context manager it commits on success and aborts on
+    an exception (which it re-raises). Not thread-safe: one writer per batch.
+
+    Attributes
+    ----------
+    request_id : str
+        The request's id.
+    n_rows : int
+        Scores added so far.
+    """
+
+    def __init__(self, log: AuditLog, *, request_id: str, source: str, caller: str, model_version: str,
+                 bundle_hash: str):
+        self._log = log
+        self.request_id = request_id
+        self._meta = {"source": source, "caller": caller, "model_version": model_version, "bundle_hash": bundle_hash}
+        self._batch_id = uuid.uuid4().hex
+        self.n_rows = 0
+        self._chunks = 0  # chunks stored or pending
+        self._pending: _Chunk | None = None
+        self._columns: list[str] | None = None
+        self._hashes: list[bytes] = []
+        self._state: Literal["open", "committed", "aborted"] = "open"
+        self._staged = False
+
+    def __repr__(self) -> str:
+        return f"AuditBatch(request_id={self.request_id!r}, n_rows={self.n_rows}, state={self._state!r})"
+
+    def add(self, company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any,
+            reasons: Any = None) -> None:
+        """Check and store one chunk of scores.
+
+        Parameters
+        ----------
+        company_ids : sequence, ndarray or pyarrow array of str.
+        inputs : pandas DataFrame or pyarrow Table of the model inputs of these
+            rows (numbers, text, booleans, missing values); the same column
+            names in every chunk of the request.
+        p_default : floats in [0, 1].
+        decision : ``"accept"`` or ``"refer"`` per row.
+        grade : str per row.
+        reasons : ``None``, or per row the reason codes joined with ``"; "``
+            (``""`` or missing: none).
+
+        Raises
+        ------
+        AuditError
+            When a value is invalid (the message names the row and the field)
+            or the store cannot be written. The request is then abandoned:
+            nothing of it becomes visible, and later calls refuse.
+        """
+        self._check_open()
+        try:
+            chunk = _make_chunk(self, company_ids, inputs, p_default, decision, grade, reasons)
+        except AuditError:
+            self.abort()
+            raise
+        if chunk is None:
+            return
+        previous, self._pending = self._pending, chunk
+        self._chunks += 1
+        self.n_rows += chunk.n_rows
+        self._hashes.append(chunk.digest)
+        if previous is not None:
+            try:
+                self._log._ensure_table("written")
+                with self._log._fail_closed("written"), self._log._writer.begin() as conn:
+                    _store(conn, self._batch_id, previous, staged_as=self.request_id)
+                self._staged = True
+            except AuditError:
+                self.abort()
+                raise
+
+    def commit(self) -> str:
+        """Make the whole request visible at once, chained onto the trail.
+
+        A request without rows writes nothing.
+
+        Returns
+        -------
+        str
+            The request id.
+
+        Raises
+        ------
+        AuditError
+            When the store cannot be written or a stored chunk went missing;
+            nothing of the request is visible then.
+        """
+        self._check_open()
+        log = self._log
+        if self._chunks == 0:
+            self._state = "committed"
+            return self.request_id
+        try:
+            log._ensure_table("written")
+            with log._fail_closed("written"), log._writer.begin() as conn:
+                seq, prev_hash, offset = log._lock_and_tail(conn)
+                if self._pending is not None:
+                    _store(conn, self._batch_id, self._pending, staged_as=None)
+                s = audit_segments.c
+                stored = conn.execute(select(func.count(), func.coalesce(func.sum(s.n_rows), 0))
+                                      .where(s.batch_id == self._batch_id)).one()
+                if (int(stored[0]), int(stored[1])) != (self._chunks, self.n_rows):
+                    raise AuditError(f"request {self.request_id}: {self._chunks - int(stored[0])} of its "
+                                     f"{self._chunks} stored chunks went missing before commit (removed as stale "
+                                     "after a long pause?), nothing was recorded; score the request again")
+                values = (seq + 1, _utc_now(), self.request_id, self._batch_id, self._meta["caller"],
+                          self._meta["source"], self._meta["model_version"], self._meta["bundle_hash"], offset,
+                          self.n_rows, self._chunks, _HEAD_JSON.encode(self._columns or []),
+                          _digest(self._hashes, self.n_rows), prev_hash)
+                conn.execute(insert(audit_requests).values({**dict(zip(_HEAD_COLUMNS, values, strict=True)),
+                                                           "row_hash": _head_hash(values)}))
+                conn.execute(delete(audit_staged).where(audit_staged.c.batch_id == self._batch_id))
+        except AuditError:
+            self.abort()
+            raise
+        self._state = "committed"
+        self._pending = None
+        log._remove_stale(keep=self._batch_id)
+        return self.request_id
+
+    def abort(self) -> None:
+        """Remove whatever was stored for this request; nothing of it becomes visible.
+
+        Does nothing after ``commit()`` or a previous ``abort()``. When the
+        store cannot be reached the staged rows stay behind, invisible, until a
+        later writer removes them as stale.
+        """
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        self._pending = None
+        if self._staged:
+            try:
+                with self._log._writer.begin() as conn:
+                    self._log._remove_batch(conn, self._batch_id)
+            except SQLAlchemyError:
+                pass  # invisible without a head; removed as stale later
+        self._log._remove_stale(keep=self._batch_id)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise AuditError(f"request {self.request_id} was already {self._state}; start a new batch with "
+                             "AuditLog.batch()")
+
+
+def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | None) -> None:
+    """Write one chunk and its company index in the caller's transaction."""
+    now = _utc_now()
+    conn.execute(insert(audit_segments).values(batch_id=batch_id, chunk=chunk.index, first_row=chunk.first_row,
+                                               n_rows=chunk.n_rows, created=now, data=chunk.data))
+    style = conn.dialect.paramstyle
+    if style in ("qmark", "format", "pyformat"):
+        mark = "?" if style == "qmark" else "%s"
+        table = conn.dialect.identifier_preparer.format_table(audit_ids)
+        conn.exec_driver_sql(f"INSERT INTO {table} (company_id, batch_id, chunk) VALUES ({mark}, {mark}, {mark})",
+                             list(zip(chunk.company_ids, repeat(batch_id), repeat(chunk.index))))
+    else:
+        conn.execute(insert(audit_ids), [{"company_id": c, "batch_id": batch_id, "chunk": chunk.index}
+                                         for c in chunk.company_ids])
+    if staged_as is not None:
+        touched = conn.execute(update(audit_staged).where(audit_staged.c.batch_id == batch_id).values(touched=now))
+        if touched.rowcount == 0:
+            conn.execute(insert(audit_staged).values(batch_id=batch_id, request_id=staged_as, touched=now))

@@ -1,0 +1,168 @@
+"""Hashes and fingerprints of the audit trail's chunks and heads, and the chunks' stored bytes.
+
+Each chunk has a SHA-256 over its canonical columnar bytes; a request head's
+digest is a SHA-256 over its chunk hashes; every row carries a 64-bit
+fingerprint (splitmix64 over its columns) that lets ``verify`` name an altered
+row. See :mod:`riskcore.serving.audit` for the design and the threat model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from riskcore.errors import AuditError
+from riskcore.serving.audit.tables import _FORMAT, _HEAD_JSON, _INPUT_PREFIX
+
+_IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")  # measured: 3× faster than zstd, 20% larger
+
+
+def _kind_of(field: pa.Field) -> str:
+    """The canonical kind of a stored segment column."""
+    t = field.type
+    if field.name.startswith(_INPUT_PREFIX) and field.metadata and field.metadata.get(b"kind") == b"json":
+        return "json"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_unsigned_integer(t):
+        return "uint"
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_boolean(t):
+        return "bool"
+    return "text"
+
+
+def _encode(segment: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, segment.schema, options=_IPC_OPTIONS) as writer:
+        writer.write_table(segment)
+    return sink.getvalue().to_pybytes()
+
+
+def _decode(data: bytes, request_id: str, chunk: int) -> pa.Table:
+    try:
+        return ipc.open_stream(pa.py_buffer(data)).read_all()
+    except (pa.ArrowInvalid, OSError, ValueError) as err:
+        raise _Unreadable(f"request {request_id} chunk {chunk} cannot be read ({err}); "
+                          "run verify() to check the audit trail") from None
+
+
+class _Unreadable(AuditError):
+    pass
+
+
+def _fields_of(segment: pa.Table) -> list[tuple[str, str, pa.Array]]:
+    """The stored columns as (name, kind, array), in stored order."""
+    out = []
+    for field, column in zip(segment.schema, segment.columns, strict=True):
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        out.append((field.name, _kind_of(field), arr))
+    return out
+
+
+def _chunk_hash(first_row: int, fields: Sequence[tuple[str, str, pa.Array]]) -> bytes:
+    """SHA-256 of a chunk's canonical columnar bytes: a JSON header, then per column validity and values."""
+    n = len(fields[0][2]) if fields else 0
+    h = hashlib.sha256(f"{_FORMAT}|chunk|".encode())
+    h.update(_HEAD_JSON.encode([first_row, n, [[name, kind] for name, kind, _ in fields]]).encode())
+    for _, kind, arr in fields:
+        if arr.null_count:
+            h.update(b"\x01")
+            h.update(pc.is_valid(arr).to_numpy(zero_copy_only=False).view(np.uint8).tobytes())
+            arr = arr.fill_null("" if kind in ("text", "json") else False if kind == "bool" else 0)
+        else:
+            h.update(b"\x00")
+        if kind in ("text", "json"):
+            lengths, data = _text_buffers(arr)
+            h.update(lengths.astype("<i8").tobytes())
+            h.update(data)
+        elif kind == "bool":
+            h.update(arr.to_numpy(zero_copy_only=False).view(np.uint8).tobytes())
+        else:
+            h.update(np.ascontiguousarray(arr.to_numpy(zero_copy_only=False)).astype(
+                "<f8" if kind == "float" else "<u8" if kind == "uint" else "<i8", copy=False).tobytes())
+    return h.digest()
+
+
+def _digest(chunk_hashes: Sequence[bytes], n_rows: int) -> str:
+    h = hashlib.sha256(f"{_FORMAT}|request|{n_rows}|{len(chunk_hashes)}|".encode())
+    for digest in chunk_hashes:
+        h.update(digest)
+    return h.hexdigest()
+
+
+def _text_buffers(arr: pa.Array) -> tuple[np.ndarray, memoryview]:
+    """Lengths (int64) and the contiguous UTF-8 bytes of a string array without nulls."""
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=arr.offset + len(arr) + 1)[arr.offset:]
+    data = arr.buffers()[2]
+    raw = memoryview(data)[int(offsets[0]):int(offsets[-1])] if data is not None else memoryview(b"")
+    return np.diff(offsets).astype(np.int64), raw
+
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_NULL_WORD = np.uint64(0x9E3779B97F4A7C15)
+_POW_BASE = np.uint64(0x100000001B3)
+_powers = np.ones(1, dtype=np.uint64)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place."""
+    z ^= z >> np.uint64(30)
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _words(kind: str, arr: pa.Array) -> np.ndarray:
+    """One 64-bit word per row that changes when the row's value changes (missing values get their own word)."""
+    global _powers
+    n = len(arr)
+    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False) if arr.null_count else None
+    if kind in ("text", "json"):
+        filled = arr.fill_null("") if arr.null_count else arr
+        lengths, data = _text_buffers(filled)
+        if len(_powers) < int(lengths.max(initial=0)) + 1:
+            size = int(lengths.max()) + 1
+            _powers = np.cumprod(np.concatenate([[np.uint64(1)], np.full(size - 1, _POW_BASE)]), dtype=np.uint64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        pos = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+        weighted = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) * _powers[pos]
+        sums = np.concatenate([[np.uint64(0)], np.cumsum(weighted, dtype=np.uint64)])
+        words = sums[starts + lengths] - sums[starts]
+        words += lengths.astype(np.uint64) * _M1
+    elif kind == "bool":
+        words = arr.fill_null(False).to_numpy(zero_copy_only=False).astype(np.uint64)
+    else:
+        values = (arr.fill_null(0) if arr.null_count else arr).to_numpy(zero_copy_only=False)
+        words = np.ascontiguousarray(values).astype(
+            np.float64 if kind == "float" else np.uint64 if kind == "uint" else np.int64, copy=False).view(np.uint64)
+        if valid is not None:
+            words = words.copy()
+    if valid is not None:
+        words[~valid] = _NULL_WORD
+    return words[:n]
+
+
+def _fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
+    """A 64-bit fingerprint per row over all the given columns (order matters), computed for the whole chunk."""
+    with np.errstate(over="ignore"):
+        acc = np.full(len(fields[0][2]), _NULL_WORD, dtype=np.uint64)
+        for j, (_, kind, arr) in enumerate(fields):
+            acc ^= _words(kind, arr)
+            acc += np.uint64(j + 1) * _M2
+            _mix(acc)
+    return acc
+
+
+def _head_hash(values: tuple[Any, ...]) -> str:
+    """sha256(prev_hash + "|" + compact JSON of every head column but row_hash)."""
+    return hashlib.sha256(f"{values[-1]}|{_HEAD_JSON.encode(list(values))}".encode()).hexdigest()

@@ -1,0 +1,112 @@
+"""Reading the audit trail: the newest scores first, or one company's, with their inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from riskcore.serving.audit import tables
+from riskcore.serving.audit.hashing import _decode, _kind_of
+from riskcore.serving.audit.tables import (
+    _INPUT_PREFIX,
+    _INPUTS_JSON,
+    FIND_COLUMNS,
+    REASON_SEPARATOR,
+    RECENT_COLUMNS,
+    audit_ids,
+    audit_requests,
+    audit_segments,
+)
+
+__all__ = ["read_rows"]
+
+
+
+def _newest_chunks(conn: Connection, source: str | None, company_id: str | None) -> Iterator[tuple[Any, int]]:
+    """(head, chunk) pairs of committed requests, newest first."""
+    h = audit_requests.c
+    meta = (h.seq, h.ts, h.request_id, h.batch_id, h.caller, h.source, h.model_version, h.bundle_hash,
+            h.row_offset, h.n_chunks)
+    if company_id is not None:
+        i = audit_ids.c
+        stmt = (select(*meta, i.chunk).join_from(audit_ids, audit_requests, i.batch_id == h.batch_id)
+                .where(i.company_id == company_id).order_by(h.seq.desc(), i.chunk.desc()))
+        if source is not None:
+            stmt = stmt.where(h.source == source)
+        for found in conn.execute(stmt).all():
+            yield found, found.chunk
+        return
+    before: int | None = None
+    while True:
+        stmt = select(*meta).order_by(h.seq.desc()).limit(tables._HEADS_PAGE)
+        if source is not None:
+            stmt = stmt.where(h.source == source)
+        if before is not None:
+            stmt = stmt.where(h.seq < before)
+        heads = conn.execute(stmt).all()
+        if not heads:
+            return
+        for head in heads:
+            for chunk in range(head.n_chunks - 1, -1, -1):
+                yield head, chunk
+        before = heads[-1].seq
+
+
+def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
+             with_inputs: bool) -> list[tuple[Any, ...]]:
+    """The rows of one chunk, newest first, as tuples of FIND_COLUMNS (or RECENT_COLUMNS)."""
+    ids = segment.column("company_id")
+    positions = np.arange(segment.num_rows)[::-1]
+    if company_id is not None:
+        positions = positions[pc.equal(ids, company_id).to_numpy(zero_copy_only=False)[::-1]]
+    if limit != math.inf:
+        positions = positions[: int(limit)]
+    picked = segment.take(pa.array(positions, pa.int64()))
+    json_inputs = {f.name for f in segment.schema if _kind_of(f) == "json"}
+    out = []
+    for row in picked.to_pylist():
+        inputs = {}
+        for name, value in row.items():
+            if name.startswith(_INPUT_PREFIX):
+                inputs[name[len(_INPUT_PREFIX):]] = json.loads(value) if name in json_inputs and value else value
+        reasons = row["reasons"] or ""
+        item = (head.row_offset + row["row"], head.ts, head.request_id, head.caller, head.source, head.model_version,
+                head.bundle_hash, row["company_id"], row["p_default"], row["decision"], row["grade"],
+                reasons.split(REASON_SEPARATOR) if reasons else [],
+                hashlib.sha256(_INPUTS_JSON.encode(inputs).encode()).hexdigest())
+        out.append((*item, inputs) if with_inputs else item)
+    return out
+
+
+def read_rows(conn: Connection, limit: int | None, source: str | None, company_id: str | None, *,
+              with_inputs: bool) -> pd.DataFrame:
+    """The newest committed scores (of one company, from one source), as :meth:`AuditLog.recent` returns them."""
+    wanted = math.inf if limit is None else limit
+    out: list[tuple[Any, ...]] = []
+    for head, chunk in _newest_chunks(conn, source, company_id):
+        if len(out) >= wanted:
+            break
+        data = conn.execute(select(audit_segments.c.data).where(
+            audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
+        if data is None:
+            continue
+        out.extend(_rows_of(head, _decode(data, head.request_id, chunk), company_id, wanted - len(out),
+                            with_inputs))
+    columns = list(FIND_COLUMNS if with_inputs else RECENT_COLUMNS)
+    frame = pd.DataFrame(out, columns=columns)
+    frame["seq"] = frame["seq"].astype("int64")
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    frame["p_default"] = frame["p_default"].astype(float)
+    return frame

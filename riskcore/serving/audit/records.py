@@ -1,0 +1,327 @@
+"""What the audit trail accepts: records and chunks of scores, checked before anything is written.
+
+Every value is checked up front (vectorised for a chunk), so a request either
+stores every score or raises :class:`~riskcore.errors.AuditError` naming the
+row and the field, with nothing written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskcore.errors import AuditError
+from riskcore.serving.audit.hashing import _chunk_hash, _encode, _fingerprints
+from riskcore.serving.audit.tables import _INPUT_PREFIX, _INPUTS_JSON, _MAX_TEXT, DECISIONS, REASON_SEPARATOR, SOURCES
+
+if TYPE_CHECKING:
+    from riskcore.serving.audit.batch import AuditBatch
+
+__all__ = ["AuditRecord"]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One score to record.
+
+    Parameters
+    ----------
+    company_id : the scored company's key.
+    inputs : the model inputs as sent, JSON-able values (numbers, strings,
+        booleans, ``None``, lists, dicts; NumPy scalars are accepted). NaN and
+        infinite floats are stored as missing; lists and dicts as JSON text.
+    p_default : the probability of default, a finite number in [0, 1].
+    decision : ``"accept"`` or ``"refer"``.
+    grade : the risk grade shown to the user.
+    reasons : reason codes, most important first.
+    """
+
+    company_id: str
+    inputs: dict[str, Any]
+    p_default: float
+    decision: str
+    grade: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class _Chunk:
+    """One validated chunk: its segment bytes, its hash and its distinct company ids."""
+
+    index: int
+    first_row: int
+    n_rows: int
+    data: bytes
+    digest: bytes
+    company_ids: list[str]
+
+
+def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any,
+                reasons: Any) -> _Chunk | None:
+    """Validate one chunk (vectorised), encode it and hash it; None for an empty chunk."""
+    ids = _strings(company_ids, "company_ids")
+    n = len(ids)
+    first = batch.n_rows + 1
+    where = _Where(ids, first)
+    sizes = {"company_ids": n}
+    p = _floats(p_default, "p_default")
+    dec = _strings(decision, "decision")
+    grades = _strings(grade, "grade")
+    why = pa.repeat(pa.scalar("", pa.string()), n) if reasons is None else _strings(reasons, "reasons")
+    table = _input_columns(inputs)
+    sizes.update(p_default=len(p), decision=len(dec), grade=len(grades), reasons=len(why),
+                 inputs=len(inputs) if isinstance(inputs, pd.DataFrame) else getattr(inputs, "num_rows", 0))
+    if len(set(sizes.values())) > 1:
+        raise AuditError("cannot record the scores, nothing was written: the arguments have different lengths ("
+                         + ", ".join(f"{k}={v}" for k, v in sizes.items()) + "); pass one entry per scored row")
+    if n == 0:
+        return None
+    names = sorted(table)
+    if batch._columns is None:
+        batch._columns = names
+    elif names != batch._columns:
+        raise AuditError(f"cannot record the scores, nothing was written: this chunk's inputs have the columns "
+                         f"{names!r} but the request's first chunk had {batch._columns!r}; pass the same "
+                         "columns in every chunk")
+    problems: list[str] = []
+    for name, arr in (("company_id", ids), ("grade", grades)):
+        bad = np.flatnonzero(pc.fill_null(pc.or_(pc.is_null(arr), pc.greater(pc.utf8_length(arr), _MAX_TEXT)),
+                                          True).to_numpy(zero_copy_only=False))
+        problems += [f"{where(i)}: {name}={arr[i].as_py()!r} must be a string of at most {_MAX_TEXT} characters"
+                     for i in bad[:5]]
+    bad = np.flatnonzero(~((p >= 0.0) & (p <= 1.0)))  # also true for NaN
+    problems += [f"{where(i)}: p_default={float(p[i])!r} must be a number in [0, 1]" for i in bad[:5]]
+    bad = np.flatnonzero(~pc.fill_null(pc.is_in(dec, pa.array(DECISIONS)), False).to_numpy(zero_copy_only=False))
+    problems += [f"{where(i)}: decision={dec[i].as_py()!r} is unknown; use one of {', '.join(map(repr, DECISIONS))}"
+                 for i in bad[:5]]
+    columns: list[tuple[str, str, pa.Array]] = []
+    for name in names:
+        try:
+            kind, arr = _input_column(table[name])
+        except _BadValue as err:
+            problems.append(f"{where(err.row)}: input {name!r}: {err}")
+            continue
+        columns.append((_INPUT_PREFIX + name, kind, arr))
+    if problems:
+        head = "; ".join(problems[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
+    rows = pa.array(np.arange(first, first + n, dtype=np.int64))
+    outputs = [("row", "int", rows), ("company_id", "text", ids), ("p_default", "float", pa.array(p)),
+               ("decision", "text", dec), ("grade", "text", grades), ("reasons", "text", why.fill_null(""))]
+    fields = [*outputs, *columns]
+    fingerprints = pa.array(_fingerprints(fields), pa.uint64())
+    fields.append(("fingerprint", "uint", fingerprints))
+    schema = pa.schema([pa.field(name, arr.type, metadata={b"kind": b"json"} if kind == "json" else None)
+                        for name, kind, arr in fields])
+    segment = pa.Table.from_arrays([a for _, _, a in fields], schema=schema)
+    unique = pc.unique(ids)
+    return _Chunk(index=batch._chunks, first_row=first, n_rows=n, data=_encode(segment),
+                  digest=_chunk_hash(first, fields),
+                  company_ids=pc.take(unique, pc.array_sort_indices(unique)).to_pylist())
+
+
+class _Where:
+    """Name a row of a chunk in messages: its row in the chunk, in the request and its company."""
+
+    def __init__(self, ids: pa.Array, first: int):
+        self.ids, self.first = ids, first
+
+    def __call__(self, i: int) -> str:
+        company = self.ids[int(i)].as_py() if int(i) < len(self.ids) else None
+        return f"row {int(i)} of the chunk (request row {self.first + int(i)}, company {company!r})"
+
+
+class _BadValue(ValueError):
+    def __init__(self, row: int, message: str):
+        super().__init__(message)
+        self.row = row
+
+
+def _strings(values: Any, name: str) -> pa.Array:
+    """A 1-d pyarrow string array, or an AuditError naming the first value that is not text."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_null(values.type):
+            return values.cast(pa.string())
+        values = values.to_pylist()
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise AuditError(f"cannot record the scores, nothing was written: {name} must be a sequence with one "
+                         f"string per row, not {type(values).__name__}")
+    try:
+        return pa.array(values, pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        items = list(values)
+        i = next(i for i, v in enumerate(items) if not isinstance(v, str) and v is not None)
+        raise AuditError(f"cannot record the scores, nothing was written: {name}[{i}]={items[i]!r} must be a "
+                         "string") from None
+
+
+def _floats(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = values.to_numpy(zero_copy_only=False)
+    try:
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError
+        return arr.astype(np.float64, copy=False).reshape(-1)
+    except (TypeError, ValueError):
+        items = list(values) if hasattr(values, "__iter__") else [values]
+        i = next((i for i, v in enumerate(items) if not isinstance(v, (int, float, np.number))
+                  or isinstance(v, bool)), 0)
+        shown = items[i] if items else values
+        raise AuditError(f"cannot record the scores, nothing was written: {name}[{i}]={shown!r} must be a number "
+                         "in [0, 1]") from None
+
+
+def _input_columns(inputs: Any) -> dict[str, Any]:
+    """Name to pyarrow array (or a list of Python values when Arrow cannot hold them) per input column."""
+    if isinstance(inputs, pa.Table):
+        return {name: inputs.column(name) for name in inputs.column_names} if len(
+            set(inputs.column_names)) == inputs.num_columns else _refuse_names(list(inputs.column_names))
+    if not isinstance(inputs, pd.DataFrame):
+        raise AuditError(f"cannot record the scores, nothing was written: inputs must be a pandas DataFrame or a "
+                         f"pyarrow Table, not {type(inputs).__name__}")
+    if inputs.columns.duplicated().any() or not all(isinstance(c, str) for c in inputs.columns):
+        _refuse_names(list(inputs.columns))
+    out: dict[str, Any] = {}
+    for name in inputs.columns:
+        series = inputs[name]
+        try:
+            out[name] = pa.array(series, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+            out[name] = series.tolist()  # mixed types: stored as JSON text, cell by cell
+    return out
+
+
+def _refuse_names(names: list[Any]) -> dict[str, Any]:
+    bad = next(n for i, n in enumerate(names) if not isinstance(n, str) or n in names[:i])
+    raise AuditError(f"cannot record the scores, nothing was written: input names must be distinct strings; "
+                     f"{bad!r} is not; rename the column")
+
+
+def _json_cell(value: Any, row: int) -> str | None:
+    try:
+        plain = _plain(value, "")
+    except TypeError as err:
+        raise _BadValue(row, str(err).replace("input '': ", "")) from None
+    return None if plain is None else _INPUTS_JSON.encode(plain)
+
+
+def _input_column(column: pa.ChunkedArray | pa.Array | list[Any]) -> tuple[str, pa.Array]:
+    """One input column in canonical form: (kind, array); floats that are not finite become missing."""
+    if isinstance(column, list):
+        return "json", pa.array([_json_cell(v, i) for i, v in enumerate(column)], pa.string())
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    if pa.types.is_null(t):
+        return "float", pa.nulls(len(arr), pa.float64())
+    if pa.types.is_floating(t):
+        values = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        missing = ~np.isfinite(values)
+        return "float", pa.array(values, pa.float64(), mask=missing) if missing.any() else arr.cast(pa.float64())
+    if pa.types.is_integer(t):
+        try:
+            return "int", arr.cast(pa.int64())
+        except pa.ArrowInvalid:
+            big = np.flatnonzero(pc.fill_null(pc.greater(arr, np.iinfo(np.int64).max), False)
+                                 .to_numpy(zero_copy_only=False))
+            raise _BadValue(int(big[0]) if len(big) else 0, "a whole number larger than 2**63 - 1 cannot be "
+                            "stored; pass it as text") from None
+    if pa.types.is_boolean(t):
+        return "bool", arr
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text", arr.cast(pa.string())
+    values = arr.to_pylist()
+    return "json", pa.array([_json_cell(v, i) for i, v in enumerate(values)], pa.string())
+
+
+def _check_request(**fields: Any) -> None:
+    problems = []
+    if fields["source"] not in SOURCES:
+        problems.append(f"source={fields['source']!r} is unknown; use one of {', '.join(map(repr, SOURCES))}")
+    for name in ("caller", "model_version", "bundle_hash", "request_id"):
+        value = fields[name]
+        if not isinstance(value, str):
+            problems.append(f"{name}={value!r} must be a string")
+        elif len(value) > _MAX_TEXT:
+            problems.append(f"{name} has {len(value)} characters; at most {_MAX_TEXT} are stored")
+    if isinstance(fields["request_id"], str) and not fields["request_id"]:
+        problems.append("request_id must not be empty; pass None to get a new one")
+    if problems:
+        raise AuditError("cannot record the scores, nothing was written: " + "; ".join(problems))
+
+
+def _prepare(records: Sequence[AuditRecord]) -> None:
+    """Check every record; raise one AuditError naming every bad record."""
+    problems: list[str] = []
+    stopped = False
+    for i, rec in enumerate(records):
+        if len(problems) >= 20:
+            stopped = True  # enough to act on; checking 100,000 bad rows would only delay the message
+            break
+        if not isinstance(rec, AuditRecord):
+            problems.append(f"record {i}: {type(rec).__name__} is not an AuditRecord")
+            continue
+        where = f"record {i} (company {rec.company_id!r})"
+        try:
+            p_default = math.nan if isinstance(rec.p_default, (str, bytes, bool)) else float(rec.p_default)
+        except (TypeError, ValueError):
+            p_default = math.nan
+        if not 0.0 <= p_default <= 1.0:  # also false for NaN
+            problems.append(f"{where}: p_default={rec.p_default!r} must be a number in [0, 1]")
+        if rec.decision not in DECISIONS:
+            problems.append(f"{where}: decision={rec.decision!r} is unknown; use one of "
+                            f"{', '.join(map(repr, DECISIONS))}")
+        for name in ("company_id", "grade"):
+            value = getattr(rec, name)
+            if not isinstance(value, str) or len(value) > _MAX_TEXT:
+                problems.append(f"{where}: {name}={value!r} must be a string of at most {_MAX_TEXT} characters")
+        if isinstance(rec.reasons, str) or not all(isinstance(r, str) for r in rec.reasons):
+            problems.append(f"{where}: reasons={rec.reasons!r} must be a tuple of strings")
+        elif any(REASON_SEPARATOR in r or not r for r in rec.reasons):
+            problems.append(f"{where}: reasons={rec.reasons!r}: a reason code must be non-empty and must not "
+                            f"contain {REASON_SEPARATOR!r}, which separates codes in the trail")
+        if not isinstance(rec.inputs, Mapping):
+            problems.append(f"{where}: inputs must be a dict of input names to values, not "
+                            f"{type(rec.inputs).__name__}")
+            continue
+        try:
+            _plain(rec.inputs, "")
+        except TypeError as err:
+            problems.append(f"{where}: {err}")
+    if problems:
+        head = "; ".join(problems[:5])
+        more = f" (+{len(problems) - 5} more{', checking stopped' if stopped else ''})" if len(problems) > 5 else ""
+        raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
+
+
+def _plain(value: Any, where: str) -> Any:
+    """JSON-able Python values: NumPy scalars unwrapped, NaN, infinity and pandas' missing markers as None."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _plain(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return _plain(value.item(), where)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    raise TypeError(f"input {where!r}: {value!r} of type {type(value).__name__} cannot be stored; "
+                    "pass numbers, strings, booleans, None, lists or dicts")

@@ -1,0 +1,103 @@
+"""Settings: defaults, the TOML file, the environment, and a ConfigError naming the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskcore.config import Costs, Settings, TrainingConfig, load_settings, parse_candidates
+from riskcore.errors import ConfigError
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "riskcore.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env={}) == Settings(home=tmp_path / ".riskcore")
+
+
+def test_a_valid_file_is_read_and_converted(tmp_path):
+    path = _toml(tmp_path, 'home = "~/state"\napi_rate_limit = "50"\napi_max_batch = 20.0\nrisk_bands = "fixed"\n'
+                           '[costs]\nfn = 40000\nfp = "12000"\nlgd = 0.4\nmode = "exposure"\n')
+    settings = load_settings(path, env={})
+    assert settings.home == Path("~/state").expanduser()
+    assert (settings.api_rate_limit, settings.api_max_batch, settings.risk_bands) == (50, 20, "fixed")
+    assert settings.costs == Costs(fn=40000.0, fp=12000.0, lgd=0.4, mode="exposure")
+
+
+def test_the_environment_overrides_the_file(tmp_path):
+    path = _toml(tmp_path, 'home = "/from/file"\n')
+    settings = load_settings(path, env={"RISKCORE_HOME": str(tmp_path), "RISKCORE_DEMO_COMPANIES": "300",
+                                        "MLFLOW_TRACKING_URI": "sqlite:///x.db"})
+    assert settings.home == tmp_path and settings.demo_companies == 300
+    assert settings.resolved_tracking_uri == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize("text,key", [
+    ('[costs]\nfn = "fifty thousand"\n', "costs.fn='fifty thousand'"),
+    ("[costs]\nlgd = true\n", "costs.lgd=True"),
+    ("[costs]\nfp = [1, 2]\n", "costs.fp=[1, 2]"),
+    ('api_rate_limit = "many"\n', "api_rate_limit='many'"),
+    ("api_max_batch = 2.5\n", "api_max_batch=2.5"),
+    ("api_max_body_bytes = true\n", "api_max_body_bytes=True"),
+    ("upload_max_mb = {}\n", "upload_max_mb={}"),
+    ("home = 12\n", "home=12"),
+    ("audit_url = 3\n", "audit_url=3"),
+], ids=["cost-text", "cost-bool", "cost-list", "int-text", "int-fraction", "int-bool", "int-table", "path-number",
+        "text-number"])
+def test_a_value_of_the_wrong_type_names_its_key_and_the_file(tmp_path, text, key):
+    path = _toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert key in message and repr(str(path)) in message
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("[costs]\nfn = -5\n", "fn=-5.0 must be a positive amount"),
+    ("[costs]\nlgd = 1.5\n", "lgd=1.5 must be in (0, 1]"),
+    ('[costs]\nmode = "sometimes"\n', "mode='sometimes' must be 'fixed' or 'exposure'"),
+    ("[costs]\ncurrency = 1\n", "unknown cost settings ['currency']"),
+    ("costs = 5\n", "[costs]"),
+    ("colour = 1\n", "unknown setting 'colour'"),
+    ('risk_bands = "rainbow"\n', "risk_bands='rainbow'"),
+    ("api_rate_limit = 0\n", "api_max_batch and api_rate_limit"),
+])
+def test_an_invalid_value_names_the_file(tmp_path, text, expected):
+    path = _toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert expected in str(info.value) and repr(str(path)) in str(info.value)
+
+
+def test_an_invalid_environment_variable_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"demo_companies='lots' in \$RISKCORE_DEMO_COMPANIES must be a whole"):
+        load_settings(env={"RISKCORE_DEMO_COMPANIES": "lots", "RISKCORE_CONFIG": str(_toml(tmp_path, ""))})
+
+
+@pytest.mark.parametrize("content,expected", [
+    (None, "does not exist"),
+    ("home = \n", "is not valid TOML"),
+    (b"\xff\xfe\x00", "cannot be read"),
+])
+def test_a_file_that_cannot_be_used(tmp_path, content, expected):
+    path = tmp_path / "riskcore.toml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(path, env={})
+
+
+def test_candidates_are_parsed_and_checked():
+    assert parse_candidates(" Logistic, hist-gb ,logistic") == ("logistic", "hist_gb")
+    with pytest.raises(ConfigError, match="unknown model kind"):
+        parse_candidates("logistic,deep_forest")
+    with pytest.raises(ConfigError, match="at least two others"):
+        TrainingConfig(candidates=("logistic", "ensemble"))
