@@ -32,20 +32,20 @@ local classes built from the bundle's spec.
 import logging
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Security
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import riskcore
-from api import schemas, validation
+from api import handlers, schemas, validation
+from api.handlers import AUDIT_FAILED as _AUDIT_FAILED
+from api.handlers import BAD_MODEL as _BAD_MODEL
+from api.handlers import NO_MODEL
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
 from riskcore.config import Settings, load_settings
@@ -53,14 +53,10 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.errors import (
     AuditError,
     BundleError,
-    ConfigError,
-    DataFileError,
-    LeakageError,
     ModelNotFoundError,
     RiskcoreError,
-    SchemaError,
-    TrackingError,
 )
+from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog
 
 __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
@@ -68,29 +64,11 @@ __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
 log = logging.getLogger("api")
 
 API_KEY_HEADER = "X-API-Key"
-NO_MODEL = "no model is deployed; train one first"
-_BAD_MODEL = ("the deployed model cannot be loaded (its bundle is missing or failed verification); "
-              "retrain or restore it — the server log has the details")
 _NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
              "check the audit store (setting audit_url) — the server log has the details")
-_AUDIT_FAILED = ("the audit trail could not be written, so no score is returned; "
-                 "try again later or tell the operator")
 _BUNDLE_CHANGED = ("the model bundle on disk no longer matches the loaded model (altered or removed); "
                    "restore or redeploy it")
 _AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
-
-# What a client is told for each kind of engine error; the status is the class's ``http_status`` and the
-# engine's own message (which can name files and URLs) goes to the server log only.
-_PUBLIC: dict[type[RiskcoreError], str] = {
-    ModelNotFoundError: NO_MODEL,
-    BundleError: _BAD_MODEL,
-    AuditError: _AUDIT_FAILED,
-    TrackingError: "the model registry cannot be reached; try again later or tell the operator",
-    ConfigError: "the server's settings are invalid; tell the operator — the server log has the details",
-    LeakageError: "a leakage check failed, so the request was stopped",
-    DataFileError: "the data sent cannot be used as a table",
-    RiskcoreError: "the request cannot be completed — the server log has the details",
-}
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
                         description="An API key from `python -m api keys add --role ROLE`.")
@@ -129,7 +107,7 @@ POST /predict_batch takes 1 to {max_batch:,} companies.
 @dataclass
 class _State:
     settings: Settings
-    bundle: Any
+    bundle: ModelBundle | None
     model_problem: str
     keys: KeyStore
     audit: AuditLog | None
@@ -138,7 +116,7 @@ class _State:
     models: schemas.RequestModels | None
     model_info: dict[str, Any] | None
 
-    def scoring(self) -> tuple[Any, AuditLog]:
+    def scoring(self) -> tuple[ModelBundle, AuditLog]:
         """The bundle and audit log, or a 503 when either is missing."""
         if self.bundle is None:
             raise HTTPException(ModelNotFoundError.http_status, self.model_problem)
@@ -151,11 +129,7 @@ def _state(request: Request) -> _State:
     return request.app.state.riskcore
 
 
-def _request_id(request: Request) -> str:
-    return str(getattr(request.state, "request_id", "") or uuid.uuid4().hex)
-
-
-def load_model(settings: Settings) -> tuple[Any, str]:
+def load_model(settings: Settings) -> tuple[ModelBundle | None, str]:
     """Load the model to serve: ``$RISKCORE_API_BUNDLE``, else the registry's champion.
 
     Returns
@@ -180,91 +154,6 @@ def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
     except AuditError as err:
         log.error("cannot open the audit trail: %s", err)
         return None, _NO_AUDIT
-
-
-# ---------------------------------------------------------------------------
-# middleware and error handlers
-# ---------------------------------------------------------------------------
-
-class _RequestId:
-    """Give every request an id (``request.state.request_id``) and return it in ``X-Request-ID``."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
-
-        async def send_with_id(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-def _scope_request_id(scope: dict[str, Any]) -> str:
-    return str(scope.get("state", {}).get("request_id", ""))
-
-
-def _loc(loc: Any) -> list[str | int]:
-    return [p if isinstance(p, int) and not isinstance(p, bool) else str(p) for p in loc]
-
-
-def _clean_errors(errors: Any) -> list[dict[str, Any]]:
-    """Location, message and type of each error: never the input value or the exception object."""
-    out = []
-    for e in errors:
-        msg = str(e.get("msg", "invalid value"))
-        if e.get("type") == "json_invalid":
-            reason = (e.get("ctx") or {}).get("error")
-            msg = f"the body is not valid JSON: {reason}" if isinstance(reason, str) else "the body is not valid JSON"
-        out.append({"loc": _loc(e.get("loc", ())), "msg": msg, "type": str(e.get("type", "value_error"))})
-    return out
-
-
-async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"detail": _clean_errors(exc.errors()), "request_id": _request_id(request)},
-                        status_code=422)
-
-
-async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-        # FastAPI answers 400 for a JSON body that is not UTF-8; it is malformed JSON like any other: 422
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": "the body is not valid JSON: it is not UTF-8 text",
-                                         "type": "json_invalid"}], "request_id": _request_id(request)},
-                            status_code=422)
-    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
-    return JSONResponse({"detail": detail, "request_id": _request_id(request)}, status_code=exc.status_code,
-                        headers=exc.headers)
-
-
-def _public_message(err: RiskcoreError) -> str:
-    """What the client is told about an engine error: the text of its nearest class in ``_PUBLIC``."""
-    return next(_PUBLIC[c] for c in type(err).__mro__ if c in _PUBLIC)
-
-
-async def _on_riskcore_error(request: Request, exc: RiskcoreError) -> JSONResponse:
-    """An engine error that reached an endpoint: its class's ``http_status``, a message without paths, logged."""
-    rid = _request_id(request)
-    log.error("request %s: %s: %s", rid, type(exc).__name__, exc)
-    if isinstance(exc, SchemaError):
-        detail: Any = [{"loc": ["body", "features", p.column] if p.column else ["body"], "msg": p.problem,
-                        "type": "value_error"} for p in exc.problems]
-    else:
-        detail = _public_message(exc)
-    return JSONResponse({"detail": detail, "request_id": rid}, status_code=exc.http_status)
-
-
-async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    rid = _request_id(request)
-    log.error("request %s failed", rid, exc_info=exc)
-    return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500,
-                        headers={"X-Request-ID": rid})
 
 
 # ---------------------------------------------------------------------------
@@ -322,15 +211,15 @@ def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: dateti
             "timestamp": ts}
 
 
-def _score_and_record(st: _State, audit: AuditLog, companies: list[BaseModel], caller: str, rid: str, *,
-                      explain: bool = False) -> Any:
+def _score_and_record(st: _State, bundle: ModelBundle, audit: AuditLog, companies: list[BaseModel], caller: str,
+                      rid: str, *, explain: bool = False) -> Any:
     """Score validated companies and record them in one audit request (the engine's service), or answer 503."""
     from riskcore.workflows import score_companies
 
-    spec = st.bundle.spec
+    spec = bundle.spec
     try:
         records = [validation.engine_record(spec, c) for c in companies]
-        return score_companies(st.bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
+        return score_companies(bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
                                risk_bands=st.settings.risk_bands, explain=explain, strict=True,
                                audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
     except AuditError as err:
@@ -364,7 +253,7 @@ def _explanation(ex: Any) -> dict[str, Any]:
     }
 
 
-def _model_info(bundle: Any, max_batch: int) -> dict[str, Any]:
+def _model_info(bundle: ModelBundle, max_batch: int) -> dict[str, Any]:
     spec = bundle.spec
     test = bundle.metrics.get("test") or {}
     metrics = {k: v for k, v in test.items()
@@ -397,7 +286,7 @@ _SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {c: _E[c] for c in (401, 403
 _INFO_RESPONSES: dict[int | str, dict[str, Any]] = {c: _E[c] for c in (401, 403, 429, 503)}
 
 
-def create_app(settings: Settings | None = None, *, bundle: Any = None, keys: KeyStore | None = None,
+def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None = None, keys: KeyStore | None = None,
                audit: AuditLog | None = None) -> FastAPI:
     """Build the API.
 
@@ -436,13 +325,10 @@ def create_app(settings: Settings | None = None, *, bundle: Any = None, keys: Ke
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
     app = FastAPI(title="riskcore API", version=riskcore.__version__, description=description)
     app.state.riskcore = state
-    app.add_exception_handler(RequestValidationError, _on_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RiskcoreError, _on_riskcore_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _on_unexpected_error)
+    handlers.install_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
-                       request_id=_scope_request_id)
-    app.add_middleware(_RequestId)  # type: ignore[arg-type]
+                       request_id=handlers.scope_request_id)
+    app.add_middleware(handlers.RequestId)  # type: ignore[arg-type]
 
     @app.get("/health", response_model=schemas.Health, tags=["operations"], summary="The process is alive")
     def health() -> dict[str, str]:
@@ -514,11 +400,11 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
     def score_audited(company: BaseModel, request: Request, key: ApiKey, *, explain: bool) -> dict[str, Any]:
         """One company: score (and explain), record in the audit trail, answer; no audit row, no score."""
         st = _state(request)
-        _, audit = st.scoring()
-        rid, ts = _request_id(request), datetime.now(UTC)
-        done = _score_and_record(st, audit, [company], key.id, rid, explain=explain)
+        bundle, audit = st.scoring()
+        rid, ts = handlers.request_id(request), datetime.now(UTC)
+        done = _score_and_record(st, bundle, audit, [company], key.id, rid, explain=explain)
         if done.problems:
-            raise validation.rule_errors(st.bundle.spec, done.problems[0][1]) from None
+            raise validation.rule_errors(bundle.spec, done.problems[0][1]) from None
         result = done.results[0][1]
         explained = _explanation(result["explanation"]) if explain else {}
         return {**_prediction(company, result, rid, ts), **explained}
@@ -539,10 +425,10 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
     def predict_batch(batch: Batch, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
         st = _state(request)
         bundle, audit = st.scoring()
-        rid, ts = _request_id(request), datetime.now(UTC)
+        rid, ts = handlers.request_id(request), datetime.now(UTC)
         items = batch.companies  # type: ignore[attr-defined]
         valid, errors = validation.validate_items(Company, items)
-        done = _score_and_record(st, audit, [c for _, c in valid], key.id, rid)
+        done = _score_and_record(st, bundle, audit, [c for _, c in valid], key.id, rid)
         errors += validation.batch_rule_errors(bundle.spec, items, valid, done.problems)
         errors.sort(key=lambda e: e["index"])
         results = [{**_prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]

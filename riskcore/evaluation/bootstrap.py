@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from riskcore.evaluation.docs import shared_docs
 from riskcore.evaluation.inputs import check_confidence, check_inputs, check_n_bins, check_resamples
 from riskcore.evaluation.ranking import Ranked, matvec, rank_metrics
 from riskcore.evaluation.reliability import bin_edges, bin_index
@@ -99,6 +100,7 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(lo), float(max(hi, lo))
 
 
+@shared_docs("scores", "resample_weight")
 def bootstrap_auc_samples(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -110,18 +112,14 @@ def bootstrap_auc_samples(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
+    {scores}
     n_resamples : int, default=1000
         Number of resamples.
     random_state : int or None, default=7
         Seed of ``np.random.default_rng``; the resamples depend only on
         ``(n, n_resamples, random_state)``, so two models scored on the same
         rows are compared on the same resamples.
-    sample_weight : array-like of shape (n,), optional
-        Row weights, multiplied into the resample counts.
+    {resample_weight}
 
     Returns
     -------
@@ -138,6 +136,7 @@ def bootstrap_auc_samples(
     return bootstrap_samples(y, p, w, ("auc",), n_resamples, random_state)["auc"]
 
 
+@shared_docs("y_true", "resample_weight")
 def bootstrap_ci(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -153,8 +152,7 @@ def bootstrap_ci(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         Predicted probabilities (any score for the rank metrics ``auc``, ``pr_auc``, ``ks``).
     metric : {'auc', 'pr_auc', 'brier', 'ece', 'ks'}, default='auc'
@@ -165,8 +163,7 @@ def bootstrap_ci(
         Coverage of the interval.
     random_state : int or None, default=7
         Seed; the same seed gives the same interval.
-    sample_weight : array-like of shape (n,), optional
-        Row weights, multiplied into the resample counts.
+    {resample_weight}
     n_bins : int, default=10
         Bins of the ECE.
 

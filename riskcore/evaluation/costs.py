@@ -21,7 +21,7 @@ and slider widgets, unlike ``inf``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,9 @@ import pandas as pd
 from riskcore.config import Costs
 from riskcore.errors import Problem, SchemaError
 from riskcore.evaluation.curves import top_decile_lift
+from riskcore.evaluation.docs import shared_docs
 from riskcore.evaluation.inputs import check_inputs, check_numbers, check_threshold
+from riskcore.evaluation.outcomes import CutoffCounts, PlainData
 
 __all__ = [
     "BusinessImpact",
@@ -59,32 +61,23 @@ def _no_exposure() -> SchemaError:
 
 
 @dataclass(frozen=True)
-class CostPoint:
+class CostPoint(CutoffCounts):
     """One row of the cost curve: the outcome of one cut-off under one pair of costs."""
 
-    threshold: float
-    tp: int
-    fp: int
-    tn: int
-    fn: int
     cost: float
     referral_rate: float
     approval_rate: float
     missed_loss: float
     false_alarm_cost: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
 
-
+@shared_docs("y_true")
 class CostSweep:
     """Confusion counts at every candidate threshold, computed once; costs applied per call.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         Scores (normally calibrated probabilities); higher means riskier.
     exposure : array-like of shape (n,), optional
@@ -151,13 +144,13 @@ class CostSweep:
             missed = costs.fn * self.fn[at]
         return missed, costs.fp * self.fp[at]
 
+    @shared_docs("costs")
     def curve(self, costs: Costs) -> pd.DataFrame:
         """Price every candidate threshold.
 
         Parameters
         ----------
-        costs : riskcore.config.Costs
-            Prices of a missed default and a false alarm.
+        {costs}
 
         Returns
         -------
@@ -179,6 +172,7 @@ class CostSweep:
             "missed_loss": missed, "false_alarm_cost": alarms,
         }, columns=_CURVE_COLUMNS)
 
+    @shared_docs("costs")
     def optimal(self, costs: Costs) -> tuple[float, float]:
         """Find the cheapest threshold and its cost.
 
@@ -187,8 +181,7 @@ class CostSweep:
 
         Parameters
         ----------
-        costs : riskcore.config.Costs
-            Prices of a missed default and a false alarm.
+        {costs}
 
         Returns
         -------
@@ -200,6 +193,7 @@ class CostSweep:
         best = len(cost) - 1 - int(np.argmin(cost[::-1]))
         return float(self.thresholds[best]), float(cost[best])
 
+    @shared_docs("costs")
     def at(self, threshold: float, costs: Costs) -> CostPoint:
         """Give the outcome of an arbitrary threshold (not only a candidate).
 
@@ -208,8 +202,7 @@ class CostSweep:
         threshold : float
             Rows with ``y_prob >= threshold`` are referred; below the lowest
             score everybody is, above the highest nobody.
-        costs : riskcore.config.Costs
-            Prices of a missed default and a false alarm.
+        {costs}
 
         Returns
         -------
@@ -228,6 +221,14 @@ class CostSweep:
         )
 
 
+def _sweep(y_true: np.ndarray, y_prob: np.ndarray, costs: Costs, exposure: np.ndarray | None) -> CostSweep:
+    """Build the sweep for one call, refusing exposure-mode costs without exposure before sorting anything."""
+    if costs.mode == "exposure" and exposure is None:
+        raise _no_exposure()
+    return CostSweep(y_true, y_prob, exposure)
+
+
+@shared_docs("priced_scores", "invalid_inputs")
 def cost_curve(
     y_true: np.ndarray, y_prob: np.ndarray, costs: Costs, exposure: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -235,14 +236,7 @@ def cost_curve(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
-    costs : riskcore.config.Costs
-        Prices of a missed default and a false alarm.
-    exposure : array-like of shape (n,), optional
-        Exposure at default per row; required when ``costs.mode == "exposure"``.
+    {priced_scores}
 
     Returns
     -------
@@ -252,14 +246,12 @@ def cost_curve(
 
     Raises
     ------
-    riskcore.errors.SchemaError
-        For invalid inputs, or exposure mode without exposure.
+    {invalid_inputs}
     """
-    if costs.mode == "exposure" and exposure is None:
-        raise _no_exposure()
-    return CostSweep(y_true, y_prob, exposure).curve(costs)
+    return _sweep(y_true, y_prob, costs, exposure).curve(costs)
 
 
+@shared_docs("priced_scores")
 def choose_threshold(
     y_true: np.ndarray, y_prob: np.ndarray, costs: Costs, exposure: np.ndarray | None = None
 ) -> tuple[float, float]:
@@ -267,27 +259,18 @@ def choose_threshold(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
-    costs : riskcore.config.Costs
-        Prices of a missed default and a false alarm.
-    exposure : array-like of shape (n,), optional
-        Exposure at default per row; required when ``costs.mode == "exposure"``.
+    {priced_scores}
 
     Returns
     -------
     tuple of float
         ``(threshold, cost)``; among exact ties, the highest threshold (fewest referrals).
     """
-    if costs.mode == "exposure" and exposure is None:
-        raise _no_exposure()
-    return CostSweep(y_true, y_prob, exposure).optimal(costs)
+    return _sweep(y_true, y_prob, costs, exposure).optimal(costs)
 
 
 @dataclass(frozen=True)
-class BusinessImpact:
+class BusinessImpact(PlainData):
     """What a cut-off is worth compared with lending to everyone (no model).
 
     ``loss_without_model``: every default missed. ``loss_with_model``:
@@ -316,11 +299,8 @@ class BusinessImpact:
     top_decile_lift: float
     expected_loss: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
 
-
+@shared_docs("y_true", "costs", "exposure", "invalid_inputs")
 def business_impact(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -332,16 +312,13 @@ def business_impact(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         Probabilities of default in [0, 1].
     threshold : float
         Rows with ``y_prob >= threshold`` are referred.
-    costs : riskcore.config.Costs
-        Prices of a missed default and a false alarm.
-    exposure : array-like of shape (n,), optional
-        Exposure at default per row; required when ``costs.mode == "exposure"``.
+    {costs}
+    {exposure}
 
     Returns
     -------
@@ -349,8 +326,7 @@ def business_impact(
 
     Raises
     ------
-    riskcore.errors.SchemaError
-        For invalid inputs, or exposure mode without exposure.
+    {invalid_inputs}
     """
     t = check_threshold(threshold)
     y, p, _ = check_inputs(y_true, y_prob)

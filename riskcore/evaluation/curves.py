@@ -14,6 +14,7 @@ import pandas as pd
 
 from riskcore.errors import Problem, SchemaError
 from riskcore.evaluation.bootstrap import bootstrap_ci, resample_counts
+from riskcore.evaluation.docs import shared_docs
 from riskcore.evaluation.inputs import check_confidence, check_inputs, check_n_bins, check_resamples
 from riskcore.evaluation.ranking import Ranked, has_both_classes
 from riskcore.evaluation.reliability import expected_calibration_error
@@ -24,6 +25,7 @@ __all__ = ["CurveKind", "curve_with_band", "gains_table", "segment_table", "top_
 CurveKind = Literal["roc", "pr"]
 
 
+@shared_docs("scores")
 def gains_table(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
     """Defaults captured by risk decile: the lift / gains table.
 
@@ -37,10 +39,7 @@ def gains_table(y_true: np.ndarray, y_prob: np.ndarray, n_bins: int = 10) -> pd.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
+    {scores}
     n_bins : int, default=10
         Number of groups.
 
@@ -196,6 +195,7 @@ def curve_with_band(
                          f"{names[1]}_upper": np.maximum(upper, lower)})
 
 
+@shared_docs("probabilities")
 def segment_table(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -210,10 +210,7 @@ def segment_table(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
+    {probabilities}
     segments : array-like of shape (n,)
         Segment label of each row; missing labels form the segment ``"(missing)"``.
     n_resamples : int, default=1000

@@ -14,7 +14,7 @@ Conventions used throughout the evaluation layer:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,9 @@ from sklearn.metrics import average_precision_score
 from riskcore import numeric
 from riskcore.evaluation.bootstrap import bootstrap_samples, percentile_interval
 from riskcore.evaluation.curves import top_decile_lift
+from riskcore.evaluation.docs import shared_docs
 from riskcore.evaluation.inputs import check_inputs, check_n_bins, check_numbers, check_resamples, check_threshold
+from riskcore.evaluation.outcomes import CutoffCounts
 from riskcore.evaluation.ranking import Ranked, has_both_classes, rank_metrics
 from riskcore.evaluation.reliability import bin_edges, bin_index, brier_score, expected_calibration_error
 
@@ -42,42 +44,34 @@ __all__ = [
 _EPS = 1e-15
 
 
+@shared_docs("weighted_scores")
 def roc_auc(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Area under the ROC curve.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
+    {weighted_scores}
 
     Returns
     -------
-    float
+    auc : float
         Equal to ``sklearn.metrics.roc_auc_score``; NaN when only one class is present.
     """
     y, p, w = check_inputs(y_true, y_prob, sample_weight, probability=False)
     return numeric.roc_auc(y, p, w)
 
 
+@shared_docs("weighted_scores")
 def pr_auc(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Area under the precision-recall curve, as average precision.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
+    {weighted_scores}
 
     Returns
     -------
-    float
+    average_precision : float
         Equal to ``sklearn.metrics.average_precision_score``; NaN when only one class is present.
     """
     y, p, w = check_inputs(y_true, y_prob, sample_weight, probability=False)
@@ -86,6 +80,7 @@ def pr_auc(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | N
     return float(average_precision_score(y, p, sample_weight=w))
 
 
+@shared_docs("weighted_scores")
 def ks_statistic(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Kolmogorov-Smirnov statistic: the largest gap between TPR and FPR over all thresholds.
 
@@ -94,16 +89,11 @@ def ks_statistic(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarr
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
+    {weighted_scores}
 
     Returns
     -------
-    float
+    ks : float
         In [0, 1]; NaN when only one class is present.
     """
     y, p, w = check_inputs(y_true, y_prob, sample_weight, probability=False)
@@ -119,18 +109,17 @@ def gini(auc: float) -> float:
     return 2.0 * auc - 1.0
 
 
+@shared_docs("y_true", "sample_weight")
 def log_loss(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean negative log-likelihood of the outcomes.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         Probabilities in [0, 1]; clipped to ``[1e-15, 1 - 1e-15]`` so that a
         confident mistake costs a large but finite amount.
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
+    {sample_weight}
 
     Returns
     -------
@@ -142,17 +131,12 @@ def log_loss(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray |
 
 
 @dataclass(frozen=True)
-class ThresholdMetrics:
+class ThresholdMetrics(CutoffCounts):
     """Confusion counts and rates at one cut-off (referred when ``y_prob >= threshold``).
 
     Rates with an empty denominator are 0 (e.g. precision when nobody is referred).
     """
 
-    threshold: float
-    tp: int
-    fp: int
-    tn: int
-    fn: int
     precision: float
     recall: float
     f1: float
@@ -160,25 +144,19 @@ class ThresholdMetrics:
     referral_rate: float
     approval_rate: float
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
-
 
 def _ratio(a: float, b: float) -> float:
     """Divide ``a`` by ``b``, or give 0 when ``b`` is 0."""
     return float(a / b) if b > 0 else 0.0
 
 
+@shared_docs("scores")
 def at_threshold(y_true: np.ndarray, y_prob: np.ndarray, threshold: float) -> ThresholdMetrics:
     """Confusion counts and rates when every row with ``y_prob >= threshold`` is referred.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Scores; higher means riskier.
+    {scores}
     threshold : float
         The cut-off.
 
@@ -202,13 +180,13 @@ def at_threshold(y_true: np.ndarray, y_prob: np.ndarray, threshold: float) -> Th
     )
 
 
+@shared_docs("y_true")
 def oracle_metrics(y_true: np.ndarray, y_prob: np.ndarray, true_pd: np.ndarray, n_bins: int = 10) -> dict[str, float]:
     """How close the model gets to the known truth of a synthetic portfolio.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         The model's probabilities.
     true_pd : array-like of shape (n,)
@@ -237,6 +215,7 @@ def _plain(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
+@shared_docs("y_true")
 def evaluate(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -251,8 +230,7 @@ def evaluate(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
+    {y_true}
     y_prob : array-like of shape (n,)
         Calibrated probabilities in [0, 1].
     threshold : float

@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from riskcore.evaluation.docs import shared_docs
 from riskcore.evaluation.inputs import check_inputs, check_n_bins
 
 __all__ = [
@@ -31,7 +32,9 @@ __all__ = [
 
 BinStrategy = Literal["uniform", "quantile"]
 
-
+_INPUT_ERRORS = """\
+riskcore.errors.SchemaError
+    For invalid inputs (see the module docstring)."""
 
 
 def bin_edges(p: np.ndarray, n_bins: int, strategy: BinStrategy) -> np.ndarray:
@@ -49,6 +52,17 @@ def bin_index(p: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges[1:-1], p, side="right")
 
 
+def _binned(
+    y_true: np.ndarray, y_prob: np.ndarray, n_bins: int, strategy: BinStrategy
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check the inputs once and bin them: ``(y, p, edges, bin of each row)``, as every reliability measure needs."""
+    n_bins = check_n_bins(n_bins)
+    y, p, _ = check_inputs(y_true, y_prob)
+    edges = bin_edges(p, n_bins, strategy)
+    return y, p, edges, bin_index(p, edges)
+
+
+@shared_docs("probabilities", input_errors=_INPUT_ERRORS)
 def reliability_curve(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -59,10 +73,7 @@ def reliability_curve(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
+    {probabilities}
     n_bins : int, default=10
         Number of bins before empty ones are dropped.
     strategy : {'uniform', 'quantile'}, default='uniform'
@@ -79,13 +90,9 @@ def reliability_curve(
 
     Raises
     ------
-    riskcore.errors.SchemaError
-        For invalid inputs (see the module docstring).
+    {input_errors}
     """
-    n_bins = check_n_bins(n_bins)
-    y, p, _ = check_inputs(y_true, y_prob)
-    edges = bin_edges(p, n_bins, strategy)
-    k = bin_index(p, edges)
+    y, p, edges, k = _binned(y_true, y_prob, n_bins, strategy)
     m = len(edges) - 1
     count = np.bincount(k, minlength=m)
     sum_p = np.bincount(k, weights=p, minlength=m)
@@ -102,6 +109,7 @@ def reliability_curve(
     })
 
 
+@shared_docs("probabilities", input_errors=_INPUT_ERRORS)
 def expected_calibration_error(
     y_true: np.ndarray,
     y_prob: np.ndarray,
@@ -115,10 +123,7 @@ def expected_calibration_error(
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
+    {probabilities}
     n_bins : int, default=10
         Number of bins.
     strategy : {'uniform', 'quantile'}, default='uniform'
@@ -131,27 +136,21 @@ def expected_calibration_error(
 
     Raises
     ------
-    riskcore.errors.SchemaError
-        For invalid inputs (see the module docstring).
+    {input_errors}
     """
-    n_bins = check_n_bins(n_bins)
-    y, p, _ = check_inputs(y_true, y_prob)
-    edges = bin_edges(p, n_bins, strategy)
-    gap = np.bincount(bin_index(p, edges), weights=p - y, minlength=len(edges) - 1)
+    y, p, edges, k = _binned(y_true, y_prob, n_bins, strategy)
+    gap = np.bincount(k, weights=p - y, minlength=len(edges) - 1)
     return float(np.abs(gap).sum() / len(y))
 
 
+@shared_docs("probabilities", "sample_weight")
 def brier_score(y_true: np.ndarray, y_prob: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean squared difference between predicted probability and outcome.
 
     Parameters
     ----------
-    y_true : array-like of shape (n,)
-        1 for a default, 0 otherwise.
-    y_prob : array-like of shape (n,)
-        Predicted probabilities in [0, 1].
-    sample_weight : array-like of shape (n,), optional
-        Non-negative row weights.
+    {probabilities}
+    {sample_weight}
 
     Returns
     -------

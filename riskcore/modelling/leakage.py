@@ -24,7 +24,7 @@ tested by (b) as well when they are in the frame: an outcome left in the file (t
 amount lost, the date of the loss) is named even though no model would use it.
 
 The evidence is computed in :mod:`riskcore.modelling.signal` (single-column AUCs, the
-quick model of (b)) and :mod:`riskcore.modelling.shift` (PSI and KS of (d)); this
+quick model of (b)) and :mod:`riskcore.evaluation.shift` (PSI and KS of (d)); this
 module turns it into findings.
 
 The checks never raise on awkward data (all-missing or single-value columns, text
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore.data.schema import DatasetSpec
-from riskcore.modelling.shift import shift_table
+from riskcore.evaluation.shift import shift_table
 from riskcore.modelling.signal import feature_aucs, quick_model_auc
 from riskcore.modelling.split import Split
 

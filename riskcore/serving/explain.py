@@ -1,4 +1,4 @@
-"""Why a company got its score: contributions, reason codes, peers, what-if.
+"""Why a company got its score: contributions, reason codes and peers.
 
 **Contributions.** TreeSHAP values in the model's log-odds space come from the
 boosters themselves (LightGBM ``pred_contrib``, XGBoost ``pred_contribs``), from

@@ -19,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskcore.data.quality import match_spec_columns, prepare_frame
 from riskcore.data.tabular import Table, TableReader
+from riskcore.serving.panel import MAX_ID_CHARS, history_inputs, period_numbers
 
 if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
@@ -98,9 +100,6 @@ class FileHistory:
     _PART_ROWS = 1_000_000
 
     def __init__(self, bundle: ModelBundle, reader: TableReader, folder: Path, expected_rows: int = 0):
-        from riskcore.data.quality import match_spec_columns, prepare_frame
-        from riskcore.serving.panel import MAX_ID_CHARS, history_inputs, period_numbers
-
         spec = bundle.spec
         self.spec = spec
         self.names = [pf.name for pf in spec.panel_features]

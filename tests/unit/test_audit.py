@@ -396,6 +396,15 @@ def test_an_unreachable_store_fails_closed_with_a_clear_message(tmp_path):
         log.count()
 
 
+def test_every_read_of_an_unreachable_store_fails_closed(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a regular file")
+    log = AuditLog(_url(blocker / "audit.db"))
+    for read in (log.count, log.verify, log.recent, lambda: log.find("C-1")):
+        with pytest.raises(AuditError, match=r"could not be read at .*not-a-folder/audit\.db.*reachable"):
+            read()
+
+
 @pytest.mark.parametrize("url", ["", "not a url", "nosuchdb://x/y"])
 def test_a_bad_url_is_refused(url):
     with pytest.raises(AuditError, match="audit"):

@@ -1,6 +1,6 @@
 """The CLI's exit statuses and messages: 0 clean, 1 problems found, 2 unusable input.
 
-tests/unit/test_error_contract.py holds the whole table, one row per kind of error.
+tests/unit/test_errors.py holds the whole table, one row per kind of error.
 """
 
 import subprocess

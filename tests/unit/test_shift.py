@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcore.modelling.shift import population_stability, shift_table
+from riskcore.evaluation.shift import population_stability, shift_table
 
 
 def test_psi_matches_a_hand_computation():

@@ -177,7 +177,7 @@ class AuditBatch(CommitOrAbort):
         if self._staged:
             try:
                 with self._log._writer.begin() as conn:
-                    self._log._remove_batch(conn, self._batch_id)
+                    _remove_batch(conn, self._batch_id)
             except SQLAlchemyError:
                 pass  # invisible without a head; removed as stale later
         self._log._remove_stale(keep=self._batch_id)
@@ -206,3 +206,15 @@ def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | N
         touched = conn.execute(update(audit_staged).where(audit_staged.c.batch_id == batch_id).values(touched=now))
         if touched.rowcount == 0:
             conn.execute(insert(audit_staged).values(batch_id=batch_id, request_id=staged_as, touched=now))
+
+
+def _remove_batch(conn: Connection, batch_id: str) -> None:
+    """Delete a batch's staged rows in the caller's transaction, never those of a committed request.
+
+    Used by :meth:`AuditBatch.abort` and by the log's removal of stale batches,
+    so the staging tables are cleared in one place.
+    """
+    committed = conn.execute(select(audit_requests.c.seq).where(audit_requests.c.batch_id == batch_id)).first()
+    if committed is None:
+        for table in (audit_ids, audit_segments, audit_staged):
+            conn.execute(delete(table).where(table.c.batch_id == batch_id))

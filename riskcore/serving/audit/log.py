@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     create_engine,
-    delete,
     func,
     insert,
     inspect,
@@ -24,7 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit.batch import AuditBatch
+from riskcore.evaluation.docs import shared_docs
+from riskcore.serving.audit.batch import AuditBatch, _remove_batch
 from riskcore.serving.audit.reading import read_rows
 from riskcore.serving.audit.records import AuditRecord, _check_request, _plain, _prepare
 from riskcore.serving.audit.tables import (
@@ -39,7 +39,6 @@ from riskcore.serving.audit.tables import (
     _serialise_sqlite,
     _sqlite_file,
     _utc_now,
-    audit_ids,
     audit_requests,
     audit_segments,
     audit_staged,
@@ -50,6 +49,12 @@ if TYPE_CHECKING:
     from riskcore.config import Settings
 
 __all__ = ["AuditLog"]
+
+_REQUEST_FIELDS = """\
+source : ``"cli"``, ``"dashboard"`` or ``"api"``.
+caller : who asked (user name or API key id).
+model_version, bundle_hash : the model that gives the scores.
+request_id : the request's id; a new ``uuid4().hex`` when ``None``."""
 
 
 class AuditLog:
@@ -155,16 +160,14 @@ class AuditLog:
         self._engine.dispose()
 
     # -- writing -----------------------------------------------------------
+    @shared_docs(request_fields=_REQUEST_FIELDS)
     def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str,
               request_id: str | None = None) -> AuditBatch:
         """Start recording one request whose scores arrive in chunks.
 
         Parameters
         ----------
-        source : ``"cli"``, ``"dashboard"`` or ``"api"``.
-        caller : who asked (user name or API key id).
-        model_version, bundle_hash : the model that scores.
-        request_id : the request's id; a new ``uuid4().hex`` when ``None``.
+        {request_fields}
 
         Returns
         -------
@@ -192,6 +195,7 @@ class AuditLog:
         return AuditBatch(self, request_id=request_id, source=source, caller=caller, model_version=model_version,
                           bundle_hash=bundle_hash)
 
+    @shared_docs(request_fields=_REQUEST_FIELDS)
     def record(
         self,
         records: Sequence[AuditRecord],
@@ -209,15 +213,12 @@ class AuditLog:
         records : the scores of one request; an empty sequence writes nothing.
             Records with different input keys are stored with the union of the
             keys, the absent ones as missing.
-        source : ``"cli"``, ``"dashboard"`` or ``"api"``.
-        caller : who asked (user name or API key id).
-        model_version, bundle_hash : the model that scored.
-        request_id : the request's id; a new ``uuid4().hex`` when ``None``.
+        {request_fields}
 
         Returns
         -------
         str
-            The request id.
+            The request id: ``request_id`` when given, else the new one.
 
         Raises
         ------
@@ -284,8 +285,7 @@ class AuditLog:
         AuditError
             When the store cannot be read.
         """
-        self._ensure_table("read")
-        with self._fail_closed("read"), self._engine.connect() as conn:
+        with self._reading() as conn:
             return verify_trail(conn)
 
     def recent(self, limit: int = 100, *, source: str | None = None, company_id: str | None = None) -> pd.DataFrame:
@@ -346,8 +346,7 @@ class AuditLog:
         AuditError
             When the store cannot be read.
         """
-        self._ensure_table("read")
-        with self._fail_closed("read"), self._engine.connect() as conn:
+        with self._reading() as conn:
             return int(conn.execute(select(func.coalesce(func.sum(audit_requests.c.n_rows), 0))).scalar_one())
 
     def _read(self, limit: int | None, source: str | None, company_id: str | None, *,
@@ -356,8 +355,7 @@ class AuditLog:
             raise AuditError(f"limit={limit!r} must be a whole number >= 1, e.g. 100")
         if source is not None and source not in SOURCES:
             raise AuditError(f"source={source!r} is unknown; use one of {', '.join(map(repr, SOURCES))} or None")
-        self._ensure_table("read")
-        with self._fail_closed("read"), self._engine.connect() as conn:
+        with self._reading() as conn:
             return read_rows(conn, limit, source, company_id, with_inputs=with_inputs)
 
     # -- plumbing ----------------------------------------------------------
@@ -374,6 +372,13 @@ class AuditLog:
                 hint = ("no score may be returned. Check that the audit database is reachable and writable "
                         "(setting audit_url or RISKCORE_AUDIT_URL)")
             raise AuditError(f"the audit trail could not be {action} at {self.url!r} ({detail}); {hint}") from err
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """Open a connection for one read: tables made on first use, a database error turned into an AuditError."""
+        self._ensure_table("read")
+        with self._fail_closed("read"), self._engine.connect() as conn:
+            yield conn
 
     def _ensure_table(self, action: str) -> None:
         """Create the tables on first use; creation is serialised like a write."""
@@ -403,13 +408,6 @@ class AuditLog:
         last = conn.execute(select(c.seq, c.row_hash, c.row_offset + c.n_rows).order_by(c.seq.desc()).limit(1)).first()
         return (0, GENESIS_HASH, 0) if last is None else (int(last[0]), str(last[1]), int(last[2]))
 
-    def _remove_batch(self, conn: Connection, batch_id: str) -> None:
-        """Delete a batch's staged rows, never those of a committed request."""
-        committed = conn.execute(select(audit_requests.c.seq).where(audit_requests.c.batch_id == batch_id)).first()
-        if committed is None:
-            for table in (audit_ids, audit_segments, audit_staged):
-                conn.execute(delete(table).where(table.c.batch_id == batch_id))
-
     def _remove_stale(self, keep: str) -> None:
         """Remove staged rows of requests untouched for ``stale_after`` (housekeeping: errors are left for later)."""
         cutoff = (datetime.now(UTC) - self.stale_after).isoformat(timespec="microseconds")
@@ -420,6 +418,6 @@ class AuditLog:
             if stale:
                 with self._writer.begin() as conn:
                     for batch_id in stale:
-                        self._remove_batch(conn, batch_id)
+                        _remove_batch(conn, batch_id)
         except SQLAlchemyError:
             pass  # the scores of this request are recorded; the next writer tries again

@@ -2,8 +2,7 @@
 
 The table below is the contract (it repeats the one in ``riskcore/errors.py``). The tests then run the
 command line as a user does, on every command where each kind can happen, and check that the exception
-raised is the kind's and the exit status its class's. The API's side is in ``tests/api/test_errors.py``
-(so this module has another name: pytest cannot collect two test modules with the same name).
+raised is the kind's and the exit status its class's. The API's side is in ``tests/api/test_error_answers.py``.
 """
 
 from __future__ import annotations

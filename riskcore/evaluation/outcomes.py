@@ -1,0 +1,38 @@
+"""The records a cut-off produces, in one plain-data form for JSON, tables and the dashboard.
+
+:class:`riskcore.evaluation.metrics.ThresholdMetrics` (rates at a cut-off) and
+:class:`riskcore.evaluation.costs.CostPoint` (costs at a cut-off) both start with
+the cut-off and its confusion counts; :class:`CutoffCounts` declares those fields
+once, and :class:`PlainData` gives every evaluation record the same ``as_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["CutoffCounts", "PlainData"]
+
+
+@dataclass(frozen=True)
+class PlainData:
+    """A frozen record whose plain-data form is its fields, in declaration order."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CutoffCounts(PlainData):
+    """Confusion counts when every row with ``y_prob >= threshold`` is referred.
+
+    Subclasses add their fields after these, so ``as_dict`` and positional
+    construction keep the order ``threshold, tp, fp, tn, fn, ...``.
+    """
+
+    threshold: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
