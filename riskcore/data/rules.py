@@ -17,6 +17,7 @@ table: ``required_missing``, ``type``, ``non_finite``, ``range``,
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "category_lookup",
     "exposure_negative_message",
     "exposure_unusable_message",
+    "is_outside_range",
     "non_finite_message",
     "not_a_date_message",
     "not_a_finite_number_message",
@@ -96,8 +98,17 @@ def outside_range(f: FeatureSpec, values: np.ndarray | float) -> np.ndarray:
     return bad
 
 
+def is_outside_range(f: FeatureSpec, value: float) -> bool:
+    """:func:`outside_range` for one number, without NumPy (one company's record is the API's hot path)."""
+    return (f.min is not None and value < f.min) or (f.max is not None and value > f.max)
+
+
+@functools.lru_cache(maxsize=256)
 def category_lookup(categories: tuple[str, ...]) -> dict[str, int]:
-    """Each category's position, keyed by its case-folded name: case and surrounding spaces never matter."""
+    """Each category's position, keyed by its case-folded name: case and surrounding spaces never matter.
+
+    Cached per tuple of categories; callers only read the dict.
+    """
     return {c.casefold(): i for i, c in enumerate(categories)}
 
 

@@ -9,6 +9,7 @@ modules use it without importing each other.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,10 @@ from riskcore.data.rules import (
     category_lookup,
     exposure_negative_message,
     exposure_unusable_message,
+    is_outside_range,
     non_finite_message,
     not_a_finite_number_message,
     not_a_number_message,
-    outside_range,
     range_message,
     required_message,
     unknown_category_message,
@@ -104,11 +105,11 @@ def _feature_value(f: FeatureSpec, v: Any, *, strict: bool) -> tuple[Any, Check 
     x = _number(v)
     if x is None:
         return v, "type", not_a_number_message(v)
-    if np.isnan(x):
+    if math.isnan(x):
         return (None, "required_missing", required_message(f)) if f.required else (None, None, "")
-    if not np.isfinite(x):
+    if not math.isfinite(x):
         return v, "non_finite", non_finite_message(v)
-    if outside_range(f, x):
+    if is_outside_range(f, x):
         return x, "range", range_message(f, x)
     return x, None, ""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskcore.data import rules
 from riskcore.data.schema import DEMO_SPEC, FeatureSpec
@@ -17,6 +19,13 @@ def test_outside_range_is_strict_and_never_flags_missing_values():
     values = np.array([-0.01, 0.0, 2.5, 5.0, 5.01, np.nan])
     assert rules.outside_range(DEBT, values).tolist() == [True, False, False, False, True, False]
     assert bool(rules.outside_range(DEBT, 7.0)) and not bool(rules.outside_range(DEBT, 1.0))
+
+
+@given(value=st.floats(allow_nan=False, allow_infinity=False),
+       lo=st.none() | st.floats(-1e6, 1e6), hi=st.none() | st.floats(-1e6, 1e6))
+def test_the_one_number_check_agrees_with_the_array_check(value, lo, hi):
+    feature = FeatureSpec("x", min=lo, max=hi)
+    assert rules.is_outside_range(feature, value) == bool(rules.outside_range(feature, np.array([value]))[0])
 
 
 def test_an_open_bound_is_no_bound():
