@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditBatch"]
 
+# built once and given the values as parameters: a statement made per call costs a cache-key walk per request
+_INSERT_SEGMENT = insert(audit_segments)
+_INSERT_HEAD = insert(audit_requests)
+
 
 class AuditBatch(CommitOrAbort):
     """One request being recorded chunk by chunk; made by :meth:`AuditLog.batch`.
@@ -141,27 +145,39 @@ class AuditBatch(CommitOrAbort):
                 seq, prev_hash, offset = log._lock_and_tail(conn)
                 if self._pending is not None:
                     _store(conn, self._batch_id, self._pending, staged_as=None)
-                s = audit_segments.c
-                stored = conn.execute(select(func.count(), func.coalesce(func.sum(s.n_rows), 0))
-                                      .where(s.batch_id == self._batch_id)).one()
-                if (int(stored[0]), int(stored[1])) != (self._chunks, self.n_rows):
-                    raise AuditError(f"request {self.request_id}: {self._chunks - int(stored[0])} of its "
-                                     f"{self._chunks} stored chunks went missing before commit (removed as stale "
-                                     "after a long pause?), nothing was recorded; score the request again")
+                if self._staged:
+                    self._check_stored(conn)
                 values = (seq + 1, _utc_now(), self.request_id, self._batch_id, self._meta["caller"],
                           self._meta["source"], self._meta["model_version"], self._meta["bundle_hash"], offset,
                           self.n_rows, self._chunks, _HEAD_JSON.encode(self._columns or []),
                           _digest(self._hashes, self.n_rows), prev_hash)
-                conn.execute(insert(audit_requests).values({**dict(zip(_HEAD_COLUMNS, values, strict=True)),
-                                                           "row_hash": _head_hash(values)}))
-                conn.execute(delete(audit_staged).where(audit_staged.c.batch_id == self._batch_id))
+                conn.execute(_INSERT_HEAD, {**dict(zip(_HEAD_COLUMNS, values, strict=True)),
+                                            "row_hash": _head_hash(values)})
+                if self._staged:
+                    conn.execute(delete(audit_staged).where(audit_staged.c.batch_id == self._batch_id))
+                stale = log._stale_batches(conn, keep=self._batch_id)
         except AuditError:
             self.abort()
             raise
         self._state = "committed"
         self._pending = None
-        log._remove_stale(keep=self._batch_id)
+        log._remove_stale(keep=self._batch_id, stale=stale)
         return self.request_id
+
+    def _check_stored(self, conn: Connection) -> None:
+        """Refuse to commit when a chunk stored in an earlier transaction went missing (removed as stale).
+
+        Only chunks staged by ``add()`` can go missing; a request whose chunks
+        are all stored in the commit's own transaction (every ``record()``)
+        skips this query.
+        """
+        s = audit_segments.c
+        stored = conn.execute(select(func.count(), func.coalesce(func.sum(s.n_rows), 0))
+                              .where(s.batch_id == self._batch_id)).one()
+        if (int(stored[0]), int(stored[1])) != (self._chunks, self.n_rows):
+            raise AuditError(f"request {self.request_id}: {self._chunks - int(stored[0])} of its "
+                             f"{self._chunks} stored chunks went missing before commit (removed as stale "
+                             "after a long pause?), nothing was recorded; score the request again")
 
     def abort(self) -> None:
         """Remove whatever was stored for this request; nothing of it becomes visible.
@@ -191,8 +207,8 @@ class AuditBatch(CommitOrAbort):
 def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | None) -> None:
     """Write one chunk and its company index in the caller's transaction."""
     now = _utc_now()
-    conn.execute(insert(audit_segments).values(batch_id=batch_id, chunk=chunk.index, first_row=chunk.first_row,
-                                               n_rows=chunk.n_rows, created=now, data=chunk.data))
+    conn.execute(_INSERT_SEGMENT, {"batch_id": batch_id, "chunk": chunk.index, "first_row": chunk.first_row,
+                                   "n_rows": chunk.n_rows, "created": now, "data": chunk.data})
     style = conn.dialect.paramstyle
     if style in ("qmark", "format", "pyformat"):
         mark = "?" if style == "qmark" else "%s"

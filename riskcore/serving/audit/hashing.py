@@ -9,6 +9,7 @@ row. See :mod:`riskcore.serving.audit` for the design and the threat model.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,7 +154,19 @@ def _words(kind: str, arr: pa.Array) -> np.ndarray:
 
 
 def _fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
-    """A 64-bit fingerprint per row over all the given columns (order matters), computed for the whole chunk."""
+    """A 64-bit fingerprint per row over all the given columns (order matters), computed for the whole chunk.
+
+    A chunk of a few rows (one API request) is fingerprinted with Python
+    integers: NumPy's per-call overhead, times eight calls per column, costs
+    more than the arithmetic. Both ways give the same words.
+    """
+    if fields and len(fields[0][2]) <= _FEW_ROWS:
+        return np.array(_few_fingerprints(fields), dtype=np.uint64)
+    return _vector_fingerprints(fields)
+
+
+def _vector_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
+    """:func:`_fingerprints` with NumPy, one column at a time over every row."""
     with np.errstate(over="ignore"):
         acc = np.full(len(fields[0][2]), _NULL_WORD, dtype=np.uint64)
         for j, (_, kind, arr) in enumerate(fields):
@@ -166,3 +179,45 @@ def _fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
 def _head_hash(values: tuple[Any, ...]) -> str:
     """sha256(prev_hash + "|" + compact JSON of every head column but row_hash)."""
     return hashlib.sha256(f"{values[-1]}|{_HEAD_JSON.encode(list(values))}".encode()).hexdigest()
+
+
+_FEW_ROWS = 8  # measured on 51 columns: Python integers are 7× faster for 1 row, even at about 12 rows
+_MASK = (1 << 64) - 1
+_M1_INT, _M2_INT, _NULL_INT, _POW_INT = int(_M1), int(_M2), int(_NULL_WORD), int(_POW_BASE)
+
+
+def _few_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> list[int]:
+    """:func:`_fingerprints` of a chunk of a few rows, with Python integers (same splitmix64 chain)."""
+    columns = [_few_words(kind, arr) for _, kind, arr in fields]
+    out = []
+    for i in range(len(fields[0][2])):
+        acc = _NULL_INT
+        for j, words in enumerate(columns, start=1):
+            z = ((acc ^ words[i]) + j * _M2_INT) & _MASK
+            z ^= z >> 30
+            z = (z * _M1_INT) & _MASK
+            z ^= z >> 27
+            z = (z * _M2_INT) & _MASK
+            acc = z ^ (z >> 31)
+        out.append(acc)
+    return out
+
+
+def _few_words(kind: str, arr: pa.Array) -> list[int]:
+    """:func:`_words` with Python integers: the same word per value, ``_NULL_WORD`` for a missing one."""
+    if kind in ("text", "json"):
+        return [_NULL_INT if v is None else _text_word(v.encode()) for v in arr.to_pylist()]
+    if kind == "float":
+        values = arr.to_pylist()
+        packed = struct.pack(f"<{len(values)}d", *(0.0 if v is None else v for v in values))
+        bits = struct.unpack(f"<{len(values)}Q", packed)
+        return [_NULL_INT if v is None else b for v, b in zip(values, bits, strict=True)]
+    return [_NULL_INT if v is None else int(v) & _MASK for v in arr.to_pylist()]
+
+
+def _text_word(data: bytes) -> int:
+    """Sum of byte * base**position (mod 2**64) plus the length times ``_M1``, as :func:`_words` computes it."""
+    word = 0
+    for byte in reversed(data):
+        word = (word * _POW_INT + byte) & _MASK
+    return (word + len(data) * _M1_INT) & _MASK

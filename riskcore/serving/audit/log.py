@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    bindparam,
     create_engine,
     func,
     insert,
@@ -26,7 +27,7 @@ from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
 from riskcore.serving.audit.batch import AuditBatch, _remove_batch
 from riskcore.serving.audit.reading import read_rows
-from riskcore.serving.audit.records import AuditRecord, _check_request, _plain, _prepare
+from riskcore.serving.audit.records import AuditRecord, _check_request, _prepare, _record_inputs
 from riskcore.serving.audit.tables import (
     _HEAD_COLUMNS,
     _WRITE_OPTION,
@@ -55,6 +56,13 @@ source : ``"cli"``, ``"dashboard"`` or ``"api"``.
 caller : who asked (user name or API key id).
 model_version, bundle_hash : the model that gives the scores.
 request_id : the request's id; a new ``uuid4().hex`` when ``None``."""
+
+
+# built once: a statement made per call costs a cache-key walk per request
+_TAIL = select(audit_requests.c.seq, audit_requests.c.row_hash,
+               audit_requests.c.row_offset + audit_requests.c.n_rows).order_by(audit_requests.c.seq.desc()).limit(1)
+_STALE = select(audit_staged.c.batch_id).where(audit_staged.c.touched < bindparam("cutoff"),
+                                               audit_staged.c.batch_id != bindparam("keep"))
 
 
 class AuditLog:
@@ -233,8 +241,7 @@ class AuditLog:
         _prepare(records)
         if not records:
             return batch.request_id
-        inputs = pd.DataFrame([_plain(r.inputs, "") for r in records], index=pd.RangeIndex(len(records)))
-        inputs = inputs.reindex(columns=sorted(inputs.columns))
+        inputs = _record_inputs([r.inputs for r in records])
         with batch:
             batch.add([r.company_id for r in records], inputs, np.array([float(r.p_default) for r in records]),
                       [r.decision for r in records], [r.grade for r in records],
@@ -404,17 +411,25 @@ class AuditLog:
         if not self._is_sqlite:  # SQLite is already serialised by BEGIN IMMEDIATE
             table = conn.dialect.identifier_preparer.format_table(audit_requests)
             conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        c = audit_requests.c
-        last = conn.execute(select(c.seq, c.row_hash, c.row_offset + c.n_rows).order_by(c.seq.desc()).limit(1)).first()
+        last = conn.execute(_TAIL).first()
         return (0, GENESIS_HASH, 0) if last is None else (int(last[0]), str(last[1]), int(last[2]))
 
-    def _remove_stale(self, keep: str) -> None:
-        """Remove staged rows of requests untouched for ``stale_after`` (housekeeping: errors are left for later)."""
+    def _stale_batches(self, conn: Connection, keep: str) -> list[str]:
+        """Ids of the staged requests other than ``keep`` untouched for ``stale_after``."""
         cutoff = (datetime.now(UTC) - self.stale_after).isoformat(timespec="microseconds")
+        return list(conn.execute(_STALE, {"cutoff": cutoff, "keep": keep}).scalars().all())
+
+    def _remove_stale(self, keep: str, stale: list[str] | None = None) -> None:
+        """Remove staged rows of requests untouched for ``stale_after`` (housekeeping: errors are left for later).
+
+        ``stale`` is the list :meth:`_stale_batches` already found in the
+        caller's transaction (a commit looks there, so a request costs no extra
+        connection); ``None`` looks them up here.
+        """
         try:
-            with self._engine.connect() as conn:
-                stale = conn.execute(select(audit_staged.c.batch_id).where(
-                    audit_staged.c.touched < cutoff, audit_staged.c.batch_id != keep)).scalars().all()
+            if stale is None:
+                with self._engine.connect() as conn:
+                    stale = self._stale_batches(conn, keep)
             if stale:
                 with self._writer.begin() as conn:
                     for batch_id in stale:
