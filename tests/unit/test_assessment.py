@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from training_data import small_panel
+from training_data import calibrated_run, small_panel
 
 from riskcore.config import Costs, TrainingConfig
 from riskcore.evaluation.metrics import evaluate
@@ -16,7 +16,6 @@ from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.modelling import assessment, stages
 from riskcore.modelling.leakage import LeakageReport
 from riskcore.numeric import expit
-from riskcore.progress import no_progress
 
 CONFIG = TrainingConfig.quick(candidates=("logistic", "lightgbm"), n_iter=1, cv_folds=2, n_bootstrap=50, n_jobs=1)
 INPUTS = ["x1", "x2", "grade", "noise"]
@@ -27,15 +26,9 @@ def run():
     frame, spec = small_panel()
     frame = frame.assign(true_pd=expit(-2.0 + frame["x1"] - frame["x2"]), sector=frame["grade"])
     spec = replace(spec, oracle="true_pd", segment="sector")
-    data = stages.prepare_data(frame, spec, Costs(), None)
-    split, spec = stages.split_data(data.frame, data.y, spec, CONFIG)
-    parts = stages.split_parts(data.frame, data.y, split)
-    found = stages.search(parts, spec, CONFIG, no_progress)
-    pipeline = stages.refit(found.chosen, parts, spec, CONFIG, LeakageReport(findings=[]))
-    calibrated = stages.calibrate(pipeline, found.chosen, found.rows.y, parts, CONFIG)
-    cutoff = stages.choose_cutoff(parts, calibrated, spec, Costs())
-    return {"data": data, "split": split, "spec": spec, "parts": parts, "search": found, "pipeline": pipeline,
-            "calibrated": calibrated, "cutoff": cutoff}
+    found = calibrated_run(frame, spec, CONFIG)
+    found["cutoff"] = stages.choose_cutoff(found["parts"], found["calibrated"], found["spec"], Costs())
+    return found
 
 
 def test_assess_evaluates_on_test_at_the_validation_threshold(run):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from samples import probability_sample as _sample
 from scipy.stats import ks_2samp
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
@@ -11,18 +12,6 @@ from riskcore.errors import SchemaError
 from riskcore.evaluation.bootstrap import bootstrap_auc_samples, bootstrap_ci, bootstrap_samples, resample_counts
 from riskcore.evaluation.metrics import roc_auc
 from riskcore.evaluation.reliability import expected_calibration_error
-
-SEED = 7
-
-
-def _sample(n: int = 1500, seed: int = SEED, decimals: int | None = None):
-    rng = np.random.default_rng(seed)
-    true_pd = 1 / (1 + np.exp(-rng.normal(-2.0, 1.1, n)))
-    y = (rng.random(n) < true_pd).astype(int)
-    y_prob = np.clip(true_pd * rng.lognormal(0, 0.3, n), 0, 1)
-    if decimals is not None:
-        y_prob = np.round(y_prob, decimals)
-    return y, y_prob, true_pd
 
 
 def _explicit(y, p, counts_row):

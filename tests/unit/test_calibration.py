@@ -6,23 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from samples import raw_score_sample as _scored
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from riskcore.errors import BundleError, SchemaError
 from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.modelling.calibration import Calibrator, fit_calibrator
-
-SEED = 7
-
-
-def _scored(n: int = 2000, seed: int = SEED, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    score = rng.normal(-1.5, 1.2, n)
-    if ties:
-        score = np.round(score, 1)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(0.8 * score + 0.3)))).astype(int)
-    return score, y
 
 
 @pytest.mark.parametrize("ties", [False, True])

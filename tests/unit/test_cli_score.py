@@ -32,13 +32,6 @@ def portfolio_csv(small_portfolio, tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def audit_url(tmp_path, monkeypatch):
-    url = "sqlite:///" + str(tmp_path / "audit.db")
-    monkeypatch.setenv("RISKCORE_AUDIT_URL", url)
-    return url
-
-
 def run(*args, capsys):
     code = main([str(a) for a in args])
     out = capsys.readouterr()

@@ -5,23 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from samples import probability_sample as _sample
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from riskcore.errors import SchemaError
 from riskcore.evaluation.curves import curve_with_band, gains_table, segment_table, top_decile_lift
 from riskcore.evaluation.reliability import expected_calibration_error
-
-SEED = 7
-
-
-def _sample(n: int = 1500, seed: int = SEED, decimals: int | None = None):
-    rng = np.random.default_rng(seed)
-    true_pd = 1 / (1 + np.exp(-rng.normal(-2.0, 1.1, n)))
-    y = (rng.random(n) < true_pd).astype(int)
-    y_prob = np.clip(true_pd * rng.lognormal(0, 0.3, n), 0, 1)
-    if decimals is not None:
-        y_prob = np.round(y_prob, decimals)
-    return y, y_prob, true_pd
 
 
 def test_gains_table_columns_and_totals():

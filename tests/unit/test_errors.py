@@ -155,13 +155,6 @@ def small_csv(tmp_path):
     return path
 
 
-@pytest.fixture
-def audit_url(tmp_path, monkeypatch):
-    url = "sqlite:///" + str(tmp_path / "audit.db")
-    monkeypatch.setenv("RISKCORE_AUDIT_URL", url)
-    return url
-
-
 @pytest.mark.parametrize("argv", [
     ["check", "--data", "{file}"],
     ["train", "--data", "{file}", "--quick", "--no-mlflow"],

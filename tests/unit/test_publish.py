@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from training_data import small_panel
+from training_data import calibrated_run, small_panel
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import TrainingConfig
 from riskcore.errors import BundleError
-from riskcore.modelling import assessment, publish, stages
+from riskcore.modelling import assessment, publish
 from riskcore.modelling.features import FeatureBuilder
-from riskcore.modelling.leakage import LeakageReport
-from riskcore.progress import no_progress
 
 CONFIG = TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=50, n_jobs=1)
 INPUTS = ["x1", "x2", "grade", "noise"]
@@ -21,13 +19,8 @@ INPUTS = ["x1", "x2", "grade", "noise"]
 @pytest.fixture(scope="module")
 def run():
     frame, spec = small_panel()
-    data = stages.prepare_data(frame, spec, Costs(), None)
-    split, spec = stages.split_data(data.frame, data.y, spec, CONFIG)
-    parts = stages.split_parts(data.frame, data.y, split)
-    found = stages.search(parts, spec, CONFIG, no_progress)
-    pipeline = stages.refit(found.chosen, parts, spec, CONFIG, LeakageReport(findings=[]))
-    calibrated = stages.calibrate(pipeline, found.chosen, found.rows.y, parts, CONFIG)
-    return spec, parts, pipeline, calibrated
+    found = calibrated_run(frame, spec, CONFIG)
+    return found["spec"], found["parts"], found["pipeline"], found["calibrated"]
 
 
 def _content(spec, parts, pipeline, calibrated) -> publish.BundleContent:

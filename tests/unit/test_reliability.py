@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from samples import SEED
+from samples import raw_score_sample as _scored
 from sklearn.metrics import brier_score_loss
 
 from riskcore.errors import SchemaError
 from riskcore.evaluation.reliability import brier_score, expected_calibration_error, reliability_curve
 from riskcore.modelling.calibration import fit_calibrator
-
-SEED = 7
-
-
-def _scored(n: int = 2000, seed: int = SEED, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    score = rng.normal(-1.5, 1.2, n)
-    if ties:
-        score = np.round(score, 1)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(0.8 * score + 0.3)))).astype(int)
-    return score, y
 
 
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
