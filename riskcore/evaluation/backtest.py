@@ -184,17 +184,8 @@ def grade_backtest(grades: ArrayLike, p_default: ArrayLike, y: ArrayLike) -> pd.
                 "traffic_light": _light(p_value),
             }
         )
-    columns = [
-        "grade",
-        "n",
-        "predicted_pd",
-        "defaults",
-        "observed_rate",
-        "jeffreys_low",
-        "jeffreys_high",
-        "p_value",
-        "traffic_light",
-    ]
+    columns = ["grade", "n", "predicted_pd", "defaults", "observed_rate", "jeffreys_low", "jeffreys_high", "p_value",
+               "traffic_light"]
     return pd.DataFrame(rows, columns=columns)
 
 

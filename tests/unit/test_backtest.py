@@ -65,17 +65,8 @@ def test_grade_backtest_rows_per_grade():
     y = (rng.random(len(p)) < p).astype(int)
     y[grades == "C"] = (rng.random(1000) < 0.35).astype(int)
     table = grade_backtest(grades, p, y)
-    assert list(table.columns) == [
-        "grade",
-        "n",
-        "predicted_pd",
-        "defaults",
-        "observed_rate",
-        "jeffreys_low",
-        "jeffreys_high",
-        "p_value",
-        "traffic_light",
-    ]
+    assert list(table.columns) == ["grade", "n", "predicted_pd", "defaults", "observed_rate", "jeffreys_low",
+                                   "jeffreys_high", "p_value", "traffic_light"]
     assert list(table["grade"]) == ["A", "B", "C"] and list(table["n"]) == [4000, 3000, 1000]
     c = table.iloc[2]
     assert c["defaults"] == y[grades == "C"].sum() and c["traffic_light"] == "red"
