@@ -22,6 +22,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.stats import rankdata
 
+from riskcore.evaluation.docs import shared_docs
+
 __all__ = [
     "AMBER_P_VALUE",
     "RED_P_VALUE",
@@ -81,17 +83,22 @@ def _check_counts(defaults: int, n: int) -> None:
         raise ValueError(f"defaults must be between 0 and n; got defaults={defaults!r}, n={n!r}")
 
 
+_GRADE_COUNTS = """\
+defaults : int
+    Observed defaults.
+n : int
+    Rows.
+p_default : float
+    Predicted PD, in [0, 1]."""
+
+
+@shared_docs(grade_counts=_GRADE_COUNTS)
 def binomial_p_value(defaults: int, n: int, p_default: float) -> float:
     """One-sided binomial p-value of at least ``defaults`` defaults when the PD is ``p_default``.
 
     Parameters
     ----------
-    defaults : int
-        Observed defaults.
-    n : int
-        Rows.
-    p_default : float
-        Predicted PD, in [0, 1].
+    {grade_counts}
 
     Returns
     -------
@@ -104,6 +111,7 @@ def binomial_p_value(defaults: int, n: int, p_default: float) -> float:
     return float(stats.binomtest(int(defaults), int(n), float(p_default), alternative="greater").pvalue)
 
 
+@shared_docs(grade_counts=_GRADE_COUNTS)
 def traffic_light(defaults: int, n: int, p_default: float) -> TrafficLight:
     """Traffic light of a grade's back-test from its one-sided binomial p-value.
 
@@ -114,12 +122,7 @@ def traffic_light(defaults: int, n: int, p_default: float) -> TrafficLight:
 
     Parameters
     ----------
-    defaults : int
-        Observed defaults.
-    n : int
-        Rows.
-    p_default : float
-        Predicted PD.
+    {grade_counts}
 
     Returns
     -------
