@@ -43,7 +43,6 @@ from pydantic import BaseModel
 
 import riskcore
 from api import handlers, schemas, validation
-from api.handlers import AUDIT_FAILED as _AUDIT_FAILED
 from api.handlers import BAD_MODEL as _BAD_MODEL
 from api.handlers import NO_MODEL
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
@@ -213,18 +212,15 @@ def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: dateti
 
 def _score_and_record(st: _State, bundle: ModelBundle, audit: AuditLog, companies: list[BaseModel], caller: str,
                       rid: str, *, explain: bool = False) -> Any:
-    """Score validated companies and record them in one audit request (the engine's service), or answer 503."""
+    """Score validated companies and record them in one audit request (the engine's service)."""
     from riskcore.workflows import score_companies
 
     spec = bundle.spec
-    try:
-        records = [validation.engine_record(spec, c) for c in companies]
-        return score_companies(bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
-                               risk_bands=st.settings.risk_bands, explain=explain, strict=True,
-                               audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
-    except AuditError as err:
-        log.error("request %s: audit write failed, no score returned: %s", rid, err)
-        raise HTTPException(err.http_status, _AUDIT_FAILED) from None
+    records = [validation.engine_record(spec, c) for c in companies]
+    # an AuditError answers 503 with no score through api.handlers, like every engine error
+    return score_companies(bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
+                           risk_bands=st.settings.risk_bands, explain=explain, strict=True,
+                           audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
 
 
 def _number(value: Any) -> float | str | None:

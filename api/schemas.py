@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
+from api.validation import engine_record
 from riskcore.evaluation.grading import RISK_LEVELS
 from riskcore.serving.records import validate_record
 from riskcore.serving.scoring import MAX_ID_CHARS
@@ -409,7 +410,7 @@ def build_request_models(bundle: ModelBundle, max_batch: int) -> RequestModels:
     company_fields["features"] = (features, Field(..., description="The company's values, one per feature."))
     probe = create_model("Company", __config__=STRICT, **company_fields)  # type: ignore[call-overload]
     examples = _example_companies(bundle, features, has_year, has_exposure)
-    examples = [e for e in examples if _valid(probe, spec, e)] or examples[:0]
+    examples = [e for e in examples if _valid(probe, spec, e)]
     company = create_model("Company", __config__=ConfigDict(**STRICT, json_schema_extra={"examples": examples}),
                            **company_fields)  # type: ignore[call-overload]
 
@@ -430,10 +431,7 @@ def build_request_models(bundle: ModelBundle, max_batch: int) -> RequestModels:
 def _valid(model: type[BaseModel], spec: DatasetSpec, company: dict[str, Any]) -> bool:
     """True when an example company passes both the JSON model and the spec's rules."""
     try:
-        model.model_validate(company)
+        checked = model.model_validate(company)
     except ValidationError:
         return False
-    record = dict(company.get("features", {}))
-    if spec.exposure and company.get("exposure") is not None:
-        record[spec.exposure] = company["exposure"]
-    return not validate_record(spec, record, strict=True)[1]
+    return not validate_record(spec, engine_record(spec, checked), strict=True)[1]

@@ -238,7 +238,7 @@ def _costs(value: Any, source: str) -> Costs:
     unknown = set(value) - {"fn", "fp", "lgd", "mode"}
     if unknown:
         raise ConfigError(f"unknown cost settings {sorted(unknown)!r}{where}; allowed: fn, fp, lgd, mode")
-    numbers = {k: _number(f"costs.{k}", v, source) for k, v in value.items() if k != "mode"}
+    numbers = {k: _number(f"costs.{k}", v, where) for k, v in value.items() if k != "mode"}
     mode = value.get("mode", Costs.mode)
     try:
         return Costs(**numbers, mode=mode)

@@ -457,8 +457,8 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
             idx = np.flatnonzero(bad)
             invalid.append(_cells(rows[idx], ids_at(idx), f.name, v[idx], "range",
                                   [range_message(f, x) for x in v[idx]]))
-        lo = f.typical_min if f.typical_min is not None else None
-        hi = f.typical_max if f.typical_max is not None else None
+        lo = f.typical_min
+        hi = f.typical_max
         if lo is None and hi is None and f.min is None and f.max is None:
             lo, hi = _typical_range(v[np.isfinite(v)], f)
         out = np.zeros(len(v), dtype=bool)

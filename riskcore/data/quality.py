@@ -51,7 +51,6 @@ __all__ = [
 Severity = Literal["error", "warning", "info"]
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _MAX_LISTED = 20
-_CELL_COLUMNS = CELL_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def check_frame(
     miss_counts = frame[feature_cols].isna().sum() if feature_cols else pd.Series(dtype=int)
     invalid, outliers = range_cells(frame, spec, rows, ids)
     cells = pd.concat([c for c in (data.cells, invalid, outliers) if len(c)], ignore_index=True) \
-        if (len(data.cells) or len(invalid) or len(outliers)) else pd.DataFrame(columns=_CELL_COLUMNS)
+        if (len(data.cells) or len(invalid) or len(outliers)) else pd.DataFrame(columns=CELL_COLUMNS)
     duplicate_findings, duplicates = _duplicates(frame, spec, rows, ids)
     target_findings, target_info, y = _target(frame, spec, ids, positive or spec.positive)
     period_findings, periods = _periods(frame, spec, y)

@@ -26,7 +26,9 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = [
+    "PSI_ACT",
     "PSI_FLOOR",
+    "PSI_WATCH",
     "BinKind",
     "DriftStatus",
     "FeatureDrift",
@@ -42,6 +44,10 @@ BinKind = Literal["numeric", "categorical"]
 DriftStatus = Literal["stable", "watch", "act"]
 
 PSI_FLOOR = 1e-4
+PSI_WATCH = 0.10
+"""From this PSI on a distribution is watched (:func:`psi_band`)."""
+PSI_ACT = 0.25
+"""Above this PSI a distribution has moved enough to act on (:func:`psi_band`; leakage check (d) warns above it)."""
 """Smallest share a bin takes in :func:`psi` (0.01 %), so an empty bin adds a large but finite term."""
 
 MISSING = "missing"
@@ -277,9 +283,9 @@ def psi_band(value: float) -> DriftStatus:
     -------
     {"stable", "watch", "act"}
     """
-    if not value >= 0.10:
+    if not value >= PSI_WATCH:
         return "stable"
-    return "watch" if value <= 0.25 else "act"
+    return "watch" if value <= PSI_ACT else "act"
 
 
 def chi2_p_value(expected_counts: ArrayLike, actual_counts: ArrayLike) -> float:

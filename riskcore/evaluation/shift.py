@@ -10,15 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from riskcore.evaluation.drift import psi
+
 __all__ = ["population_stability", "shift_table"]
 
 
 def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10) -> tuple[float, float]:
     """PSI (quantile bins of ``expected``, missing values as their own bin) and the KS statistic.
 
-    Returns ``(psi, ks)``; KS is NaN for text columns.
+    Returns ``(psi, ks)``; KS is NaN for text columns. The PSI is :func:`riskcore.evaluation.drift.psi`
+    on these bins (NaN when a side has no rows).
     """
-    eps = 1e-4
     ce: np.ndarray
     ca: np.ndarray
     if pd.api.types.is_numeric_dtype(expected) and not pd.api.types.is_bool_dtype(expected):
@@ -40,9 +42,7 @@ def population_stability(expected: pd.Series, actual: pd.Series, bins: int = 10)
         ce = expected.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
         ca = actual.astype(object).fillna("__missing__").value_counts().reindex(cats, fill_value=0).to_numpy()
         ks = float("nan")
-    pe = np.maximum(ce / max(ce.sum(), 1), eps)
-    pa = np.maximum(ca / max(ca.sum(), 1), eps)
-    return float(np.sum((pa - pe) * np.log(pa / pe))), ks
+    return psi(ce, ca), ks
 
 
 def shift_table(expected: pd.DataFrame, actual: pd.DataFrame, columns: list[str], warn_above: float) -> pd.DataFrame:
@@ -52,6 +52,6 @@ def shift_table(expected: pd.DataFrame, actual: pd.DataFrame, columns: list[str]
     """
     rows = []
     for c in columns:
-        psi, ks = population_stability(expected[c], actual[c])
-        rows.append({"column": c, "psi": psi, "ks": ks, "status": "warn" if psi > warn_above else "pass"})
+        value, ks = population_stability(expected[c], actual[c])
+        rows.append({"column": c, "psi": value, "ks": ks, "status": "warn" if value > warn_above else "pass"})
     return pd.DataFrame(rows, columns=["column", "psi", "ks", "status"]).sort_values("psi", ascending=False)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore.data.schema import DatasetSpec
+from riskcore.evaluation.drift import PSI_ACT
 from riskcore.evaluation.shift import shift_table
 from riskcore.modelling.signal import feature_aucs, quick_model_auc
 from riskcore.modelling.split import Split
@@ -62,7 +63,7 @@ SIGNAL_SHARE_WARN = 0.85
 # honest driver can outweigh the rest, but an honest single credit signal rarely
 # separates defaults with AUC 0.80 or more
 SIGNAL_STRONG_AUC = 0.80
-PSI_WARN = 0.25
+PSI_WARN = PSI_ACT
 _POST_EVENT_WORDS = re.compile(
     r"(recover|write.?off|charge.?off|collection|delinquen|arrear|bankrupt|insolven|liquidat|"
     r"default_?(date|flag|status|amount)|loss_given|days_past_due|dpd|outcome|workout)", re.IGNORECASE)

@@ -96,17 +96,22 @@ def validate_record(spec: DatasetSpec, record: dict[str, Any], row: int = 1, *,
     return clean, problems
 
 
+def _absent(f: FeatureSpec) -> tuple[Any, Check | None, str]:
+    """No value: a problem only when the feature is required."""
+    return (None, "required_missing", required_message(f)) if f.required else (None, None, "")
+
+
 def _feature_value(f: FeatureSpec, v: Any, *, strict: bool) -> tuple[Any, Check | None, str]:
     """One feature's canonical value, or the value shown with a problem, the rule it breaks and its message."""
     if v is None or (not strict and _is_missing(v)):
-        return (None, "required_missing", required_message(f)) if f.required else (None, None, "")
+        return _absent(f)
     if f.kind == "categorical":
         return _category_value(f, v, strict)
     x = _number(v)
     if x is None:
         return v, "type", not_a_number_message(v)
     if math.isnan(x):
-        return (None, "required_missing", required_message(f)) if f.required else (None, None, "")
+        return _absent(f)
     if not math.isfinite(x):
         return v, "non_finite", non_finite_message(v)
     if is_outside_range(f, x):

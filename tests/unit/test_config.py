@@ -55,7 +55,7 @@ def test_a_value_of_the_wrong_type_names_its_key_and_the_file(tmp_path, text, ke
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     message = str(info.value)
-    assert key in message and repr(str(path)) in message
+    assert f"{key} in {str(path)!r}" in message
 
 
 @pytest.mark.parametrize("text,expected", [
