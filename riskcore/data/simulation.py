@@ -6,17 +6,20 @@ noisy, sector-calibrated functions of that condition (:func:`simulate_panel`).
 The true probability of default of a company-year is a documented logistic
 function of the *observed* values (:func:`true_logit`), so a model can in
 principle reach it. :mod:`riskcore.data.synth` calibrates the intercept, adds the
-imperfections and writes the manifest.
+imperfections and writes the manifest. :func:`simulate_later_years` continues the
+same companies after the training years (from the :class:`PanelState` the
+training pass ends in), with the changes that monitoring should find.
 
-Every random number is drawn from one generator, in a fixed order, so a seed
-gives the same portfolio byte for byte; the functions below are called in that
-order and must stay so.
+Every random number of the training years is drawn from one generator, in a
+fixed order, so a seed gives the same portfolio byte for byte; the functions
+below are called in that order and must stay so. The later years draw from a
+generator of their own, so asking for them leaves the training years unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -24,7 +27,7 @@ import pandas as pd
 from riskcore.data.schema import REGIONS, SECTORS, SIZE_CLASSES
 from riskcore.numeric import expit
 
-__all__ = ["simulate_panel", "true_logit"]
+__all__ = ["PanelState", "simulate_later_years", "simulate_panel", "simulate_training", "true_logit"]
 
 # --- sector calibration ------------------------------------------------------
 # columns: share, leverage, ebitda margin, asset turnover, receivable days,
@@ -50,6 +53,8 @@ _SIZE_ASSETS = (0.8, 5.0, 30.0)  # median total assets, EUR m
 _SIZE_EMPLOYEES_PER_M = (6.0, 5.0, 4.0)
 _SIZE_PD = (0.40, 0.15, 0.0)
 _LISTED = (0.15, 0.40, 0.70)
+_INITIAL_SHARE = 0.62  # companies in the panel from its first year; the others enter later
+_ASSET_GROWTH = 0.03  # yearly log growth of balance sheets in the training years
 
 # The realistic default path, fiscal years 2015-2024: a pandemic-like stress in
 # 2020 and a rate shock from 2022.
@@ -149,19 +154,33 @@ class _Companies:
     persist: np.ndarray
     quality: np.ndarray
 
+    def concat(self, other: _Companies) -> _Companies:
+        """These companies followed by ``other`` (entrants get the next ids)."""
+        return _Companies(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                            for f in fields(self)))
+
 
 _K_SIGNALS = 12  # persistent company-specific offsets, one per signal
 
 
-def _draw_companies(n: int, n_years: int, rng: np.random.Generator) -> _Companies:
-    """The companies of the panel, drawn in the generator's fixed order."""
+def _draw_companies(n: int, n_years: int, rng: np.random.Generator, entering_at: int | None = None) -> _Companies:
+    """The companies of the panel, drawn in the generator's fixed order.
+
+    Without ``entering_at``, 62% exist in the first year and the others enter in a
+    later one; with it, all enter in year index ``entering_at`` (the entrants of a
+    year after the training panel), half of them as start-ups as before.
+    """
     shares = np.array([_SECTOR_TABLE[s][0] for s in SECTORS])
     sector_idx = rng.choice(len(SECTORS), n, p=shares / shares.sum())
     region_idx = rng.choice(len(REGIONS), n, p=np.array(_REGION_SHARE))
     size_idx = rng.choice(len(SIZE_CLASSES), n, p=np.array(_SIZE_SHARE))
     tab = np.array([_SECTOR_TABLE[s] for s in SECTORS])[sector_idx]
-    initial = rng.random(n) < 0.62
-    entry = np.where(initial, 0, rng.integers(1, n_years, n))
+    if entering_at is None:
+        initial = rng.random(n) < _INITIAL_SHARE
+        entry = np.where(initial, 0, rng.integers(1, n_years, n))
+    else:
+        initial = np.zeros(n, dtype=bool)
+        entry = np.full(n, entering_at)
     startup = (~initial) & (rng.random(n) < 0.5)
     age0 = np.where(startup, rng.integers(0, 3, n), np.clip(rng.gamma(2.2, 8.0, n), 2, 140)).astype(int)
     listed = rng.random(n) < np.array(_LISTED)[size_idx]
@@ -178,8 +197,12 @@ Signal = Callable[..., np.ndarray]
 
 
 def _financials(co: _Companies, c: np.ndarray, z: Signal, noise: np.ndarray, age: np.ndarray, gdp: np.ndarray,
-                rate: float, t: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The year's financial ratios of every company, from its condition ``c`` and the economy."""
+                rate: float, asset_trend: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The year's financial ratios of every company, from its condition ``c`` and the economy.
+
+    ``asset_trend`` is the log growth of balance sheets since the first year (3% a
+    year in the training years).
+    """
     n = len(c)
     lev_mu, margin_mu, turn_mu, recv_mu, _, _, growth_mu = co.sector_means.T
     size_f = np.array([1.0, 0.8, 0.65])[co.size_idx]
@@ -209,7 +232,7 @@ def _financials(co: _Companies, c: np.ndarray, z: Signal, noise: np.ndarray, age
     recv = np.clip(recv_mu * np.exp(0.35 * -z(0.35, 9)), 0.0, 240.0)
     growth = np.clip(growth_mu + 0.02 * (gdp - 1.8) + 0.12 * z(0.4, 10)
                      + 0.25 * co.startup * (age < 5) + 0.05 * rng.standard_t(3, n), -0.7, 1.5)
-    assets = np.clip(co.assets0 * np.exp(0.03 * t + 0.05 * noise[:, 11]), 0.02, 400.0)
+    assets = np.clip(co.assets0 * np.exp(asset_trend + 0.05 * noise[:, 11]), 0.02, 400.0)
     employees = np.clip(np.round(assets * co.emp_per_m * np.exp(0.3 * noise[:, 12])), 1, 400)
     return {
         "current_ratio": cr.round(3), "quick_ratio": quick.round(3), "cash_ratio": cash_ratio.round(3),
@@ -275,6 +298,53 @@ def _esg_scores(f: pd.DataFrame, prev_esg: np.ndarray, idx: np.ndarray, rng: np.
     return f.drop(columns=["_e", "_s", "_g"])
 
 
+@dataclass(frozen=True)
+class _YearMacro:
+    """The economy of one simulated year: GDP growth per region, the policy rate, PMI and shocks per sector.
+
+    ``asset_trend`` is the log growth of balance sheets since the first year.
+    """
+
+    region_gdp: np.ndarray
+    rate: float
+    sector_pmi: np.ndarray
+    sector_shock: np.ndarray
+    asset_trend: float
+
+
+@dataclass
+class PanelState:
+    """Where the simulation stands after its last simulated year, so later years can continue it.
+
+    Holds the companies drawn so far and, per company, its latent condition
+    ``c``, whether it is still in the panel, and last year's leverage and ESG
+    average (the deterioration term and the ESG momentum read them).
+    ``next_t`` is the index of the next year (0 is ``first_year``);
+    ``entrants`` is how many companies enter in a training year, on average.
+    """
+
+    companies: _Companies
+    c: np.ndarray
+    alive: np.ndarray
+    prev_lev: np.ndarray
+    prev_esg: np.ndarray
+    next_t: int
+    first_year: int
+    n_years: int
+    last_rate: float
+    intercept: float
+    entrants: int
+
+    def add_companies(self, new: _Companies) -> None:
+        """Append entrants: their condition starts at their quality, with no previous year."""
+        self.companies = self.companies.concat(new)
+        m = len(new.quality)
+        self.c = np.concatenate([self.c, new.quality])
+        self.alive = np.concatenate([self.alive, np.ones(m, dtype=bool)])
+        self.prev_lev = np.concatenate([self.prev_lev, np.full(m, np.nan)])
+        self.prev_esg = np.concatenate([self.prev_esg, np.full(m, np.nan)])
+
+
 def simulate_panel(
     n_companies: int, first_year: int, n_years: int, seed: int, intercept: float
 ) -> tuple[pd.DataFrame, int]:
@@ -284,67 +354,144 @@ def simulate_panel(
     being acquired (4% a year). The frame has the raw columns of the demo spec
     (company ids as integers), ``true_pd`` and ``default_12m``.
     """
+    frame, stress, _ = simulate_training(n_companies, first_year, n_years, seed, intercept)
+    return frame, stress
+
+
+def simulate_training(
+    n_companies: int, first_year: int, n_years: int, seed: int, intercept: float
+) -> tuple[pd.DataFrame, int, PanelState]:
+    """The training panel as :func:`simulate_panel`, with the state after its last year.
+
+    The state lets :func:`simulate_later_years` continue the same companies
+    without drawing from this pass's generator again.
+    """
     rng = np.random.default_rng(seed)
-    years = np.arange(first_year, first_year + n_years)
     gdp_path, rate_path, stress = _macro_paths(first_year, n_years, rng)
     n = n_companies
     co = _draw_companies(n, n_years, rng)
-    # macro per region/sector and year
     region_gdp = gdp_path[None, :] + np.array(_REGION_GDP)[:, None] + rng.normal(0, 0.4, (len(REGIONS), n_years))
     sector_pmi = 50 + 1.4 * (gdp_path[None, :] - 1.8) + rng.normal(0, 2.0, (len(SECTORS), n_years))
     sector_shock = rng.normal(0, 0.15, (len(SECTORS), n_years))
-
-    alive = np.ones(n, dtype=bool)
-    c = co.quality.copy()
-    prev_lev = np.full(n, np.nan)
-    prev_esg = np.full(n, np.nan)
+    state = PanelState(co, co.quality.copy(), np.ones(n, dtype=bool), np.full(n, np.nan), np.full(n, np.nan),
+                       0, first_year, n_years, float(rate_path[-1]), intercept,
+                       round(n * (1 - _INITIAL_SHARE) / max(n_years - 1, 1)))
     frames = []
-    for t, year in enumerate(years):
-        eps = rng.normal(0, 1, n)
-        c_prev = c
-        c = 0.85 * c + np.sqrt(1 - 0.85**2) * eps + sector_shock[co.sector_idx, t]
-        active = alive & (co.entry <= t)
-        noise = rng.normal(0, 1, (n, 16))
+    for t in range(n_years):
+        macro = _YearMacro(region_gdp[:, t], float(rate_path[t]), sector_pmi[:, t], sector_shock[:, t],
+                           _ASSET_GROWTH * t)
+        f, idx = _observe_year(state, macro, rng)
+        frames.append(_close_year(state, f, idx, rng))
+    return pd.concat(frames, ignore_index=True), stress, state
 
-        def z(loading: float, j: int, persist_w: float = 0.7, noise: np.ndarray = noise,
-              c: np.ndarray = c) -> np.ndarray:
-            idio = persist_w * co.persist[:, j % _K_SIGNALS] + np.sqrt(1 - persist_w**2) * noise[:, j]
-            return loading * c + np.sqrt(1 - loading**2) * idio
 
-        age = co.age0 + (t - co.entry)
-        gdp = region_gdp[co.region_idx, t]
-        rate = rate_path[t]
-        fin = _financials(co, c, z, noise, age, gdp, rate, t, rng)
-        assets, growth = fin.pop("_assets"), fin.pop("_growth")
-        esg = _esg_and_market(co, c, c_prev, noise, assets, growth, rng)
+def simulate_later_years(
+    state: PanelState,
+    n_later: int,
+    rng: np.random.Generator,
+    *,
+    gdp_growth: float = -2.5,
+    rate_rise: float = 1.5,
+    delay_sector: str = "Consumer Discretionary",
+    delay_factor: float = 2.5,
+    delay_from: int | None = None,
+    asset_growth: float = 0.0,
+) -> pd.DataFrame:
+    """Continue the panel for ``n_later`` years after the training years, with a macro shock and late payers.
 
-        idx = np.flatnonzero(active)
-        f = pd.DataFrame({
-            "company_id": idx,
-            "fiscal_year": year,
-            "sector": np.array(SECTORS, dtype=object)[co.sector_idx[idx]],
-            "region": np.array(REGIONS, dtype=object)[co.region_idx[idx]],
-            "size_class": np.array(SIZE_CLASSES, dtype=object)[co.size_idx[idx]],
-            "firm_age": age[idx],
-            **{k: v[idx] for k, v in fin.items()},
-            **{k: v[idx] for k, v in esg.items()},
-            "gdp_growth": gdp[idx].round(2),
-            "policy_rate": np.full(len(idx), rate),
-            "sector_pmi": sector_pmi[co.sector_idx, t][idx].round(1),
-            "exposure_eur": (assets[idx] * co.ead_share[idx] * 1e6).round(-2),
-        })
-        f = _esg_scores(f, prev_esg, idx, rng)
-        logit = intercept + true_logit(f, prev_lev[idx])
-        p = expit(logit)
-        u = rng.random(len(idx))
-        y = (u < p).astype(int)
-        f["true_pd"] = p
-        f["default_12m"] = y
-        prev_lev[idx] = f["debt_to_assets"].to_numpy()
-        # exits: defaulters leave; others close or are acquired at 4% a year
-        alive[idx[y == 1]] = False
-        attrition = rng.random(len(idx)) < 0.04
-        alive[idx[attrition]] = False
-        frames.append(f)
-    df = pd.concat(frames, ignore_index=True)
-    return df, stress
+    Every later year GDP growth is about ``gdp_growth`` (plus the regional offsets),
+    the policy rate is ``rate_rise`` points above the last training year and the
+    sector PMI follows GDP down; the true PD reads these columns, so defaults rise
+    while P(default | observed row) keeps its formula. From fiscal year
+    ``delay_from`` on, the customers of ``delay_sector`` pay late and its
+    companies' supplier payment delays are ``delay_factor`` times longer; the
+    true PD reads the observed delay, so these companies really get riskier.
+    Balance sheets grow by ``asset_growth`` a year (log; nothing in the recession,
+    against 3% in the training years). As many companies enter as in a
+    training year, and exits follow the same rules. ``state`` is advanced in
+    place; draws come from ``rng`` only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The later company-years with the training pass's columns.
+    """
+    sector = SECTORS.index(delay_sector)
+    frames = []
+    for _ in range(n_later):
+        t = state.next_t
+        state.add_companies(_draw_companies(state.entrants, t + 1, rng, entering_at=t))
+        gdp = gdp_growth + rng.normal(0, 0.3)
+        macro = _YearMacro(
+            region_gdp=gdp + np.array(_REGION_GDP) + rng.normal(0, 0.4, len(REGIONS)),
+            rate=state.last_rate + rate_rise,
+            sector_pmi=50 + 1.4 * (gdp - 1.8) + rng.normal(0, 2.0, len(SECTORS)),
+            sector_shock=rng.normal(0, 0.15, len(SECTORS)),
+            asset_trend=_ASSET_GROWTH * (state.n_years - 1) + asset_growth * (t - state.n_years + 1),
+        )
+        f, idx = _observe_year(state, macro, rng)
+        if delay_from is not None and state.first_year + t >= delay_from:
+            late = state.companies.sector_idx[idx] == sector
+            delay = f["supplier_payment_delay"].to_numpy(float)
+            f["supplier_payment_delay"] = np.where(late, np.clip(delay * delay_factor, 0.0, 150.0).round(1), delay)
+        frames.append(_close_year(state, f, idx, rng))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _observe_year(state: PanelState, macro: _YearMacro, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    """Move every company's condition one year on and observe the companies in the panel; their rows and ids.
+
+    The draws keep the order of the original single loop, so a seed gives the same panel.
+    """
+    co = state.companies
+    t = state.next_t
+    n = len(state.c)
+    eps = rng.normal(0, 1, n)
+    c_prev = state.c
+    c = 0.85 * c_prev + np.sqrt(1 - 0.85**2) * eps + macro.sector_shock[co.sector_idx]
+    state.c = c
+    active = state.alive & (co.entry <= t)
+    noise = rng.normal(0, 1, (n, 16))
+
+    def z(loading: float, j: int, persist_w: float = 0.7) -> np.ndarray:
+        idio = persist_w * co.persist[:, j % _K_SIGNALS] + np.sqrt(1 - persist_w**2) * noise[:, j]
+        return loading * c + np.sqrt(1 - loading**2) * idio
+
+    age = co.age0 + (t - co.entry)
+    gdp = macro.region_gdp[co.region_idx]
+    fin = _financials(co, c, z, noise, age, gdp, macro.rate, macro.asset_trend, rng)
+    assets, growth = fin.pop("_assets"), fin.pop("_growth")
+    esg = _esg_and_market(co, c, c_prev, noise, assets, growth, rng)
+
+    idx = np.flatnonzero(active)
+    f = pd.DataFrame({
+        "company_id": idx,
+        "fiscal_year": state.first_year + t,
+        "sector": np.array(SECTORS, dtype=object)[co.sector_idx[idx]],
+        "region": np.array(REGIONS, dtype=object)[co.region_idx[idx]],
+        "size_class": np.array(SIZE_CLASSES, dtype=object)[co.size_idx[idx]],
+        "firm_age": age[idx],
+        **{k: v[idx] for k, v in fin.items()},
+        **{k: v[idx] for k, v in esg.items()},
+        "gdp_growth": gdp[idx].round(2),
+        "policy_rate": np.full(len(idx), macro.rate),
+        "sector_pmi": macro.sector_pmi[co.sector_idx][idx].round(1),
+        "exposure_eur": (assets[idx] * co.ead_share[idx] * 1e6).round(-2),
+    })
+    return _esg_scores(f, state.prev_esg, idx, rng), idx
+
+
+def _close_year(state: PanelState, f: pd.DataFrame, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw the year's true PD and outcomes, then the exits; the rows with ``true_pd`` and ``default_12m``."""
+    p = expit(state.intercept + true_logit(f, state.prev_lev[idx]))
+    u = rng.random(len(idx))
+    y = (u < p).astype(int)
+    f["true_pd"] = p
+    f["default_12m"] = y
+    state.prev_lev[idx] = f["debt_to_assets"].to_numpy()
+    # exits: defaulters leave; others close or are acquired at 4% a year
+    state.alive[idx[y == 1]] = False
+    attrition = rng.random(len(idx)) < 0.04
+    state.alive[idx[attrition]] = False
+    state.next_t += 1
+    return f

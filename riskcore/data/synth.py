@@ -9,6 +9,9 @@ of the *observed* values (so a model can, in principle, reach it), written to
 column ``true_pd``; the outcome ``default_12m`` is drawn from it (the simulation
 is :mod:`riskcore.data.simulation`). Afterwards the generator injects realistic
 imperfections and records each one in the :class:`Manifest`, which the tests read.
+With ``later_years`` it also continues the companies after the training years
+(:class:`LaterYears`) with three planted changes (a macro shock, an ESG provider
+rescaling its scores, one sector's payment delays rising) for monitoring to find.
 ``docs/demo_portfolio.md`` documents the model for validators.
 """
 
@@ -22,16 +25,26 @@ import numpy as np
 import pandas as pd
 
 from riskcore.data.schema import DEMO_SPEC, SIZE_CLASSES, DatasetSpec
-from riskcore.data.simulation import simulate_panel, true_logit
+from riskcore.data.simulation import PanelState, simulate_later_years, simulate_training, true_logit
 from riskcore.numeric import expit, roc_auc
 from riskcore.numeric import logit as log_odds
 
-__all__ = ["Manifest", "Portfolio", "generate_portfolio", "true_logit"]
+__all__ = ["LaterYears", "Manifest", "Portfolio", "generate_portfolio", "true_logit"]
 
 _ESG_MISSING = (0.30, 0.12, 0.04)  # share of company-years without ESG scores, per size class
 _ESG_COLUMNS = ("esg_environmental", "esg_social", "esg_governance", "carbon_intensity",
                 "esg_controversies", "governance_red_flag", "esg_momentum")
 _MARKET_COLUMNS = ("equity_vol_30d", "equity_vol_90d", "equity_vol_250d", "bid_ask_spread_bps")
+
+# The planted changes of the later years (docs/demo_portfolio.md, "The later years")
+_SHOCK_GDP = -2.5  # GDP growth in the recession, %
+_SHOCK_RATE = 1.5  # policy-rate rise over the last training year, points
+_RESCALED = "esg_environmental"  # reported on 0-10 instead of 0-100 by one provider
+_LATE_SECTOR = "Consumer Discretionary"
+_LATE_FACTOR = 2.5  # supplier payment delays in that sector, times the usual
+_MACRO_COLUMNS = tuple(f.name for f in DEMO_SPEC.features if f.family == "macro")
+# ratios the recession moves through the simulation: coverage through the borrowing rate, growth through GDP
+_MACRO_KNOCK_ON = ("interest_coverage", "revenue_growth")
 
 
 @dataclass
@@ -41,7 +54,8 @@ class Manifest:
     Keys are ``(company_id, fiscal_year)`` pairs. ``outliers`` and ``impossible``
     list ``{"id", "year", "column", "value"}`` records; ``duplicates`` lists the
     keys of rows that appear twice; ``missing`` maps column to the number of
-    missing cells the generator produced.
+    missing cells the generator produced. The ``later_*`` fields describe the years
+    after the training panel when they were asked for (:class:`LaterYears`).
     """
 
     seed: int
@@ -62,6 +76,10 @@ class Manifest:
     impossible: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[tuple[str, int]] = field(default_factory=list)
     missing: dict[str, int] = field(default_factory=dict)
+    later_first_year: int | None = None
+    later_last_year: int | None = None
+    later_changes: list[dict[str, Any]] = field(default_factory=list)
+    later_default_rate: float | None = None
 
     def to_json(self) -> str:
         """The manifest as JSON."""
@@ -85,16 +103,54 @@ def _json_default(o: Any) -> Any:
 
 
 @dataclass
+class LaterYears:
+    """The years after the training panel: a portfolio scored later, the outcomes that follow, what changed.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The later company-years with the training frame's columns, in its order and
+        dtypes, except the outcome and ``true_pd`` (a portfolio scored later has no
+        outcome yet).
+    outcomes : pandas.DataFrame
+        ``company_id, fiscal_year, default_12m, true_pd``, one row per row of ``frame``
+        (the outcomes arrive a year later; ``true_pd`` is for validators).
+    changes : list of dict
+        The planted changes: ``year`` (the first fiscal year it holds), ``change`` (a
+        sentence), ``columns`` (the features it touches), ``kind`` (``"macro"``,
+        ``"data"`` or ``"behaviour"``) and ``segment`` (a sector, or None).
+    """
+
+    frame: pd.DataFrame
+    outcomes: pd.DataFrame
+    changes: list[dict[str, Any]]
+
+
+@dataclass
 class Portfolio:
-    """The generated frame, its spec and the manifest of what was injected."""
+    """The generated frame, its spec, the manifest of what was injected and, if asked for, the later years."""
 
     frame: pd.DataFrame
     manifest: Manifest
     spec: DatasetSpec = DEMO_SPEC
+    later: LaterYears | None = None
 
 
-def _names(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Plausible, unique company names (``Adler Precision GmbH``, a second one ``… II``)."""
+def _names(raw: np.ndarray) -> np.ndarray:
+    """Unique company names: a repeated name gets ``II``, ``III``, … in order of appearance.
+
+    Appending names never changes the earlier ones, so the entrants of the later
+    years get names without renaming the training companies.
+    """
+    s = pd.Series(raw)
+    dup = s.groupby(s).cumcount()
+    roman = np.array(["", " II", " III", " IV", " V", " VI", " VII", " VIII", " IX", " X"])
+    suffix = np.where(dup < len(roman), roman[np.minimum(dup, len(roman) - 1)], " " + (dup + 1).astype(str))
+    return (s + suffix).to_numpy(dtype=object)
+
+
+def _raw_names(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Plausible company names (``Adler Precision GmbH``), possibly repeated."""
     first = np.array(["Adler", "Borea", "Castell", "Delta", "Elbe", "Fjord", "Granit", "Helios", "Iberia",
                       "Juno", "Kestrel", "Lumen", "Maris", "Nordic", "Orion", "Pannon", "Quarz", "Riva",
                       "Saxon", "Tessin", "Umbra", "Vesta", "Wester", "Xanten", "Ysel", "Zenit", "Alba",
@@ -107,13 +163,12 @@ def _names(n: int, rng: np.random.Generator) -> np.ndarray:
     a = rng.integers(0, len(first), n)
     b = rng.integers(0, len(second), n)
     c = rng.integers(0, len(legal), n)
-    names = np.char.add(np.char.add(np.char.add(first[a], " "), np.char.add(second[b], " ")), legal[c])
-    # make names unique in a deterministic way
-    s = pd.Series(names)
-    dup = s.groupby(s).cumcount()
-    roman = np.array(["", " II", " III", " IV", " V", " VI", " VII", " VIII", " IX", " X"])
-    suffix = np.where(dup < len(roman), roman[np.minimum(dup, len(roman) - 1)], " " + (dup + 1).astype(str))
-    return (s + suffix).to_numpy(dtype=object)
+    return np.char.add(np.char.add(np.char.add(first[a], " "), np.char.add(second[b], " ")), legal[c])
+
+
+def _company_ids(numbers: pd.Series) -> np.ndarray:
+    """The simulation's integer company numbers as ids ``C00042``."""
+    return np.char.add("C", np.char.zfill(numbers.astype(str).to_numpy().astype(str), 5))
 
 
 def generate_portfolio(
@@ -126,6 +181,7 @@ def generate_portfolio(
     n_duplicates: int = 12,
     n_outliers: int = 30,
     n_impossible: int = 15,
+    later_years: int = 0,
 ) -> Portfolio:
     """Generate the known-truth demo portfolio.
 
@@ -136,12 +192,16 @@ def generate_portfolio(
     default_rate : target share of company-years that default (0.04-0.10 is realistic here).
     first_year, n_years : the fiscal years covered.
     n_duplicates, n_outliers, n_impossible : imperfections to inject.
+    later_years : fiscal years to simulate after the training years, with planted
+        changes for monitoring (:class:`LaterYears`); 0 for none. The training
+        panel is the same with or without them.
 
     Returns
     -------
     Portfolio
         ``frame`` with the columns of :data:`riskcore.data.schema.DEMO_SPEC` plus
-        ``true_pd``; ``manifest`` with every injected imperfection.
+        ``true_pd``; ``manifest`` with every injected imperfection; ``later`` with
+        the later years when ``later_years > 0``.
 
     Examples
     --------
@@ -153,10 +213,13 @@ def generate_portfolio(
         raise ValueError(f"default_rate={default_rate!r} is outside 0.005-0.5; pick a rate such as 0.06")
     if n_companies < 50:
         raise ValueError(f"n_companies={n_companies!r} is too small; use at least 50")
-    df, stress, intercept = _calibrated_panel(n_companies, first_year, n_years, seed, default_rate)
+    if not 0 <= later_years <= 20:
+        raise ValueError(f"later_years={later_years!r} is outside 0-20; pick a number such as 3")
+    df, stress, intercept, state = _calibrated_panel(n_companies, first_year, n_years, seed, default_rate)
     rng = np.random.default_rng(seed + 1)
-    df["company_id"] = np.char.add("C", np.char.zfill(df["company_id"].astype(str).to_numpy().astype(str), 5))
-    names = _names(n_companies, np.random.default_rng(seed + 2))
+    df["company_id"] = _company_ids(df["company_id"])
+    raw_names = _raw_names(n_companies, np.random.default_rng(seed + 2))
+    names = _names(raw_names)
     df.insert(1, "company_name", names[df["company_id"].str[1:].astype(int).to_numpy()])
 
     esg_keys, taken = _remove_esg_scores(df, rng)
@@ -189,12 +252,19 @@ def generate_portfolio(
         duplicates=sorted((str(a), int(b)) for a, b in zip(dups["company_id"], dups["fiscal_year"])),
         missing={c: int(df[c].isna().sum()) for c in DEMO_SPEC.feature_names if df[c].isna().any()},
     )
-    return Portfolio(frame=df, manifest=manifest)
+    if not later_years:
+        return Portfolio(frame=df, manifest=manifest)
+    later = _later_portfolio(state, df, raw_names, seed, later_years)
+    manifest.later_first_year = int(later.outcomes["fiscal_year"].min())
+    manifest.later_last_year = int(later.outcomes["fiscal_year"].max())
+    manifest.later_changes = later.changes
+    manifest.later_default_rate = float(later.outcomes["default_12m"].mean())
+    return Portfolio(frame=df, manifest=manifest, later=later)
 
 
 def _calibrated_panel(n_companies: int, first_year: int, n_years: int, seed: int,
-                      default_rate: float) -> tuple[pd.DataFrame, int, float]:
-    """The simulated panel whose PD intercept gives the target default rate; its stress year and intercept.
+                      default_rate: float) -> tuple[pd.DataFrame, int, float, PanelState]:
+    """The simulated panel whose PD intercept gives the target default rate; its stress year, intercept, end state.
 
     The intercept depends on the panel, which depends (through exits after
     default) on the intercept: iterate to the fixed point. Every pass uses the
@@ -202,7 +272,7 @@ def _calibrated_panel(n_companies: int, first_year: int, n_years: int, seed: int
     """
     intercept = -3.0
     for _ in range(6):
-        df, stress = simulate_panel(n_companies, first_year, n_years, seed, intercept=intercept)
+        df, stress, state = simulate_training(n_companies, first_year, n_years, seed, intercept=intercept)
         p = df["true_pd"].to_numpy()
         logit = log_odds(p) - intercept
         lo, hi = -20.0, 10.0
@@ -216,8 +286,63 @@ def _calibrated_panel(n_companies: int, first_year: int, n_years: int, seed: int
             break
         intercept = (lo + hi) / 2
     else:
-        df, stress = simulate_panel(n_companies, first_year, n_years, seed, intercept=intercept)
-    return df, stress, intercept
+        df, stress, state = simulate_training(n_companies, first_year, n_years, seed, intercept=intercept)
+    return df, stress, intercept, state
+
+
+def _planted_changes(first: int, n_later: int) -> list[dict[str, Any]]:
+    """The changes planted in the later years ``first`` … ``first + n_later - 1``, in words for a risk manager.
+
+    The macro shock starts in the first later year, the ESG rescaling in the
+    second and the late payments in the third (or the last year when there are
+    fewer), so monitoring meets one new change a year.
+    """
+    last = first + n_later - 1
+    return [
+        {"year": first, "kind": "macro", "segment": None, "columns": [*_MACRO_COLUMNS, *_MACRO_KNOCK_ON],
+         "change": f"A recession begins: GDP growth falls to about {_SHOCK_GDP:.1f}%, the policy rate rises by "
+                   f"{_SHOCK_RATE:.1f} points and sector PMIs drop; interest coverage falls and revenue growth "
+                   "slows with them, and defaults rise."},
+        {"year": min(first + 1, last), "kind": "data", "segment": None, "columns": [_RESCALED],
+         "change": "The provider of the environmental scores now reports them on a 0-10 scale instead of "
+                   "0-100; the companies did not change, only the reporting did."},
+        {"year": min(first + 2, last), "kind": "behaviour", "segment": _LATE_SECTOR,
+         "columns": ["supplier_payment_delay"],
+         "change": f"Customers of {_LATE_SECTOR} companies pay late, so these companies' supplier payment "
+                   f"delays are about {_LATE_FACTOR:g} times longer and their risk rises."},
+    ]
+
+
+def _later_portfolio(state: PanelState, train: pd.DataFrame, raw_names: np.ndarray, seed: int,
+                     n_later: int) -> LaterYears:
+    """Continue the training panel's companies for ``n_later`` years with the planted changes.
+
+    The simulation draws from its own generator (``[seed, 2]``) and the names and
+    ESG gaps from another (``[seed, 3]``), so asking for later years never changes
+    the training panel. The ESG gaps follow the training rates per size class, so
+    the missing share does not drift by itself. The environmental score is
+    rescaled after the true PD was drawn: only the reporting changed.
+    """
+    n_train = len(raw_names)
+    changes = _planted_changes(state.first_year + state.next_t, n_later)
+    rescaled_from, late_from = changes[1]["year"], changes[2]["year"]
+    df = simulate_later_years(state, n_later, np.random.default_rng([seed, 2]), gdp_growth=_SHOCK_GDP,
+                              rate_rise=_SHOCK_RATE, delay_sector=_LATE_SECTOR, delay_factor=_LATE_FACTOR,
+                              delay_from=late_from)
+    rng = np.random.default_rng([seed, 3])
+    names = _names(np.concatenate([raw_names, _raw_names(len(state.c) - n_train, rng)]))
+    numbers = df["company_id"].to_numpy()
+    df["company_id"] = _company_ids(df["company_id"])
+    df.insert(1, "company_name", names[numbers])
+    _remove_esg_scores(df, rng)
+    rescaled = df["fiscal_year"].to_numpy() >= rescaled_from
+    df.loc[rescaled, _RESCALED] = (df.loc[rescaled, _RESCALED] / 10).round(2)
+    order = np.lexsort((df["company_id"].to_numpy(), df["fiscal_year"].to_numpy()))
+    df = df.iloc[order].reset_index(drop=True)
+    outcomes = df[[DEMO_SPEC.id, DEMO_SPEC.time, DEMO_SPEC.target, "true_pd"]].copy()
+    scored = [c for c in train.columns if c not in (DEMO_SPEC.target, "true_pd")]
+    frame = df[scored].astype(train.dtypes[scored].to_dict())
+    return LaterYears(frame=frame, outcomes=outcomes, changes=changes)
 
 
 def _remove_esg_scores(df: pd.DataFrame, rng: np.random.Generator) -> tuple[list[tuple[str, int]], set[int]]:

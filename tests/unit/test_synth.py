@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,12 @@ def test_a_defaulted_company_leaves_the_panel():
     assert (last_seen[defaulted.index] == defaulted).all()
     assert stress == 2020
     assert frame.groupby(["company_id", "fiscal_year"]).size().max() == 1
+
+
+def test_a_portfolio_without_later_years_says_so(small_portfolio):
+    m = small_portfolio.manifest
+    assert small_portfolio.later is None
+    assert m.later_first_year is None and m.later_changes == [] and m.later_default_rate is None
+    # a manifest written before the later years existed still reads
+    old = {k: v for k, v in json.loads(m.to_json()).items() if not k.startswith("later_")}
+    assert Manifest.from_json(json.dumps(old)) == m
