@@ -8,6 +8,8 @@ endpoint              permission        answers
 GET  /health          none              200 while the process runs
 GET  /ready           none              200 ready / 503 with the reasons
 GET  /model_info      model_info        200, 401, 403, 429, 503 no model
+GET  /monitoring      model_info        200 the newest monitoring summary of the served model,
+                                        401, 403, 404 never monitored, 429, 503
 POST /predict         score             200, 401, 403, 413, 422, 429, 503
 POST /predict_batch   score             200 (per-company errors inside), 401, 403, 413,
                                         422 (not a batch, or more than ``api_max_batch``), 429, 503
@@ -47,6 +49,7 @@ from api.handlers import BAD_MODEL as _BAD_MODEL
 from api.handlers import NO_MODEL
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
+from api.monitoring import MonitoringHistory, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import (
@@ -82,9 +85,9 @@ from the deployed riskcore model. Every score is written to the audit trail befo
 | role | may call |
 |---|---|
 | admin | everything |
-| analyst | GET /model_info, POST /predict_explain |
+| analyst | GET /model_info, GET /monitoring, POST /predict_explain |
 | service | POST /predict, POST /predict_batch |
-| viewer | GET /model_info |
+| viewer | GET /model_info, GET /monitoring |
 
 GET /health and GET /ready need no key.
 
@@ -114,6 +117,7 @@ class _State:
     limiter: RateLimiter
     models: schemas.RequestModels | None
     model_info: dict[str, Any] | None
+    monitoring: MonitoringHistory
 
     def scoring(self) -> tuple[ModelBundle, AuditLog]:
         """The bundle and audit log, or a 503 when either is missing."""
@@ -315,7 +319,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     models = schemas.build_request_models(bundle, settings.api_max_batch) if bundle is not None else None
     state = _State(settings=settings, bundle=bundle, model_problem=model_problem, keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   models=models, model_info=_model_info(bundle, settings.api_max_batch) if bundle else None)
+                   models=models, model_info=_model_info(bundle, settings.api_max_batch) if bundle else None,
+                   monitoring=MonitoringHistory(settings))
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
@@ -365,6 +370,19 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
         if st.model_info is None:
             raise HTTPException(503, st.model_problem)
         return st.model_info
+
+    @app.get("/monitoring", response_model=schemas.MonitoringSummary, tags=["model"],
+             responses={**_INFO_RESPONSES, 404: {"model": schemas.ErrorBody}},
+             summary="The newest monitoring run of the deployed model: alerts, drift, expected and realised "
+                     "performance, back-test")
+    def monitoring(request: Request, key: ApiKey = Depends(_guard("model_info"))) -> Any:
+        st = _state(request)
+        if st.bundle is None:
+            raise HTTPException(503, st.model_problem)
+        found = st.monitoring.latest(st.bundle.version)
+        if found is None:
+            raise HTTPException(404, no_monitoring(st.bundle.version))
+        return found
 
     if models is None:
         _add_unavailable_routes(app)

@@ -13,7 +13,7 @@ role       permissions
 admin      score, explain, model_info (everything)
 analyst    explain (POST /predict_explain), model_info
 service    score (POST /predict, POST /predict_batch)
-viewer     model_info (GET /model_info)
+viewer     model_info (GET /model_info, GET /monitoring)
 =========  =====================================================
 
 The running API re-reads the file when it changes, so a revoked key stops

@@ -29,17 +29,18 @@ st.set_page_config(page_title="riskcore", page_icon=str(ROOT / "assets" / "logo.
 
 def first_start() -> None:
     """No model yet: generate the demo portfolio and train a quick model, with a progress bar."""
-    from riskcore.modelling.train import train_demo
+    from riskcore.lifecycle import first_start as start
 
     st.title("Welcome to riskcore")
     st.write(f"There is no model yet. riskcore is generating its demo portfolio ({state.settings().demo_companies:,} "
-             "companies over ten years, with a known true probability of default) and training a first model with "
-             "the quick profile. This takes under a minute, once.")
+             "companies over ten years, with a known true probability of default), training a first model with "
+             "the quick profile, and monitoring the three years that follow, in which the economy, one ESG "
+             "provider and one sector change. This takes about a minute, once.")
     progress = widgets.progress_bar()
     with state.exclusive("first-start"):
         state.clear_model_caches()
         if state.champion_ref() is None:
-            train_demo(state.settings(), profile="quick", progress=progress)
+            start(state.settings(), profile="quick", progress=progress)
     state.clear_model_caches()
     st.rerun()
 
@@ -81,6 +82,7 @@ pages = {
         st.Page(PAGES / "costs_threshold.py", title="Costs & threshold", icon=":material/balance:"),
         st.Page(PAGES / "performance.py", title="Performance", icon=":material/monitoring:"),
         st.Page(PAGES / "sectors.py", title="Sectors", icon=":material/domain:"),
+        st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/query_stats:"),
     ],
     "Companies": [
         st.Page(PAGES / "company_explorer.py", title="Company explorer", icon=":material/search:"),

@@ -9,8 +9,8 @@ in :mod:`riskcore.errors`):
 exit  meaning
 ====  =======================================================================
 0     success (a clean check, every row scored, an intact audit trail)
-1     the command ran and found problems: rows rejected, a failing check, an
-      altered audit trail
+1     the command ran and found problems: rows rejected, a failing check, a
+      failed monitoring alert, an altered audit trail
 2     the input cannot be used: unusable file, missing required column,
       invalid values (and argparse's usage errors)
 3     a setting or option has an invalid value
@@ -43,9 +43,10 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
-check, an altered audit trail); 2 the input cannot be used (unusable file, missing required column,
-invalid values); 3 a setting or option is invalid; 4 no model, or its bundle is missing or altered;
-5 training stopped by a leakage check; 6 the audit trail or the experiment store is unavailable."""
+check, a failed monitoring alert, an altered audit trail); 2 the input cannot be used (unusable file,
+missing required column, invalid values); 3 a setting or option is invalid; 4 no model, or its bundle
+is missing or altered; 5 training stopped by a leakage check; 6 the audit trail or the experiment store
+is unavailable."""
 
 
 def _print(*parts: object) -> None:
@@ -93,11 +94,17 @@ def load_with_spec(path: str, args: argparse.Namespace) -> tuple[Table, DatasetS
 # ---------------------------------------------------------------------------
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    """Generate the demo portfolio and write it with its manifest."""
+    """Generate the demo portfolio and write it with its manifest; with ``--later-years``, the later years too.
+
+    The later years go next to the file as ``<stem>.later.csv`` (the portfolio scored
+    later, without outcomes) and ``<stem>.later_outcomes.csv`` (id, year, outcome and
+    true PD), and their planted changes into the manifest.
+    """
     from riskcore.data.synth import generate_portfolio
     from riskcore.data.tabular import write_csv
 
-    portfolio = generate_portfolio(args.companies, seed=args.seed, default_rate=args.default_rate)
+    portfolio = generate_portfolio(args.companies, seed=args.seed, default_rate=args.default_rate,
+                                   later_years=args.later_years)
     out = Path(args.out)
     write_csv(portfolio.frame, out)
     manifest_path = out.with_name(out.name + ".manifest.json")
@@ -109,6 +116,15 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
            "in the latest two years")
     _print(f"  injected: {len(m.esg_missing):,} rows without ESG, {len(m.outliers)} outliers, "
            f"{len(m.impossible)} impossible values, {len(m.duplicates)} duplicate rows")
+    if portfolio.later is not None:
+        later_path = out.with_name(out.stem + ".later.csv")
+        outcomes_path = out.with_name(out.stem + ".later_outcomes.csv")
+        write_csv(portfolio.later.frame, later_path)
+        write_csv(portfolio.later.outcomes, outcomes_path)
+        _print(f"Wrote {later_path} ({len(portfolio.later.frame):,} rows, fiscal years {m.later_first_year}–"
+               f"{m.later_last_year}, default rate {m.later_default_rate:.2%}) and its outcomes {outcomes_path}")
+        for change in portfolio.later.changes:
+            _print(f"  from {change['year']} ({change['kind']}): {change['change']}")
     _print(f"  manifest: {manifest_path}")
     return EXIT_OK
 
@@ -217,6 +233,28 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if job.n_rejected else EXIT_OK
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Monitor a later portfolio against the model's reference profile; write monitor.json; exit 1 on a failed alert."""
+    from riskcore.config import load_settings
+    from riskcore.lifecycle import monitor_file, record_monitoring
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.progress import TextProgress
+    from riskcore.serving.audit import AuditLog
+
+    settings = load_settings()
+    bundle = _bundle_from_arg(args.model, settings)
+    audit = AuditLog.from_settings(settings)
+    out = Path(args.out)
+    run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes, period=args.period,
+                       rules=settings.alerts, sheet=args.sheet, positive=args.positive,
+                       rejects_path=out / "rejects.csv", progress=TextProgress())
+    tracker = None if args.no_mlflow else Tracker.from_settings(settings)
+    record_monitoring(run, bundle, out=out, tracker=tracker)
+    _print(run.summary())
+    _print(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
+    return EXIT_PROBLEMS if run.report.failed else EXIT_OK
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit trail's hash chain; name the first altered row."""
     from riskcore.config import load_settings
@@ -243,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--default-rate", type=float, default=0.06, help="target default rate (default 0.06)")
     p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--later-years", type=int, default=0, choices=range(21), metavar="N",
+                   help="also write N fiscal years after the training years, with planted changes to monitor "
+                        "(0-20, default 0)")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("check", help="data-quality report and leakage checks of a file")
@@ -286,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording and writing (one JSON line on stderr)")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("monitor", help="drift, back-test and alerts of a portfolio scored after training")
+    p.add_argument("--model", default="champion", help="a bundle folder, or 'champion' (default)")
+    p.add_argument("--data", required=True, help="the later portfolio: CSV, Excel (.xlsx) or Parquet")
+    p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    p.add_argument("--outcomes", help="file with company id, period and outcome (0/1), once they arrived")
+    p.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
+    p.add_argument("--period", help="the column naming each row's period (default: the model's time column)")
+    p.add_argument("--out", required=True, help="folder to write monitor.json and summary.txt to")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log the monitoring run to MLflow")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

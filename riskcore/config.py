@@ -17,7 +17,7 @@ from typing import Any, Literal, cast, get_args
 
 from riskcore.errors import ConfigError
 
-__all__ = ["CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings",
+__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings",
            "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
@@ -54,6 +54,40 @@ class Costs:
             problems.append(f"mode={self.mode!r} must be 'fixed' or 'exposure'")
         if problems:
             raise ConfigError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """When monitoring raises an alert: each rule fails beyond its limit and warns beyond its warning level.
+
+    Set in ``riskcore.toml`` under ``[alerts]`` (same names). The defaults are the
+    credit conventions: a feature whose PSI exceeds 0.25 (warning from 0.10), a
+    score PSI above 0.10 (warning from 0.05), a realised AUC more than 0.05 below the
+    test AUC (warning from 0.025), an ECE above 0.02 (warning from 0.015), and any
+    red grade in the back-test (an amber grade warns). Features of the families in
+    ``skip_families`` (macro series, which move every period by nature) are reported
+    but do not raise the feature alert.
+    """
+
+    feature_psi: float = 0.25
+    feature_psi_warn: float = 0.10
+    score_psi: float = 0.10
+    score_psi_warn: float = 0.05
+    auc_drop: float = 0.05
+    auc_drop_warn: float = 0.025
+    ece: float = 0.02
+    ece_warn: float = 0.015
+    red_grades: int = 1
+    skip_families: tuple[str, ...] = ("macro",)
+
+    def __post_init__(self) -> None:
+        for warn, fail in (("feature_psi_warn", "feature_psi"), ("score_psi_warn", "score_psi"),
+                           ("auc_drop_warn", "auc_drop"), ("ece_warn", "ece")):
+            w, f = getattr(self, warn), getattr(self, fail)
+            if not (0 <= w <= f):
+                raise ConfigError(f"alert setting {warn}={w!r} must be between 0 and {fail}={f!r}")
+        if self.red_grades < 1:
+            raise ConfigError(f"alert setting red_grades={self.red_grades!r} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -134,6 +168,7 @@ class Settings:
     audit_url: str = ""
     model_name: str = "riskcore-pd"
     costs: Costs = field(default_factory=Costs)
+    alerts: AlertRules = field(default_factory=AlertRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -246,6 +281,31 @@ def _costs(value: Any, source: str) -> Costs:
         raise ConfigError(f"[costs]{where}: {err}") from None
 
 
+def _alerts(value: Any, source: str) -> AlertRules:
+    """The ``[alerts]`` table: each value checked and converted, every message naming its key and the file."""
+    where = _where(source)
+    base = AlertRules()
+    allowed = [f.name for f in fields(AlertRules)]
+    if not isinstance(value, dict):
+        raise ConfigError(f"[alerts]{where} must be a table with {', '.join(allowed)}")
+    unknown = set(value) - set(allowed)
+    if unknown:
+        raise ConfigError(f"unknown alert settings {sorted(unknown)!r}{where}; allowed: {', '.join(allowed)}")
+    kwargs: dict[str, Any] = {}
+    for key, v in value.items():
+        if key == "skip_families":
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"setting alerts.skip_families={v!r}{where} must be a list of family names, "
+                                  'e.g. ["macro"]')
+            kwargs[key] = tuple(v)
+        else:
+            kwargs[key] = _coerce(f"alerts.{key}", v, getattr(base, key), source)
+    try:
+        return AlertRules(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"[alerts]{where}: {err}") from None
+
+
 def _read_file(file: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings file as a dict; ConfigError when it is missing or not valid TOML."""
     try:
@@ -266,6 +326,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
     for key, value in data.items():
         if key == "costs":
             kwargs["costs"] = _costs(value, source)
+        elif key == "alerts":
+            kwargs["alerts"] = _alerts(value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

@@ -9,6 +9,9 @@
   (``python -m riskcore score``, a dashboard upload);
 - :func:`score_companies`: score companies sent one by one or in a small batch (the API).
 
+What happens to a model after it is trained (monitoring its later portfolios) is
+:mod:`riskcore.lifecycle`, one layer up: it uses these workflows.
+
 "Score then record" exists here once: both scoring workflows validate, score, write
 every score to the audit trail in one request, and only then hand the scores over —
 no audit row, no score. How a large file streams is the serving layer's business
@@ -31,7 +34,7 @@ from riskcore.data.tabular import Table
 from riskcore.errors import DataFileError, SchemaError
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog, AuditRecord, Source
-from riskcore.serving.batch import CHUNK_ROWS, FileRequest, FileSource, ScoreJob, score_in_chunks
+from riskcore.serving.batch import CHUNK_ROWS, ChunkSink, FileRequest, FileSource, ScoreJob, score_in_chunks
 from riskcore.serving.scoring import score_one
 
 if TYPE_CHECKING:
@@ -284,6 +287,7 @@ def score_and_record(
     lgd: float | None = None,
     explain: bool = False,
     progress: Progress = no_progress,
+    sink: ChunkSink | None = None,
 ) -> ScoreJob:
     """Read, validate, score, record and write a portfolio file, a chunk at a time.
 
@@ -306,6 +310,7 @@ def score_and_record(
     chunk_rows : rows read, scored and recorded at a time.
     risk_bands, lgd, explain : as :func:`riskcore.serving.scoring.score_frame`.
     progress : ``progress(fraction, message)``.
+    sink : sees every scored chunk (monitoring counts them).
 
     Returns
     -------
@@ -324,7 +329,7 @@ def score_and_record(
                           output=Path(output) if output is not None else None,
                           rejects_path=Path(rejects_path) if rejects_path is not None else None, keep=keep,
                           sheet=sheet, max_bytes=max_bytes, chunk_rows=chunk_rows, risk_bands=risk_bands, lgd=lgd,
-                          explain=explain, progress=progress)
+                          explain=explain, progress=progress, sink=sink)
     audit.check_writable()  # before any work: no audit, no scores
     progress(0.0, "reading and validating")
     return score_in_chunks(bundle, source, request, audit=audit)
@@ -419,3 +424,4 @@ def _company_id(spec: DatasetSpec, record: Mapping[str, Any], index: int) -> str
             if normalise_name(k) == key and v is not None:
                 return str(v)
     return f"row {index + 1}"
+

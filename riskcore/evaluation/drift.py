@@ -44,11 +44,11 @@ BinKind = Literal["numeric", "categorical"]
 DriftStatus = Literal["stable", "watch", "act"]
 
 PSI_FLOOR = 1e-4
+"""Smallest share a bin takes in :func:`psi` (0.01 %), so an empty bin adds a large but finite term."""
 PSI_WATCH = 0.10
 """From this PSI on a distribution is watched (:func:`psi_band`)."""
 PSI_ACT = 0.25
 """Above this PSI a distribution has moved enough to act on (:func:`psi_band`; leakage check (d) warns above it)."""
-"""Smallest share a bin takes in :func:`psi` (0.01 %), so an empty bin adds a large but finite term."""
 
 MISSING = "missing"
 OUT_OF_RANGE = "out_of_range"
@@ -150,6 +150,31 @@ class FrozenBins:
         bounds = ["-inf", *(f"{e:.6g}" for e in self.edges), "inf"]
         return (*(f"[{a}, {b})" for a, b in zip(bounds[:-1], bounds[1:], strict=True)), MISSING, OUT_OF_RANGE)
 
+    @property
+    def n_bins(self) -> int:
+        """Number of bins: the value bins, then missing and out of range."""
+        return (len(self.levels) if self.kind == "categorical" else len(self.edges) + 1) + 2
+
+    def codes(self, values: ArrayLike) -> np.ndarray:
+        """Bin of each value, in the order of :attr:`labels` (``n_bins - 2`` missing, ``n_bins - 1`` out of range).
+
+        Parameters
+        ----------
+        values : array-like
+            Values of the feature.
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+        """
+        if self.kind == "categorical":
+            return category_codes(values, self.levels)
+        x = np.asarray(pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce"), dtype=np.float64)
+        n_values = len(self.edges) + 1
+        codes = np.searchsorted(np.asarray(self.edges, dtype=np.float64), x, side="right")
+        outside = ~np.isnan(x) & (~np.isfinite(x) | ~_in_range(x, self.lo, self.hi))
+        return np.where(np.isnan(x), n_values, np.where(outside, n_values + 1, codes))
+
     def counts(self, values: ArrayLike) -> np.ndarray:
         """Count values per bin, in the order of :attr:`labels`.
 
@@ -163,19 +188,7 @@ class FrozenBins:
         ndarray of int64, shape (len(labels),)
             Rows per bin.
         """
-        if self.kind == "categorical":
-            s = _as_text(values)
-            codes = pd.Index(list(self.levels), dtype=object).get_indexer(pd.Index(s, dtype=object)).astype(np.int64)
-            n_values = len(self.levels)
-            missing = s.isna().to_numpy()
-            codes = np.where(missing, n_values, np.where(codes < 0, n_values + 1, codes))
-        else:
-            x = np.asarray(pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce"), dtype=np.float64)
-            n_values = len(self.edges) + 1
-            codes = np.searchsorted(np.asarray(self.edges, dtype=np.float64), x, side="right")
-            outside = ~np.isnan(x) & (~np.isfinite(x) | ~_in_range(x, self.lo, self.hi))
-            codes = np.where(np.isnan(x), n_values, np.where(outside, n_values + 1, codes))
-        return np.bincount(codes, minlength=n_values + 2).astype(np.int64)
+        return np.bincount(self.codes(values), minlength=self.n_bins).astype(np.int64)
 
     def as_dict(self) -> dict[str, object]:
         """Return the bins as JSON-able data (see :meth:`from_dict`)."""
@@ -222,6 +235,22 @@ def _seq(value: object) -> list[float | int | str]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"expected a list, got {value!r}")
     return list(value)
+
+
+def category_codes(values: ArrayLike, levels: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Position of each value among ``levels``; ``len(levels)`` when missing, ``len(levels) + 1`` when unknown.
+
+    Text is matched as it is; other values (numbers used as categories) as their text.
+    One hash lookup per value (:meth:`pandas.Index.get_indexer`), so a million rows take milliseconds.
+    """
+    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
+    if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+        s = _as_text(s)
+    missing = s.isna().to_numpy()
+    # get_indexer, not pd.Categorical: unknown levels in a Categorical are deprecated in pandas 3 and will raise
+    codes = pd.Index(list(levels), dtype=object).get_indexer(pd.Index(s)).astype(np.int64)
+    n = len(levels)
+    return np.where(missing, n, np.where(codes < 0, n + 1, codes))
 
 
 def _as_text(values: ArrayLike) -> pd.Series:

@@ -12,6 +12,8 @@ Layout (every file but ``manifest.json`` is listed in it with its SHA-256)::
     metrics.json       the evaluation (see riskcore.modelling.train)
     importances.json   feature importances
     profile.json       a profile of the training data (quantiles per feature and sector)
+    reference.json     the monitoring reference: frozen bins per feature, score and grade, test back-test
+                       (riskcore.evaluation.reference; bundles written before monitoring existed lack it)
     holdout.parquet    validation and test rows with their scores, for the dashboard
 
 Nothing here is a pickle: LightGBM and XGBoost models are their own text/JSON
@@ -39,6 +41,7 @@ from riskcore.modelling.features import FeatureBuilder
 from riskcore.numeric import expit, logit
 
 if TYPE_CHECKING:
+    from riskcore.evaluation.reference import ReferenceProfile
     from riskcore.modelling.calibration import Calibrator
 
 __all__ = ["SKOPS_ALLOWLIST", "ModelBundle", "Scorer", "bundle_hash", "calibrated_pd", "load_bundle", "save_bundle",
@@ -88,6 +91,11 @@ def _clean_json(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return _clean_json(obj.item())
     return obj
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` as strict JSON data: NaN and infinities as None, numpy scalars as Python numbers."""
+    return json.loads(json.dumps(_clean_json(obj), default=_json_default, allow_nan=False))
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -233,6 +241,7 @@ class ModelBundle:
     importances: pd.DataFrame
     profile: dict[str, Any]
     manifest_hash: str
+    reference_data: dict[str, Any] | None = field(default=None, repr=False)
     _holdout: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -285,6 +294,25 @@ class ModelBundle:
     def predict_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(raw score, calibrated PD) of a prepared frame."""
         return self.score_matrix(self.matrix(frame))
+
+    @property
+    def reference(self) -> ReferenceProfile:
+        """The monitoring reference profile frozen at training.
+
+        Raises
+        ------
+        BundleError
+            When the bundle was written before monitoring existed (retrain to monitor it).
+        """
+        from riskcore.evaluation.reference import ReferenceProfile
+
+        if self.reference_data is None:
+            raise BundleError(f"model {self.version} was trained before riskcore kept a monitoring reference "
+                              "profile; retrain it (python -m riskcore train) to monitor its portfolio")
+        try:
+            return ReferenceProfile.from_dict(self.reference_data)
+        except (ValueError, KeyError, TypeError) as err:
+            raise BundleError(f"the bundle's reference.json cannot be read ({err}); retrain the model") from None
 
     def holdout(self) -> pd.DataFrame:
         """Validation and test rows with their scores (read once, then cached on the object)."""
@@ -340,6 +368,7 @@ def save_bundle(
     profile: dict[str, Any],
     holdout: pd.DataFrame,
     members: list[tuple[str, Any]] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> Path:
     """Write a bundle folder and its manifest; returns the folder.
 
@@ -366,6 +395,8 @@ def save_bundle(
     write_json(folder / "metrics.json", metrics)
     write_json(folder / "importances.json", importances.to_dict(orient="records"))
     write_json(folder / "profile.json", profile)
+    if reference is not None:
+        write_json(folder / "reference.json", reference)
     holdout.to_parquet(folder / "holdout.parquet", index=False)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     manifest = {"format": FORMAT_VERSION, "version": info["version"],
@@ -485,5 +516,8 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     importances = pd.DataFrame(json.loads((folder / "importances.json").read_text(encoding="utf-8")))
     profile = json.loads((folder / "profile.json").read_text(encoding="utf-8"))
+    ref_path = folder / "reference.json"
+    reference = json.loads(ref_path.read_text(encoding="utf-8")) if ref_path.exists() else None
     return ModelBundle(path=folder, info=info, spec=spec, features=fb, scorer=scorer, calibrators=calibrators,
-                       metrics=metrics, importances=importances, profile=profile, manifest_hash=bundle_hash(folder))
+                       metrics=metrics, importances=importances, profile=profile, manifest_hash=bundle_hash(folder),
+                       reference_data=reference)

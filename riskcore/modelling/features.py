@@ -168,6 +168,23 @@ def add_panel_features(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     return out
 
 
+def with_history_features(history: pd.DataFrame, later: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``later`` with its panel features as columns, computed on the companies' full history.
+
+    A portfolio exported a year after training holds only the new years, so a
+    company's first new row has no earlier row in the file to take a delta or a
+    volatility from. Lenders' systems export such year-on-year figures as columns;
+    scoring uses a column's value where the file's own history gives none (see
+    :func:`riskcore.serving.scoring.score_frame`). This writes them for the demo's
+    later years from the training years that precede them.
+    """
+    cols = [c for c in dict.fromkeys([spec.id, spec.time, *(f.recipe.inputs[0] for f in spec.panel_features
+                                                             if f.recipe is not None)]) if c and c in later]
+    both = pd.concat([history[cols], later[cols]], ignore_index=True)
+    panel = add_panel_features(both, spec).iloc[len(history):]
+    return later.assign(**{f.name: panel[f.name].round(6).to_numpy() for f in spec.panel_features})
+
+
 # ---------------------------------------------------------------------------
 # layout
 # ---------------------------------------------------------------------------

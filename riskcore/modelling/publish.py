@@ -42,6 +42,7 @@ class BundleContent:
     importances: pd.DataFrame
     profile: dict[str, Any]
     holdout: pd.DataFrame
+    reference: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def save_and_verify(bundle_dir: Path, *, pipeline: Any, kind: str, spec: Dataset
     members = list(pipeline.members) if kind == "ensemble" else None
     save_bundle(bundle_dir, pipeline=pipeline, kind=kind, spec=spec, info=content.info,
                 calibrators=content.calibrators, metrics=content.metrics, importances=content.importances,
-                profile=content.profile, holdout=content.holdout, members=members)
+                profile=content.profile, holdout=content.holdout, members=members, reference=content.reference)
     bundle = load_bundle(bundle_dir)
     _, p_check = bundle.predict_frame(X_test)
     gap = float(np.max(np.abs(p_check - p_test))) if len(p_test) else 0.0

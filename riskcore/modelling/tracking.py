@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from riskcore.config import Settings
     from riskcore.modelling.bundle import ModelBundle
 
+MONITORING_SUFFIX = "-monitoring"
+
 __all__ = ["ChampionRef", "Tracker", "load_champion"]
 
 CHAMPION = "champion"
@@ -74,6 +76,7 @@ def _quiet_mlflow() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # reading monitor.json is not a download
 
 
 class Tracker:
@@ -211,6 +214,60 @@ class Tracker:
         self.set_champion(versions[0].version)
         return str(versions[0].version)
 
+    # -- monitoring ----------------------------------------------------------
+    def monitoring(self) -> Tracker:
+        """A tracker on the same store for the monitoring runs (experiment ``<experiment>-monitoring``)."""
+        if self.experiment.endswith(MONITORING_SUFFIX):
+            return self
+        return Tracker(self.tracking_uri, self.artifact_root, experiment=self.experiment + MONITORING_SUFFIX,
+                       model_name=self.model_name)
+
+    def log_monitoring(self, report: dict[str, Any], *, model_version: str, bundle_hash: str,
+                       summary: str = "") -> str:
+        """Log one monitoring run: its headline numbers as metrics, ``monitor.json`` as an artifact; the run id.
+
+        Tagged with the model version and bundle hash, the periods and the worst alert, so the history can be
+        read per model without opening every report.
+        """
+        from mlflow.entities import Metric, RunTag
+
+        statuses = [a["status"] for a in report.get("alerts", [])]
+        worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+        periods = ",".join(str(p) for p in report.get("periods", []))
+        tags = {"model_version": model_version, "bundle_hash": bundle_hash, "periods": periods[:500],
+                "worst_alert": worst, "source": str(report.get("source", ""))[:500]}
+        metrics = _monitoring_metrics(report)
+        c = self.client
+        try:
+            run = c.create_run(self.experiment_id, run_name=f"monitor {model_version} {periods}"[:250], tags=tags)
+            rid = run.info.run_id
+            ts = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+            c.log_batch(rid, metrics=[Metric(k, float(v), ts, 0) for k, v in metrics.items()],
+                        tags=[RunTag(k, v) for k, v in tags.items()])
+            c.log_dict(rid, report, "monitor.json")
+            if summary:
+                c.log_text(rid, summary, "summary.txt")
+            c.set_terminated(rid)
+            return str(rid)
+        except _store_errors() as err:
+            raise TrackingError(f"could not log the monitoring run to {self.tracking_uri!r}: {err}") from None
+
+    def monitoring_runs(self, model_version: str | None = None) -> pd.DataFrame:
+        """Monitoring runs, newest first (of one model version when given); empty when there are none."""
+        tracker = self.monitoring()
+        where = f"tags.model_version = '{model_version}'" if model_version else ""
+        return tracker._search(where)
+
+    def monitoring_report(self, run_id: str) -> dict[str, Any]:
+        """The ``monitor.json`` of one monitoring run."""
+        from mlflow.artifacts import load_dict
+
+        try:
+            uri = self.client.get_run(run_id).info.artifact_uri.rstrip("/") + "/monitor.json"
+            return dict(load_dict(uri))
+        except _store_errors() as err:
+            raise TrackingError(f"cannot read the monitoring report of run {run_id!r}: {err}") from None
+
     # -- reading -----------------------------------------------------------
     def champion(self) -> ChampionRef | None:
         """The production model, or ``None`` when there is none yet."""
@@ -304,6 +361,31 @@ class Tracker:
                  "bundle_hash": (v.tags or {}).get("bundle_hash"),
                  "champion": champ is not None and str(v.version) == champ.registry_version} for v in versions]
         return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
+
+
+def _finite(value: Any) -> bool:
+    """Whether a report value is a finite number (a metric MLflow can store)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and abs(value) != float("inf")
+
+
+def _monitoring_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of a monitoring report, as MLflow metrics."""
+    features = [f for f in report.get("features", []) if _finite(f.get("psi"))]
+    realised = report.get("realized") or {}
+    found = {
+        "rows": report.get("n"), "score_psi": (report.get("score") or {}).get("psi"),
+        "grade_psi": report.get("grade_psi"), "max_feature_psi": max((f["psi"] for f in features), default=None),
+        "features_act": sum(f["status"] == "act" for f in features),
+        "features_watch": sum(f["status"] == "watch" for f in features),
+        "expected_default_rate": (report.get("expected") or {}).get("default_rate"),
+        "expected_auc": (report.get("expected") or {}).get("auc"),
+        "realized_auc": realised.get("auc"), "realized_default_rate": realised.get("default_rate"),
+        "realized_ece": realised.get("ece"), "realized_rows": realised.get("n"),
+        "alerts_failed": sum(a["status"] == "fail" for a in report.get("alerts", [])),
+        "alerts_warned": sum(a["status"] == "warn" for a in report.get("alerts", [])),
+    }
+    return {k: float(v) for k, v in found.items() if _finite(v)}
 
 
 def load_champion(tracker: Tracker) -> ModelBundle:

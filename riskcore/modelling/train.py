@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from riskcore.config import Costs, Profile, Settings, TrainingConfig
 from riskcore.data.quality import QualityReport
 from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import Table
+from riskcore.evaluation.reference import build_reference
 from riskcore.modelling import assessment, publish, stages
 from riskcore.modelling.importance import importance_table, importance_warnings
 from riskcore.modelling.leakage import LeakageReport
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.modelling.tracking import Tracker
 
-__all__ = ["TrainingResult", "train", "train_demo"]
+__all__ = ["TrainingResult", "demo_later_paths", "train", "train_demo"]
 
 
 @dataclass
@@ -166,7 +168,9 @@ def _save(models_dir: str | Path, *, pipeline: Any, chosen: CandidateResult, sea
     content = publish.BundleContent(
         info=info, calibrators=dict(calibrated.calibrators), metrics=metrics, importances=importances,
         profile=publish.data_profile(parts.X_train, spec, parts.y_train, publish.feature_builder(pipeline)),
-        holdout=assessment.holdout_frame(parts, inputs, spec, calibrated, base.p_test if base else None))
+        holdout=assessment.holdout_frame(parts, inputs, spec, calibrated, base.p_test if base else None),
+        reference=build_reference(spec, parts.X_train, np.concatenate([calibrated.p_validation, calibrated.p_test]),
+                                  calibrated.p_test, parts.y_test).as_dict())
     bundle = publish.save_and_verify(bundle_dir, pipeline=pipeline, kind=chosen.kind, spec=spec, content=content,
                                      X_test=parts.X_test, p_test=calibrated.p_test)
     return _Saved(version, bundle_dir, bundle, metrics)
@@ -273,26 +277,31 @@ def train(
 
 
 def train_demo(settings: Settings, *, profile: Profile = "quick", progress: Progress = no_progress,
-               n_companies: int | None = None, seed: int = 7) -> TrainingResult:
+               n_companies: int | None = None, seed: int = 7, later_years: int = 0) -> TrainingResult:
     """Generate the demo portfolio (when missing), train on it, register and promote the model.
 
     This is the dashboard's first start. The CSV and its manifest are written to
-    ``settings.data_dir``; the model is logged to the settings' MLflow store.
+    ``settings.data_dir``; the model is logged to the settings' MLflow store. With
+    ``later_years`` the years after the training panel are written too (see
+    :func:`demo_later_paths`), for the monitoring history of the first start.
     """
     from riskcore.data.schema import DEMO_SPEC
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.data.tabular import read_table, write_csv
+    from riskcore.data.tabular import read_table
     from riskcore.modelling.tracking import Tracker
 
     path = Path(settings.data_dir) / "demo_portfolio.csv"
+    manifest = path.with_name(path.name + ".manifest.json")
+    later_missing = later_years > 0 and not all(p.exists() for p in demo_later_paths(settings))
     if not path.exists():
         progress(0.0, "generating the demo portfolio")
-        portfolio = generate_portfolio(n_companies or settings.demo_companies, seed=seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        write_csv(portfolio.frame, tmp)
-        path.with_name(path.name + ".manifest.json").write_text(portfolio.manifest.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        _write_demo(settings, n_companies or settings.demo_companies, seed, later_years, write_panel=True)
+    elif later_missing and manifest.exists():
+        # the later years continue the panel on disk: the same companies and seed
+        from riskcore.data.synth import Manifest
+
+        m = Manifest.from_json(manifest.read_text(encoding="utf-8"))
+        progress(0.0, "generating the demo's later years")
+        _write_demo(settings, m.n_companies, m.seed, later_years, write_panel=False)
     table = read_table(path)
 
     def scaled(fraction: float, message: str) -> None:
@@ -301,3 +310,34 @@ def train_demo(settings: Settings, *, profile: Profile = "quick", progress: Prog
     return train(table, DEMO_SPEC, config=TrainingConfig.for_profile(profile, random_state=seed),
                  costs=settings.costs, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
                  progress=scaled, promote=True, source=str(path))
+
+
+def demo_later_paths(settings: Settings) -> tuple[Path, Path]:
+    """Where the demo's later years go: the portfolio scored later, and the outcomes that followed."""
+    folder = Path(settings.data_dir)
+    return folder / "demo_portfolio.later.csv", folder / "demo_portfolio.later_outcomes.csv"
+
+
+def _write_demo(settings: Settings, n_companies: int, seed: int, later_years: int, *, write_panel: bool) -> None:
+    """Write the demo portfolio, its manifest and (with ``later_years``) its later years, each file atomically."""
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.data.tabular import write_csv
+    from riskcore.modelling.features import with_history_features
+
+    portfolio = generate_portfolio(n_companies, seed=seed, later_years=later_years)
+    path = Path(settings.data_dir) / "demo_portfolio.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def atomic(frame: pd.DataFrame, target: Path) -> None:
+        tmp = target.with_suffix(".tmp")
+        write_csv(frame, tmp)
+        tmp.replace(target)
+
+    if portfolio.later is not None:
+        later_path, outcomes_path = demo_later_paths(settings)
+        atomic(with_history_features(portfolio.frame, portfolio.later.frame, DEMO_SPEC), later_path)
+        atomic(portfolio.later.outcomes, outcomes_path)
+    if write_panel:
+        path.with_name(path.name + ".manifest.json").write_text(portfolio.manifest.to_json(), encoding="utf-8")
+        atomic(portfolio.frame, path)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,10 +40,20 @@ if TYPE_CHECKING:
     from riskcore.data.tabular import TableWriter
     from riskcore.modelling.bundle import ModelBundle
 
-__all__ = ["CHUNK_ROWS", "FileRequest", "FileSource", "ScoreJob", "score_in_chunks"]
+__all__ = ["CHUNK_ROWS", "ChunkSink", "FileRequest", "FileSource", "ScoreJob", "score_in_chunks"]
 
 FileSource = str | os.PathLike[str] | bytes | IO[bytes]
 CHUNK_ROWS = 50_000
+
+
+class ChunkSink(Protocol):
+    """Something that sees every scored chunk (monitoring counts its rows), and starts again on a second pass."""
+
+    def add(self, result: ScoreResult) -> None:
+        """Take the scored rows of one chunk."""
+
+    def reset(self) -> None:
+        """Forget what was added (the file is being read again)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class FileRequest:
     lgd: float | None = None
     explain: bool = False
     progress: Progress = no_progress
+    sink: ChunkSink | None = None
 
 
 @dataclass
@@ -154,6 +165,8 @@ class _Pass:
                              history=history)
         self.timings["score"] += time.perf_counter() - t0
         self.tally.add(result)
+        if r.sink is not None:
+            r.sink.add(result)
         self.notes.update(dict.fromkeys(result.notes))
         if len(result.rejects):
             self.rejects.append(result.rejects)
@@ -214,6 +227,8 @@ def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: F
     are then taken as they come.
     """
     run = _Pass(bundle, request, audit)
+    if request.sink is not None:
+        request.sink.reset()
     started = time.perf_counter()
     reader: TableReader | None = None
     scratch = None

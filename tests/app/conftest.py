@@ -1,7 +1,7 @@
 """Fixtures of the page tests: a state folder with a trained champion, and a fresh AppTest per test.
 
 The champion is trained once per session with the dashboard's own first-start
-call (``train_demo``, quick profile, 1,500 companies). A second, cheaper run is
+call (``first_start``, quick profile, 1,500 companies), which also monitors the demo's later years. A second, cheaper run is
 logged next to it (not promoted) so the training-runs page has a run to switch
 to and a model to promote.
 """
@@ -24,11 +24,12 @@ def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.tabular import read_table
     from riskcore.modelling.tracking import Tracker
-    from riskcore.modelling.train import train, train_demo
+    from riskcore.lifecycle import first_start
+    from riskcore.modelling.train import train
 
     home = tmp_path_factory.mktemp("dashboard_home")
     settings = load_settings(env={"RISKCORE_HOME": str(home)})
-    train_demo(settings, profile="quick", n_companies=1500)
+    first_start(settings, profile="quick", n_companies=1500)
     data = settings.data_dir / "demo_portfolio.csv"
     train(read_table(data), DEMO_SPEC, config=TrainingConfig.quick(
         candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200), costs=settings.costs,

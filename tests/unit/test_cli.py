@@ -3,9 +3,11 @@
 tests/unit/test_errors.py holds the whole table, one row per kind of error.
 """
 
+import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from riskcore.cli import main
@@ -23,6 +25,30 @@ def test_demo_data_prints_rows_rate_and_oracle(tmp_path, capsys):
     assert code == 0
     assert "rows" in text and "default rate" in text and "oracle AUC" in text
     assert out.exists() and (tmp_path / "demo.csv.manifest.json").exists()
+    assert not (tmp_path / "demo.later.csv").exists()
+
+
+def test_demo_data_writes_the_later_years_and_names_their_changes(tmp_path, capsys):
+    out = tmp_path / "demo.csv"
+    code, text, _ = run("demo-data", "--companies", "300", "--seed", "7", "--later-years", "2", "--out", str(out),
+                        capsys=capsys)
+    assert code == 0
+    later = pd.read_csv(tmp_path / "demo.later.csv")
+    outcomes = pd.read_csv(tmp_path / "demo.later_outcomes.csv")
+    assert "default_12m" not in later.columns and "true_pd" not in later.columns
+    assert list(outcomes.columns) == ["company_id", "fiscal_year", "default_12m", "true_pd"]
+    assert len(later) == len(outcomes) and set(later["fiscal_year"]) == {2025, 2026}
+    manifest = json.loads((tmp_path / "demo.csv.manifest.json").read_text())
+    assert (manifest["later_first_year"], manifest["later_last_year"]) == (2025, 2026)
+    assert len(manifest["later_changes"]) == 3
+    for change in manifest["later_changes"]:
+        assert change["change"] in text
+
+
+def test_demo_data_refuses_too_many_later_years(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo-data", "--later-years", "50", "--out", str(tmp_path / "demo.csv")])
+    assert stop.value.code == 2 and "--later-years" in capsys.readouterr().err
 
 
 def test_check_demo_reports_imperfections_and_exit_1(demo_csv, small_portfolio, capsys):

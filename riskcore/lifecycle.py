@@ -1,0 +1,232 @@
+"""The model's life after training: monitoring the portfolios it scores, as they and their outcomes arrive.
+
+- :func:`monitor_file`: score a later portfolio (validated, scored and recorded in the audit trail exactly as
+  ``score`` does), and compare it with the model's reference profile, and with the outcomes when they arrived
+  (:mod:`riskcore.evaluation.monitoring`);
+- :func:`record_monitoring`: write ``monitor.json`` and log the run under the monitoring experiment, so the
+  dashboard's monitoring page and ``GET /monitoring`` show the history;
+- :func:`monitor_demo_years`: the demo's later years, monitored one year at a time on the first start.
+
+``python -m riskcore monitor``, the dashboard's monitoring page and the demo's first start call these.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from riskcore.progress import Progress, no_progress
+from riskcore.serving.audit import AuditLog
+from riskcore.serving.batch import FileSource, ScoreJob
+from riskcore.workflows import Face, score_and_record
+
+if TYPE_CHECKING:
+    from riskcore.config import AlertRules, Profile, Settings
+    from riskcore.evaluation.monitoring import MonitorReport
+    from riskcore.modelling.bundle import ModelBundle
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.modelling.train import TrainingResult
+
+__all__ = ["DEMO_LATER_YEARS", "MonitorRun", "first_start", "monitor_demo_years", "monitor_file",
+           "record_monitoring"]
+
+DEMO_LATER_YEARS = 3
+"""Years after the training panel the first start writes and monitors (each with its planted change)."""
+
+@dataclass
+class MonitorRun:
+    """The outcome of :func:`monitor_file`: the report, the scoring job behind it, and (once logged) its run."""
+
+    report: MonitorReport
+    job: ScoreJob
+    run_id: str | None = None
+    written: Path | None = None
+
+    def summary(self) -> str:
+        """The report's summary with the scoring job's counts."""
+        job = self.job
+        head = (f"Scored {job.n_scored:,} of {job.n_rows:,} rows" + (f" ({job.n_rejected:,} rejected, see the "
+                "reject report)" if job.n_rejected else "") + f"; audit request {job.request_id}")
+        return head + "\n" + self.report.to_text()
+
+
+def monitor_file(
+    bundle: ModelBundle,
+    source: FileSource | pd.DataFrame,
+    *,
+    audit: AuditLog,
+    face: Face,
+    outcomes: FileSource | None = None,
+    period: str | None = None,
+    rules: AlertRules | None = None,
+    caller: str | None = None,
+    sheet: str | None = None,
+    max_bytes: int | None = None,
+    positive: str | None = None,
+    rejects_path: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    progress: Progress = no_progress,
+) -> MonitorRun:
+    """Score a portfolio scored after training, record it, and monitor it against the model's reference profile.
+
+    The file goes through the same validation, scoring and audit trail as ``score`` (rejected rows are reported
+    and left out; the valid ones are monitored), one chunk at a time.
+
+    Parameters
+    ----------
+    bundle : the model whose portfolio it is.
+    source : the portfolio: a path, bytes or binary file object (CSV, Excel, Parquet), or a frame.
+    audit : the audit trail its scores are recorded in.
+    face : ``"cli"``, ``"dashboard"`` or ``"api"``.
+    outcomes : the outcomes file (company id, period, 0/1), when the outcomes arrived.
+    period : the column naming each row's period (default the model's time column).
+    rules : the alert thresholds (default the product's).
+    caller, sheet, max_bytes : as :func:`score_and_record`.
+    positive : the outcome label that means default, when it is not 0/1.
+    rejects_path : where to write the reject report, when rows were rejected.
+    name : what the portfolio is called in the report (default the file's path).
+    progress : ``progress(fraction, message)``.
+
+    Returns
+    -------
+    MonitorRun
+
+    Raises
+    ------
+    riskcore.errors.BundleError
+        When the model has no reference profile (trained before monitoring existed).
+    riskcore.errors.DataFileError, riskcore.errors.SchemaError
+        When the portfolio or the outcomes file cannot be used (the outcomes are read first).
+    """
+    from riskcore.evaluation.monitoring import monitor
+    from riskcore.serving.monitor import MonitorSink, read_outcomes
+
+    sink = MonitorSink(bundle.reference, bundle.spec, period)
+    found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
+    job = score_and_record(bundle, source, audit=audit, face=face, caller=caller, sheet=sheet, max_bytes=max_bytes,
+                           progress=progress, sink=sink)
+    if rejects_path is not None and job.n_rejected:
+        from riskcore.data.tabular import write_csv
+
+        write_csv(job.rejects, rejects_path)
+    report = monitor(sink.counts, model_version=bundle.version, rules=rules,
+                     outcomes=None if found is None else found.frame,
+                     period_column=sink.period if sink.period_found else None,
+                     source=name or (str(source) if isinstance(source, str | Path) else "upload"))
+    notes = report.data["notes"]
+    if found is not None:
+        notes[:0] = found.notes()
+    if sink.period and not sink.period_found:
+        notes.insert(0, f"the portfolio has no column {sink.period!r}: it was monitored as one period")
+    if job.n_rejected:
+        notes.insert(0, f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)")
+    report.data.update({"audit_request": job.request_id, "rows_in_file": job.n_rows, "rejected": job.n_rejected})
+    return MonitorRun(report, job)
+
+
+def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.PathLike[str] | None = None,
+                      tracker: Tracker | None = None) -> MonitorRun:
+    """Write ``monitor.json`` (and ``summary.txt``) to ``out`` and log the run under the monitoring experiment.
+
+    Parameters
+    ----------
+    run : what :func:`monitor_file` returned.
+    bundle : the model monitored (its version tags the run).
+    out : a folder for ``monitor.json``; ``None`` writes no file.
+    tracker : the model's tracker; the run goes to its monitoring experiment. ``None`` logs nothing.
+
+    Returns
+    -------
+    MonitorRun
+        The same run, with ``run_id`` and ``written`` set.
+    """
+    from riskcore.modelling.bundle import json_ready, write_json
+
+    data = json_ready(run.report.as_dict())
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "monitor.json", data)
+        (folder / "summary.txt").write_text(run.summary() + "\n", encoding="utf-8")
+        run.written = folder / "monitor.json"
+    if tracker is not None:
+        run.run_id = tracker.monitoring().log_monitoring(data, model_version=bundle.version,
+                                                         bundle_hash=bundle.manifest_hash, summary=run.summary())
+    return run
+
+
+def monitor_demo_years(settings: Settings, bundle: ModelBundle, *,
+                       progress: Progress = no_progress) -> list[MonitorRun]:
+    """Monitor the demo's later years one year at a time, with their outcomes, and log each run.
+
+    This is what a risk manager does each year as the portfolio and then its
+    outcomes arrive; on the first start it gives the monitoring page a true history.
+    Nothing happens when the later years were not generated.
+
+    Parameters
+    ----------
+    settings : where the demo files, the audit trail and the experiment store are.
+    bundle : the model to monitor (the first start's champion).
+    progress : ``progress(fraction, message)``.
+
+    Returns
+    -------
+    list of MonitorRun
+        One per later year, oldest first.
+    """
+    from riskcore.data.tabular import read_table
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.modelling.train import demo_later_paths
+
+    later_path, outcomes_path = demo_later_paths(settings)
+    if not (later_path.exists() and outcomes_path.exists()):
+        return []
+    time = bundle.spec.time or "fiscal_year"
+    later = read_table(later_path).frame
+    outcomes = pd.read_csv(outcomes_path)
+    years = sorted(pd.to_numeric(later[time], errors="coerce").dropna().astype(int).unique())
+    audit = AuditLog.from_settings(settings)
+    tracker = Tracker.from_settings(settings)
+    runs = []
+    for k, year in enumerate(years):
+        progress(k / len(years), f"monitoring the demo's later year {year}")
+        part = later[pd.to_numeric(later[time], errors="coerce") == year].reset_index(drop=True)
+        found = outcomes[outcomes[time] == year].to_csv(index=False).encode()
+        run = monitor_file(bundle, part, audit=audit, face="dashboard", caller="first start", outcomes=found,
+                           rules=settings.alerts, name=f"demo later year {year} ({later_path.name})")
+        runs.append(record_monitoring(run, bundle, tracker=tracker))
+    progress(1.0, "monitoring history recorded")
+    return runs
+
+
+def first_start(settings: Settings, *, profile: Profile = "quick", progress: Progress = no_progress,
+                n_companies: int | None = None, seed: int = 7) -> TrainingResult:
+    """The dashboard's first start: the demo portfolio and its later years, a first model, a monitoring history.
+
+    Parameters
+    ----------
+    settings : where everything is written.
+    profile : the training profile (quick by default: under a minute on two cores).
+    progress : ``progress(fraction, message)``.
+    n_companies : companies in the demo portfolio (default ``settings.demo_companies``).
+    seed : the demo's seed.
+
+    Returns
+    -------
+    riskcore.modelling.train.TrainingResult
+        The first model's training run.
+    """
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.train import train_demo
+
+    def part(start: float, end: float) -> Progress:
+        return lambda fraction, message: progress(start + (end - start) * fraction, message)
+
+    result = train_demo(settings, profile=profile, progress=part(0.0, 0.9), n_companies=n_companies, seed=seed,
+                        later_years=DEMO_LATER_YEARS)
+    monitor_demo_years(settings, load_bundle(result.bundle_dir), progress=part(0.9, 1.0))
+    return result

@@ -1,0 +1,75 @@
+"""GET /monitoring: the newest monitoring run of the served model, from a real experiment store."""
+
+from __future__ import annotations
+
+import pytest
+from apitools import header
+
+from api import monitoring as api_monitoring
+from riskcore.lifecycle import monitor_file, record_monitoring
+from riskcore.modelling.tracking import Tracker
+
+
+@pytest.fixture
+def monitored(settings, bundle, audit, small_portfolio, tmp_path):
+    """One monitoring run of the served model on the portfolio's last two years, with their outcomes."""
+    frame = small_portfolio.frame
+    later = frame[frame["fiscal_year"] >= frame["fiscal_year"].max() - 1]
+    portfolio = tmp_path / "later.csv"
+    outcomes = tmp_path / "outcomes.csv"
+    later.drop(columns=["default_12m", "true_pd"]).to_csv(portfolio, index=False)
+    later[["company_id", "fiscal_year", "default_12m"]].to_csv(outcomes, index=False)
+    run = monitor_file(bundle, str(portfolio), audit=audit, face="cli", outcomes=str(outcomes))
+    return record_monitoring(run, bundle, tracker=Tracker.from_settings(settings))
+
+
+def test_never_monitored_is_404_with_what_to_do(client, keys, bundle):
+    r = client.get("/monitoring", headers=header(keys["viewer"]))
+    assert r.status_code == 404
+    assert bundle.version in r.json()["detail"]
+    assert "python -m riskcore monitor" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst", "viewer"])
+def test_latest_monitoring_summary(monitored, client, keys, bundle, role):
+    r = client.get("/monitoring", headers=header(keys[role]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    report = monitored.report.as_dict()
+    assert body["model_version"] == bundle.version
+    assert body["run_id"] == monitored.run_id
+    assert body["rows"] == report["n"]
+    assert [a["rule"] for a in body["alerts"]] == [a["rule"] for a in report["alerts"]]
+    assert [a["status"] for a in body["alerts"]] == [a["status"] for a in report["alerts"]]
+    psis = [f["psi"] for f in body["features"]]
+    assert psis == sorted(psis, reverse=True)
+    assert body["features"][0]["name"] == report["features"][0]["name"]
+    assert body["realized"]["n"] == report["realized"]["n"] > 0
+    assert body["expected"]["auc"] == pytest.approx(report["expected"]["auc"])
+    assert {g["traffic_light"] for g in body["grades"]} <= {"green", "amber", "red"}
+
+
+def test_scoring_role_may_not_read_it(monitored, client, keys):
+    r = client.get("/monitoring", headers=header(keys["service"]))
+    assert r.status_code == 403
+    assert "viewer" in r.json()["detail"]
+
+
+def test_needs_a_key(client):
+    assert client.get("/monitoring").status_code == 401
+
+
+def test_no_model_is_503(make_client, keys):
+    r = make_client(bundle_=None).get("/monitoring", headers=header(keys["viewer"]))
+    assert r.status_code == 503
+
+
+def test_history_is_read_again_after_the_cache_expires(monitored, settings, bundle):
+    now = [0.0]
+    history = api_monitoring.MonitoringHistory(settings, clock=lambda: now[0])
+    first = history.latest(bundle.version)
+    assert first is not None and first["run_id"] == monitored.run_id
+    again = record_monitoring(monitored, bundle, tracker=Tracker.from_settings(settings))
+    assert history.latest(bundle.version)["run_id"] == monitored.run_id  # cached
+    now[0] += api_monitoring.CACHE_SECONDS + 1
+    assert history.latest(bundle.version)["run_id"] == again.run_id
