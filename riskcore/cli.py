@@ -97,8 +97,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     """Generate the demo portfolio and write it with its manifest; with ``--later-years``, the later years too.
 
     The later years go next to the file as ``<stem>.later.csv`` (the portfolio scored
-    later, without outcomes) and ``<stem>.later_outcomes.csv`` (id, year, outcome and
-    true PD), and their planted changes into the manifest.
+    later, without outcomes, with its year-on-year features computed on the whole
+    history) and ``<stem>.later_outcomes.csv`` (id, year, outcome and true PD), and their
+    planted changes into the manifest.
     """
     from riskcore.data.synth import generate_portfolio
     from riskcore.data.tabular import write_csv
@@ -119,7 +120,10 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     if portfolio.later is not None:
         later_path = out.with_name(out.stem + ".later.csv")
         outcomes_path = out.with_name(out.stem + ".later_outcomes.csv")
-        write_csv(portfolio.later.frame, later_path)
+        from riskcore.modelling.features import with_history_features
+
+        # the later file carries its year-on-year features, as a lender's export would (see with_history_features)
+        write_csv(with_history_features(portfolio.frame, portfolio.later.frame, portfolio.spec), later_path)
         write_csv(portfolio.later.outcomes, outcomes_path)
         _print(f"Wrote {later_path} ({len(portfolio.later.frame):,} rows, fiscal years {m.later_first_year}–"
                f"{m.later_last_year}, default rate {m.later_default_rate:.2%}) and its outcomes {outcomes_path}")
@@ -235,8 +239,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Monitor a later portfolio against the model's reference profile; write monitor.json; exit 1 on a failed alert."""
+    import json
+
     from riskcore.config import load_settings
-    from riskcore.lifecycle import monitor_file, record_monitoring
+    from riskcore.lifecycle import monitor_audit, monitor_file, record_monitoring
     from riskcore.modelling.tracking import Tracker
     from riskcore.progress import TextProgress
     from riskcore.serving.audit import AuditLog
@@ -245,13 +251,20 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     bundle = _bundle_from_arg(args.model, settings)
     audit = AuditLog.from_settings(settings)
     out = Path(args.out)
-    run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes, period=args.period,
-                       rules=settings.alerts, sheet=args.sheet, positive=args.positive,
-                       rejects_path=out / "rejects.csv", progress=TextProgress())
+    if args.from_audit:
+        run = monitor_audit(bundle, audit, since=args.since, until=args.until, outcomes=args.outcomes,
+                            period=args.period, rules=settings.alerts, positive=args.positive)
+    else:
+        run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes, period=args.period,
+                           rules=settings.alerts, sheet=args.sheet, positive=args.positive,
+                           rejects_path=out / "rejects.csv", progress=TextProgress())
     tracker = None if args.no_mlflow else Tracker.from_settings(settings)
     record_monitoring(run, bundle, out=out, tracker=tracker)
     _print(run.summary())
     _print(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
+    if args.timings:
+        print("timings: " + json.dumps({k: round(v, 3) for k, v in run.timings.items()}), file=sys.stderr,
+              flush=True)
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
 
 
@@ -330,13 +343,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("monitor", help="drift, back-test and alerts of a portfolio scored after training")
     p.add_argument("--model", default="champion", help="a bundle folder, or 'champion' (default)")
-    p.add_argument("--data", required=True, help="the later portfolio: CSV, Excel (.xlsx) or Parquet")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--data", help="the later portfolio: CSV, Excel (.xlsx) or Parquet (scored and recorded first)")
+    g.add_argument("--from-audit", action="store_true",
+                   help="monitor the scores the model already gave, from the audit trail (see --since, --until)")
+    p.add_argument("--since", help="with --from-audit: scores recorded from this date or time (UTC), e.g. 2026-10-01")
+    p.add_argument("--until", help="with --from-audit: scores recorded before this date or time (UTC)")
     p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
     p.add_argument("--outcomes", help="file with company id, period and outcome (0/1), once they arrived")
     p.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
     p.add_argument("--period", help="the column naming each row's period (default: the model's time column)")
     p.add_argument("--out", required=True, help="folder to write monitor.json and summary.txt to")
     p.add_argument("--no-mlflow", action="store_true", help="do not log the monitoring run to MLflow")
+    p.add_argument("--timings", action="store_true",
+                   help="print the seconds spent reading, scoring, recording, monitoring (one JSON line on stderr)")
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("audit", help="the audit trail")

@@ -3,6 +3,7 @@
 - :func:`monitor_file`: score a later portfolio (validated, scored and recorded in the audit trail exactly as
   ``score`` does), and compare it with the model's reference profile, and with the outcomes when they arrived
   (:mod:`riskcore.evaluation.monitoring`);
+- :func:`monitor_audit`: the same for the scores a model already gave, read back from the audit trail;
 - :func:`record_monitoring`: write ``monitor.json`` and log the run under the monitoring experiment, so the
   dashboard's monitoring page and ``GET /monitoring`` show the history;
 - :func:`monitor_demo_years`: the demo's later years, monitored one year at a time on the first start.
@@ -13,7 +14,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from riskcore.modelling.tracking import Tracker
     from riskcore.modelling.train import TrainingResult
 
-__all__ = ["DEMO_LATER_YEARS", "MonitorRun", "first_start", "monitor_demo_years", "monitor_file",
+__all__ = ["DEMO_LATER_YEARS", "MonitorRun", "first_start", "monitor_audit", "monitor_demo_years", "monitor_file",
            "record_monitoring"]
 
 DEMO_LATER_YEARS = 3
@@ -42,13 +44,16 @@ class MonitorRun:
     """The outcome of :func:`monitor_file`: the report, the scoring job behind it, and (once logged) its run."""
 
     report: MonitorReport
-    job: ScoreJob
+    job: ScoreJob | None
     run_id: str | None = None
     written: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """The report's summary with the scoring job's counts."""
         job = self.job
+        if job is None:
+            return self.report.to_text()
         head = (f"Scored {job.n_scored:,} of {job.n_rows:,} rows" + (f" ({job.n_rejected:,} rejected, see the "
                 "reject report)" if job.n_rejected else "") + f"; audit request {job.request_id}")
         return head + "\n" + self.report.to_text()
@@ -105,14 +110,18 @@ def monitor_file(
     from riskcore.evaluation.monitoring import monitor
     from riskcore.serving.monitor import MonitorSink, read_outcomes
 
+    started = time.perf_counter()
     sink = MonitorSink(bundle.reference, bundle.spec, period)
+    t0 = time.perf_counter()
     found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
+    outcomes_s = time.perf_counter() - t0
     job = score_and_record(bundle, source, audit=audit, face=face, caller=caller, sheet=sheet, max_bytes=max_bytes,
                            progress=progress, sink=sink)
     if rejects_path is not None and job.n_rejected:
         from riskcore.data.tabular import write_csv
 
         write_csv(job.rejects, rejects_path)
+    t0 = time.perf_counter()
     report = monitor(sink.counts, model_version=bundle.version, rules=rules,
                      outcomes=None if found is None else found.frame,
                      period_column=sink.period if sink.period_found else None,
@@ -125,7 +134,81 @@ def monitor_file(
     if job.n_rejected:
         notes.insert(0, f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)")
     report.data.update({"audit_request": job.request_id, "rows_in_file": job.n_rows, "rejected": job.n_rejected})
-    return MonitorRun(report, job)
+    # "score" includes the monitoring counts of each chunk, also shown on their own as "monitor_counts"
+    timings = {**job.timings, "outcomes": outcomes_s, "monitor_counts": sink.seconds,
+               "monitor_report": time.perf_counter() - t0}
+    timings["total"] = time.perf_counter() - started
+    return MonitorRun(report, job, timings=timings)
+
+
+def monitor_audit(
+    bundle: ModelBundle,
+    audit: AuditLog,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    outcomes: FileSource | None = None,
+    period: str | None = None,
+    rules: AlertRules | None = None,
+    positive: str | None = None,
+) -> MonitorRun:
+    """Monitor the scores a model already gave, read back from the audit trail, without scoring anything again.
+
+    Every score the model version recorded between ``since`` and ``until`` counts, with the inputs it was
+    given; a company scored more than once in a period counts once, with its latest score.
+
+    Parameters
+    ----------
+    bundle : the model (its version selects the scores; its reference profile is compared with).
+    audit : the audit trail.
+    since, until : ISO dates or times (UTC), ``since <= recorded < until``; ``None`` leaves a side open.
+    outcomes, period, rules, positive : as :func:`monitor_file`.
+
+    Returns
+    -------
+    MonitorRun
+        With ``job`` None (nothing was scored).
+
+    Raises
+    ------
+    riskcore.errors.SchemaError
+        When the model recorded no score in the window.
+    """
+    from riskcore.errors import SchemaError
+    from riskcore.evaluation.monitoring import MonitorCounts, monitor
+    from riskcore.serving.monitor import read_outcomes
+
+    started = time.perf_counter()
+    found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
+    scored = audit.scored(bundle.version, since=since, until=until)
+    window = f"{since or 'the start'} to {until or 'now'}"
+    if scored.empty:
+        raise SchemaError(f"the audit trail holds no score of model {bundle.version} from {window}; score a "
+                          "portfolio first (python -m riskcore score) or widen --since/--until")
+    column = period or bundle.spec.time
+    periods = scored[column] if column and column in scored else None
+    keys = ["_company_id"] + (["_period"] if periods is not None else [])
+    scored = scored.assign(_period=periods.astype(str) if periods is not None else None)
+    latest = scored.drop_duplicates(keys, keep="last").reset_index(drop=True)
+    counts = MonitorCounts(bundle.reference)
+    t0 = time.perf_counter()
+    counts.add(latest, latest["_p_default"].to_numpy(dtype=float), ids=latest["_company_id"].to_numpy(dtype=object),
+               periods=None if periods is None else latest[column].to_numpy(dtype=object),
+               segments=latest[bundle.spec.segment].to_numpy(dtype=object)
+               if bundle.spec.segment and bundle.spec.segment in latest else None)
+    counts_s = time.perf_counter() - t0
+    report = monitor(counts, model_version=bundle.version, rules=rules,
+                     outcomes=None if found is None else found.frame,
+                     period_column=column if periods is not None else None,
+                     source=f"audit trail, scores of {bundle.version} from {window}")
+    notes = report.data["notes"]
+    if found is not None:
+        notes[:0] = found.notes()
+    if len(latest) < len(scored):
+        notes.insert(0, f"{len(scored) - len(latest):,} earlier score(s) of companies scored again in the same "
+                        "period were left out; each company counts once, with its latest score")
+    report.data.update({"audit_request": None, "rows_in_file": int(len(scored)), "rejected": 0})
+    return MonitorRun(report, None, timings={"monitor_counts": counts_s, "total": time.perf_counter() - started})
 
 
 def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.PathLike[str] | None = None,
@@ -146,6 +229,7 @@ def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.Pat
     """
     from riskcore.modelling.bundle import json_ready, write_json
 
+    t0 = time.perf_counter()
     data = json_ready(run.report.as_dict())
     if out is not None:
         folder = Path(out)
@@ -156,6 +240,7 @@ def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.Pat
     if tracker is not None:
         run.run_id = tracker.monitoring().log_monitoring(data, model_version=bundle.version,
                                                          bundle_hash=bundle.manifest_hash, summary=run.summary())
+    run.timings["record"] = time.perf_counter() - t0
     return run
 
 

@@ -244,7 +244,10 @@ def category_codes(values: ArrayLike, levels: tuple[str, ...] | list[str]) -> np
     One hash lookup per value (:meth:`pandas.Index.get_indexer`), so a million rows take milliseconds.
     """
     s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
-    if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+    # an object column of numbers (integer-coded classes) is text only once converted
+    text = pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty") if s.dtype == object else \
+        pd.api.types.is_string_dtype(s.dtype)
+    if not text:
         s = _as_text(s)
     missing = s.isna().to_numpy()
     # get_indexer, not pd.Categorical: unknown levels in a Categorical are deprecated in pandas 3 and will raise
@@ -324,7 +327,7 @@ def chi2_p_value(expected_counts: ArrayLike, actual_counts: ArrayLike) -> float:
     them). The expected counts are the reference shares scaled to the current rows in
     the kept bins. Bins expected to hold fewer than 5 rows are pooled into one, and
     a pool still below 5 is merged into the smallest other bin, the usual condition
-    for the χ² approximation. Uses :func:`scipy.stats.chisquare`.
+    for the χ² approximation. Equal to :func:`scipy.stats.chisquare` (a test holds it).
 
     Parameters
     ----------
@@ -355,7 +358,10 @@ def chi2_p_value(expected_counts: ArrayLike, actual_counts: ArrayLike) -> float:
             f_exp, a = f_exp[:-1], a[:-1]
     if len(f_exp) < 2:
         return 1.0
-    return float(stats.chisquare(a, f_exp).pvalue)
+    # the statistic and p-value of scipy.stats.chisquare(a, f_exp), without its per-call
+    # overhead (a monitoring run tests thousands of segment × feature × period bins)
+    statistic = float(np.sum((a - f_exp) ** 2 / f_exp))
+    return float(stats.chi2.sf(statistic, len(f_exp) - 1))
 
 
 def ks_statistic(reference: ArrayLike, current: ArrayLike) -> tuple[float, float]:

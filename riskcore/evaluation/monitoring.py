@@ -287,10 +287,12 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
                 current = counts.periods[p].features[name][j]
                 if current.sum() < MIN_SEGMENT_ROWS:
                     continue
-                entry = _drift_entry(expected, current)
+                value = psi(expected, current)
                 natural = fref.segment_natural.get(segment, 0.0)
-                if (entry["status"] == "act" and overall[(name, p)] != "act" and entry["p_value"] < 0.001
-                        and entry["psi"] > SEGMENT_NATURAL_FACTOR * natural):
+                if psi_band(value) != "act" or overall[(name, p)] == "act" or value <= SEGMENT_NATURAL_FACTOR * natural:
+                    continue  # the χ² test only where the cheap criteria hold: thousands of cells
+                entry = _drift_entry(expected, current)
+                if entry["p_value"] < 0.001:
                     out.append({"segment": segment, "feature": name, "family": fref.family, "period": p,
                                 "overall_status": overall[(name, p)], "natural_psi": natural, **entry})
     out.sort(key=lambda e: -e["psi"])

@@ -12,6 +12,7 @@ the others are used.
 from __future__ import annotations
 
 import os
+import time
 from typing import IO
 
 import numpy as np
@@ -51,11 +52,13 @@ class MonitorSink:
         self.spec = spec
         self.period = period or spec.time
         self.period_found = False
+        self.seconds = 0.0
 
     def reset(self) -> None:
         """Start again (the file is being read a second time)."""
         self.counts.reset()
         self.period_found = False
+        self.seconds = 0.0
 
     def _column(self, result: ScoreResult, name: str | None) -> np.ndarray | None:
         """A column of the scored rows: from the scores, the typed inputs or the file's own columns."""
@@ -74,11 +77,13 @@ class MonitorSink:
         """Add the scored rows of one chunk."""
         if not result.n_scored:
             return
+        t0 = time.perf_counter()
         periods = self._column(result, self.period)
         self.period_found = self.period_found or periods is not None
         ids = result.scores[result.id_column].to_numpy(dtype=object) if result.id_column in result.scores else None
         self.counts.add(result.inputs, result.scores["p_default"].to_numpy(dtype=float), ids=ids, periods=periods,
                         segments=self._column(result, self.spec.segment))
+        self.seconds += time.perf_counter() - t0
 
 
 class Outcomes:

@@ -38,6 +38,12 @@ def test_demo_data_writes_the_later_years_and_names_their_changes(tmp_path, caps
     assert "default_12m" not in later.columns and "true_pd" not in later.columns
     assert list(outcomes.columns) == ["company_id", "fiscal_year", "default_12m", "true_pd"]
     assert len(later) == len(outcomes) and set(later["fiscal_year"]) == {2025, 2026}
+    # the year-on-year features come as columns computed on the whole history: a company's first later
+    # row has a delta whenever it was in the last training year
+    first = later[later["fiscal_year"] == 2025]
+    panel = pd.read_csv(out)
+    known = first["company_id"].isin(panel.loc[panel["fiscal_year"] == 2024, "company_id"])
+    assert known.any() and first.loc[known, "debt_to_assets_delta"].notna().all()
     manifest = json.loads((tmp_path / "demo.csv.manifest.json").read_text())
     assert (manifest["later_first_year"], manifest["later_last_year"]) == (2025, 2026)
     assert len(manifest["later_changes"]) == 3

@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
 from riskcore.serving.audit.batch import AuditBatch, _remove_batch
-from riskcore.serving.audit.reading import read_rows
+from riskcore.serving.audit.reading import read_rows, read_scored
 from riskcore.serving.audit.records import AuditRecord, _check_request, _prepare, _record_inputs
 from riskcore.serving.audit.tables import (
     _HEAD_COLUMNS,
@@ -344,6 +344,41 @@ class AuditLog:
         if not isinstance(company_id, str):
             raise AuditError(f"company_id={company_id!r} must be a string")
         return self._read(limit, source, company_id, with_inputs=True)
+
+    def scored(self, model_version: str, *, since: str | None = None, until: str | None = None) -> pd.DataFrame:
+        """Return every score one model version gave between two times, with the inputs it scored, oldest first.
+
+        Parameters
+        ----------
+        model_version : the model whose scores are read.
+        since, until : ISO 8601 dates or times (UTC) bounding when the requests were recorded,
+            ``since <= time < until``; ``None`` leaves that side open.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``seq``, ``ts``, ``_company_id``, ``_p_default``, ``_grade`` (the recorded key and score) and one
+            column per recorded input, under its own name.
+
+        Raises
+        ------
+        AuditError
+            When a bound is not an ISO 8601 date or time, or the store cannot be read.
+        """
+        bounds: list[str | None] = []
+        for name, value in (("since", since), ("until", until)):
+            if value is None:
+                bounds.append(None)
+                continue
+            try:
+                stamp = pd.Timestamp(value)
+            except ValueError:
+                raise AuditError(f"{name}={value!r} is not a date or time; write it as 2026-01-31 or "
+                                 "2026-01-31T12:00") from None
+            stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            bounds.append(stamp.isoformat(timespec="microseconds"))
+        with self._reading() as conn:
+            return read_scored(conn, model_version, bounds[0], bounds[1])
 
     def count(self) -> int:
         """Count the scores recorded (rows of committed requests).

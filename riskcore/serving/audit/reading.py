@@ -30,7 +30,7 @@ from riskcore.serving.audit.tables import (
     audit_segments,
 )
 
-__all__ = ["read_rows"]
+__all__ = ["read_rows", "read_scored"]
 
 
 
@@ -110,3 +110,43 @@ def read_rows(conn: Connection, limit: int | None, source: str | None, company_i
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
     frame["p_default"] = frame["p_default"].astype(float)
     return frame
+
+
+def read_scored(conn: Connection, model_version: str, since: str | None, until: str | None) -> pd.DataFrame:
+    """Every score a model version gave in a time window, with its inputs, oldest first.
+
+    Parameters
+    ----------
+    conn : an open connection.
+    model_version : the model whose scores are read.
+    since, until : ISO 8601 times (or dates) bounding the requests' commit time, ``since <= ts < until``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``seq``, ``ts``, ``_company_id``, ``_p_default``, ``_grade`` (the recorded key and score; an input may be
+        called ``company_id`` too) and one column per recorded input, under its own name.
+    """
+    h = audit_requests.c
+    stmt = select(h.seq, h.ts, h.request_id, h.batch_id, h.n_chunks).where(h.model_version == model_version)
+    if since:
+        stmt = stmt.where(h.ts >= since)
+    if until:
+        stmt = stmt.where(h.ts < until)
+    frames = []
+    for head in conn.execute(stmt.order_by(h.seq)).all():
+        for chunk in range(head.n_chunks):
+            data = conn.execute(select(audit_segments.c.data).where(
+                audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
+            if data is None:
+                continue
+            segment = _decode(data, head.request_id, chunk)
+            frame = segment.select([c for c in segment.column_names
+                                    if c in ("company_id", "p_default", "grade") or c.startswith(_INPUT_PREFIX)])
+            # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
+            frame = frame.rename_columns([c.removeprefix(_INPUT_PREFIX) if c.startswith(_INPUT_PREFIX) else f"_{c}"
+                                          for c in frame.column_names]).to_pandas()
+            frames.append(frame.assign(seq=int(head.seq), ts=head.ts))
+    if not frames:
+        return pd.DataFrame(columns=["seq", "ts", "_company_id", "_p_default", "_grade"])
+    return pd.concat(frames, ignore_index=True)
