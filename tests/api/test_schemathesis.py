@@ -22,8 +22,8 @@ from schemathesis import GenerationMode
 
 from api.app import create_app
 
-OPERATIONS = [("GET", "/health"), ("GET", "/ready"), ("GET", "/model_info"), ("POST", "/predict"),
-              ("POST", "/predict_batch"), ("POST", "/predict_explain")]
+OPERATIONS = [("GET", "/health"), ("GET", "/ready"), ("GET", "/model_info"), ("GET", "/monitoring"),
+              ("POST", "/predict"), ("POST", "/predict_batch"), ("POST", "/predict_explain")]
 MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
 NO_INPUTS = {"/health", "/ready"}  # nothing to make invalid: negative generation is impossible
 
