@@ -1,9 +1,10 @@
 """Fixtures of the page tests: a state folder with a trained champion, and a fresh AppTest per test.
 
 The champion is trained once per session with the dashboard's own first-start
-call (``first_start``, quick profile, 1,500 companies), which also monitors the demo's later years. A second, cheaper run is
-logged next to it (not promoted) so the training-runs page has a run to switch
-to and a model to promote.
+call (``first_start``, quick profile, 1,500 companies), which also monitors the
+demo's later years, so the monitoring page has a history. A second, cheaper run
+is logged next to it (not promoted) so the training-runs page has a run to
+switch to and a model to promote.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from riskcore.config import TrainingConfig, load_settings
     from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.tabular import read_table
-    from riskcore.modelling.tracking import Tracker
     from riskcore.lifecycle import first_start
+    from riskcore.modelling.tracking import Tracker
     from riskcore.modelling.train import train
 
     home = tmp_path_factory.mktemp("dashboard_home")

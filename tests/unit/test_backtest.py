@@ -141,3 +141,26 @@ def test_each_draws_rank_sum_auc_equals_the_library_auc(seed, n, ties):
     rng = np.random.default_rng(seed)
     slow = np.array([roc_auc(rng.random(n) < p, p) for _ in range(5)])
     np.testing.assert_allclose(fast, slow[np.isfinite(slow)], rtol=1e-12, atol=1e-12)
+
+
+def _calibrated_pds(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """PDs of a calibrated model: the chance each company defaults, drawn from a few realistic shapes."""
+    if kind == "probit":
+        return stats.norm.cdf(rng.normal(-1.8, 0.7, n))
+    if kind == "beta":
+        return rng.beta(0.8, 10, n)
+    return np.round(rng.choice([0.002, 0.01, 0.03, 0.08, 0.2], n), 3)  # a rating scale: many ties
+
+
+@pytest.mark.parametrize("kind", ["probit", "beta", "grades"])
+def test_expected_auc_is_unbiased_and_its_interval_covers_95_percent(kind):
+    rng = np.random.default_rng(11)
+    p = _calibrated_pds(kind, 1500, rng)
+    estimate, (low, high) = expected_auc(p, n_draws=400, random_state=5)
+    realised = np.array([roc_auc(y, p) for y in (rng.random((600, len(p))) < p) if 0 < y.sum() < len(y)])
+    standard_error = realised.std(ddof=1) / np.sqrt(len(realised))
+    # the estimate is a ratio of expectations: equal to the mean AUC up to O(1/n)
+    assert abs(realised.mean() - estimate) < 4 * standard_error + 1 / len(p)
+    coverage = np.mean((realised >= low) & (realised <= high))
+    assert 0.90 <= coverage <= 0.99
+    assert low < estimate < high

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from riskcore.config import Costs, Settings, TrainingConfig, load_settings, parse_candidates
+from riskcore.config import AlertRules, Costs, Settings, TrainingConfig, load_settings, parse_candidates
 from riskcore.errors import ConfigError
 
 
@@ -101,3 +101,33 @@ def test_candidates_are_parsed_and_checked():
         parse_candidates("logistic,deep_forest")
     with pytest.raises(ConfigError, match="at least two others"):
         TrainingConfig(candidates=("logistic", "ensemble"))
+
+
+def test_alert_rules_are_read_from_the_alerts_table(tmp_path):
+    path = _toml(tmp_path, '[alerts]\nfeature_psi = 0.3\nfeature_psi_warn = "0.2"\nred_grades = 2\n'
+                           'skip_families = ["macro", "esg"]\n')
+    alerts = load_settings(path, env={}).alerts
+    assert (alerts.feature_psi, alerts.feature_psi_warn, alerts.red_grades) == (0.3, 0.2, 2)
+    assert alerts.skip_families == ("macro", "esg")
+    assert (alerts.score_psi, alerts.auc_drop, alerts.ece) == (0.10, 0.05, 0.02)  # the rest keep their defaults
+    assert load_settings(_toml(tmp_path, ""), env={}).alerts == AlertRules()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("[alerts]\nauc_dorp = 0.1\n", "unknown alert settings ['auc_dorp']"),
+    ('[alerts]\nece = "tiny"\n', "alerts.ece='tiny'"),
+    ("[alerts]\nred_grades = 1.5\n", "alerts.red_grades=1.5"),
+    ('[alerts]\nskip_families = "macro"\n', "alerts.skip_families='macro'"),
+    ("[alerts]\nskip_families = [1]\n", 'must be a list of family names, e.g. ["macro"]'),
+    ("alerts = 3\n", "[alerts]"),
+    ("[alerts]\nscore_psi_warn = 0.2\n", "score_psi_warn=0.2 must be between 0 and score_psi=0.1"),
+    ("[alerts]\nfeature_psi = 0.05\n", "feature_psi_warn=0.1 must be between 0 and feature_psi=0.05"),
+    ("[alerts]\nece_warn = -0.01\n", "ece_warn=-0.01 must be between 0"),
+    ("[alerts]\nred_grades = 0\n", "red_grades=0 must be at least 1"),
+], ids=["unknown", "float-text", "int-fraction", "families-text", "families-numbers", "not-a-table", "warn>fail",
+        "fail<warn", "negative", "no-grade"])
+def test_an_invalid_alert_setting_names_its_key_and_the_file(tmp_path, text, expected):
+    path = _toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert expected in str(info.value) and repr(str(path)) in str(info.value)

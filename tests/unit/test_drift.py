@@ -168,3 +168,38 @@ def test_feature_drift_reports_shares_of_missing_and_out_of_range():
     assert drift.status == "act"
     empty = feature_drift(bins, np.array([]))
     assert empty.n == 0 and math.isnan(empty.psi) and empty.p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("bins", "values"),
+    [
+        (FrozenBins.numeric(np.arange(100.0), lo=0.0, hi=90.0), [5.0, np.nan, 95.0, -np.inf, 0.0, 89.5, 1e9]),
+        (FrozenBins.numeric([1.0, 1.0, 2.0]), [1.0, 1.5, 2.0, 3.0, np.nan]),
+        (FrozenBins.categorical(["a", "b"]), ["a", None, "z", "b", np.nan]),
+    ],
+    ids=["deciles", "few-values", "categories"],
+)
+def test_codes_are_the_bins_that_counts_adds_up(bins, values):
+    codes = bins.codes(values)
+    assert bins.n_bins == len(bins.labels) == len(bins.reference_counts)
+    assert codes.dtype == np.int64 and ((0 <= codes) & (codes < bins.n_bins)).all()
+    np.testing.assert_array_equal(np.bincount(codes, minlength=bins.n_bins), bins.counts(values))
+    missing = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in values])
+    assert ((codes == bins.n_bins - 2) == missing).all()
+
+
+def test_category_codes_match_text_and_count_unknown_levels_without_a_warning():
+    import warnings
+
+    import pandas as pd
+
+    from riskcore.evaluation.drift import category_codes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # unknown levels must not go through a deprecated path
+        assert category_codes([1, 2, 3, None], ("1", "2")).tolist() == [0, 1, 3, 2]
+        assert category_codes(pd.Series(["b", None, "x"], dtype="string"), ("a", "b")).tolist() == [1, 2, 3]
+        assert category_codes(np.array(["a", "A", " a"], dtype=object), ["a"]).tolist() == [0, 2, 2]
+        assert category_codes(pd.Series([1.5, np.nan]), ("1.5",)).tolist() == [0, 1]
+        assert category_codes([], ("a",)).tolist() == []
+        assert FrozenBins.categorical([1, 2, 1]).reference_counts == (2, 1, 0, 0)  # integer-coded classes

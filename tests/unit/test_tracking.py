@@ -104,3 +104,56 @@ def test_a_bug_is_not_disguised_as_a_store_failure(tmp_path):
 def test_promote_a_run_without_a_registered_version(tmp_path):
     with pytest.raises(ModelNotFoundError, match="has no registered model version"):
         _tracker(tmp_path).promote_run("0" * 32)
+
+
+def _report(version: str, score_psi: float, statuses: list[str]) -> dict:
+    """A monitoring report's plain data, as record_monitoring hands it over (NaN already None)."""
+    return {"model_version": version, "n": 1200, "periods": [2025, 2026], "source": "later.csv",
+            "score": {"psi": score_psi, "status": "stable"}, "grade_psi": 0.02,
+            "features": [{"name": "roa", "psi": 0.3, "status": "act"}, {"name": "esg", "psi": 0.12, "status": "watch"},
+                         {"name": "age", "psi": None, "status": "stable"}],
+            "expected": {"default_rate": 0.061, "auc": 0.81}, "realized": None,
+            "alerts": [{"rule": r, "status": s, "detail": ""} for r, s in
+                       zip(["feature_psi", "score_psi", "auc_drop"], statuses, strict=False)]}
+
+
+def test_monitoring_runs_go_to_their_own_experiment_and_read_back(tmp_path):
+    tracker = _tracker(tmp_path)
+    monitoring = tracker.monitoring()
+    assert monitoring.experiment == "riskcore-monitoring" and monitoring.monitoring() is monitoring
+    assert tracker.monitoring_runs().empty
+    first = monitoring.log_monitoring(_report("v1", 0.03, ["fail", "pass", "warn"]), model_version="v1",
+                                      bundle_hash="h1", summary="the summary")
+    second = monitoring.log_monitoring(_report("v2", 0.04, ["pass", "warn"]), model_version="v2", bundle_hash="h2")
+    third = monitoring.log_monitoring(_report("v1", 0.05, ["pass", "pass"]), model_version="v1", bundle_hash="h1")
+    assert tracker.runs().empty  # the training experiment holds no monitoring run
+    runs = tracker.monitoring_runs()
+    assert list(runs["run_id"]) == [third, second, first]  # newest first
+    v1 = tracker.monitoring_runs("v1")
+    assert list(v1["run_id"]) == [third, first]
+    row = v1.iloc[1]
+    assert (row["tags.model_version"], row["tags.bundle_hash"], row["tags.worst_alert"]) == ("v1", "h1", "fail")
+    assert row["tags.periods"] == "2025,2026" and row["tags.source"] == "later.csv"
+    assert (row["metrics.score_psi"], row["metrics.max_feature_psi"], row["metrics.rows"]) == (0.03, 0.3, 1200)
+    assert (row["metrics.features_act"], row["metrics.features_watch"]) == (1, 1)
+    assert (row["metrics.alerts_failed"], row["metrics.alerts_warned"]) == (1, 1)
+    assert "metrics.realized_auc" not in v1 or v1["metrics.realized_auc"].isna().all()
+    assert v1.iloc[0]["tags.worst_alert"] == "pass" and runs.iloc[1]["tags.worst_alert"] == "warn"
+    assert tracker.monitoring_report(first) == _report("v1", 0.03, ["fail", "pass", "warn"])
+    assert tracker.monitoring_runs("v3").empty
+
+
+def test_the_report_of_an_unknown_monitoring_run_is_a_tracking_error(tmp_path):
+    with pytest.raises(TrackingError, match="cannot read the monitoring report of run '0+'"):
+        _tracker(tmp_path).monitoring_report("0" * 32)
+
+
+def test_a_store_failure_while_logging_monitoring_is_a_tracking_error(tmp_path):
+    tracker = Tracker("sqlite:///" + str(tmp_path / "mlflow.db"), tmp_path / "mlartifacts",
+                      experiment="riskcore-monitoring")
+    tracker._client = _Client(MlflowException("store down"))
+    tracker._experiment_id = "1"
+    with pytest.raises(TrackingError, match="could not log the monitoring run to .*store down"):
+        tracker.log_monitoring(_report("v1", 0.1, []), model_version="v1", bundle_hash="h")
+    with pytest.raises(TrackingError, match="cannot read runs"):
+        tracker.monitoring_runs()

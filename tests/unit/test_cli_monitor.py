@@ -1,0 +1,121 @@
+"""``python -m riskcore monitor``: monitor.json, the printed summary, and exit statuses 0 / 1 / 2 (and 3, 4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from samples import SEED
+
+from riskcore.cli import main
+from riskcore.config import TrainingConfig, load_settings
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.tabular import write_csv
+from riskcore.modelling.bundle import write_json
+from riskcore.modelling.tracking import Tracker
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A model trained once on 800 demo companies; the later years and their outcomes as CSV files."""
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.train import train
+
+    folder = tmp_path_factory.mktemp("cli_monitor")
+    portfolio = generate_portfolio(800, seed=SEED, later_years=2)
+    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
+                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    write_csv(portfolio.later.frame, folder / "later.csv")
+    write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
+    return {"model": result.bundle_dir, "version": result.model_version, "later": folder / "later.csv",
+            "outcomes": folder / "outcomes.csv", "n": len(portfolio.later.frame)}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, audit_url):
+    """Own state folder and settings file for each test (the alert rules are read from it)."""
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "home"))
+    config = tmp_path / "riskcore.toml"
+    config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("RISKCORE_CONFIG", str(config))
+    return config
+
+
+def run(*args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_failed_alert_exits_1_and_monitor_json_holds_the_promised_keys(files, env, tmp_path, capsys):
+    out = tmp_path / "report"
+    code, text, err = run("monitor", "--model", files["model"], "--data", files["later"], "--outcomes",
+                          files["outcomes"], "--out", out, capsys=capsys)
+    assert code == 1, err
+    data = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    assert data["features"] and all({"name", "psi", "status", "p_value", "missing_share", "out_of_range_share"}
+                                    <= set(f) for f in data["features"])
+    assert {f["status"] for f in data["features"]} <= {"stable", "watch", "act"}
+    assert {"psi", "status"} <= set(data["score"])
+    assert {"default_rate", "auc", "auc_ci"} <= set(data["expected"]) and len(data["expected"]["auc_ci"]) == 2
+    assert {"auc", "ece", "default_rate", "n"} <= set(data["realized"]) and data["realized"]["n"] == files["n"]
+    assert data["grades"] and all({"grade", "n", "predicted_pd", "observed_rate", "traffic_light"} <= set(g)
+                                  for g in data["grades"])
+    assert all({"rule", "status", "detail"} <= set(a) for a in data["alerts"])
+    assert any(a["rule"] == "feature_psi" and a["status"] == "fail" for a in data["alerts"])
+    # the summary: scoring counts, alerts first (failed ones on top), then the features
+    assert text.startswith(f"Scored {files['n']:,} of {files['n']:,} rows")
+    assert text.index("Alerts:") < text.index("FAIL feature_psi") < text.index("Features, most drifted first")
+    assert f"Wrote {out / 'monitor.json'}; monitoring run " in text
+    assert (out / "summary.txt").exists() and "validating" in err
+    runs = Tracker.from_settings(load_settings()).monitoring_runs(files["version"])
+    assert len(runs) == 1 and runs.iloc[0]["run_id"] in text
+
+
+def test_no_failed_alert_exits_0_and_no_mlflow_logs_nothing(files, env, tmp_path, capsys):
+    env.write_text("[alerts]\nfeature_psi = 50.0\nfeature_psi_warn = 40.0\nscore_psi = 5.0\n", encoding="utf-8")
+    code, text, err = run("monitor", "--model", files["model"], "--data", files["later"], "--out", tmp_path / "r",
+                          "--no-mlflow", capsys=capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "r" / "monitor.json").read_text(encoding="utf-8"))
+    assert data["realized"] is None and not any(a["status"] == "fail" for a in data["alerts"])
+    assert "monitoring run" not in text
+    assert Tracker.from_settings(load_settings()).monitoring_runs().empty
+
+
+@pytest.mark.parametrize("what", ["missing-data", "empty-data", "outcomes-without-columns"])
+def test_unusable_input_exits_2(files, env, tmp_path, capsys, what):
+    data, outcomes = files["later"], None
+    if what == "missing-data":
+        data = tmp_path / "nowhere.csv"
+    elif what == "empty-data":
+        data = tmp_path / "empty.csv"
+        data.write_text("", encoding="utf-8")
+    else:
+        outcomes = tmp_path / "outcomes.csv"
+        outcomes.write_text("name,score\nA,1\n", encoding="utf-8")
+    args = ["monitor", "--model", files["model"], "--data", data, "--out", tmp_path / "r"]
+    if outcomes is not None:
+        args += ["--outcomes", outcomes]
+    code, _, err = run(*args, capsys=capsys)
+    assert code == 2 and "\nerror: " in "\n" + err and "Traceback" not in err
+    assert not (tmp_path / "r" / "monitor.json").exists()
+
+
+def test_an_invalid_alert_setting_exits_3(files, env, tmp_path, capsys):
+    env.write_text("[alerts]\nece_warn = 0.5\n", encoding="utf-8")
+    code, _, err = run("monitor", "--model", files["model"], "--data", files["later"], "--out", tmp_path / "r",
+                       capsys=capsys)
+    assert code == 3 and "ece_warn=0.5 must be between 0 and ece=0.02" in err
+
+
+def test_a_model_without_a_reference_profile_exits_4_and_says_to_retrain(files, env, tmp_path, capsys):
+    old = tmp_path / "old"
+    shutil.copytree(files["model"], old)
+    (old / "reference.json").unlink()
+    manifest = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["reference.json"]
+    write_json(old / "manifest.json", manifest)
+    code, _, err = run("monitor", "--model", old, "--data", files["later"], "--out", tmp_path / "r", capsys=capsys)
+    assert code == 4 and "retrain it (python -m riskcore train)" in err

@@ -1,0 +1,184 @@
+"""Monitoring a later portfolio end to end: scored, recorded in the audit trail, compared, written and logged."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pytest
+from samples import SEED
+
+from riskcore.config import AlertRules, TrainingConfig
+from riskcore.data.schema import DEMO_SPEC
+from riskcore.data.tabular import write_csv
+from riskcore.errors import BundleError, MissingColumnError
+from riskcore.lifecycle import monitor_file, record_monitoring
+from riskcore.modelling.bundle import load_bundle, write_json
+from riskcore.modelling.tracking import Tracker
+from riskcore.serving.audit import AuditLog
+
+YEAR = "fiscal_year"
+
+
+@pytest.fixture(scope="module")
+def later(tmp_path_factory):
+    """A model trained once on 800 demo companies, and the two later years with their outcomes as files."""
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.train import train
+
+    folder = tmp_path_factory.mktemp("lifecycle")
+    portfolio = generate_portfolio(800, seed=SEED, later_years=2)
+    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
+                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    write_csv(portfolio.later.frame, folder / "later.csv")
+    write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
+    return {"bundle": load_bundle(result.bundle_dir), "folder": folder, "frame": portfolio.later.frame,
+            "outcomes": portfolio.later.outcomes, "changes": portfolio.later.changes}
+
+
+@pytest.fixture
+def audit(tmp_path):
+    return AuditLog("sqlite:///" + str(tmp_path / "audit.db"))
+
+
+@pytest.fixture(scope="module")
+def run(later, tmp_path_factory):
+    audit = AuditLog("sqlite:///" + str(tmp_path_factory.mktemp("audit") / "audit.db"))
+    found = monitor_file(later["bundle"], later["folder"] / "later.csv", audit=audit, face="cli",
+                         outcomes=later["folder"] / "outcomes.csv")
+    return found, audit
+
+
+def test_every_later_row_is_scored_recorded_and_monitored(later, run):
+    found, audit = run
+    n = len(later["frame"])
+    data = found.report.data
+    assert (found.job.n_scored, found.job.n_rejected, data["n"], data["rows_in_file"]) == (n, 0, n, n)
+    assert audit.count() == n and audit.verify().ok
+    assert data["audit_request"] == found.job.request_id
+    assert data["periods"] == sorted(later["frame"][YEAR].unique().tolist()) and data["period_column"] == YEAR
+    assert data["model_version"] == later["bundle"].version and data["source"].endswith("later.csv")
+    assert found.summary().startswith(f"Scored {n:,} of {n:,} rows; audit request {found.job.request_id}")
+
+
+def test_the_planted_rescaling_acts_in_its_year_only(later, run):
+    found, _ = run
+    change = next(c for c in later["changes"] if c["kind"] == "data")
+    feature = next(f for f in found.report.data["features"] if f["name"] == change["columns"][0])
+    by_period = {e["period"]: e["status"] for e in feature["by_period"]}
+    assert by_period[change["year"]] == "act"
+    assert all(status == "stable" for year, status in by_period.items() if year < change["year"])
+    alert = next(a for a in found.report.alerts if a.rule == "feature_psi")
+    assert alert.status == "fail" and f"{feature['name']} " in alert.detail
+
+
+def test_the_outcomes_give_the_realised_figures(later, run):
+    found, _ = run
+    data = found.report.data
+    outcomes = later["outcomes"]
+    assert data["realized"]["n"] == len(outcomes)
+    assert data["realized"]["default_rate"] == pytest.approx(outcomes["default_12m"].mean())
+    assert [v["period"] for v in data["vintages"]] == data["periods"]
+    assert sum(v["defaults"] for v in data["vintages"]) == outcomes["default_12m"].sum()
+    assert all(g["traffic_light"] in ("green", "amber", "red") for g in data["grades"])
+    assert data["migration"]["companies"] > 0
+    assert abs(data["expected"]["auc"] - data["realized"]["auc"]) < 0.1
+
+
+def test_rejected_rows_are_reported_and_left_out(later, audit, tmp_path):
+    frame = later["frame"].head(200).astype({"roa": object}).reset_index(drop=True)
+    frame.loc[3, "roa"] = "abc"
+    write_csv(frame, tmp_path / "broken.csv")
+    found = monitor_file(later["bundle"], tmp_path / "broken.csv", audit=audit, face="cli",
+                         rejects_path=tmp_path / "rejects.csv", period="Fiscal Year")
+    assert (found.job.n_rejected, found.report.data["n"], found.report.data["rejected"]) == (1, 199, 1)
+    assert found.report.data["notes"][0].startswith("1 row(s) were rejected and are not monitored")
+    assert "'abc'" in (tmp_path / "rejects.csv").read_text(encoding="utf-8")
+    assert found.report.data["realized"] is None and found.report.data["period_column"] == "Fiscal Year"
+
+
+def test_a_period_column_the_file_lacks_is_said(later, audit):
+    found = monitor_file(later["bundle"], later["frame"].head(100), audit=audit, face="api", period="quarter",
+                         rules=AlertRules(feature_psi=5.0, feature_psi_warn=4.0))
+    assert found.report.data["periods"] == ["all"]
+    assert found.report.data["notes"][0] == "the portfolio has no column 'quarter': it was monitored as one period"
+    assert found.report.data["source"] == "upload"
+
+
+def test_an_unusable_outcomes_file_stops_before_anything_is_scored(later, audit, tmp_path):
+    (tmp_path / "bad.csv").write_text("name,score\nA,1\n", encoding="utf-8")
+    with pytest.raises(MissingColumnError, match="the outcomes file has no company id and no outcome column"):
+        monitor_file(later["bundle"], later["frame"].head(10), audit=audit, face="cli", outcomes=tmp_path / "bad.csv")
+    assert audit.count() == 0
+
+
+def test_outcome_rows_that_cannot_be_used_are_noted(later, audit, tmp_path):
+    outcomes = later["outcomes"].head(50).astype({"default_12m": object}).reset_index(drop=True)
+    outcomes.loc[2, "default_12m"] = "unknown"
+    write_csv(outcomes, tmp_path / "outcomes.csv")
+    found = monitor_file(later["bundle"], later["frame"], audit=audit, face="cli", outcomes=tmp_path / "outcomes.csv")
+    notes = found.report.data["notes"]
+    assert notes[0].startswith("1 of 50 outcome row(s) could not be used: row 3, column 'default_12m'")
+    assert found.report.data["realized"]["n"] == 49
+    assert any("have no outcome yet" in note for note in notes)
+
+
+def test_record_writes_monitor_json_and_logs_the_run(later, run, tmp_path):
+    found, _ = run
+    tracker = Tracker("sqlite:///" + str(tmp_path / "mlflow.db"), tmp_path / "mlartifacts")
+    bundle = later["bundle"]
+    recorded = record_monitoring(found, bundle, out=tmp_path / "out", tracker=tracker)
+    assert recorded.written == tmp_path / "out" / "monitor.json"
+    text = recorded.written.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text)
+    assert {"features", "score", "expected", "realized", "grades", "alerts"} <= set(data)
+    assert data["alerts"] == [a.as_dict() for a in found.report.alerts]
+    assert (tmp_path / "out" / "summary.txt").read_text(encoding="utf-8").startswith("Scored ")
+    runs = tracker.monitoring_runs(bundle.version)
+    assert list(runs["run_id"]) == [recorded.run_id]
+    assert runs.iloc[0]["tags.bundle_hash"] == bundle.manifest_hash
+    assert tracker.monitoring_report(recorded.run_id) == data
+
+
+def _rewrite_without_reference(src, dst, reference=None):
+    """A copy of a bundle as written before monitoring existed (or with another reference.json), manifest redone."""
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "manifest.json").read_text(encoding="utf-8"))
+    if reference is None:
+        (dst / "reference.json").unlink()
+        del manifest["files"]["reference.json"]
+    else:
+        write_json(dst / "reference.json", reference)
+        from riskcore.modelling.bundle import _sha256
+
+        manifest["files"]["reference.json"] = _sha256(dst / "reference.json")
+    write_json(dst / "manifest.json", manifest)
+    return load_bundle(dst)
+
+
+def test_an_older_bundle_without_a_reference_says_to_retrain(later, audit, tmp_path):
+    old = _rewrite_without_reference(later["bundle"].path, tmp_path / "old")
+    with pytest.raises(BundleError, match=r"trained before riskcore kept a monitoring reference profile; retrain it"):
+        _ = old.reference
+    with pytest.raises(BundleError, match="retrain"):
+        monitor_file(old, later["frame"].head(10), audit=audit, face="cli")
+    assert audit.count() == 0
+
+
+def test_a_reference_of_an_unknown_format_says_to_retrain(later, tmp_path):
+    damaged = _rewrite_without_reference(later["bundle"].path, tmp_path / "damaged", reference={"format": 99})
+    with pytest.raises(BundleError, match=r"reference.json cannot be read .*retrain the model"):
+        _ = damaged.reference
+
+
+def test_the_bundle_reference_matches_its_training(later):
+    ref = later["bundle"].reference
+    assert list(ref.features) == [n for n in DEMO_SPEC.feature_names if n in ref.features]
+    assert ref.segment == DEMO_SPEC.segment
+    test = later["bundle"].metrics["test"]
+    assert ref.test["auc"] == pytest.approx(test["auc"], abs=1e-9)
+    assert ref.test["ece"] == pytest.approx(test["ece_calibrated"], abs=1e-9)
+    assert (ref.test["n"], ref.test["defaults"]) == (test["n"], test["defaults"])
+    assert not math.isnan(ref.test["expected_auc"]) and sum(g["n"] for g in ref.test_grades) == test["n"]
