@@ -342,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("monitor", help="drift, back-test and alerts of a portfolio scored after training")
-    p.add_argument("--model", default="champion", help="a bundle folder, or 'champion' (default)")
+    p.add_argument("--model", default="champion",
+                   help="a model version (e.g. lightgbm-20261201T101500Z), a bundle folder, or 'champion' (default)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--data", help="the later portfolio: CSV, Excel (.xlsx) or Parquet (scored and recorded first)")
     g.add_argument("--from-audit", action="store_true",

@@ -206,7 +206,8 @@ def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> Mode
 
     Parameters
     ----------
-    model : a bundle folder; ``None`` or ``"champion"`` for the champion of the settings' experiment store.
+    model : a bundle folder, a model version (a folder of ``settings.models_dir``), or ``None`` / ``"champion"``
+        for the champion of the settings' experiment store.
     settings : where the experiment store is.
 
     Returns
@@ -226,7 +227,10 @@ def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> Mode
         from riskcore.modelling.tracking import Tracker, load_champion  # the experiment store, only when needed
 
         return load_champion(Tracker.from_settings(settings))
-    return load_bundle(Path(model))
+    path = Path(model)
+    if not path.exists() and path.name == str(model) and (settings.models_dir / path.name).is_dir():
+        return load_bundle(settings.models_dir / path.name)  # a model version, e.g. lightgbm-20261201T101500Z
+    return load_bundle(path)
 
 
 # ---------------------------------------------------------------------------

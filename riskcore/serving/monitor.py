@@ -154,6 +154,9 @@ def read_outcomes(source: str | os.PathLike[str] | bytes | IO[bytes], spec: Data
                          "true/false or yes/no; the row was left out") for i in np.flatnonzero(bad)]
     no_id = np.flatnonzero(ids.isna().to_numpy() & ~bad)
     problems += [Problem(int(rows[i]), id_col, None, "no company id; the row was left out") for i in no_id]
+    no_outcome = np.flatnonzero(~np.isfinite(y) & ~bad & ids.notna().to_numpy())
+    problems += [Problem(int(rows[i]), y_col, None, "no outcome (empty cell); the row was left out — fill it in "
+                         "once the outcome is known") for i in no_outcome]
     keep = ~bad & ids.notna().to_numpy() & np.isfinite(y)
     out = pd.DataFrame({"id": ids.to_numpy(dtype=object)[keep].astype(str),
                         "period": frame[period_col].to_numpy(dtype=object)[keep] if period_col else None,

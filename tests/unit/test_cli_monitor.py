@@ -119,3 +119,31 @@ def test_a_model_without_a_reference_profile_exits_4_and_says_to_retrain(files, 
     write_json(old / "manifest.json", manifest)
     code, _, err = run("monitor", "--model", old, "--data", files["later"], "--out", tmp_path / "r", capsys=capsys)
     assert code == 4 and "retrain it (python -m riskcore train)" in err
+
+
+def test_the_model_can_be_named_by_its_version(files, env, tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(files["model"], home / "models" / files["version"])
+    out = tmp_path / "by_version"
+    code, text, err = run("monitor", "--model", files["version"], "--data", files["later"], "--out", out,
+                          "--no-mlflow", capsys=capsys)
+    assert code in (0, 1), err
+    assert json.loads((out / "monitor.json").read_text(encoding="utf-8"))["model_version"] == files["version"]
+    code, _, err = run("monitor", "--model", "no-such-version", "--data", files["later"], "--out", out,
+                       "--no-mlflow", capsys=capsys)
+    assert code == 4 and "no-such-version" in err
+
+
+def test_monitoring_from_the_audit_trail_after_scoring(files, env, tmp_path, capsys):
+    code, _, err = run("score", "--model", files["model"], "--input", files["later"], "--output",
+                       tmp_path / "scored.csv", capsys=capsys)
+    assert code == 0, err
+    out = tmp_path / "from_audit"
+    code, text, err = run("monitor", "--model", files["model"], "--from-audit", "--since", "2000-01-01", "--out", out,
+                          "--no-mlflow", capsys=capsys)
+    assert code in (0, 1), err
+    data = json.loads((out / "monitor.json").read_text(encoding="utf-8"))
+    assert data["n"] == files["n"] and data["source"].startswith("audit trail")
+    code, _, err = run("monitor", "--model", files["model"], "--from-audit", "--since", "2999-01-01", "--out", out,
+                       capsys=capsys)
+    assert code == 2 and "no score of model" in err

@@ -182,3 +182,46 @@ def test_the_bundle_reference_matches_its_training(later):
     assert ref.test["ece"] == pytest.approx(test["ece_calibrated"], abs=1e-9)
     assert (ref.test["n"], ref.test["defaults"]) == (test["n"], test["defaults"])
     assert not math.isnan(ref.test["expected_auc"]) and sum(g["n"] for g in ref.test_grades) == test["n"]
+
+
+# ---------------------------------------------------------------------------
+# the scores already in the audit trail
+# ---------------------------------------------------------------------------
+
+def test_the_audit_trail_gives_the_same_drift_without_scoring_again(later, run):
+    from riskcore.lifecycle import monitor_audit
+
+    found, audit = run
+    again = monitor_audit(later["bundle"], audit, outcomes=later["folder"] / "outcomes.csv")
+    assert again.job is None
+    a, b = found.report.data, again.report.data
+    assert b["n"] == a["n"] and b["periods"] == a["periods"]
+    psi_file = {f["name"]: f["psi"] for f in a["features"]}
+    for f in b["features"]:
+        assert f["psi"] == pytest.approx(psi_file[f["name"]], abs=1e-12), f["name"]
+    assert b["score"]["psi"] == pytest.approx(a["score"]["psi"], abs=1e-12)
+    assert b["realized"]["auc"] == pytest.approx(a["realized"]["auc"], abs=1e-12)
+    assert [x.status for x in again.report.alerts] == [x.status for x in found.report.alerts]
+
+
+def test_a_company_scored_twice_in_a_period_counts_once_with_its_latest_score(later, tmp_path):
+    from riskcore.lifecycle import monitor_audit
+
+    audit = AuditLog("sqlite:///" + str(tmp_path / "twice.db"))
+    first_year = later["frame"][later["frame"][YEAR] == later["frame"][YEAR].min()]
+    monitor_file(later["bundle"], first_year, audit=audit, face="cli")
+    monitor_file(later["bundle"], first_year, audit=audit, face="cli")
+    found = monitor_audit(later["bundle"], audit)
+    assert found.report.data["n"] == len(first_year)
+    assert any("scored again" in note for note in found.report.data["notes"])
+
+
+def test_an_empty_window_or_a_bad_date_says_what_to_do(later, run):
+    from riskcore.errors import AuditError, SchemaError
+    from riskcore.lifecycle import monitor_audit
+
+    _, audit = run
+    with pytest.raises(SchemaError, match="no score of model .* widen --since/--until"):
+        monitor_audit(later["bundle"], audit, since="2999-01-01")
+    with pytest.raises(AuditError, match="not a date or time"):
+        monitor_audit(later["bundle"], audit, since="last tuesday-ish")

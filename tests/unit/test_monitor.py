@@ -68,6 +68,7 @@ def test_messy_outcome_files_keep_every_valid_row_and_name_every_bad_one(rows, i
                     strict=True)) == valid
     expected = {(n, outcome_name) for n, r in numbered if r[2] in BAD}
     expected |= {(n, id_name) for n, r in numbered if not r[0] and r[2] not in BAD}
+    expected |= {(n, outcome_name) for n, r in numbered if r[0] and r[2] == ""}  # an id without its outcome
     if broken_at is not None:
         expected.add((broken_at + 1, None))
     assert {(p.row, p.column) for p in found.problems} == expected
