@@ -312,3 +312,45 @@ def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data:
                            max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
     assert job.result is not None  # keep=True keeps every scored row
     return job.result, job.request_id
+
+
+# ---------------------------------------------------------------- monitoring
+
+@st.cache_data(ttl=10, show_spinner=False)
+def monitoring_runs(model_version: str | None) -> pd.DataFrame:
+    """The monitoring runs (of one model version, or all), newest first; re-read every few seconds."""
+    return tracker().monitoring_runs(model_version)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def monitoring_report(run_id: str) -> dict[str, Any]:
+    """The ``monitor.json`` of one monitoring run (a finished run never changes, so it is cached for good)."""
+    return tracker().monitoring_report(run_id)
+
+
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
+def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes,
+                   outcomes_id: str | None, _outcomes: bytes | None, period: str | None) -> tuple[dict[str, Any], str]:
+    """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail and the history, once.
+
+    Keyed on the uploads' file ids and the period column, like :func:`scored_upload`, so a rerun of the page
+    shows the same run without scoring, auditing or logging it again. Runs under a lock, so two sessions do not
+    write the monitoring history at once. A ``RiskcoreError`` propagates and is not cached.
+
+    Returns
+    -------
+    tuple of (dict, str)
+        The report (``monitor.json``) and the monitoring run's id.
+    """
+    from riskcore.lifecycle import monitor_file, record_monitoring
+    from riskcore.modelling.bundle import json_ready
+    from riskcore.serving.audit import AuditLog
+
+    s = settings()
+    with exclusive("monitoring"):
+        run = monitor_file(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", outcomes=_outcomes,
+                           period=period or None, rules=s.alerts, max_bytes=s.upload_max_mb * 1_000_000)
+        record_monitoring(run, _bundle, tracker=tracker())
+    monitoring_runs.clear()
+    assert run.run_id is not None  # record_monitoring with a tracker always logs the run
+    return json_ready(run.report.as_dict()), run.run_id

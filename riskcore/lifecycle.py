@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -127,6 +127,8 @@ def monitor_file(
                      period_column=sink.period if sink.period_found else None,
                      source=name or (str(source) if isinstance(source, str | Path) else "upload"))
     notes = report.data["notes"]
+    if report.data["migration"] is None and sink.period_found and len(report.data["periods"]) == 1:
+        report.data["migration"] = _migration_since_last_period(audit, bundle, sink.counts.rows(), sink.period, notes)
     if found is not None:
         notes[:0] = found.notes()
     if sink.period and not sink.period_found:
@@ -139,6 +141,45 @@ def monitor_file(
                "monitor_report": time.perf_counter() - t0}
     timings["total"] = time.perf_counter() - started
     return MonitorRun(report, job, timings=timings)
+
+
+def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.DataFrame, period: str | None,
+                                 notes: list[str]) -> dict[str, Any] | None:
+    """Grade migration from the latest earlier period this model scored (in the audit trail) to this portfolio's.
+
+    A portfolio of one period has no migration of its own; its companies' grades of
+    the period before are in the audit trail, recorded when that period was scored.
+    """
+    from riskcore.evaluation.realised import grade_migration
+
+    if not period or rows.empty:
+        return None
+    current = str(rows["period"].iloc[0])
+    scored = audit.scored(bundle.version)
+    if period not in scored:
+        return None
+    labels = scored[period].astype(str)
+    earlier = [p for p in set(labels) if _period_key(p) < _period_key(current)]
+    if not earlier:
+        return None
+    before = max(earlier, key=_period_key)
+    prior = scored[labels == before]
+    both = pd.concat([pd.DataFrame({"id": prior["_company_id"].astype(str), "period": before,
+                                    "p_default": prior["_p_default"].astype(float)}),
+                      rows.assign(period=current, id=rows["id"].astype(str))], ignore_index=True)
+    found = grade_migration(both, [before, current])
+    if found is not None:
+        notes.append(f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
+                     f"also scored in {before} (the audit trail's latest score of each)")
+    return found
+
+
+def _period_key(value: str) -> tuple[int, float | str]:
+    """Periods in order: numbers by value, then text."""
+    try:
+        return 0, float(value)
+    except ValueError:
+        return 1, value
 
 
 def monitor_audit(

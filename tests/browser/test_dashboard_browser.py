@@ -70,3 +70,32 @@ def test_upload_score_and_download(page, app_url, wait_for_app, tmp_path):
     assert "p_default" in header and "grade" in header and "decision" in header
     assert len(text.splitlines()) > 10
     page.screenshot(path=str(OUTPUT / "screenshots" / "portfolio_scoring_after_upload.png"), full_page=True)
+
+
+def test_monitoring_page_monitors_an_upload_and_shows_its_alerts(page, app_url, wait_for_app, browser_home,
+                                                                 tmp_path):
+    import pandas as pd
+
+    from riskcore.data.schema import DEMO_SPEC as S
+
+    demo = pd.read_csv(browser_home / "data" / "demo_portfolio.csv", dtype=str, keep_default_na=False)
+    later = demo[demo[S.time] == max(demo[S.time], key=int)]  # the test year, as a portfolio and its outcomes
+    later.drop(columns=[S.target]).to_csv(tmp_path / "later.csv", index=False)
+    later[[S.id, S.time, S.target]].to_csv(tmp_path / "outcomes.csv", index=False)
+    page.goto(f"{app_url}/monitoring")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Monitoring").first.wait_for()
+    page.get_by_text("Monitor a portfolio now").click()
+    inputs = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    inputs.nth(0).set_input_files(str(tmp_path / "later.csv"))
+    wait_for_app(page)
+    inputs.nth(1).set_input_files(str(tmp_path / "outcomes.csv"))
+    wait_for_app(page)
+    page.get_by_text("outcomes.csv").wait_for()  # both files reached the server before the button is pressed
+    page.get_by_role("button", name="Monitor", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("added to the history").wait_for()
+    assert page.get_by_test_id("stAlert").filter(has_text="Score drift").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    (OUTPUT / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "screenshots" / "monitoring.png"), full_page=True)

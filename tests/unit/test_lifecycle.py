@@ -225,3 +225,25 @@ def test_an_empty_window_or_a_bad_date_says_what_to_do(later, run):
         monitor_audit(later["bundle"], audit, since="2999-01-01")
     with pytest.raises(AuditError, match="not a date or time"):
         monitor_audit(later["bundle"], audit, since="last tuesday-ish")
+
+
+def test_one_period_migrates_from_the_period_before_as_recorded_in_the_audit_trail(later, tmp_path):
+    audit = AuditLog("sqlite:///" + str(tmp_path / "years.db"))
+    frame = later["frame"]
+    first, second = sorted(frame[YEAR].unique())
+    one = monitor_file(later["bundle"], frame[frame[YEAR] == first], audit=audit, face="cli")
+    assert one.report.data["migration"] is None  # nothing before the first year
+    two = monitor_file(later["bundle"], frame[frame[YEAR] == second], audit=audit, face="cli")
+    moved = two.report.data["migration"]
+    # brute force: each company in both years, its grade in the first year's report run and in the second's
+    scored = audit.scored(later["bundle"].version)
+    grade = {(str(r["_company_id"]), str(r[YEAR])): int(r["_grade"]) - 1 for _, r in scored.iterrows()}
+    expected = [[0] * 10 for _ in range(10)]
+    pairs = 0
+    for (company, year), g in grade.items():
+        if year == str(first) and (company, str(second)) in grade:
+            expected[g][grade[(company, str(second))]] += 1
+            pairs += 1
+    assert moved is not None and moved["pairs"] == [{"from": str(first), "to": str(second), "companies": pairs}]
+    assert moved["matrix"] == expected
+    assert any(f"grade migration from {first} to {second}" in n for n in two.report.data["notes"])
