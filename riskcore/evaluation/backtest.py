@@ -255,7 +255,7 @@ def _simulated_aucs(p: np.ndarray, n_draws: int, random_state: int | None) -> np
     rng = np.random.default_rng(random_state)
     out = np.empty(n_draws, dtype=np.float64)
     for k in range(n_draws):
-        y = rng.random(len(p)) < p
+        y = rng.random(len(p), dtype=np.float32) < p  # single precision halves the cost; 2**-24 is plenty
         n1 = int(np.count_nonzero(y))
         n0 = len(p) - n1
         out[k] = (float(ranks[y].sum()) - n1 * (n1 + 1) / 2) / (n1 * n0) if n1 and n0 else np.nan

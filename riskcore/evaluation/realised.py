@@ -9,12 +9,15 @@ consecutive periods, the grade they moved from and to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskcore.evaluation.backtest import (
     binomial_p_value,
@@ -41,16 +44,37 @@ class Realised:
     vintages: list[dict[str, Any]]
 
 
+_WHOLE_DECIMAL = r"^(-?\d+)\.0*$"
+
+
 def _key(values: pd.Series) -> pd.Series:
     """Join keys as text, whole numbers without a decimal point (``2024.0`` and ``"2024"`` match).
 
     Text that is already all digits is kept as written, so ids ``"007"`` and ``"7"`` stay two companies.
+    Each distinct value is normalised once (a million ids take a fraction of a second).
     """
-    values = values.astype(object)
-    numbers = pd.to_numeric(values, errors="coerce")
-    text = values.astype(str).str.strip()
-    whole = numbers.notna() & (numbers % 1 == 0) & ~text.str.fullmatch(r"-?\d+").fillna(False).astype(bool)
-    return text.where(~whole, numbers.where(whole).astype("Int64").astype(str))
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    kind = pd.api.types.infer_dtype(uniques, skipna=True)
+    if kind == "string":
+        text = pc.replace_substring_regex(pc.utf8_trim_whitespace(pa.array(uniques, type=pa.large_string())),
+                                          _WHOLE_DECIMAL, r"\1")
+        normalised = np.asarray(text.to_pylist(), dtype=object)
+    else:
+        normalised = np.array([_one_key(v) for v in uniques], dtype=object)
+    if not len(normalised):
+        return pd.Series([None] * len(values), index=values.index, dtype=object)
+    out = normalised[np.maximum(codes, 0)]
+    out[codes < 0] = None
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _one_key(value: Any) -> str:
+    """One key as text: a whole number without its decimal point, anything else as written (trimmed)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    match = re.match(_WHOLE_DECIMAL, text)
+    return match.group(1) if match else text
 
 
 def join_outcomes(rows: pd.DataFrame, outcomes: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -164,19 +188,28 @@ def grade_migration(rows: pd.DataFrame, periods: list[Hashable]) -> dict[str, An
     """
     if len(periods) < 2 or rows["id"].isna().all():
         return None
-    frame = rows.dropna(subset=["id"]).assign(id=lambda f: f["id"].astype(str))
-    frame = frame.drop_duplicates(["id", "period"], keep="last")
-    frame["g"] = grade_index(frame["p_default"].to_numpy(dtype=np.float64))
+    ids, _ = pd.factorize(rows["id"].astype(object), use_na_sentinel=True)
+    period_codes, period_values = pd.factorize(rows["period"].astype(object), use_na_sentinel=True)
+    position = {v: j for j, v in enumerate(period_values)}
+    grades = grade_index(rows["p_default"].to_numpy(dtype=np.float64))
     k = len(GRADE_NAMES)
     matrix = np.zeros((k, k), dtype=np.int64)
     pairs = []
+    n_ids = int(ids.max()) + 1 if len(ids) else 0
+
+    def grade_in(period: Hashable) -> np.ndarray:
+        """Each company's grade in ``period`` (its last row there), -1 when it was not scored in it."""
+        at = np.full(n_ids, -1, dtype=np.int64)
+        rows_in = np.flatnonzero((period_codes == position.get(period, -2)) & (ids >= 0))
+        at[ids[rows_in]] = grades[rows_in]  # later rows overwrite earlier ones: the last row stands
+        return at
+
     for before, after in zip(periods[:-1], periods[1:], strict=True):
-        a = frame[frame["period"] == before].set_index("id")["g"]
-        b = frame[frame["period"] == after].set_index("id")["g"]
-        both = a.index.intersection(b.index)
-        if len(both):
-            np.add.at(matrix, (a.loc[both].to_numpy(), b.loc[both].to_numpy()), 1)
-            pairs.append({"from": before, "to": after, "companies": int(len(both))})
+        a, b = grade_in(before), grade_in(after)
+        both = (a >= 0) & (b >= 0)
+        if both.any():
+            np.add.at(matrix, (a[both], b[both]), 1)
+            pairs.append({"from": before, "to": after, "companies": int(both.sum())})
     total = int(matrix.sum())
     if total == 0:
         return None
