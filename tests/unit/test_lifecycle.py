@@ -247,3 +247,61 @@ def test_one_period_migrates_from_the_period_before_as_recorded_in_the_audit_tra
     assert moved is not None and moved["pairs"] == [{"from": str(first), "to": str(second), "companies": pairs}]
     assert moved["matrix"] == expected
     assert any(f"grade migration from {first} to {second}" in n for n in two.report.data["notes"])
+
+
+# ---------------------------------------------------------------------------
+# the demo's later years: the planted changes are named, nothing else is
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_years(tmp_path_factory):
+    """The demo (4,000 companies) with three later years, a quick logistic model, and each year monitored."""
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.features import with_history_features
+    from riskcore.modelling.train import train
+
+    folder = tmp_path_factory.mktemp("demo_years")
+    portfolio = generate_portfolio(4000, seed=SEED, later_years=3)
+    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
+                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    bundle = load_bundle(result.bundle_dir)
+    later = with_history_features(portfolio.frame, portfolio.later.frame, DEMO_SPEC)
+    audit = AuditLog("sqlite:///" + str(folder / "audit.db"))
+    reports = {}
+    for year in sorted(later[YEAR].unique()):
+        part = later[later[YEAR] == year]
+        found = portfolio.later.outcomes[portfolio.later.outcomes[YEAR] == year]
+        reports[int(year)] = monitor_file(bundle, part, audit=audit, face="cli",
+                                          outcomes=found.to_csv(index=False).encode()).report
+    return reports, portfolio.later.changes
+
+
+def _named(report) -> set[str]:
+    """The non-macro features the report says act on: over the portfolio or within a sector."""
+    data = report.data
+    acting = {f["name"] for f in data["features"] if f["status"] == "act" and f["family"] != "macro"}
+    return acting | {s["feature"] for s in data["segments"] if s["family"] != "macro"}
+
+
+def test_the_planted_changes_are_named_in_their_years_and_nothing_else(demo_years):
+    reports, changes = demo_years
+    for year, report in reports.items():
+        planted = {c for ch in changes if ch["year"] <= year for c in ch["columns"]}
+        assert _named(report) <= planted, (year, _named(report) - planted)
+        for change in changes:
+            if change["year"] == year and change["kind"] != "macro":
+                assert set(change["columns"]) <= _named(report), (year, change)
+        macro = {f["name"] for f in report.data["features"] if f["family"] == "macro" and f["status"] == "act"}
+        assert macro == {"gdp_growth", "policy_rate", "sector_pmi"}
+    behaviour = next(c for c in changes if c["kind"] == "behaviour")
+    within = [s for s in reports[behaviour["year"]].data["segments"] if s["feature"] in behaviour["columns"]]
+    assert within and within[0]["segment"] == behaviour["segment"]
+
+
+def test_the_expected_auc_is_close_to_the_realised_one_on_the_later_years(demo_years):
+    reports, _ = demo_years
+    for year, report in reports.items():
+        expected, realised = report.data["expected"], report.data["realized"]
+        low, high = expected["auc_ci"]
+        assert low <= realised["auc"] <= high, year  # the interval holds the realised AUC
+        assert abs(expected["auc"] - realised["auc"]) < 0.05, year
