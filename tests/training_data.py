@@ -7,6 +7,7 @@ stage runs in a second or two, big enough for an out-of-time split and folds.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from riskcore.data.infer import infer_spec
 from riskcore.data.schema import DatasetSpec
 
-__all__ = ["calibrated_run", "small_panel"]
+__all__ = ["calibrated_run", "later_years_model", "small_panel"]
 
 
 def small_panel(n_companies: int = 400, years: int = 4, seed: int = 3) -> tuple[pd.DataFrame, DatasetSpec]:
@@ -51,3 +52,20 @@ def calibrated_run(frame: pd.DataFrame, spec: DatasetSpec, config: Any) -> dict[
     calibrated = stages.calibrate(pipeline, found.chosen, found.rows.y, parts, config)
     return {"data": data, "split": split, "spec": spec, "parts": parts, "search": found, "pipeline": pipeline,
             "calibrated": calibrated}
+
+
+def later_years_model(folder: Path, n_companies: int, later_years: int, seed: int) -> tuple[Any, Any]:
+    """A quick logistic model trained on the demo panel, and the demo's later years (``Portfolio.later``).
+
+    The model a monitoring test watches: trained once per module on ``n_companies``
+    companies, its bundle written under ``folder / "models"``.
+    """
+    from riskcore.config import TrainingConfig
+    from riskcore.data.schema import DEMO_SPEC
+    from riskcore.data.synth import generate_portfolio
+    from riskcore.modelling.train import train
+
+    portfolio = generate_portfolio(n_companies, seed=seed, later_years=later_years)
+    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
+                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    return result, portfolio

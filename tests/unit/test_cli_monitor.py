@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 from samples import SEED
+from training_data import later_years_model
 
 from riskcore.cli import main
-from riskcore.config import TrainingConfig, load_settings
-from riskcore.data.schema import DEMO_SPEC
+from riskcore.config import load_settings
 from riskcore.data.tabular import write_csv
 from riskcore.modelling.bundle import write_json
 from riskcore.modelling.tracking import Tracker
@@ -19,13 +19,8 @@ from riskcore.modelling.tracking import Tracker
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A model trained once on 800 demo companies; the later years and their outcomes as CSV files."""
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
     folder = tmp_path_factory.mktemp("cli_monitor")
-    portfolio = generate_portfolio(800, seed=SEED, later_years=2)
-    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
-                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    result, portfolio = later_years_model(folder, 800, 2, SEED)
     write_csv(portfolio.later.frame, folder / "later.csv")
     write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
     return {"model": result.bundle_dir, "version": result.model_version, "later": folder / "later.csv",

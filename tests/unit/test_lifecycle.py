@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 from samples import SEED
+from training_data import later_years_model
 
-from riskcore.config import AlertRules, TrainingConfig
+from riskcore.config import AlertRules
 from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import write_csv
 from riskcore.errors import BundleError, MissingColumnError
@@ -24,13 +25,8 @@ YEAR = "fiscal_year"
 @pytest.fixture(scope="module")
 def later(tmp_path_factory):
     """A model trained once on 800 demo companies, and the two later years with their outcomes as files."""
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
     folder = tmp_path_factory.mktemp("lifecycle")
-    portfolio = generate_portfolio(800, seed=SEED, later_years=2)
-    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
-                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    result, portfolio = later_years_model(folder, 800, 2, SEED)
     write_csv(portfolio.later.frame, folder / "later.csv")
     write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
     return {"bundle": load_bundle(result.bundle_dir), "folder": folder, "frame": portfolio.later.frame,
@@ -256,14 +252,10 @@ def test_one_period_migrates_from_the_period_before_as_recorded_in_the_audit_tra
 @pytest.fixture(scope="module")
 def demo_years(tmp_path_factory):
     """The demo (4,000 companies) with three later years, a quick logistic model, and each year monitored."""
-    from riskcore.data.synth import generate_portfolio
     from riskcore.modelling.features import with_history_features
-    from riskcore.modelling.train import train
 
     folder = tmp_path_factory.mktemp("demo_years")
-    portfolio = generate_portfolio(4000, seed=SEED, later_years=3)
-    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
-                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    result, portfolio = later_years_model(folder, 4000, 3, SEED)
     bundle = load_bundle(result.bundle_dir)
     later = with_history_features(portfolio.frame, portfolio.later.frame, DEMO_SPEC)
     audit = AuditLog("sqlite:///" + str(folder / "audit.db"))
