@@ -33,6 +33,7 @@ __all__ = [
     "DriftStatus",
     "FeatureDrift",
     "FrozenBins",
+    "as_numbers",
     "chi2_p_value",
     "feature_drift",
     "ks_statistic",
@@ -105,7 +106,7 @@ class FrozenBins:
         FrozenBins
             With ``reference_counts`` counted on ``values``.
         """
-        x = np.asarray(pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce"), dtype=np.float64)
+        x = as_numbers(values)
         finite = x[np.isfinite(x) & _in_range(x, lo, hi)]
         distinct = np.unique(finite)
         if len(distinct) <= _N_QUANTILES:
@@ -169,7 +170,7 @@ class FrozenBins:
         """
         if self.kind == "categorical":
             return category_codes(values, self.levels)
-        x = np.asarray(pd.to_numeric(pd.Series(np.asarray(values).ravel()), errors="coerce"), dtype=np.float64)
+        x = as_numbers(values)
         n_values = len(self.edges) + 1
         codes = np.searchsorted(np.asarray(self.edges, dtype=np.float64), x, side="right")
         outside = ~np.isnan(x) & (~np.isfinite(x) | ~_in_range(x, self.lo, self.hi))
@@ -235,6 +236,16 @@ def _seq(value: object) -> list[float | int | str]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"expected a list, got {value!r}")
     return list(value)
+
+
+def as_numbers(values: ArrayLike) -> np.ndarray:
+    """Values as float64, text that is not a number as NaN; numeric arrays pass without a copy through pandas."""
+    arr = np.asarray(values).ravel()
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.float64)
+    return np.asarray(pd.to_numeric(pd.Series(arr), errors="coerce"), dtype=np.float64)
 
 
 def category_codes(values: ArrayLike, levels: tuple[str, ...] | list[str]) -> np.ndarray:

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 from riskcore.config import AlertRules
 from riskcore.evaluation.alerts import Alert, evaluate_alerts
 from riskcore.evaluation.backtest import expected_auc
-from riskcore.evaluation.drift import category_codes, chi2_p_value, psi, psi_band
+from riskcore.evaluation.drift import as_numbers, category_codes, chi2_p_value, psi, psi_band
 from riskcore.evaluation.grading import grade_index
 from riskcore.evaluation.realised import grade_migration, realised_performance
 from riskcore.evaluation.reference import GRADE_NAMES, ReferenceProfile
@@ -121,6 +121,8 @@ class MonitorCounts:
             slot.rows += int(rows)
         for name, ref in self.reference.features.items():
             values = features[name].to_numpy() if name in features else np.full(n, np.nan)
+            if ref.bins.kind == "numeric":
+                values = as_numbers(values)  # once for the bins and the KS grid
             nb = ref.bins.n_bins
             counts = np.bincount(group * nb + ref.bins.codes(values), minlength=n_periods * n_groups * nb)
             counts = counts.reshape(n_periods, n_groups, nb)
@@ -146,7 +148,7 @@ class MonitorCounts:
     def _add_grid(name: str, grid: Any, values: np.ndarray, period_codes: np.ndarray,
                   slots: list[_PeriodCounts]) -> None:
         """Add the KS grid cells of one feature, per period."""
-        x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+        x = as_numbers(values)
         finite = np.isfinite(x)
         n_cells = len(grid.points) + 1
         cells = np.searchsorted(np.asarray(grid.points, dtype=np.float64), x[finite], side="left")
