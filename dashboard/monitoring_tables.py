@@ -84,16 +84,29 @@ def _frame(rows: list[dict[str, Any]], columns: list[str], *sort: str) -> pd.Dat
 
 
 def _drift_rows(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every feature's PSI per period, the newest run's for each (feature, period)."""
+    """Every feature's PSI per period, the newest run's for each (feature, period).
+
+    Drift concentrated in one sector (a report's ``segments``) gets a row of its own,
+    ``<feature> within <sector>``, filled in the periods where it was found: over the
+    whole portfolio such a change hardly shows.
+    """
     def entries() -> Iterable[tuple[Hashable, dict[str, Any]]]:
         for report in reports:
+            labels = {f["name"]: f.get("label") or f["name"] for f in report.get("features") or []}
             for f in report.get("features") or []:
                 for p in f.get("by_period") or []:
                     status = p.get("status") or psi_band(float("nan") if p.get("psi") is None else p["psi"])
                     yield (f["name"], p["period"]), {
-                        "feature": f["name"], "label": f.get("label") or f["name"], "family": f.get("family", ""),
+                        "feature": f["name"], "label": labels[f["name"]], "family": f.get("family", ""),
                         "period": p["period"], "psi": p["psi"], "status": status, "p_value": p.get("p_value"),
                         "n": p.get("n")}
+            for seg in report.get("segments") or []:
+                name = f"{seg['feature']} within {seg['segment']}"
+                yield (name, seg["period"]), {
+                    "feature": name, "label": f"{labels.get(seg['feature'], seg['feature'])} within {seg['segment']}",
+                    "family": seg.get("family", ""), "period": seg["period"], "psi": seg["psi"],
+                    "status": seg.get("status") or psi_band(seg["psi"]), "p_value": seg.get("p_value"),
+                    "n": seg.get("n")}
     return _newest_first(entries())
 
 

@@ -18,6 +18,9 @@ MONITORED_RUN = "monitoring_uploaded_run"
 # the reports the page reads and merges (the newest runs of the model in use; each is read once and cached)
 MAX_REPORTS = 24
 PERCENT = st.column_config.NumberColumn(format="percent")
+P_VALUE = st.column_config.NumberColumn("p-value", format="scientific",
+                                        help="One-sided binomial test: the chance of this many defaults or more "
+                                             "if the predicted PD were right")
 ALERT_BOXES = {"fail": st.error, "warn": st.warning, "pass": st.success}
 
 bundle = state.model_bundle()
@@ -77,6 +80,7 @@ def show_history(runs: pd.DataFrame) -> None:
         if len(features):
             st.dataframe(features.drop(columns=["by_period"], errors="ignore"), hide_index=True, width="stretch",
                          column_config={"missing_share": PERCENT, "out_of_range_share": PERCENT,
+                                        "p_value": st.column_config.NumberColumn("χ² p-value", format="scientific"),
                                         "reference_missing_share": PERCENT})
     st.plotly_chart(charts.score_and_default_rate(history), width="stretch", key="monitor_rates")
 
@@ -88,11 +92,13 @@ def show_history(runs: pd.DataFrame) -> None:
     else:
         st.plotly_chart(charts.grade_backtest(with_outcomes["grades"]), width="stretch", key="monitor_grades")
         st.dataframe(tables.grades_table(with_outcomes), hide_index=True, width="stretch",
-                     column_config={"predicted_pd": PERCENT, "observed_rate": PERCENT, "jeffreys_low": PERCENT,
+                     column_config={"p_value": P_VALUE, "predicted_pd": PERCENT, "observed_rate": PERCENT,
+                                    "jeffreys_low": PERCENT,
                                     "jeffreys_high": PERCENT})
         st.subheader("Back-test by vintage")
         st.dataframe(tables.vintages_table(history.vintages), hide_index=True, width="stretch",
-                     column_config={"predicted_pd": PERCENT, "observed_rate": PERCENT, "jeffreys_low": PERCENT,
+                     column_config={"p_value": P_VALUE, "predicted_pd": PERCENT, "observed_rate": PERCENT,
+                                    "jeffreys_low": PERCENT,
                                     "jeffreys_high": PERCENT})
 
     st.subheader("Grade migration")

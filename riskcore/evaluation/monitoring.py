@@ -275,7 +275,9 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
     (PSI > 0.25) while the feature does not act over the whole portfolio, it is more than
     :data:`SEGMENT_NATURAL_FACTOR` times the sector's natural variation, the χ² test is sure
     of it (p < 0.001), and the segment's training and current rows number at least
-    :data:`MIN_SEGMENT_ROWS`. Worst first, at most 50.
+    :data:`MIN_SEGMENT_ROWS`. A segment too small in every training period to measure its
+    natural variation (see :data:`riskcore.evaluation.reference.MIN_PERIOD_ROWS`) is not
+    judged. Worst first, at most 50.
     """
     ref = counts.reference
     overall = {(f["name"], e["period"]): e["status"] for f in features for e in f["by_period"]}
@@ -289,8 +291,10 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
                 current = counts.periods[p].features[name][j]
                 if current.sum() < MIN_SEGMENT_ROWS:
                     continue
+                natural = fref.segment_natural.get(segment)
+                if natural is None:
+                    continue  # no training period had enough of the segment's rows to know its own cycles
                 value = psi(expected, current)
-                natural = fref.segment_natural.get(segment, 0.0)
                 if psi_band(value) != "act" or overall[(name, p)] == "act" or value <= SEGMENT_NATURAL_FACTOR * natural:
                     continue  # the χ² test only where the cheap criteria hold: thousands of cells
                 entry = _drift_entry(expected, current)

@@ -166,3 +166,17 @@ def test_runs_table_names_the_columns_and_keeps_missing_metrics_empty():
     t = runs_table(runs)
     assert t.loc[0, "time"] == "2026-12-01 10:00" and t.loc[0, "worst alert"] == "warn"
     assert t["realised AUC"].isna().all()
+
+
+def test_drift_within_a_sector_gets_its_own_heatmap_row():
+    report = _report({2026: {"delay": 0.03, "margin": 0.01}, 2027: {"delay": 0.04, "margin": 0.02}},
+                     {2026: 0.01, 2027: 0.01}, outcomes=False)
+    report["segments"] = [{"segment": "Retail", "feature": "delay", "family": "payment", "period": 2027,
+                           "psi": 1.6, "status": "act", "p_value": 1e-9, "n": 300}]
+    drift = monitoring_history([report]).drift
+    row = drift[drift["feature"] == "delay within Retail"]
+    assert row[["period", "psi", "status"]].to_dict(orient="records") == [{"period": 2027, "psi": 1.6,
+                                                                          "status": "act"}]
+    assert row["label"].iloc[0] == "Delay within Retail"
+    fig = charts.drift_heatmap(monitoring_history([report]))
+    assert fig.data[0].y[0] == "Delay within Retail"  # the worst row on top
