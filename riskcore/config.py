@@ -13,12 +13,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from riskcore.errors import ConfigError
 
-__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "RiskBands", "Settings", "TrainingConfig", "load_settings",
-           "parse_candidates", "set_thread_defaults"]
+__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "PromotionRules", "RiskBands", "Settings", "TrainingConfig",
+           "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -88,6 +88,36 @@ class AlertRules:
                 raise ConfigError(f"alert setting {warn}={w!r} must be between 0 and {fail}={f!r}")
         if self.red_grades < 1:
             raise ConfigError(f"alert setting red_grades={self.red_grades!r} must be at least 1")
+
+
+@dataclass(frozen=True)
+class PromotionRules:
+    """When a challenger may replace the champion: the promotion gate, set under ``[promotion]`` in riskcore.toml.
+
+    The challenger must not be worse on cost with ``cost_confidence`` confidence: the
+    one-sided upper bound of its extra cost (paired bootstrap, each model at its own
+    cut-off) may exceed the champion's cost by at most ``cost_margin`` (a share of it;
+    0 by default). And it must pass the calibration check on the same rows: an ECE of
+    at most ``max_ece`` and no more than ``max_red_grades`` red grades in the back-test.
+    """
+
+    cost_confidence: float = 0.95
+    cost_margin: float = 0.0
+    max_ece: float = 0.02
+    max_red_grades: int = 0
+    n_resamples: int = 1000
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.cost_confidence < 1:
+            raise ConfigError(f"promotion setting cost_confidence={self.cost_confidence!r} must be in [0.5, 1), "
+                              "e.g. 0.95")
+        if not 0 <= self.cost_margin < 1:
+            raise ConfigError(f"promotion setting cost_margin={self.cost_margin!r} must be a share in [0, 1), "
+                              "e.g. 0.01")
+        if not 0 < self.max_ece <= 1:
+            raise ConfigError(f"promotion setting max_ece={self.max_ece!r} must be in (0, 1], e.g. 0.02")
+        if self.max_red_grades < 0 or self.n_resamples < 100:
+            raise ConfigError("promotion settings max_red_grades must be at least 0 and n_resamples at least 100")
 
 
 @dataclass(frozen=True)
@@ -169,6 +199,7 @@ class Settings:
     model_name: str = "riskcore-pd"
     costs: Costs = field(default_factory=Costs)
     alerts: AlertRules = field(default_factory=AlertRules)
+    promotion: PromotionRules = field(default_factory=PromotionRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -281,29 +312,37 @@ def _costs(value: Any, source: str) -> Costs:
         raise ConfigError(f"[costs]{where}: {err}") from None
 
 
-def _alerts(value: Any, source: str) -> AlertRules:
-    """The ``[alerts]`` table: each value checked and converted, every message naming its key and the file."""
+_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules")
+
+
+def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
+    """Read a table of rules (``[alerts]``, ``[promotion]``): each value checked and converted.
+
+    Every message names the key and the file.
+    """
     where = _where(source)
-    base = AlertRules()
-    allowed = [f.name for f in fields(AlertRules)]
+    base = cls()
+    allowed = [f.name for f in fields(cls)]
     if not isinstance(value, dict):
-        raise ConfigError(f"[alerts]{where} must be a table with {', '.join(allowed)}")
+        raise ConfigError(f"[{table}]{where} must be a table with {', '.join(allowed)}")
     unknown = set(value) - set(allowed)
     if unknown:
-        raise ConfigError(f"unknown alert settings {sorted(unknown)!r}{where}; allowed: {', '.join(allowed)}")
+        what = {"alerts": "alert"}.get(table, table)
+        raise ConfigError(f"unknown {what} settings {sorted(unknown)!r}{where}; allowed: {', '.join(allowed)}")
     kwargs: dict[str, Any] = {}
     for key, v in value.items():
-        if key == "skip_families":
+        if isinstance(getattr(base, key), tuple):
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                raise ConfigError(f"setting alerts.skip_families={v!r}{where} must be a list of family names, "
-                                  'e.g. ["macro"]')
+                example = ", ".join(f'"{x}"' for x in getattr(base, key))
+                raise ConfigError(f"setting {table}.{key}={v!r}{where} must be a list of "
+                                  f"{'family ' if key == 'skip_families' else ''}names, e.g. [{example}]")
             kwargs[key] = tuple(v)
         else:
-            kwargs[key] = _coerce(f"alerts.{key}", v, getattr(base, key), source)
+            kwargs[key] = _coerce(f"{table}.{key}", v, getattr(base, key), source)
     try:
-        return AlertRules(**kwargs)
+        return cls(**kwargs)
     except ConfigError as err:
-        raise ConfigError(f"[alerts]{where}: {err}") from None
+        raise ConfigError(f"[{table}]{where}: {err}") from None
 
 
 def _read_file(file: str | os.PathLike[str]) -> dict[str, Any]:
@@ -327,7 +366,9 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
         if key == "costs":
             kwargs["costs"] = _costs(value, source)
         elif key == "alerts":
-            kwargs["alerts"] = _alerts(value, source)
+            kwargs["alerts"] = _rules("alerts", AlertRules, value, source)
+        elif key == "promotion":
+            kwargs["promotion"] = _rules("promotion", PromotionRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:
