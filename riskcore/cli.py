@@ -10,7 +10,7 @@ exit  meaning
 ====  =======================================================================
 0     success (a clean check, every row scored, an intact audit trail)
 1     the command ran and found problems: rows rejected, a failing check, a
-      failed monitoring alert, an altered audit trail
+      failed monitoring alert, a failed promotion gate, an altered audit trail
 2     the input cannot be used: unusable file, missing required column,
       invalid values (and argparse's usage errors)
 3     a setting or option has an invalid value
@@ -43,7 +43,7 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
-check, a failed monitoring alert, an altered audit trail); 2 the input cannot be used (unusable file,
+check, a failed alert or promotion gate, an altered audit trail); 2 the input cannot be used (unusable file,
 missing required column, invalid values); 3 a setting or option is invalid; 4 no model, or its bundle
 is missing or altered; 5 training stopped by a leakage check; 6 the audit trail or the experiment store
 is unavailable."""
@@ -268,6 +268,49 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
 
 
+def cmd_models_list(args: argparse.Namespace) -> int:
+    """The registered model versions, newest first, the champion marked."""
+    from riskcore.config import load_settings
+    from riskcore.modelling.tracking import Tracker
+
+    tracker = Tracker.from_settings(load_settings())
+    versions = tracker.registry_versions()
+    if versions.empty:
+        _print("No model is registered yet: train one (python -m riskcore train --data FILE).")
+        return EXIT_OK
+    runs = tracker.runs()
+    auc = dict(zip(runs["run_id"], runs["metrics.test.auc"], strict=True)) if "metrics.test.auc" in runs else {}
+    _print(f"{'':2s}{'registry':>8s}  {'model version':40s} {'test AUC':>8s}")
+    for row in sorted(versions.itertuples(), key=lambda r: -int(str(r.version))):
+        test_auc = auc.get(row.run_id)
+        shown = f"{test_auc:.3f}" if isinstance(test_auc, float) and test_auc == test_auc else "—"
+        _print(f"{'*' if row.champion else ' ':2s}{row.version:>8s}  {str(row.model_version):40s} {shown:>8s}")
+    _print("* the champion: the model `score`, the dashboard and the API use")
+    return EXIT_OK
+
+
+def cmd_models_compare(args: argparse.Namespace) -> int:
+    """Compare a challenger with the champion on the same rows; exit 1 when the promotion gate fails."""
+    from riskcore.config import load_settings
+    from riskcore.lifecycle import compare_versions
+    from riskcore.modelling.bundle import write_json
+
+    settings = load_settings()
+    champion = _bundle_from_arg(args.champion, settings)
+    challenger = _bundle_from_arg(args.challenger, settings)
+    found = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion, data=args.data,
+                             positive=args.positive)
+    _print(found.summary())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "comparison.json", {"champion_version": found.champion, "challenger_version": found.challenger,
+                                             "rows_from": found.rows_from, "digest": found.comparison.digest(),
+                                             **found.comparison.as_dict()})
+        _print(f"Wrote {out / 'comparison.json'}")
+    return EXIT_OK if found.comparison.passed else EXIT_PROBLEMS
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit trail's hash chain; name the first altered row."""
     from riskcore.config import load_settings
@@ -359,6 +402,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording, monitoring (one JSON line on stderr)")
     p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("models", help="the registered model versions: list them, compare a challenger")
+    models_sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    m = models_sub.add_parser("list", help="the registered versions, newest first, the champion marked")
+    m.set_defaults(func=cmd_models_list)
+    m = models_sub.add_parser("compare", help="a challenger against the champion on the same rows, and the gate")
+    m.add_argument("challenger", help="the challenger: a model version, a bundle folder")
+    m.add_argument("--champion", default="champion", help="the version to compare with (default: the champion)")
+    m.add_argument("--data", help="a file with the models' columns and the outcome (default: the challenger's "
+                                  "test rows, when the champion did not train on their period)")
+    m.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
+    m.add_argument("--out", help="folder to write comparison.json to")
+    m.set_defaults(func=cmd_models_compare)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

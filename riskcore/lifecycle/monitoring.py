@@ -1,4 +1,4 @@
-"""The model's life after training: monitoring the portfolios it scores, as they and their outcomes arrive.
+"""Monitoring the portfolios a model scores after training, as they and their outcomes arrive.
 
 - :func:`monitor_file`: score a later portfolio (validated, scored and recorded in the audit trail exactly as
   ``score`` does), and compare it with the model's reference profile, and with the outcomes when they arrived
