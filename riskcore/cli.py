@@ -284,8 +284,10 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     for row in sorted(versions.itertuples(), key=lambda r: -int(str(r.version))):
         test_auc = auc.get(row.run_id)
         shown = f"{test_auc:.3f}" if isinstance(test_auc, float) and test_auc == test_auc else "—"
-        _print(f"{'*' if row.champion else ' ':2s}{row.version:>8s}  {str(row.model_version):40s} {shown:>8s}")
-    _print("* the champion: the model `score`, the dashboard and the API use")
+        mark = "*" if row.champion else "-" if row.previous_champion else " "
+        _print(f"{mark:2s}{row.version:>8s}  {str(row.model_version):40s} {shown:>8s}")
+    _print("* the champion: the model `score`, the dashboard and the API use; - the previous champion "
+           "(models rollback goes back to it)")
     return EXIT_OK
 
 
@@ -309,6 +311,45 @@ def cmd_models_compare(args: argparse.Namespace) -> int:
                                              **found.comparison.as_dict()})
         _print(f"Wrote {out / 'comparison.json'}")
     return EXIT_OK if found.comparison.passed else EXIT_PROBLEMS
+
+
+def cmd_models_promote(args: argparse.Namespace) -> int:
+    """Make a version the champion through the promotion gate; exit 1 when the gate fails without --override."""
+    from riskcore.config import load_settings
+    from riskcore.lifecycle import promote
+    from riskcore.workflows import default_caller
+
+    move = promote(load_settings(), args.version, reason=args.reason, actor=default_caller("cli"),
+                   override=args.override, data=args.data)
+    if move.comparison is not None:
+        _print(move.comparison.summary())
+    _print(move.message)
+    return EXIT_OK if move.moved else EXIT_PROBLEMS
+
+
+def cmd_models_rollback(args: argparse.Namespace) -> int:
+    """Make the previous champion the champion again, on record."""
+    from riskcore.config import load_settings
+    from riskcore.lifecycle import rollback
+    from riskcore.workflows import default_caller
+
+    _print(rollback(load_settings(), reason=args.reason, actor=default_caller("cli")).message)
+    return EXIT_OK
+
+
+def cmd_models_history(args: argparse.Namespace) -> int:
+    """Every move of the champion, from the ledger in the audit trail."""
+    from riskcore.config import load_settings
+    from riskcore.serving.audit import AuditLog
+
+    moves = AuditLog.from_settings(load_settings()).moves()
+    if not moves:
+        _print("The champion has not been moved yet (the first model trained became it without a ledger entry).")
+    for m in moves:
+        gate = f" · gate {m.gate_digest[:12]}" if m.gate_digest else ""
+        _print(f"{m.ts[:19].replace('T', ' ')} UTC  {m.event:8s} {m.from_version or '—'} → {m.to_version}  by "
+               f"{m.actor}{gate}\n    {m.reason}")
+    return EXIT_OK
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -415,6 +456,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
     m.add_argument("--out", help="folder to write comparison.json to")
     m.set_defaults(func=cmd_models_compare)
+    m = models_sub.add_parser("promote", help="make a version the champion through the gate, on record")
+    m.add_argument("version", help="the model version to promote")
+    m.add_argument("--reason", required=True, help="why: it goes into the model ledger")
+    m.add_argument("--override", action="store_true", help="promote even when the gate fails")
+    m.add_argument("--data", help="a file with outcomes to compare on (default: the challenger's test rows)")
+    m.set_defaults(func=cmd_models_promote)
+    m = models_sub.add_parser("rollback", help="make the previous champion the champion again, on record")
+    m.add_argument("--reason", required=True, help="why: it goes into the model ledger")
+    m.set_defaults(func=cmd_models_rollback)
+    m = models_sub.add_parser("history", help="every move of the champion, from the ledger")
+    m.set_defaults(func=cmd_models_history)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -2,7 +2,8 @@
 
 - :mod:`riskcore.lifecycle.monitoring`: :func:`monitor_file`, :func:`monitor_audit`, :func:`record_monitoring`,
   :func:`monitor_demo_years`, :func:`first_start`;
-- :mod:`riskcore.lifecycle.versions`: :func:`compare_versions`.
+- :mod:`riskcore.lifecycle.versions`: :func:`compare_versions`, :func:`promote`, :func:`rollback` (every move of
+  the champion recorded in the audit trail's ledger, :mod:`riskcore.serving.audit.ledger`).
 
 ``python -m riskcore monitor`` and ``models``, the dashboard's monitoring page and its first start call these.
 """
@@ -16,7 +17,7 @@ from riskcore.lifecycle.monitoring import (
     monitor_file,
     record_monitoring,
 )
-from riskcore.lifecycle.versions import VersionComparison, compare_versions
+from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
 
-__all__ = ["DEMO_LATER_YEARS", "MonitorRun", "VersionComparison", "compare_versions", "first_start", "monitor_audit",
-           "monitor_demo_years", "monitor_file", "record_monitoring"]
+__all__ = ["DEMO_LATER_YEARS", "MonitorRun", "Move", "VersionComparison", "compare_versions", "first_start",
+           "monitor_audit", "monitor_demo_years", "monitor_file", "promote", "record_monitoring", "rollback"]

@@ -3,6 +3,10 @@
 :func:`compare_versions` picks the rows (a file with outcomes, or the challenger's
 test rows when the champion never trained on their period), scores them with both
 models, and compares them: ``python -m riskcore models compare``.
+:func:`promote` moves the champion through that gate (or over it, with a reason),
+:func:`rollback` back to the previous champion; each move is one entry of the
+ledger in the audit trail's hash chain (:mod:`riskcore.serving.audit.ledger`) and
+a set of MLflow tags, and the old champion stays the ``previous_champion`` alias.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from riskcore.serving.audit.ledger import ModelEvent, ModelMove
 from riskcore.serving.batch import FileSource
 
 if TYPE_CHECKING:
-    from riskcore.config import Costs, PromotionRules
+    from riskcore.config import Costs, PromotionRules, Settings
     from riskcore.evaluation.gate import Comparison
     from riskcore.modelling.bundle import ModelBundle
+    from riskcore.modelling.tracking import Tracker
+    from riskcore.serving.audit import AuditLog
 
-__all__ = ["VersionComparison", "compare_versions"]
+__all__ = ["Move", "VersionComparison", "compare_versions", "promote", "rollback"]
 
 
 @dataclass
@@ -142,3 +149,142 @@ def compare_versions(champion: ModelBundle, challenger: ModelBundle, *, costs: C
                                 threshold_champion=champion.threshold, threshold_challenger=challenger.threshold,
                                 costs=costs, rules=rules, exposure=exposure, random_state=random_state)
     return VersionComparison(champion.version, challenger.version, rows_from, comparison, notes)
+
+
+# ---------------------------------------------------------------------------
+# moving the champion, on record
+# ---------------------------------------------------------------------------
+
+@dataclass
+class Move:
+    """What a promotion or rollback did: the ledger entry, the comparison it was decided on, whether it moved."""
+
+    moved: bool
+    entry: ModelMove | None
+    comparison: VersionComparison | None = None
+    message: str = ""
+
+
+def _registry_version(tracker: Tracker, bundle: ModelBundle) -> str:
+    """The registry version of a bundle, or a message saying it is not registered."""
+    from riskcore.errors import ModelNotFoundError
+
+    found = tracker.registry_version_of(bundle.version)
+    if found is None:
+        raise ModelNotFoundError(f"model {bundle.version} is not registered, so it cannot become the champion; "
+                                 "train it with MLflow on (python -m riskcore train without --no-mlflow)")
+    return found
+
+
+def promote(settings: Settings, version: str, *, reason: str, actor: str, override: bool = False,
+            data: FileSource | None = None) -> Move:
+    """Make a model version the champion through the promotion gate, and record the move in the ledger.
+
+    The challenger is compared with the champion (:func:`compare_versions`); when the gate fails the champion
+    stays, unless ``override`` with a reason. The move is written to the audit trail's ledger once the alias
+    has moved; when the ledger cannot be written the alias is moved back, so no move goes unrecorded.
+
+    Parameters
+    ----------
+    settings : where the registry, the audit trail and the costs and gate rules are.
+    version : the model version to promote (a registered model version, e.g. ``lightgbm-20261201T101500Z``).
+    reason : why, in the user's words (required).
+    actor : who (``cli:<login>``, a dashboard user).
+    override : promote even when the gate fails.
+    data : rows with outcomes to compare on (default the challenger's test rows).
+
+    Returns
+    -------
+    Move
+        ``moved`` False (and no entry) when the gate failed without an override.
+
+    Raises
+    ------
+    riskcore.errors.ConfigError
+        When there is no reason.
+    riskcore.errors.AuditError, riskcore.errors.TrackingError
+        When the move cannot be recorded or made; the champion is then unchanged.
+    """
+    from riskcore.errors import ConfigError
+    from riskcore.modelling.tracking import Tracker, load_champion
+    from riskcore.serving.audit import AuditLog
+    from riskcore.workflows import open_model
+
+    if not reason.strip():
+        raise ConfigError("a promotion needs a reason (--reason TEXT): it goes into the model ledger")
+    tracker = Tracker.from_settings(settings)
+    audit = AuditLog.from_settings(settings)
+    audit.check_writable()  # before anything moves: no record, no move
+    challenger = open_model(version, settings)
+    target = _registry_version(tracker, challenger)
+    current = tracker.champion()
+    comparison = None
+    if current is not None:
+        champion = load_champion(tracker)
+        if champion.version == challenger.version:
+            return Move(False, None, None, f"model {challenger.version} is already the champion")
+        comparison = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion, data=data)
+        if not comparison.comparison.passed and not override:
+            return Move(False, None, comparison, "the promotion gate failed: the champion stays; promote with "
+                        "--override and a reason to overrule it")
+    event: ModelEvent = "override" if comparison is not None and not comparison.comparison.passed else "promote"
+    move = ModelMove(event=event, actor=actor, from_version=current.model_version if current else "",
+                     to_version=challenger.version, reason=reason.strip(),
+                     gate_digest=comparison.comparison.digest() if comparison else "",
+                     to_bundle_hash=challenger.manifest_hash)
+    return _move(tracker, audit, target, move, comparison)
+
+
+def rollback(settings: Settings, *, reason: str, actor: str) -> Move:
+    """Make the previous champion the champion again, on record; the rolled-back one becomes the previous.
+
+    Raises
+    ------
+    riskcore.errors.ConfigError
+        When there is no reason.
+    riskcore.errors.ModelNotFoundError
+        When there is no previous champion to go back to.
+    """
+    from riskcore.errors import ConfigError, ModelNotFoundError
+    from riskcore.modelling.bundle import load_bundle
+    from riskcore.modelling.tracking import PREVIOUS_CHAMPION, Tracker
+    from riskcore.serving.audit import AuditLog
+
+    if not reason.strip():
+        raise ConfigError("a rollback needs a reason (--reason TEXT): it goes into the model ledger")
+    tracker = Tracker.from_settings(settings)
+    audit = AuditLog.from_settings(settings)
+    audit.check_writable()
+    previous = tracker.alias_version(PREVIOUS_CHAMPION)
+    current = tracker.champion()
+    if previous is None or current is None:
+        raise ModelNotFoundError("there is no previous champion to roll back to: the champion has never been "
+                                 "replaced")
+    row = tracker.registry_versions().set_index("version").loc[previous]
+    bundle = load_bundle(settings.models_dir / str(row["model_version"]), expected_hash=row["bundle_hash"] or None)
+    move = ModelMove(event="rollback", actor=actor, from_version=current.model_version, to_version=bundle.version,
+                     reason=reason.strip(), to_bundle_hash=bundle.manifest_hash)
+    return _move(tracker, audit, previous, move, None)
+
+
+def _move(tracker: Tracker, audit: AuditLog, registry_version: str, move: ModelMove,
+          comparison: VersionComparison | None) -> Move:
+    """Move the alias, then record the move; if the record fails, move the alias back and fail."""
+    from riskcore.errors import AuditError
+    from riskcore.modelling.tracking import CHAMPION, PREVIOUS_CHAMPION
+
+    before = tracker.alias_version(CHAMPION)
+    before_previous = tracker.alias_version(PREVIOUS_CHAMPION)
+    tracker.move_champion(registry_version, tags={"moved_by": move.actor, "move_reason": move.reason,
+                                                  "move_event": move.event, "gate_digest": move.gate_digest})
+    try:
+        entry = audit.record_move(move)
+    except AuditError:
+        if before is not None:
+            tracker.client.set_registered_model_alias(tracker.model_name, CHAMPION, before)
+        if before_previous is not None:
+            tracker.client.set_registered_model_alias(tracker.model_name, PREVIOUS_CHAMPION, before_previous)
+        raise
+    verb = {"promote": "promoted", "override": "promoted over a failed gate", "rollback": "rolled back to"}[move.event]
+    return Move(True, entry, comparison, f"{verb} {move.to_version} (was {move.from_version or 'no champion'}); "
+                                         f"ledger entry {entry.seq}")

@@ -35,6 +35,7 @@ MONITORING_SUFFIX = "-monitoring"
 __all__ = ["ChampionRef", "Tracker", "load_champion"]
 
 CHAMPION = "champion"
+PREVIOUS_CHAMPION = "previous_champion"
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,40 @@ class Tracker:
         except _store_errors() as err:
             raise TrackingError(f"could not set the champion: {err}") from None
 
+    def alias_version(self, alias: str) -> str | None:
+        """The registry version an alias points at, or None when it points nowhere."""
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except _store_errors() as err:
+            if _not_found(err):
+                return None
+            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+
+    def move_champion(self, registry_version: str, *, tags: dict[str, str]) -> str | None:
+        """Make ``registry_version`` the champion and the old champion the ``previous_champion``; the old version.
+
+        ``tags`` (who, why, the gate digest) are set on the new champion's registry version
+        and, as ``last_move.*``, on the registered model, so MLflow shows the latest move.
+        """
+        old = self.alias_version(CHAMPION)
+        c = self.client
+        try:
+            if old is not None and old != str(registry_version):
+                c.set_registered_model_alias(self.model_name, PREVIOUS_CHAMPION, old)
+            c.set_registered_model_alias(self.model_name, CHAMPION, str(registry_version))
+            for key, value in tags.items():
+                c.set_model_version_tag(self.model_name, str(registry_version), key, str(value)[:5000])
+                c.set_registered_model_tag(self.model_name, f"last_move.{key}", str(value)[:5000])
+        except _store_errors() as err:
+            raise TrackingError(f"could not move the champion: {err}") from None
+        return old
+
+    def registry_version_of(self, model_version: str) -> str | None:
+        """The registry version under which a model version (``lightgbm-2026…``) was registered, or None."""
+        found = self.registry_versions()
+        match = found[found["model_version"] == model_version]
+        return None if match.empty else str(match["version"].iloc[-1])
+
     def promote_run(self, run_id: str) -> str:
         """Make the model version registered from ``run_id`` the champion; returns its registry version."""
         try:
@@ -355,12 +390,16 @@ class Tracker:
         try:
             versions = self.client.search_model_versions(f"name = '{self.model_name}'")
         except _store_errors():
-            return pd.DataFrame(columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
+            return pd.DataFrame(columns=["version", "run_id", "model_version", "bundle_hash", "champion",
+                                         "previous_champion"])
         champ = self.champion()
+        previous = self.alias_version(PREVIOUS_CHAMPION)
         rows = [{"version": str(v.version), "run_id": v.run_id, "model_version": (v.tags or {}).get("model_version"),
                  "bundle_hash": (v.tags or {}).get("bundle_hash"),
-                 "champion": champ is not None and str(v.version) == champ.registry_version} for v in versions]
-        return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion"])
+                 "champion": champ is not None and str(v.version) == champ.registry_version,
+                 "previous_champion": previous is not None and str(v.version) == previous} for v in versions]
+        return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion",
+                                           "previous_champion"])
 
 
 def _finite(value: Any) -> bool:

@@ -44,7 +44,7 @@ def test_list_marks_the_champion(home, env, capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     champion, challenger = home[1]
-    assert f"*        1  {champion}" in out and f"         2  {challenger}" in out
+    assert f"*        1  {champion}" in out and f"2  {challenger}" in out  # the challenger: not the champion
 
 
 @pytest.mark.parametrize("rules, status", [("max_ece = 1.0\nmax_red_grades = 10\ncost_margin = 0.99\n", 0),
@@ -65,3 +65,49 @@ def test_an_unknown_challenger_exits_4(home, env, capsys):
     env.write_text("", encoding="utf-8")
     assert main(["models", "compare", "no-such-model"]) == 4
     assert "no-such-model" in capsys.readouterr().err
+
+
+def test_promote_through_the_gate_override_rollback_and_history(home, env, capsys, monkeypatch, tmp_path):
+    """One life cycle, each move in the ledger and in the chain; the registry's aliases follow."""
+    from riskcore.serving.audit import AuditLog
+
+    champion, challenger = home[1]
+    audit_url = "sqlite:///" + str(tmp_path / "audit.db")
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", audit_url)
+    env.write_text("[promotion]\nmax_ece = 0.000001\n", encoding="utf-8")  # a gate no model passes
+    assert main(["models", "promote", challenger, "--reason", "better ranking"]) == 1
+    assert "the champion stays" in capsys.readouterr().out
+    assert AuditLog(audit_url).moves() == []
+    assert main(["models", "promote", challenger, "--reason", "committee approved", "--override"]) == 0
+    assert "promoted over a failed gate" in capsys.readouterr().out
+    tracker = Tracker.from_settings(load_settings())
+    assert tracker.champion().model_version == challenger
+    assert main(["models", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"*        2  {challenger}" in listed and f"-        1  {champion}" in listed
+    assert main(["models", "rollback", "--reason", "exposure review pending"]) == 0
+    assert f"rolled back to {champion}" in capsys.readouterr().out
+    assert tracker.champion().model_version == champion
+    moves = AuditLog(audit_url).moves()
+    assert [(m.event, m.from_version, m.to_version) for m in moves] == [("override", champion, challenger),
+                                                                        ("rollback", challenger, champion)]
+    assert moves[0].gate_digest and moves[0].reason == "committee approved" and moves[0].actor.startswith("cli:")
+    assert AuditLog(audit_url).verify().ok
+    assert main(["models", "history"]) == 0
+    history = capsys.readouterr().out
+    assert "override" in history and "rollback" in history and "exposure review pending" in history
+    version = tracker.client.get_model_version(tracker.model_name, "2")
+    assert version.tags["move_event"] == "override" and version.tags["moved_by"].startswith("cli:")
+
+
+def test_a_rollback_without_a_previous_champion_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", "sqlite:///" + str(tmp_path / "audit.db"))
+    assert main(["models", "rollback", "--reason", "x"]) == 4
+    assert "no previous champion" in capsys.readouterr().err
+
+
+def test_a_move_needs_a_reason(home, env, capsys):
+    env.write_text("", encoding="utf-8")
+    assert main(["models", "promote", home[1][1], "--reason", "  "]) == 3
+    assert "needs a reason" in capsys.readouterr().err

@@ -93,7 +93,8 @@ def test_store_failures_are_tracking_errors_with_their_message(tmp_path, error, 
 
 def test_registry_versions_of_an_unreadable_registry_are_empty(tmp_path):
     frame = _failing(tmp_path, MlflowException("store down")).registry_versions()
-    assert frame.empty and list(frame.columns) == ["version", "run_id", "model_version", "bundle_hash", "champion"]
+    assert frame.empty and list(frame.columns) == ["version", "run_id", "model_version", "bundle_hash", "champion",
+                                                 "previous_champion"]
 
 
 def test_a_bug_is_not_disguised_as_a_store_failure(tmp_path):

@@ -74,6 +74,7 @@ trail.
 """
 
 from riskcore.serving.audit.batch import AuditBatch
+from riskcore.serving.audit.ledger import ModelMove
 from riskcore.serving.audit.log import AuditLog
 from riskcore.serving.audit.records import AuditRecord
 from riskcore.serving.audit.tables import (
@@ -99,6 +100,7 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "Decision",
+    "ModelMove",
     "Source",
     "VerifyResult",
 ]

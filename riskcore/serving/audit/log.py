@@ -48,6 +48,7 @@ from riskcore.serving.audit.verify import VerifyResult, verify_trail
 
 if TYPE_CHECKING:
     from riskcore.config import Settings
+    from riskcore.serving.audit.ledger import ModelMove
 
 __all__ = ["AuditLog"]
 
@@ -379,6 +380,30 @@ class AuditLog:
             bounds.append(stamp.isoformat(timespec="microseconds"))
         with self._reading() as conn:
             return read_scored(conn, model_version, bounds[0], bounds[1])
+
+    def record_move(self, move: ModelMove) -> ModelMove:
+        """Chain one move of the champion onto the trail (see :mod:`riskcore.serving.audit.ledger`).
+
+        Raises
+        ------
+        AuditError
+            When the move has no reason (or an override no gate digest), or the store cannot be written.
+        """
+        from riskcore.serving.audit.ledger import append_move
+
+        return append_move(self, move)
+
+    def moves(self) -> list[ModelMove]:
+        """Every move of the champion recorded in the trail, oldest first.
+
+        Raises
+        ------
+        AuditError
+            When the store cannot be read.
+        """
+        from riskcore.serving.audit.ledger import read_moves
+
+        return read_moves(self)
 
     def count(self) -> int:
         """Count the scores recorded (rows of committed requests).

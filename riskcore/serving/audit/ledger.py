@@ -1,0 +1,124 @@
+"""The model ledger: every move of the champion, chained into the audit trail next to the scores.
+
+A promotion, a promotion that overrode a failed gate, or a rollback is one head
+of the audit trail's hash chain (``audit_requests``) with source ``ledger``, no
+rows and no chunks: the event itself (who, from which version to which, why, the
+gate report's digest) is its ``columns`` text, which the head's hash covers. So
+``verify()`` checks the ledger with the scores, in one chain, and an edited or
+deleted move is caught like an edited score. Readers of scores never see these
+heads: they hold no rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select
+
+from riskcore.errors import AuditError
+from riskcore.serving.audit.batch import _INSERT_HEAD
+from riskcore.serving.audit.hashing import _digest, _head_hash
+from riskcore.serving.audit.tables import _HEAD_COLUMNS, _MAX_TEXT, _utc_now, audit_requests
+
+if TYPE_CHECKING:
+    from riskcore.serving.audit.log import AuditLog
+
+__all__ = ["LEDGER_SOURCE", "ModelEvent", "ModelMove", "append_move", "read_moves"]
+
+LEDGER_SOURCE = "ledger"
+ModelEvent = Literal["promote", "override", "rollback"]
+_EVENTS: tuple[str, ...] = ("promote", "override", "rollback")
+
+
+@dataclass(frozen=True)
+class ModelMove:
+    """One move of the champion, as the ledger holds it.
+
+    Attributes
+    ----------
+    event : {"promote", "override", "rollback"}
+        ``override``: a promotion whose gate failed, made anyway with a reason.
+    actor : str
+        Who moved it (``cli:<login>``, a dashboard user, …).
+    from_version, to_version : str
+        The champion before and after (``from_version`` empty for the first champion).
+    reason : str
+        Why, in the actor's words.
+    gate_digest : str
+        SHA-256 of the gate report the move was decided on (empty when there was none).
+    to_bundle_hash : str
+        The manifest hash of the new champion's bundle.
+    ts : str
+        When (UTC, ISO 8601); set when it is recorded.
+    seq : int
+        Its position in the audit trail's chain; set when it is recorded.
+    """
+
+    event: ModelEvent
+    actor: str
+    from_version: str
+    to_version: str
+    reason: str
+    gate_digest: str = ""
+    to_bundle_hash: str = ""
+    ts: str = ""
+    seq: int = 0
+
+
+def _check(move: ModelMove) -> None:
+    """Refuse a move the ledger cannot hold faithfully."""
+    if move.event not in _EVENTS:
+        raise AuditError(f"event={move.event!r} is unknown; use one of {', '.join(_EVENTS)}")
+    if not move.reason.strip():
+        raise AuditError("a move of the champion needs a reason")
+    if move.event == "override" and not move.gate_digest:
+        raise AuditError("an override names the gate report it overrode")
+    for name in ("actor", "from_version", "to_version"):
+        if len(getattr(move, name)) > _MAX_TEXT:
+            raise AuditError(f"{name} is longer than {_MAX_TEXT} characters")
+
+
+def append_move(log: AuditLog, move: ModelMove) -> ModelMove:
+    """Chain one move onto the audit trail; returns it with its time and position.
+
+    Raises
+    ------
+    AuditError
+        When the move is incomplete or the store cannot be written; nothing is recorded then.
+    """
+    _check(move)
+    log._ensure_table("written")
+    text = json.dumps({k: v for k, v in asdict(move).items() if k not in ("ts", "seq")}, sort_keys=True,
+                      separators=(",", ":"))
+    with log._fail_closed("written"), log._writer.begin() as conn:
+        seq, prev_hash, offset = log._lock_and_tail(conn)
+        ts = _utc_now()
+        values = (seq + 1, ts, f"ledger-{uuid.uuid4().hex}", uuid.uuid4().hex, move.actor, LEDGER_SOURCE,
+                  move.to_version, move.to_bundle_hash, offset, 0, 0, text, _digest([], 0), prev_hash)
+        conn.execute(_INSERT_HEAD, {**dict(zip(_HEAD_COLUMNS, values, strict=True)), "row_hash": _head_hash(values)})
+    return ModelMove(**{**asdict(move), "ts": ts, "seq": seq + 1})
+
+
+def read_moves(log: AuditLog) -> list[ModelMove]:
+    """Every move of the champion, oldest first.
+
+    Raises
+    ------
+    AuditError
+        When the store cannot be read or a ledger entry cannot be read (run ``verify()``).
+    """
+    h = audit_requests.c
+    with log._reading() as conn:
+        heads = conn.execute(select(h.seq, h.ts, h.columns).where(h.source == LEDGER_SOURCE).order_by(h.seq)).all()
+    moves = []
+    for head in heads:
+        try:
+            data = json.loads(head.columns)
+            moves.append(ModelMove(**data, ts=str(head.ts), seq=int(head.seq)))
+        except (ValueError, TypeError) as err:
+            raise AuditError(f"ledger entry {head.seq} cannot be read ({err}); run python -m riskcore audit verify") \
+                from None
+    return moves
