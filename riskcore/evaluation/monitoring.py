@@ -78,7 +78,8 @@ class MonitorCounts:
 
     def __init__(self, reference: ReferenceProfile):
         self.reference = reference
-        self._segments = sorted({s for f in reference.features.values() for s in f.segments})
+        self.segments: list[str] = sorted({s for f in reference.features.values() for s in f.segments})
+        """The reference's segments, in the order of the counts' segment axis (a last slot holds the others)."""
         self.reset()
 
     def reset(self) -> None:
@@ -114,7 +115,7 @@ class MonitorCounts:
         period_codes, period_values = pd.factorize(pd.Series(periods if periods is not None else [_ALL] * n),
                                                    use_na_sentinel=False)
         seg_codes = self._segment_codes(segments, n)
-        n_periods, n_groups = len(period_values), len(self._segments) + 1
+        n_periods, n_groups = len(period_values), len(self.segments) + 1
         group = period_codes.astype(np.int64) * n_groups + seg_codes
         slots = [self.periods.setdefault(v, _PeriodCounts()) for v in period_values]
         for slot, rows in zip(slots, np.bincount(period_codes, minlength=n_periods), strict=True):
@@ -139,10 +140,10 @@ class MonitorCounts:
 
     def _segment_codes(self, segments: ArrayLike | None, n: int) -> np.ndarray:
         """Position of each row's segment among the reference's segments; unknown or absent: the last slot."""
-        if segments is None or not self._segments:
-            return np.full(n, len(self._segments), dtype=np.int64)
-        codes = category_codes(np.asarray(segments, dtype=object), self._segments)
-        return np.minimum(codes, len(self._segments))
+        if segments is None or not self.segments:
+            return np.full(n, len(self.segments), dtype=np.int64)
+        codes = category_codes(np.asarray(segments, dtype=object), self.segments)
+        return np.minimum(codes, len(self.segments))
 
     @staticmethod
     def _add_grid(name: str, grid: Any, values: np.ndarray, period_codes: np.ndarray,
@@ -283,7 +284,7 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
     overall = {(f["name"], e["period"]): e["status"] for f in features for e in f["by_period"]}
     out = []
     for name, fref in ref.features.items():
-        for j, segment in enumerate(counts._segments):
+        for j, segment in enumerate(counts.segments):
             expected = np.asarray(fref.segments.get(segment, ()), dtype=np.int64)
             if expected.sum() < MIN_SEGMENT_ROWS:
                 continue
