@@ -354,3 +354,28 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run
     return json_ready(run.report.as_dict()), run.run_id
+
+
+# ---------------------------------------------------------------- champion against challenger
+
+@st.cache_data(max_entries=16, show_spinner="Comparing the two models…")
+def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]:
+    """Two model versions compared on the same rows, with the promotion gate, as plain data.
+
+    Keyed on the two model versions: a bundle never changes once written, so the comparison of the same pair
+    (with the settings' costs and gate) is the same on every rerun. A ``RiskcoreError`` (a ``SchemaError`` when
+    the champion trained on the challenger's test period) propagates and is not cached.
+
+    Returns
+    -------
+    dict
+        ``VersionComparison.comparison.as_dict()`` (rows, auc, cost, swap, score_psi, champion, challenger,
+        thresholds, gate) plus ``rows_from`` and ``notes``.
+    """
+    from riskcore.lifecycle import compare_versions
+    from riskcore.workflows import open_model
+
+    s = settings()
+    result = compare_versions(open_model(champion_version, s), open_model(challenger_version, s), costs=s.costs,
+                              rules=s.promotion)
+    return {**result.comparison.as_dict(), "rows_from": result.rows_from, "notes": list(result.notes)}

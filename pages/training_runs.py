@@ -1,9 +1,13 @@
 """Training runs — the MLflow experiment: runs, candidates, parameters and metrics; train and promote."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
+from dashboard import charts_compare as compare_charts
 from dashboard import charts_model as charts
 from dashboard import state, tables, widgets
+from riskcore import lifecycle
 from riskcore.errors import RiskcoreError
 
 bundle = state.model_bundle()
@@ -117,11 +121,154 @@ if row.champion:
     st.success("This run's model is the champion.", icon=":material/workspace_premium:")
 elif row.registry_version is None:
     st.info("This run registered no model version, so it cannot be promoted.")
-elif st.button("Make this model the champion", key="promote", type="primary"):
+else:
+    st.info("To make this run's model the champion, compare it with the champion under **Compare and promote** "
+            "below: a promotion goes through the promotion gate and into the model ledger.",
+            icon=":material/compare_arrows:")
+
+
+# ---------------------------------------------------------------- compare and promote
+
+MOVE_MESSAGE = "compare_move_message"  # what the last promotion or rollback did, shown after the rerun
+
+
+def _version_label(versions: dict[str, str]) -> Callable[[str], str]:
+    """Show a model version with its role in the registry (champion, previous champion)."""
+    return lambda v: f"{v} ({versions[v]})" if versions.get(v) else v
+
+
+def _show_gate(result: dict) -> None:
+    """The gate's verdict first, each check with its evidence."""
+    gate = result["gate"]
+    lines = "\n".join(f"- {'✅' if c['passed'] else '❌'} **{c['name']}**: {c['detail']}" for c in gate["checks"])
+    if gate["passed"]:
+        st.success(f"The challenger passes the promotion gate.\n\n{lines}", icon=":material/verified:")
+    else:
+        st.error(f"The challenger fails the promotion gate.\n\n{lines}", icon=":material/block:")
+
+
+def _show_figures(result: dict, labels: tuple[str, str]) -> None:
+    """ΔAUC, Δ cost, the score shift, the figures, the swap set and each model's calibration."""
+    auc, cost = result["auc"], result["cost"]
+    st.caption(f"{result['rows']:,} rows ({result['defaults']:,} defaults) of {result['rows_from']}.")
+    for note in result["notes"]:
+        st.info(note)
+    a, b, c, d = st.columns(4)
+    a.metric("ΔAUC (challenger − champion)", f"{auc['difference']:+.3f}",
+             f"{auc['low']:+.3f} to {auc['high']:+.3f} (DeLong, p = {auc['p_value']:.2g})", delta_color="off")
+    b.metric("Δ expected cost", f"{cost['difference']:+,.0f}",
+             f"{cost['low']:+,.0f} to {cost['high']:+,.0f} ({cost['confidence']:.0%} interval)", delta_color="off")
+    c.metric("Δ cost per company", f"{cost['per_company']:+,.2f}")
+    d.metric("Score PSI", f"{result['score_psi']:.3f}")
+    left, right = st.columns([2, 3])
+    left.plotly_chart(compare_charts.cost_bars(result, labels), width="stretch", key="compare_costs")
+    right.plotly_chart(compare_charts.grade_calibration(result, labels), width="stretch", key="compare_grades")
+    st.markdown("**Swap set** — the companies the two models decide differently")
+    st.dataframe(compare_charts.swap_table(result), hide_index=True, width="stretch",
+                 column_config={"observed_default_rate": st.column_config.NumberColumn("observed default rate",
+                                                                                       format="percent")})
+    e, f = st.columns(2)
+    for col, who, label in ((e, "champion", labels[0]), (f, "challenger", labels[1])):
+        col.metric(f"ECE of {label}", f"{result[who]['ece']:.4f}", f"{result[who]['red_grades']} red grade(s)",
+                   delta_color="off")
+
+
+def _moved(move: lifecycle.Move) -> None:
+    """After a move, forget the cached champion and rerun so the whole page shows the new one, with the message."""
+    if not move.moved:
+        st.warning(move.message)
+        return
+    state.clear_model_caches()
+    st.session_state[MOVE_MESSAGE] = move.message
+    st.rerun()
+
+
+def _promote_form(version: str) -> None:
+    """Promote the challenger through the gate (or over it, with a reason), on record."""
+    with st.form("promote_form"):
+        st.markdown(f"**Promote {version}**: the gate compares it with the current champion.")
+        reason = st.text_input("Reason (goes into the model ledger)", key="promote_reason")
+        override = st.checkbox("Override a failed gate", key="promote_override")
+        submitted = st.form_submit_button("Promote the challenger", type="primary", key="promote_submit")
+    if not submitted:
+        return
     try:
-        state.tracker().promote_run(run_id)
+        with state.exclusive("promotion"):
+            move = lifecycle.promote(state.settings(), version, reason=reason, actor="dashboard", override=override)
     except RiskcoreError as err:
         widgets.show_error(err)
+        return
+    _moved(move)
+
+
+def _rollback_form() -> None:
+    """Make the previous champion the champion again, on record."""
+    with st.form("rollback_form"):
+        st.markdown("**Roll back to the previous champion**")
+        reason = st.text_input("Reason (goes into the model ledger)", key="rollback_reason")
+        submitted = st.form_submit_button("Roll back", key="rollback_submit")
+    if not submitted:
+        return
+    try:
+        with state.exclusive("promotion"):
+            move = lifecycle.rollback(state.settings(), reason=reason, actor="dashboard")
+    except RiskcoreError as err:
+        widgets.show_error(err)
+        return
+    _moved(move)
+
+
+def _ledger() -> None:
+    """Every move of the champion, newest first."""
+    from riskcore.serving.audit import AuditLog
+
+    st.markdown("**Model ledger** — every move of the champion, from the audit trail")
+    try:
+        moves = AuditLog.from_settings(state.settings()).moves()
+    except RiskcoreError as err:
+        widgets.show_error(err)
+        return
+    if not moves:
+        st.info("No move of the champion has been recorded yet.")
+        return
+    st.dataframe(compare_charts.ledger_table(moves), hide_index=True, width="stretch",
+                 column_config={"time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                                "gate": st.column_config.TextColumn("gate digest")})
+
+
+st.divider()
+st.subheader("Compare and promote")
+st.caption("A challenger against the champion on the same rows (the challenger's test year, when the champion "
+           "never trained on it), through the promotion gate set under [promotion] in riskcore.toml.")
+if MOVE_MESSAGE in st.session_state:
+    st.success(st.session_state.pop(MOVE_MESSAGE), icon=":material/workspace_premium:")
+registered = state.registry_versions().dropna(subset=["model_version"])
+roles = {str(r.model_version): "champion" if r.champion else "previous champion" if r.previous_champion else ""
+         for r in registered.itertuples()}
+versions = list(roles)
+if len(versions) < 2:
+    st.info("Two registered model versions are needed for a comparison; train another run above.")
+else:
+    current = next((v for v, role in roles.items() if role == "champion"), versions[0])
+    other = next(v for v in versions if v != current)
+    a, b = st.columns(2)
+    champion_version = a.selectbox("Champion", versions, index=versions.index(current),
+                                   format_func=_version_label(roles), key="compare_champion")
+    challenger_version = b.selectbox("Challenger", versions, index=versions.index(other),
+                                     format_func=_version_label(roles), key="compare_challenger")
+    if champion_version == challenger_version:
+        st.info("Choose two different versions to compare.")
     else:
-        state.clear_model_caches()
-        st.rerun()
+        try:
+            compared = state.comparison(champion_version, challenger_version)
+        except RiskcoreError as err:
+            widgets.show_error(err)
+        else:
+            _show_gate(compared)
+            _show_figures(compared, (champion_version, challenger_version))
+        left, right = st.columns(2)
+        with left:
+            _promote_form(challenger_version)
+        with right:
+            _rollback_form()
+_ledger()
