@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from riskcore.evaluation.drift import psi_band
+from riskcore.evaluation.monitoring import period_order
 
 __all__ = ["ALERT_TITLES", "LIGHT_ICONS", "MonitoringHistory", "alerts_in_order", "grades_table",
            "monitoring_history", "period_order", "runs_table", "segments_table", "vintages_table", "worst_alert"]
@@ -56,14 +57,6 @@ class MonitoringHistory:
         found = pd.concat([self.drift["period"], self.score["period"], self.expected["period"],
                            self.vintages["period"]]).tolist()
         return sorted(set(found), key=period_order)
-
-
-def period_order(value: Hashable) -> tuple[int, Any]:
-    """Sort key of a period: numbers (fiscal years) by value, then anything else by its text."""
-    try:
-        return 0, float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 1, str(value)
 
 
 def _newest_first(entries: Iterable[tuple[Hashable, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from riskcore.config import Costs, PromotionRules
 from riskcore.evaluation.backtest import grade_backtest
 from riskcore.evaluation.compare import auc_difference, cost_difference, score_shift, swap_set
 from riskcore.evaluation.grading import grade_of
+from riskcore.evaluation.outcomes import strict_json
 from riskcore.evaluation.reliability import expected_calibration_error
 
 __all__ = ["Comparison", "GateCheck", "compare_models", "evaluate_gate"]
@@ -65,21 +66,8 @@ class Comparison:
 
     def digest(self) -> str:
         """SHA-256 of the report as canonical JSON (sorted keys, no spaces; NaN as null)."""
-        text = json.dumps(_plain(self.as_dict()), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(strict_json(self.as_dict()), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-able data: NaN and infinities as None, numpy scalars as Python numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def _calibration(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from riskcore.evaluation.grading import grade_index
 from riskcore.evaluation.realised import grade_migration, realised_performance
 from riskcore.evaluation.reference import GRADE_NAMES, ReferenceProfile
 
-__all__ = ["MIN_SEGMENT_ROWS", "SEGMENT_NATURAL_FACTOR", "MonitorCounts", "MonitorReport", "monitor"]
+__all__ = ["MIN_SEGMENT_ROWS", "SEGMENT_NATURAL_FACTOR", "MonitorCounts", "MonitorReport", "monitor", "period_order"]
 
 MIN_SEGMENT_ROWS = 200
 """A segment's drift is reported only when the segment holds at least this many rows in the period."""
@@ -380,7 +380,7 @@ def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | No
     """
     ref = counts.reference
     rules = rules or AlertRules()
-    labels = sorted(counts.periods, key=_sort_key)
+    labels = sorted(counts.periods, key=period_order)
     rows = counts.rows()
     p = rows["p_default"].to_numpy()
     score, mix, grade_psi = _score_rows(counts, labels)
@@ -423,8 +423,8 @@ def _unrealised_grades(rows: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _sort_key(value: Hashable) -> tuple[int, Any]:
-    """Periods in order: numbers by value, then text."""
+def period_order(value: Hashable) -> tuple[int, Any]:
+    """Sort key of a period: numbers (fiscal years, ``"2024"``) by value, then anything else by its text."""
     try:
         return 0, float(str(value))
     except ValueError:

@@ -150,6 +150,7 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
     A portfolio of one period has no migration of its own; its companies' grades of
     the period before are in the audit trail, recorded when that period was scored.
     """
+    from riskcore.evaluation.monitoring import period_order
     from riskcore.evaluation.realised import grade_migration
 
     if not period or rows.empty:
@@ -159,10 +160,10 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
     if period not in scored:
         return None
     labels = scored[period].astype(str)
-    earlier = [p for p in set(labels) if _period_key(p) < _period_key(current)]
+    earlier = [p for p in set(labels) if period_order(p) < period_order(current)]
     if not earlier:
         return None
-    before = max(earlier, key=_period_key)
+    before = max(earlier, key=period_order)
     prior = scored[labels == before]
     both = pd.concat([pd.DataFrame({"id": prior["_company_id"].astype(str), "period": before,
                                     "p_default": prior["_p_default"].astype(float)}),
@@ -172,14 +173,6 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
         notes.append(f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
                      f"also scored in {before} (the audit trail's latest score of each)")
     return found
-
-
-def _period_key(value: str) -> tuple[int, float | str]:
-    """Periods in order: numbers by value, then text."""
-    try:
-        return 0, float(value)
-    except ValueError:
-        return 1, value
 
 
 def monitor_audit(

@@ -37,6 +37,7 @@ import pandas as pd
 from riskcore.config import Costs
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
+from riskcore.evaluation.outcomes import strict_json
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.numeric import expit, logit
 
@@ -80,27 +81,14 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _clean_json(obj: Any) -> Any:
-    """Replace NaN and infinities by None so the file is strict JSON."""
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean_json(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _clean_json(obj.item())
-    return obj
-
-
 def json_ready(obj: Any) -> Any:
     """``obj`` as strict JSON data: NaN and infinities as None, numpy scalars as Python numbers."""
-    return json.loads(json.dumps(_clean_json(obj), default=_json_default, allow_nan=False))
+    return json.loads(json.dumps(strict_json(obj), default=_json_default, allow_nan=False))
 
 
 def write_json(path: Path, obj: Any) -> None:
     """Strict JSON (no NaN), sorted keys, UTF-8."""
-    path.write_text(json.dumps(_clean_json(obj), indent=1, sort_keys=True, default=_json_default,
+    path.write_text(json.dumps(strict_json(obj), indent=1, sort_keys=True, default=_json_default,
                                allow_nan=False), encoding="utf-8")
 
 

@@ -90,6 +90,13 @@ def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
     return out
 
 
+def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
+    """One stored chunk of a committed request, decoded; None when it is not stored (``verify()`` says why)."""
+    data = conn.execute(select(audit_segments.c.data).where(
+        audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
+    return None if data is None else _decode(data, head.request_id, chunk)
+
+
 def read_rows(conn: Connection, limit: int | None, source: str | None, company_id: str | None, *,
               with_inputs: bool) -> pd.DataFrame:
     """The newest committed scores (of one company, from one source), as :meth:`AuditLog.recent` returns them."""
@@ -98,12 +105,10 @@ def read_rows(conn: Connection, limit: int | None, source: str | None, company_i
     for head, chunk in _newest_chunks(conn, source, company_id):
         if len(out) >= wanted:
             break
-        data = conn.execute(select(audit_segments.c.data).where(
-            audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
-        if data is None:
+        segment = _stored_chunk(conn, head, chunk)
+        if segment is None:
             continue
-        out.extend(_rows_of(head, _decode(data, head.request_id, chunk), company_id, wanted - len(out),
-                            with_inputs))
+        out.extend(_rows_of(head, segment, company_id, wanted - len(out), with_inputs))
     columns = list(FIND_COLUMNS if with_inputs else RECENT_COLUMNS)
     frame = pd.DataFrame(out, columns=columns)
     frame["seq"] = frame["seq"].astype("int64")
@@ -136,11 +141,9 @@ def read_scored(conn: Connection, model_version: str, since: str | None, until: 
     frames = []
     for head in conn.execute(stmt.order_by(h.seq)).all():
         for chunk in range(head.n_chunks):
-            data = conn.execute(select(audit_segments.c.data).where(
-                audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
-            if data is None:
+            segment = _stored_chunk(conn, head, chunk)
+            if segment is None:
                 continue
-            segment = _decode(data, head.request_id, chunk)
             frame = segment.select([c for c in segment.column_names
                                     if c in ("company_id", "p_default", "grade") or c.startswith(_INPUT_PREFIX)])
             # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
