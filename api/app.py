@@ -31,45 +31,42 @@ FastAPI reads the endpoint annotations at runtime and the request models are
 local classes built from the bundle's spec.
 """
 
+import hashlib
+import json
 import logging
 import math
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 import riskcore
 from api import handlers, schemas, validation
-from api.handlers import BAD_MODEL as _BAD_MODEL
 from api.handlers import NO_MODEL
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
 from api.monitoring import MonitoringHistory, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.data.schema import DatasetSpec
-from riskcore.errors import (
-    AuditError,
-    BundleError,
-    ModelNotFoundError,
-    RiskcoreError,
-)
+from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
+from riskcore.lifecycle.serving import NO_CHAMPION, ModelServer, Served, score_served
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog
 
-__all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "load_model"]
+__all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "model_server", "public_reason"]
 
 log = logging.getLogger("api")
 
 API_KEY_HEADER = "X-API-Key"
 _NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
              "check the audit store (setting audit_url) — the server log has the details")
-_BUNDLE_CHANGED = ("the model bundle on disk no longer matches the loaded model (altered or removed); "
-                   "restore or redeploy it")
 _AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
@@ -109,46 +106,103 @@ POST /predict_batch takes 1 to {max_batch:,} companies.
 @dataclass
 class _State:
     settings: Settings
-    bundle: ModelBundle | None
-    model_problem: str
+    server: ModelServer
     keys: KeyStore
     audit: AuditLog | None
     audit_problem: str
     limiter: RateLimiter
-    models: schemas.RequestModels | None
-    model_info: dict[str, Any] | None
     monitoring: MonitoringHistory
+    app: FastAPI | None = None
+    installed: str | None = None  # manifest hash of the bundle whose request models the scoring routes take
+    models: dict[str, tuple[schemas.RequestModels, str]] = field(default_factory=dict)  # hash -> models, fingerprint
+    infos: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> /model_info body
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def scoring(self) -> tuple[ModelBundle, AuditLog]:
-        """The bundle and audit log, or a 503 when either is missing."""
-        if self.bundle is None:
-            raise HTTPException(ModelNotFoundError.http_status, self.model_problem)
+    def served(self, *, now: bool = False) -> Served:
+        """What is served (looking again when due, or ``now``), with the scoring routes made to match it."""
+        served = self.server.refresh() if now else self.server.current()
+        key = served.bundle.manifest_hash if served.bundle is not None else ""
+        if key != self.installed:
+            self._install(served)
+        return served
+
+    def request_models(self, bundle: ModelBundle) -> tuple[schemas.RequestModels, str]:
+        """The request models of a bundle and their fingerprint (the JSON schema's hash), built once per bundle."""
+        found = self.models.get(bundle.manifest_hash)
+        if found is None:
+            models = schemas.build_request_models(bundle, self.settings.api_max_batch)
+            text = json.dumps(models.company.model_json_schema(), sort_keys=True)
+            found = (models, hashlib.sha256(text.encode()).hexdigest())
+            self.models = {bundle.manifest_hash: found, **dict(list(self.models.items())[:3])}
+        return found
+
+    def _install(self, served: Served) -> None:
+        """Swap the scoring routes when the served bundle takes other fields (a new champion, a fallback)."""
+        with self.lock:
+            key = served.bundle.manifest_hash if served.bundle is not None else ""
+            if key == self.installed or self.app is None:
+                return
+            before = self.models.get(self.installed or "")
+            models = self.request_models(served.bundle) if served.bundle is not None else None
+            if before is None or models is None or before[1] != models[1]:
+                _install_routes(self.app, models)
+                log.info("serving %s", served.version or "no model")
+            self.installed = key
+
+    def scoring(self, fingerprint: str) -> tuple[Served, ModelBundle, AuditLog]:
+        """What is served and the audit log, or a 503 when either is missing.
+
+        ``fingerprint`` is the request models' of the route that validated the request: when the
+        served model changed to one that takes other fields on its way, the client is asked to retry.
+        """
+        served = self.served()
+        if served.bundle is None:
+            raise HTTPException(ModelNotFoundError.http_status, public_reason(served))
         if self.audit is None:
             raise HTTPException(AuditError.http_status, self.audit_problem)
-        return self.bundle, self.audit
+        if self.request_models(served.bundle)[1] != fingerprint:
+            raise HTTPException(503, "the model changed while this request was on its way and takes other fields; "
+                                     "send it again", headers={"Retry-After": "1"})
+        return served, served.bundle, self.audit
+
+    def model_info(self, served: Served) -> dict[str, Any]:
+        bundle = served.bundle
+        if bundle is None:
+            raise HTTPException(ModelNotFoundError.http_status, public_reason(served))
+        info = self.infos.get(bundle.manifest_hash)
+        if info is None:
+            info = _model_info(bundle, self.settings.api_max_batch)
+            self.infos = {bundle.manifest_hash: info, **dict(list(self.infos.items())[:3])}
+        challenger = served.challenger
+        return {**info, "status": served.status, "reason": served.reason, "champion_version": served.champion,
+                "challenger_version": challenger.version if challenger is not None else None,
+                "canary_share": served.canary_share if challenger is not None else 0.0}
+
+
+def public_reason(served: Served) -> str:
+    """Why nothing is served, in the API's words (no file names)."""
+    return NO_MODEL if served.reason == NO_CHAMPION else served.reason or NO_MODEL
 
 
 def _state(request: Request) -> _State:
     return request.app.state.riskcore
 
 
-def load_model(settings: Settings) -> tuple[ModelBundle | None, str]:
-    """Load the model to serve: ``$RISKCORE_API_BUNDLE``, else the registry's champion.
+def model_server(settings: Settings, audit: AuditLog | None, bundle: ModelBundle | None = None) -> ModelServer:
+    """What the API serves: ``bundle``, else the bundle folder ``$RISKCORE_API_BUNDLE``, else the registry's champion.
 
-    Returns
-    -------
-    (bundle, problem) : the verified bundle and ``""``, or ``None`` and the reason to show clients.
+    A bundle folder that cannot be loaded is logged and nothing is served (``/ready`` says why).
     """
     from riskcore.workflows import open_model
 
-    try:
-        return open_model(os.environ.get("RISKCORE_API_BUNDLE") or None, settings), ""
-    except ModelNotFoundError as err:
-        log.warning("no model to serve: %s", err)
-        return None, NO_MODEL
-    except RiskcoreError as err:
-        log.error("cannot load the model to serve: %s", err)
-        return None, _BAD_MODEL
+    folder = os.environ.get("RISKCORE_API_BUNDLE")
+    if bundle is None and folder:
+        try:
+            bundle = open_model(folder, settings)
+        except RiskcoreError as err:  # served nothing until it loads; /ready says why
+            log.error("cannot load the model to serve: %s", err)
+            return ModelServer(settings, audit=audit, pinned=folder)
+    return ModelServer(settings, audit=audit, pinned=bundle)
 
 
 def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
@@ -214,17 +268,19 @@ def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: dateti
             "timestamp": ts}
 
 
-def _score_and_record(st: _State, bundle: ModelBundle, audit: AuditLog, companies: list[BaseModel], caller: str,
+def _score_and_record(st: _State, served: Served, audit: AuditLog, companies: list[BaseModel], caller: str,
                       rid: str, *, explain: bool = False) -> Any:
-    """Score validated companies and record them in one audit request (the engine's service)."""
-    from riskcore.workflows import score_companies
-
-    spec = bundle.spec
+    """Score validated companies with what is served (and its shadow), every score in the audit trail first."""
+    spec = served.bundle.spec  # type: ignore[union-attr]  # st.scoring() checked it
     records = [validation.engine_record(spec, c) for c in companies]
     # an AuditError answers 503 with no score through api.handlers, like every engine error
-    return score_companies(bundle, records, audit=audit, face="api", caller=caller, request_id=rid,
-                           risk_bands=st.settings.risk_bands, explain=explain, strict=True,
-                           audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
+    done = score_served(served, records, [str(c.company_id) for c in companies],  # type: ignore[attr-defined]
+                        audit=audit, caller=caller, request_id=rid, risk_bands=st.settings.risk_bands,
+                        explain=explain, strict=True,
+                        audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
+    for problem in done.shadow_problems:
+        log.warning("request %s: %s", rid, problem)
+    return done
 
 
 def _number(value: Any) -> float | str | None:
@@ -292,9 +348,10 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
 
     Parameters
     ----------
-    settings : limits, keys file and audit URL (default: :func:`riskcore.config.load_settings`).
-    bundle : the model to serve (default: :func:`load_model`). Without one the app still
-        starts: /health answers 200, /ready and the model endpoints 503.
+    settings : limits, keys file, audit URL and ``[serving]`` (default: :func:`riskcore.config.load_settings`).
+    bundle : serve this bundle only (default: the folder ``$RISKCORE_API_BUNDLE``, else the registry's champion,
+        followed as it moves, see :class:`riskcore.lifecycle.serving.ModelServer`). Without a model the app
+        still starts: /health answers 200, /ready and the model endpoints 503.
     keys : the key store (default: ``settings.keys_file``).
     audit : the audit trail (default: ``AuditLog.from_settings(settings)``).
 
@@ -303,9 +360,6 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     FastAPI
     """
     settings = load_settings() if settings is None else settings
-    model_problem = ""
-    if bundle is None:
-        bundle, model_problem = load_model(settings)
     audit_problem = ""
     if audit is None:
         audit, audit_problem = _open_audit(settings)
@@ -316,17 +370,17 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
                         "python -m api keys add --role service")
     except KeyFileError as err:
         log.error("%s", err)
-    models = schemas.build_request_models(bundle, settings.api_max_batch) if bundle is not None else None
-    state = _State(settings=settings, bundle=bundle, model_problem=model_problem, keys=keys, audit=audit,
+    state = _State(settings=settings, server=model_server(settings, audit, bundle), keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   models=models, model_info=_model_info(bundle, settings.api_max_batch) if bundle else None,
                    monitoring=MonitoringHistory(settings))
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
     app = FastAPI(title="riskcore API", version=riskcore.__version__, description=description)
     app.state.riskcore = state
+    state.app = app
     handlers.install_handlers(app)
+    app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        request_id=handlers.scope_request_id)
     app.add_middleware(handlers.RequestId)  # type: ignore[arg-type]
@@ -336,21 +390,12 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
         return {"status": "ok"}
 
     @app.get("/ready", response_model=schemas.Ready, tags=["operations"],
-             summary="A verified model is loaded and the audit store is writable",
+             summary="A verified model is served and the audit store is writable",
              responses={503: {"model": schemas.Ready, "description": "Not ready; `reasons` says why."}})
     def ready(request: Request) -> Any:
-        from riskcore.modelling.bundle import verify_bundle
-
         st = _state(request)
-        reasons = []
-        if st.bundle is None:
-            reasons.append(st.model_problem)
-        else:
-            try:
-                verify_bundle(st.bundle.path, st.bundle.manifest_hash)
-            except BundleError as err:
-                log.error("readiness: %s", err)
-                reasons.append(_BUNDLE_CHANGED)
+        served = st.served(now=True)  # a probe verifies the served bundle's every byte again
+        reasons = [] if served.bundle is not None else [public_reason(served)]
         if st.audit is None:
             reasons.append(st.audit_problem)
         else:
@@ -359,64 +404,102 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
             except AuditError as err:
                 log.error("readiness: %s", err)
                 reasons.append(_AUDIT_READONLY)
-        body = {"ready": not reasons, "model_version": st.bundle.version if st.bundle is not None else None,
-                "reasons": reasons}
+        status = "unavailable" if reasons else served.status
+        challenger = served.challenger
+        body = {"ready": not reasons, "status": status, "model_version": served.version,
+                "serving_version": served.version, "champion_version": served.champion,
+                "challenger_version": challenger.version if challenger is not None else None,
+                "reason": served.reason or (reasons[0] if reasons else ""), "reasons": reasons}
         return JSONResponse(body, status_code=503 if reasons else 200)
 
     @app.get("/model_info", response_model=schemas.ModelInfo, tags=["model"], responses=_INFO_RESPONSES,
-             summary="The deployed model: version, features and ranges, test metrics, threshold and costs")
+             summary="The model actually serving: version, features and ranges, test metrics, threshold and costs")
     def model_info(request: Request, key: ApiKey = Depends(_guard("model_info"))) -> Any:
         st = _state(request)
-        if st.model_info is None:
-            raise HTTPException(503, st.model_problem)
-        return st.model_info
+        return st.model_info(st.served())
 
     @app.get("/monitoring", response_model=schemas.MonitoringSummary, tags=["model"],
              responses={**_INFO_RESPONSES, 404: {"model": schemas.ErrorBody}},
-             summary="The newest monitoring run of the deployed model: alerts, drift, expected and realised "
+             summary="The newest monitoring run of the model serving: alerts, drift, expected and realised "
                      "performance, back-test")
     def monitoring(request: Request, key: ApiKey = Depends(_guard("model_info"))) -> Any:
         st = _state(request)
-        if st.bundle is None:
-            raise HTTPException(503, st.model_problem)
-        found = st.monitoring.latest(st.bundle.version)
+        served = st.served()
+        if served.version is None:
+            raise HTTPException(503, public_reason(served))
+        found = st.monitoring.latest(served.version)
         if found is None:
-            raise HTTPException(404, no_monitoring(st.bundle.version))
+            raise HTTPException(404, no_monitoring(served.version))
         return found
 
-    if models is None:
-        _add_unavailable_routes(app)
-    else:
-        _add_scoring_routes(app, models)
+    state.served()  # the first look, and the scoring routes of what it found
+    if state.installed is None:
+        _install_routes(app, None)
     return app
 
 
-def _add_unavailable_routes(app: FastAPI) -> None:
+class _FollowModel:
+    """Before a request is routed, look for a new champion when it is due (in a worker thread: it may load one)."""
+
+    def __init__(self, app: Any, state: _State):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Refresh what is served when due, then pass the request on."""
+        if scope["type"] == "http" and self.state.server.due():
+            await anyio.to_thread.run_sync(self.state.served)
+        await self.app(scope, receive, send)
+
+
+_SCORING_PATHS = frozenset({"/predict", "/predict_batch", "/predict_explain"})
+
+
+def _install_routes(app: FastAPI, models: tuple[schemas.RequestModels, str] | None) -> None:
+    """Put the scoring routes of ``models`` (or the 503 ones when nothing is served) in place, in one assignment."""
+    router = APIRouter()
+    if models is None:
+        _add_unavailable_routes(router)
+    else:
+        _add_scoring_routes(router, *models)
+    kept = [r for r in app.router.routes if getattr(r, "path", None) not in _SCORING_PATHS]
+    app.router.routes = [*kept, *router.routes]
+    app.openapi_schema = None
+
+
+def _add_unavailable_routes(app: APIRouter) -> None:
     """Scoring routes of an app without a model: 401/403/429 as usual, then 503."""
+
+    def refuse(request: Request) -> None:
+        st = _state(request)
+        served = st.served()
+        raise HTTPException(ModelNotFoundError.http_status, public_reason(served) if served.bundle is None
+                            else "the model changed while this request was on its way; send it again",
+                            headers=None if served.bundle is None else {"Retry-After": "1"})
 
     @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES)
     def predict(request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:
-        _state(request).scoring()
+        refuse(request)
 
     @app.post("/predict_batch", response_model=schemas.BatchResult, tags=["scoring"], responses=_SCORE_RESPONSES)
     def predict_batch(request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:
-        _state(request).scoring()
+        refuse(request)
 
     @app.post("/predict_explain", response_model=schemas.Explained, tags=["scoring"], responses=_SCORE_RESPONSES)
     def predict_explain(request: Request, key: ApiKey = Depends(_guard("explain"))) -> Any:
-        _state(request).scoring()
+        refuse(request)
 
 
-def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
+def _add_scoring_routes(app: APIRouter, models: schemas.RequestModels, fingerprint: str) -> None:
     Company = models.company  # noqa: N806 - a class, named like one
     Batch = models.batch  # noqa: N806
 
     def score_audited(company: BaseModel, request: Request, key: ApiKey, *, explain: bool) -> dict[str, Any]:
         """One company: score (and explain), record in the audit trail, answer; no audit row, no score."""
         st = _state(request)
-        bundle, audit = st.scoring()
+        served, bundle, audit = st.scoring(fingerprint)
         rid, ts = handlers.request_id(request), datetime.now(UTC)
-        done = _score_and_record(st, bundle, audit, [company], key.id, rid, explain=explain)
+        done = _score_and_record(st, served, audit, [company], key.id, rid, explain=explain)
         if done.problems:
             raise validation.rule_errors(bundle.spec, done.problems[0][1]) from None
         result = done.results[0][1]
@@ -438,11 +521,11 @@ def _add_scoring_routes(app: FastAPI, models: schemas.RequestModels) -> None:
               summary="Score many companies; invalid ones are reported, the others scored")
     def predict_batch(batch: Batch, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
         st = _state(request)
-        bundle, audit = st.scoring()
+        served, bundle, audit = st.scoring(fingerprint)
         rid, ts = handlers.request_id(request), datetime.now(UTC)
         items = batch.companies  # type: ignore[attr-defined]
         valid, errors = validation.validate_items(Company, items)
-        done = _score_and_record(st, bundle, audit, [c for _, c in valid], key.id, rid)
+        done = _score_and_record(st, served, audit, [c for _, c in valid], key.id, rid)
         errors += validation.batch_rule_errors(bundle.spec, items, valid, done.problems)
         errors.sort(key=lambda e: e["index"])
         results = [{**_prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]

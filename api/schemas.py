@@ -192,10 +192,13 @@ class Costs(BaseModel):
     mode: str
 
 
-class ModelInfo(BaseModel):
-    """The deployed model."""
+ServingStatus = Literal["ok", "degraded", "unavailable"]
 
-    model_version: str
+
+class ModelInfo(BaseModel):
+    """The model actually serving (the champion, or the last verified champion when the champion cannot be)."""
+
+    model_version: str = Field(description="The version that decides; see `status` when it is not the champion.")
     kind: str
     trained_at: str
     bundle_hash: str = Field(description="SHA-256 of the bundle's manifest; pins every file of the model.")
@@ -205,6 +208,12 @@ class ModelInfo(BaseModel):
     test_metrics: dict[str, float | int | list[float] | None]
     features: list[FeatureInfo]
     max_batch: int
+    status: ServingStatus = Field(description="'ok': the champion serves; 'degraded': the champion cannot be "
+                                              "served (its bundle fails verification) and an earlier one does.")
+    reason: str = Field(description="Why the status is not 'ok'; empty when it is.")
+    champion_version: str | None = Field(description="The registry's champion (null for a bundle served directly).")
+    challenger_version: str | None = Field(description="The challenger scoring in shadow, if one is configured.")
+    canary_share: float = Field(description="Share of companies the challenger decides (0: shadow only).")
 
 
 class MonitoringAlert(BaseModel):
@@ -291,7 +300,13 @@ class Ready(BaseModel):
     """Whether the API can score: a verified model and a writable audit store."""
 
     ready: bool
-    model_version: str | None
+    status: ServingStatus = Field(description="'ok': the champion serves; 'degraded': an earlier, verified "
+                                              "champion serves because the champion cannot; 'unavailable'.")
+    model_version: str | None = Field(description="The version serving (same as serving_version).")
+    serving_version: str | None
+    champion_version: str | None
+    challenger_version: str | None = Field(description="The challenger scoring in shadow, if any.")
+    reason: str = Field(description="Why the status is not 'ok'; empty when it is.")
     reasons: list[str] = Field(description="Why the API is not ready; empty when it is.")
 
 

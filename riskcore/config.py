@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeVar, cast, get_args
 
 from riskcore.errors import ConfigError
 
-__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "PromotionRules", "RiskBands", "Settings", "TrainingConfig",
-           "load_settings", "parse_candidates", "set_thread_defaults"]
+__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "PromotionRules", "RiskBands", "ServingRules", "Settings",
+           "TrainingConfig", "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -121,6 +121,34 @@ class PromotionRules:
 
 
 @dataclass(frozen=True)
+class ServingRules:
+    """What the API serves besides the champion, set under ``[serving]`` in riskcore.toml.
+
+    ``challenger`` (a model version, e.g. ``xgboost-20261201T101500Z``; empty for none)
+    scores every API request in shadow: the answer stays the champion's and both
+    scores go to the audit trail, the challenger's marked ``shadow``. With a
+    ``canary_share`` above 0 that share of companies, chosen by a stable hash of the
+    company id, is decided by the challenger instead (the champion's score is then the
+    shadow one). ``check_seconds``: how often the API and the dashboard look for a new
+    champion and re-verify the bundle they serve.
+    """
+
+    challenger: str = ""
+    canary_share: float = 0.0
+    check_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_share <= 0.5:
+            raise ConfigError(f"serving setting canary_share={self.canary_share!r} must be a share in [0, 0.5], "
+                              "e.g. 0.1 for 10% of companies")
+        if self.canary_share and not self.challenger:
+            raise ConfigError("serving setting canary_share needs a challenger: set serving.challenger to the model "
+                              "version that decides the canary share")
+        if not 0 <= self.check_seconds <= 86_400:
+            raise ConfigError(f"serving setting check_seconds={self.check_seconds!r} must be in [0, 86400], e.g. 5")
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
 
@@ -200,6 +228,7 @@ class Settings:
     costs: Costs = field(default_factory=Costs)
     alerts: AlertRules = field(default_factory=AlertRules)
     promotion: PromotionRules = field(default_factory=PromotionRules)
+    serving: ServingRules = field(default_factory=ServingRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -312,7 +341,7 @@ def _costs(value: Any, source: str) -> Costs:
         raise ConfigError(f"[costs]{where}: {err}") from None
 
 
-_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules")
+_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules")
 
 
 def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
@@ -369,6 +398,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["alerts"] = _rules("alerts", AlertRules, value, source)
         elif key == "promotion":
             kwargs["promotion"] = _rules("promotion", PromotionRules, value, source)
+        elif key == "serving":
+            kwargs["serving"] = _rules("serving", ServingRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

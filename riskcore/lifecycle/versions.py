@@ -32,13 +32,23 @@ __all__ = ["Move", "VersionComparison", "compare_versions", "promote", "rollback
 
 @dataclass
 class VersionComparison:
-    """Two model versions compared on the same rows: which rows, the comparison and its gate, what to know."""
+    """Two model versions compared on the same rows: which rows, the comparison and its gate, what to know.
+
+    ``y``, ``p_champion`` and ``p_challenger`` are the rows' outcomes and both models' PDs (for the
+    curves of both); ``thresholds`` each model's own cut-off (champion, challenger); ``exposure`` the rows'
+    exposure when the costs are in exposure mode (else ``None``).
+    """
 
     champion: str
     challenger: str
     rows_from: str
     comparison: Comparison
     notes: list[str] = field(default_factory=list)
+    y: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    p_champion: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    p_challenger: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    thresholds: tuple[float, float] = (0.5, 0.5)
+    exposure: np.ndarray | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         """The comparison as a risk manager reads it: the gate first, then the figures."""
@@ -148,7 +158,10 @@ def compare_versions(champion: ModelBundle, challenger: ModelBundle, *, costs: C
     comparison = compare_models(outcome, both["p_default_champion"], both["p_default_challenger"],
                                 threshold_champion=champion.threshold, threshold_challenger=challenger.threshold,
                                 costs=costs, rules=rules, exposure=exposure, random_state=random_state)
-    return VersionComparison(champion.version, challenger.version, rows_from, comparison, notes)
+    return VersionComparison(champion.version, challenger.version, rows_from, comparison, notes, y=outcome,
+                             p_champion=both["p_default_champion"].to_numpy(dtype=float),
+                             p_challenger=both["p_default_challenger"].to_numpy(dtype=float),
+                             thresholds=(champion.threshold, challenger.threshold), exposure=exposure)
 
 
 # ---------------------------------------------------------------------------

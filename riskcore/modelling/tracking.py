@@ -306,13 +306,29 @@ class Tracker:
     # -- reading -----------------------------------------------------------
     def champion(self) -> ChampionRef | None:
         """The production model, or ``None`` when there is none yet."""
-        client = self.client
+        return self.alias_ref(CHAMPION)
+
+    def alias_ref(self, alias: str) -> ChampionRef | None:
+        """Where the version an alias points at is (``champion``, ``previous_champion``), or ``None``."""
         try:
-            mv = client.get_model_version_by_alias(self.model_name, CHAMPION)
+            mv = self.client.get_model_version_by_alias(self.model_name, alias)
         except _store_errors() as err:
             if _not_found(err):  # no registered model, or no version with the alias yet
                 return None
             raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+        return self._ref(mv)
+
+    def version_ref(self, registry_version: str) -> ChampionRef | None:
+        """Where a registered version's bundle is, or ``None`` when there is no such version."""
+        try:
+            mv = self.client.get_model_version(self.model_name, str(registry_version))
+        except _store_errors() as err:
+            if _not_found(err):
+                return None
+            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+        return self._ref(mv)
+
+    def _ref(self, mv: Any) -> ChampionRef:
         tags = mv.tags or {}
         path = Path(tags.get("bundle_path", ""))
         run_id = str(mv.run_id or "")

@@ -27,7 +27,9 @@ def test_health_needs_no_key(client):
 def test_ready_when_model_and_audit_store_are_fine(client, bundle):
     r = client.get("/ready")
     assert r.status_code == 200
-    assert r.json() == {"ready": True, "model_version": bundle.version, "reasons": []}
+    assert r.json() == {"ready": True, "status": "ok", "model_version": bundle.version,
+                        "serving_version": bundle.version, "champion_version": bundle.version,
+                        "challenger_version": None, "reason": "", "reasons": []}
 
 
 @pytest.mark.parametrize("role", ["admin", "service"])

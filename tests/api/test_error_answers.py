@@ -8,7 +8,6 @@ import pytest
 from apitools import assert_clean, header
 
 from api.keys import ROLES
-from riskcore.errors import ModelNotFoundError
 from riskcore.serving.audit import AuditLog
 
 ENDPOINTS = {
@@ -313,16 +312,12 @@ def test_ready_is_503_when_the_bundle_changed_on_disk(make_client, bundle, tmp_p
 
 @pytest.fixture
 def no_model_client(settings, keystore, keys, audit, monkeypatch):
+    """An API on a registry that has no champion yet (the settings' home is empty)."""
     from fastapi.testclient import TestClient
 
-    import riskcore.modelling.tracking
     from api.app import create_app
 
-    def no_champion(tracker):
-        raise ModelNotFoundError("there is no champion model yet: train one first")
-
     monkeypatch.delenv("RISKCORE_API_BUNDLE", raising=False)
-    monkeypatch.setattr(riskcore.modelling.tracking, "load_champion", no_champion)
     return TestClient(create_app(settings, keys=keystore, audit=audit))
 
 
@@ -331,7 +326,9 @@ def test_without_a_model_the_app_starts_and_says_so(no_model_client, keys, compa
     assert client.get("/health").status_code == 200
     r = client.get("/ready")
     assert r.status_code == 503
-    assert r.json() == {"ready": False, "model_version": None, "reasons": ["no model is deployed; train one first"]}
+    body = r.json()
+    assert (body["ready"], body["status"], body["model_version"]) == (False, "unavailable", None)
+    assert body["reasons"] == ["no model is deployed; train one first"]
     for endpoint in ENDPOINTS:
         r = _call(client, endpoint, company, header(keys["admin"]))
         assert r.status_code == 503, endpoint

@@ -7,6 +7,11 @@ gate report's digest) is its ``columns`` text, which the head's hash covers. So
 ``verify()`` checks the ledger with the scores, in one chain, and an edited or
 deleted move is caught like an edited score. Readers of scores never see these
 heads: they hold no rows.
+
+The servers write two more events: ``fallback`` when a server stops serving the
+champion because its bundle fails verification or cannot be loaded (``from_version``
+the champion, ``to_version`` the version served instead, or empty when none could
+be), and ``restore`` when it serves the champion again.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from sqlalchemy import select
 
@@ -26,11 +31,12 @@ from riskcore.serving.audit.tables import _HEAD_COLUMNS, _MAX_TEXT, _utc_now, au
 if TYPE_CHECKING:
     from riskcore.serving.audit.log import AuditLog
 
-__all__ = ["LEDGER_SOURCE", "ModelEvent", "ModelMove", "append_move", "read_moves"]
+__all__ = ["LEDGER_SOURCE", "MOVES", "ModelEvent", "ModelMove", "append_move", "read_moves"]
 
 LEDGER_SOURCE = "ledger"
-ModelEvent = Literal["promote", "override", "rollback"]
-_EVENTS: tuple[str, ...] = ("promote", "override", "rollback")
+ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore"]
+_EVENTS: tuple[str, ...] = get_args(ModelEvent)
+MOVES: tuple[str, ...] = ("promote", "override", "rollback")
 
 
 @dataclass(frozen=True)
@@ -39,8 +45,9 @@ class ModelMove:
 
     Attributes
     ----------
-    event : {"promote", "override", "rollback"}
-        ``override``: a promotion whose gate failed, made anyway with a reason.
+    event : {"promote", "override", "rollback", "fallback", "restore"}
+        ``override``: a promotion whose gate failed, made anyway with a reason; ``fallback`` and
+        ``restore``: a server stopped or started again serving the champion (see the module docstring).
     actor : str
         Who moved it (``cli:<login>``, a dashboard user, …).
     from_version, to_version : str

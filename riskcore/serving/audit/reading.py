@@ -130,10 +130,11 @@ def read_scored(conn: Connection, model_version: str, since: str | None, until: 
     -------
     pandas.DataFrame
         ``seq``, ``ts``, ``_company_id``, ``_p_default``, ``_grade`` (the recorded key and score; an input may be
-        called ``company_id`` too) and one column per recorded input, under its own name.
+        called ``company_id`` too), ``_source`` (``shadow`` for a score that decided nothing), ``_request_id`` and
+        one column per recorded input, under its own name.
     """
     h = audit_requests.c
-    stmt = select(h.seq, h.ts, h.request_id, h.batch_id, h.n_chunks).where(h.model_version == model_version)
+    stmt = select(h.seq, h.ts, h.request_id, h.batch_id, h.n_chunks, h.source).where(h.model_version == model_version)
     if since:
         stmt = stmt.where(h.ts >= since)
     if until:
@@ -149,7 +150,7 @@ def read_scored(conn: Connection, model_version: str, since: str | None, until: 
             # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
             frame = frame.rename_columns([c.removeprefix(_INPUT_PREFIX) if c.startswith(_INPUT_PREFIX) else f"_{c}"
                                           for c in frame.column_names]).to_pandas()
-            frames.append(frame.assign(seq=int(head.seq), ts=head.ts))
+            frames.append(frame.assign(seq=int(head.seq), ts=head.ts, _source=head.source, _request_id=head.request_id))
     if not frames:
-        return pd.DataFrame(columns=["seq", "ts", "_company_id", "_p_default", "_grade"])
+        return pd.DataFrame(columns=["seq", "ts", "_company_id", "_p_default", "_grade", "_source", "_request_id"])
     return pd.concat(frames, ignore_index=True)

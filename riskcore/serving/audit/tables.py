@@ -28,7 +28,7 @@ from riskcore.errors import AuditError
 __all__ = ["DECISIONS", "FIND_COLUMNS", "GENESIS_HASH", "REASON_SEPARATOR", "RECENT_COLUMNS", "SOURCES", "Decision",
            "Source", "audit_ids", "audit_requests", "audit_segments", "audit_staged"]
 
-Source = Literal["cli", "dashboard", "api"]
+Source = Literal["cli", "dashboard", "api", "shadow"]
 Decision = Literal["accept", "refer"]
 SOURCES: Final[tuple[str, ...]] = get_args(Source)
 DECISIONS: Final[tuple[str, ...]] = get_args(Decision)
