@@ -300,8 +300,16 @@ def cmd_models_compare(args: argparse.Namespace) -> int:
     settings = load_settings()
     champion = _bundle_from_arg(args.champion, settings)
     challenger = _bundle_from_arg(args.challenger, settings)
-    found = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion, data=args.data,
-                             positive=args.positive)
+    if args.from_audit:
+        from riskcore.lifecycle.shadow import compare_from_audit
+        from riskcore.serving.audit import AuditLog
+
+        found = compare_from_audit(AuditLog.from_settings(settings), champion, challenger, outcomes=args.outcomes,
+                                   costs=settings.costs, rules=settings.promotion, since=args.since,
+                                   until=args.until, positive=args.positive)
+    else:
+        found = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion,
+                                 data=args.data, positive=args.positive)
     _print(found.summary())
     if args.out:
         out = Path(args.out)
@@ -451,8 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
     m = models_sub.add_parser("compare", help="a challenger against the champion on the same rows, and the gate")
     m.add_argument("challenger", help="the challenger: a model version, a bundle folder")
     m.add_argument("--champion", default="champion", help="the version to compare with (default: the champion)")
-    m.add_argument("--data", help="a file with the models' columns and the outcome (default: the challenger's "
+    g = m.add_mutually_exclusive_group()
+    g.add_argument("--data", help="a file with the models' columns and the outcome (default: the challenger's "
                                   "test rows, when the champion did not train on their period)")
+    g.add_argument("--from-audit", action="store_true", help="compare on the companies the API scored with both "
+                                                             "(the challenger in shadow), with --outcomes FILE")
+    m.add_argument("--outcomes", help="with --from-audit: file with company id, period and outcome (0/1)")
+    m.add_argument("--since", help="with --from-audit: requests recorded from this date or time (UTC)")
+    m.add_argument("--until", help="with --from-audit: requests recorded before this date or time (UTC)")
     m.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
     m.add_argument("--out", help="folder to write comparison.json to")
     m.set_defaults(func=cmd_models_compare)
@@ -494,6 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "from_audit", False) and getattr(args, "models_command", None) == "compare" and not args.outcomes:
+        parser.error("models compare --from-audit compares the shadow history with the outcomes observed since: "
+                     "pass them with --outcomes FILE (company id, period, outcome)")
     try:
         return int(args.func(args))
     except RiskcoreError as err:

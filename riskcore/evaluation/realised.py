@@ -83,7 +83,7 @@ def join_outcomes(rows: pd.DataFrame, outcomes: pd.DataFrame, notes: list[str]) 
     Parameters
     ----------
     rows : DataFrame
-        ``id``, ``period``, ``p_default`` of the scored rows.
+        ``id``, ``period``, ``p_default`` of the scored rows (other columns are kept).
     outcomes : DataFrame
         ``id``, ``period`` (optional), ``y``.
     notes : list of str
@@ -92,7 +92,7 @@ def join_outcomes(rows: pd.DataFrame, outcomes: pd.DataFrame, notes: list[str]) 
     Returns
     -------
     DataFrame
-        ``id, period, p_default, y`` of the matched rows.
+        The matched rows: their columns and ``y``.
     """
     by_period = "period" in outcomes and outcomes["period"].notna().any()
     keys = ["id", "period"] if by_period else ["id"]
@@ -114,7 +114,7 @@ def join_outcomes(rows: pd.DataFrame, outcomes: pd.DataFrame, notes: list[str]) 
     if missing:
         notes.append(f"{missing:,} scored row(s) have no outcome yet; the realised figures cover "
                      f"{len(matched):,} rows")
-    return matched[["id", "period", "p_default", "y"]].assign(y=lambda f: f["y"].astype(np.int64))
+    return matched[[*rows.columns, "y"]].assign(y=lambda f: f["y"].astype(np.int64))
 
 
 def _vintage(period: Hashable, p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def realised_performance(rows: pd.DataFrame, outcomes: pd.DataFrame, periods: li
     Parameters
     ----------
     rows : DataFrame
-        ``id``, ``period``, ``p_default`` of the scored rows.
+        ``id``, ``period``, ``p_default`` of the scored rows (other columns are kept).
     outcomes : DataFrame
         ``id``, ``period``, ``y``.
     periods : list

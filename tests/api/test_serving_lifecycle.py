@@ -183,3 +183,45 @@ def test_a_canary_share_is_decided_by_the_challenger_by_a_stable_hash(home, api)
     decided = rows[rows["source"] == "api"].set_index("company_id")["model_version"]
     assert all(decided[c] == (second if in_canary(c, 0.5) else first) for c in decided.index)
     assert audit.verify().ok
+
+
+def test_compare_on_the_shadow_history_with_the_outcomes_observed_since(home, api, tmp_path, monkeypatch, capsys):
+    import json
+
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from riskcore.cli import main
+    from riskcore.lifecycle.shadow import compare_from_audit
+
+    settings, _, (first, second) = home
+    client, key, audit = api(challenger=second)
+    examples = client.get("/openapi.json").json()["components"]["schemas"]["Company"]["examples"]
+    companies = [{**examples[i % 2], "company_id": f"C{i:03d}"} for i in range(60)]
+    answer = client.post("/predict_batch", json={"companies": companies}, headers=key).json()
+    # the riskier example defaults two times in three, the safer one time in six; ten have no outcome yet
+    outcome = {c["company_id"]: int(i % 2 == 1 and i % 3 != 0 or i % 2 == 0 and i % 6 == 0)
+               for i, c in enumerate(companies[:50])}
+    path = tmp_path / "outcomes.csv"
+    pd.DataFrame({"company_id": list(outcome), "fiscal_year": [c.get("fiscal_year") for c in companies[:50]],
+                  "default_12m": list(outcome.values())}).to_csv(path, index=False)
+
+    champion, challenger = load_bundle(settings.models_dir / first), load_bundle(settings.models_dir / second)
+    found = compare_from_audit(audit, champion, challenger, outcomes=str(path), costs=settings.costs)
+    figures = found.comparison.as_dict()
+    assert figures["rows"] == 50 and figures["defaults"] == sum(outcome.values())
+    p_answer = {r["company_id"]: r["p_default"] for r in answer["results"]}
+    assert figures["auc"]["auc_champion"] == pytest.approx(
+        roc_auc_score(list(outcome.values()), [p_answer[c] for c in outcome]), abs=1e-12)
+    assert any("have no outcome yet" in n for n in found.notes)
+    assert "shadow history" in found.rows_from
+
+    monkeypatch.setenv("RISKCORE_HOME", str(settings.home))
+    monkeypatch.setenv("RISKCORE_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    status = main(["models", "compare", second, "--from-audit", "--outcomes", str(path), "--out", str(tmp_path)])
+    assert status in (0, 1) and "shadow history" in capsys.readouterr().out
+    assert json.loads((tmp_path / "comparison.json").read_text())["rows"] == 50
+    with pytest.raises(SystemExit) as exit_:
+        main(["models", "compare", second, "--from-audit"])
+    assert exit_.value.code == 2 and "--outcomes FILE" in capsys.readouterr().err
