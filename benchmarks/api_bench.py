@@ -16,7 +16,12 @@ same companies through ``score_one`` (the /predict path) and through
 wall time over the in-process time for the same work: the price of HTTP,
 JSON, validation, auth and the audit trail.
 
-    .venv/bin/python benchmarks/api_bench.py [--bundle FOLDER] [--clients 8] [--requests 500]
+With ``--shadow`` a logistic challenger is trained too and configured as
+``[serving] challenger``: every request is then scored by both models and
+both scores are recorded (two audit rows per company), the price of trying a
+challenger on live traffic.
+
+    .venv/bin/python benchmarks/api_bench.py [--bundle FOLDER] [--clients 8] [--requests 500] [--shadow]
 """
 
 from __future__ import annotations
@@ -52,14 +57,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _train(folder: Path) -> Path:
+def _train(folder: Path, kind: str = "lightgbm") -> Path:
     from riskcore.config import TrainingConfig
     from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.synth import generate_portfolio
     from riskcore.modelling.train import train
 
     portfolio = generate_portfolio(1000, seed=SEED)  # the model only has to be realistic, not good
-    config = TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=200)
+    config = TrainingConfig.quick(candidates=(kind,), n_iter=1, cv_folds=2, n_bootstrap=200)
     return Path(train(portfolio.frame, DEMO_SPEC, config=config, models_dir=folder).bundle_dir)
 
 
@@ -82,9 +87,10 @@ def _companies(bundle: Any, n: int, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
-def _start_server(home: Path, bundle_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_server(home: Path, bundle_dir: Path, port: int, challenger: str = "") -> subprocess.Popen[bytes]:
     config = home / "riskcore.toml"
-    config.write_text("api_rate_limit = 1000000\napi_max_batch = 1000\n", encoding="utf-8")
+    shadow = f'\n[serving]\nchallenger = "{challenger}"\n' if challenger else ""
+    config.write_text("api_rate_limit = 1000000\napi_max_batch = 1000\n" + shadow, encoding="utf-8")
     env = {**os.environ, "RISKCORE_HOME": str(home), "RISKCORE_API_BUNDLE": str(bundle_dir),
            "RISKCORE_CONFIG": str(config)}
     env.pop("RISKCORE_AUDIT_URL", None)
@@ -153,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bundle", help="a bundle folder to serve (default: train a small LightGBM bundle)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=500, help="POST /predict requests per client")
+    parser.add_argument("--shadow", action="store_true", help="score every request with a challenger in shadow too")
     args = parser.parse_args(argv)
 
     from api.keys import KeyStore
@@ -171,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(env={"RISKCORE_HOME": str(home)})
         key = KeyStore(settings.keys_file).add("service", "bench")[1]
         port = _free_port()
-        server = _start_server(home, bundle_dir, port)
+        challenger = _train(settings.models_dir, "logistic").name if args.shadow else ""
+        server = _start_server(home, bundle_dir, port, challenger)
         try:
             n_single = args.clients * args.requests
             singles = _companies(bundle, n_single, "S")
@@ -208,8 +216,9 @@ def main(argv: list[str] | None = None) -> None:
         one_b_s, _ = timeit(lambda: [score_one(bundle, r) for r in batch_records], repeat=1)
 
     n_batch = len(batches)
-    n_scored = n_single + n_batch * BATCH_SIZE
-    print(f"REST API on 127.0.0.1, uvicorn 1 worker, {os.cpu_count()} CPUs; model {bundle.version} "
+    n_scored = (n_single + n_batch * BATCH_SIZE) * (2 if args.shadow else 1)
+    shadow = "; challenger in shadow (2 audit rows per company)" if args.shadow else ""
+    print(f"REST API on 127.0.0.1, uvicorn 1 worker, {os.cpu_count()} CPUs; model {bundle.version}{shadow} "
           f"(bundle {'given' if args.bundle else 'trained'} in {prep_s:.0f} s); {args.clients} client threads")
     print(row("baseline: score_one in-process, same companies", one_s, None,
               f"{n_single:,} companies, {one_s / n_single * 1e3:.3f} ms each"))

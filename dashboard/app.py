@@ -51,6 +51,9 @@ def sidebar(bundle: ModelBundle) -> None:
     with st.sidebar:
         st.markdown("**Model in use**")
         st.caption(f"{bundle.version}")
+        served = state.served()
+        if served.status == "degraded":  # the champion fails verification: say which version serves instead
+            st.warning(served.reason, icon=":material/gpp_maybe:")
         trained = str(m["model"].get("trained_at", ""))[:16].replace("T", " ")
         st.caption(f"{m['model']['kind']} · trained {trained} UTC · {m['split']['mode'].replace('_', '-')} test")
         auc = m["test"]["auc"]

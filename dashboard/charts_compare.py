@@ -1,9 +1,10 @@
 """Figures and tables of the Training runs page's comparison of a challenger with the champion.
 
 Pure functions of the comparison dict of :func:`riskcore.lifecycle.compare_versions`
-(``VersionComparison.comparison.as_dict()``: ``cost``, ``swap``, ``champion`` / ``challenger``
-with their per-grade back-tests) and of the ledger's moves; no Streamlit calls. Every number
-drawn comes from that dict: nothing is recomputed here.
+(``VersionComparison.comparison.as_dict()``: ``auc``, ``cost``, ``swap``, ``champion`` /
+``challenger`` with their per-grade back-tests, plus the ``curves`` that
+:func:`dashboard.state.comparison_curves` adds) and of the ledger's moves; no Streamlit calls.
+Every number drawn comes from that dict: nothing is recomputed here.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.charts import BLUE, GREY, styled
+from dashboard.charts import BLUE, GREY, ORANGE, styled
 from dashboard.charts_monitoring import LIGHT_COLOURS
 
 if TYPE_CHECKING:
     from riskcore.serving.audit.ledger import ModelMove
 
-__all__ = ["MODELS", "cost_bars", "grade_calibration", "ledger_table", "swap_table"]
+__all__ = ["COLOURS", "MODELS", "cost_bars", "cost_pair", "grade_calibration", "ledger_table", "roc_pair",
+           "swap_table"]
 
 MODELS = ("champion", "challenger")
 """The two sides of a comparison, in the order they are drawn."""
+COLOURS = {"champion": ORANGE, "challenger": BLUE}
+"""Each side's colour in every figure of the comparison."""
+# the pair of curves' figures have several legend entries with long version names: below the plot, not above
+_LEGEND_BELOW: dict[str, Any] = dict(height=480, margin=dict(l=10, r=10, t=50, b=90),
+                                     legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, font=dict(size=11)))
 
 
 def _interval(cost: dict[str, Any]) -> str:
@@ -55,12 +62,90 @@ def cost_bars(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.
     values = [cost["cost_champion"], cost["cost_challenger"]]
     cut_offs = [thresholds.get(m) for m in MODELS]
     text = [f"{v:,.0f}" + (f"<br>cut-off {t:.1%}" if t is not None else "") for v, t in zip(values, cut_offs)]
-    fig = go.Figure(go.Bar(x=list(labels), y=values, text=text, textposition="auto", marker_color=[GREY, BLUE],
-                           hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
+    fig = go.Figure(go.Bar(x=list(labels), y=values, text=text, textposition="auto",
+                           marker_color=[COLOURS[m] for m in MODELS], hovertemplate="%{x}: %{y:,.0f}<extra></extra>"))
     fig.add_annotation(text=_interval(cost), showarrow=False, x=0, y=1.08, xref="paper", yref="paper",
                        xanchor="left")
     return styled(fig, "Expected cost on the same rows", yaxis_title="cost", yaxis_tickformat=",.0f",
                   showlegend=False, margin=dict(l=10, r=10, t=90, b=10))
+
+
+def roc_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.Figure:
+    """Both models' ROC curves on the same rows, with the chance diagonal and each model's point at its cut-off.
+
+    Parameters
+    ----------
+    comparison : dict
+        What :func:`dashboard.state.comparison` returns; reads ``curves[model]["roc"]`` (``fpr, tpr,
+        threshold``), ``curves[model]["operating"]`` (``threshold, fpr, tpr``) and ``auc`` (``auc_champion``,
+        ``auc_challenger``: the AUCs DeLong's test compared).
+    labels : pair of str
+        The names of the champion and the challenger in the legend (e.g. their model versions).
+
+    Returns
+    -------
+    plotly Figure
+        Traces in order: the diagonal, then per model its curve (named with its AUC) and its operating point.
+    """
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=GREY, dash="dot"), name="chance",
+                    hoverinfo="skip")
+    for model, label in zip(MODELS, labels):
+        curves, colour = comparison["curves"][model], COLOURS[model]
+        roc, point = curves["roc"], curves["operating"]
+        fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line=dict(color=colour, width=2.5),
+                        name=f"{label} (AUC {comparison['auc'][f'auc_{model}']:.3f})", legendgroup=model,
+                        text=[f"{t:.2%}" if t is not None else "above every PD" for t in roc["threshold"]],
+                        hovertemplate="cut-off %{text}<br>false alarms %{x:.1%}<br>defaults caught %{y:.1%}"
+                                      "<extra></extra>")
+        fig.add_scatter(x=[point["fpr"]], y=[point["tpr"]], mode="markers", legendgroup=model,
+                        name=f"{label} at its cut-off {point['threshold']:.1%}",
+                        marker=dict(color=colour, size=12, symbol="x", line=dict(width=1, color="white")),
+                        hovertemplate="cut-off %{text}<br>false alarms %{x:.1%}<br>defaults caught %{y:.1%}"
+                                      "<extra></extra>", text=[f"{point['threshold']:.2%}"])
+    return styled(fig, "ROC curves on the same rows", xaxis_title="false-alarm rate (FPR)",
+                  yaxis_title="defaults caught (TPR)", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LEGEND_BELOW)
+
+
+def cost_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.Figure:
+    """Both models' expected cost against the cut-off on the same rows, each one's own cut-off and its cheapest.
+
+    Parameters
+    ----------
+    comparison : dict
+        What :func:`dashboard.state.comparison` returns; reads ``curves[model]["cost"]`` (``threshold, cost``),
+        ``curves[model]["operating"]`` (``threshold, cost``: the model's own cut-off) and
+        ``curves[model]["minimum"]`` (``threshold, cost``: the cheapest cut-off on these rows).
+    labels : pair of str
+        The names of the champion and the challenger in the legend.
+
+    Returns
+    -------
+    plotly Figure
+        Per model, in order: its cost curve (a step: a cut-off refers every PD at or above it), its own
+        cut-off (a cross, and a dotted vertical line) and its cheapest cut-off (a star).
+    """
+    fig = go.Figure()
+    marked = []
+    for model, label in zip(MODELS, labels):
+        curves, colour = comparison["curves"][model], COLOURS[model]
+        own, best = curves["operating"], curves["minimum"]
+        fig.add_scatter(x=curves["cost"]["threshold"], y=curves["cost"]["cost"], mode="lines", line_shape="vh",
+                        line=dict(color=colour, width=2.5), name=label, legendgroup=model,
+                        hovertemplate="cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
+        fig.add_scatter(x=[own["threshold"]], y=[own["cost"]], mode="markers", legendgroup=model,
+                        name=f"{label}: its cut-off {own['threshold']:.1%}, cost {own['cost']:,.0f}",
+                        marker=dict(color=colour, size=12, symbol="x", line=dict(width=1, color="white")),
+                        hovertemplate="own cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
+        fig.add_scatter(x=[best["threshold"]], y=[best["cost"]], mode="markers", legendgroup=model,
+                        name=f"{label}: cheapest {best['threshold']:.1%}, cost {best['cost']:,.0f}",
+                        marker=dict(color=colour, size=14, symbol="star", line=dict(width=1, color="white")),
+                        hovertemplate="cheapest cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
+        fig.add_vline(x=own["threshold"], line=dict(color=colour, dash="dot", width=1))
+        marked += [own["threshold"], best["threshold"]]
+    return styled(fig, "Expected cost of each cut-off on the same rows",
+                  xaxis_title="cut-off (PD at or above → refer)", yaxis_title="cost", xaxis_tickformat=".0%",
+                  yaxis_tickformat=",.0f", **_LEGEND_BELOW, xaxis_range=[0, min(1.0, max(0.3, 1.5 * max(marked)))])
 
 
 def _grades_frame(grades: list[dict[str, Any]]) -> pd.DataFrame:

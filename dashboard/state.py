@@ -1,9 +1,10 @@
 """Cached loaders and session choices shared by the pages.
 
 Caching is a UI concern, so it lives here and nowhere else: ``st.cache_resource``
-for the model bundle and the cost sweeps (shared, read-only), ``st.cache_data``
-for frames and reports (hashed by their arguments, returned as copies), a short
-``ttl`` for what other processes change (the MLflow store, the champion). Heavy
+for the model server (which keeps the verified bundles) and the cost sweeps
+(shared, read-only), ``st.cache_data`` for frames and reports (hashed by their
+arguments, returned as copies), a short ``ttl`` for what other processes change
+(the MLflow store, the champion's reference). Heavy
 objects are passed with a leading underscore and keyed on something cheap and
 explicit (the model version, an upload's file id). ``st.session_state`` holds
 only the user's choices.
@@ -18,17 +19,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
 from riskcore.evaluation.costs import CostSweep
 from riskcore.evaluation.report import DecisionView
+from riskcore.lifecycle.serving import ModelServer, Served
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.workflows import DataCheck
 
 if TYPE_CHECKING:
     from riskcore.data.schema import DatasetSpec
+    from riskcore.lifecycle.versions import VersionComparison
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.serving.explain import Explanation
     from riskcore.serving.scoring import ScoreResult
@@ -57,30 +61,45 @@ def champion_ref() -> ChampionRef | None:
     return tracker().champion()
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def load_bundle(bundle_path: str, bundle_hash: str) -> ModelBundle:
-    """A verified bundle; one per (path, hash), shared by every session."""
-    from riskcore.modelling.bundle import load_bundle as _load
+@st.cache_resource(show_spinner="Loading the model…")
+def model_server() -> ModelServer:
+    """The one model server of this process, shared by every session (as the API has one).
 
-    return _load(bundle_path, expected_hash=bundle_hash or None)
+    It looks for a new champion at most every ``[serving] check_seconds``, verifies every file of the
+    bundle it serves at each look, and falls back to the last champion that verifies, so a promotion
+    elsewhere shows without a restart and a tampered champion is never shown.
+    """
+    from riskcore.serving.audit import AuditLog
+
+    s = settings()
+    return ModelServer(s, audit=AuditLog.from_settings(s))
+
+
+def served() -> Served:
+    """What the dashboard shows right now: the verified champion, an earlier one (``degraded``), or nothing."""
+    return model_server().current()
 
 
 def current_bundle() -> ModelBundle | None:
-    """The champion's bundle, or ``None`` before the first model exists."""
-    ref = champion_ref()
-    if ref is None:
-        return None
-    return load_bundle(str(ref.bundle_path), ref.bundle_hash)
+    """The verified bundle to show, or ``None`` when none can be served (no champion yet, or none verifies)."""
+    return served().bundle
 
 
 def model_bundle() -> ModelBundle:
-    """The champion's bundle, for the pages (``dashboard/app.py`` makes sure one exists before they run)."""
-    bundle = current_bundle()
-    if bundle is None:
+    """The bundle to show, for the pages (``dashboard/app.py`` makes sure one exists before they run).
+
+    Raises
+    ------
+    riskcore.errors.ModelNotFoundError
+        When nothing can be served, with the server's reason (no champion yet, or no bundle verifies).
+    """
+    now = served()
+    if now.bundle is None:
         from riskcore.errors import ModelNotFoundError
 
-        raise ModelNotFoundError("there is no champion model yet: open the dashboard's home page to train one")
-    return bundle
+        raise ModelNotFoundError(now.reason or "there is no champion model yet: open the dashboard's home page "
+                                 "to train one")
+    return now.bundle
 
 
 @st.cache_data(show_spinner=False)
@@ -191,10 +210,11 @@ def exclusive(name: str) -> Iterator[None]:
 
 
 def clear_model_caches() -> None:
-    """Forget cached champion lookups and runs after a model was trained or promoted."""
+    """Forget cached champion lookups and runs after a model was trained or promoted; the server looks again now."""
     champion_ref.clear()
     runs.clear()
     registry_versions.clear()
+    model_server().refresh()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -370,7 +390,7 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
     -------
     dict
         ``VersionComparison.comparison.as_dict()`` (rows, auc, cost, swap, score_psi, champion, challenger,
-        thresholds, gate) plus ``rows_from`` and ``notes``.
+        thresholds, gate) plus ``rows_from``, ``notes`` and ``curves`` (see :func:`comparison_curves`).
     """
     from riskcore.lifecycle import compare_versions
     from riskcore.workflows import open_model
@@ -378,4 +398,66 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
     s = settings()
     result = compare_versions(open_model(champion_version, s), open_model(challenger_version, s), costs=s.costs,
                               rules=s.promotion)
-    return {**result.comparison.as_dict(), "rows_from": result.rows_from, "notes": list(result.notes)}
+    return {**result.comparison.as_dict(), "rows_from": result.rows_from, "notes": list(result.notes),
+            "curves": comparison_curves(result, s.costs)}
+
+
+# at most this many points of each cost curve are drawn (a sweep has one per distinct score)
+COST_CURVE_POINTS = 400
+
+
+def _roc(y: np.ndarray, p_default: np.ndarray) -> dict[str, list[Any]]:
+    """scikit-learn's ROC curve, thinned to its corners; the first cut-off (nobody referred) is ``None``, not inf."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, cut_offs = roc_curve(y, p_default, drop_intermediate=True)
+    return {"fpr": fpr.tolist(), "tpr": tpr.tolist(),
+            "threshold": [float(t) if np.isfinite(t) else None for t in cut_offs]}
+
+
+def _costs_by_cutoff(sweep: CostSweep, costs: Costs) -> dict[str, list[float]]:
+    """The sweep's cost at evenly ranked cut-offs (at most ``COST_CURVE_POINTS``), always with the cheapest one."""
+    curve = sweep.curve(costs)
+    best = int(np.searchsorted(sweep.thresholds, sweep.optimal(costs)[0]))
+    keep = np.unique(np.r_[np.linspace(0, len(curve) - 1, min(len(curve), COST_CURVE_POINTS)).round(), best])
+    picked = curve.iloc[keep.astype(int)]
+    return {"threshold": picked["threshold"].tolist(), "cost": picked["cost"].tolist()}
+
+
+def _model_curves(y: np.ndarray, p_default: np.ndarray, threshold: float, costs: Costs,
+                  exposure: np.ndarray | None) -> dict[str, Any]:
+    """One model's ROC and cost per cut-off, its own cut-off (operating point and cost) and the cheapest cut-off."""
+    sweep = CostSweep(y, p_default, exposure)
+    own = sweep.at(threshold, costs)
+    best_threshold, best_cost = sweep.optimal(costs)
+    return {"roc": _roc(y, p_default), "cost": _costs_by_cutoff(sweep, costs),
+            "operating": {"threshold": float(threshold), "fpr": own.fp / (own.fp + own.tn),
+                          "tpr": own.tp / (own.tp + own.fn), "cost": own.cost},
+            "minimum": {"threshold": best_threshold, "cost": best_cost}}
+
+
+def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, dict[str, Any]]:
+    """Both models' ROC curves and expected cost per cut-off, on the comparison's rows, as plain data.
+
+    Parameters
+    ----------
+    result : VersionComparison
+        Carries the rows' outcomes ``y``, both models' PDs, their cut-offs and (exposure mode) the exposure.
+    costs : Costs
+        The costs the comparison was priced with (a missing exposure counts as 0, as in the comparison).
+
+    Returns
+    -------
+    dict
+        ``{"champion": ..., "challenger": ...}``, each with ``roc`` (``fpr, tpr, threshold`` lists of
+        ``sklearn.metrics.roc_curve(drop_intermediate=True)``), ``cost`` (``threshold, cost`` lists: the
+        :class:`~riskcore.evaluation.costs.CostSweep` at up to ``COST_CURVE_POINTS`` cut-offs), ``operating``
+        (``threshold, fpr, tpr, cost`` at the model's own cut-off) and ``minimum`` (``threshold, cost`` of the
+        cheapest cut-off on these rows).
+    """
+    exposure = None
+    if costs.mode == "exposure" and result.exposure is not None:
+        exposure = np.nan_to_num(np.asarray(result.exposure, dtype=float), nan=0.0)
+    sides = (("champion", result.p_champion, result.thresholds[0]),
+             ("challenger", result.p_challenger, result.thresholds[1]))
+    return {name: _model_curves(result.y, p, t, costs, exposure) for name, p, t in sides}

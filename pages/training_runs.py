@@ -148,7 +148,7 @@ def _show_gate(result: dict) -> None:
 
 
 def _show_figures(result: dict, labels: tuple[str, str]) -> None:
-    """ΔAUC, Δ cost, the score shift, the figures, the swap set and each model's calibration."""
+    """ΔAUC, Δ cost, the score shift, both ROC and cost curves, the figures, the swap set, each calibration."""
     auc, cost = result["auc"], result["cost"]
     st.caption(f"{result['rows']:,} rows ({result['defaults']:,} defaults) of {result['rows_from']}.")
     for note in result["notes"]:
@@ -160,6 +160,9 @@ def _show_figures(result: dict, labels: tuple[str, str]) -> None:
              f"{cost['low']:+,.0f} to {cost['high']:+,.0f} ({cost['confidence']:.0%} interval)", delta_color="off")
     c.metric("Δ cost per company", f"{cost['per_company']:+,.2f}")
     d.metric("Score PSI", f"{result['score_psi']:.3f}")
+    left, right = st.columns(2)
+    left.plotly_chart(compare_charts.roc_pair(result, labels), width="stretch", key="compare_roc")
+    right.plotly_chart(compare_charts.cost_pair(result, labels), width="stretch", key="compare_cost_curves")
     left, right = st.columns([2, 3])
     left.plotly_chart(compare_charts.cost_bars(result, labels), width="stretch", key="compare_costs")
     right.plotly_chart(compare_charts.grade_calibration(result, labels), width="stretch", key="compare_grades")

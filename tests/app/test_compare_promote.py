@@ -63,6 +63,31 @@ def test_the_section_compares_the_champion_with_the_other_version(page, home_cop
     assert swaps["companies"].sum() > 0
     specs = " ".join(c.proto.spec for c in page.get("plotly_chart"))
     assert "Expected cost on the same rows" in specs and "Calibration per grade" in specs
+    assert "ROC curves on the same rows" in specs and "Expected cost of each cut-off on the same rows" in specs
+
+
+def _figure(app: AppTest, title: str) -> dict:
+    """The plotly figure of the page with this title, as JSON."""
+    import json
+
+    for chart in app.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        if figure["layout"].get("title", {}).get("text") == title:
+            return figure
+    raise AssertionError(f"no figure titled {title!r} on the page")
+
+
+def test_the_curves_of_both_models_agree_with_the_comparison(page, home_copy):
+    champion = page.selectbox(key="compare_champion").value
+    challenger = page.selectbox(key="compare_challenger").value
+    roc = _figure(page, "ROC curves on the same rows")
+    names = [t["name"] for t in roc["data"]]
+    assert names[0] == "chance" and any(n.startswith(f"{champion} (AUC ") for n in names)
+    assert any(n.startswith(f"{challenger} (AUC ") for n in names)
+    costs = _figure(page, "Expected cost of each cut-off on the same rows")
+    own = {t["name"].split(":")[0]: t["y"][0] for t in costs["data"] if ": its cut-off" in t["name"]}
+    delta = next(m.value for m in page.metric if m.label == "Δ expected cost")
+    assert f"{own[challenger] - own[champion]:+,.0f}" == delta  # each marked cut-off costs what the gate compared
 
 
 def test_promote_over_the_gate_then_roll_back_both_in_the_ledger(page, home_copy):

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from dashboard import charts_compare as charts
 from dashboard.charts import GREEN, RED
+from dashboard.state import COST_CURVE_POINTS, comparison_curves
+from riskcore.config import Costs, PromotionRules
+from riskcore.evaluation.compare import row_costs
+from riskcore.evaluation.gate import compare_models
+from riskcore.lifecycle.versions import VersionComparison
 from riskcore.serving.audit.ledger import ModelMove
 
 
@@ -104,3 +111,84 @@ def test_ledger_table_is_newest_first_with_a_short_gate_digest():
 def test_ledger_table_of_no_moves_has_the_columns():
     table = charts.ledger_table([])
     assert table.empty and table.columns.tolist() == ["time", "event", "from", "to", "by", "reason", "gate"]
+
+
+# ---------------------------------------------------------------- both ROC curves and both cost curves
+
+def _scored_rows(n: int = 3000, seed: int = 11) -> dict:
+    """Outcomes and two models' PDs of the same rows: the challenger sees the risk a little more sharply."""
+    rng = np.random.default_rng(seed)
+    risk = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(risk * 1.4 - 3.0)))).astype(np.int64)
+    p_champion = 1 / (1 + np.exp(-(0.8 * risk + rng.normal(scale=0.9, size=n) - 3.0)))
+    p_challenger = 1 / (1 + np.exp(-(1.2 * risk + rng.normal(scale=0.5, size=n) - 3.0)))
+    exposure = rng.lognormal(mean=12, sigma=1, size=n)
+    return {"y": y, "p_champion": np.round(p_champion, 4), "p_challenger": p_challenger, "exposure": exposure}
+
+
+@pytest.fixture(params=["fixed", "exposure"])
+def compared(request) -> tuple[dict, dict, Costs]:
+    """A real comparison of two scored rows' PDs (fixed or exposure costs) with its curves, as the page gets it."""
+    costs = Costs(fn=40_000.0, fp=8_000.0, mode=request.param)
+    data = _scored_rows()
+    exposure = data["exposure"] if costs.mode == "exposure" else None
+    thresholds = (0.06, 0.08)
+    result = compare_models(data["y"], data["p_champion"], data["p_challenger"], threshold_champion=thresholds[0],
+                            threshold_challenger=thresholds[1], costs=costs, exposure=exposure,
+                            rules=PromotionRules(n_resamples=200))
+    versions = VersionComparison("champ-1", "chall-2", "hand-built rows", result, y=data["y"],
+                                 p_champion=data["p_champion"], p_challenger=data["p_challenger"],
+                                 thresholds=thresholds, exposure=exposure)
+    return {**result.as_dict(), "curves": comparison_curves(versions, costs)}, data, costs
+
+
+def _traces(fig, prefix: str) -> list:
+    return [t for t in fig.data if t.name.startswith(prefix)]
+
+
+def test_roc_pair_draws_sklearns_roc_curve_of_each_model(compared):
+    comparison, data, _ = compared
+    fig = charts.roc_pair(comparison, ("champ-1", "chall-2"))
+    assert list(fig.data[0].x) == [0, 1] and list(fig.data[0].y) == [0, 1]  # the chance diagonal
+    for label, model, threshold in (("champ-1", "champion", 0.06), ("chall-2", "challenger", 0.08)):
+        curve, point = _traces(fig, label)
+        fpr, tpr, _ = roc_curve(data["y"], data[f"p_{model}"], drop_intermediate=True)
+        np.testing.assert_array_equal(curve.x, fpr)
+        np.testing.assert_array_equal(curve.y, tpr)
+        assert len(curve.x) < len(np.unique(data[f"p_{model}"]))  # thinned to the curve's corners
+        assert f"AUC {roc_auc_score(data['y'], data[f'p_{model}']):.3f}" in curve.name
+        referred = data[f"p_{model}"] >= threshold
+        y = data["y"].astype(bool)
+        assert point.x[0] == pytest.approx(referred[~y].mean(), abs=1e-12)
+        assert point.y[0] == pytest.approx(referred[y].mean(), abs=1e-12)
+        assert f"{threshold:.1%}" in point.name
+
+
+def test_cost_pair_draws_row_costs_summed_at_each_cut_off_and_marks_both_cut_offs(compared):
+    comparison, data, costs = compared
+    exposure = data["exposure"] if costs.mode == "exposure" else None
+    fig = charts.cost_pair(comparison, ("champ-1", "chall-2"))
+    for label, model, threshold in (("champ-1", "champion", 0.06), ("chall-2", "challenger", 0.08)):
+        p = data[f"p_{model}"]
+        curve, own, cheapest = _traces(fig, label)
+        assert 2 < len(curve.x) <= COST_CURVE_POINTS + 1
+        expected = [row_costs(data["y"], p, t, costs, exposure).sum() for t in curve.x]
+        np.testing.assert_allclose(curve.y, expected, rtol=1e-12)
+        assert own.x[0] == threshold
+        assert own.y[0] == pytest.approx(row_costs(data["y"], p, threshold, costs, exposure).sum(), rel=1e-12)
+        # the comparison's own cost of the model at its cut-off is the same number
+        assert own.y[0] == pytest.approx(comparison["cost"][f"cost_{model}"], rel=1e-12)
+        # the cheapest cut-off: no distinct score (nor "refer nobody") costs less on these rows
+        every = np.r_[np.unique(p), np.nextafter(p.max(), np.inf)]
+        lowest = min(row_costs(data["y"], p, t, costs, exposure).sum() for t in every)
+        assert cheapest.y[0] == pytest.approx(lowest, rel=1e-12)
+        assert cheapest.x[0] in list(curve.x) and min(curve.y) == pytest.approx(lowest, rel=1e-12)
+    assert sorted(round(s.x0, 6) for s in fig.layout.shapes) == [0.06, 0.08]  # each model's own cut-off
+
+
+def test_the_curves_are_plain_data_the_cache_can_hash(compared):
+    import json
+
+    comparison, _, _ = compared
+    text = json.dumps(comparison["curves"], allow_nan=False)  # lists, floats and None only
+    assert json.loads(text) == comparison["curves"]
