@@ -27,7 +27,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from riskcore.errors import RiskcoreError
 
@@ -225,9 +225,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     bundle = _bundle_from_arg(args.model, settings)
     audit = AuditLog.from_settings(settings)
     # fail closed: the output appears only once every score is on record
-    job = score_and_record(bundle, args.input, audit=audit, face="cli", output=args.output,
-                           rejects_path=args.rejects, sheet=args.sheet, risk_bands=settings.risk_bands,
-                           explain=args.explain, progress=TextProgress())
+    if args.engine == "dask":
+        job = _score_on_cluster(args, bundle, audit, settings)
+    else:
+        job = score_and_record(bundle, args.input, audit=audit, face="cli", output=args.output,
+                               rejects_path=args.rejects, sheet=args.sheet, risk_bands=settings.risk_bands,
+                               explain=args.explain, progress=TextProgress())
     _print(job.summary())
     wrote = f"Wrote {job.output}" + (f" and {job.rejects_path}" if job.rejects_path else "")
     _print(f"{wrote}; audit request {job.request_id}")
@@ -235,6 +238,20 @@ def cmd_score(args: argparse.Namespace) -> int:
         print("timings: " + json.dumps({k: round(v, 3) for k, v in job.timings.items()}), file=sys.stderr,
               flush=True)
     return EXIT_PROBLEMS if job.n_rejected else EXIT_OK
+
+
+def _score_on_cluster(args: argparse.Namespace, bundle: Any, audit: Any, settings: Any) -> Any:
+    """``score --engine dask``: partitions scored by a Dask cluster (``--scheduler``, or ``--workers`` local ones)."""
+    from riskcore.progress import TextProgress
+    from riskcore.serving.batch import FileRequest
+    from riskcore.serving.cluster import open_cluster
+    from riskcore.serving.distributed import score_partitions
+    from riskcore.workflows import default_caller
+
+    request = FileRequest(face="cli", caller=default_caller("cli"), risk_bands=settings.risk_bands,
+                          explain=args.explain, progress=TextProgress())
+    with open_cluster(args.scheduler, args.workers) as client:
+        return score_partitions(bundle, args.input, args.output, client=client, audit=audit, request=request)
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -431,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="add reason codes to referred companies")
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording and writing (one JSON line on stderr)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="dask: score a file, folder or glob of CSV/Parquet partitions on a Dask cluster; --output "
+                        "is then a folder of Parquet partitions with _rejects.csv and _manifest.json")
+    p.add_argument("--scheduler", help="with --engine dask: an existing cluster's scheduler, tcp://HOST:PORT")
+    p.add_argument("--workers", type=int, default=2,
+                   help="with --engine dask and no --scheduler: local worker processes to start (default 2)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("monitor", help="drift, back-test and alerts of a portfolio scored after training")

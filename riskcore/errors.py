@@ -20,7 +20,8 @@ and every endpoint.
     ├── BundleError             a model bundle that is missing, tampered or unknown
     ├── LeakageError            a training run stopped by a failing leakage check
     ├── AuditError              the audit trail cannot be written or read (fail closed)
-    └── TrackingError           the experiment store cannot be reached or written
+    ├── TrackingError           the experiment store cannot be reached or written
+    └── ClusterError            the compute cluster cannot be reached or lost its workers mid-job
 
 =======================  ===========================================  ====  ====
 class                    kind of problem                              exit  HTTP
@@ -34,6 +35,7 @@ class                    kind of problem                              exit  HTTP
 ``LeakageError``         training stopped by a leakage check          5     422
 ``AuditError``           the audit trail is unavailable               6     503
 ``TrackingError``        the experiment store is unavailable          6     503
+``ClusterError``         the compute cluster is unavailable           6     503
 =======================  ===========================================  ====  ====
 
 Exit statuses that are not errors: 0 success, 1 the command ran and found
@@ -56,6 +58,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AuditError",
     "BundleError",
+    "ClusterError",
     "ConfigError",
     "DataFileError",
     "LeakageError",
@@ -142,6 +145,10 @@ class SchemaError(RiskcoreError, ValueError):
         else:
             super().__init__(f"{len(self.problems)} problems: {head}{more}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with every problem (a worker process raises it, the client shows it)."""
+        return type(self), (self.problems,)
+
 
 class DataFileError(RiskcoreError, ValueError):
     """The file cannot be used as a table (empty, not a CSV, no data rows)."""
@@ -167,6 +174,10 @@ class MissingColumnError(SchemaError, DataFileError):
         self.problems = [Problem(None, self.columns[0] if self.columns else None, None, message)]
         # the message as written, without SchemaError's "column 'x': " prefix: it names every column already
         Exception.__init__(self, message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the columns and the message (a worker process raises it, the client shows it)."""
+        return type(self), (self.columns, str(self))
 
 
 class ConfigError(RiskcoreError, ValueError):
@@ -210,6 +221,13 @@ class AuditError(RiskcoreError):
 
 class TrackingError(RiskcoreError):
     """The experiment tracking store cannot be reached or written."""
+
+    exit_status: ClassVar[int] = 6
+    http_status: ClassVar[int] = 503
+
+
+class ClusterError(RiskcoreError):
+    """The compute cluster (a Dask scheduler and its workers) cannot be reached, or lost a worker mid-job."""
 
     exit_status: ClassVar[int] = 6
     http_status: ClassVar[int] = 503

@@ -138,6 +138,37 @@ class MonitorCounts:
         self._period_of_row.append(global_codes[period_codes])
         self._p.append(p)
 
+    def merge(self, other: MonitorCounts) -> None:
+        """Add the counts of another part of the portfolio (a partition counted elsewhere) after this one's rows.
+
+        Every count is a sum and the rows are kept in the order added, so merging the parts in the order of
+        their rows gives exactly the counts of the whole portfolio counted at once.
+
+        Raises
+        ------
+        ValueError
+            When ``other`` was counted against another reference profile.
+        """
+        if other.segments != self.segments or list(other.reference.features) != list(self.reference.features):
+            raise ValueError("cannot merge monitoring counts of different reference profiles")
+        for label, theirs in other.periods.items():
+            mine = self.periods.setdefault(label, _PeriodCounts())
+            mine.rows += theirs.rows
+            for name, values in theirs.features.items():
+                _add(mine.features, name, values)
+            for name, values in theirs.grids.items():
+                _add(mine.grids, name, values)
+            if theirs.score is not None:
+                mine.score = theirs.score.copy() if mine.score is None else mine.score + theirs.score
+            if theirs.grades is not None:
+                mine.grades = theirs.grades.copy() if mine.grades is None else mine.grades + theirs.grades
+        order = self._period_order
+        codes = np.array([order.setdefault(v, len(order)) for v in other._period_order], dtype=np.int32)
+        for ids, rows, p in zip(other._ids, other._period_of_row, other._p, strict=True):
+            self._ids.append(ids)
+            self._period_of_row.append(codes[rows])
+            self._p.append(p)
+
     def _segment_codes(self, segments: ArrayLike | None, n: int) -> np.ndarray:
         """Position of each row's segment among the reference's segments; unknown or absent: the last slot."""
         if segments is None or not self.segments:

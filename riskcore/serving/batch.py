@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import ReadInfo, Table, TableReader, match_columns, open_table, write_table
 from riskcore.errors import Problem, SchemaError
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditBatch, AuditLog, Source
+from riskcore.serving.audit import Source
 from riskcore.serving.history import ChunkHistory, FileHistory, ScatteredCompanies, company_ids, interleaved
 from riskcore.serving.scoring import REJECT_COLUMNS, SCORE_COLUMNS, ScoreResult, ScoreTally, score_frame
 
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from riskcore.data.tabular import TableWriter
     from riskcore.modelling.bundle import ModelBundle
 
-__all__ = ["CHUNK_ROWS", "ChunkSink", "FileRequest", "FileSource", "ScoreJob", "score_in_chunks"]
+__all__ = ["CHUNK_ROWS", "ChunkSink", "FileRequest", "FileSource", "ScoreJob", "ScoreLog", "ScoreRecorder",
+           "score_in_chunks"]
 
 FileSource = str | os.PathLike[str] | bytes | IO[bytes]
 CHUNK_ROWS = 50_000
@@ -54,6 +55,31 @@ class ChunkSink(Protocol):
 
     def reset(self) -> None:
         """Forget what was added (the file is being read again)."""
+
+
+class ScoreRecorder(Protocol):
+    """Where one request's scores are recorded chunk by chunk: an :class:`~riskcore.serving.audit.AuditBatch`.
+
+    A worker of a cluster records into a stand-in that hands the chunks to the
+    client, which alone writes the audit trail (:mod:`riskcore.serving.distributed`).
+    """
+
+    def add(self, company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any,
+            reasons: Any = None) -> None:
+        """Record one chunk of scores."""
+
+    def commit(self) -> str:
+        """Make the request's scores visible at once; returns the request id."""
+
+    def abort(self) -> None:
+        """Forget the request's scores."""
+
+
+class ScoreLog(Protocol):
+    """What opens a :class:`ScoreRecorder` per request: the :class:`~riskcore.serving.audit.AuditLog`."""
+
+    def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str) -> ScoreRecorder:
+        """Start recording one request."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +144,7 @@ class ScoreJob:
 
 
 def score_in_chunks(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: FileRequest, *,
-                    audit: AuditLog) -> ScoreJob:
+                    audit: ScoreLog) -> ScoreJob:
     """Read, validate, score, record and write a file a chunk at a time; gather histories when needed.
 
     Parameters
@@ -126,7 +152,7 @@ def score_in_chunks(bundle: ModelBundle, source: FileSource | pd.DataFrame, requ
     bundle : the model bundle to score with.
     source : a path, the file's bytes or a binary file object (CSV, Excel ``.xlsx`` or Parquet), or a frame.
     request : the caller's options.
-    audit : the audit trail every score is recorded in.
+    audit : the audit trail every score is recorded in (an :class:`~riskcore.serving.audit.AuditLog`).
 
     Returns
     -------
@@ -145,7 +171,7 @@ def score_in_chunks(bundle: ModelBundle, source: FileSource | pd.DataFrame, requ
 class _Pass:
     """One pass over a file: what was scored, rejected and noted so far, and where it goes."""
 
-    def __init__(self, bundle: ModelBundle, request: FileRequest, audit: AuditLog):
+    def __init__(self, bundle: ModelBundle, request: FileRequest, audit: ScoreLog):
         self.bundle, self.request = bundle, request
         self.timings = {"read": 0.0, "score": 0.0, "audit": 0.0, "write": 0.0}
         self.tally = ScoreTally()
@@ -154,7 +180,7 @@ class _Pass:
         self.kept: list[ScoreResult] = []
         out = request.output
         self.writer: TableWriter | None = write_table(out, format=_format_of(out)) if out is not None else None
-        self.batch: AuditBatch = audit.batch(source=request.face, caller=request.caller,
+        self.batch: ScoreRecorder = audit.batch(source=request.face, caller=request.caller,
                                              model_version=bundle.version, bundle_hash=bundle.manifest_hash)
 
     def add(self, part: Table, history: FileHistory | None, expected: int) -> None:
@@ -219,7 +245,7 @@ class _Pass:
         return written
 
 
-def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: FileRequest, *, audit: AuditLog,
+def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: FileRequest, *, audit: ScoreLog,
               gather: bool) -> ScoreJob:
     """One pass of :func:`score_in_chunks`; raises :class:`ScatteredCompanies` when chunks cannot be exact.
 

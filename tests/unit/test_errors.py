@@ -16,6 +16,7 @@ from riskcore.data.tabular import write_csv
 from riskcore.errors import (
     AuditError,
     BundleError,
+    ClusterError,
     ConfigError,
     DataFileError,
     LeakageError,
@@ -38,6 +39,7 @@ CONTRACT: dict[str, tuple[type[RiskcoreError], int, int]] = {
     "leakage": (LeakageError, 5, 422),
     "audit unavailable": (AuditError, 6, 503),
     "tracking unavailable": (TrackingError, 6, 503),
+    "cluster unavailable": (ClusterError, 6, 503),
 }
 
 

@@ -259,3 +259,25 @@ def test_the_summary_lists_alerts_first_then_the_worst_features(report):
     assert statuses == sorted(statuses, key=rank.__getitem__)
     assert text.index("Features, most drifted first") < text.index("Score (calibrated PD)")
     assert "Realised (2,990 rows with outcomes)" in text
+
+
+@given(cuts=st.lists(st.integers(0, 3000), max_size=6), chunks=st.integers(1, 4))
+@settings(max_examples=30, deadline=None)
+def test_merging_the_counts_of_parts_gives_the_counts_of_the_whole(setting, cuts, chunks):
+    ref, frame, p, ids, periods = setting
+    whole = _counts(ref, frame, p, ids, periods, np.arange(len(p)), 1)
+    merged = MonitorCounts(ref)
+    for part in np.split(np.arange(len(p)), sorted(set(cuts))):
+        if len(part):
+            merged.merge(_counts(ref, frame, p, ids, periods, part, min(chunks, len(part))))
+    assert _totals(merged) == _totals(whole) and merged.n == whole.n
+    pd.testing.assert_frame_equal(merged.rows(), whole.rows())
+    assert monitor(merged, model_version="v").to_text() == monitor(whole, model_version="v").to_text()
+
+
+def test_counts_of_another_reference_profile_are_not_merged(setting):
+    ref = setting[0]
+    other = MonitorCounts(ref)
+    other.segments = ["elsewhere"]
+    with pytest.raises(ValueError, match="different reference profiles"):
+        MonitorCounts(ref).merge(other)
