@@ -16,7 +16,7 @@ same companies through ``score_one`` (the /predict path) and through
 wall time over the in-process time for the same work: the price of HTTP,
 JSON, validation, auth and the audit trail.
 
-With ``--shadow`` a logistic challenger is trained too and configured as
+With ``--shadow`` a second LightGBM model is trained too and configured as
 ``[serving] challenger``: every request is then scored by both models and
 both scores are recorded (two audit rows per company), the price of trying a
 challenger on live traffic.
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(env={"RISKCORE_HOME": str(home)})
         key = KeyStore(settings.keys_file).add("service", "bench")[1]
         port = _free_port()
-        challenger = _train(settings.models_dir, "logistic").name if args.shadow else ""
+        challenger = _train(settings.models_dir).name if args.shadow else ""
         server = _start_server(home, bundle_dir, port, challenger)
         try:
             n_single = args.clients * args.requests

@@ -165,8 +165,19 @@ class SklearnScorer(Scorer):
         return self.transform.transform(matrix) if self.transform is not None else matrix
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds score per row."""
+        """Raw log-odds score per row.
+
+        A logistic model's score is the dot product of each row with the coefficients, taken row by
+        row (``einsum``) rather than by BLAS's matrix-vector product, whose last bit depends on how
+        many rows go in together: a company's score must not depend on the chunk or the partition
+        it was scored in.
+        """
         m = self.prepared(matrix)
+        if self.kind == "logistic" and hasattr(self.model, "coef_") and np.ndim(self.model.coef_) == 2 \
+                and self.model.coef_.shape[0] == 1:
+            coef = np.asarray(self.model.coef_, dtype=float)[0]
+            dense = m.toarray() if hasattr(m, "toarray") else np.asarray(m, dtype=float)
+            return np.einsum("ij,j->i", dense, coef) + float(self.model.intercept_[0])
         if hasattr(self.model, "decision_function") and self.kind == "logistic":
             return np.asarray(self.model.decision_function(m), dtype=float)
         return logit(self.model.predict_proba(m)[:, 1])

@@ -89,3 +89,20 @@ def test_untrusted_skops_type_is_refused(bundle_copy, quick_bundle):
     (bundle_copy / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(BundleError, match="does not load"):
         load_bundle(bundle_copy)
+
+
+def test_a_logistic_score_does_not_depend_on_the_rows_scored_with_it():
+    """Row by row, in any chunk, the same bits; and the same number as scikit-learn's decision function."""
+    from sklearn.linear_model import LogisticRegression
+
+    from riskcore.modelling.bundle import SklearnScorer
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1500, 83))
+    y = (x[:, 0] + rng.normal(size=1500) > 1).astype(int)
+    scorer = SklearnScorer("logistic", LogisticRegression(max_iter=500).fit(x, y))
+    whole = scorer.raw(x)
+    alone = np.concatenate([scorer.raw(x[i:i + 1]) for i in range(len(x))])
+    chunks = np.concatenate([scorer.raw(part) for part in np.array_split(x, 7)])
+    assert (whole == alone).all() and (whole == chunks).all()
+    np.testing.assert_allclose(whole, scorer.model.decision_function(x), rtol=0, atol=1e-12)
