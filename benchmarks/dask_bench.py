@@ -7,8 +7,8 @@ written as Parquet partitions of whole tiles (a company's rows never span two pa
 Parquet file of the same rows for the one-process run. The model is score_bench's LightGBM champion.
 
 - one process: ``python -m riskcore score --model BUNDLE --input FILE --output OUT.parquet``;
-- 2 workers: ``benchmarks/dask_runner.py`` (what ``score --engine dask --workers 2 --input FOLDER --output
-  OUT`` runs), which starts a LocalCluster of 2 worker processes with one thread each.
+- 2 workers: ``python -m riskcore score --engine dask --workers 2 --input FOLDER --output OUT --timings``,
+  which starts a LocalCluster of 2 worker processes with one thread each.
 
 Reported: wall seconds of each, the ratio, rows per second per worker, peak memory of the one-process
 command, of the largest process of the cluster's tree (client, scheduler and workers: the wrapper's
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from _common import measure_command  # noqa: E402
+from _common import measure_command, parse_timings  # noqa: E402
 from score_bench import _base, _portfolio, _riskcore_env, _train  # noqa: E402
 
 OUTPUT = HERE / "output"
@@ -92,10 +92,14 @@ def main() -> None:
         local = measure_command([sys.executable, "-m", "riskcore", "score", "--model", model["bundle"], "--input",
                                  str(whole), "--output", str(folder / "local.parquet")],
                                 env=_riskcore_env(local_home), cwd=local_home)
-        dask = measure_command([sys.executable, str(HERE / "dask_runner.py"), "--model", model["bundle"],
-                                "--input", str(parts), "--output", str(folder / "dask-out"), "--workers",
-                                str(args.workers)], env=_riskcore_env(dask_home), cwd=dask_home)
-        report = json.loads(dask.stdout.strip().splitlines()[-1]) if dask.ok and dask.stdout.strip() else {}
+        dask = measure_command([sys.executable, "-m", "riskcore", "score", "--engine", "dask", "--model",
+                                model["bundle"], "--input", str(parts), "--output", str(folder / "dask-out"),
+                                "--workers", str(args.workers), "--timings"], env=_riskcore_env(dask_home),
+                               cwd=dask_home)
+        timings = parse_timings(dask.stderr) or {}
+        report: dict[str, Any] = {
+            "worker_peak_mb": {k.split(":", 1)[1]: v for k, v in timings.items() if k.startswith("worker_peak_mb:")},
+            "client_audit_s": timings.get("audit"), "job_s": timings.get("total")}
         for home in (local_home, dask_home):
             verify = subprocess.run([sys.executable, "-m", "riskcore", "audit", "verify"], cwd=home,
                                     env=_riskcore_env(home), capture_output=True, text=True, check=False)

@@ -235,8 +235,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     wrote = f"Wrote {job.output}" + (f" and {job.rejects_path}" if job.rejects_path else "")
     _print(f"{wrote}; audit request {job.request_id}")
     if args.timings:
-        print("timings: " + json.dumps({k: round(v, 3) for k, v in job.timings.items()}), file=sys.stderr,
-              flush=True)
+        timings = {k: round(v, 3) for k, v in job.timings.items()}
+        for part in getattr(job, "partitions", ()):  # on a cluster: each worker's own peak memory, in MB
+            key = f"worker_peak_mb:{part.worker}"
+            timings[key] = max(timings.get(key, 0.0), round(part.peak_rss_bytes / 2**20, 1))
+        print("timings: " + json.dumps(timings), file=sys.stderr, flush=True)
     return EXIT_PROBLEMS if job.n_rejected else EXIT_OK
 
 
@@ -271,6 +274,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if args.from_audit:
         run = monitor_audit(bundle, audit, since=args.since, until=args.until, outcomes=args.outcomes,
                             period=args.period, rules=settings.alerts, positive=args.positive)
+    elif args.engine == "dask":
+        from riskcore.serving.cluster import open_cluster
+
+        with open_cluster(args.scheduler, args.workers) as client:
+            run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes,
+                               period=args.period, rules=settings.alerts, positive=args.positive,
+                               rejects_path=out / "rejects.csv", progress=TextProgress(), client=client)
     else:
         run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes, period=args.period,
                            rules=settings.alerts, sheet=args.sheet, positive=args.positive,
@@ -392,6 +402,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 # entry point
 # ---------------------------------------------------------------------------
 
+def _engine_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--engine local|dask``, ``--scheduler``, ``--workers`` of the commands that can run on a cluster."""
+    p.add_argument("--engine", choices=("local", "dask"), default="local", help=f"dask: run on a Dask cluster; {what}")
+    p.add_argument("--scheduler", help="with --engine dask: an existing cluster's scheduler, tcp://HOST:PORT")
+    p.add_argument("--workers", type=int, default=2,
+                   help="with --engine dask and no --scheduler: local worker processes to start (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(prog="python -m riskcore", description="riskcore — credit-risk workbench",
@@ -448,12 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="add reason codes to referred companies")
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording and writing (one JSON line on stderr)")
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="dask: score a file, folder or glob of CSV/Parquet partitions on a Dask cluster; --output "
-                        "is then a folder of Parquet partitions with _rejects.csv and _manifest.json")
-    p.add_argument("--scheduler", help="with --engine dask: an existing cluster's scheduler, tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=2,
-                   help="with --engine dask and no --scheduler: local worker processes to start (default 2)")
+    _engine_arguments(p, "--input is then a file, folder or glob of CSV/Parquet partitions and --output a folder "
+                         "of Parquet partitions with _rejects.csv and _manifest.json")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("monitor", help="drift, back-test and alerts of a portfolio scored after training")
@@ -470,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
     p.add_argument("--period", help="the column naming each row's period (default: the model's time column)")
     p.add_argument("--out", required=True, help="folder to write monitor.json and summary.txt to")
+    _engine_arguments(p, "--data is then a file, folder or glob of CSV/Parquet partitions, counted on the cluster")
     p.add_argument("--no-mlflow", action="store_true", help="do not log the monitoring run to MLflow")
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording, monitoring (one JSON line on stderr)")

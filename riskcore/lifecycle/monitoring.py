@@ -23,8 +23,8 @@ import pandas as pd
 
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog
-from riskcore.serving.batch import FileSource, ScoreJob
-from riskcore.workflows import Face, score_and_record
+from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
+from riskcore.workflows import Face, default_caller, score_and_record
 
 if TYPE_CHECKING:
     from riskcore.config import AlertRules, Profile, Settings
@@ -75,6 +75,7 @@ def monitor_file(
     rejects_path: str | os.PathLike[str] | None = None,
     name: str | None = None,
     progress: Progress = no_progress,
+    client: Any = None,
 ) -> MonitorRun:
     """Score a portfolio scored after training, record it, and monitor it against the model's reference profile.
 
@@ -95,6 +96,9 @@ def monitor_file(
     rejects_path : where to write the reject report, when rows were rejected.
     name : what the portfolio is called in the report (default the file's path).
     progress : ``progress(fraction, message)``.
+    client : a Dask ``distributed.Client``: ``source`` is then a file, folder or glob of partitions, scored and
+        counted on the cluster and merged (:func:`riskcore.serving.distributed.monitor_partitions`); the
+        report equals one process's on the same rows.
 
     Returns
     -------
@@ -115,8 +119,16 @@ def monitor_file(
     t0 = time.perf_counter()
     found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
     outcomes_s = time.perf_counter() - t0
-    job = score_and_record(bundle, source, audit=audit, face=face, caller=caller, sheet=sheet, max_bytes=max_bytes,
-                           progress=progress, sink=sink)
+    job: ScoreJob
+    if client is not None:
+        from riskcore.serving.distributed import monitor_partitions
+
+        job, sink = monitor_partitions(bundle, source, client=client, audit=audit,  # type: ignore[arg-type]
+                                       request=FileRequest(face=face, caller=caller or default_caller(face),
+                                                           progress=progress), period=period)
+    else:
+        job = score_and_record(bundle, source, audit=audit, face=face, caller=caller, sheet=sheet,
+                               max_bytes=max_bytes, progress=progress, sink=sink)
     if rejects_path is not None and job.n_rejected:
         from riskcore.data.tabular import write_csv
 

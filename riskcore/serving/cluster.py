@@ -74,8 +74,9 @@ def open_cluster(scheduler: str | None = None, workers: int = 2, *, timeout: flo
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {workers!r}")
     try:
+        # no dashboard; the scheduler's small HTTP server (health, metrics) on a free port of 127.0.0.1 only
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               host="127.0.0.1")
+                               host="127.0.0.1", scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
     except (OSError, TimeoutError) as err:
         raise ClusterError(f"the {workers} local Dask worker(s) could not start ({err}); try fewer with "
                            "--workers, or point --scheduler at a running cluster") from None

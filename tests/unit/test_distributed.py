@@ -265,3 +265,27 @@ def test_the_score_command_on_dask_writes_the_same_scores(data, scored, tmp_path
     theirs = pd.read_parquet(expected).sort_values([ID, YEAR], kind="stable").reset_index(drop=True)
     assert (mine["p_default"].to_numpy() == theirs["p_default"].to_numpy()).all()
     assert main(["audit", "verify"]) == 0
+
+
+def test_the_monitor_command_on_dask_reports_what_one_process_reports(data, tmp_path, monkeypatch):
+    """``monitor --engine dask --data FOLDER`` and ``monitor --data FILE`` on the same rows: the same report."""
+    from riskcore.cli import main
+
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RISKCORE_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    model = str(data["bundle"].path)
+    local = main(["monitor", "--model", model, "--data", str(data["whole"]), "--out", str(tmp_path / "one"),
+                  "--no-mlflow"])
+    dask_ = main(["monitor", "--engine", "dask", "--workers", "2", "--model", model, "--data", str(data["parts"]),
+                  "--out", str(tmp_path / "two"), "--no-mlflow"])
+    assert local == dask_ and local in (0, 1)
+
+    def comparable(folder):
+        found = json.loads((folder / "monitor.json").read_text(encoding="utf-8"))
+        return {k: v for k, v in found.items() if k not in ("audit_request", "source", "created_at", "timings")}
+
+    one, two = comparable(tmp_path / "one"), comparable(tmp_path / "two")
+    assert one.keys() == two.keys()
+    assert {k: v for k, v in one.items() if one[k] != two[k]} == {}
+    assert main(["audit", "verify"]) == 0
