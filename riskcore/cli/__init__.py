@@ -35,22 +35,17 @@ if TYPE_CHECKING:
     from riskcore.config import Costs, Settings
     from riskcore.data.schema import DatasetSpec
     from riskcore.data.tabular import Table
-    from riskcore.modelling.bundle import ModelBundle
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
-# statuses of a command that ran; an error's status is its class's ``exit_status``
-EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
+from riskcore.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, bundle_from_arg, engine_arguments, say
+from riskcore.cli.models import add_models_parser
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
 check, a failed alert or promotion gate, an altered audit trail); 2 the input cannot be used (unusable file,
 missing required column, invalid values); 3 a setting or option is invalid; 4 no model, or its bundle
 is missing or altered; 5 training stopped by a leakage check; 6 the audit trail or the experiment store
 is unavailable."""
-
-
-def _print(*parts: object) -> None:
-    print(*parts, flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -111,11 +106,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     manifest_path = out.with_name(out.name + ".manifest.json")
     manifest_path.write_text(portfolio.manifest.to_json(), encoding="utf-8")
     m = portfolio.manifest
-    _print(f"Wrote {out} ({m.n_rows:,} rows, {m.n_companies:,} companies, fiscal years {m.first_year}–{m.last_year})")
-    _print(f"  default rate: {m.default_rate:.2%} (target {m.default_rate_target:.2%}); stress year {m.stress_year}")
-    _print(f"  oracle AUC (true PD vs outcomes): {m.oracle_auc:.3f} overall, {m.oracle_auc_latest:.3f} "
+    say(f"Wrote {out} ({m.n_rows:,} rows, {m.n_companies:,} companies, fiscal years {m.first_year}–{m.last_year})")
+    say(f"  default rate: {m.default_rate:.2%} (target {m.default_rate_target:.2%}); stress year {m.stress_year}")
+    say(f"  oracle AUC (true PD vs outcomes): {m.oracle_auc:.3f} overall, {m.oracle_auc_latest:.3f} "
            "in the latest two years")
-    _print(f"  injected: {len(m.esg_missing):,} rows without ESG, {len(m.outliers)} outliers, "
+    say(f"  injected: {len(m.esg_missing):,} rows without ESG, {len(m.outliers)} outliers, "
            f"{len(m.impossible)} impossible values, {len(m.duplicates)} duplicate rows")
     if portfolio.later is not None:
         later_path = out.with_name(out.stem + ".later.csv")
@@ -125,11 +120,11 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
         # the later file carries its year-on-year features, as a lender's export would (see with_history_features)
         write_csv(with_history_features(portfolio.frame, portfolio.later.frame, portfolio.spec), later_path)
         write_csv(portfolio.later.outcomes, outcomes_path)
-        _print(f"Wrote {later_path} ({len(portfolio.later.frame):,} rows, fiscal years {m.later_first_year}–"
+        say(f"Wrote {later_path} ({len(portfolio.later.frame):,} rows, fiscal years {m.later_first_year}–"
                f"{m.later_last_year}, default rate {m.later_default_rate:.2%}) and its outcomes {outcomes_path}")
         for change in portfolio.later.changes:
-            _print(f"  from {change['year']} ({change['kind']}): {change['change']}")
-    _print(f"  manifest: {manifest_path}")
+            say(f"  from {change['year']} ({change['kind']}): {change['change']}")
+    say(f"  manifest: {manifest_path}")
     return EXIT_OK
 
 
@@ -143,22 +138,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     table, spec = load_with_spec(args.data, args)
     check = check_file(table, spec, positive=args.positive, drop=args.drop)
-    _print(f"File: {args.data} — {table.info.describe()}")
-    _print(check.report.to_text())
+    say(f"File: {args.data} — {table.info.describe()}")
+    say(check.report.to_text())
     if not check.has_target:
-        _print("No target column: leakage checks need one (--target COL).")
+        say("No target column: leakage checks need one (--target COL).")
     elif check.skipped is not None or check.split is None or check.leakage is None:
-        _print(f"Leakage checks skipped: {check.skipped}")
+        say(f"Leakage checks skipped: {check.skipped}")
     else:
         split = check.split
-        _print(f"Split: {split.mode.replace('_', '-')} — train {len(split.train):,}, validation "
+        say(f"Split: {split.mode.replace('_', '-')} — train {len(split.train):,}, validation "
                f"{len(split.validation):,}, test {len(split.test):,} rows"
                + (f" ({split.note})" if split.note else ""))
-        _print(check.leakage.to_text())
-        _print("  (check (a), preprocessing fitted on training rows only, runs during training)")
+        say(check.leakage.to_text())
+        say("  (check (a), preprocessing fitted on training rows only, runs during training)")
     for note in check.notes:
         if not note.startswith("No split or leakage checks") and note != getattr(check.split, "note", None):
-            _print(f"Note: {note}")
+            say(f"Note: {note}")
     return EXIT_PROBLEMS if check.has_problems else EXIT_OK
 
 
@@ -190,26 +185,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["random_state"] = args.seed
     config = TrainingConfig.for_profile("quick" if args.quick else "full", **overrides)
     tracker = None if args.no_mlflow else Tracker.from_settings(settings)
-    _print(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
+    say(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
     result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
                         tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
                         source=str(Path(args.data).resolve()))
-    _print(result.summary())
+    say(result.summary())
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text((result.bundle_dir / "metrics.json").read_text(encoding="utf-8"),
                                           encoding="utf-8")
         (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
-        _print(f"Wrote {out / 'metrics.json'}")
+        say(f"Wrote {out / 'metrics.json'}")
     return EXIT_OK
-
-
-def _bundle_from_arg(model: str, settings: Settings) -> ModelBundle:
-    """The bundle named by --model: a folder, or the registry's champion."""
-    from riskcore.workflows import open_model
-
-    return open_model(model, settings)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -222,7 +210,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from riskcore.workflows import score_and_record
 
     settings = load_settings()
-    bundle = _bundle_from_arg(args.model, settings)
+    bundle = bundle_from_arg(args.model, settings)
     audit = AuditLog.from_settings(settings)
     # fail closed: the output appears only once every score is on record
     if args.engine == "dask":
@@ -231,9 +219,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         job = score_and_record(bundle, args.input, audit=audit, face="cli", output=args.output,
                                rejects_path=args.rejects, sheet=args.sheet, risk_bands=settings.risk_bands,
                                explain=args.explain, progress=TextProgress())
-    _print(job.summary())
+    say(job.summary())
     wrote = f"Wrote {job.output}" + (f" and {job.rejects_path}" if job.rejects_path else "")
-    _print(f"{wrote}; audit request {job.request_id}")
+    say(f"{wrote}; audit request {job.request_id}")
     if args.timings:
         timings = {k: round(v, 3) for k, v in job.timings.items()}
         for part in getattr(job, "partitions", ()):  # on a cluster: each worker's own peak memory, in MB
@@ -268,7 +256,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from riskcore.serving.audit import AuditLog
 
     settings = load_settings()
-    bundle = _bundle_from_arg(args.model, settings)
+    bundle = bundle_from_arg(args.model, settings)
     audit = AuditLog.from_settings(settings)
     out = Path(args.out)
     if args.from_audit:
@@ -287,104 +275,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                            rejects_path=out / "rejects.csv", progress=TextProgress())
     tracker = None if args.no_mlflow else Tracker.from_settings(settings)
     record_monitoring(run, bundle, out=out, tracker=tracker)
-    _print(run.summary())
-    _print(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
+    say(run.summary())
+    say(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
     if args.timings:
         print("timings: " + json.dumps({k: round(v, 3) for k, v in run.timings.items()}), file=sys.stderr,
               flush=True)
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    """The registered model versions, newest first, the champion marked."""
-    from riskcore.config import load_settings
-    from riskcore.modelling.tracking import Tracker
-
-    tracker = Tracker.from_settings(load_settings())
-    versions = tracker.registry_versions()
-    if versions.empty:
-        _print("No model is registered yet: train one (python -m riskcore train --data FILE).")
-        return EXIT_OK
-    runs = tracker.runs()
-    auc = dict(zip(runs["run_id"], runs["metrics.test.auc"], strict=True)) if "metrics.test.auc" in runs else {}
-    _print(f"{'':2s}{'registry':>8s}  {'model version':40s} {'test AUC':>8s}")
-    for row in sorted(versions.itertuples(), key=lambda r: -int(str(r.version))):
-        test_auc = auc.get(row.run_id)
-        shown = f"{test_auc:.3f}" if isinstance(test_auc, float) and test_auc == test_auc else "—"
-        mark = "*" if row.champion else "-" if row.previous_champion else " "
-        _print(f"{mark:2s}{row.version:>8s}  {str(row.model_version):40s} {shown:>8s}")
-    _print("* the champion: the model `score`, the dashboard and the API use; - the previous champion "
-           "(models rollback goes back to it)")
-    return EXIT_OK
-
-
-def cmd_models_compare(args: argparse.Namespace) -> int:
-    """Compare a challenger with the champion on the same rows; exit 1 when the promotion gate fails."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import compare_versions
-    from riskcore.modelling.bundle import write_json
-
-    settings = load_settings()
-    champion = _bundle_from_arg(args.champion, settings)
-    challenger = _bundle_from_arg(args.challenger, settings)
-    if args.from_audit:
-        from riskcore.lifecycle.shadow import compare_from_audit
-        from riskcore.serving.audit import AuditLog
-
-        found = compare_from_audit(AuditLog.from_settings(settings), champion, challenger, outcomes=args.outcomes,
-                                   costs=settings.costs, rules=settings.promotion, since=args.since,
-                                   until=args.until, positive=args.positive)
-    else:
-        found = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion,
-                                 data=args.data, positive=args.positive)
-    _print(found.summary())
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "comparison.json", {"champion_version": found.champion, "challenger_version": found.challenger,
-                                             "rows_from": found.rows_from, "digest": found.comparison.digest(),
-                                             **found.comparison.as_dict()})
-        _print(f"Wrote {out / 'comparison.json'}")
-    return EXIT_OK if found.comparison.passed else EXIT_PROBLEMS
-
-
-def cmd_models_promote(args: argparse.Namespace) -> int:
-    """Make a version the champion through the promotion gate; exit 1 when the gate fails without --override."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import promote
-    from riskcore.workflows import default_caller
-
-    move = promote(load_settings(), args.version, reason=args.reason, actor=default_caller("cli"),
-                   override=args.override, data=args.data)
-    if move.comparison is not None:
-        _print(move.comparison.summary())
-    _print(move.message)
-    return EXIT_OK if move.moved else EXIT_PROBLEMS
-
-
-def cmd_models_rollback(args: argparse.Namespace) -> int:
-    """Make the previous champion the champion again, on record."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import rollback
-    from riskcore.workflows import default_caller
-
-    _print(rollback(load_settings(), reason=args.reason, actor=default_caller("cli")).message)
-    return EXIT_OK
-
-
-def cmd_models_history(args: argparse.Namespace) -> int:
-    """Every move of the champion, from the ledger in the audit trail."""
-    from riskcore.config import load_settings
-    from riskcore.serving.audit import AuditLog
-
-    moves = AuditLog.from_settings(load_settings()).moves()
-    if not moves:
-        _print("The champion has not been moved yet (the first model trained became it without a ledger entry).")
-    for m in moves:
-        gate = f" · gate {m.gate_digest[:12]}" if m.gate_digest else ""
-        _print(f"{m.ts[:19].replace('T', ' ')} UTC  {m.event:8s} {m.from_version or '—'} → {m.to_version}  by "
-               f"{m.actor}{gate}\n    {m.reason}")
-    return EXIT_OK
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -394,21 +290,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     result = AuditLog(args.url or settings.resolved_audit_url).verify()
-    _print(result.message)
+    say(result.message)
     return EXIT_OK if result.ok else EXIT_PROBLEMS
 
 
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
-
-def _engine_arguments(p: argparse.ArgumentParser, what: str) -> None:
-    """``--engine local|dask``, ``--scheduler``, ``--workers`` of the commands that can run on a cluster."""
-    p.add_argument("--engine", choices=("local", "dask"), default="local", help=f"dask: run on a Dask cluster; {what}")
-    p.add_argument("--scheduler", help="with --engine dask: an existing cluster's scheduler, tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=2,
-                   help="with --engine dask and no --scheduler: local worker processes to start (default 2)")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
@@ -466,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="add reason codes to referred companies")
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording and writing (one JSON line on stderr)")
-    _engine_arguments(p, "--input is then a file, folder or glob of CSV/Parquet partitions and --output a folder "
+    engine_arguments(p, "--input is then a file, folder or glob of CSV/Parquet partitions and --output a folder "
                          "of Parquet partitions with _rejects.csv and _manifest.json")
     p.set_defaults(func=cmd_score)
 
@@ -484,41 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
     p.add_argument("--period", help="the column naming each row's period (default: the model's time column)")
     p.add_argument("--out", required=True, help="folder to write monitor.json and summary.txt to")
-    _engine_arguments(p, "--data is then a file, folder or glob of CSV/Parquet partitions, counted on the cluster")
+    engine_arguments(p, "--data is then a file, folder or glob of CSV/Parquet partitions, counted on the cluster")
     p.add_argument("--no-mlflow", action="store_true", help="do not log the monitoring run to MLflow")
     p.add_argument("--timings", action="store_true",
                    help="print the seconds spent reading, scoring, recording, monitoring (one JSON line on stderr)")
     p.set_defaults(func=cmd_monitor)
 
-    p = sub.add_parser("models", help="the registered model versions: list them, compare a challenger")
-    models_sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    m = models_sub.add_parser("list", help="the registered versions, newest first, the champion marked")
-    m.set_defaults(func=cmd_models_list)
-    m = models_sub.add_parser("compare", help="a challenger against the champion on the same rows, and the gate")
-    m.add_argument("challenger", help="the challenger: a model version, a bundle folder")
-    m.add_argument("--champion", default="champion", help="the version to compare with (default: the champion)")
-    g = m.add_mutually_exclusive_group()
-    g.add_argument("--data", help="a file with the models' columns and the outcome (default: the challenger's "
-                                  "test rows, when the champion did not train on their period)")
-    g.add_argument("--from-audit", action="store_true", help="compare on the companies the API scored with both "
-                                                             "(the challenger in shadow), with --outcomes FILE")
-    m.add_argument("--outcomes", help="with --from-audit: file with company id, period and outcome (0/1)")
-    m.add_argument("--since", help="with --from-audit: requests recorded from this date or time (UTC)")
-    m.add_argument("--until", help="with --from-audit: requests recorded before this date or time (UTC)")
-    m.add_argument("--positive", help="the outcome label that means default, when it is not 0/1")
-    m.add_argument("--out", help="folder to write comparison.json to")
-    m.set_defaults(func=cmd_models_compare)
-    m = models_sub.add_parser("promote", help="make a version the champion through the gate, on record")
-    m.add_argument("version", help="the model version to promote")
-    m.add_argument("--reason", required=True, help="why: it goes into the model ledger")
-    m.add_argument("--override", action="store_true", help="promote even when the gate fails")
-    m.add_argument("--data", help="a file with outcomes to compare on (default: the challenger's test rows)")
-    m.set_defaults(func=cmd_models_promote)
-    m = models_sub.add_parser("rollback", help="make the previous champion the champion again, on record")
-    m.add_argument("--reason", required=True, help="why: it goes into the model ledger")
-    m.set_defaults(func=cmd_models_rollback)
-    m = models_sub.add_parser("history", help="every move of the champion, from the ledger")
-    m.set_defaults(func=cmd_models_history)
+    add_models_parser(sub)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
