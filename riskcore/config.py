@@ -167,6 +167,8 @@ class TrainingConfig:
     # "validation" = the validation rows only
     calibrate_on: CalibrationRows = "pooled"
     smote: bool = False
+    # constrain the boosted candidates to the spec's declared directions (train --monotone)
+    monotone: bool = False
     allow_leaks: bool = False
     tie_tolerance: float = 0.003
     n_bootstrap: int = 1000

@@ -89,8 +89,9 @@ class FeatureSpec:
     them is an error. ``typical_min``/``typical_max`` bound the values seen in
     healthy data: a value outside them but inside the valid range is an outlier,
     reported but kept. ``direction`` says which way risk goes (+1: a higher value
-    means more risk, -1: less, 0: not monotone); it is documentation for people and
-    never constrains a model. ``from_date``: the column holds dates and the feature is
+    means more risk, -1: less, 0: not monotone); training measures the model's own
+    direction against it, and with ``train --monotone`` the boosted models are
+    constrained to it. ``from_date``: the column holds dates and the feature is
     their age in years at the row's observation date (see :class:`DatasetSpec`);
     :func:`riskcore.data.quality.prepare_frame` computes it, and a date is never a raw feature.
     """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,19 @@ def split_info(split: Split, frame: pd.DataFrame, y: np.ndarray, spec: DatasetSp
     }
 
 
+def _file_sha256(source: str | None) -> str | None:
+    """SHA-256 of the training file, when the data came from one that is still there (the report names it)."""
+    import hashlib
+
+    if not source or not Path(source).is_file():
+        return None
+    digest = hashlib.sha256()
+    with Path(source).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def run_metrics(*, version: str, created: datetime, chosen: CandidateResult, config: TrainingConfig,
                 data: PreparedData, inputs: list[str], source: str | None, spec: DatasetSpec,
                 split: dict[str, Any], candidates: list[CandidateResult], assessment: Assessment,
@@ -144,9 +158,13 @@ def run_metrics(*, version: str, created: datetime, chosen: CandidateResult, con
     return {
         "model": {"kind": chosen.kind, "version": version, "params": chosen.params,
                   "calibration": config.calibration, "profile": config.profile,
-                  "trained_at": created.isoformat(), "smote": config.smote, "seed": config.random_state},
+                  "trained_at": created.isoformat(), "smote": config.smote, "monotone": config.monotone,
+                  "seed": config.random_state},
         "data": {"rows": int(len(data.frame)), "defaults": n_pos, "default_rate": n_pos / len(data.frame),
-                 "cleaning": data.clean_notes, "features": inputs, "source": source, "spec": spec.name},
+                 "cleaning": data.clean_notes, "features": inputs, "source": source, "spec": spec.name,
+                 "sha256": _file_sha256(source),
+                 "quality": [{"check": f.check, "severity": f.severity, "column": f.column, "count": int(f.count),
+                              "message": f.message} for f in data.quality.findings]},
         "split": split,
         "candidates": [c.as_dict() for c in candidates],
         "validation": assessment.validation,

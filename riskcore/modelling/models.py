@@ -15,6 +15,12 @@ Every candidate is a pipeline that starts with :class:`~riskcore.modelling.featu
 With ``smote=True`` the pipeline (imbalanced-learn's) imputes and oversamples the
 minority class after the features step; it runs only when the pipeline is fitted,
 so only training folds are ever resampled.
+
+With ``monotone=True`` the boosted candidates (:data:`MONOTONE_KINDS`) get monotone
+constraints from the spec's declared directions, mapped onto the model matrix's
+columns (:func:`monotone_constraints`): LightGBM's and XGBoost's
+``monotone_constraints``, histogram boosting's ``monotonic_cst``. Logistic regression
+and the random forest take none.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.modelling.features import FeatureBuilder, feature_layout
 from riskcore.numeric import logit
 
-__all__ = ["MODEL_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble", "make_pipeline",
-           "raw_score", "search_space"]
+__all__ = ["MODEL_KINDS", "MONOTONE_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble",
+           "make_pipeline", "monotone_constraints", "monotone_kind", "raw_score", "search_space"]
 
 ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
@@ -39,6 +45,8 @@ SIMPLICITY: dict[str, int] = {"logistic": 0, "hist_gb": 1, "lightgbm": 1, "xgboo
                               "ensemble": 3}
 # one thread per model: training parallelises over cross-validation fits in processes instead (see train._search)
 N_JOBS = 1
+# the kinds whose libraries take monotone constraints
+MONOTONE_KINDS: tuple[str, ...] = ("lightgbm", "xgboost", "hist_gb")
 
 
 def search_space(kind: str) -> dict[str, list[Any]]:
@@ -62,6 +70,37 @@ def search_space(kind: str) -> dict[str, list[Any]]:
     if kind == "ensemble":
         return {}
     raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def monotone_constraints(spec: DatasetSpec) -> list[int]:
+    """One constraint per column of the model matrix: the declared direction (+1, -1) or 0.
+
+    The matrix is :class:`~riskcore.modelling.features.FeatureBuilder`'s output
+    (:func:`~riskcore.modelling.features.feature_layout`): raw numeric and panel
+    features, category codes (never constrained: a code's order means nothing),
+    then the row features, each with its own declared direction.
+    """
+    layout = feature_layout(spec)
+    categorical = set(layout.categorical)
+    return [0 if name in categorical else int(np.sign(spec.feature(name).direction)) for name in layout.names]
+
+
+def monotone_kind(kind: str, pipeline: Any = None) -> bool:
+    """True when a candidate of this kind is constrained by ``monotone=True`` (an ensemble: all its members)."""
+    if kind == "ensemble":
+        members: list[str] = list(getattr(pipeline, "kinds", None) or [])
+        return bool(members) and all(k in MONOTONE_KINDS for k in members)
+    return kind in MONOTONE_KINDS
+
+
+def _constraint_params(kind: str, spec: DatasetSpec) -> dict[str, Any]:
+    """The estimator keyword that carries the spec's monotone constraints, in each library's spelling."""
+    cst = monotone_constraints(spec)
+    if kind in ("lightgbm", "xgboost"):
+        return {"monotone_constraints": tuple(cst) if kind == "xgboost" else cst}
+    if kind == "hist_gb":
+        return {"monotonic_cst": cst}
+    return {}
 
 
 def _estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
@@ -147,6 +186,7 @@ def make_pipeline(
     smote: bool = False,
     random_state: int = 7,
     members: list[tuple[str, dict[str, Any]]] | None = None,
+    monotone: bool = False,
 ) -> Any:
     """A fresh, unfitted pipeline for one candidate.
 
@@ -158,6 +198,8 @@ def make_pipeline(
     smote : oversample the minority class inside the pipeline (training folds only).
     random_state : the seed.
     members : for ``ensemble``, the (kind, params) of each voting member.
+    monotone : constrain a boosted model to the spec's declared directions
+        (:func:`monotone_constraints`); other kinds are left as they are.
 
     Returns
     -------
@@ -168,8 +210,10 @@ def make_pipeline(
     if kind == "ensemble":
         if not members:
             raise ValueError("an ensemble needs members: a list of (kind, params)")
-        return SoftVotingEnsemble([(k, make_pipeline(k, spec, p, smote=smote, random_state=random_state))
-                                   for k, p in members])
+        return SoftVotingEnsemble([(k, make_pipeline(k, spec, p, smote=smote, random_state=random_state,
+                                                     monotone=monotone)) for k, p in members])
+    if monotone:
+        params = {**params, **_constraint_params(kind, spec)}
     steps: list[tuple[str, Any]] = [("features", FeatureBuilder(spec))]
     if kind == "logistic":
         steps.append(("prep", _logistic_prep(spec)))
@@ -200,6 +244,11 @@ class SoftVotingEnsemble:
 
     def __init__(self, members: list[tuple[str, Any]]):
         self.members = members
+
+    @property
+    def kinds(self) -> list[str]:
+        """The members' model kinds, in order."""
+        return [k for k, _ in self.members]
 
     def fit(self, X: Any, y: Any) -> SoftVotingEnsemble:
         """Fit every member on the same rows."""

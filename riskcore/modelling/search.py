@@ -121,7 +121,7 @@ def search_rows(X_train: pd.DataFrame, y_train: np.ndarray, spec: DatasetSpec, c
 
 def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
               fold: tuple[np.ndarray, np.ndarray], spec: DatasetSpec, smote: bool,
-              random_state: int) -> tuple[tuple[str, int, int], np.ndarray, float]:
+              random_state: int, monotone: bool = False) -> tuple[tuple[str, int, int], np.ndarray, float]:
     """One cross-validation fit, on one thread (the search parallelises over fits instead).
 
     Returns the task's key, its out-of-fold predictions and its fit time.
@@ -131,7 +131,7 @@ def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFram
     t0 = time.perf_counter()
     tr, va = fold
     with threadpool_limits(limits=1):
-        pipe = make_pipeline(task[0], spec, params, smote=smote, random_state=random_state)
+        pipe = make_pipeline(task[0], spec, params, smote=smote, random_state=random_state, monotone=monotone)
         pipe.fit(X.iloc[tr], y[tr])
         pred = np.asarray(pipe.predict_proba(X.iloc[va])[:, 1])
     return task, pred, time.perf_counter() - t0
@@ -185,8 +185,8 @@ def search_candidates(
     fit_seconds = dict.fromkeys(kinds, 0.0)
     oofs = {(kind, pi): np.full(len(y), np.nan) for kind, pi, _ in tasks}
     jobs = max(1, min(config.n_jobs, total))
-    calls = (delayed(_fit_task)(t, plans[t[0]][t[1]], X, y, folds[t[2]], spec, config.smote, config.random_state)
-             for t in tasks)
+    calls = (delayed(_fit_task)(t, plans[t[0]][t[1]], X, y, folds[t[2]], spec, config.smote, config.random_state,
+                                config.monotone) for t in tasks)
     outputs = (Parallel(n_jobs=jobs, return_as="generator_unordered")(calls) if jobs > 1
                else (fn(*args, **kwargs) for fn, args, kwargs in calls))
     for done, ((kind, pi, fi), pred, seconds) in enumerate(outputs, 1):
@@ -224,6 +224,6 @@ def build_pipeline(candidate: CandidateResult, spec: DatasetSpec,
     if candidate.kind == "ensemble":
         members = [(m["kind"], m["params"]) for m in candidate.params["members"]]
         return make_pipeline("ensemble", spec, members=members, smote=config.smote,
-                             random_state=config.random_state)
+                             random_state=config.random_state, monotone=config.monotone)
     return make_pipeline(candidate.kind, spec, candidate.params, smote=config.smote,
-                         random_state=config.random_state)
+                         random_state=config.random_state, monotone=config.monotone)

@@ -6,7 +6,9 @@ folds with a randomized search → pick by mean CV AUC (near-ties go to the simp
 model) → refit on the training part → calibrate (isotonic or Platt, both reported)
 on the out-of-fold training scores plus the validation rows → choose the
 cost-minimising threshold on validation → evaluate once on test → importances
-(warn when one feature dominates) → save the bundle → reload it and check it
+(warn when one feature dominates) → the declared risk directions against the model's
+own (partial dependence), a macro stress and each feature family's effect
+(:mod:`riskcore.modelling.soundness`) → save the bundle → reload it and check it
 scores exactly like the fitted pipeline → log to MLflow, register, and mark the
 champion.
 
@@ -33,7 +35,7 @@ from riskcore.data.quality import QualityReport
 from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import Table
 from riskcore.evaluation.reference import build_reference
-from riskcore.modelling import assessment, publish, stages
+from riskcore.modelling import assessment, publish, soundness, stages
 from riskcore.modelling.importance import importance_table, importance_warnings
 from riskcore.modelling.leakage import LeakageReport
 from riskcore.modelling.search import CandidateResult
@@ -106,6 +108,7 @@ class TrainingResult:
                      f"top-decile lift {b['top_decile_lift']:.2f}")
         lines.append(f"Most important feature: {m['importance']['top_feature']} "
                      f"({m['importance']['top_share']:.0%} of the importance)")
+        lines.extend(_soundness_lines(m))
         for w in m.get("warnings", []):
             lines.append(f"WARNING: {w}")
         lines.append("Leakage checks:")
@@ -120,22 +123,52 @@ class TrainingResult:
         return "\n".join(lines)
 
 
+def _soundness_lines(m: dict[str, Any]) -> list[str]:
+    """The summary's lines on declared directions, the macro stress and monotone constraints."""
+    lines = []
+    s = m.get("soundness")
+    if s:
+        bad = s["disagreements"]
+        lines.append(f"Risk directions: {len(s['features']) - len(bad)} of {len(s['features'])} declared directions "
+                     "not contradicted by the model" + (f"; contradicted: {', '.join(bad)}" if bad else ""))
+    stress = (m.get("sensitivity") or {}).get("macro_stress")
+    if stress and stress.get("relative_shift") is not None:
+        lines.append(f"Macro stress ({stress['description']}): mean PD {stress['mean_pd_base']:.2%} → "
+                     f"{stress['mean_pd_stressed']:.2%} ({stress['relative_shift']:+.0%})")
+    mono = m.get("monotone")
+    if mono and mono.get("auc_cost") is not None:
+        lines.append(f"Monotone constraints on {len(mono['features'])} inputs: test AUC "
+                     f"{mono['auc_test_constrained']:.3f} against {mono['auc_test_unconstrained']:.3f} "
+                     f"unconstrained (cost {mono['auc_cost']:+.3f})")
+    elif mono:
+        lines.append(f"Monotone constraints: {mono['note']}")
+    return lines
+
+
 def _mlflow_params(chosen: CandidateResult, config: TrainingConfig, split: Split, data: stages.PreparedData,
                    costs: Costs, spec: DatasetSpec) -> dict[str, Any]:
     """The run's parameters as MLflow records them: settings, data size, costs and the model's own."""
     return {"kind": chosen.kind, "profile": config.profile, "calibration": config.calibration,
-            "smote": config.smote, "seed": config.random_state, "cv_folds": config.cv_folds,
+            "smote": config.smote, "monotone": config.monotone, "seed": config.random_state,
+            "cv_folds": config.cv_folds,
             "n_iter": config.n_iter, "split_mode": split.mode, "rows": len(data.frame), "defaults": data.n_defaults,
             "cost_fn": costs.fn, "cost_fp": costs.fp, "cost_mode": costs.mode, "lgd": costs.lgd,
             "dataset": spec.name, **{f"model.{k}": v for k, v in chosen.params.items()}}
 
 
-def _mlflow_metrics(found: assessment.Assessment, threshold: float) -> dict[str, float]:
-    """The run's metrics as MLflow records them: test, business impact, threshold, validation AUC, oracle."""
+def _mlflow_metrics(found: assessment.Assessment, threshold: float, blocks: dict[str, Any]) -> dict[str, float]:
+    """The run's metrics as MLflow records them: test, business impact, threshold, validation AUC, oracle.
+
+    With them the count of direction disagreements and, when constraints were asked for, their AUC cost.
+    """
     flat = {**publish.flat_metrics("test", found.test), **publish.flat_metrics("business", found.business),
-            "threshold": float(threshold), "validation.auc": found.validation["auc"]}
+            "threshold": float(threshold), "validation.auc": found.validation["auc"],
+            "soundness.disagreements": float(len(blocks["soundness"]["disagreements"]))}
     if found.oracle:
         flat.update(publish.flat_metrics("oracle", found.oracle))
+    cost = (blocks.get("monotone") or {}).get("auc_cost")
+    if cost is not None:
+        flat["monotone.auc_cost"] = float(cost)
     return flat
 
 
@@ -153,7 +186,7 @@ def _save(models_dir: str | Path, *, pipeline: Any, chosen: CandidateResult, sea
           data: stages.PreparedData, parts: stages.Parts, calibrated: stages.Calibrated, cutoff: stages.Cutoff,
           found: assessment.Assessment, base: assessment.Baseline | None, importances: pd.DataFrame,
           warnings: list[str], leak: LeakageReport, split: Split, spec: DatasetSpec, inputs: list[str],
-          config: TrainingConfig, costs: Costs, source: str | None) -> _Saved:
+          config: TrainingConfig, costs: Costs, source: str | None, blocks: dict[str, Any]) -> _Saved:
     """Stage 9: claim a version, assemble ``metrics.json`` and the holdout rows, save and verify the bundle."""
     created = datetime.now(UTC)
     version, bundle_dir = publish.claim_version(Path(models_dir), f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}")
@@ -162,6 +195,7 @@ def _save(models_dir: str | Path, *, pipeline: Any, chosen: CandidateResult, sea
         spec=spec, split=assessment.split_info(split, data.frame, data.y, spec), candidates=search.candidates,
         assessment=found, threshold=cutoff.threshold, costs=costs, base=base, importances=importances, leak=leak,
         warnings=warnings)
+    metrics.update(blocks)  # soundness, sensitivity and (with --monotone) monotone
     info = {"version": version, "created_at": created.isoformat(), "threshold": float(cutoff.threshold),
             "costs": metrics["costs"], "calibration": config.calibration, "params": chosen.params,
             "training_rows": int(len(split.train)), "test_auc": found.test["auc"], "profile": config.profile}
@@ -254,11 +288,13 @@ def train(
                                    config.random_state)
     warnings = importance_warnings(importances, config.importance_warning, found.test["auc"],
                                    found.oracle["auc"] if found.oracle else None)
+    progress(0.90, "measuring the model's directions and sensitivity")
+    blocks = soundness.measure(pipeline, chosen, parts, calibrated, spec, inputs, config)
     progress(0.92, "saving the bundle")
     saved = _save(models_dir, pipeline=pipeline, chosen=chosen, search=found_search, data=prepared, parts=parts,
                   calibrated=calibrated, cutoff=cutoff, found=found, base=base, importances=importances,
                   warnings=warnings, leak=leak, split=split, spec=spec, inputs=inputs, config=config, costs=costs,
-                  source=source)
+                  source=source, blocks=blocks)
     result = TrainingResult(bundle_dir=saved.bundle_dir, model_version=saved.version, metrics=saved.metrics,
                             candidates=found_search.candidates, quality=prepared.quality, leakage=leak, split=split,
                             notes=notes, seconds=time.monotonic() - t0)
@@ -267,7 +303,7 @@ def train(
         reg = publish.log_to_tracker(
             tracker, version=saved.version, kind=chosen.kind,
             params=_mlflow_params(chosen, config, split, prepared, costs, spec),
-            metrics=_mlflow_metrics(found, cutoff.threshold),
+            metrics=_mlflow_metrics(found, cutoff.threshold, blocks),
             candidates=[{**c.as_dict(), "fold_aucs": None} for c in found_search.candidates],
             bundle=saved.bundle, bundle_dir=saved.bundle_dir, summary=result.summary(), promote=promote)
         result.run_id, result.registry_version, result.promoted = reg.run_id, reg.registry_version, reg.promoted
