@@ -40,6 +40,7 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
 from riskcore.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, bundle_from_arg, engine_arguments, say
 from riskcore.cli.models import add_models_parser
+from riskcore.cli.report import add_report_parser
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
 check, a failed alert or promotion gate, an altered audit trail); 2 the input cannot be used (unusable file,
@@ -175,8 +176,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from riskcore.workflows import train_file
 
     settings = load_settings()
-    table, spec = load_with_spec(args.data, args)
-    overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote}
+    files = None
+    if args.engine == "dask":
+        from riskcore.serving.cluster import partition_files
+
+        files = partition_files(args.data)
+    table, spec = load_with_spec(str(files[0]) if files else args.data, args)  # on a cluster: the first partition's
+    overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote, "monotone": args.monotone}
     if args.candidates:
         overrides["candidates"] = parse_candidates(args.candidates)
     if args.calibration:
@@ -185,10 +191,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["random_state"] = args.seed
     config = TrainingConfig.for_profile("quick" if args.quick else "full", **overrides)
     tracker = None if args.no_mlflow else Tracker.from_settings(settings)
-    say(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
-    result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
-                        tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
-                        source=str(Path(args.data).resolve()))
+    if files:
+        from riskcore.modelling.cluster_train import train_on_cluster
+        from riskcore.serving.cluster import cluster_failures, open_cluster
+
+        say(f"Training on {len(files)} partition(s) of {args.data} on a Dask cluster ({config.profile} profile)")
+        with open_cluster(args.scheduler, args.workers) as client, \
+                cluster_failures("training on the cluster", "no model was saved or registered"):
+            result = train_on_cluster(files, spec, client=client, config=config,
+                                      costs=_costs_from_args(args, settings), models_dir=settings.models_dir,
+                                      tracker=tracker, progress=TextProgress(), positive=args.positive,
+                                      promote=args.promote, source=str(Path(args.data).resolve()),
+                                      sample_rows=args.sample_rows)
+    else:
+        say(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
+        result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
+                            tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
+                            source=str(Path(args.data).resolve()))
     say(result.summary())
     if args.out:
         out = Path(args.out)
@@ -341,7 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--promote", dest="promote", action="store_true", default=None,
                    help="make the new model the champion (default: only when there is none)")
     g.add_argument("--no-promote", dest="promote", action="store_false")
+    p.add_argument("--monotone", action="store_true",
+                   help="constrain the boosted models to the schema's declared risk directions (higher leverage "
+                        "never lowers the PD, …); the model report shows what it cost in AUC")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow or register the model")
+    engine_arguments(p, "--data is then a file, folder or glob of CSV/Parquet partitions, each holding whole "
+                        "companies; XGBoost trains on every training row, the quality report, leakage checks and "
+                        "search on a stratified sample (--sample-rows)")
+    p.add_argument("--sample-rows", type=int, default=200_000,
+                   help="with --engine dask: rows of the stratified sample the checks and the search use")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("score", help="score a portfolio file; every score goes to the audit trail")
@@ -379,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_monitor)
 
     add_models_parser(sub)
+    add_report_parser(sub)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

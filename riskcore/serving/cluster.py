@@ -96,8 +96,11 @@ def n_workers(client: Client) -> int:
 
 
 @contextmanager
-def cluster_failures(what: str) -> Iterator[None]:
+def cluster_failures(what: str, left: str = "nothing was recorded or written under the output name"
+                     ) -> Iterator[None]:
     """Turn a lost worker or scheduler during ``what`` into a :class:`ClusterError` that says what to do.
+
+    ``left`` says what the failed job left behind (for training: no model was saved or registered).
 
     Errors of riskcore raised by a task (an unusable partition, a missing column)
     pass unchanged: the cluster re-raises them on the client with their own message.
@@ -110,14 +113,13 @@ def cluster_failures(what: str) -> Iterator[None]:
     try:
         yield
     except KilledWorker as err:
-        raise ClusterError(f"{what} stopped: a worker died while scoring a partition ({err}); nothing was "
-                           "recorded or written under the output name. A worker usually dies of too little "
-                           "memory: split the largest partitions or give the workers more memory, then run "
-                           "the job again") from None
+        raise ClusterError(f"{what} stopped: a worker died while working on a partition ({err}); {left}. A "
+                           "worker usually dies of too little memory: split the largest partitions or give the "
+                           "workers more memory, then run the job again") from None
     except (CommClosedError, FutureCancelledError, DaskTimeout, OSError) as err:
         raise ClusterError(f"{what} stopped: the connection to the Dask cluster was lost ({type(err).__name__}: "
-                           f"{err}); nothing was recorded or written under the output name; check that the "
-                           "scheduler and its workers are running, then run the job again") from None
+                           f"{err}); {left}; check that the scheduler and its workers are running, then run the "
+                           "job again") from None
 
 
 def partition_files(inputs: str | os.PathLike[str]) -> list[Path]:
