@@ -86,6 +86,7 @@ pages = {
         st.Page(PAGES / "performance.py", title="Performance", icon=":material/monitoring:"),
         st.Page(PAGES / "sectors.py", title="Sectors", icon=":material/domain:"),
         st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/query_stats:"),
+        st.Page(PAGES / "model_report.py", title="Model report", icon=":material/article:"),
     ],
     "Companies": [
         st.Page(PAGES / "company_explorer.py", title="Company explorer", icon=":material/search:"),

@@ -461,3 +461,34 @@ def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, dict
     sides = (("champion", result.p_champion, result.thresholds[0]),
              ("challenger", result.p_challenger, result.thresholds[1]))
     return {name: _model_curves(result.y, p, t, costs, exposure) for name, p, t in sides}
+
+
+# ---------------------------------------------------------------- the model report
+
+@st.cache_data(max_entries=4, show_spinner="Writing the model report…")
+def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> tuple[str, bytes | None, str]:
+    """The model report of a version: its HTML, its PDF (or ``None``) and why there is no PDF.
+
+    Keyed on the bundle's manifest hash and the day: a bundle never changes, so the report of the same
+    version is the same bytes all day (``generated_on`` is its one generation line); the ledger's later
+    moves show from the next day, or after ``model_report.clear()``.
+    """
+    import tempfile
+
+    from riskcore.errors import ConfigError, RiskcoreError
+    from riskcore.lifecycle.report import build_report
+    from riskcore.lifecycle.report_pdf import html_to_pdf
+    from riskcore.serving.audit import AuditLog
+
+    s = settings()
+    try:
+        audit: AuditLog | None = AuditLog.from_settings(s)
+    except RiskcoreError:
+        audit = None
+    html = build_report(_bundle, settings=s, tracker=tracker(), audit=audit, generated_at=generated_on).html()
+    with tempfile.TemporaryDirectory(prefix="riskcore-report-") as tmp:
+        try:
+            pdf = html_to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
+        except ConfigError as err:
+            return html, None, str(err)
+    return html, pdf, ""

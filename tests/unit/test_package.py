@@ -89,7 +89,8 @@ def test_the_product_dependencies_cover_what_it_imports():
     declared = {_norm(s.partition("==")[0]) for s in _pyproject()["project"]["dependencies"]}
     imported = {"streamlit", "plotly", "fastapi", "starlette", "uvicorn", "pydantic", "mlflow", "sqlalchemy",
                 "scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "xgboost-cpu", "lightgbm", "shap", "skops",
-                "imbalanced-learn", "threadpoolctl", "joblib", "python-calamine"}
+                "imbalanced-learn", "threadpoolctl", "joblib", "python-calamine", "dask", "distributed", "matplotlib",
+                "weasyprint"}
     assert imported <= declared
 
 

@@ -1,0 +1,39 @@
+"""Model report — the documentation a model-risk reviewer reads and signs, for the version in use."""
+
+import re
+from datetime import UTC, datetime
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from dashboard import state
+from riskcore.lifecycle.report import SECTION_IDS
+
+bundle = state.model_bundle()
+st.title("Model report")
+st.caption("Purpose, data, features, methodology, conceptual soundness, performance, sensitivity, limitations, "
+           "the monitoring plan, the history of the version and a sign-off block: every number read from the "
+           "bundle's metrics, the MLflow run and the model ledger. The same file comes from "
+           f"`python -m riskcore report --model {bundle.version} --out DIR --format html,pdf`.")
+
+html, pdf, why_no_pdf = state.model_report(bundle, bundle.manifest_hash, datetime.now(UTC).date().isoformat())
+name = f"model-report-{bundle.version}"
+left, right, _ = st.columns([1, 1, 3])
+left.download_button("Download HTML", html.encode("utf-8"), file_name=f"{name}.html", mime="text/html",
+                     icon=":material/description:", key="report_html")
+if pdf is not None:
+    right.download_button("Download PDF", pdf, file_name=f"{name}.pdf", mime="application/pdf",
+                          icon=":material/picture_as_pdf:", key="report_pdf")
+else:
+    right.warning(why_no_pdf)
+st.caption(f"{len(html.encode('utf-8')) / 1024:,.0f} KB of HTML" +
+           (f", {len(pdf) / 1024:,.0f} KB of PDF" if pdf is not None else ""))
+shown = st.selectbox("Preview", ["the whole report", *SECTION_IDS], key="report_section",
+                     format_func=lambda s: s if s == "the whole report" else s.replace("_", " ").capitalize())
+if shown != "the whole report":  # the page's head (its styles) with that one section
+    head = html.split("<body", 1)[0]
+    found = re.search(rf'<section id="{shown}">.*?</section>', html, flags=re.S)
+    preview = f"{head}<body>{found.group(0) if found else ''}</body></html>"
+else:
+    preview = html
+components.html(preview, height=900, scrolling=True)
