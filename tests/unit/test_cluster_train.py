@@ -169,3 +169,21 @@ def test_the_partitions_cleaning_notes_add_up():
              "2 invalid cell(s) set to missing", "a note without a count", "a note without a count"]
     assert merge_notes(notes) == ["5 invalid cell(s) set to missing", "1 exact duplicate row(s) removed",
                                   "a note without a count"]
+
+
+def test_the_train_command_on_dask_registers_a_model_that_scores(portfolio, tmp_path, monkeypatch, capsys):
+    """``python -m riskcore train --engine dask --workers 2 --data FOLDER``: the user's command, end to end."""
+    from riskcore.cli import main
+
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RISKCORE_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    status = main(["train", "--engine", "dask", "--workers", "2", "--data", str(portfolio["parts"]), "--quick",
+                   "--sample-rows", "3000", "--out", str(tmp_path / "run")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "partition" in out and "sample" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["model"]["kind"] == "xgboost" and metrics["cluster"]["from_sample"]
+    assert main(["models", "list"]) == 0 and "xgboost" in capsys.readouterr().out
+    assert main(["score", "--input", str(portfolio["whole"]), "--output", str(tmp_path / "scored.csv")]) in (0, 1)

@@ -172,6 +172,23 @@ def test_a_reversed_relation_is_flagged(planted):
     assert "current_ratio" in planted.summary()
 
 
+def test_the_planted_sign_error_appears_in_the_reports_soundness_section(planted, tmp_path):
+    """End to end: the model report of that version names the contradicted feature in its soundness section."""
+    import re
+
+    from riskcore.config import Settings
+    from riskcore.lifecycle.report import build_report
+    from riskcore.modelling.bundle import load_bundle
+
+    html = build_report(load_bundle(planted.bundle_dir), settings=Settings(home=tmp_path),
+                        generated_at="2026-12-01T00:00:00+00:00").html()
+    soundness = re.search(r'<section id="soundness">(.*?)</section>', html, flags=re.S).group(1)
+    label = next(f.display_label for f in DEMO_SPEC.features if f.name == "current_ratio")
+    assert label in soundness or "current_ratio" in soundness
+    limitations = re.search(r'<section id="limitations">(.*?)</section>', html, flags=re.S).group(1)
+    assert label in limitations or "current_ratio" in limitations
+
+
 # ---------------------------------------------------------------------------
 # (3) monotone constraints
 # ---------------------------------------------------------------------------
