@@ -240,7 +240,7 @@ def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> Mode
 def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, settings: Settings,
                config: TrainingConfig, costs: Costs | None = None, tracker: Tracker | None = None,
                positive: str | None = None, promote: bool | None = None, progress: Progress = no_progress,
-               source: str | None = None) -> TrainingResult:
+               source: str | None = None, trained_by: str | None = None) -> TrainingResult:
     """Train, evaluate, save and register a model on a file, with the settings' folders and costs.
 
     Parameters
@@ -267,7 +267,8 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     if source is None and not isinstance(data, Table):
         source = str(Path(data).resolve())
     return train(table, spec, config=config, costs=costs or settings.costs, models_dir=settings.models_dir,
-                 tracker=tracker, progress=progress, positive=positive, promote=promote, source=source)
+                 tracker=tracker, progress=progress, positive=positive, promote=promote, source=source,
+                 trained_by=trained_by)
 
 
 # ---------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from riskcore.config import TrainingConfig, load_settings, parse_candidates
     from riskcore.modelling.tracking import Tracker
     from riskcore.progress import TextProgress
-    from riskcore.workflows import train_file
+    from riskcore.workflows import default_caller, train_file
 
     settings = load_settings()
     files = None
@@ -202,12 +202,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                                       costs=_costs_from_args(args, settings), models_dir=settings.models_dir,
                                       tracker=tracker, progress=TextProgress(), positive=args.positive,
                                       promote=args.promote, source=str(Path(args.data).resolve()),
-                                      sample_rows=args.sample_rows)
+                                      sample_rows=args.sample_rows, trained_by=default_caller("cli"))
     else:
         say(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
         result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
                             tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
-                            source=str(Path(args.data).resolve()))
+                            source=str(Path(args.data).resolve()), trained_by=default_caller("cli"))
     say(result.summary())
     if args.out:
         out = Path(args.out)

@@ -125,7 +125,8 @@ def add_models_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     m = models_sub.add_parser("promote", help="make a version the champion through the gate, on record")
     m.add_argument("version", help="the model version to promote")
     m.add_argument("--reason", required=True, help="why: it goes into the model ledger")
-    m.add_argument("--override", action="store_true", help="promote even when the gate fails")
+    m.add_argument("--override", action="store_true",
+                   help="promote even when the gate fails or you trained the version (recorded as an override)")
     m.add_argument("--data", help="a file with outcomes to compare on (default: the challenger's test rows)")
     m.set_defaults(func=cmd_models_promote)
     m = models_sub.add_parser("rollback", help="make the previous champion the champion again, on record")

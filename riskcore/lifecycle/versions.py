@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from riskcore.modelling.tracking import Tracker
     from riskcore.serving.audit import AuditLog
 
-__all__ = ["Move", "VersionComparison", "compare_versions", "promote", "rollback"]
+__all__ = ["Move", "VersionComparison", "compare_versions", "person", "promote", "rollback", "same_person"]
 
 
 @dataclass
@@ -189,6 +189,22 @@ def _registry_version(tracker: Tracker, bundle: ModelBundle) -> str:
     return found
 
 
+def person(actor: str | None) -> str:
+    """The person behind an actor: ``cli:alice`` and ``dashboard:alice`` are both ``alice``."""
+    return (actor or "").rpartition(":")[2].strip()
+
+
+def same_person(actor: str | None, trainer: str | None) -> bool:
+    """Whether the promoter trained the version, both being the same named person.
+
+    The unnamed local dashboard user and a login that could not be read name nobody, so they never match.
+    """
+    a, b = person(actor), person(trainer)
+    named = all(x and x not in ("unknown", "dashboard", "cli") and ":" in (y or "")
+                for x, y in ((a, actor), (b, trainer)))
+    return named and a.casefold() == b.casefold()
+
+
 def promote(settings: Settings, version: str, *, reason: str, actor: str, override: bool = False,
             data: FileSource | None = None) -> Move:
     """Make a model version the champion through the promotion gate, and record the move in the ledger.
@@ -203,7 +219,8 @@ def promote(settings: Settings, version: str, *, reason: str, actor: str, overri
     version : the model version to promote (a registered model version, e.g. ``lightgbm-20261201T101500Z``).
     reason : why, in the user's words (required).
     actor : who (``cli:<login>``, a dashboard user).
-    override : promote even when the gate fails.
+    override : promote even when the gate fails, or when ``actor`` trained the version (separation of duties:
+        the person who trained a version may not promote it; the ledger records what was overruled).
     data : rows with outcomes to compare on (default the challenger's test rows).
 
     Returns
@@ -240,11 +257,18 @@ def promote(settings: Settings, version: str, *, reason: str, actor: str, overri
         if not comparison.comparison.passed and not override:
             return Move(False, None, comparison, "the promotion gate failed: the champion stays; promote with "
                         "--override and a reason to overrule it")
-    event: ModelEvent = "override" if comparison is not None and not comparison.comparison.passed else "promote"
+    trainer = challenger.metrics.get("model", {}).get("trained_by")
+    own = same_person(actor, trainer)
+    if own and not override:
+        return Move(False, None, comparison, f"{person(actor)} trained {challenger.version}, so another person must "
+                    "promote it (separation of duties); an admin may overrule this with --override and a reason")
+    overrode = [name for name, hit in (("gate", comparison is not None and not comparison.comparison.passed),
+                                       ("duties", own)) if hit]
+    event: ModelEvent = "override" if overrode else "promote"
     move = ModelMove(event=event, actor=actor, from_version=current.model_version if current else "",
                      to_version=challenger.version, reason=reason.strip(),
                      gate_digest=comparison.comparison.digest() if comparison else "",
-                     to_bundle_hash=challenger.manifest_hash)
+                     to_bundle_hash=challenger.manifest_hash, overrode=",".join(overrode))
     return _move(tracker, audit, target, move, comparison)
 
 

@@ -151,7 +151,7 @@ def run_metrics(*, version: str, created: datetime, chosen: CandidateResult, con
                 data: PreparedData, inputs: list[str], source: str | None, spec: DatasetSpec,
                 split: dict[str, Any], candidates: list[CandidateResult], assessment: Assessment,
                 threshold: float, costs: Costs, base: Baseline | None, importances: pd.DataFrame,
-                leak: LeakageReport, warnings: list[str]) -> dict[str, Any]:
+                leak: LeakageReport, warnings: list[str], trained_by: str | None = None) -> dict[str, Any]:
     """The content of ``metrics.json``: the model, the data, the split, every measurement and finding."""
     top = importances.iloc[0]
     n_pos = data.n_defaults
@@ -159,7 +159,7 @@ def run_metrics(*, version: str, created: datetime, chosen: CandidateResult, con
         "model": {"kind": chosen.kind, "version": version, "params": chosen.params,
                   "calibration": config.calibration, "profile": config.profile,
                   "trained_at": created.isoformat(), "smote": config.smote, "monotone": config.monotone,
-                  "seed": config.random_state},
+                  "seed": config.random_state, "trained_by": trained_by},
         "data": {"rows": int(len(data.frame)), "defaults": n_pos, "default_rate": n_pos / len(data.frame),
                  "cleaning": data.clean_notes, "features": inputs, "source": source, "spec": spec.name,
                  "sha256": _file_sha256(source),

@@ -253,14 +253,15 @@ class _Run:
 
 
 def _save(models_dir: str | Path, run: _Run, leak: LeakageReport, spec: DatasetSpec, config: TrainingConfig,
-          costs: Costs, source: str | None) -> tuple[str, Path, Any, dict[str, Any]]:
+          costs: Costs, source: str | None, trained_by: str | None = None) -> tuple[str, Path, Any, dict[str, Any]]:
     """Stage 9: the bundle of a local run, its sampled parts (profile, holdout, feature bins) from the sample."""
     chosen = run.search.chosen
     created = datetime.now(UTC)
     version, bundle_dir = publish.claim_version(Path(models_dir), f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}")
     metrics = assessment.run_metrics(
         version=version, created=created, chosen=chosen, config=config, data=run.data, inputs=run.inputs,
-        source=source, spec=spec, split=assessment.split_info(run.split, run.data.frame, run.data.y, spec),
+        source=source, trained_by=trained_by, spec=spec,
+        split=assessment.split_info(run.split, run.data.frame, run.data.y, spec),
         candidates=run.search.candidates, assessment=run.found, threshold=run.cutoff.threshold, costs=costs,
         base=None, importances=run.importances, leak=leak, warnings=run.warnings)
     metrics.update(run.blocks)  # soundness, sensitivity and (with monotone constraints) monotone
@@ -341,6 +342,7 @@ def train_on_cluster(
     positive: str | None = None,
     promote: bool | None = None,
     source: str | None = None,
+    trained_by: str | None = None,
     sample_rows: int = 200_000,
 ) -> TrainingResult:
     """Train, evaluate, save and register a model on a Dask cluster, from a portfolio in partition files.
@@ -353,7 +355,8 @@ def train_on_cluster(
     client : a client of the cluster (:func:`riskcore.serving.cluster.open_cluster`).
     config : search budget, calibration and leak policy; the candidate is XGBoost and the calibrator is
         fitted on the validation rows whatever it says (the notes say when that changed a setting).
-    costs, models_dir, tracker, progress, positive, promote, source : as :func:`riskcore.modelling.train.train`.
+    costs, models_dir, tracker, progress, positive, promote, source, trained_by : as
+        :func:`riskcore.modelling.train.train`.
     sample_rows : the most rows of the stratified sample gathered to the client (see the module docstring).
 
     Returns
@@ -415,7 +418,7 @@ def train_on_cluster(
                cluster=_cluster_info(paths, data, sampled, sample_rows, config, cluster_tasks.heldout_columns(spec)),
                blocks=blocks)
     progress(0.92, "saving the bundle")
-    version, bundle_dir, bundle, metrics = _save(models_dir, run, leak, spec, config, costs, source)
+    version, bundle_dir, bundle, metrics = _save(models_dir, run, leak, spec, config, costs, source, trained_by)
     result = TrainingResult(bundle_dir=bundle_dir, model_version=version, metrics=metrics,
                             candidates=search.candidates, quality=quality, leakage=leak, split=split, notes=notes,
                             seconds=time.monotonic() - t0)

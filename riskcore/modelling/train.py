@@ -186,12 +186,14 @@ def _save(models_dir: str | Path, *, pipeline: Any, chosen: CandidateResult, sea
           data: stages.PreparedData, parts: stages.Parts, calibrated: stages.Calibrated, cutoff: stages.Cutoff,
           found: assessment.Assessment, base: assessment.Baseline | None, importances: pd.DataFrame,
           warnings: list[str], leak: LeakageReport, split: Split, spec: DatasetSpec, inputs: list[str],
-          config: TrainingConfig, costs: Costs, source: str | None, blocks: dict[str, Any]) -> _Saved:
+          config: TrainingConfig, costs: Costs, source: str | None, blocks: dict[str, Any],
+          trained_by: str | None = None) -> _Saved:
     """Stage 9: claim a version, assemble ``metrics.json`` and the holdout rows, save and verify the bundle."""
     created = datetime.now(UTC)
     version, bundle_dir = publish.claim_version(Path(models_dir), f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}")
     metrics = assessment.run_metrics(
         version=version, created=created, chosen=chosen, config=config, data=data, inputs=inputs, source=source,
+        trained_by=trained_by,
         spec=spec, split=assessment.split_info(split, data.frame, data.y, spec), candidates=search.candidates,
         assessment=found, threshold=cutoff.threshold, costs=costs, base=base, importances=importances, leak=leak,
         warnings=warnings)
@@ -226,6 +228,7 @@ def train(
     positive: str | None = None,
     promote: bool | None = None,
     source: str | None = None,
+    trained_by: str | None = None,
 ) -> TrainingResult:
     """Train, evaluate, save, register.
 
@@ -241,6 +244,8 @@ def train(
     positive : the target label meaning default, when not 0/1.
     promote : make the new model the champion; by default only when there is none yet.
     source : where the data came from (a file path), recorded with the model.
+    trained_by : who started the run (``cli:<login>``, ``dashboard:<user>``), recorded with the model: the
+        person who trained a version may not promote it (separation of duties).
 
     Returns
     -------
@@ -294,7 +299,7 @@ def train(
     saved = _save(models_dir, pipeline=pipeline, chosen=chosen, search=found_search, data=prepared, parts=parts,
                   calibrated=calibrated, cutoff=cutoff, found=found, base=base, importances=importances,
                   warnings=warnings, leak=leak, split=split, spec=spec, inputs=inputs, config=config, costs=costs,
-                  source=source, blocks=blocks)
+                  source=source, blocks=blocks, trained_by=trained_by)
     result = TrainingResult(bundle_dir=saved.bundle_dir, model_version=saved.version, metrics=saved.metrics,
                             candidates=found_search.candidates, quality=prepared.quality, leakage=leak, split=split,
                             notes=notes, seconds=time.monotonic() - t0)

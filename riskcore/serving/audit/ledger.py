@@ -56,6 +56,10 @@ class ModelMove:
         Why, in the actor's words.
     gate_digest : str
         SHA-256 of the gate report the move was decided on (empty when there was none).
+    overrode : str
+        What an ``override`` overruled: ``gate`` (a failed promotion gate), ``duties`` (the person who trained
+        the version promoted it), or both, comma-separated; empty for other events (and read as ``gate`` in
+        overrides recorded before this field existed).
     to_bundle_hash : str
         The manifest hash of the new champion's bundle.
     ts : str
@@ -71,6 +75,7 @@ class ModelMove:
     reason: str
     gate_digest: str = ""
     to_bundle_hash: str = ""
+    overrode: str = ""
     ts: str = ""
     seq: int = 0
 
@@ -81,7 +86,7 @@ def _check(move: ModelMove) -> None:
         raise AuditError(f"event={move.event!r} is unknown; use one of {', '.join(_EVENTS)}")
     if not move.reason.strip():
         raise AuditError("a move of the champion needs a reason")
-    if move.event == "override" and not move.gate_digest:
+    if move.event == "override" and "duties" not in move.overrode and not move.gate_digest:
         raise AuditError("an override names the gate report it overrode")
     for name in ("actor", "from_version", "to_version"):
         if len(getattr(move, name)) > _MAX_TEXT:
