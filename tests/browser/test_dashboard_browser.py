@@ -95,7 +95,8 @@ def test_monitoring_page_monitors_an_upload_and_shows_its_alerts(page, app_url, 
     page.get_by_role("button", name="Monitor", exact=True).click()
     wait_for_app(page)
     page.get_by_text("added to the history").wait_for()
-    assert page.get_by_test_id("stAlert").filter(has_text="Score drift").count() >= 1
+    # the alerts are drawn after the line that names the run: wait for them rather than count at once
+    page.get_by_test_id("stAlert").filter(has_text="Score drift").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
     (OUTPUT / "screenshots").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / "screenshots" / "monitoring.png"), full_page=True)

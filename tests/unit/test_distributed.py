@@ -238,7 +238,7 @@ def test_a_worker_killed_mid_job_fails_cleanly_with_no_output(client, data, tmp_
     (tmp_path / "out" / "earlier.parquet").write_bytes(b"an earlier job's output")
     client.register_plugin(_DieOnPartition(2))
     try:
-        with pytest.raises(ClusterError, match="a worker died while scoring a partition.*nothing was recorded"):
+        with pytest.raises(ClusterError, match="a worker died while working on a partition.*nothing was recorded"):
             score_partitions(data["bundle"], data["parts"], tmp_path / "out", client=client, audit=audit,
                              request=_request(), in_flight=2)
     finally:
