@@ -11,7 +11,9 @@ heads: they hold no rows.
 The servers write two more events: ``fallback`` when a server stops serving the
 champion because its bundle fails verification or cannot be loaded (``from_version``
 the champion, ``to_version`` the version served instead, or empty when none could
-be), and ``restore`` when it serves the champion again.
+be), and ``restore`` when it serves the champion again. A ``sign`` entry is a signature of a
+version's model report (:mod:`riskcore.lifecycle.signoff`): ``to_version`` the version, ``reason``
+the signer's role and decision, ``gate_digest`` the SHA-256 of the report signed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["LEDGER_SOURCE", "MOVES", "ModelEvent", "ModelMove", "append_move", "read_moves"]
 
 LEDGER_SOURCE = "ledger"
-ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore"]
+ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore", "sign"]
 _EVENTS: tuple[str, ...] = get_args(ModelEvent)
 MOVES: tuple[str, ...] = ("promote", "override", "rollback")
 
@@ -45,7 +47,7 @@ class ModelMove:
 
     Attributes
     ----------
-    event : {"promote", "override", "rollback", "fallback", "restore"}
+    event : {"promote", "override", "rollback", "fallback", "restore", "sign"}
         ``override``: a promotion whose gate failed, made anyway with a reason; ``fallback`` and
         ``restore``: a server stopped or started again serving the champion (see the module docstring).
     actor : str
