@@ -34,7 +34,6 @@ local classes built from the bundle's spec.
 import hashlib
 import json
 import logging
-import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -44,11 +43,11 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 import riskcore
-from api import handlers, schemas, validation
+from api import answers, handlers, oidc, schemas, validation
 from api.handlers import NO_MODEL
 from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
@@ -71,6 +70,9 @@ _AUDIT_READONLY = "the audit store is not writable, so scores are refused until 
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
                         description="An API key from `python -m api keys add --role ROLE`.")
+_bearer = HTTPBearer(auto_error=False, scheme_name="BearerToken",
+                     description="Instead of a key: a token of the sign-in provider named by "
+                                 "RISKCORE_OIDC_ISSUER, when the server sets it.")
 
 _DESCRIPTION = """
 Probability of default, decision, grade and reason codes for small and mid-sized companies,
@@ -86,7 +88,9 @@ from the deployed riskcore model. Every score is written to the audit trail befo
 | service | POST /predict, POST /predict_batch |
 | viewer | GET /model_info, GET /monitoring |
 
-GET /health and GET /ready need no key.
+When the server is configured with an OpenID Connect provider (`RISKCORE_OIDC_ISSUER`), a bearer
+token of that provider (`Authorization: Bearer …`) may be sent instead of a key; its role comes from
+the token's roles claim. GET /health and GET /ready need no key.
 
 **Limits.** {rate} requests per minute per key; request bodies up to {body:,} bytes;
 POST /predict_batch takes 1 to {max_batch:,} companies.
@@ -112,6 +116,7 @@ class _State:
     audit_problem: str
     limiter: RateLimiter
     monitoring: MonitoringHistory
+    bearer: oidc.BearerVerifier | None = None  # None: bearer tokens are not accepted
     app: FastAPI | None = None
     installed: str | None = None  # manifest hash of the bundle whose request models the scoring routes take
     models: dict[str, tuple[schemas.RequestModels, str]] = field(default_factory=dict)  # hash -> models, fingerprint
@@ -171,7 +176,7 @@ class _State:
             raise HTTPException(ModelNotFoundError.http_status, public_reason(served))
         info = self.infos.get(bundle.manifest_hash)
         if info is None:
-            info = _model_info(bundle, self.settings.api_max_batch)
+            info = answers.model_info(bundle, self.settings.api_max_batch)
             self.infos = {bundle.manifest_hash: info, **dict(list(self.infos.items())[:3])}
         challenger = served.challenger
         return {**info, "status": served.status, "reason": served.reason, "champion_version": served.champion,
@@ -221,19 +226,26 @@ _WHAT = {"score": "score companies", "explain": "explain scores", "model_info": 
 
 
 def _guard(permission: str) -> Any:
-    """A dependency that admits a valid key whose role holds ``permission``."""
+    """A dependency that admits a valid key or bearer token (:mod:`api.oidc`) whose role holds ``permission``."""
     roles = allowed_roles(permission)
 
-    async def check(request: Request, key: str | None = Security(_api_key)) -> ApiKey:
+    async def check(request: Request, key: str | None = Security(_api_key),
+                    token: HTTPAuthorizationCredentials | None = Security(_bearer)) -> ApiKey:
         st = _state(request)
-        if not key:
-            raise HTTPException(401, f"no API key: send it in the {API_KEY_HEADER} header",
+        found: ApiKey | None
+        if not key and token is not None and st.bearer is not None:  # the token's check may fetch the keys
+            found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission)
+        elif not key:
+            bearer = " or a bearer token in the Authorization header" if st.bearer is not None else ""
+            raise HTTPException(401, f"no API key: send it in the {API_KEY_HEADER} header{bearer}",
                                 headers={"WWW-Authenticate": API_KEY_HEADER})
-        try:
-            found = st.keys.authenticate(key)
-        except KeyFileError as err:
-            log.error("cannot read the API keys: %s", err)
-            raise HTTPException(KeyFileError.http_status, "the API keys cannot be read; tell the operator") from None
+        else:
+            try:
+                found = st.keys.authenticate(key)
+            except KeyFileError as err:
+                log.error("cannot read the API keys: %s", err)
+                raise HTTPException(KeyFileError.http_status,
+                                    "the API keys cannot be read; tell the operator") from None
         if found is None:
             raise HTTPException(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
         wait = st.limiter.hit(found.id)
@@ -260,14 +272,6 @@ def _audit_inputs(spec: DatasetSpec, company: BaseModel, result: dict[str, Any])
     return inputs
 
 
-def _prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: datetime) -> dict[str, Any]:
-    return {"company_id": company.company_id, "fiscal_year": getattr(company, "fiscal_year", None),  # type: ignore[attr-defined]
-            "p_default": result["p_default"], "score_raw": result["score_raw"], "decision": result["decision"],
-            "grade": result["grade"], "risk_level": result["risk_level"], "expected_loss": result["expected_loss"],
-            "n_missing": result["n_missing"], "model_version": result["model_version"], "request_id": rid,
-            "timestamp": ts}
-
-
 def _score_and_record(st: _State, served: Served, audit: AuditLog, companies: list[BaseModel], caller: str,
                       rid: str, *, explain: bool = False) -> Any:
     """Score validated companies with what is served (and its shadow), every score in the audit trail first."""
@@ -281,53 +285,6 @@ def _score_and_record(st: _State, served: Served, audit: AuditLog, companies: li
     for problem in done.shadow_problems:
         log.warning("request %s: %s", rid, problem)
     return done
-
-
-def _number(value: Any) -> float | str | None:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, (bool, int, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return str(value)
-
-
-def _explanation(ex: Any) -> dict[str, Any]:
-    """Reason codes and contributions of one company's :class:`riskcore.serving.explain.CompanyExplanation`."""
-    w = ex.waterfall
-    return {
-        "base_pd": ex.base_pd,
-        "reasons": [{"feature": r.feature, "label": r.label, "value": _number(r.value),
-                     "sector_median": _number(r.sector_median), "contribution_pd": float(r.contribution),
-                     "text": r.text} for r in ex.reasons],
-        "contributions": [{"feature": str(f), "label": str(label), "value": _number(v),
-                           "contribution_logodds": float(lo), "contribution_pd": float(p)}
-                          for f, label, v, lo, p in zip(w["feature"], w["label"], w["value"],
-                                                        w["contribution_logodds"], w["contribution_pd"], strict=True)],
-    }
-
-
-def _model_info(bundle: ModelBundle, max_batch: int) -> dict[str, Any]:
-    spec = bundle.spec
-    test = bundle.metrics.get("test") or {}
-    metrics = {k: v for k, v in test.items()
-               if v is None or isinstance(v, (int, float)) or
-               (isinstance(v, list) and all(isinstance(x, (int, float)) for x in v))}
-    features = []
-    for f in (*spec.features, *spec.panel_features):
-        features.append({"name": f.name, "kind": f.kind, "family": f.family, "label": f.display_label,
-                         "unit": f.unit, "description": f.description, "required": bool(f.required),
-                         "min": f.min, "max": f.max, "typical_min": f.typical_min, "typical_max": f.typical_max,
-                         "categories": list(f.categories)})
-    costs = bundle.costs
-    trained = (bundle.metrics.get("model") or {}).get("trained_at") or bundle.created_at
-    return {"model_version": bundle.version, "kind": bundle.kind, "trained_at": str(trained),
-            "bundle_hash": bundle.manifest_hash, "calibration": str(bundle.info.get("calibration", "")),
-            "threshold": bundle.threshold,
-            "costs": {"fn": costs.fn, "fp": costs.fp, "lgd": costs.lgd, "mode": costs.mode},
-            "test_metrics": metrics, "features": features, "max_batch": max_batch}
 
 
 # ---------------------------------------------------------------------------
@@ -372,7 +329,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
         log.error("%s", err)
     state = _State(settings=settings, server=model_server(settings, audit, bundle), keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   monitoring=MonitoringHistory(settings))
+                   monitoring=MonitoringHistory(settings), bearer=oidc.verifier_from_env())
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
@@ -503,8 +460,8 @@ def _add_scoring_routes(app: APIRouter, models: schemas.RequestModels, fingerpri
         if done.problems:
             raise validation.rule_errors(bundle.spec, done.problems[0][1]) from None
         result = done.results[0][1]
-        explained = _explanation(result["explanation"]) if explain else {}
-        return {**_prediction(company, result, rid, ts), **explained}
+        explained = answers.explanation(result["explanation"]) if explain else {}
+        return {**answers.prediction(company, result, rid, ts), **explained}
 
     @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score one company")
@@ -528,7 +485,8 @@ def _add_scoring_routes(app: APIRouter, models: schemas.RequestModels, fingerpri
         done = _score_and_record(st, served, audit, [c for _, c in valid], key.id, rid)
         errors += validation.batch_rule_errors(bundle.spec, items, valid, done.problems)
         errors.sort(key=lambda e: e["index"])
-        results = [{**_prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]
+        results = [{**answers.prediction(valid[j][1], result, rid, ts), "index": valid[j][0]}
+                   for j, result in done.results]
         rejected = len({e["index"] for e in errors})
         return {"results": results, "errors": errors, "n_companies": len(items), "n_scored": len(results),
                 "n_rejected": rejected, "model_version": bundle.version, "request_id": rid, "timestamp": ts}

@@ -1,7 +1,9 @@
-"""riskcore dashboard: page config, first start, sidebar, navigation.
+"""riskcore dashboard: page config, sign-in, first start, sidebar, navigation.
 
 Run with ``streamlit run dashboard/app.py``. The list of pages below is the
-dashboard's table of contents.
+dashboard's table of contents; the navigation lists the pages the signed-in
+role opens, and the others answer their URL with the role they need
+(:mod:`dashboard.auth`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ set_thread_defaults()  # before any model library starts its OpenMP threads
 
 import streamlit as st  # noqa: E402
 
-from dashboard import state, widgets  # noqa: E402
+from dashboard import auth, state, widgets  # noqa: E402
 from riskcore.errors import RiskcoreError  # noqa: E402
 
 if TYPE_CHECKING:
@@ -65,6 +67,36 @@ def sidebar(bundle: ModelBundle) -> None:
         st.caption(f"Costs in force: missed default {fn} · false alarm {c.fp:,.0f}")
 
 
+def navigation(person: auth.Person) -> dict[str, list[st.Page]]:
+    """The table of contents: the pages the person's role opens, by section; the others hidden, still routed.
+
+    Hidden pages join the first section (Business impact, which every role opens, keeps it visible), so no
+    section shows a heading without pages, and their URLs reach the page's "you need role" message.
+    """
+    contents = {
+        "Overview": [("business_impact", "Business impact", ":material/savings:")],
+        "Model": [("data_quality", "Data quality", ":material/fact_check:"),
+                  ("training_runs", "Training runs", ":material/model_training:"),
+                  ("calibration", "Calibration", ":material/tune:"),
+                  ("costs_threshold", "Costs & threshold", ":material/balance:"),
+                  ("performance", "Performance", ":material/monitoring:"),
+                  ("sectors", "Sectors", ":material/domain:"),
+                  ("monitoring", "Monitoring", ":material/query_stats:"),
+                  ("model_report", "Model report", ":material/article:")],
+        "Companies": [("company_explorer", "Company explorer", ":material/search:"),
+                      ("portfolio_scoring", "Portfolio scoring", ":material/upload_file:")],
+    }
+    pages: dict[str, list[st.Page]] = {section: [] for section in contents}
+    for section, entries in contents.items():
+        for name, title, icon in entries:
+            shown = auth.visibility(person, name)
+            page = st.Page(PAGES / f"{name}.py", title=title, icon=icon, default=name == "business_impact",
+                           visibility=shown)
+            pages[section if shown == "visible" else "Overview"].append(page)
+    return {section: entries for section, entries in pages.items() if entries}
+
+
+person = auth.gate()  # the sign-in form and nothing else until someone signs in
 try:
     if state.champion_ref() is None:
         first_start()
@@ -73,24 +105,6 @@ except RiskcoreError as err:
     st.error(f"The model cannot be loaded: {err}")
     st.stop()
 
+auth.sidebar(person)
 sidebar(bundle)
-pages = {
-    "Overview": [
-        st.Page(PAGES / "business_impact.py", title="Business impact", icon=":material/savings:", default=True),
-    ],
-    "Model": [
-        st.Page(PAGES / "data_quality.py", title="Data quality", icon=":material/fact_check:"),
-        st.Page(PAGES / "training_runs.py", title="Training runs", icon=":material/model_training:"),
-        st.Page(PAGES / "calibration.py", title="Calibration", icon=":material/tune:"),
-        st.Page(PAGES / "costs_threshold.py", title="Costs & threshold", icon=":material/balance:"),
-        st.Page(PAGES / "performance.py", title="Performance", icon=":material/monitoring:"),
-        st.Page(PAGES / "sectors.py", title="Sectors", icon=":material/domain:"),
-        st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/query_stats:"),
-        st.Page(PAGES / "model_report.py", title="Model report", icon=":material/article:"),
-    ],
-    "Companies": [
-        st.Page(PAGES / "company_explorer.py", title="Company explorer", icon=":material/search:"),
-        st.Page(PAGES / "portfolio_scoring.py", title="Portfolio scoring", icon=":material/upload_file:"),
-    ],
-}
-st.navigation(pages).run()
+st.navigation(navigation(person)).run()

@@ -316,8 +316,8 @@ def explanation(_bundle: ModelBundle, model_version: str, part: str, position: i
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Scoring the portfolio…")
 def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes,
-                  lgd: float) -> tuple[ScoreResult, str]:
-    """Score one upload and write it to the audit trail, once per upload.
+                  lgd: float, caller: str) -> tuple[ScoreResult, str]:
+    """Score one upload and write it to the audit trail as ``caller`` (``dashboard:<user>``), once per upload.
 
     Keyed on the upload's file id, so reruns of the page (a filter changed)
     show the same scoring event without scoring or auditing it again, while a
@@ -328,8 +328,8 @@ def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data:
     from riskcore.workflows import score_and_record
 
     s = settings()
-    job = score_and_record(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", keep=True,
-                           max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
+    job = score_and_record(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", caller=caller,
+                           keep=True, max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
     assert job.result is not None  # keep=True keeps every scored row
     return job.result, job.request_id
 
@@ -349,9 +349,9 @@ def monitoring_report(run_id: str) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
-def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes,
-                   outcomes_id: str | None, _outcomes: bytes | None, period: str | None) -> tuple[dict[str, Any], str]:
-    """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail and the history, once.
+def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes, outcomes_id: str | None,
+                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[dict[str, Any], str]:
+    """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail as ``caller``, once.
 
     Keyed on the uploads' file ids and the period column, like :func:`scored_upload`, so a rerun of the page
     shows the same run without scoring, auditing or logging it again. Runs under a lock, so two sessions do not
@@ -369,7 +369,8 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
     s = settings()
     with exclusive("monitoring"):
         run = monitor_file(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", outcomes=_outcomes,
-                           period=period or None, rules=s.alerts, max_bytes=s.upload_max_mb * 1_000_000)
+                           period=period or None, rules=s.alerts, max_bytes=s.upload_max_mb * 1_000_000,
+                           caller=caller)
         record_monitoring(run, _bundle, tracker=tracker())
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import auth, charts, state
 from riskcore.evaluation.report import impact_sentences
+
+auth.require_page("business_impact")
 
 bundle = state.model_bundle()
 view = state.current_view(bundle)

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from dashboard import state, widgets
+
+auth.require_page("calibration")
 
 BINS = {"quantile": "equal rows", "uniform": "equal width"}
 

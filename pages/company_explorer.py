@@ -3,12 +3,14 @@
 import numpy as np
 import streamlit as st
 
+from dashboard import auth, state, tables, widgets
 from dashboard import charts_company as charts
-from dashboard import state, tables, widgets
 from riskcore.errors import SchemaError
 from riskcore.evaluation.grading import grade_of, risk_level_of
 from riskcore.serving.explain import peer_percentiles, reason_codes
 from riskcore.serving.scoring import what_if
+
+auth.require_page("company_explorer")
 
 SCALES = {"pd": "probability of default", "logodds": "log-odds"}
 WHATIF = "whatif_"  # prefix of the what-if inputs, forgotten when the company changes

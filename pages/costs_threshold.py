@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from dashboard import charts, state, widgets
+from dashboard import auth, charts, state, widgets
+
+auth.require_page("costs_threshold")
 
 MODES = {"fixed": "a fixed amount", "exposure": "LGD × exposure"}
 SLIDER = "threshold_slider"  # the cut-off slider, in percent; the override itself lives in state.THRESHOLD

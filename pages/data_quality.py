@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from dashboard import auth, state, tables, widgets
 from dashboard import charts_model as charts
-from dashboard import state, tables, widgets
 from riskcore.errors import RiskcoreError
+
+auth.require_page("data_quality")
 
 SOURCES = {"training": "The model's training data", "upload": "Another CSV"}
 

@@ -7,11 +7,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth, state, widgets
 from dashboard import charts_monitoring as charts
 from dashboard import monitoring_tables as tables
-from dashboard import state, widgets
 from riskcore.errors import RiskcoreError
 from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH
+
+person = auth.require_page("monitoring")
 
 # session-state key of the user's choice: the run they monitored on this page
 MONITORED_RUN = "monitoring_uploaded_run"
@@ -133,12 +135,13 @@ def monitor_now() -> None:
     period = st.text_input("Period column (optional)", key="monitor_period",
                            placeholder=f"default: {bundle.spec.time or 'none (one period)'}")
     if st.button("Monitor", key="monitor_go", type="primary", disabled=portfolio is None,
-                 icon=":material/query_stats:"):
+                 icon=":material/query_stats:") and auth.check("monitor_upload"):
         assert portfolio is not None  # the button is disabled without a file
         try:
             _, run_id = state.monitor_upload(bundle, bundle.version, portfolio.file_id, portfolio.getvalue(),
                                              None if outcomes is None else outcomes.file_id,
-                                             None if outcomes is None else outcomes.getvalue(), period.strip())
+                                             None if outcomes is None else outcomes.getvalue(), period.strip(),
+                                             person.caller)
         except RiskcoreError as err:
             widgets.show_error(err)
             return
@@ -152,9 +155,10 @@ def monitor_now() -> None:
 
 
 history_area = st.container()
-with st.expander("Monitor a portfolio now", icon=":material/upload_file:",
-                 expanded=MONITORED_RUN in st.session_state):
-    monitor_now()
+if auth.allowed("monitor_upload"):
+    with st.expander("Monitor a portfolio now", icon=":material/upload_file:",
+                     expanded=MONITORED_RUN in st.session_state):
+        monitor_now()
 with history_area:
     try:
         runs = state.monitoring_runs(bundle.version)

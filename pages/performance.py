@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from dashboard import state, widgets
 from riskcore.evaluation.metrics import at_threshold
+
+auth.require_page("performance")
 
 bundle = state.model_bundle()
 view = state.current_view(bundle)

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import charts, state, tables, widgets
+from dashboard import auth, charts, state, tables, widgets
 from riskcore.errors import RiskcoreError
 from riskcore.evaluation.grading import MASTER_SCALE, master_scale_frame
 from riskcore.evaluation.report import expected_loss_by_segment
+
+person = auth.require_page("portfolio_scoring")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -40,8 +42,11 @@ if upload is None:
             f"({len(spec.feature_names)} features, of which the required ones must be filled).")
     st.stop()
 
+if auth.check("score_upload") is None:
+    st.stop()
 try:
-    result, request_id = state.scored_upload(bundle, bundle.version, upload.file_id, upload.getvalue(), lgd)
+    result, request_id = state.scored_upload(bundle, bundle.version, upload.file_id, upload.getvalue(), lgd,
+                                             person.caller)
 except RiskcoreError as err:
     widgets.show_error(err)
     st.stop()

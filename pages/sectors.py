@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from dashboard import state, widgets
 from riskcore.evaluation import report
+
+auth.require_page("sectors")
 
 bundle = state.model_bundle()
 st.title("Sectors")

@@ -4,11 +4,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard import auth, state, tables, widgets
 from dashboard import charts_compare as compare_charts
 from dashboard import charts_model as charts
-from dashboard import state, tables, widgets
-from riskcore import lifecycle
+from riskcore import access, lifecycle
 from riskcore.errors import RiskcoreError
+
+person = auth.require_page("training_runs")
 
 bundle = state.model_bundle()
 st.title("Training runs")
@@ -21,6 +23,9 @@ def _train(profile: str, promote: bool) -> None:
     from riskcore.config import TrainingConfig
     from riskcore.workflows import train_file
 
+    who = auth.check("start_training")
+    if who is None:
+        return
     path = state.training_data_path(bundle)
     if path is None:
         st.error("The training file of the model in use is no longer on disk, so there is nothing to train on.")
@@ -31,7 +36,7 @@ def _train(profile: str, promote: bool) -> None:
     try:
         with state.exclusive("training"):
             result = train_file(path, bundle.spec, settings=s, config=config, tracker=state.tracker(), promote=promote,
-                                source=str(path), progress=progress)
+                                source=str(path), progress=progress, trained_by=who.caller)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -42,16 +47,17 @@ def _train(profile: str, promote: bool) -> None:
         st.code(result.summary(), language=None)
 
 
-with st.expander("Start a new training run", icon=":material/play_arrow:"):
-    st.write("Trains on the file the model in use was trained on, with its data contract and the costs in the "
-             "settings, and logs the run to MLflow. *Quick* compares two candidates with a small search "
-             "(a few minutes); *full* compares six with a larger one.")
-    with st.form("train_form", border=False):
-        profile = st.radio("Profile", ["quick", "full"], horizontal=True, key="train_profile")
-        promote = st.checkbox("Make the new model the champion when it is done", key="train_promote")
-        start = st.form_submit_button("Start training", type="primary", key="train_start")
-    if start:
-        _train(profile, promote)
+if auth.allowed("start_training"):
+    with st.expander("Start a new training run", icon=":material/play_arrow:"):
+        st.write("Trains on the file the model in use was trained on, with its data contract and the costs in the "
+                 "settings, and logs the run to MLflow. *Quick* compares two candidates with a small search "
+                 "(a few minutes); *full* compares six with a larger one.")
+        with st.form("train_form", border=False):
+            profile = st.radio("Profile", ["quick", "full"], horizontal=True, key="train_profile")
+            promote = st.checkbox("Make the new model the champion when it is done", key="train_promote")
+            start = st.form_submit_button("Start training", type="primary", key="train_start")
+        if start:
+            _train(profile, promote)
 
 try:
     table = tables.runs_table(state.runs(), state.registry_versions())
@@ -193,11 +199,12 @@ def _promote_form(version: str) -> None:
         reason = st.text_input("Reason (goes into the model ledger)", key="promote_reason")
         override = st.checkbox("Override a failed gate", key="promote_override")
         submitted = st.form_submit_button("Promote the challenger", type="primary", key="promote_submit")
-    if not submitted:
+    who = auth.check("promote") if submitted else None
+    if who is None:
         return
     try:
         with state.exclusive("promotion"):
-            move = lifecycle.promote(state.settings(), version, reason=reason, actor="dashboard", override=override)
+            move = lifecycle.promote(state.settings(), version, reason=reason, actor=who.caller, override=override)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -210,11 +217,12 @@ def _rollback_form() -> None:
         st.markdown("**Roll back to the previous champion**")
         reason = st.text_input("Reason (goes into the model ledger)", key="rollback_reason")
         submitted = st.form_submit_button("Roll back", key="rollback_submit")
-    if not submitted:
+    who = auth.check("rollback") if submitted else None
+    if who is None:
         return
     try:
         with state.exclusive("promotion"):
-            move = lifecycle.rollback(state.settings(), reason=reason, actor="dashboard")
+            move = lifecycle.rollback(state.settings(), reason=reason, actor=who.caller)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -249,7 +257,10 @@ registered = state.registry_versions().dropna(subset=["model_version"])
 roles = {str(r.model_version): "champion" if r.champion else "previous champion" if r.previous_champion else ""
          for r in registered.itertuples()}
 versions = list(roles)
-if len(versions) < 2:
+if not auth.allowed("compare_versions"):
+    st.info(f"Comparing versions needs role {access.ACTIONS['compare_versions']}; promoting and rolling back need "
+            f"role {access.ACTIONS['promote']}. You are signed in with role {person.role}.", icon=":material/lock:")
+elif len(versions) < 2:
     st.info("Two registered model versions are needed for a comparison; train another run above.")
 else:
     current = next((v for v, role in roles.items() if role == "champion"), versions[0])
@@ -271,7 +282,13 @@ else:
             _show_figures(compared, (champion_version, challenger_version))
         left, right = st.columns(2)
         with left:
-            _promote_form(challenger_version)
+            if auth.allowed("promote"):
+                _promote_form(challenger_version)
+            else:
+                st.caption(f"Promoting needs role {access.ACTIONS['promote']}.")
         with right:
-            _rollback_form()
+            if auth.allowed("rollback"):
+                _rollback_form()
+            else:
+                st.caption(f"Rolling back needs role {access.ACTIONS['rollback']}.")
 _ledger()

@@ -237,6 +237,7 @@ class Settings:
     api_max_body_bytes: int = 5_000_000
     upload_max_mb: int = 1024
     demo_companies: int = 5000
+    session_idle_minutes: int = 30
 
     @property
     def models_dir(self) -> Path:
@@ -441,6 +442,9 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         raise ConfigError(f"risk_bands={settings.risk_bands!r}{where} must be 'master' or 'fixed'")
     if settings.api_max_batch < 1 or settings.api_rate_limit < 1:
         raise ConfigError(f"api_max_batch and api_rate_limit{where} must be at least 1")
+    if settings.session_idle_minutes < 1:
+        raise ConfigError(f"session_idle_minutes={settings.session_idle_minutes!r}{where} must be at least 1 "
+                          "(minutes without a click before a dashboard session ends), e.g. 30")
     return settings
 
 

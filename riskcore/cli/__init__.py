@@ -41,6 +41,7 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 from riskcore.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, bundle_from_arg, engine_arguments, say
 from riskcore.cli.models import add_models_parser
 from riskcore.cli.report import add_report_parser
+from riskcore.cli.users import add_users_parser
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
 check, a failed alert or promotion gate, an altered audit trail); 2 the input cannot be used (unusable file,
@@ -407,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_models_parser(sub)
     add_report_parser(sub)
+    add_users_parser(sub)
 
     p = sub.add_parser("audit", help="the audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")

@@ -178,7 +178,7 @@ def test_openapi_documents_the_key_header_and_has_working_examples(client, keys)
     assert doc["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "X-API-Key",
         "description": "An API key from `python -m api keys add --role ROLE`."}
-    assert doc["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}]
+    assert doc["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}, {"BearerToken": []}]  # either one
     assert "security" not in doc["paths"]["/health"]["get"]
     for path in ("/predict", "/predict_batch", "/predict_explain"):
         assert {"401", "403", "413", "422", "429", "503"} <= set(doc["paths"][path]["post"]["responses"])

@@ -22,3 +22,13 @@ def test_the_report_page_offers_html_and_pdf_and_previews_a_section(at):
     assert not at.exception
     preview = at.get("iframe")[0].proto.srcdoc
     assert '<section id="soundness">' in preview and '<section id="performance">' not in preview
+
+
+def test_a_signature_from_the_page_shows_in_the_sign_off_section(at):
+    open_page(at, "model_report")
+    at.text_area(key="sign_decision").input("approved for the SME book")  # a form: sent with its submit button
+    next(b for b in at.button if b.label == "Sign").click().run()
+    assert not at.exception and not errors(at)
+    assert any("Signed as validator" in s.value for s in at.success)
+    html = at.get("iframe")[0].proto.srcdoc
+    assert "approved for the SME book" in html and "Signed by" in html

@@ -73,8 +73,10 @@ def _app() -> AppTest:
 
 
 def _model_in_use(app: AppTest) -> str:
-    """The model version the sidebar says is in use (its first caption)."""
-    return app.sidebar.caption[0].value
+    """The model version the sidebar says is in use (the caption under "Model in use")."""
+    captions = [c.value for c in app.sidebar.caption]
+    return next(c for c in captions if c.startswith(("logistic-", "lightgbm-", "xgboost-", "hist_gb-",
+                                                      "random_forest-", "ensemble-")))
 
 
 def _sidebar_warnings(app: AppTest) -> list[str]:

@@ -73,6 +73,7 @@ company from ``find()`` but cannot make it return a score that is not in the
 trail.
 """
 
+from riskcore.serving.audit.access import AccessEvent
 from riskcore.serving.audit.batch import AuditBatch
 from riskcore.serving.audit.ledger import ModelMove
 from riskcore.serving.audit.log import AuditLog
@@ -96,6 +97,7 @@ __all__ = [
     "REASON_SEPARATOR",
     "RECENT_COLUMNS",
     "SOURCES",
+    "AccessEvent",
     "AuditBatch",
     "AuditLog",
     "AuditRecord",

@@ -25,6 +25,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
+from riskcore.serving.audit.access import AccessTrail
 from riskcore.serving.audit.batch import AuditBatch, _remove_batch
 from riskcore.serving.audit.reading import read_rows, read_scored
 from riskcore.serving.audit.records import AuditRecord, _check_request, _prepare, _record_inputs
@@ -66,7 +67,7 @@ _STALE = select(audit_staged.c.batch_id).where(audit_staged.c.touched < bindpara
                                                audit_staged.c.batch_id != bindparam("keep"))
 
 
-class AuditLog:
+class AuditLog(AccessTrail):
     """The audit trail in one database.
 
     Parameters
