@@ -13,16 +13,12 @@ Events: ``sign_in``; ``sign_out``; ``timeout`` (a session ended after the idle t
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, cast, get_args
 
-from sqlalchemy import select
-
 from riskcore.errors import AuditError
-from riskcore.serving.audit.batch import _INSERT_HEAD
-from riskcore.serving.audit.hashing import _digest, _head_hash
-from riskcore.serving.audit.tables import _HEAD_COLUMNS, _MAX_TEXT, _utc_now, audit_requests
+from riskcore.serving.audit.events import chain_event, event_heads
+from riskcore.serving.audit.tables import _MAX_TEXT
 
 if TYPE_CHECKING:
     from riskcore.serving.audit.log import AuditLog
@@ -79,16 +75,9 @@ def append_access(log: AuditLog, event: AccessEvent) -> AccessEvent:
         When the event is incomplete or the store cannot be written; nothing is recorded then.
     """
     _check(event)
-    log._ensure_table("written")
-    text = json.dumps({"event": event.event, "user": event.user, "detail": event.detail}, sort_keys=True,
-                      separators=(",", ":"))
-    with log._fail_closed("written"), log._writer.begin() as conn:
-        seq, prev_hash, offset = log._lock_and_tail(conn)
-        ts = _utc_now()
-        values = (seq + 1, ts, f"access-{uuid.uuid4().hex}", uuid.uuid4().hex, event.user, ACCESS_SOURCE, "", "",
-                  offset, 0, 0, text, _digest([], 0), prev_hash)
-        conn.execute(_INSERT_HEAD, {**dict(zip(_HEAD_COLUMNS, values, strict=True)), "row_hash": _head_hash(values)})
-    return AccessEvent(**{**asdict(event), "ts": ts, "seq": seq + 1})
+    seq, ts = chain_event(log, source=ACCESS_SOURCE, caller=event.user, model_version="", bundle_hash="",
+                          content={"event": event.event, "user": event.user, "detail": event.detail})
+    return AccessEvent(**{**asdict(event), "ts": ts, "seq": seq})
 
 
 def read_access(log: AuditLog, *, user: str | None = None, limit: int | None = None) -> list[AccessEvent]:
@@ -101,17 +90,8 @@ def read_access(log: AuditLog, *, user: str | None = None, limit: int | None = N
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise AuditError(f"limit={limit!r} must be a whole number >= 1, e.g. 100")
-    h = audit_requests.c
-    query = select(h.seq, h.ts, h.columns).where(h.source == ACCESS_SOURCE)
-    if user is not None:
-        query = query.where(h.caller == user)
-    query = query.order_by(h.seq.desc())
-    if limit is not None:
-        query = query.limit(limit)
-    with log._reading() as conn:
-        heads = conn.execute(query).all()
     events = []
-    for head in reversed(heads):
+    for head in event_heads(log, ACCESS_SOURCE, caller=user, limit=limit):
         try:
             data = json.loads(head.columns)
             events.append(AccessEvent(**data, ts=str(head.ts), seq=int(head.seq)))

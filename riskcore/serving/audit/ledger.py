@@ -19,16 +19,12 @@ the signer's role and decision, ``gate_digest`` the SHA-256 of the report signed
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
-from sqlalchemy import select
-
 from riskcore.errors import AuditError
-from riskcore.serving.audit.batch import _INSERT_HEAD
-from riskcore.serving.audit.hashing import _digest, _head_hash
-from riskcore.serving.audit.tables import _HEAD_COLUMNS, _MAX_TEXT, _utc_now, audit_requests
+from riskcore.serving.audit.events import chain_event, event_heads
+from riskcore.serving.audit.tables import _MAX_TEXT
 
 if TYPE_CHECKING:
     from riskcore.serving.audit.log import AuditLog
@@ -104,16 +100,10 @@ def append_move(log: AuditLog, move: ModelMove) -> ModelMove:
         When the move is incomplete or the store cannot be written; nothing is recorded then.
     """
     _check(move)
-    log._ensure_table("written")
-    text = json.dumps({k: v for k, v in asdict(move).items() if k not in ("ts", "seq")}, sort_keys=True,
-                      separators=(",", ":"))
-    with log._fail_closed("written"), log._writer.begin() as conn:
-        seq, prev_hash, offset = log._lock_and_tail(conn)
-        ts = _utc_now()
-        values = (seq + 1, ts, f"ledger-{uuid.uuid4().hex}", uuid.uuid4().hex, move.actor, LEDGER_SOURCE,
-                  move.to_version, move.to_bundle_hash, offset, 0, 0, text, _digest([], 0), prev_hash)
-        conn.execute(_INSERT_HEAD, {**dict(zip(_HEAD_COLUMNS, values, strict=True)), "row_hash": _head_hash(values)})
-    return ModelMove(**{**asdict(move), "ts": ts, "seq": seq + 1})
+    content = {k: v for k, v in asdict(move).items() if k not in ("ts", "seq")}
+    seq, ts = chain_event(log, source=LEDGER_SOURCE, caller=move.actor, model_version=move.to_version,
+                          bundle_hash=move.to_bundle_hash, content=content)
+    return ModelMove(**{**asdict(move), "ts": ts, "seq": seq})
 
 
 def read_moves(log: AuditLog) -> list[ModelMove]:
@@ -124,11 +114,8 @@ def read_moves(log: AuditLog) -> list[ModelMove]:
     AuditError
         When the store cannot be read or a ledger entry cannot be read (run ``verify()``).
     """
-    h = audit_requests.c
-    with log._reading() as conn:
-        heads = conn.execute(select(h.seq, h.ts, h.columns).where(h.source == LEDGER_SOURCE).order_by(h.seq)).all()
     moves = []
-    for head in heads:
+    for head in event_heads(log, LEDGER_SOURCE):
         try:
             data = json.loads(head.columns)
             moves.append(ModelMove(**data, ts=str(head.ts), seq=int(head.seq)))
