@@ -12,15 +12,16 @@ from riskcore.lifecycle.versions import person, same_person
 from riskcore.modelling.tracking import Tracker
 from riskcore.serving.audit import AuditLog
 
+RULES = PromotionRules(max_ece=1.0, max_red_grades=100, cost_margin=0.99)  # every challenger passes the gate
 
-@pytest.fixture
-def home(tmp_path):
-    """A champion, and a challenger that alice trained; a gate every challenger passes (duties are the test)."""
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A champion carol trained, and a challenger alice trained, once for the module."""
     from riskcore.data.synth import generate_portfolio
     from riskcore.modelling.train import train
 
-    settings = Settings(home=tmp_path / "home",
-                        promotion=PromotionRules(max_ece=1.0, max_red_grades=100, cost_margin=0.99))
+    settings = Settings(home=tmp_path_factory.mktemp("duties") / "home", promotion=RULES)
     frame = generate_portfolio(500, seed=SEED).frame
     quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
     tracker = Tracker.from_settings(settings)
@@ -28,6 +29,21 @@ def home(tmp_path):
           config=TrainingConfig.quick(candidates=("logistic",), **quick), trained_by="cli:carol")
     challenger = train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=tracker,
                        config=TrainingConfig.quick(candidates=("lightgbm",), **quick), trained_by="dashboard:alice")
+    return settings.home, challenger
+
+
+@pytest.fixture
+def home(trained, tmp_path):
+    """This test's copy of the state folder (its registry pointing at its own bundles) and the challenger."""
+    import shutil
+
+    source, challenger = trained
+    settings = Settings(home=tmp_path / "home", promotion=RULES)
+    shutil.copytree(source, settings.home)
+    tracker = Tracker.from_settings(settings)
+    for v in tracker.client.search_model_versions(f"name = '{tracker.model_name}'"):
+        tracker.client.set_model_version_tag(tracker.model_name, v.version, "bundle_path",
+                                             str(settings.models_dir / v.tags["model_version"]))
     return settings, challenger
 
 
