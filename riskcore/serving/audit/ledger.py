@@ -54,16 +54,16 @@ class ModelMove:
         Why, in the actor's words.
     gate_digest : str
         SHA-256 of the gate report the move was decided on (empty when there was none).
-    overrode : str
-        What an ``override`` overruled: ``gate`` (a failed promotion gate), ``duties`` (the person who trained
-        the version promoted it), or both, comma-separated; empty for other events (and read as ``gate`` in
-        overrides recorded before this field existed).
     to_bundle_hash : str
         The manifest hash of the new champion's bundle.
     ts : str
         When (UTC, ISO 8601); set when it is recorded.
     seq : int
         Its position in the audit trail's chain; set when it is recorded.
+    overrode : str
+        What an ``override`` overruled: ``gate`` (a failed promotion gate), ``duties`` (the person who trained
+        the version promoted it), or both, comma-separated; empty for other events (and read as ``gate`` in
+        overrides recorded before this field existed).
     """
 
     event: ModelEvent
@@ -73,9 +73,9 @@ class ModelMove:
     reason: str
     gate_digest: str = ""
     to_bundle_hash: str = ""
-    overrode: str = ""
     ts: str = ""
     seq: int = 0
+    overrode: str = ""
 
 
 def _check(move: ModelMove) -> None:
