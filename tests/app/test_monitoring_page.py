@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -89,9 +88,8 @@ def test_the_page_shows_the_latest_alerts_first_and_the_drift_heatmap(at, histor
     assert len(runs) == len(history)
     vintages = table_with(at, "period", "predicted_pd", "observed_rate", "traffic_light")
     assert len(vintages) >= 2  # one period per monitored year, with outcomes
-    start = time.perf_counter()
-    at.run()  # a warm rerun reads the runs and reports from the caches (generous bound: the machine is shared)
-    assert time.perf_counter() - start < 2.0 and not at.exception
+    at.run()  # a warm rerun reads the runs and reports from the caches (benchmarks/dashboard_bench.py times it)
+    assert not at.exception
 
 
 def test_monitoring_an_upload_adds_a_run_with_its_alerts(at, app_home, history, demo):

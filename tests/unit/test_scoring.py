@@ -351,13 +351,10 @@ def test_hostile_file(quick_bundle, template, name):
     np.testing.assert_allclose(same.loc[unaffected], clean.loc[unaffected], rtol=1e-12)
 
 
-def test_hostile_5000_columns_is_fast(quick_bundle, template):
-    import time
-
-    data = wide(template)
-    t0 = time.perf_counter()
-    score_file(quick_bundle, data)
-    assert time.perf_counter() - t0 < 30
+def test_hostile_5000_columns_are_read_and_the_rows_scored(quick_bundle, template):
+    """5,000 unknown columns beside the model's: ignored, every row still scored (benchmarks time the reading)."""
+    result = score_file(quick_bundle, wide(template))
+    assert len(result.scores) + len(result.rejects) == len(template) - 1 and len(result.scores) > 0
 
 
 # ---------------------------------------------------------------------------
