@@ -11,6 +11,7 @@ from riskcore.config import set_thread_defaults
 set_thread_defaults()  # before any model library loads OpenMP
 
 import pytest  # noqa: E402
+from databases import database, postgres_database  # noqa: E402, F401  (the fixture: SQLite, and PostgreSQL when a server is given)
 from hypothesis import settings  # noqa: E402
 
 SEED = 7

@@ -107,6 +107,11 @@ class Tracker:
 
     # -- plumbing ----------------------------------------------------------
     @property
+    def remote(self) -> bool:
+        """Whether the store is a tracking server (``http(s)://``) rather than a database this process opens."""
+        return self.tracking_uri.split(":", 1)[0].lower() in ("http", "https")
+
+    @property
     def client(self) -> MlflowClient:
         """The MLflow client (created, with the store, on first use)."""
         if self._client is None:
@@ -128,7 +133,11 @@ class Tracker:
             client = self.client
             try:
                 exp = client.get_experiment_by_name(self.experiment)
-                if exp is None:
+                if exp is None and self.remote:
+                    # a tracking server keeps the artifacts (mlflow server --serve-artifacts), so every host
+                    # that shares it can download a bundle; a local folder would exist on this host only
+                    self._experiment_id = client.create_experiment(self.experiment)
+                elif exp is None:
                     self.artifact_root.mkdir(parents=True, exist_ok=True)
                     self._experiment_id = client.create_experiment(self.experiment,
                                                                    artifact_location=self.artifact_root.as_uri())

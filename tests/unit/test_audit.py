@@ -1,6 +1,7 @@
 """The audit trail through record(): rows, the request chain, fail-closed writes, several writer processes.
 
-Batches of many chunks and tampering with a large request: test_audit_batch.py.
+Every test that takes ``database`` runs on a SQLite file and again on a PostgreSQL database of its own
+(see tests/databases.py). Batches of many chunks and tampering with a large request: test_audit_batch.py.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import multiprocessing
 import os
 import random
 import re
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from databases import Database
 
 from riskcore.config import Settings
 from riskcore.errors import AuditError, RiskcoreError
@@ -37,22 +38,15 @@ def _url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def _sql(path: Path, statement: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(statement, params).fetchall()
-    conn.close()
-    return rows
-
-
-def _segment(db: Path, seq: int = 1, chunk: int = 0):
+def _segment(db: Database, seq: int = 1, chunk: int = 0):
     """The stored chunk of the request at head ``seq``: (batch_id, pyarrow table)."""
-    batch_id, data = _sql(db, "SELECT s.batch_id, s.data FROM audit_segments s JOIN audit_requests h "
+    batch_id, data = db.sql("SELECT s.batch_id, s.data FROM audit_segments s JOIN audit_requests h "
                               "ON h.batch_id = s.batch_id WHERE h.seq = ? AND s.chunk = ?", seq, chunk)[0]
     return batch_id, _decode(data, "test", chunk)
 
 
-def _rewrite(db: Path, batch_id: str, table, chunk: int = 0) -> None:
-    _sql(db, "UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
+def _rewrite(db: Database, batch_id: str, table, chunk: int = 0) -> None:
+    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
 
 
 def _set(table, column: str, index: int, value):
@@ -63,13 +57,13 @@ def _set(table, column: str, index: int, value):
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "audit.db"
+def db(database: Database) -> Database:
+    return database
 
 
 @pytest.fixture
-def log(db: Path):
-    log = AuditLog(_url(db))
+def log(db: Database):
+    log = AuditLog(db.url)
     yield log
     log.close()
 
@@ -86,7 +80,7 @@ def test_record_writes_every_field_and_returns_the_request_id(log, db):
     assert log.record(records[:1], **META, request_id="req-42") == "req-42"
     assert log.count() == 3
 
-    heads = _sql(db, "SELECT seq, ts, request_id, caller, source, model_version, bundle_hash, row_offset, n_rows, "
+    heads = db.sql("SELECT seq, ts, request_id, caller, source, model_version, bundle_hash, row_offset, n_rows, "
                      "n_chunks, columns, prev_hash, row_hash FROM audit_requests ORDER BY seq")
     first = heads[0]
     assert first[0] == 1 and first[2:7] == (rid, "key-1", "api", "2024.06-abc", "f" * 64)
@@ -157,16 +151,13 @@ def test_a_batch_with_one_unstorable_record_writes_nothing(log):
 @pytest.mark.parametrize("table", ["audit_segments", "audit_ids", "audit_requests"])
 def test_a_request_is_one_database_transaction(log, db, table):
     log.record(_records(1), **META)
-    with sqlite3.connect(db) as conn:  # the database refuses part of the next request
-        conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
-                     "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END")
-    conn.close()
+    db.refuse_inserts(table)  # the database refuses part of the next request
     with pytest.raises(AuditError, match="could not be written .*refused by trigger.*no score may be returned"):
         log.record(_records(6), **META)
     assert log.count() == 1
     result = log.verify()
     assert result.ok and result.leftovers == 0
-    assert _sql(db, "SELECT count(*) FROM audit_segments")[0][0] == 1
+    assert db.sql("SELECT count(*) FROM audit_segments")[0][0] == 1
 
 
 @pytest.mark.parametrize(
@@ -180,6 +171,7 @@ def test_a_request_is_one_database_transaction(log, db, table):
         (AuditRecord("C", {}, 0.1, "accept", "A", "r1"), "reasons='r1' must be a tuple of strings"),
         (AuditRecord("C", {}, 0.1, "accept", "A", ("a; b",)), "must not contain '; '"),
         (AuditRecord(7, {}, 0.1, "accept", "A"), "company_id=7 must be a string"),  # type: ignore[arg-type]
+        (AuditRecord("C\x00D", {}, 0.1, "accept", "A"), "contains a NUL character"),  # PostgreSQL's text cannot
     ],
 )
 def test_invalid_records_are_refused_with_the_reason(log, record, message):
@@ -196,6 +188,15 @@ def test_invalid_request_fields_are_refused(log):
     with pytest.raises(AuditError, match="caller has 300 characters; at most 255"):
         log.record(_records(1), **{**META, "caller": "x" * 300})
     assert log.count() == 0
+
+
+def test_a_nul_in_a_key_or_a_request_field_is_refused_alike_on_every_backend(log):
+    batch = log.batch(**META)
+    with pytest.raises(AuditError, match=r"request row 2, company 'B\\x00'\): company_id='B\\x00' contains a NUL"):
+        batch.add(["A", "B\x00"], pd.DataFrame({"x": [1.0, 2.0]}), np.array([0.1, 0.2]), ["accept"] * 2, ["A"] * 2)
+    with pytest.raises(AuditError, match=r"caller='a\\x00b' contains a NUL character"):
+        log.record(_records(1), **{**META, "caller": "a\x00b"})
+    assert log.count() == 0 and log.verify().ok
 
 
 def test_an_empty_batch_writes_nothing(log):
@@ -215,7 +216,7 @@ def test_verify_passes_on_an_intact_chain(log, db):
     result = log.verify()
     assert (result.ok, result.rows, result.first_bad_seq, result.requests) == (True, 100, None, 4)
     assert result.message == "chain intact: 100 rows"
-    assert result.last_hash == _sql(db, "SELECT row_hash FROM audit_requests WHERE seq = 4")[0][0]
+    assert result.last_hash == db.sql("SELECT row_hash FROM audit_requests WHERE seq = 4")[0][0]
 
 
 def test_verify_names_a_row_whose_pd_was_edited(log, db):
@@ -247,10 +248,10 @@ def test_verify_detects_an_edit_of_any_stored_value(log, db, column, value):
 def test_verify_detects_an_edit_of_a_request_head(log, db, statement):
     log.record(_records(3), **META)
     rid = log.record(_records(10), **META)
-    _sql(db, statement)
+    db.sql(statement)
     result = log.verify()
     assert not result.ok and "was altered" in result.message
-    assert result.request_id in (rid, _sql(db, "SELECT request_id FROM audit_requests WHERE seq = 1")[0][0])
+    assert result.request_id in (rid, db.sql("SELECT request_id FROM audit_requests WHERE seq = 1")[0][0])
 
 
 def test_verify_names_a_deleted_row(log, db):
@@ -266,7 +267,7 @@ def test_verify_names_a_deleted_last_row(log, db):
     rid = log.record(_records(5), **META)
     batch_id, segment = _segment(db)
     _rewrite(db, batch_id, segment.slice(0, 4))
-    _sql(db, "UPDATE audit_segments SET n_rows = 4")
+    db.sql("UPDATE audit_segments SET n_rows = 4")
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 5)
     assert result.message.startswith(f"request {rid} row 5 is missing: the request has 5 rows but only 4")
@@ -275,11 +276,11 @@ def test_verify_names_a_deleted_last_row(log, db):
 def test_verify_names_a_deleted_request_head(log, db):
     for _ in range(3):
         log.record(_records(4), **META)
-    _sql(db, "DELETE FROM audit_requests WHERE seq = 2")
+    db.sql("DELETE FROM audit_requests WHERE seq = 2")
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 5)
     assert result.message == "head 2 is missing: head 1 is followed by head 3, so a request was deleted"
-    _sql(db, "DELETE FROM audit_requests WHERE seq = 1")
+    db.sql("DELETE FROM audit_requests WHERE seq = 1")
     assert "head 1 is missing" in log.verify().message
 
 
@@ -290,9 +291,9 @@ def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
 
     log.record(_records(10), **META)
     log.record(_records(10), **META)
-    values = list(_sql(db, f"SELECT {', '.join(_HEAD_COLUMNS)} FROM audit_requests WHERE seq = 1")[0])
+    values = list(db.sql(f"SELECT {', '.join(_HEAD_COLUMNS)} FROM audit_requests WHERE seq = 1")[0])
     values[_HEAD_COLUMNS.index("caller")] = "someone else"
-    _sql(db, "UPDATE audit_requests SET caller = 'someone else', row_hash = ? WHERE seq = 1", _head_hash(tuple(values)))
+    db.sql("UPDATE audit_requests SET caller = 'someone else', row_hash = ? WHERE seq = 1", _head_hash(tuple(values)))
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 11)
     assert "(head 2) is not linked to head 1" in result.message
@@ -332,14 +333,14 @@ def _write_batches(url: str, worker: int, calls: int, most: int = 3) -> int:
 
 
 def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db):
-    url = _url(db)
+    url = db.url
     AuditLog(url).count()  # create the table first so the workers only race on rows
     with multiprocessing.get_context("spawn").Pool(6) as pool:
         written = sum(pool.starmap(_write_batches, [(url, w, 150) for w in range(6)]))
     log = AuditLog(url)
     assert log.count() == written
     assert sorted(log.recent(written)["seq"]) == list(range(1, written + 1))
-    assert _sql(db, "SELECT count(*) FROM audit_requests")[0][0] == 6 * 150
+    assert db.sql("SELECT count(*) FROM audit_requests")[0][0] == 6 * 150
     result = log.verify()
     assert result.ok, result.message
     # every batch is contiguous: a request's rows are never interleaved with another's
@@ -349,7 +350,7 @@ def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db)
 
 
 def test_eight_processes_of_single_company_writes_lose_nothing(db):
-    url = _url(db)
+    url = db.url
     AuditLog(url).count()
     with multiprocessing.get_context("spawn").Pool(8) as pool:
         written = sum(pool.starmap(_write_batches, [(url, w, 500, 1) for w in range(8)]))
@@ -360,18 +361,36 @@ def test_eight_processes_of_single_company_writes_lose_nothing(db):
     assert log.recent(4000)["company_id"].is_unique
 
 
+def test_verify_while_writers_commit_always_sees_an_intact_chain(db):
+    url = db.url
+    AuditLog(url).count()
+    log = AuditLog(url)
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        pending = pool.starmap_async(_write_batches, [(url, w, 120, 40) for w in range(4)])
+        seen = []
+        while not pending.ready():
+            result = log.verify()  # one snapshot: heads, chunks and leftovers of the same moment
+            assert result.ok and result.leftovers == 0, result.message
+            seen.append(result.rows)
+        written = sum(pending.get())
+    assert seen == sorted(seen)  # the trail only grows
+    assert log.verify().rows == log.count() == written
+    log.close()
+
+
 # -- stores that cannot be written -----------------------------------------------------
 def test_a_read_only_store_refuses_to_record(log, db):
     log.record(_records(4), **META)
     log.close()
-    read_only = AuditLog(f"sqlite:///file:{db}?mode=ro&uri=true")
-    with pytest.raises(AuditError, match="could not be written .*readonly.*no score may be returned"):
+    read_only = AuditLog(db.read_only_url())
+    refused = "readonly|permission denied"  # SQLite's words, PostgreSQL's
+    with pytest.raises(AuditError, match=f"could not be written .*({refused}).*no score may be returned"):
         read_only.record(_records(1), **META)
-    with pytest.raises(AuditError, match="readonly"):
+    with pytest.raises(AuditError, match=refused):
         read_only.check_writable()
     assert read_only.count() == 4 and read_only.verify().ok  # it can still be read and verified
     read_only.close()
-    assert _sql(db, "SELECT sum(n_rows) FROM audit_requests")[0][0] == 4
+    assert db.sql("SELECT sum(n_rows) FROM audit_requests")[0][0] == 4
 
 
 def test_check_writable_leaves_no_row(log, db):
@@ -379,8 +398,8 @@ def test_check_writable_leaves_no_row(log, db):
     log.record(_records(2), **META)
     log.check_writable()
     assert log.count() == 2
-    assert _sql(db, "SELECT count(*) FROM audit_requests WHERE source = 'probe' OR caller = 'probe'")[0][0] == 0
-    assert _sql(db, "SELECT count(*) FROM audit_segments")[0][0] == 1
+    assert db.sql("SELECT count(*) FROM audit_requests WHERE source = 'probe' OR caller = 'probe'")[0][0] == 0
+    assert db.sql("SELECT count(*) FROM audit_segments")[0][0] == 1
 
 
 def test_an_unreachable_store_fails_closed_with_a_clear_message(tmp_path):
@@ -452,3 +471,91 @@ def test_a_log_opened_before_a_fork_keeps_one_chain(log):
         child.join(60)
         assert child.exitcode == 0
     assert log.count() == 151 and log.verify().ok
+
+
+# -- PostgreSQL: a server that goes away -------------------------------------------------
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_postgres_server_that_does_not_answer_fails_closed():
+    pytest.importorskip("psycopg")
+    log = AuditLog(f"postgresql+psycopg://riskcore:secret@127.0.0.1:{_unused_port()}/riskcore?connect_timeout=5")
+    with pytest.raises(AuditError, match=r"could not be written at 'postgresql\+psycopg://riskcore:\*\*\*@127\.0\.0\.1.*"
+                                         r"(refused|failed).*no score may be returned"):
+        log.record(_records(1), **META)
+    with pytest.raises(AuditError, match="could not be read .*reachable"):
+        log.count()
+    assert "secret" not in repr(log)
+
+
+def _cut_once(db: Database, table: str) -> None:
+    """The first insert into ``table`` kills its own server connection, mid-statement (mid-COPY for the index)."""
+    db.sql("CREATE SEQUENCE cut_once")  # nextval is not rolled back with the dying transaction
+    db.sql(f"CREATE FUNCTION cut_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "IF nextval('cut_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(30); "
+           "END IF; RETURN NEW; END $$")
+    db.sql(f"CREATE TRIGGER cut BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION cut_{table}()")
+
+
+def _chunk(batch, prefix: str, n: int = 1000) -> None:
+    batch.add([f"{prefix}{i}" for i in range(n)], pd.DataFrame({"income": np.arange(float(n))}), np.full(n, 0.1),
+              ["accept"] * n, ["B"] * n)
+
+
+@pytest.mark.parametrize(("table", "when"), [("audit_ids", "staging a chunk"), ("audit_ids", "committing"),
+                                             ("audit_requests", "committing"), ("audit_segments", "recording")])
+def test_a_connection_dropped_mid_batch_leaves_no_partial_request_and_the_next_write_succeeds(postgres_database,
+                                                                                                table, when):
+    db = postgres_database
+    log = AuditLog(db.url)
+    log.record(_records(3), **META)
+    _cut_once(db, table)
+    with pytest.raises(AuditError, match="could not be written .*terminat.*no score may be returned"):
+        if when == "recording":
+            log.record(_records(40, prefix="R"), **META)
+        else:
+            batch = log.batch(**META)
+            _chunk(batch, "A")
+            if when == "committing":
+                batch.commit()  # the chunk is stored in the commit's own transaction
+            _chunk(batch, "B")  # stores chunk A in a transaction of its own
+            batch.commit()
+    # nothing of the request is visible, nothing of it stays behind, and the same log writes again at once
+    assert log.count() == 3
+    assert db.sql("SELECT count(*) FROM audit_ids WHERE company_id NOT LIKE 'C%'")[0][0] == 0
+    log.record(_records(2, prefix="D"), **META)
+    assert log.count() == 5
+    result = log.verify()
+    assert result.ok and (result.requests, result.leftovers) == (2, 0), result.message
+    log.close()
+
+
+def test_an_idle_connection_dropped_between_chunks_is_replaced_and_the_request_completes(postgres_database):
+    db = postgres_database
+    log = AuditLog(db.url)
+    batch = log.batch(**META)
+    _chunk(batch, "A")
+    _chunk(batch, "B")  # chunk A is stored: the pooled connection is idle now
+    db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+           "AND pid <> pg_backend_pid()")
+    _chunk(batch, "C")
+    batch.commit()
+    assert log.count() == 3000 and log.verify().ok
+    log.close()
+
+
+def test_a_copy_refused_by_the_server_is_an_audit_error_and_nothing_is_recorded(postgres_database):
+    db = postgres_database
+    log = AuditLog(db.url)
+    log.record(_records(1), **META)
+    db.refuse_inserts("audit_ids", "the index refuses")
+    with pytest.raises(AuditError, match="could not be written .*the index refuses.*no score may be returned"):
+        log.record(_records(50, prefix="E"), **META)
+    assert log.count() == 1 and log.verify().ok
+    assert db.sql("SELECT count(*) FROM audit_segments")[0][0] == 1
+    log.close()

@@ -294,7 +294,7 @@ class AuditLog(AccessTrail):
         AuditError
             When the store cannot be read.
         """
-        with self._reading() as conn:
+        with self._reading(snapshot=True) as conn:
             return verify_trail(conn)
 
     def recent(self, limit: int = 100, *, source: str | None = None, company_id: str | None = None) -> pd.DataFrame:
@@ -433,7 +433,8 @@ class AuditLog(AccessTrail):
         try:
             yield
         except SQLAlchemyError as err:
-            detail = getattr(err, "orig", None) or err
+            # the driver's first line: PostgreSQL adds CONTEXT/DETAIL lines that say nothing to the user
+            detail = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]
             if action == "read":
                 hint = "check that the audit database is reachable (setting audit_url or RISKCORE_AUDIT_URL)"
             else:
@@ -442,10 +443,18 @@ class AuditLog(AccessTrail):
             raise AuditError(f"the audit trail could not be {action} at {self.url!r} ({detail}); {hint}") from err
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """Open a connection for one read: tables made on first use, a database error turned into an AuditError."""
+    def _reading(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """Open a connection for one read: tables made on first use, a database error turned into an AuditError.
+
+        ``snapshot``: every statement of the read sees the same committed state, however many requests
+        commit meanwhile. SQLite's deferred transaction already does (WAL); PostgreSQL's default (read
+        committed) takes a new snapshot per statement, so a verify that pages through heads and chunks
+        asks for repeatable read there.
+        """
         self._ensure_table("read")
         with self._fail_closed("read"), self._engine.connect() as conn:
+            if snapshot and not self._is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             yield conn
 
     def _ensure_table(self, action: str) -> None:

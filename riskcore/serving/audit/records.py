@@ -96,6 +96,10 @@ def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any
                                           True).to_numpy(zero_copy_only=False))
         problems += [f"{where(i)}: {name}={arr[i].as_py()!r} must be a string of at most {_MAX_TEXT} characters"
                      for i in bad[:5]]
+    # PostgreSQL's text cannot hold NUL: refused up front, so every backend behaves alike
+    bad = np.flatnonzero(pc.fill_null(pc.match_substring(ids, "\x00"), False).to_numpy(zero_copy_only=False))
+    problems += [f"{where(i)}: company_id={ids[i].as_py()!r} contains a NUL character; remove it from the key"
+                 for i in bad[:5]]
     bad = np.flatnonzero(~((p >= 0.0) & (p <= 1.0)))  # also true for NaN
     problems += [f"{where(i)}: p_default={float(p[i])!r} must be a number in [0, 1]" for i in bad[:5]]
     bad = np.flatnonzero(~pc.fill_null(pc.is_in(dec, pa.array(DECISIONS)), False).to_numpy(zero_copy_only=False))
@@ -316,6 +320,8 @@ def _check_request(**fields: Any) -> None:
             problems.append(f"{name}={value!r} must be a string")
         elif len(value) > _MAX_TEXT:
             problems.append(f"{name} has {len(value)} characters; at most {_MAX_TEXT} are stored")
+        elif "\x00" in value:
+            problems.append(f"{name}={value!r} contains a NUL character, which a database text field cannot hold")
     if isinstance(fields["request_id"], str) and not fields["request_id"]:
         problems.append("request_id must not be empty; pass None to get a new one")
     if problems:
@@ -347,6 +353,8 @@ def _prepare(records: Sequence[AuditRecord]) -> None:
             value = getattr(rec, name)
             if not isinstance(value, str) or len(value) > _MAX_TEXT:
                 problems.append(f"{where}: {name}={value!r} must be a string of at most {_MAX_TEXT} characters")
+            elif name == "company_id" and "\x00" in value:
+                problems.append(f"{where}: company_id={value!r} contains a NUL character; remove it from the key")
         if isinstance(rec.reasons, str) or not all(isinstance(r, str) for r in rec.reasons):
             problems.append(f"{where}: reasons={rec.reasons!r} must be a tuple of strings")
         elif any(REASON_SEPARATOR in r or not r for r in rec.reasons):
