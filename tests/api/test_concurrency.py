@@ -1,4 +1,7 @@
-"""Several clients at once through a real uvicorn server: one audit row per score, and the chain holds."""
+"""Several clients at once through a real uvicorn server: one audit row per score, and the chain holds.
+
+The server's audit trail is a SQLite file and again a PostgreSQL database of its own (see tests/databases.py).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,14 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
 import pytest
 import uvicorn
 
 from api.app import create_app
+from riskcore.serving.audit import AuditLog
 
 N_CLIENTS = 6
 N_REQUESTS = 25
@@ -24,6 +29,14 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def audit(settings, database):
+    """The API's audit trail, on each back end (overrides the SQLite-only fixture of tests/api/conftest.py)."""
+    log = AuditLog.from_settings(replace(settings, audit_url=database.url))
+    yield log
+    log.close()
 
 
 @pytest.fixture
@@ -43,7 +56,7 @@ def server(settings, bundle, keystore, keys, audit):
     thread.join(timeout=10)
 
 
-def test_parallel_clients_get_one_audit_row_per_score(server, keys, company, audit):
+def test_parallel_clients_get_one_audit_row_per_score(server, keys, company, audit, database):
     scores = set()  # every request sends the same features, so every score must be the same
 
     def run_client(n: int) -> list[tuple[str, int]]:
@@ -80,3 +93,4 @@ def test_parallel_clients_get_one_audit_row_per_score(server, keys, company, aud
     result = audit.verify()
     assert result.ok, result.message
     assert result.rows == sum(expected.values())
+    assert database.sql("SELECT count(*) FROM audit_requests")[0][0] == n_requests  # on this back end

@@ -1,15 +1,20 @@
-"""The streaming audit API: AuditBatch chunks, leftovers of interrupted requests, tampering with a large request."""
+"""The streaming audit API: AuditBatch chunks, leftovers of interrupted requests, tampering with a large request.
+
+Every test runs on a SQLite file and again on a PostgreSQL database of its own (see tests/databases.py).
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from databases import BACKENDS, Database, new_database, postgres_server_url
 
 from riskcore.errors import AuditError
 from riskcore.serving.audit import RECENT_COLUMNS, AuditLog, AuditRecord
@@ -33,57 +38,83 @@ def _chunk(n: int, start: int = 0, prefix: str = "C"):
     return ids, inputs, p, decision, grade, reasons
 
 
-def _sql(path: Path, statement: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(statement, params).fetchall()
-    conn.close()
-    return rows
-
-
-def _segment(db: Path, chunk: int = 0):
-    batch_id, data = _sql(db, "SELECT batch_id, data FROM audit_segments WHERE chunk = ? ORDER BY created DESC "
-                              "LIMIT 1", chunk)[0]
+def _segment(db: Database, chunk: int = 0):
+    batch_id, data = db.sql("SELECT batch_id, data FROM audit_segments WHERE chunk = ? ORDER BY created DESC "
+                            "LIMIT 1", chunk)[0]
     return batch_id, _decode(data, "test", chunk)
 
 
-def _rewrite(db: Path, batch_id: str, table, chunk: int = 0) -> None:
-    _sql(db, "UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
+def _rewrite(db: Database, batch_id: str, table, chunk: int = 0) -> None:
+    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
+
+
+def _refuse_chunk(db: Database, chunk: int, message: str) -> None:
+    """Make the store refuse to store chunk ``chunk`` of any request, with ``message``."""
+    if db.is_postgres:
+        db.sql("CREATE FUNCTION refuse_chunk() RETURNS trigger LANGUAGE plpgsql AS "
+               f"$$ BEGIN IF NEW.chunk = {chunk} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$")
+        db.sql("CREATE TRIGGER refuse BEFORE INSERT ON audit_segments FOR EACH ROW EXECUTE FUNCTION refuse_chunk()")
+    else:
+        db.sql(f"CREATE TRIGGER refuse BEFORE INSERT ON audit_segments WHEN NEW.chunk = {chunk} "
+               f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+
+
+def _copy(db: Database, folder: Path) -> Database:
+    """A copy of the database ``db``: a SQLite backup, or a PostgreSQL database made from it as a template."""
+    if not db.is_postgres:
+        copy = new_database("sqlite", folder)
+        with sqlite3.connect(db.path) as src, sqlite3.connect(copy.path) as dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        return copy
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = postgres_server_url()
+    assert server is not None
+    name = f"rc_copy_{uuid.uuid4().hex[:12]}"
+    admin = make_url(server).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{db.name}"')
+    url = make_url(db.url).set(database=name).render_as_string(hide_password=False)
+    return Database("postgresql", url, server_url=server, name=name)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "audit.db"
+def db(database: Database) -> Database:
+    return database
 
 
 @pytest.fixture
-def log(db: Path):
-    log = AuditLog(f"sqlite:///{db}")
+def log(db: Database):
+    log = AuditLog(db.url)
     yield log
     log.close()
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    """A trail of one small request, then one request of 100,000 rows in 4 chunks; tests copy the file."""
-    path = tmp_path_factory.mktemp("big") / "audit.db"
-    log = AuditLog(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=BACKENDS)
+def big(request, tmp_path_factory) -> Iterator[tuple[Database, str]]:
+    """A trail of one small request, then one request of 100,000 rows in 4 chunks; tests copy the database."""
+    db = new_database(request.param, tmp_path_factory.mktemp("big"))
+    log = AuditLog(db.url)
     log.record([AuditRecord("first", {"income": 1.0}, 0.1, "accept", "A")], **META)
     with log.batch(**META) as batch:
         for start in range(0, N_BIG, 25_000):
             batch.add(*_chunk(25_000, start))
     log.close()
-    return path, batch.request_id
+    yield db, batch.request_id
+    db.drop()
 
 
 @pytest.fixture
-def big_copy(big, tmp_path):
-    path, rid = big
-    copy = tmp_path / "audit.db"
-    with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
-    return copy, rid
+def big_copy(big, tmp_path) -> Iterator[tuple[Database, str]]:
+    db, rid = big
+    copy = _copy(db, tmp_path)
+    yield copy, rid
+    copy.drop()
 
 
 # -- the streaming API -----------------------------------------------------------
@@ -182,10 +213,7 @@ def test_with_block_aborts_on_an_exception_and_re_raises(log):
 
 def test_a_store_failure_mid_job_raises_and_leaves_nothing_visible(log, db):
     log.record([AuditRecord("before", {}, 0.1, "accept", "A")], **META)
-    with sqlite3.connect(db) as conn:  # the store refuses the job's second chunk
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_segments WHEN NEW.chunk = 1 "
-                     "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    conn.close()
+    _refuse_chunk(db, 1, "disk full")  # the store refuses the job's second chunk
     batch = log.batch(**META)
     batch.add(*_chunk(10))
     batch.add(*_chunk(10, 10))
@@ -196,14 +224,12 @@ def test_a_store_failure_mid_job_raises_and_leaves_nothing_visible(log, db):
     assert log.count() == 1
     result = log.verify()
     assert result.ok and result.leftovers == 0
-    assert _sql(db, "SELECT count(*) FROM audit_segments")[0][0] == 1
+    assert db.sql("SELECT count(*) FROM audit_segments")[0][0] == 1
 
 
 def test_a_failed_commit_leaves_nothing_visible(log, db):
     log.count()  # creates the tables
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_requests BEGIN SELECT RAISE(ABORT, 'no'); END")
-    conn.close()
+    db.refuse_inserts("audit_requests", "no")
     batch = log.batch(**META)
     for start in range(0, 30, 10):
         batch.add(*_chunk(10, start))
@@ -225,7 +251,7 @@ def _interrupted(url: str) -> None:
 
 
 def test_a_killed_job_leaves_leftovers_that_verify_reports_and_a_later_writer_removes(db):
-    url = f"sqlite:///{db}"
+    url = db.url
     AuditLog(url).record([AuditRecord("before", {}, 0.1, "accept", "A")], **META)
     child = multiprocessing.get_context("spawn").Process(target=_interrupted, args=(url,))
     child.start()
@@ -238,18 +264,18 @@ def test_a_killed_job_leaves_leftovers_that_verify_reports_and_a_later_writer_re
     assert "20 rows of 1 interrupted request(s) were never committed" in result.message
     log.record([AuditRecord("fresh", {}, 0.1, "accept", "A")], **META)
     assert log.verify().leftovers == 20  # not stale yet: a slow job may still be running
-    _sql(db, "UPDATE audit_staged SET touched = '2000-01-01T00:00:00.000000+00:00'")
+    db.sql("UPDATE audit_staged SET touched = '2000-01-01T00:00:00.000000+00:00'")
     log.record([AuditRecord("later", {}, 0.1, "accept", "A")], **META)
     result = log.verify()
     assert result.ok and result.leftovers == 0 and result.rows == 3
-    assert _sql(db, "SELECT count(*) FROM audit_ids WHERE company_id LIKE 'C%'")[0][0] == 0
+    assert db.sql("SELECT count(*) FROM audit_ids WHERE company_id LIKE 'C%'")[0][0] == 0
 
 
 def test_a_job_whose_chunks_were_removed_as_stale_cannot_commit(log, db):
     batch = log.batch(**META)
     for start in range(0, 30, 10):
         batch.add(*_chunk(10, start))
-    _sql(db, "UPDATE audit_staged SET touched = '2000-01-01T00:00:00.000000+00:00'")
+    db.sql("UPDATE audit_staged SET touched = '2000-01-01T00:00:00.000000+00:00'")
     log.record([AuditRecord("other", {}, 0.1, "accept", "A")], **META)  # removes the stale chunks
     with pytest.raises(AuditError, match="2 of its 3 stored chunks went missing before commit"):
         batch.commit()
@@ -259,7 +285,7 @@ def test_a_job_whose_chunks_were_removed_as_stale_cannot_commit(log, db):
 # -- tampering with a large request ---------------------------------------------------------
 def test_the_large_request_verifies(big_copy):
     db, rid = big_copy
-    log = AuditLog(f"sqlite:///{db}")
+    log = AuditLog(db.url)
     result = log.verify()
     assert (result.ok, result.rows, result.requests) == (True, N_BIG + 1, 2), result.message
     assert log.count() == N_BIG + 1
@@ -268,9 +294,9 @@ def test_the_large_request_verifies(big_copy):
     assert found["seq"].tolist() == [54_323] and found["inputs"].iloc[0]["income"] == 55_321.0
 
 
-def _tampered(db: Path, chunk: int, change) -> None:
-    batch_id, _ = _sql(db, "SELECT batch_id, chunk FROM audit_segments WHERE chunk = ? AND n_rows = 25000", chunk)[0]
-    data = _sql(db, "SELECT data FROM audit_segments WHERE batch_id = ? AND chunk = ?", batch_id, chunk)[0][0]
+def _tampered(db: Database, chunk: int, change) -> None:
+    batch_id, _ = db.sql("SELECT batch_id, chunk FROM audit_segments WHERE chunk = ? AND n_rows = 25000", chunk)[0]
+    data = db.sql("SELECT data FROM audit_segments WHERE batch_id = ? AND chunk = ?", batch_id, chunk)[0][0]
     _rewrite(db, batch_id, change(_decode(data, "test", chunk)), chunk)
 
 
@@ -297,7 +323,7 @@ def _set(table, column: str, index: int, value):
 def test_tampering_with_one_row_of_a_large_request_is_named(big_copy, change, message):
     db, rid = big_copy
     _tampered(db, 2, change)
-    result = AuditLog(f"sqlite:///{db}").verify()
+    result = AuditLog(db.url).verify()
     assert not result.ok
     assert result.message.startswith(f"request {rid} {message}"), result.message
     assert (result.request_id, result.row, result.first_bad_seq) == (rid, 50_017, 50_018)
@@ -311,7 +337,7 @@ def test_a_swap_of_values_keeping_row_numbers_is_named(big_copy):
         return _set(_set(t, "p_default", 16, b), "p_default", 17, a)
 
     _tampered(db, 1, swap)
-    result = AuditLog(f"sqlite:///{db}").verify()
+    result = AuditLog(db.url).verify()
     assert result.message.startswith(f"request {rid} row 25017 (company 'C25016') was altered")
 
 
@@ -327,25 +353,25 @@ def test_rewriting_the_fingerprints_too_is_still_caught(big_copy):
                             pa.array(_fingerprints(fields), pa.uint64()))
 
     _tampered(db, 0, forge)
-    result = AuditLog(f"sqlite:///{db}").verify()
+    result = AuditLog(db.url).verify()
     assert not result.ok and result.request_id == rid and result.row is None
     assert "do not match the digest in its head, and no single row could be named" in result.message
 
 
 def test_a_deleted_chunk_is_named(big_copy):
     db, rid = big_copy
-    _sql(db, "DELETE FROM audit_segments WHERE chunk = 1 AND n_rows = 25000")
-    result = AuditLog(f"sqlite:///{db}").verify()
+    db.sql("DELETE FROM audit_segments WHERE chunk = 1 AND n_rows = 25000")
+    result = AuditLog(db.url).verify()
     assert result.message == (f"request {rid} row 25001 is missing: chunk 1 (from row 25001) is not stored, so "
                               "scores were deleted")
 
 
 def test_deleting_or_rewriting_the_head_of_the_large_request_breaks_the_chain(big_copy):
     db, rid = big_copy
-    log = AuditLog(f"sqlite:///{db}")
+    log = AuditLog(db.url)
     log.record([AuditRecord("after", {}, 0.1, "accept", "A")], **META)
-    _sql(db, "UPDATE audit_requests SET n_rows = 99999 WHERE request_id = ?", rid)
+    db.sql("UPDATE audit_requests SET n_rows = 99999 WHERE request_id = ?", rid)
     assert f"request {rid} (head 2) was altered: its hash does not match" in log.verify().message
-    _sql(db, "DELETE FROM audit_requests WHERE request_id = ?", rid)
+    db.sql("DELETE FROM audit_requests WHERE request_id = ?", rid)
     result = log.verify()
     assert not result.ok and result.message.startswith("head 2 is missing: head 1 is followed by head 3")

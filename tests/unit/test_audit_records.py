@@ -154,15 +154,16 @@ def test_few_rows_get_the_fingerprints_of_the_vectorised_words(fields):
     assert _few_fingerprints(fields) == expected.tolist()
 
 
-def test_a_whole_number_beyond_int64_is_refused_with_a_message_not_an_arrow_error(tmp_path):
+def test_a_whole_number_beyond_int64_is_refused_with_a_message_not_an_arrow_error(database):
     import pytest
 
     from riskcore.errors import AuditError
     from riskcore.serving.audit import AuditRecord
 
-    log = AuditLog(f"sqlite:///{tmp_path}/audit.db")
+    log = AuditLog(database.url)  # on SQLite and on PostgreSQL
     for value in (2**63, 2**64 - 1):
         record = AuditRecord(company_id="c1", inputs={"x": value}, p_default=0.1, decision="accept", grade="A")
         with pytest.raises(AuditError, match=r"input 'x': a whole number larger than 2\*\*63 - 1"):
             log.record([record], source="api", caller="k", model_version="m", bundle_hash="h")
     assert log.count() == 0
+    log.close()

@@ -1,10 +1,17 @@
-"""``python -m riskcore models list | compare``: the registry's versions and the promotion gate's exit status."""
+"""``python -m riskcore models list | compare``: the registry's versions and the promotion gate's exit status.
+
+The state is kept in SQLite files in the state folder, and again in PostgreSQL databases (the experiment store
+and the audit trail, see tests/databases.py): the promotion ledger and the registry's aliases on both.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from databases import BACKENDS, Database, new_database
 from samples import SEED
 
 from riskcore.cli import main
@@ -13,14 +20,29 @@ from riskcore.data.schema import DEMO_SPEC
 from riskcore.modelling.tracking import Tracker
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A state folder with a registered logistic champion and a LightGBM challenger (not promoted)."""
+def _stores(backend: str, folder: Path) -> tuple[dict[str, str], list[Database]]:
+    """The environment that puts the experiment store and the audit trail on ``backend``, and their databases.
+
+    SQLite: nothing to set, the state folder holds both files. PostgreSQL: a fresh database for each.
+    """
+    if backend == "sqlite":
+        return {}, []
+    databases = [new_database(backend, folder, "mlflow"), new_database(backend, folder, "audit")]
+    return {"MLFLOW_TRACKING_URI": databases[0].url, "RISKCORE_AUDIT_URL": databases[1].url}, databases
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def home(request, tmp_path_factory) -> Iterator[tuple[Path, list[str], str, dict[str, str]]]:
+    """A state with a registered logistic champion and a LightGBM challenger (not promoted).
+
+    (state folder, the two model versions, the back end, the environment variables of its stores).
+    """
     from riskcore.data.synth import generate_portfolio
     from riskcore.modelling.train import train
 
     folder = tmp_path_factory.mktemp("models_home")
-    settings = load_settings(env={"RISKCORE_HOME": str(folder)})
+    urls, databases = _stores(request.param, folder)
+    settings = load_settings(env={"RISKCORE_HOME": str(folder), **urls})
     frame = generate_portfolio(800, seed=SEED).frame
     quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
     versions = []
@@ -28,15 +50,41 @@ def home(tmp_path_factory):
         result = train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
                        config=TrainingConfig.quick(candidates=(kind,), **quick))
         versions.append(result.model_version)
-    return folder, versions
+    yield folder, versions, request.param, urls
+    for db in databases:
+        db.drop()
 
 
 @pytest.fixture
 def env(home, tmp_path, monkeypatch):
+    """The commands' environment: the state folder, its stores and a config file (``env``) the test writes."""
     monkeypatch.setenv("RISKCORE_HOME", str(home[0]))
+    for name, url in home[3].items():
+        monkeypatch.setenv(name, url)
     config = tmp_path / "riskcore.toml"
     monkeypatch.setenv("RISKCORE_CONFIG", str(config))
     return config
+
+
+@pytest.fixture
+def audit(home, env, tmp_path, monkeypatch) -> Iterator[Database]:
+    """A fresh audit trail on the state's back end, set as the commands' ``RISKCORE_AUDIT_URL`` (after ``env``)."""
+    db = new_database(home[2], tmp_path)
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", db.url)
+    yield db
+    db.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_state(request, tmp_path, monkeypatch) -> Iterator[str]:
+    """An empty state folder whose stores are SQLite files, or fresh PostgreSQL databases; the back end."""
+    urls, databases = _stores(request.param, tmp_path)
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "empty"))
+    for name, url in {"RISKCORE_AUDIT_URL": "sqlite:///" + str(tmp_path / "audit.db"), **urls}.items():
+        monkeypatch.setenv(name, url)
+    yield request.param
+    for db in databases:
+        db.drop()
 
 
 def test_list_marks_the_champion(home, env, capsys):
@@ -67,14 +115,14 @@ def test_an_unknown_challenger_exits_4(home, env, capsys):
     assert "no-such-model" in capsys.readouterr().err
 
 
-def test_promote_through_the_gate_override_rollback_and_history(home, env, capsys, monkeypatch, tmp_path):
+def test_promote_through_the_gate_override_rollback_and_history(home, env, audit, capsys):
     """One life cycle, each move in the ledger and in the chain; the registry's aliases follow."""
     from riskcore.serving.audit import AuditLog
 
     champion, challenger = home[1]
-    audit_url = "sqlite:///" + str(tmp_path / "audit.db")
-    monkeypatch.setenv("RISKCORE_AUDIT_URL", audit_url)
+    audit_url = audit.url
     env.write_text("[promotion]\nmax_ece = 0.000001\n", encoding="utf-8")  # a gate no model passes
+    assert load_settings().resolved_tracking_uri.startswith(home[2])  # the commands use the state's back end
     assert main(["models", "promote", challenger, "--reason", "better ranking"]) == 1
     assert "the champion stays" in capsys.readouterr().out
     assert AuditLog(audit_url).moves() == []
@@ -98,11 +146,10 @@ def test_promote_through_the_gate_override_rollback_and_history(home, env, capsy
     assert "override" in history and "rollback" in history and "exposure review pending" in history
     version = tracker.client.get_model_version(tracker.model_name, "2")
     assert version.tags["move_event"] == "override" and version.tags["moved_by"].startswith("cli:")
+    assert audit.sql("SELECT count(*) FROM audit_requests WHERE source = 'ledger'") == [(2,)]
 
 
-def test_a_rollback_without_a_previous_champion_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "empty"))
-    monkeypatch.setenv("RISKCORE_AUDIT_URL", "sqlite:///" + str(tmp_path / "audit.db"))
+def test_a_rollback_without_a_previous_champion_says_so(empty_state, capsys):
     assert main(["models", "rollback", "--reason", "x"]) == 4
     assert "no previous champion" in capsys.readouterr().err
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 import subprocess
 import sys
 
@@ -134,22 +133,24 @@ def test_a_read_only_audit_trail_makes_scoring_refuse(quick_bundle, portfolio_cs
     assert AuditLog("sqlite:///" + str(db)).count() == before
 
 
-def test_audit_verify_names_an_edited_row(quick_bundle, portfolio_csv, tmp_path, audit_url, capsys):
+def test_audit_verify_names_an_edited_row(quick_bundle, portfolio_csv, tmp_path, database, monkeypatch, capsys):
+    # on a SQLite file and on a PostgreSQL database: the same command, the same answers
+    monkeypatch.setenv("RISKCORE_AUDIT_URL", database.url)
     assert run("score", "--model", quick_bundle.path, "--input", portfolio_csv, "--output", tmp_path / "o.csv",
                capsys=capsys)[0] == 1
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 0 and "chain intact: 38 rows" in text
-    with sqlite3.connect(tmp_path / "audit.db") as conn:
-        batch_id, data = conn.execute("SELECT batch_id, data FROM audit_segments").fetchone()
-        stored = _decode(data, "t", 0)
-        p = stored.column("p_default").to_pylist()
-        p[6] = 0.0001
-        edited = stored.set_column(stored.schema.get_field_index("p_default"), "p_default", pa.array(p))
-        conn.execute("UPDATE audit_segments SET data = ? WHERE batch_id = ?", (_encode(edited), batch_id))
+    batch_id, data = database.sql("SELECT batch_id, data FROM audit_segments")[0]
+    stored = _decode(bytes(data), "t", 0)
+    p = stored.column("p_default").to_pylist()
+    p[6] = 0.0001
+    edited = stored.set_column(stored.schema.get_field_index("p_default"), "p_default", pa.array(p))
+    database.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ?", _encode(edited), batch_id)
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 1
     assert "row 7" in text and "was altered" in text
-    code, text, _ = run("audit", "verify", "--url", audit_url, capsys=capsys)
+    monkeypatch.delenv("RISKCORE_AUDIT_URL")
+    code, text, _ = run("audit", "verify", "--url", database.url, capsys=capsys)
     assert code == 1 and "row 7" in text
 
 

@@ -1,9 +1,12 @@
-"""The model ledger: moves of the champion chained into the audit trail, verified with the scores."""
+"""The model ledger: moves of the champion chained into the audit trail, verified with the scores.
+
+Every test runs on a SQLite file and again on a PostgreSQL database of its own (see tests/databases.py).
+"""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from databases import Database
 
 from riskcore.errors import AuditError
 from riskcore.serving.audit import AuditLog, AuditRecord, ModelMove
@@ -15,13 +18,19 @@ def _move(**changes) -> ModelMove:
     return ModelMove(**{**base, **changes})
 
 
+@pytest.fixture
+def log(audit_database: Database):
+    log = AuditLog(audit_database.url)
+    yield log
+    log.close()
+
+
 def _score(log: AuditLog, company: str) -> None:
     log.record([AuditRecord(company, {"roa": 0.1}, 0.02, "accept", "5")], source="cli", caller="t",
                model_version="lightgbm-2", bundle_hash="cd" * 32)
 
 
-def test_moves_are_chained_between_scores_and_read_back_in_order(audit_url):
-    log = AuditLog(audit_url)
+def test_moves_are_chained_between_scores_and_read_back_in_order(log):
     _score(log, "C1")
     first = log.record_move(_move())
     _score(log, "C2")
@@ -37,33 +46,28 @@ def test_moves_are_chained_between_scores_and_read_back_in_order(audit_url):
     assert result.requests == 4
 
 
-def test_an_edited_move_breaks_the_chain(audit_url):
-    log = AuditLog(audit_url)
+def test_an_edited_move_breaks_the_chain(log, audit_database):
     _score(log, "C1")
     log.record_move(_move())
     _score(log, "C2")
-    engine = create_engine(audit_url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE audit_requests SET columns = replace(columns, 'cheaper', 'richer') "
-                          "WHERE source = 'ledger'"))
+    audit_database.sql("UPDATE audit_requests SET columns = replace(columns, 'cheaper', 'richer') "
+                       "WHERE source = 'ledger'")
+    assert audit_database.sql("SELECT count(*) FROM audit_requests WHERE columns LIKE '%richer%'") == [(1,)]
     result = log.verify()
     assert not result.ok and "was altered" in result.message
 
 
-def test_a_deleted_move_breaks_the_chain(audit_url):
-    log = AuditLog(audit_url)
+def test_a_deleted_move_breaks_the_chain(log, audit_database):
     log.record_move(_move())
     _score(log, "C1")
-    with create_engine(audit_url).begin() as conn:
-        conn.execute(text("DELETE FROM audit_requests WHERE source = 'ledger'"))
+    audit_database.sql("DELETE FROM audit_requests WHERE source = 'ledger'")
     assert not log.verify().ok
 
 
 @pytest.mark.parametrize("changes, message", [({"reason": "  "}, "needs a reason"),
                                               ({"event": "override", "gate_digest": ""}, "names the gate report"),
                                               ({"event": "demote"}, "unknown")])
-def test_an_incomplete_move_is_refused_and_nothing_is_recorded(audit_url, changes, message):
-    log = AuditLog(audit_url)
+def test_an_incomplete_move_is_refused_and_nothing_is_recorded(log, changes, message):
     with pytest.raises(AuditError, match=message):
         log.record_move(_move(**changes))
     assert log.moves() == [] and log.verify().ok

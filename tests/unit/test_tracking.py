@@ -1,20 +1,34 @@
-"""The experiment store's failures: a store that cannot be used is a TrackingError, a bug stays a bug."""
+"""The experiment store's failures: a store that cannot be used is a TrackingError, a bug stays a bug.
+
+The tests that open a real store (the ``store`` fixture) run on a SQLite file and again on a fresh PostgreSQL
+database (see tests/databases.py); the tests with a stand-in client stay on SQLite.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from databases import BACKENDS, new_database
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from sqlalchemy.exc import OperationalError
 
 from riskcore.errors import ModelNotFoundError, TrackingError
-from riskcore.modelling.tracking import Tracker, load_champion
+from riskcore.modelling.tracking import CHAMPION, PREVIOUS_CHAMPION, Tracker, load_champion
 
 
 def _tracker(tmp_path: Path, uri: str | None = None) -> Tracker:
     return Tracker(uri or "sqlite:///" + str(tmp_path / "mlflow.db"), tmp_path / "mlartifacts")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, tmp_path) -> Iterator[str]:
+    """The URI of a fresh, empty experiment store: a SQLite file, and a PostgreSQL database."""
+    db = new_database(request.param, tmp_path, "mlflow")
+    yield db.url
+    db.drop()
 
 
 class _Client:
@@ -37,8 +51,8 @@ def _failing(tmp_path: Path, error: Exception) -> Tracker:
     return tracker
 
 
-def test_a_fresh_store_has_no_champion_and_no_runs(tmp_path):
-    tracker = _tracker(tmp_path)
+def test_a_fresh_store_has_no_champion_and_no_runs(tmp_path, store):
+    tracker = _tracker(tmp_path, store)
     assert tracker.champion() is None
     assert tracker.runs().empty
     with pytest.raises(ModelNotFoundError, match="no champion model yet"):
@@ -102,9 +116,43 @@ def test_a_bug_is_not_disguised_as_a_store_failure(tmp_path):
         _failing(tmp_path, RuntimeError("a bug")).runs()
 
 
-def test_promote_a_run_without_a_registered_version(tmp_path):
+def test_promote_a_run_without_a_registered_version(tmp_path, store):
     with pytest.raises(ModelNotFoundError, match="has no registered model version"):
-        _tracker(tmp_path).promote_run("0" * 32)
+        _tracker(tmp_path, store).promote_run("0" * 32)
+
+
+def _registered(tracker: Tracker, bundle_dir: Path, model_version: str) -> str:
+    """Log a run with ``bundle_dir`` as its bundle and register it; the registry version."""
+    run_id = tracker.log_run(run_name=model_version, params={"kind": "logistic"}, metrics={"auc": 0.8},
+                             tags={"model_version": model_version}, candidates=[], bundle_dir=bundle_dir)
+    return tracker.register(run_id=run_id, bundle_dir=bundle_dir, bundle_hash=f"hash-{model_version}",
+                            model_version=model_version)
+
+
+def test_moving_the_champion_keeps_the_previous_one_under_its_alias(tmp_path, store):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text('{"model": "test"}', encoding="utf-8")
+    store = store.replace("postgresql+psycopg://", "postgresql://", 1)  # the plain URL a team writes
+    tracker = _tracker(tmp_path, store)
+    first, second = _registered(tracker, bundle, "logistic-1"), _registered(tracker, bundle, "lightgbm-2")
+    assert (first, second) == ("1", "2")
+    assert tracker.alias_version(CHAMPION) is None and tracker.registry_versions()["champion"].sum() == 0
+    tracker.set_champion(first)
+    assert tracker.champion().model_version == "logistic-1" and tracker.alias_version(PREVIOUS_CHAMPION) is None
+
+    assert tracker.move_champion(second, tags={"move_event": "promote", "moved_by": "cli:ana"}) == first
+    assert (tracker.alias_version(CHAMPION), tracker.alias_version(PREVIOUS_CHAMPION)) == (second, first)
+    reopened = _tracker(tmp_path, store)  # a second tracker on the store reads the same aliases
+    assert (reopened.champion().registry_version, reopened.champion().model_version) == (second, "lightgbm-2")
+    versions = reopened.registry_versions().set_index("version")
+    assert versions.loc[second, ["champion", "previous_champion"]].tolist() == [True, False]
+    assert versions.loc[first, ["champion", "previous_champion"]].tolist() == [False, True]
+    assert versions.loc[second, "bundle_hash"] == "hash-lightgbm-2"
+    assert reopened.client.get_model_version(reopened.model_name, second).tags["moved_by"] == "cli:ana"
+
+    assert tracker.move_champion(first, tags={"move_event": "rollback"}) == second  # and back
+    assert (reopened.alias_version(CHAMPION), reopened.alias_version(PREVIOUS_CHAMPION)) == (first, second)
 
 
 def _report(version: str, score_psi: float, statuses: list[str]) -> dict:
@@ -118,8 +166,8 @@ def _report(version: str, score_psi: float, statuses: list[str]) -> dict:
                        zip(["feature_psi", "score_psi", "auc_drop"], statuses, strict=False)]}
 
 
-def test_monitoring_runs_go_to_their_own_experiment_and_read_back(tmp_path):
-    tracker = _tracker(tmp_path)
+def test_monitoring_runs_go_to_their_own_experiment_and_read_back(tmp_path, store):
+    tracker = _tracker(tmp_path, store)
     monitoring = tracker.monitoring()
     assert monitoring.experiment == "riskcore-monitoring" and monitoring.monitoring() is monitoring
     assert tracker.monitoring_runs().empty
@@ -144,9 +192,9 @@ def test_monitoring_runs_go_to_their_own_experiment_and_read_back(tmp_path):
     assert tracker.monitoring_runs("v3").empty
 
 
-def test_the_report_of_an_unknown_monitoring_run_is_a_tracking_error(tmp_path):
+def test_the_report_of_an_unknown_monitoring_run_is_a_tracking_error(tmp_path, store):
     with pytest.raises(TrackingError, match="cannot read the monitoring report of run '0+'"):
-        _tracker(tmp_path).monitoring_report("0" * 32)
+        _tracker(tmp_path, store).monitoring_report("0" * 32)
 
 
 def test_a_store_failure_while_logging_monitoring_is_a_tracking_error(tmp_path):
