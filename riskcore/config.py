@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from riskcore.errors import ConfigError
 
 __all__ = ["AlertRules", "CostMode", "Costs", "Profile", "PromotionRules", "RiskBands", "ServingRules", "Settings",
-           "TrainingConfig", "load_settings", "parse_candidates", "set_thread_defaults"]
+           "TrainingConfig", "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -206,6 +206,24 @@ class TrainingConfig:
         raise ConfigError(f"profile {profile!r} is unknown; use 'quick' or 'full'")
 
 
+def database_url(url: str) -> str:
+    """A database URL as SQLAlchemy (and MLflow) read it: ``postgres://`` becomes ``postgresql://``.
+
+    Hosting services hand out ``postgres://user:password@host/db``; SQLAlchemy knows the dialect only as
+    ``postgresql`` (which reaches the server through psycopg 3). Anything else is returned unchanged.
+
+    Examples
+    --------
+    >>> database_url("postgres://ana@db.internal:5432/riskcore")
+    'postgresql://ana@db.internal:5432/riskcore'
+    >>> database_url("sqlite:////srv/riskcore/audit.db")
+    'sqlite:////srv/riskcore/audit.db'
+    """
+    if isinstance(url, str) and url[:11].lower() == "postgres://":
+        return "postgresql://" + url[11:]
+    return url
+
+
 def parse_candidates(text: str) -> tuple[ModelKind, ...]:
     """Model kinds from a comma-separated list such as ``"logistic,lightgbm"`` (spaces and case ignored).
 
@@ -253,14 +271,14 @@ class Settings:
     def resolved_tracking_uri(self) -> str:
         """The MLflow tracking URI: the setting, or a SQLite file in ``home``."""
         if self.tracking_uri:
-            return self.tracking_uri
+            return database_url(self.tracking_uri)
         return "sqlite:///" + str((self.home / "mlflow.db").resolve())
 
     @property
     def resolved_audit_url(self) -> str:
         """The audit database URL: the setting, or a SQLite file in ``home``."""
         if self.audit_url:
-            return self.audit_url
+            return database_url(self.audit_url)
         return "sqlite:///" + str((self.home / "audit.db").resolve())
 
     @property

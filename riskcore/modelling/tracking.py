@@ -19,9 +19,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from riskcore.config import database_url
 from riskcore.errors import ModelNotFoundError, TrackingError
 
 if TYPE_CHECKING:
@@ -93,7 +95,7 @@ class Tracker:
 
     def __init__(self, tracking_uri: str, artifact_root: str | Path, *, experiment: str = "riskcore",
                  model_name: str = "riskcore-pd"):
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = database_url(tracking_uri)
         self.artifact_root = Path(artifact_root)
         self.experiment = experiment
         self.model_name = model_name
@@ -112,6 +114,47 @@ class Tracker:
         return self.tracking_uri.split(":", 1)[0].lower() in ("http", "https")
 
     @property
+    def shown_uri(self) -> str:
+        """The store's URI for messages: a database password replaced by ``***``."""
+        return _hide_password(self.tracking_uri)
+
+    def _redact(self, err: object) -> str:
+        """An error's text without the store's password (a driver may quote the URL it was given)."""
+        text = str(err)
+        password = urlsplit(self.tracking_uri).password if "://" in self.tracking_uri else None
+        return text.replace(password, "***") if password else text
+
+    @property
+    def _is_database_server(self) -> bool:
+        return self.tracking_uri.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "mysql", "mssql")
+
+    def _check_reachable(self) -> None:
+        """Connect once, with a short timeout, before MLflow does.
+
+        MLflow retries an engine that cannot connect ten times with a growing pause, about 100 s in all,
+        before it gives up: a dashboard or API pointed at a server that is down would hang that long
+        before it could say so. One connection here fails in seconds instead, with the server's reason.
+        """
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import SQLAlchemyError
+        from sqlalchemy.pool import NullPool
+
+        args = {"connect_timeout": 10} if self.tracking_uri.startswith("postgresql") \
+            and "connect_timeout" not in self.tracking_uri else {}
+        try:
+            engine = create_engine(self.tracking_uri, poolclass=NullPool, connect_args=args)
+            try:
+                with engine.connect():
+                    pass
+            finally:
+                engine.dispose()
+        except (SQLAlchemyError, ImportError) as err:
+            reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]
+            raise TrackingError(f"cannot reach the experiment store {self.shown_uri!r}: {self._redact(reason)}; "
+                                "check that the database server is running and that MLFLOW_TRACKING_URI (or "
+                                "tracking_uri in riskcore.toml) names it") from None
+
+    @property
     def client(self) -> MlflowClient:
         """The MLflow client (created, with the store, on first use)."""
         if self._client is None:
@@ -121,9 +164,12 @@ class Tracker:
             try:
                 if self.tracking_uri.startswith("sqlite:///"):
                     Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                elif self._is_database_server:
+                    self._check_reachable()
                 self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
             except _store_errors() as err:
-                raise TrackingError(f"cannot open the experiment store {self.tracking_uri!r}: {err}") from None
+                raise TrackingError(f"cannot open the experiment store {self.shown_uri!r}: "
+                                    f"{self._redact(err)}") from None
         return self._client
 
     @property
@@ -144,8 +190,8 @@ class Tracker:
                 else:
                     self._experiment_id = exp.experiment_id
             except _store_errors() as err:
-                raise TrackingError(f"cannot open the experiment {self.experiment!r} in {self.tracking_uri!r}: "
-                                    f"{err}") from None
+                raise TrackingError(f"cannot open the experiment {self.experiment!r} in {self.shown_uri!r}: "
+                                    f"{self._redact(err)}") from None
         return str(self._experiment_id)
 
     # -- writing -----------------------------------------------------------
@@ -185,7 +231,7 @@ class Tracker:
             c.set_terminated(rid)
             return str(rid)
         except _store_errors() as err:
-            raise TrackingError(f"could not log the run to {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"could not log the run to {self.shown_uri!r}: {self._redact(err)}") from None
 
     def register(self, *, run_id: str, bundle_dir: Path, bundle_hash: str, model_version: str) -> str:
         """Register the run's bundle as a new model version; returns the registry version."""
@@ -203,14 +249,14 @@ class Tracker:
                                               "bundle_hash": bundle_hash, "model_version": model_version})
             return str(mv.version)
         except _store_errors() as err:
-            raise TrackingError(f"could not register the model: {err}") from None
+            raise TrackingError(f"could not register the model: {self._redact(err)}") from None
 
     def set_champion(self, registry_version: str) -> None:
         """Point the ``champion`` alias at a registered version."""
         try:
             self.client.set_registered_model_alias(self.model_name, CHAMPION, str(registry_version))
         except _store_errors() as err:
-            raise TrackingError(f"could not set the champion: {err}") from None
+            raise TrackingError(f"could not set the champion: {self._redact(err)}") from None
 
     def alias_version(self, alias: str) -> str | None:
         """The registry version an alias points at, or None when it points nowhere."""
@@ -219,7 +265,7 @@ class Tracker:
         except _store_errors() as err:
             if _not_found(err):
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
 
     def move_champion(self, registry_version: str, *, tags: dict[str, str]) -> str | None:
         """Make ``registry_version`` the champion and the old champion the ``previous_champion``; the old version.
@@ -237,7 +283,7 @@ class Tracker:
                 c.set_model_version_tag(self.model_name, str(registry_version), key, str(value)[:5000])
                 c.set_registered_model_tag(self.model_name, f"last_move.{key}", str(value)[:5000])
         except _store_errors() as err:
-            raise TrackingError(f"could not move the champion: {err}") from None
+            raise TrackingError(f"could not move the champion: {self._redact(err)}") from None
         return old
 
     def registry_version_of(self, model_version: str) -> str | None:
@@ -251,7 +297,7 @@ class Tracker:
         try:
             found = self.client.search_model_versions(f"run_id = '{run_id}'")
         except _store_errors() as err:
-            raise TrackingError(f"cannot read the model registry: {err}") from None
+            raise TrackingError(f"cannot read the model registry: {self._redact(err)}") from None
         versions = [v for v in found if v.name == self.model_name]
         if not versions:
             raise ModelNotFoundError(f"run {run_id!r} has no registered model version")
@@ -294,7 +340,8 @@ class Tracker:
             c.set_terminated(rid)
             return str(rid)
         except _store_errors() as err:
-            raise TrackingError(f"could not log the monitoring run to {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"could not log the monitoring run to {self.shown_uri!r}: "
+                                f"{self._redact(err)}") from None
 
     def monitoring_runs(self, model_version: str | None = None) -> pd.DataFrame:
         """Monitoring runs, newest first (of one model version when given); empty when there are none."""
@@ -310,7 +357,7 @@ class Tracker:
             uri = self.client.get_run(run_id).info.artifact_uri.rstrip("/") + "/monitor.json"
             return dict(load_dict(uri))
         except _store_errors() as err:
-            raise TrackingError(f"cannot read the monitoring report of run {run_id!r}: {err}") from None
+            raise TrackingError(f"cannot read the monitoring report of run {run_id!r}: {self._redact(err)}") from None
 
     # -- reading -----------------------------------------------------------
     def champion(self) -> ChampionRef | None:
@@ -324,7 +371,7 @@ class Tracker:
         except _store_errors() as err:
             if _not_found(err):  # no registered model, or no version with the alias yet
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
         return self._ref(mv)
 
     def version_ref(self, registry_version: str) -> ChampionRef | None:
@@ -334,7 +381,7 @@ class Tracker:
         except _store_errors() as err:
             if _not_found(err):
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
         return self._ref(mv)
 
     def _ref(self, mv: Any) -> ChampionRef:
@@ -356,7 +403,8 @@ class Tracker:
                                               tracking_uri=self.tracking_uri, dst_path=str(dest.parent / "tmp")))
                 tmp.rename(dest)
             except _store_errors() as err:
-                raise ModelNotFoundError(f"the champion's bundle is neither on disk nor downloadable: {err}") from None
+                raise ModelNotFoundError("the champion's bundle is neither on disk nor downloadable: "
+                                         f"{self._redact(err)}") from None
         return dest
 
     def _search(self, filter_string: str = "") -> pd.DataFrame:
@@ -366,7 +414,7 @@ class Tracker:
             found = client.search_runs([experiment_id], filter_string=filter_string,
                                        order_by=["attributes.start_time DESC"], max_results=5000)
         except _store_errors() as err:
-            raise TrackingError(f"cannot read runs from {self.tracking_uri!r}: {err}") from None
+            raise TrackingError(f"cannot read runs from {self.shown_uri!r}: {self._redact(err)}") from None
         rows = []
         for r in found:
             row: dict[str, Any] = {
@@ -406,7 +454,7 @@ class Tracker:
         try:
             r = self.client.get_run(run_id)
         except _store_errors() as err:
-            raise TrackingError(f"cannot read run {run_id!r}: {err}") from None
+            raise TrackingError(f"cannot read run {run_id!r}: {self._redact(err)}") from None
         return {"params": dict(r.data.params), "metrics": dict(r.data.metrics), "tags": dict(r.data.tags),
                 "start_time": r.info.start_time, "status": r.info.status}
 
@@ -425,6 +473,20 @@ class Tracker:
                  "previous_champion": previous is not None and str(v.version) == previous} for v in versions]
         return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion",
                                            "previous_champion"])
+
+
+def _hide_password(uri: str) -> str:
+    """``uri`` with the password of its ``user:password@`` part replaced by ``***``."""
+    try:
+        parts = urlsplit(uri)
+        password = parts.password
+    except ValueError:
+        return uri
+    if not password:
+        return uri
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _finite(value: Any) -> bool:

@@ -559,3 +559,11 @@ def test_a_copy_refused_by_the_server_is_an_audit_error_and_nothing_is_recorded(
     assert log.count() == 1 and log.verify().ok
     assert db.sql("SELECT count(*) FROM audit_segments")[0][0] == 1
     log.close()
+
+
+def test_the_hosting_services_postgres_scheme_is_read_as_postgresql(postgres_database):
+    url = postgres_database.url.replace("postgresql+psycopg://", "postgres://", 1)
+    log = AuditLog(url)
+    log.record(_records(2), **META)
+    assert AuditLog(postgres_database.url).count() == 2 and "***" in repr(log)
+    log.close()

@@ -206,3 +206,19 @@ def test_a_store_failure_while_logging_monitoring_is_a_tracking_error(tmp_path):
         tracker.log_monitoring(_report("v1", 0.1, []), model_version="v1", bundle_hash="h")
     with pytest.raises(TrackingError, match="cannot read runs"):
         tracker.monitoring_runs()
+
+
+def test_a_store_password_never_appears_in_a_message(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    tracker = _tracker(tmp_path, f"postgres://ana:s3cret-pw@127.0.0.1:{port}/mlflow?connect_timeout=3")
+    assert tracker.tracking_uri.startswith("postgresql://")  # the hosting services' spelling is read as PostgreSQL
+    with pytest.raises(TrackingError) as caught:
+        tracker.champion()
+    message = str(caught.value)  # at once, not after MLflow's 100 s of retries
+    assert "s3cret-pw" not in message and "ana:***@127.0.0.1" in message
+    assert "cannot reach the experiment store" in message and "check that the database server is running" in message
+    assert tracker.shown_uri == f"postgresql://ana:***@127.0.0.1:{port}/mlflow?connect_timeout=3"

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
+from riskcore.config import database_url
 from riskcore.errors import AuditError
 
 __all__ = ["DECISIONS", "FIND_COLUMNS", "GENESIS_HASH", "REASON_SEPARATOR", "RECENT_COLUMNS", "SOURCES", "Decision",
@@ -113,7 +114,7 @@ def _parse_url(url: str) -> URL:
     if not isinstance(url, str) or not url:
         raise AuditError(f"audit url {url!r} must be a database URL such as 'sqlite:////abs/path/audit.db'")
     try:
-        return make_url(url)
+        return make_url(database_url(url))
     except ArgumentError:
         raise AuditError(f"audit url {url!r} is not a database URL; use e.g. 'sqlite:////abs/path/audit.db' "
                          "or 'postgresql+psycopg://user@host/dbname'") from None
