@@ -567,3 +567,12 @@ def test_the_hosting_services_postgres_scheme_is_read_as_postgresql(postgres_dat
     log.record(_records(2), **META)
     assert AuditLog(postgres_database.url).count() == 2 and "***" in repr(log)
     log.close()
+
+
+def test_postgres_stores_the_compressed_chunks_without_compressing_them_again(postgres_database):
+    log = AuditLog(postgres_database.url)
+    log.record(_records(1), **META)
+    storage = postgres_database.sql("SELECT attstorage FROM pg_attribute WHERE attrelid = 'audit_segments'::regclass "
+                                    "AND attname = 'data'")
+    assert storage == [("e",)]  # EXTERNAL: out of line, no second compression
+    log.close()
