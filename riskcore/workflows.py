@@ -230,7 +230,21 @@ def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> Mode
     path = Path(model)
     if not path.exists() and path.name == str(model) and (settings.models_dir / path.name).is_dir():
         return load_bundle(settings.models_dir / path.name)  # a model version, e.g. lightgbm-20261201T101500Z
+    if not path.exists() and path.name == str(model) and _has_registry(settings):
+        from riskcore.modelling.tracking import Tracker
+
+        # a version trained on another host: its bundle comes through the tracking server, verified
+        tracker = Tracker.from_settings(settings)
+        registry_version = tracker.registry_version_of(path.name)
+        ref = tracker.version_ref(registry_version) if registry_version is not None else None
+        if ref is not None:
+            return load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)
     return load_bundle(path)
+
+
+def _has_registry(settings: Settings) -> bool:
+    """Whether there is a registry to ask (a store set, or the default one made): never make one to look."""
+    return bool(settings.tracking_uri) or (settings.home / "mlflow.db").is_file()
 
 
 # ---------------------------------------------------------------------------

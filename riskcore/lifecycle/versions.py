@@ -297,8 +297,11 @@ def rollback(settings: Settings, *, reason: str, actor: str) -> Move:
     if previous is None or current is None:
         raise ModelNotFoundError("there is no previous champion to roll back to: the champion has never been "
                                  "replaced")
-    row = tracker.registry_versions().set_index("version").loc[previous]
-    bundle = load_bundle(settings.models_dir / str(row["model_version"]), expected_hash=row["bundle_hash"] or None)
+    ref = tracker.version_ref(previous)  # on another host than the one that trained it: through the tracking server
+    if ref is None:
+        raise ModelNotFoundError(f"registry version {previous} of the previous champion no longer exists in the "
+                                 "registry; promote a version by name instead (python -m riskcore models promote)")
+    bundle = load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)
     move = ModelMove(event="rollback", actor=actor, from_version=current.model_version, to_version=bundle.version,
                      reason=reason.strip(), to_bundle_hash=bundle.manifest_hash)
     return _move(tracker, audit, previous, move, None)
@@ -322,6 +325,9 @@ def _move(tracker: Tracker, audit: AuditLog, registry_version: str, move: ModelM
         if before_previous is not None:
             tracker.client.set_registered_model_alias(tracker.model_name, PREVIOUS_CHAMPION, before_previous)
         raise
-    verb = {"promote": "promoted", "override": "promoted over a failed gate", "rollback": "rolled back to"}[move.event]
+    overruled = " and ".join({"gate": "a failed gate", "duties": "separation of duties"}.get(o, o)
+                             for o in move.overrode.split(",") if o) or "a failed gate"
+    verb = {"promote": "promoted", "override": f"promoted overruling {overruled}",
+            "rollback": "rolled back to"}[move.event]
     return Move(True, entry, comparison, f"{verb} {move.to_version} (was {move.from_version or 'no champion'}); "
                                          f"ledger entry {entry.seq}")

@@ -396,12 +396,26 @@ class Tracker:
         """The bundle's artifacts of run ``run_id``, downloaded once into the models folder."""
         dest = self.artifact_root.parent / "models" / f"downloaded-{name}"
         if not dest.exists():
+            import shutil
+            import tempfile
+
             try:
                 from mlflow.artifacts import download_artifacts
 
-                tmp = Path(download_artifacts(run_id=run_id, artifact_path="bundle",
-                                              tracking_uri=self.tracking_uri, dst_path=str(dest.parent / "tmp")))
-                tmp.rename(dest)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                # a folder of its own per download: two processes fetching the same bundle do not collide,
+                # and the one that renames second keeps the first one's (identical, verified on load) copy
+                scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=dest.parent))
+                try:
+                    tmp = Path(download_artifacts(run_id=run_id, artifact_path="bundle",
+                                                  tracking_uri=self.tracking_uri, dst_path=str(scratch)))
+                    try:
+                        tmp.rename(dest)
+                    except OSError:
+                        if not dest.is_dir():  # else another process put the same bundle there first
+                            raise
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
             except _store_errors() as err:
                 raise ModelNotFoundError("the champion's bundle is neither on disk nor downloadable: "
                                          f"{self._redact(err)}") from None

@@ -350,3 +350,22 @@ def test_open_model_reads_a_folder_or_the_champion(quick_training, quick_bundle,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///" + str(tmp_path / "empty.db"))
     with pytest.raises(ModelNotFoundError):
         open_model(None, load_settings())
+
+
+def test_open_model_finds_a_version_trained_on_another_host_through_the_registry(quick_training, tracker,
+                                                                                  monkeypatch, tmp_path):
+    from riskcore.config import load_settings
+    from riskcore.errors import BundleError
+    from riskcore.workflows import open_model
+
+    # this host's state folder holds no bundle; the registry knows where the version is (or downloads it)
+    monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "other-host"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.tracking_uri)
+    opened = open_model(quick_training.model_version, load_settings())
+    assert opened.version == quick_training.model_version
+    with pytest.raises(BundleError, match="no model bundle at 'logistic-19990101T000000Z'"):
+        open_model("logistic-19990101T000000Z", load_settings())  # not in the registry either
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with pytest.raises(BundleError):  # no store set and none made here: the registry is not created to look
+        open_model(quick_training.model_version, load_settings())
+    assert not (tmp_path / "other-host" / "mlflow.db").exists()
