@@ -28,6 +28,8 @@ from riskcore.evaluation.grading import RISK_LEVELS
 from riskcore.serving.records import validate_record
 from riskcore.serving.scoring import MAX_ID_CHARS
 
+ID_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"  # one visible character at least, and no NUL (ECMA and Rust regex)
+
 if TYPE_CHECKING:
     from riskcore.data.schema import DatasetSpec, FeatureSpec
     from riskcore.modelling.bundle import ModelBundle
@@ -486,9 +488,10 @@ def build_request_models(bundle: ModelBundle, max_batch: int) -> RequestModels:
 
     has_year, has_exposure = bool(spec.time), bool(spec.exposure)
     company_fields: dict[str, Any] = {
-        "company_id": (Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"\S")],
-                       Field(..., description=f"The company's identifier (at most {MAX_ID_CHARS} characters); "
-                                              "recorded in the audit trail.")),
+        # not blank, and no NUL: no database can store one in a key, and the audit trail refuses it
+        "company_id": (Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=ID_PATTERN)],
+                       Field(..., description=f"The company's identifier (at most {MAX_ID_CHARS} characters, not "
+                                              "blank, no NUL character); recorded in the audit trail.")),
     }
     if has_year:
         company_fields["fiscal_year"] = (Year | None, Field(None, description="The fiscal year of the figures."))

@@ -327,7 +327,6 @@ def _move(tracker: Tracker, audit: AuditLog, registry_version: str, move: ModelM
         raise
     overruled = " and ".join({"gate": "a failed gate", "duties": "separation of duties"}.get(o, o)
                              for o in move.overrode.split(",") if o) or "a failed gate"
-    verb = {"promote": "promoted", "override": f"promoted overruling {overruled}",
-            "rollback": "rolled back to"}[move.event]
-    return Move(True, entry, comparison, f"{verb} {move.to_version} (was {move.from_version or 'no champion'}); "
-                                         f"ledger entry {entry.seq}")
+    done = {"promote": f"promoted {move.to_version}", "override": f"promoted {move.to_version} overruling {overruled}",
+            "rollback": f"rolled back to {move.to_version}"}[move.event]
+    return Move(True, entry, comparison, f"{done} (was {move.from_version or 'no champion'}); ledger entry {entry.seq}")

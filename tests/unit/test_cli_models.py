@@ -127,7 +127,7 @@ def test_promote_through_the_gate_override_rollback_and_history(home, env, audit
     assert "the champion stays" in capsys.readouterr().out
     assert AuditLog(audit_url).moves() == []
     assert main(["models", "promote", challenger, "--reason", "committee approved", "--override"]) == 0
-    assert "promoted over a failed gate" in capsys.readouterr().out
+    assert "overruling a failed gate (was" in capsys.readouterr().out
     tracker = Tracker.from_settings(load_settings())
     assert tracker.champion().model_version == challenger
     assert main(["models", "list"]) == 0

@@ -167,3 +167,21 @@ def test_module_entry_point_scores_without_a_traceback(quick_bundle, portfolio_c
     assert "Scored 38 of 40 rows" in proc.stdout
     header = next(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert header[:3] == ["row", ID, YEAR]
+
+
+def test_a_nul_in_an_id_of_a_parquet_file_rejects_that_row_and_scores_the_rest(quick_bundle, portfolio_csv, tmp_path,
+                                                                               audit_url, capsys):
+    import pandas as pd
+
+    frame = pd.read_csv(portfolio_csv, dtype={ID: str}).drop(index=[4, 8]).reset_index(drop=True)  # the broken rows
+    frame.loc[2, ID] = "C-\x00-2"  # a binary export can carry one; no database can store it in a key
+    path = tmp_path / "portfolio.parquet"
+    frame.to_parquet(path)
+    code, text, _ = run("score", "--model", quick_bundle.path, "--input", path, "--output", tmp_path / "o.csv",
+                        capsys=capsys)
+    assert code == 1 and "Scored 37 of 38 rows" in text
+    rejects = _read(tmp_path / "o.rejects.csv")
+    assert [(r["row"], r["column"]) for r in rejects] == [("3", ID)]
+    assert "holds a NUL (zero) byte" in rejects[0]["problem"]  # the reading layer refuses it, as in a CSV
+    log = AuditLog(audit_url)
+    assert log.count() == 37 and log.verify().ok

@@ -255,6 +255,7 @@ CASES: dict[str, Case] = {
     "very-long-id": Case(set_cell(4, ID, "X" * 5000),
                          rejects=[(4, ID, "the id is longer than 100 characters")]),
     "formula-in-id": Case(set_cell(4, ID, "=cmd|' /C calc'!A0")),
+    "nul-in-id": Case(set_cell(4, ID, "C-\x00-4"), rejects=[(4, ID, "holds a NUL (zero) byte, which is not text")]),
     "007-style-ids": Case(lambda t: set_cell(5, ID, "0042")(read_back(set_cell(4, ID, "007")(t))),
                           check=_check_007),
     # -- values ---------------------------------------------------------------------

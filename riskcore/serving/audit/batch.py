@@ -142,9 +142,11 @@ class AuditBatch(CommitOrAbort):
         try:
             log._ensure_table("written")
             with log._fail_closed("written"), log._writer.begin() as conn:
-                seq, prev_hash, offset = log._lock_and_tail(conn)
+                # the last chunk goes in before the chain lock: on PostgreSQL, writers store their chunks side by
+                # side and hold the lock only to chain the head (SQLite's BEGIN IMMEDIATE holds it from the start)
                 if self._pending is not None:
                     _store(conn, self._batch_id, self._pending, staged_as=None)
+                seq, prev_hash, offset = log._lock_and_tail(conn)
                 if self._staged:
                     self._check_stored(conn)
                 values = (seq + 1, _utc_now(), self.request_id, self._batch_id, self._meta["caller"],
