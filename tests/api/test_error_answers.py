@@ -100,6 +100,7 @@ CASES = {
                            "missing"),
     "number for company_id": (lambda c: {**c, "company_id": 17}, ["body", "company_id"], "string_type"),
     "blank company_id": (lambda c: {**c, "company_id": "   "}, ["body", "company_id"], "string_pattern_mismatch"),
+    "NUL in company_id": (lambda c: {**c, "company_id": "C-\x00-1"}, ["body", "company_id"], "string_pattern_mismatch"),
     "company_id too long": (lambda c: {**c, "company_id": "C" * 101}, ["body", "company_id"], "string_too_long"),
     "negative exposure": (lambda c: {**c, "exposure": -1.0}, ["body", "exposure"], "greater_than_equal"),
     "fiscal year as text": (lambda c: {**c, "fiscal_year": "2023"}, ["body", "fiscal_year"], "int_type"),
