@@ -8,6 +8,7 @@ exit 1, naming it). Skipped without RISKCORE_TEST_POSTGRES_URL, unless RISKCORE_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -86,12 +87,24 @@ class Team:
         return psutil.Process(self.process.pid).children(recursive=True)
 
     def kill(self) -> None:
-        """Whatever is left of the script's session (when a test failed half-way)."""
+        """Whatever is left (when a test failed half-way): the script stops the three, then anything left is killed.
+
+        The three run in sessions of their own, so killing the script's process group would not reach them.
+        """
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(10)
+            left = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            left = []
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        for process in _ended(left, 5):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
 
 
 @pytest.fixture
