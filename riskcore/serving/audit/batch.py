@@ -14,7 +14,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from riskcore.data.transaction import CommitOrAbort
 from riskcore.errors import AuditError
@@ -23,6 +23,8 @@ from riskcore.serving.audit.records import _Chunk, _make_chunk
 from riskcore.serving.audit.tables import (
     _HEAD_COLUMNS,
     _HEAD_JSON,
+    _driver_cursor,
+    _is_psycopg,
     _utc_now,
     audit_ids,
     audit_requests,
@@ -212,7 +214,7 @@ def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | N
     conn.execute(_INSERT_SEGMENT, {"batch_id": batch_id, "chunk": chunk.index, "first_row": chunk.first_row,
                                    "n_rows": chunk.n_rows, "created": now, "data": chunk.data})
     style = conn.dialect.paramstyle
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    if _is_psycopg(conn):
         # PostgreSQL's bulk path: one COPY per chunk, in the same transaction (5x an executemany of 100,000 ids)
         _copy_ids(conn, batch_id, chunk)
     elif style in ("qmark", "format", "pyformat"):
@@ -230,27 +232,12 @@ def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | N
 
 
 def _copy_ids(conn: Connection, batch_id: str, chunk: _Chunk) -> None:
-    """COPY a chunk's company index through the driver; its errors become SQLAlchemy's, as for any statement."""
+    """COPY a chunk's company index through the driver (PostgreSQL's bulk path)."""
     table = conn.dialect.identifier_preparer.format_table(audit_ids)
     statement = f"COPY {table} (company_id, batch_id, chunk) FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
-    raw = conn.connection
-    cursor = raw.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            for company_id in chunk.company_ids:
-                copy.write_row((company_id, batch_id, chunk.index))
-    except dbapi.Error as err:
-        lost = conn.dialect.is_disconnect(err, raw.dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(err)  # the pool must not hand this connection out again
-        raise DBAPIError.instance(statement, None, err, dbapi.Error, connection_invalidated=lost,
-                                  dialect=conn.dialect) from err
-    finally:
-        try:
-            cursor.close()
-        except dbapi.Error:
-            pass  # a lost connection: its error is the one raised above
+    with _driver_cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
+        for company_id in chunk.company_ids:
+            copy.write_row((company_id, batch_id, chunk.index))
 
 
 def _remove_batch(conn: Connection, batch_id: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
@@ -22,7 +24,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from riskcore.config import database_url
 from riskcore.errors import AuditError
@@ -132,6 +134,36 @@ def _sqlite_file(url: URL) -> Path | None:
     if url.query.get("uri") in ("true", "1") or url.database.startswith("file:"):
         return None
     return Path(url.database)
+
+
+def _is_psycopg(conn: Connection) -> bool:
+    """Whether ``conn`` reaches PostgreSQL through psycopg 3 (whose COPY and binary results riskcore uses)."""
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, statement: str, **options: Any) -> Iterator[Any]:
+    """A cursor of the driver itself, in ``conn``'s transaction, for what SQLAlchemy does not offer.
+
+    Its errors become SQLAlchemy's, as for any statement (so they fail closed like the others), and a
+    connection the server dropped is invalidated, so the pool never hands it out again.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    raw = conn.connection
+    cursor = raw.cursor(**options)
+    try:
+        yield cursor
+    except dbapi.Error as err:
+        lost = conn.dialect.is_disconnect(err, raw.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(err)
+        raise DBAPIError.instance(statement, None, err, dbapi.Error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from err
+    finally:
+        try:
+            cursor.close()
+        except dbapi.Error:
+            pass  # a lost connection: its error is the one raised above
 
 
 def _serialise_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -23,7 +23,14 @@ from riskcore.serving.audit.hashing import (
     _head_hash,
     _Unreadable,
 )
-from riskcore.serving.audit.tables import _HEAD_COLUMNS, GENESIS_HASH, audit_requests, audit_segments
+from riskcore.serving.audit.tables import (
+    _HEAD_COLUMNS,
+    GENESIS_HASH,
+    _driver_cursor,
+    _is_psycopg,
+    audit_requests,
+    audit_segments,
+)
 
 __all__ = ["VerifyResult", "verify_trail"]
 
@@ -76,9 +83,17 @@ def _check_head(values: tuple[Any, ...], expected_seq: int, prev_hash: str,
 
 
 def _segments(conn: Connection, batch_id: str) -> Iterator[Any]:
+    """A request's stored chunks in order (``chunk``, ``first_row``, ``n_rows``, ``data``)."""
     s = audit_segments.c
-    return iter(conn.execute(select(s.chunk, s.first_row, s.n_rows, s.data)
-                             .where(s.batch_id == batch_id).order_by(s.chunk)))
+    query = select(s.chunk, s.first_row, s.n_rows, s.data).where(s.batch_id == batch_id).order_by(s.chunk)
+    if not _is_psycopg(conn):
+        return iter(conn.execute(query))
+    # PostgreSQL sends bytea as hex text unless asked for binary: 4x the time for the chunks' bytes
+    from psycopg.rows import namedtuple_row
+
+    compiled = query.compile(dialect=conn.dialect)
+    with _driver_cursor(conn, str(compiled), binary=True, row_factory=namedtuple_row) as cursor:
+        return iter(cursor.execute(str(compiled), compiled.params).fetchall())
 
 
 def _check_chunks(conn: Connection, head: Any) -> tuple[int, int | None, str] | None:
