@@ -25,6 +25,8 @@ from riskcore.serving.audit.tables import (
     FIND_COLUMNS,
     REASON_SEPARATOR,
     RECENT_COLUMNS,
+    _fetch_binary,
+    _is_psycopg,
     audit_ids,
     audit_requests,
     audit_segments,
@@ -92,8 +94,13 @@ def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
 
 def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
     """One stored chunk of a committed request, decoded; None when it is not stored (``verify()`` says why)."""
-    data = conn.execute(select(audit_segments.c.data).where(
-        audit_segments.c.batch_id == head.batch_id, audit_segments.c.chunk == chunk)).scalar()
+    query = select(audit_segments.c.data).where(audit_segments.c.batch_id == head.batch_id,
+                                                audit_segments.c.chunk == chunk)
+    if _is_psycopg(conn):
+        found = _fetch_binary(conn, query)
+        data = found[0].data if found else None
+    else:
+        data = conn.execute(query).scalar()
     return None if data is None else _decode(data, head.request_id, chunk)
 
 

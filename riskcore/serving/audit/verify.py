@@ -26,7 +26,7 @@ from riskcore.serving.audit.hashing import (
 from riskcore.serving.audit.tables import (
     _HEAD_COLUMNS,
     GENESIS_HASH,
-    _driver_cursor,
+    _fetch_binary,
     _is_psycopg,
     audit_requests,
     audit_segments,
@@ -86,14 +86,7 @@ def _segments(conn: Connection, batch_id: str) -> Iterator[Any]:
     """A request's stored chunks in order (``chunk``, ``first_row``, ``n_rows``, ``data``)."""
     s = audit_segments.c
     query = select(s.chunk, s.first_row, s.n_rows, s.data).where(s.batch_id == batch_id).order_by(s.chunk)
-    if not _is_psycopg(conn):
-        return iter(conn.execute(query))
-    # PostgreSQL sends bytea as hex text unless asked for binary: 4x the time for the chunks' bytes
-    from psycopg.rows import namedtuple_row
-
-    compiled = query.compile(dialect=conn.dialect)
-    with _driver_cursor(conn, str(compiled), binary=True, row_factory=namedtuple_row) as cursor:
-        return iter(cursor.execute(str(compiled), compiled.params).fetchall())
+    return iter(_fetch_binary(conn, query) if _is_psycopg(conn) else conn.execute(query))
 
 
 def _check_chunks(conn: Connection, head: Any) -> tuple[int, int | None, str] | None:
