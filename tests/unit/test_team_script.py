@@ -130,9 +130,36 @@ def _ended(processes: list[psutil.Process], timeout: float) -> list[psutil.Proce
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
+def _cmdline(process: psutil.Process) -> str:
+    """A process's command line; empty for one that ended meanwhile (the script's short-lived subshells)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _riskcore(env: dict[str, str], *args: str) -> str:
+    """Run ``python -m riskcore ARGS`` as a user does; its output (it must succeed)."""
+    done = subprocess.run([sys.executable, "-m", "riskcore", *args], cwd=ROOT, text=True, capture_output=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, f"riskcore {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _served(team: Team, version: str, timeout: float = 60) -> bool:
+    """Whether the running API serves ``version`` within ``timeout`` seconds (it re-reads the alias every 5 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, ready = _get(f"http://127.0.0.1:{team.api_port}/ready")
+        if status == 200 and json.loads(ready).get("serving_version") == version:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def test_team_serves_scores_into_postgres_and_stops_on_sigterm(team: Team, team_database: Database) -> None:
     children = team.wait_running()
-    commands = [" ".join(p.cmdline()) for p in children]
+    commands = [c for c in map(_cmdline, children) if c]
     for needed in ("mlflow server", "-m api", "streamlit run"):
         assert any(needed in c for c in commands), f"no {needed!r} process among {commands}"
     # the three never show the password (the script's own subshells repeat the URL it was given as an argument)
@@ -193,6 +220,18 @@ def test_team_serves_scores_into_postgres_and_stops_on_sigterm(team: Team, team_
                                 "ORDER BY 1")
     assert ("cli", served, 1) in sources and ("api", served, 1) in sources, sources
 
+    # a version trained and promoted from that other host is served by the running API, without a restart;
+    # rolled back, the first one is served again; both moves are in the ledger on PostgreSQL
+    trained = _riskcore(other, "train", "--data", str(team.home / "data" / "demo_portfolio.csv"),
+                        *FIRST_MODEL, "--no-promote")
+    challenger = next(line.split()[1] for line in trained.splitlines() if line.startswith("Model "))
+    _riskcore(other, "models", "promote", challenger, "--reason", "team test", "--override")
+    assert _served(team, challenger), "the promoted version was not served"
+    _riskcore(other, "models", "rollback", "--reason", "team test")
+    assert _served(team, served), "the rolled-back version was not served"
+    events = team_database.sql("SELECT caller FROM audit_requests WHERE source = 'ledger' ORDER BY seq")
+    assert len(events) >= 2 and _riskcore(other, "audit", "verify").startswith("chain intact")
+
     team.process.send_signal(signal.SIGTERM)
     assert team.process.wait(30) == 0, team.text
     assert not _ended(children, 15), "processes outlived scripts/team"
@@ -204,7 +243,7 @@ def test_team_serves_scores_into_postgres_and_stops_on_sigterm(team: Team, team_
 
 def test_team_stops_the_others_when_one_dies(team: Team) -> None:
     children = team.wait_running()
-    api = next(p for p in children if "-m api" in " ".join(p.cmdline()))
+    api = next(p for p in children if "-m api" in _cmdline(p))
     api.kill()
     assert team.process.wait(30) == 1, team.text
     assert "the API stopped" in team.text
