@@ -166,8 +166,10 @@ def test_the_job_is_one_audit_request_that_verifies(client, scored):
 
 def test_the_bundle_is_on_every_worker_while_the_job_runs_and_released_after(client, data, scored):
     job = scored[0]
-    # broadcast to both workers while partitions are scored (a report can come before the broadcast settles)
-    assert job.holders and max(job.holders) == 2 and job.holders[-1] == 2
+    # broadcast to both workers while partitions are scored. A report can come before the broadcast
+    # settles, and near the end Dask's active memory manager drops the copy of a worker with no task
+    # left that needs it (seen on a loaded machine: [2, 2, 2, 1]), so only the maximum is certain.
+    assert job.holders and max(job.holders) == 2
     assert f"riskcore-bundle-{data['bundle'].manifest_hash}" not in client.who_has()
 
 
