@@ -68,6 +68,7 @@ __all__ = [
     "RiskcoreError",
     "SchemaError",
     "TrackingError",
+    "driver_message",
 ]
 
 @dataclass(frozen=True)
@@ -231,3 +232,19 @@ class ClusterError(RiskcoreError):
 
     exit_status: ClassVar[int] = 6
     http_status: ClassVar[int] = 503
+
+
+def driver_message(err: BaseException) -> str:
+    r"""The first line of what a database driver said, under SQLAlchemy's wrapper (``err.orig``) if any.
+
+    PostgreSQL adds DETAIL, CONTEXT and HINT lines that say nothing to the user; the first line names
+    the problem.
+
+    Examples
+    --------
+    >>> driver_message(ValueError('connection refused\nDETAIL:  is the server running?'))
+    'connection refused'
+    >>> driver_message(ValueError(''))
+    'ValueError'
+    """
+    return (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]

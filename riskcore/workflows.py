@@ -228,17 +228,18 @@ def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> Mode
 
         return load_champion(Tracker.from_settings(settings))
     path = Path(model)
-    if not path.exists() and path.name == str(model) and (settings.models_dir / path.name).is_dir():
-        return load_bundle(settings.models_dir / path.name)  # a model version, e.g. lightgbm-20261201T101500Z
-    if not path.exists() and path.name == str(model) and _has_registry(settings):
-        from riskcore.modelling.tracking import Tracker
+    if not path.exists() and path.name == str(model):  # a model version, e.g. lightgbm-20261201T101500Z
+        if (settings.models_dir / path.name).is_dir():
+            return load_bundle(settings.models_dir / path.name)
+        if _has_registry(settings):
+            from riskcore.modelling.tracking import Tracker
 
-        # a version trained on another host: its bundle comes through the tracking server, verified
-        tracker = Tracker.from_settings(settings)
-        registry_version = tracker.registry_version_of(path.name)
-        ref = tracker.version_ref(registry_version) if registry_version is not None else None
-        if ref is not None:
-            return load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)
+            # a version trained on another host: its bundle comes through the tracking server, verified
+            tracker = Tracker.from_settings(settings)
+            registry_version = tracker.registry_version_of(path.name)
+            ref = tracker.version_ref(registry_version) if registry_version is not None else None
+            if ref is not None:
+                return load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)
     return load_bundle(path)
 
 

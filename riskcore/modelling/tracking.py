@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from riskcore.config import database_url
-from riskcore.errors import ModelNotFoundError, TrackingError
+from riskcore.errors import ModelNotFoundError, TrackingError, driver_message
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -121,7 +121,7 @@ class Tracker:
     def _redact(self, err: object) -> str:
         """An error's text without the store's password (a driver may quote the URL it was given)."""
         text = str(err)
-        password = urlsplit(self.tracking_uri).password if "://" in self.tracking_uri else None
+        password = _password(self.tracking_uri)
         return text.replace(password, "***") if password else text
 
     @property
@@ -149,8 +149,8 @@ class Tracker:
             finally:
                 engine.dispose()
         except (SQLAlchemyError, ImportError) as err:
-            reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]
-            raise TrackingError(f"cannot reach the experiment store {self.shown_uri!r}: {self._redact(reason)}; "
+            raise TrackingError(f"cannot reach the experiment store {self.shown_uri!r}: "
+                                f"{self._redact(driver_message(err))}; "
                                 "check that the database server is running and that MLFLOW_TRACKING_URI (or "
                                 "tracking_uri in riskcore.toml) names it") from None
 
@@ -489,15 +489,19 @@ class Tracker:
                                            "previous_champion"])
 
 
+def _password(uri: str) -> str | None:
+    """The password of ``uri``'s ``user:password@`` part; None when it has none or is no URL at all."""
+    try:
+        return urlsplit(uri).password if "://" in uri else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket: nothing to hide, and no reason to fail a message
+        return None
+
+
 def _hide_password(uri: str) -> str:
     """``uri`` with the password of its ``user:password@`` part replaced by ``***``."""
-    try:
-        parts = urlsplit(uri)
-        password = parts.password
-    except ValueError:
+    if not _password(uri):
         return uri
-    if not password:
-        return uri
+    parts = urlsplit(uri)
     user = parts.username or ""
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

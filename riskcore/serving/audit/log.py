@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from riskcore.errors import AuditError
+from riskcore.errors import AuditError, driver_message
 from riskcore.evaluation.docs import shared_docs
 from riskcore.serving.audit.access import AccessTrail
 from riskcore.serving.audit.batch import AuditBatch, _remove_batch
@@ -433,8 +433,7 @@ class AuditLog(AccessTrail):
         try:
             yield
         except SQLAlchemyError as err:
-            # the driver's first line: PostgreSQL adds CONTEXT/DETAIL lines that say nothing to the user
-            detail = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]
+            detail = driver_message(err)
             if action == "read":
                 hint = "check that the audit database is reachable (setting audit_url or RISKCORE_AUDIT_URL)"
             else:
