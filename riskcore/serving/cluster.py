@@ -113,13 +113,29 @@ def cluster_failures(what: str, left: str = "nothing was recorded or written und
     try:
         yield
     except KilledWorker as err:
-        raise ClusterError(f"{what} stopped: a worker died while working on a partition ({err}); {left}. A "
-                           "worker usually dies of too little memory: split the largest partitions or give the "
-                           "workers more memory, then run the job again") from None
-    except (CommClosedError, FutureCancelledError, DaskTimeout, OSError) as err:
-        raise ClusterError(f"{what} stopped: the connection to the Dask cluster was lost ({type(err).__name__}: "
-                           f"{err}); {left}; check that the scheduler and its workers are running, then run the "
-                           "job again") from None
+        raise _died(what, left, err) from None
+    except FutureCancelledError as err:
+        if err.reason != "lost dependencies":
+            raise _lost(what, left, err) from None
+        # the only worker still holding the broadcast bundle died (Dask's memory manager may have dropped the
+        # other copies): scattered data cannot be recomputed, so the scheduler cancels what needed it
+        raise _died(what, left, err) from None
+    except (CommClosedError, DaskTimeout, OSError) as err:
+        raise _lost(what, left, err) from None
+
+
+def _died(what: str, left: str, err: BaseException) -> ClusterError:
+    """A worker died during ``what``."""
+    return ClusterError(f"{what} stopped: a worker died while working on a partition ({err}); {left}. A worker "
+                        "usually dies of too little memory: split the largest partitions or give the workers "
+                        "more memory, then run the job again")
+
+
+def _lost(what: str, left: str, err: BaseException) -> ClusterError:
+    """The connection to the cluster was lost during ``what``."""
+    return ClusterError(f"{what} stopped: the connection to the Dask cluster was lost ({type(err).__name__}: "
+                        f"{err}); {left}; check that the scheduler and its workers are running, then run the "
+                        "job again")
 
 
 def partition_files(inputs: str | os.PathLike[str]) -> list[Path]:

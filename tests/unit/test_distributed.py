@@ -23,7 +23,7 @@ from riskcore.evaluation.monitoring import monitor
 from riskcore.modelling.bundle import load_bundle
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.batch import FileRequest, score_in_chunks
-from riskcore.serving.cluster import open_cluster, partition_files
+from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import MANIFEST, REJECTS, monitor_partitions, score_partitions
 from riskcore.serving.monitor import MonitorSink
 
@@ -103,6 +103,18 @@ def test_an_unreachable_scheduler_is_a_cluster_error_that_says_what_to_do():
     with pytest.raises(ClusterError, match="no Dask scheduler answered at 'tcp://127.0.0.1:9'.*--scheduler"), \
             open_cluster("tcp://127.0.0.1:9", timeout=1):
         pass
+
+
+@pytest.mark.parametrize(("reason", "said"), [
+    # the last worker holding the broadcast bundle died: what needed it is cancelled, not retried
+    ("lost dependencies", "a worker died while working on a partition.*nothing was recorded.*more memory"),
+    ("scheduler-connection-lost", "the connection to the Dask cluster was lost.*nothing was recorded"),
+])
+def test_a_cancelled_partition_says_whether_a_worker_died_or_the_cluster_was_lost(reason, said):
+    from distributed.client import FutureCancelledError
+
+    with pytest.raises(ClusterError, match=said), cluster_failures("scoring 4 partition(s) on the cluster"):
+        raise FutureCancelledError("riskcore-score-00000", reason)
 
 
 @pytest.fixture(scope="module")
