@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from riskcore.modelling.bundle import ModelBundle
+from riskcore.workbench import ModelBundle
 
 __all__ = ["explanation", "model_info", "prediction"]
 

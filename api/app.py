@@ -53,19 +53,18 @@ from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
 from api.limits import BodySizeLimit, RateLimiter
 from api.monitoring import MonitoringHistory, no_monitoring
 from riskcore.config import Settings, load_settings
-from riskcore.data.schema import DatasetSpec
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
-from riskcore.lifecycle.serving import NO_CHAMPION, ModelServer, Served, score_served
-from riskcore.modelling.bundle import ModelBundle
-from riskcore.serving.audit import AuditLog
+from riskcore.lru import LRU
+from riskcore.workbench import NO_CHAMPION, AuditLog, DatasetSpec, ModelBundle, ModelServer, Served, Workbench
 
-__all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "model_server", "public_reason"]
+__all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "public_reason", "workbench"]
 
 log = logging.getLogger("api")
 
 API_KEY_HEADER = "X-API-Key"
 _NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
              "check the audit store (setting audit_url) — the server log has the details")
+_PER_BUNDLE = 4  # bundles whose request models and /model_info the API keeps (as the model server keeps bundles)
 _AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
@@ -110,6 +109,7 @@ POST /predict_batch takes 1 to {max_batch:,} companies.
 @dataclass
 class _State:
     settings: Settings
+    bench: Workbench
     server: ModelServer
     keys: KeyStore
     audit: AuditLog | None
@@ -119,8 +119,9 @@ class _State:
     bearer: oidc.BearerVerifier | None = None  # None: bearer tokens are not accepted
     app: FastAPI | None = None
     installed: str | None = None  # manifest hash of the bundle whose request models the scoring routes take
-    models: dict[str, tuple[schemas.RequestModels, str]] = field(default_factory=dict)  # hash -> models, fingerprint
-    infos: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> /model_info body
+    # per served bundle (manifest hash): its request models and their fingerprint, its /model_info body
+    models: LRU[str, tuple[schemas.RequestModels, str]] = field(default_factory=lambda: LRU(_PER_BUNDLE))
+    infos: LRU[str, dict[str, Any]] = field(default_factory=lambda: LRU(_PER_BUNDLE))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def served(self, *, now: bool = False) -> Served:
@@ -133,13 +134,12 @@ class _State:
 
     def request_models(self, bundle: ModelBundle) -> tuple[schemas.RequestModels, str]:
         """The request models of a bundle and their fingerprint (the JSON schema's hash), built once per bundle."""
-        found = self.models.get(bundle.manifest_hash)
-        if found is None:
+        def build() -> tuple[schemas.RequestModels, str]:
             models = schemas.build_request_models(bundle, self.settings.api_max_batch)
             text = json.dumps(models.company.model_json_schema(), sort_keys=True)
-            found = (models, hashlib.sha256(text.encode()).hexdigest())
-            self.models = {bundle.manifest_hash: found, **dict(list(self.models.items())[:3])}
-        return found
+            return models, hashlib.sha256(text.encode()).hexdigest()
+
+        return self.models.get_or_set(bundle.manifest_hash, build)
 
     def _install(self, served: Served) -> None:
         """Swap the scoring routes when the served bundle takes other fields (a new champion, a fallback)."""
@@ -174,10 +174,8 @@ class _State:
         bundle = served.bundle
         if bundle is None:
             raise HTTPException(ModelNotFoundError.http_status, public_reason(served))
-        info = self.infos.get(bundle.manifest_hash)
-        if info is None:
-            info = answers.model_info(bundle, self.settings.api_max_batch)
-            self.infos = {bundle.manifest_hash: info, **dict(list(self.infos.items())[:3])}
+        info = self.infos.get_or_set(bundle.manifest_hash,
+                                     lambda: answers.model_info(bundle, self.settings.api_max_batch))
         challenger = served.challenger
         return {**info, "status": served.status, "reason": served.reason, "champion_version": served.champion,
                 "challenger_version": challenger.version if challenger is not None else None,
@@ -193,26 +191,25 @@ def _state(request: Request) -> _State:
     return request.app.state.riskcore
 
 
-def model_server(settings: Settings, audit: AuditLog | None, bundle: ModelBundle | None = None) -> ModelServer:
-    """What the API serves: ``bundle``, else the bundle folder ``$RISKCORE_API_BUNDLE``, else the registry's champion.
+def workbench(settings: Settings, audit: AuditLog | None, bundle: ModelBundle | None = None) -> Workbench:
+    """The API's workbench, serving ``bundle``, else the bundle folder ``$RISKCORE_API_BUNDLE``, else the champion.
 
     A bundle folder that cannot be loaded is logged and nothing is served (``/ready`` says why).
     """
-    from riskcore.workflows import open_model
-
     folder = os.environ.get("RISKCORE_API_BUNDLE")
+    pinned: ModelBundle | str | None = bundle
     if bundle is None and folder:
         try:
-            bundle = open_model(folder, settings)
+            pinned = Workbench(settings).open_model(folder)
         except RiskcoreError as err:  # served nothing until it loads; /ready says why
             log.error("cannot load the model to serve: %s", err)
-            return ModelServer(settings, audit=audit, pinned=folder)
-    return ModelServer(settings, audit=audit, pinned=bundle)
+            pinned = folder
+    return Workbench(settings, audit=audit, pinned=pinned)
 
 
 def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
     try:
-        return AuditLog.from_settings(settings), ""
+        return Workbench(settings).audit, ""
     except AuditError as err:
         log.error("cannot open the audit trail: %s", err)
         return None, _NO_AUDIT
@@ -278,10 +275,9 @@ def _score_and_record(st: _State, served: Served, audit: AuditLog, companies: li
     spec = served.bundle.spec  # type: ignore[union-attr]  # st.scoring() checked it
     records = [validation.engine_record(spec, c) for c in companies]
     # an AuditError answers 503 with no score through api.handlers, like every engine error
-    done = score_served(served, records, [str(c.company_id) for c in companies],  # type: ignore[attr-defined]
-                        audit=audit, caller=caller, request_id=rid, risk_bands=st.settings.risk_bands,
-                        explain=explain, strict=True,
-                        audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
+    done = st.bench.predict(records, [str(c.company_id) for c in companies],  # type: ignore[attr-defined]
+                            served=served, audit=audit, caller=caller, request_id=rid, explain=explain, strict=True,
+                            audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
     for problem in done.shadow_problems:
         log.warning("request %s: %s", rid, problem)
     return done
@@ -307,7 +303,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     ----------
     settings : limits, keys file, audit URL and ``[serving]`` (default: :func:`riskcore.config.load_settings`).
     bundle : serve this bundle only (default: the folder ``$RISKCORE_API_BUNDLE``, else the registry's champion,
-        followed as it moves, see :class:`riskcore.lifecycle.serving.ModelServer`). Without a model the app
+        followed as it moves, see :class:`riskcore.serving.server.ModelServer`). Without a model the app
         still starts: /health answers 200, /ready and the model endpoints 503.
     keys : the key store (default: ``settings.keys_file``).
     audit : the audit trail (default: ``AuditLog.from_settings(settings)``).
@@ -327,7 +323,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
                         "python -m api keys add --role service")
     except KeyFileError as err:
         log.error("%s", err)
-    state = _State(settings=settings, server=model_server(settings, audit, bundle), keys=keys, audit=audit,
+    bench = workbench(settings, audit, bundle)
+    state = _State(settings=settings, bench=bench, server=bench.server, keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
                    monitoring=MonitoringHistory(settings), bearer=oidc.verifier_from_env())
 

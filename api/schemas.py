@@ -19,20 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from api.validation import engine_record
-from riskcore.evaluation.grading import RISK_LEVELS
-from riskcore.serving.records import validate_record
-from riskcore.serving.scoring import MAX_ID_CHARS
+from riskcore.workbench import MAX_ID_CHARS, RISK_LEVELS, DatasetSpec, FeatureSpec, ModelBundle, validate_record
 
 ID_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"  # one visible character at least, and no NUL (ECMA and Rust regex)
-
-if TYPE_CHECKING:
-    from riskcore.data.schema import DatasetSpec, FeatureSpec
-    from riskcore.modelling.bundle import ModelBundle
 
 __all__ = [
     "BatchError",

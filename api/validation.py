@@ -11,16 +11,13 @@ entry of ``errors``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from riskcore.serving.scoring import MAX_ID_CHARS
-
-if TYPE_CHECKING:
-    from riskcore.data.schema import DatasetSpec
-    from riskcore.errors import Problem, SchemaError
+from riskcore.errors import Problem, SchemaError
+from riskcore.workbench import MAX_ID_CHARS, DatasetSpec
 
 __all__ = ["RULE_TYPES", "batch_rule_errors", "engine_record", "rule_error", "rule_errors", "shown_id",
            "validate_items"]

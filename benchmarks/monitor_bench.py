@@ -83,7 +83,7 @@ def big_portfolio(home: Path, rows: int, folder: Path) -> tuple[Path, Path]:
 
 def champion_bundle(home: Path) -> str:
     """The first start's champion bundle folder."""
-    code = ("from riskcore.config import load_settings; from riskcore.workflows import open_model; "
+    code = ("from riskcore.config import load_settings; from riskcore.serving.opening import open_model; "
             "print(open_model('champion', load_settings()).path)")
     proc = subprocess.run([sys.executable, "-c", code], env=_env(home), check=True, capture_output=True, text=True,
                           cwd=ROOT)

@@ -26,8 +26,8 @@ import streamlit as st
 from riskcore.config import Costs, Settings, load_settings
 from riskcore.evaluation.costs import CostSweep
 from riskcore.evaluation.report import DecisionView
-from riskcore.lifecycle.serving import ModelServer, Served
 from riskcore.modelling.tracking import ChampionRef, Tracker
+from riskcore.serving.server import ModelServer, Served
 from riskcore.workflows import DataCheck
 
 if TYPE_CHECKING:
@@ -394,7 +394,7 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
         thresholds, gate) plus ``rows_from``, ``notes`` and ``curves`` (see :func:`comparison_curves`).
     """
     from riskcore.lifecycle import compare_versions
-    from riskcore.workflows import open_model
+    from riskcore.serving.opening import open_model
 
     s = settings()
     result = compare_versions(open_model(champion_version, s), open_model(challenger_version, s), costs=s.costs,

@@ -22,20 +22,19 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from riskcore.data.tabular import Table
-from riskcore.errors import DataFileError, SchemaError
+from riskcore.errors import DataFileError
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog, AuditRecord, Source
+from riskcore.serving.audit import AuditLog, Source
 from riskcore.serving.batch import CHUNK_ROWS, ChunkSink, FileRequest, FileSource, ScoreJob, score_in_chunks
-from riskcore.serving.scoring import score_one
 
 if TYPE_CHECKING:
     from riskcore.config import Costs, Settings, TrainingConfig
@@ -48,14 +47,11 @@ if TYPE_CHECKING:
     from riskcore.modelling.train import TrainingResult
 
 __all__ = [
-    "CompanyScores",
     "DataCheck",
     "ScoreJob",
     "check_file",
     "default_caller",
-    "open_model",
     "score_and_record",
-    "score_companies",
     "train_file",
 ]
 
@@ -198,57 +194,6 @@ def _leakage_columns(frame: pd.DataFrame, spec: DatasetSpec, train: np.ndarray) 
 
 
 # ---------------------------------------------------------------------------
-# open the model to score with
-# ---------------------------------------------------------------------------
-
-def open_model(model: str | os.PathLike[str] | None, settings: Settings) -> ModelBundle:
-    """The verified bundle to score with: a bundle folder, or the registry's champion.
-
-    Parameters
-    ----------
-    model : a bundle folder, a model version (a folder of ``settings.models_dir``), or ``None`` / ``"champion"``
-        for the champion of the settings' experiment store.
-    settings : where the experiment store is.
-
-    Returns
-    -------
-    riskcore.modelling.bundle.ModelBundle
-
-    Raises
-    ------
-    riskcore.errors.ModelNotFoundError
-        When there is no champion yet.
-    riskcore.errors.BundleError
-        When the bundle is missing or was altered.
-    """
-    from riskcore.modelling.bundle import load_bundle
-
-    if model is None or str(model) == "champion":
-        from riskcore.modelling.tracking import Tracker, load_champion  # the experiment store, only when needed
-
-        return load_champion(Tracker.from_settings(settings))
-    path = Path(model)
-    if not path.exists() and path.name == str(model):  # a model version, e.g. lightgbm-20261201T101500Z
-        if (settings.models_dir / path.name).is_dir():
-            return load_bundle(settings.models_dir / path.name)
-        if _has_registry(settings):
-            from riskcore.modelling.tracking import Tracker
-
-            # a version trained on another host: its bundle comes through the tracking server, verified
-            tracker = Tracker.from_settings(settings)
-            registry_version = tracker.registry_version_of(path.name)
-            ref = tracker.version_ref(registry_version) if registry_version is not None else None
-            if ref is not None:
-                return load_bundle(ref.bundle_path, expected_hash=ref.bundle_hash or None)
-    return load_bundle(path)
-
-
-def _has_registry(settings: Settings) -> bool:
-    """Whether there is a registry to ask (a store set, or the default one made): never make one to look."""
-    return bool(settings.tracking_uri) or (settings.home / "mlflow.db").is_file()
-
-
-# ---------------------------------------------------------------------------
 # train from a file
 # ---------------------------------------------------------------------------
 
@@ -353,95 +298,3 @@ def score_and_record(
     audit.check_writable()  # before any work: no audit, no scores
     progress(0.0, "reading and validating")
     return score_in_chunks(bundle, source, request, audit=audit)
-
-
-# ---------------------------------------------------------------------------
-# score companies for the API
-# ---------------------------------------------------------------------------
-
-@dataclass
-class CompanyScores:
-    """The outcome of :func:`score_companies`: one result per valid company, problems per invalid one.
-
-    ``results`` holds ``(index, score_one's dict)`` in request order; ``problems`` holds
-    ``(index, SchemaError)`` for every company that could not be scored; ``request_id`` names the
-    audit request that holds every score.
-    """
-
-    request_id: str
-    results: list[tuple[int, dict[str, Any]]]
-    problems: list[tuple[int, SchemaError]]
-
-
-def score_companies(
-    bundle: ModelBundle,
-    records: Sequence[Mapping[str, Any]],
-    *,
-    audit: AuditLog,
-    face: Face,
-    caller: str,
-    request_id: str | None = None,
-    risk_bands: Literal["master", "fixed"] = "master",
-    explain: bool = False,
-    audit_inputs: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None,
-    strict: bool = False,
-) -> CompanyScores:
-    """Score companies given as dicts and record every score in one audit request before returning.
-
-    Parameters
-    ----------
-    bundle : the model bundle.
-    records : one dict per company, as :func:`riskcore.serving.scoring.score_one` takes.
-    audit : the :class:`riskcore.serving.audit.AuditLog`.
-    face, caller, request_id : the audit request's source, caller and id.
-    risk_bands : as :func:`riskcore.serving.scoring.score_one`.
-    explain : also explain each company (:func:`riskcore.serving.explain.explain_one`); its result dict then has an
-        ``explanation`` and its reason codes are recorded.
-    audit_inputs : ``audit_inputs(index, result) -> dict`` of the inputs to record (default the validated
-        inputs ``result["inputs"]``).
-    strict : read each record as a machine client's JSON (categories exactly as the spec writes
-        them, only ``None`` missing), see :func:`riskcore.serving.records.validate_record`.
-
-    Returns
-    -------
-    CompanyScores
-
-    Raises
-    ------
-    riskcore.errors.AuditError
-        When the scores cannot be recorded: none may be returned.
-    """
-    results: list[tuple[int, dict[str, Any]]] = []
-    problems: list[tuple[int, SchemaError]] = []
-    for i, record in enumerate(records):
-        try:
-            result = score_one(bundle, dict(record), risk_bands=risk_bands, strict=strict)
-            if explain:
-                from riskcore.serving.explain import explain_one
-
-                result["explanation"] = explain_one(bundle, dict(record))
-        except SchemaError as err:
-            problems.append((i, err))
-            continue
-        results.append((i, result))
-    spec = bundle.spec
-    audit_rows = [AuditRecord(_company_id(spec, records[i], i),
-                              audit_inputs(i, r) if audit_inputs is not None else r["inputs"],
-                              r["p_default"], r["decision"], r["grade"],
-                              tuple(x.text for x in r["explanation"].reasons) if "explanation" in r else ())
-                  for i, r in results]
-    rid = audit.record(audit_rows, source=face, caller=caller, model_version=bundle.version,
-                       bundle_hash=bundle.manifest_hash, request_id=request_id)
-    return CompanyScores(request_id=rid, results=results, problems=problems)
-
-
-def _company_id(spec: DatasetSpec, record: Mapping[str, Any], index: int) -> str:
-    from riskcore.data.tabular import normalise_name
-
-    if spec.id:
-        key = normalise_name(spec.id)
-        for k, v in record.items():
-            if normalise_name(k) == key and v is not None:
-                return str(v)
-    return f"row {index + 1}"
-

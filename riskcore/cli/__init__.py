@@ -24,66 +24,38 @@ exit  meaning
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from riskcore.errors import RiskcoreError
-
-if TYPE_CHECKING:
-    from riskcore.config import Costs, Settings
-    from riskcore.data.schema import DatasetSpec
-    from riskcore.data.tabular import Table
-
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
-
-from riskcore.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, bundle_from_arg, engine_arguments, say
+from riskcore.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    add_role_options,
+    cluster_from_args,
+    costs_from_args,
+    engine_arguments,
+    roles_from_args,
+    say,
+)
 from riskcore.cli.models import add_models_parser
 from riskcore.cli.report import add_report_parser
 from riskcore.cli.users import add_users_parser
+from riskcore.config import TrainingConfig, parse_candidates, set_thread_defaults
+from riskcore.errors import RiskcoreError
+from riskcore.progress import TextProgress
+from riskcore.workbench import Workbench
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
 _EPILOG = """exit statuses: 0 success; 1 the command ran and found problems (rows rejected, a failing
 check, a failed alert or promotion gate, an altered audit trail); 2 the input cannot be used (unusable file,
 missing required column, invalid values); 3 a setting or option is invalid; 4 no model, or its bundle
 is missing or altered; 5 training stopped by a leakage check; 6 the audit trail or the experiment store
 is unavailable."""
-
-
-# ---------------------------------------------------------------------------
-# helpers shared by commands
-# ---------------------------------------------------------------------------
-
-def _add_role_options(p: argparse.ArgumentParser, *, target_default: str | None = None) -> None:
-    p.add_argument("--target", default=target_default,
-                   help="the 0/1 (or two-label) outcome column; the demo layout is recognised without it")
-    p.add_argument("--positive", help="the target label that means default, when it is not 0/1 or true/false")
-    p.add_argument("--id", dest="id_col", help="company id column (default: the row number)")
-    p.add_argument("--time", dest="time_col", help="fiscal year or date column (enables the out-of-time split)")
-    p.add_argument("--segment", help="segment column used for breakdowns (e.g. sector)")
-    p.add_argument("--exposure", help="exposure-at-default column (money)")
-    p.add_argument("--drop", nargs="*", default=[], metavar="COL", help="columns to leave out of the features")
-
-
-def load_with_spec(path: str, args: argparse.Namespace) -> tuple[Table, DatasetSpec]:
-    """Read a data file and decide its spec: the demo layout when recognised, else inferred from the options."""
-    from riskcore.data.infer import extend_spec, infer_spec
-    from riskcore.data.schema import DEMO_SPEC
-    from riskcore.data.tabular import normalise_name, read_table
-
-    table = read_table(path, sheet=getattr(args, "sheet", None))
-    cols = {normalise_name(c) for c in table.frame.columns}
-    demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
-    explicit = any(getattr(args, a, None) for a in ("target", "id_col", "time_col", "segment", "exposure"))
-    if demo_cols <= cols and (not explicit or args.target in (None, DEMO_SPEC.target)):
-        spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal)
-        if args.drop:
-            spec = spec.without_features(tuple(args.drop))
-        return table, spec
-    spec = infer_spec(table.frame, target=args.target, id=args.id_col, time=args.time_col, segment=args.segment,
-                      exposure=args.exposure, positive=args.positive, drop=tuple(args.drop or ()),
-                      decimal=table.info.decimal)
-    return table, spec
 
 
 # ---------------------------------------------------------------------------
@@ -98,49 +70,35 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     history) and ``<stem>.later_outcomes.csv`` (id, year, outcome and true PD), and their
     planted changes into the manifest.
     """
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.data.tabular import write_csv
-
-    portfolio = generate_portfolio(args.companies, seed=args.seed, default_rate=args.default_rate,
-                                   later_years=args.later_years)
-    out = Path(args.out)
-    write_csv(portfolio.frame, out)
-    manifest_path = out.with_name(out.name + ".manifest.json")
-    manifest_path.write_text(portfolio.manifest.to_json(), encoding="utf-8")
-    m = portfolio.manifest
-    say(f"Wrote {out} ({m.n_rows:,} rows, {m.n_companies:,} companies, fiscal years {m.first_year}–{m.last_year})")
+    demo = Workbench().demo_data(args.out, companies=args.companies, seed=args.seed,
+                                 default_rate=args.default_rate, later_years=args.later_years)
+    m = demo.manifest
+    say(f"Wrote {demo.portfolio} ({m.n_rows:,} rows, {m.n_companies:,} companies, fiscal years "
+        f"{m.first_year}–{m.last_year})")
     say(f"  default rate: {m.default_rate:.2%} (target {m.default_rate_target:.2%}); stress year {m.stress_year}")
     say(f"  oracle AUC (true PD vs outcomes): {m.oracle_auc:.3f} overall, {m.oracle_auc_latest:.3f} "
            "in the latest two years")
     say(f"  injected: {len(m.esg_missing):,} rows without ESG, {len(m.outliers)} outliers, "
            f"{len(m.impossible)} impossible values, {len(m.duplicates)} duplicate rows")
-    if portfolio.later is not None:
-        later_path = out.with_name(out.stem + ".later.csv")
-        outcomes_path = out.with_name(out.stem + ".later_outcomes.csv")
-        from riskcore.modelling.features import with_history_features
-
-        # the later file carries its year-on-year features, as a lender's export would (see with_history_features)
-        write_csv(with_history_features(portfolio.frame, portfolio.later.frame, portfolio.spec), later_path)
-        write_csv(portfolio.later.outcomes, outcomes_path)
-        say(f"Wrote {later_path} ({len(portfolio.later.frame):,} rows, fiscal years {m.later_first_year}–"
-               f"{m.later_last_year}, default rate {m.later_default_rate:.2%}) and its outcomes {outcomes_path}")
-        for change in portfolio.later.changes:
+    if demo.later is not None:
+        say(f"Wrote {demo.later} ({demo.later_rows:,} rows, fiscal years {m.later_first_year}–"
+               f"{m.later_last_year}, default rate {m.later_default_rate:.2%}) and its outcomes {demo.later_outcomes}")
+        for change in demo.changes:
             say(f"  from {change['year']} ({change['kind']}): {change['change']}")
-    say(f"  manifest: {manifest_path}")
+    say(f"  manifest: {demo.manifest_path}")
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Print the data-quality report and, with a target, the split and the leakage checks.
 
-    The checks are :func:`riskcore.workflows.check_file`'s, so this command and the
+    The checks are the workbench's (``Workbench.check``), so this command and the
     dashboard's data-quality page give the same findings for the same file.
     """
-    from riskcore.workflows import check_file
-
-    table, spec = load_with_spec(args.data, args)
-    check = check_file(table, spec, positive=args.positive, drop=args.drop)
-    say(f"File: {args.data} — {table.info.describe()}")
+    bench = Workbench()
+    dataset = bench.load(args.data, roles_from_args(args), sheet=args.sheet)
+    check = bench.check(dataset)
+    say(f"File: {args.data} — {dataset.describe()}")
     say(check.report.to_text())
     if not check.has_target:
         say("No target column: leakage checks need one (--target COL).")
@@ -159,30 +117,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if check.has_problems else EXIT_OK
 
 
-def _costs_from_args(args: argparse.Namespace, settings: Settings) -> Costs:
-    """The settings' costs with the command's --cost-fn, --cost-fp, --lgd and --cost-mode applied."""
-    from dataclasses import replace
-
-    costs = settings.costs
-    changes = {k: v for k, v in (("fn", args.cost_fn), ("fp", args.cost_fp), ("lgd", args.lgd),
-                                  ("mode", args.cost_mode)) if v is not None}
-    return replace(costs, **changes) if changes else costs
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
-    from riskcore.config import TrainingConfig, load_settings, parse_candidates
-    from riskcore.modelling.tracking import Tracker
-    from riskcore.progress import TextProgress
-    from riskcore.workflows import default_caller, train_file
-
-    settings = load_settings()
-    files = None
-    if args.engine == "dask":
-        from riskcore.serving.cluster import partition_files
-
-        files = partition_files(args.data)
-    table, spec = load_with_spec(str(files[0]) if files else args.data, args)  # on a cluster: the first partition's
+    bench = Workbench()
     overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote, "monotone": args.monotone}
     if args.candidates:
         overrides["candidates"] = parse_candidates(args.candidates)
@@ -191,24 +128,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides["random_state"] = args.seed
     config = TrainingConfig.for_profile("quick" if args.quick else "full", **overrides)
-    tracker = None if args.no_mlflow else Tracker.from_settings(settings)
-    if files:
-        from riskcore.modelling.cluster_train import train_on_cluster
-        from riskcore.serving.cluster import cluster_failures, open_cluster
-
+    cluster = cluster_from_args(args)
+    roles = roles_from_args(args)
+    if cluster is not None:
+        files = bench.partitions(args.data)
+        dataset = bench.load(files[0], roles)  # on a cluster: the first partition's contract
         say(f"Training on {len(files)} partition(s) of {args.data} on a Dask cluster ({config.profile} profile)")
-        with open_cluster(args.scheduler, args.workers) as client, \
-                cluster_failures("training on the cluster", "no model was saved or registered"):
-            result = train_on_cluster(files, spec, client=client, config=config,
-                                      costs=_costs_from_args(args, settings), models_dir=settings.models_dir,
-                                      tracker=tracker, progress=TextProgress(), positive=args.positive,
-                                      promote=args.promote, source=str(Path(args.data).resolve()),
-                                      sample_rows=args.sample_rows, trained_by=default_caller("cli"))
+        data: Any = args.data
     else:
-        say(f"Training on {args.data} — {table.info.describe()} ({config.profile} profile)")
-        result = train_file(table, spec, settings=settings, config=config, costs=_costs_from_args(args, settings),
-                            tracker=tracker, progress=TextProgress(), positive=args.positive, promote=args.promote,
-                            source=str(Path(args.data).resolve()), trained_by=default_caller("cli"))
+        dataset = data = bench.load(args.data, roles, sheet=args.sheet)
+        say(f"Training on {args.data} — {dataset.describe()} ({config.profile} profile)")
+    result = bench.train(data, roles=roles, config=config, costs=costs_from_args(args, bench.settings.costs),
+                         track=not args.no_mlflow, progress=TextProgress(), promote=args.promote, cluster=cluster,
+                         sample_rows=args.sample_rows)
     say(result.summary())
     if args.out:
         out = Path(args.out)
@@ -222,23 +154,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """Score a file; record every score in the audit trail; then write scored rows and rejects."""
-    import json
-
-    from riskcore.config import load_settings
-    from riskcore.progress import TextProgress
-    from riskcore.serving.audit import AuditLog
-    from riskcore.workflows import score_and_record
-
-    settings = load_settings()
-    bundle = bundle_from_arg(args.model, settings)
-    audit = AuditLog.from_settings(settings)
+    bench = Workbench()
+    bundle = bench.open_model(args.model)
     # fail closed: the output appears only once every score is on record
-    if args.engine == "dask":
-        job = _score_on_cluster(args, bundle, audit, settings)
-    else:
-        job = score_and_record(bundle, args.input, audit=audit, face="cli", output=args.output,
-                               rejects_path=args.rejects, sheet=args.sheet, risk_bands=settings.risk_bands,
-                               explain=args.explain, progress=TextProgress())
+    job = bench.score(bundle, args.input, output=args.output, rejects=args.rejects, sheet=args.sheet,
+                      explain=args.explain, progress=TextProgress(), cluster=cluster_from_args(args))
     say(job.summary())
     wrote = f"Wrote {job.output}" + (f" and {job.rejects_path}" if job.rejects_path else "")
     say(f"{wrote}; audit request {job.request_id}")
@@ -251,50 +171,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if job.n_rejected else EXIT_OK
 
 
-def _score_on_cluster(args: argparse.Namespace, bundle: Any, audit: Any, settings: Any) -> Any:
-    """``score --engine dask``: partitions scored by a Dask cluster (``--scheduler``, or ``--workers`` local ones)."""
-    from riskcore.progress import TextProgress
-    from riskcore.serving.batch import FileRequest
-    from riskcore.serving.cluster import open_cluster
-    from riskcore.serving.distributed import score_partitions
-    from riskcore.workflows import default_caller
-
-    request = FileRequest(face="cli", caller=default_caller("cli"), risk_bands=settings.risk_bands,
-                          explain=args.explain, progress=TextProgress())
-    with open_cluster(args.scheduler, args.workers) as client:
-        return score_partitions(bundle, args.input, args.output, client=client, audit=audit, request=request)
-
-
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Monitor a later portfolio against the model's reference profile; write monitor.json; exit 1 on a failed alert."""
-    import json
-
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import monitor_audit, monitor_file, record_monitoring
-    from riskcore.modelling.tracking import Tracker
-    from riskcore.progress import TextProgress
-    from riskcore.serving.audit import AuditLog
-
-    settings = load_settings()
-    bundle = bundle_from_arg(args.model, settings)
-    audit = AuditLog.from_settings(settings)
-    out = Path(args.out)
-    if args.from_audit:
-        run = monitor_audit(bundle, audit, since=args.since, until=args.until, outcomes=args.outcomes,
-                            period=args.period, rules=settings.alerts, positive=args.positive)
-    elif args.engine == "dask":
-        from riskcore.serving.cluster import open_cluster
-
-        with open_cluster(args.scheduler, args.workers) as client:
-            run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes,
-                               period=args.period, rules=settings.alerts, positive=args.positive,
-                               rejects_path=out / "rejects.csv", progress=TextProgress(), client=client)
-    else:
-        run = monitor_file(bundle, args.data, audit=audit, face="cli", outcomes=args.outcomes, period=args.period,
-                           rules=settings.alerts, sheet=args.sheet, positive=args.positive,
-                           rejects_path=out / "rejects.csv", progress=TextProgress())
-    tracker = None if args.no_mlflow else Tracker.from_settings(settings)
-    record_monitoring(run, bundle, out=out, tracker=tracker)
+    bench = Workbench()
+    bundle = bench.open_model(args.model)
+    run = bench.monitor(bundle, None if args.from_audit else args.data, out=args.out, outcomes=args.outcomes,
+                        period=args.period, positive=args.positive, sheet=args.sheet, since=args.since,
+                        until=args.until, track=not args.no_mlflow, progress=TextProgress(),
+                        cluster=cluster_from_args(args))
     say(run.summary())
     say(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
     if args.timings:
@@ -305,11 +189,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit trail's hash chain; name the first altered row."""
-    from riskcore.config import load_settings
-    from riskcore.serving.audit import AuditLog
-
-    settings = load_settings()
-    result = AuditLog(args.url or settings.resolved_audit_url).verify()
+    result = Workbench().verify_audit(args.url)
     say(result.message)
     return EXIT_OK if result.ok else EXIT_PROBLEMS
 
@@ -337,13 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="data-quality report and leakage checks of a file")
     p.add_argument("--data", required=True, help="CSV, Excel (.xlsx) or Parquet file to check")
     p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
-    _add_role_options(p)
+    add_role_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("train", help="train, evaluate and register a model")
     p.add_argument("--data", required=True, help="CSV, Excel (.xlsx) or Parquet file with a binary target")
     p.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
-    _add_role_options(p)
+    add_role_options(p)
     p.add_argument("--quick", action="store_true", help="quick profile (two candidates, small search)")
     p.add_argument("--candidates", metavar="KIND[,KIND…]",
                    help="train only these model kinds: logistic, lightgbm, xgboost, hist_gb, random_forest, "
@@ -431,8 +311,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     exits with its class's ``exit_status``; any other exception is a bug and
     surfaces as one.
     """
-    from riskcore.config import set_thread_defaults
-
     set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,15 +1,15 @@
-"""What every command shares: exit statuses, printing, the model named by ``--model``, the engine options."""
+"""What every command shares: exit statuses, printing, a file's roles, the costs and cluster options."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-if TYPE_CHECKING:
-    from riskcore.config import Settings
-    from riskcore.modelling.bundle import ModelBundle
+from riskcore.config import Costs
+from riskcore.workbench import Cluster, DataRoles
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "bundle_from_arg", "engine_arguments", "say"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "add_role_options", "cluster_from_args", "costs_from_args",
+           "engine_arguments", "roles_from_args", "say"]
 
 # statuses of a command that ran; an error's status is its class's ``exit_status``
 EXIT_OK, EXIT_PROBLEMS, EXIT_INTERRUPTED = 0, 1, 130
@@ -20,11 +20,31 @@ def say(*parts: object) -> None:
     print(*parts, flush=True)
 
 
-def bundle_from_arg(model: str, settings: Settings) -> ModelBundle:
-    """The bundle named by --model: a folder, or the registry's champion."""
-    from riskcore.workflows import open_model
+def add_role_options(p: argparse.ArgumentParser, *, target_default: str | None = None) -> None:
+    """``--target``, ``--positive``, ``--id``, ``--time``, ``--segment``, ``--exposure``, ``--drop``: a file's roles."""
+    p.add_argument("--target", default=target_default,
+                   help="the 0/1 (or two-label) outcome column; the demo layout is recognised without it")
+    p.add_argument("--positive", help="the target label that means default, when it is not 0/1 or true/false")
+    p.add_argument("--id", dest="id_col", help="company id column (default: the row number)")
+    p.add_argument("--time", dest="time_col", help="fiscal year or date column (enables the out-of-time split)")
+    p.add_argument("--segment", help="segment column used for breakdowns (e.g. sector)")
+    p.add_argument("--exposure", help="exposure-at-default column (money)")
+    p.add_argument("--drop", nargs="*", default=[], metavar="COL", help="columns to leave out of the features")
 
-    return open_model(model, settings)
+
+def roles_from_args(args: argparse.Namespace) -> DataRoles:
+    """The file's roles named on the command line (``--target``, ``--id``, …); none for the demo layout."""
+    return DataRoles(target=getattr(args, "target", None), positive=getattr(args, "positive", None),
+                     id=getattr(args, "id_col", None), time=getattr(args, "time_col", None),
+                     segment=getattr(args, "segment", None), exposure=getattr(args, "exposure", None),
+                     drop=tuple(getattr(args, "drop", None) or ()))
+
+
+def costs_from_args(args: argparse.Namespace, costs: Costs) -> Costs:
+    """``costs`` with the command's --cost-fn, --cost-fp, --lgd and --cost-mode applied."""
+    changes = {k: v for k, v in (("fn", args.cost_fn), ("fp", args.cost_fp), ("lgd", args.lgd),
+                                  ("mode", args.cost_mode)) if v is not None}
+    return replace(costs, **changes) if changes else costs
 
 
 def engine_arguments(p: argparse.ArgumentParser, what: str) -> None:
@@ -33,3 +53,10 @@ def engine_arguments(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--scheduler", help="with --engine dask: an existing cluster's scheduler, tcp://HOST:PORT")
     p.add_argument("--workers", type=int, default=2,
                    help="with --engine dask and no --scheduler: local worker processes to start (default 2)")
+
+
+def cluster_from_args(args: argparse.Namespace) -> Cluster | None:
+    """Where the job runs: ``None`` here, or the Dask cluster of ``--engine dask``."""
+    if getattr(args, "engine", "local") != "dask":
+        return None
+    return Cluster(scheduler=args.scheduler, workers=args.workers)

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from riskcore.cli.common import EXIT_OK, EXIT_PROBLEMS, bundle_from_arg, say
+from riskcore.cli.common import EXIT_OK, EXIT_PROBLEMS, say
+from riskcore.workbench import Workbench, default_caller
 
 __all__ = ["add_models_parser"]
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
     """The registered model versions, newest first, the champion marked."""
-    from riskcore.config import load_settings
-    from riskcore.modelling.tracking import Tracker
-
-    tracker = Tracker.from_settings(load_settings())
-    versions = tracker.registry_versions()
+    versions = Workbench().versions()
     if versions.empty:
         say("No model is registered yet: train one (python -m riskcore train --data FILE).")
         return EXIT_OK
-    runs = tracker.runs()
-    auc = dict(zip(runs["run_id"], runs["metrics.test.auc"], strict=True)) if "metrics.test.auc" in runs else {}
     say(f"{'':2s}{'registry':>8s}  {'model version':40s} {'test AUC':>8s}")
     for row in sorted(versions.itertuples(), key=lambda r: -int(str(r.version))):
-        test_auc = auc.get(row.run_id)
+        test_auc = row.test_auc
         shown = f"{test_auc:.3f}" if isinstance(test_auc, float) and test_auc == test_auc else "—"
         mark = "*" if row.champion else "-" if row.previous_champion else " "
         say(f"{mark:2s}{row.version:>8s}  {str(row.model_version):40s} {shown:>8s}")
@@ -35,42 +29,21 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 def cmd_models_compare(args: argparse.Namespace) -> int:
     """Compare a challenger with the champion on the same rows; exit 1 when the promotion gate fails."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import compare_versions
-    from riskcore.modelling.bundle import write_json
-
-    settings = load_settings()
-    champion = bundle_from_arg(args.champion, settings)
-    challenger = bundle_from_arg(args.challenger, settings)
-    if args.from_audit:
-        from riskcore.lifecycle.shadow import compare_from_audit
-        from riskcore.serving.audit import AuditLog
-
-        found = compare_from_audit(AuditLog.from_settings(settings), champion, challenger, outcomes=args.outcomes,
-                                   costs=settings.costs, rules=settings.promotion, since=args.since,
-                                   until=args.until, positive=args.positive)
-    else:
-        found = compare_versions(champion, challenger, costs=settings.costs, rules=settings.promotion,
-                                 data=args.data, positive=args.positive)
+    bench = Workbench()
+    champion = bench.open_model(args.champion)
+    challenger = bench.open_model(args.challenger)
+    found = bench.compare(challenger, champion, data=args.data, from_audit=args.from_audit, outcomes=args.outcomes,
+                          since=args.since, until=args.until, positive=args.positive)
     say(found.summary())
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "comparison.json", {"champion_version": found.champion, "challenger_version": found.challenger,
-                                             "rows_from": found.rows_from, "digest": found.comparison.digest(),
-                                             **found.comparison.as_dict()})
-        say(f"Wrote {out / 'comparison.json'}")
+        say(f"Wrote {bench.write_comparison(found, args.out)}")
     return EXIT_OK if found.comparison.passed else EXIT_PROBLEMS
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:
     """Make a version the champion through the promotion gate; exit 1 when the gate fails without --override."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import promote
-    from riskcore.workflows import default_caller
-
-    move = promote(load_settings(), args.version, reason=args.reason, actor=default_caller("cli"),
-                   override=args.override, data=args.data)
+    move = Workbench().promote(args.version, reason=args.reason, actor=default_caller("cli"), override=args.override,
+                               data=args.data)
     if move.comparison is not None:
         say(move.comparison.summary())
     say(move.message)
@@ -79,20 +52,13 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
 
 def cmd_models_rollback(args: argparse.Namespace) -> int:
     """Make the previous champion the champion again, on record."""
-    from riskcore.config import load_settings
-    from riskcore.lifecycle import rollback
-    from riskcore.workflows import default_caller
-
-    say(rollback(load_settings(), reason=args.reason, actor=default_caller("cli")).message)
+    say(Workbench().rollback(reason=args.reason, actor=default_caller("cli")).message)
     return EXIT_OK
 
 
 def cmd_models_history(args: argparse.Namespace) -> int:
     """Every move of the champion, from the ledger in the audit trail."""
-    from riskcore.config import load_settings
-    from riskcore.serving.audit import AuditLog
-
-    moves = AuditLog.from_settings(load_settings()).moves()
+    moves = Workbench().history()
     if not moves:
         say("The champion has not been moved yet (the first model trained became it without a ledger entry).")
     for m in moves:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from riskcore.cli.common import EXIT_OK, bundle_from_arg, say
+from riskcore.cli.common import EXIT_OK, say
+from riskcore.errors import RiskcoreError
+from riskcore.workbench import Workbench
 
 __all__ = ["add_report_parser"]
 
@@ -23,27 +24,15 @@ def _formats(text: str) -> tuple[str, ...]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the model report of one version (its facts from the bundle, the MLflow run and the ledger)."""
-    from riskcore.config import load_settings
-    from riskcore.errors import RiskcoreError
-    from riskcore.lifecycle.report import build_report, write_report
-    from riskcore.lifecycle.report_pdf import html_to_pdf
-    from riskcore.modelling.tracking import Tracker
-    from riskcore.serving.audit import AuditLog
-
-    settings = load_settings()
-    bundle = bundle_from_arg(args.model, settings)
+    bench = Workbench()
+    bundle = bench.open_model(args.model)
     audit = None
     try:  # the history section reads the ledger when there is one; the report is still written without it
-        audit = AuditLog.from_settings(settings)
+        audit = bench.audit
     except RiskcoreError as err:
         say(f"note: the audit trail cannot be read ({err}); the history section shows the registry only")
-    report = build_report(bundle, settings=settings, tracker=Tracker.from_settings(settings), audit=audit)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_report(report, out, ("html",)) if "html" in args.format else []
-    if "pdf" in args.format:
-        written.append(html_to_pdf(report.html(), out / f"model-report-{bundle.version}.pdf"))
-    for path in written:
+    report = bench.report(bundle, audit=audit)
+    for path in bench.write_report(report, args.out, args.format):
         say(f"Wrote {path}")
     return EXIT_OK
 

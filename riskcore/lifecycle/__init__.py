@@ -6,7 +6,7 @@
   the champion recorded in the audit trail's ledger, :mod:`riskcore.serving.audit.ledger`);
 - :mod:`riskcore.lifecycle.shadow`: :func:`compare_from_audit`, the same comparison on the companies the API
   scored with both models (a challenger in shadow);
-- :mod:`riskcore.lifecycle.serving`: :class:`ModelServer` (what a long-running server scores with: the champion,
+- :mod:`riskcore.serving.server`: :class:`ModelServer` (what a long-running server scores with: the champion,
   or the last verified champion) and :func:`score_served` (shadow and canary scoring).
 
 ``python -m riskcore monitor`` and ``models``, the API, the dashboard's pages and its first start call these.

@@ -238,7 +238,7 @@ def promote(settings: Settings, version: str, *, reason: str, actor: str, overri
     from riskcore.errors import ConfigError
     from riskcore.modelling.tracking import Tracker, load_champion
     from riskcore.serving.audit import AuditLog
-    from riskcore.workflows import open_model
+    from riskcore.serving.opening import open_model
 
     if not reason.strip():
         raise ConfigError("a promotion needs a reason (--reason TEXT): it goes into the model ledger")

@@ -377,7 +377,7 @@ def test_503_when_the_key_file_is_damaged(client, settings, keys, company):
 # -- 500 -------------------------------------------------------------------------
 
 def test_500_is_generic(make_client, keys, company, monkeypatch, audit):
-    import riskcore.workflows
+    import riskcore.serving.server
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom in /srv/secret/riskcore/serving/scoring.py line 12")
@@ -444,7 +444,7 @@ CONTRACT_HTTP = {
 def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, company, audit, monkeypatch, caplog,
                                                             kind, endpoint):
     import riskcore.errors
-    import riskcore.workflows
+    import riskcore.serving.server
 
     name, status = CONTRACT_HTTP[kind]
     cls = getattr(riskcore.errors, name)
@@ -468,7 +468,7 @@ def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, c
 def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client, keys, company, audit, monkeypatch,
                                                                      name, endpoint):
     import riskcore.errors
-    import riskcore.workflows
+    import riskcore.serving.server
     from riskcore.errors import Problem
 
     cls = getattr(riskcore.errors, name)
@@ -488,14 +488,14 @@ def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client
 
 def test_the_handler_maps_any_engine_error_by_its_class(make_client, keys, company, audit, monkeypatch):
     """An engine error raised outside the scoring service (here: reading the bundle) still gets its status."""
-    import riskcore.workflows
+    import riskcore.serving.server
     from riskcore.errors import BundleError, ConfigError, RiskcoreError
 
     for cls in (BundleError, ConfigError, RiskcoreError):
         def failing(*args, _cls=cls, **kwargs):
             raise _cls("inside /srv/secret")
 
-        monkeypatch.setattr(riskcore.workflows, "score_companies", failing)
+        monkeypatch.setattr(riskcore.serving.server, "score_companies", failing)
         r = make_client().post("/predict", json=company, headers=header(keys["service"]))
         assert r.status_code == cls.http_status, cls
         assert_clean(r, "secret")

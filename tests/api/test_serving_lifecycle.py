@@ -18,11 +18,11 @@ from api.app import create_app
 from api.keys import KeyStore
 from riskcore.config import ServingRules, Settings, TrainingConfig
 from riskcore.data.schema import DEMO_SPEC
-from riskcore.lifecycle.serving import in_canary
 from riskcore.modelling.bundle import load_bundle
 from riskcore.modelling.tracking import Tracker
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.scoring import score_one
+from riskcore.serving.server import in_canary
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from riskcore.config import Settings, load_settings
 from riskcore.lifecycle import promote
-from riskcore.lifecycle.serving import NO_VERIFIED_MODEL
 from riskcore.modelling.tracking import Tracker
 from riskcore.serving.audit import AuditLog
+from riskcore.serving.server import NO_VERIFIED_MODEL
 
 TIMEOUT = 120
 

@@ -16,8 +16,8 @@ from scipy.stats import binomtest
 
 from riskcore.config import ServingRules, Settings
 from riskcore.errors import ConfigError
-from riskcore.lifecycle.serving import PINNED_CHANGED, ModelServer, in_canary
 from riskcore.modelling.bundle import load_bundle
+from riskcore.serving.server import PINNED_CHANGED, ModelServer, in_canary
 
 IDS = [f"company-{i}" for i in range(2000)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_canary_assignment_is_the_same_in_another_process():
     here = [in_canary(i, 0.1) for i in IDS]
-    code = ("import json, sys; from riskcore.lifecycle.serving import in_canary; "
+    code = ("import json, sys; from riskcore.serving.server import in_canary; "
             "print(json.dumps([in_canary(i, 0.1) for i in json.load(sys.stdin)]))")
     # a fresh interpreter with another hash seed: Python's own hash() would differ, SHA-256 does not
     out = subprocess.run([sys.executable, "-c", code], input=json.dumps(IDS), capture_output=True, text=True,

@@ -27,10 +27,12 @@ from messy import (
     to_csv_bytes,
 )
 
-from riskcore.cli import build_parser, load_with_spec, main
+from riskcore.cli import build_parser, main
+from riskcore.cli.common import roles_from_args
 from riskcore.config import load_settings
 from riskcore.data.quality import prepare_frame
 from riskcore.serving.audit import AuditLog
+from riskcore.workbench import load_dataset
 
 LOAN = LoanColumns()
 ROLES = ["--target", LOAN.target, "--positive", LOAN.positive, "--id", LOAN.id, "--time", LOAN.time]
@@ -111,7 +113,8 @@ def test_check_names_both_post_outcome_columns_as_failing(loan_csv, home, capsys
 
 def test_money_is_read_as_numbers_and_none_is_a_guarantor_level(loan_csv, loan_frame, home, capsys):
     args = build_parser().parse_args(["check", "--data", str(loan_csv), *ROLES])
-    table, spec = load_with_spec(str(loan_csv), args)
+    dataset = load_dataset(str(loan_csv), roles_from_args(args))
+    table, spec = dataset.table, dataset.spec
     kinds = {f.name: f.kind for f in spec.features}
     for col in LOAN_MONEY:
         assert kinds.get(col) == "numeric", f"{col!r} was not read as a number: {kinds.get(col)!r}"

@@ -13,8 +13,9 @@ from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import read_table, write_csv
 from riskcore.errors import AuditError, SchemaError
 from riskcore.serving.audit import AuditLog
+from riskcore.serving.companies import score_companies
 from riskcore.serving.scoring import score_file
-from riskcore.workflows import check_file, score_and_record, score_companies, train_file
+from riskcore.workflows import check_file, score_and_record, train_file
 
 ID, YEAR = "company_id", "fiscal_year"
 
@@ -281,15 +282,19 @@ def test_dropped_columns_are_not_checked_for_leakage(little):
 
 def _cli_check(path, capsys, monkeypatch, *options):
     """Run ``python -m riskcore check`` on a file; return its exit status and the DataCheck it printed."""
-    import riskcore.workflows
-    from riskcore.cli import build_parser, load_with_spec, main
+    import riskcore.workbench.bench
+    from riskcore.cli import build_parser, main
+    from riskcore.cli.common import roles_from_args
+    from riskcore.workbench import Workbench
 
     seen = []
-    real = riskcore.workflows.check_file
-    monkeypatch.setattr(riskcore.workflows, "check_file", lambda *a, **kw: seen.append(real(*a, **kw)) or seen[-1])
+    real = riskcore.workbench.bench.check_file
+    monkeypatch.setattr(riskcore.workbench.bench, "check_file",
+                        lambda *a, **kw: seen.append(real(*a, **kw)) or seen[-1])
     code = main(["check", "--data", str(path), *options])
     capsys.readouterr()
-    _, spec = load_with_spec(str(path), build_parser().parse_args(["check", "--data", str(path), *options]))
+    args = build_parser().parse_args(["check", "--data", str(path), *options])
+    spec = Workbench().load(str(path), roles_from_args(args)).spec
     return code, seen[0], spec
 
 
@@ -342,7 +347,7 @@ def test_train_file_reads_a_path_and_records_its_source(small_portfolio, tmp_pat
 def test_open_model_reads_a_folder_or_the_champion(quick_training, quick_bundle, tracker, monkeypatch, tmp_path):
     from riskcore.config import load_settings
     from riskcore.errors import ModelNotFoundError
-    from riskcore.workflows import open_model
+    from riskcore.serving.opening import open_model
 
     assert open_model(quick_bundle.path, load_settings()).version == quick_bundle.version
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.tracking_uri)
@@ -356,7 +361,7 @@ def test_open_model_finds_a_version_trained_on_another_host_through_the_registry
                                                                                   monkeypatch, tmp_path):
     from riskcore.config import load_settings
     from riskcore.errors import BundleError
-    from riskcore.workflows import open_model
+    from riskcore.serving.opening import open_model
 
     # this host's state folder holds no bundle; the registry knows where the version is (or downloads it)
     monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "other-host"))

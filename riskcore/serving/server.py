@@ -29,16 +29,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from riskcore.config import Settings
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError, SchemaError
+from riskcore.lru import LRU
+from riskcore.modelling.bundle import ModelBundle, load_bundle, verify_bundle
+from riskcore.modelling.tracking import PREVIOUS_CHAMPION, ChampionRef, Tracker
+from riskcore.serving.audit import AuditLog
 from riskcore.serving.audit.ledger import MOVES, ModelEvent, ModelMove
-
-if TYPE_CHECKING:
-    from riskcore.config import Settings
-    from riskcore.modelling.bundle import ModelBundle
-    from riskcore.modelling.tracking import ChampionRef, Tracker
-    from riskcore.serving.audit import AuditLog
+from riskcore.serving.companies import score_companies
+from riskcore.serving.opening import open_model
 
 __all__ = ["NO_CHAMPION", "NO_VERIFIED_MODEL", "PINNED_CHANGED", "PINNED_UNLOADABLE", "ModelServer", "Served",
            "ServedScores", "in_canary", "score_served"]
@@ -55,6 +56,7 @@ PINNED_CHANGED = ("the model bundle on disk no longer matches the loaded model (
 PINNED_UNLOADABLE = ("the model bundle to serve cannot be loaded (it is missing or fails verification); retrain "
                      "or restore it — the server log has the details")
 _CANARY_SCALE = float(2**64)
+LOADED_VERSIONS = 4  # verified bundles a server keeps: the champion, the challenger, a fallback, one more
 
 
 def in_canary(company_id: str, share: float) -> bool:
@@ -125,7 +127,8 @@ class ModelServer:
         self._tracker = tracker
         self._clock = clock
         self._lock = threading.Lock()
-        self._loaded: dict[str, ModelBundle] = {}  # manifest hash -> bundle, the versions verified so far
+        # manifest hash -> bundle: the few versions a server may switch between, verified before
+        self._loaded = LRU[str, ModelBundle](LOADED_VERSIONS)
         self._checked_at = float("-inf")
         self._served = Served(None, "unavailable", "the server has not looked for a model yet")
         self._recorded: tuple[str, str | None, str | None] = ("ok", None, None)
@@ -207,8 +210,6 @@ class ModelServer:
 
     def _earlier_champions(self, tracker: Tracker, champion: ChampionRef) -> list[ChampionRef]:
         """Earlier champions, newest first: the ``previous_champion`` alias, then the ledger's moves."""
-        from riskcore.modelling.tracking import PREVIOUS_CHAMPION
-
         refs: list[ChampionRef] = []
         seen = {champion.registry_version}
         try:
@@ -237,8 +238,6 @@ class ModelServer:
 
     def _verified(self, path: Any, bundle_hash: str, version: str | None = None) -> tuple[ModelBundle | None, str]:
         """The bundle at ``path`` once every file verifies (loaded once per manifest hash), or why not."""
-        from riskcore.modelling.bundle import load_bundle, verify_bundle
-
         known = self._loaded.get(bundle_hash) if bundle_hash else None
         try:
             if known is not None:
@@ -249,9 +248,7 @@ class ModelServer:
             return None, str(err)
         except (OSError, ValueError) as err:  # a bundle damaged below what its verification reads
             return None, f"the bundle of {version or path} cannot be loaded ({err})"
-        self._loaded = {bundle.manifest_hash: bundle, **{k: v for k, v in self._loaded.items() if k != bundle_hash}}
-        if len(self._loaded) > 4:  # keep the few versions a server may switch between
-            self._loaded = dict(list(self._loaded.items())[:4])
+        self._loaded[bundle.manifest_hash] = bundle
         return bundle, ""
 
     def _keep_or_unavailable(self, problem: str) -> Served:
@@ -271,10 +268,8 @@ class ModelServer:
         name = self.rules.challenger
         if not name or served.bundle is None or name == served.bundle.version:
             return served
-        from riskcore.workflows import open_model
-
         try:
-            known = next((b for b in self._loaded.values() if b.version == name), None)
+            known = self._loaded.find(lambda b: b.version == name)
             challenger = self._verified(known.path, known.manifest_hash)[0] if known else None
             if challenger is None:
                 challenger = open_model(name, self.settings)
@@ -287,8 +282,6 @@ class ModelServer:
 
     def _tracker_or_none(self) -> Tracker | None:
         if self._tracker is None:
-            from riskcore.modelling.tracking import Tracker
-
             try:
                 self._tracker = Tracker.from_settings(self.settings)
             except RiskcoreError as err:
@@ -353,8 +346,6 @@ def score_served(served: Served, records: Sequence[Mapping[str, Any]], ids: Sequ
     riskcore.errors.AuditError
         When the deciding scores cannot be recorded (a failed shadow record is only reported).
     """
-    from riskcore.workflows import score_companies
-
     champion, challenger = served.bundle, served.challenger
     if champion is None:
         raise ModelNotFoundError(served.reason or NO_VERIFIED_MODEL)

@@ -1,0 +1,61 @@
+"""The workbench: the one façade every face calls (the command line, the API, the dashboard).
+
+:class:`Workbench` owns the settings, the experiment store, the audit trail, the model server and
+the state folder's locks; its verbs return typed results. :func:`load_dataset` and
+:class:`DataRoles` read a user's file with its contract, :class:`Cluster` says where a job runs on
+a Dask cluster.
+
+The faces import this package, :mod:`riskcore.errors`, :mod:`riskcore.config` and
+:mod:`riskcore.progress`, and nothing else of the engine: the types the verbs return (a bundle, a
+training result, a scoring job, what is served, a comparison, a move of the champion) are named
+here too, as ``mlflow.entities`` names what ``MlflowClient`` returns.
+"""
+
+from __future__ import annotations
+
+from riskcore.data.schema import DatasetSpec, FeatureSpec
+from riskcore.evaluation.grading import RISK_LEVELS
+from riskcore.lifecycle.monitoring import MonitorRun
+from riskcore.lifecycle.versions import Move, VersionComparison
+from riskcore.modelling.bundle import ModelBundle
+from riskcore.modelling.demo import DemoFiles
+from riskcore.modelling.train import TrainingResult
+from riskcore.serving.audit import AuditLog, ModelMove, VerifyResult
+from riskcore.serving.batch import ScoreJob
+from riskcore.serving.records import validate_record
+from riskcore.serving.scoring import MAX_ID_CHARS
+from riskcore.serving.server import NO_CHAMPION, ModelServer, Served, ServedScores
+from riskcore.workbench.bench import Cluster, Workbench
+from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
+from riskcore.workbench.locks import state_lock
+from riskcore.workflows import DataCheck, default_caller
+
+__all__ = [
+    "MAX_ID_CHARS",
+    "NO_CHAMPION",
+    "RISK_LEVELS",
+    "AuditLog",
+    "Cluster",
+    "DataCheck",
+    "DataRoles",
+    "Dataset",
+    "DatasetSpec",
+    "DemoFiles",
+    "FeatureSpec",
+    "ModelBundle",
+    "ModelMove",
+    "ModelServer",
+    "MonitorRun",
+    "Move",
+    "ScoreJob",
+    "Served",
+    "ServedScores",
+    "TrainingResult",
+    "VerifyResult",
+    "VersionComparison",
+    "Workbench",
+    "default_caller",
+    "load_dataset",
+    "state_lock",
+    "validate_record",
+]

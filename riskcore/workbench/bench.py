@@ -1,0 +1,345 @@
+"""The workbench: the one object the command line, the API and the dashboard call for what users do.
+
+In the manner of MLflow's ``MlflowClient``: a :class:`Workbench` owns the settings, the experiment
+store, the audit trail, the model server and the state folder's locks, and offers one verb per
+thing a user does, each returning a typed result. The faces never open a store themselves.
+
+========================  ==========================================================================
+verb                      result
+========================  ==========================================================================
+``load``                  :class:`~riskcore.workbench.datasets.Dataset` (the demo layout recognised)
+``check``                 :class:`~riskcore.workflows.DataCheck`
+``train``                 :class:`~riskcore.modelling.train.TrainingResult` (here or on a cluster)
+``score``                 :class:`~riskcore.serving.batch.ScoreJob` (here or on a cluster)
+``predict``               :class:`~riskcore.serving.server.ServedScores` (what the model server serves)
+``monitor``               :class:`~riskcore.lifecycle.monitoring.MonitorRun` (a file, or the audit trail)
+``compare``               :class:`~riskcore.lifecycle.versions.VersionComparison`
+``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
+``versions``, ``history`` the registry's versions; the ledger's moves
+``report``, ``sign``      the model report of a version; a validator's signature in the ledger
+``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult`
+========================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from riskcore.config import Costs, Settings, TrainingConfig, load_settings
+from riskcore.errors import ConfigError
+from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
+from riskcore.lifecycle.report import Report, build_report, write_report
+from riskcore.lifecycle.report_pdf import html_to_pdf
+from riskcore.lifecycle.shadow import compare_from_audit
+from riskcore.lifecycle.signoff import sign_report
+from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
+from riskcore.modelling.bundle import ModelBundle, write_json
+from riskcore.modelling.cluster_train import train_on_cluster
+from riskcore.modelling.demo import DemoFiles, write_demo_data
+from riskcore.modelling.tracking import Tracker
+from riskcore.modelling.train import TrainingResult
+from riskcore.progress import Progress, no_progress
+from riskcore.serving.audit import AuditLog, ModelMove, Source, VerifyResult
+from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
+from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
+from riskcore.serving.distributed import score_partitions
+from riskcore.serving.opening import open_model
+from riskcore.serving.server import ModelServer, Served, ServedScores, score_served
+from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
+from riskcore.workbench.locks import state_lock
+from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
+
+__all__ = ["Cluster", "Workbench"]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where a job runs on a Dask cluster: an existing scheduler (``tcp://HOST:PORT``), or local worker processes."""
+
+    scheduler: str | None = None
+    workers: int = 2
+
+
+class Workbench:
+    """What a user does with riskcore, on one state folder, one experiment store and one audit trail.
+
+    Parameters
+    ----------
+    settings : the settings (default: :func:`riskcore.config.load_settings`, ``riskcore.toml`` and the
+        environment, read on first use). The experiment store, the audit trail and the model server are
+        opened on first use and kept, so a long-running face (the API, the dashboard) opens each once.
+    tracker, audit : an experiment store and an audit trail already open (default: the settings').
+    pinned : the model server serves this bundle (or the bundle in this folder) only, instead of following
+        the registry's champion.
+
+    Examples
+    --------
+    >>> bench = Workbench()                                  # doctest: +SKIP
+    >>> job = bench.score("champion", "portfolio.csv", output="scored.csv")  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings | None = None, *, tracker: Tracker | None = None,
+                 audit: AuditLog | None = None, pinned: ModelBundle | str | os.PathLike[str] | None = None) -> None:
+        self._settings = settings
+        self._tracker = tracker
+        self._audit = audit
+        self._pinned = pinned
+        self._server: ModelServer | None = None
+        self._opening = threading.RLock()
+
+    # -------------------------------------------------------------- the stores
+    @property
+    def settings(self) -> Settings:
+        """The settings, read on first use (checking a file or writing the demo needs none)."""
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def tracker(self) -> Tracker:
+        """The experiment store and model registry (MLflow), opened once."""
+        with self._opening:
+            if self._tracker is None:
+                self._tracker = Tracker.from_settings(self.settings)
+            return self._tracker
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail, opened once."""
+        with self._opening:
+            if self._audit is None:
+                self._audit = AuditLog.from_settings(self.settings)
+            return self._audit
+
+    @property
+    def server(self) -> ModelServer:
+        """What a long-running face scores with: the champion, or the last verified champion.
+
+        Its fallbacks are recorded in the audit trail when one was opened before it (a face that could not
+        open the audit trail still serves, and says so).
+        """
+        with self._opening:
+            if self._server is None:
+                self._server = ModelServer(self.settings, tracker=self._tracker, audit=self._audit,
+                                           pinned=self._pinned)
+            return self._server
+
+    @contextmanager
+    def exclusive(self, name: Literal["promotion", "training"]) -> Iterator[None]:
+        """Hold one of the state folder's locks (a promotion, the first training) across processes."""
+        with state_lock(self.settings.home, name):
+            yield
+
+    # -------------------------------------------------------------- data
+    def load(self, path: str | os.PathLike[str], roles: DataRoles | None = None, *,
+             sheet: str | None = None) -> Dataset:
+        """Read a data file and decide its contract (:func:`~riskcore.workbench.datasets.load_dataset`)."""
+        return load_dataset(path, roles, sheet=sheet)
+
+    def check(self, dataset: Dataset, *, leakage: bool = True) -> DataCheck:
+        """The quality report, the split and the leakage checks of a file, as training would see it."""
+        return check_file(dataset.table, dataset.spec, positive=dataset.roles.positive, drop=dataset.roles.drop,
+                          leakage=leakage)
+
+    def demo_data(self, out: str | os.PathLike[str], *, companies: int = 5000, seed: int = 7,
+                  default_rate: float = 0.06, later_years: int = 0) -> DemoFiles:
+        """Generate the known-truth demo portfolio (and its later years) and write it with its manifest."""
+        return write_demo_data(out, companies=companies, seed=seed, default_rate=default_rate,
+                               later_years=later_years)
+
+    # -------------------------------------------------------------- models
+    def open_model(self, model: str | os.PathLike[str] | None = "champion") -> ModelBundle:
+        """The verified bundle named by a folder, a model version, or ``champion``."""
+        return open_model(model, self.settings)
+
+    def partitions(self, inputs: str | os.PathLike[str]) -> list[Path]:
+        """The partition files a cluster job reads: a file, a folder, or a glob of CSV or Parquet files."""
+        return partition_files(inputs)
+
+    def train(self, data: Dataset | str | os.PathLike[str], *, config: TrainingConfig, costs: Costs | None = None,
+              roles: DataRoles | None = None, track: bool = True, promote: bool | None = None,
+              trained_by: str | None = None, progress: Progress = no_progress, cluster: Cluster | None = None,
+              sample_rows: int = 200_000) -> TrainingResult:
+        """Train, evaluate, save and register a model on a file; on a cluster with ``cluster``.
+
+        ``data`` is a :class:`Dataset` already loaded, or a path read with ``roles``. With ``cluster``, the path
+        names a file, folder or glob of partitions, each holding whole companies (the contract is decided on the
+        first one), and XGBoost trains on every training row.
+        """
+        costs = costs or self.settings.costs
+        tracker = self.tracker if track else None
+        trained_by = trained_by or default_caller("cli")
+        if cluster is not None:
+            where = str(data.path) if isinstance(data, Dataset) else str(data)
+            files = self.partitions(where)
+            dataset = data if isinstance(data, Dataset) else self.load(files[0], roles)
+            with open_cluster(cluster.scheduler, cluster.workers) as client, \
+                    cluster_failures("training on the cluster", "no model was saved or registered"):
+                return train_on_cluster(files, dataset.spec, client=client, config=config, costs=costs,
+                                        models_dir=self.settings.models_dir, tracker=tracker, progress=progress,
+                                        positive=dataset.roles.positive, promote=promote,
+                                        source=str(Path(where).resolve()), sample_rows=sample_rows,
+                                        trained_by=trained_by)
+        dataset = data if isinstance(data, Dataset) else self.load(data, roles)
+        source_name = str(dataset.path.resolve()) if dataset.path is not None else None
+        return train_file(dataset.table, dataset.spec, settings=self.settings, config=config, costs=costs,
+                          tracker=tracker, progress=progress, positive=dataset.roles.positive, promote=promote,
+                          source=source_name, trained_by=trained_by)
+
+    def first_start(self, *, profile: Literal["quick", "full"] = "quick",
+                    progress: Progress = no_progress) -> TrainingResult:
+        """The demo portfolio, a first model and its monitoring history, once across every process."""
+        with self.exclusive("training"):
+            return first_start(self.settings, profile=profile, progress=progress)
+
+    # -------------------------------------------------------------- scoring
+    def score(self, model: str | ModelBundle, source: FileSource | pd.DataFrame, *,
+              output: str | os.PathLike[str] | None = None, rejects: str | os.PathLike[str] | None = None,
+              face: Source = "cli", caller: str | None = None, sheet: str | None = None, explain: bool = False,
+              keep: bool = False, max_bytes: int | None = None, progress: Progress = no_progress,
+              cluster: Cluster | None = None) -> ScoreJob:
+        """Score a portfolio; record every score in the audit trail; then write the scored rows and rejects.
+
+        On a cluster, ``source`` is a file, folder or glob of partitions and ``output`` a folder of Parquet parts.
+        """
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        audit = self.audit
+        if cluster is not None:
+            request = FileRequest(face=face, caller=caller or default_caller(face), risk_bands=self.settings.risk_bands,
+                                  explain=explain, progress=progress)
+            with open_cluster(cluster.scheduler, cluster.workers) as client:
+                return score_partitions(bundle, str(source), str(output), client=client, audit=audit,
+                                        request=request)
+        return score_and_record(bundle, source, audit=audit, face=face, caller=caller or default_caller(face),
+                                output=output, rejects_path=rejects, sheet=sheet, keep=keep, max_bytes=max_bytes,
+                                risk_bands=self.settings.risk_bands, explain=explain, progress=progress)
+
+    def served(self) -> Served:
+        """What the model server serves right now (it looks at the registry at most every few seconds)."""
+        return self.server.current()
+
+    def predict(self, records: Sequence[Mapping[str, Any]], ids: Sequence[str], *, caller: str, request_id: str,
+                served: Served | None = None, audit: AuditLog | None = None, explain: bool = False,
+                strict: bool = True,
+                audit_inputs: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> ServedScores:
+        """Score companies with what is served (shadow and canary included), every score recorded first.
+
+        ``served`` and ``audit`` default to what the model server serves now and the workbench's audit trail.
+        """
+        return score_served(served or self.served(), records, ids, audit=audit or self.audit, caller=caller,
+                            request_id=request_id, risk_bands=self.settings.risk_bands, explain=explain,
+                            strict=strict, audit_inputs=audit_inputs)
+
+    # -------------------------------------------------------------- monitoring
+    def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,
+                out: str | os.PathLike[str] | None = None, outcomes: FileSource | None = None,
+                period: str | None = None, positive: str | None = None, sheet: str | None = None,
+                since: str | None = None, until: str | None = None, face: Source = "cli", track: bool = True,
+                name: str | None = None, progress: Progress = no_progress,
+                cluster: Cluster | None = None) -> MonitorRun:
+        """Monitor a later portfolio (scored and recorded first), or with ``data=None`` the audit trail's scores.
+
+        The run's ``monitor.json`` goes to ``out`` and, with ``track``, to the monitoring experiment.
+        """
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        rules, audit = self.settings.alerts, self.audit
+        rejects = Path(out) / "rejects.csv" if out is not None else None
+        if data is None:
+            run = monitor_audit(bundle, audit, since=since, until=until, outcomes=outcomes, period=period,
+                                rules=rules, positive=positive)
+        elif cluster is not None:
+            with open_cluster(cluster.scheduler, cluster.workers) as client:
+                run = monitor_file(bundle, data, audit=audit, face=face, outcomes=outcomes, period=period,
+                                   rules=rules, positive=positive, rejects_path=rejects, progress=progress,
+                                   client=client)
+        else:
+            run = monitor_file(bundle, data, audit=audit, face=face, outcomes=outcomes, period=period, rules=rules,
+                               sheet=sheet, positive=positive, rejects_path=rejects, name=name,
+                               max_bytes=self.settings.upload_max_mb * 1_000_000 if face == "dashboard" else None,
+                               progress=progress)
+        return record_monitoring(run, bundle, out=out, tracker=self.tracker if track else None)
+
+    # -------------------------------------------------------------- the champion's life
+    def compare(self, challenger: str | ModelBundle, champion: str | ModelBundle = "champion", *,
+                data: FileSource | None = None, from_audit: bool = False, outcomes: FileSource | None = None,
+                since: str | None = None, until: str | None = None,
+                positive: str | None = None) -> VersionComparison:
+        """A challenger against the champion on the same rows (or on the shadow history), and the gate's verdict."""
+        champ = champion if isinstance(champion, ModelBundle) else self.open_model(champion)
+        chall = challenger if isinstance(challenger, ModelBundle) else self.open_model(challenger)
+        s = self.settings
+        if from_audit:
+            if outcomes is None:
+                raise ConfigError("comparing from the audit trail needs the outcomes observed since: pass them "
+                                  "as a file with company id, period and outcome")
+            return compare_from_audit(self.audit, champ, chall, outcomes=outcomes, costs=s.costs,
+                                      rules=s.promotion, since=since, until=until, positive=positive)
+        return compare_versions(champ, chall, costs=s.costs, rules=s.promotion, data=data, positive=positive)
+
+    def write_comparison(self, found: VersionComparison, out: str | os.PathLike[str]) -> Path:
+        """Write a comparison as ``comparison.json`` in ``out`` (the versions, the rows, the gate's digest)."""
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "comparison.json", {"champion_version": found.champion,
+                                                "challenger_version": found.challenger, "rows_from": found.rows_from,
+                                                "digest": found.comparison.digest(), **found.comparison.as_dict()})
+        return folder / "comparison.json"
+
+    def promote(self, version: str, *, reason: str, actor: str, override: bool = False,
+                data: FileSource | None = None) -> Move:
+        """Make a version the champion through the promotion gate, on record; one promotion at a time."""
+        with self.exclusive("promotion"):
+            return promote(self.settings, version, reason=reason, actor=actor, override=override, data=data)
+
+    def rollback(self, *, reason: str, actor: str) -> Move:
+        """Make the previous champion the champion again, on record; one move at a time."""
+        with self.exclusive("promotion"):
+            return rollback(self.settings, reason=reason, actor=actor)
+
+    def versions(self) -> pd.DataFrame:
+        """The registered versions (``Tracker.registry_versions``) with each run's test AUC (``test_auc``)."""
+        versions = self.tracker.registry_versions()
+        if versions.empty:
+            return versions.assign(test_auc=pd.Series(dtype=float))
+        runs = self.tracker.runs()
+        auc = dict(zip(runs["run_id"], runs["metrics.test.auc"], strict=True)) if "metrics.test.auc" in runs else {}
+        return versions.assign(test_auc=[auc.get(r, float("nan")) for r in versions["run_id"]])
+
+    def history(self) -> list[ModelMove]:
+        """Every move of the champion and every signature, oldest first, from the audit trail's ledger."""
+        return self.audit.moves()
+
+    # -------------------------------------------------------------- documentation
+    def report(self, model: str | ModelBundle = "champion", *, audit: AuditLog | None = None,
+               generated_at: str | None = None) -> Report:
+        """The facts of a version's documentation report (the bundle, the MLflow run, the registry, the ledger)."""
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        return build_report(bundle, settings=self.settings, tracker=self.tracker, audit=audit,
+                            generated_at=generated_at)
+
+    def write_report(self, report: Report, out: str | os.PathLike[str],
+                     formats: Sequence[Literal["html", "pdf"]] = ("html",)) -> list[Path]:
+        """Write a report as ``model-report-VERSION.html`` and / or ``.pdf`` in ``out``."""
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = write_report(report, folder, ("html",)) if "html" in formats else []
+        if "pdf" in formats:
+            written.append(html_to_pdf(report.html(), folder / f"model-report-{report.version}.pdf"))
+        return written
+
+    def sign(self, *, version: str, bundle_hash: str, html: str, actor: str, role: str, decision: str) -> ModelMove:
+        """Record a validator's (or an approver's) signature of a version's report in the ledger."""
+        return sign_report(self.audit, version=version, bundle_hash=bundle_hash, html=html, actor=actor, role=role,
+                           decision=decision)
+
+    def verify_audit(self, url: str | None = None) -> VerifyResult:
+        """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row."""
+        return AuditLog(url or self.settings.resolved_audit_url).verify()

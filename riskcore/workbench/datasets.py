@@ -1,0 +1,88 @@
+"""A user's data file and its contract: the demo layout recognised, or a spec inferred from the roles given.
+
+Every face that reads a file to check or train on it goes through :func:`load_dataset`, so the
+same file with the same options gets the same spec on the command line and on the dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from riskcore.data.infer import extend_spec, infer_spec
+from riskcore.data.schema import DEMO_SPEC, DatasetSpec
+from riskcore.data.tabular import Table, normalise_name, read_table
+
+__all__ = ["DataRoles", "Dataset", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class DataRoles:
+    """What the user said of a file's columns; empty for a file in the demo layout.
+
+    ``target`` the 0/1 (or two-label) outcome; ``positive`` the label that means default when it is not
+    0/1 or true/false; ``id``, ``time``, ``segment``, ``exposure`` the company id, fiscal year or date,
+    breakdown segment and exposure-at-default columns; ``drop`` columns left out of the features.
+    """
+
+    target: str | None = None
+    positive: str | None = None
+    id: str | None = None
+    time: str | None = None
+    segment: str | None = None
+    exposure: str | None = None
+    drop: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def explicit(self) -> bool:
+        """Whether any column role was named (the positive label and dropped columns are not roles)."""
+        return any((self.target, self.id, self.time, self.segment, self.exposure))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A file read once, with the data contract it is checked, trained or scored against."""
+
+    table: Table
+    spec: DatasetSpec
+    roles: DataRoles
+    path: Path | None = None
+
+    def describe(self) -> str:
+        """One line on what was read: rows, columns, format."""
+        return self.table.info.describe()
+
+
+def load_dataset(path: str | os.PathLike[str], roles: DataRoles | None = None, *,
+                 sheet: str | None = None) -> Dataset:
+    """Read a data file and decide its contract: the demo layout when recognised, else inferred from ``roles``.
+
+    Parameters
+    ----------
+    path : a CSV, Excel (``.xlsx``) or Parquet file.
+    roles : the columns' roles the user named (default none: the demo layout, or inferred).
+    sheet : the Excel sheet to read (default the first).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    riskcore.errors.DataFileError
+        When the file cannot be read, or a named column is missing.
+    """
+    roles = roles or DataRoles()
+    table = read_table(path, sheet=sheet)
+    cols = {normalise_name(c) for c in table.frame.columns}
+    demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
+    if demo_cols <= cols and (not roles.explicit or roles.target in (None, DEMO_SPEC.target)):
+        spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal)
+        if roles.drop:
+            spec = spec.without_features(tuple(roles.drop))
+    else:
+        spec = infer_spec(table.frame, target=roles.target, id=roles.id, time=roles.time, segment=roles.segment,
+                          exposure=roles.exposure, positive=roles.positive, drop=tuple(roles.drop),
+                          decimal=table.info.decimal)
+    return Dataset(table, spec, roles, Path(path))
