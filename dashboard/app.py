@@ -9,7 +9,6 @@ role opens, and the others answer their URL with the role they need
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from riskcore.config import set_thread_defaults
 
@@ -19,9 +18,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import auth, state, widgets  # noqa: E402
 from riskcore.errors import RiskcoreError  # noqa: E402
-
-if TYPE_CHECKING:
-    from riskcore.modelling.bundle import ModelBundle
+from riskcore.workbench import ModelBundle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "pages"
@@ -31,18 +28,13 @@ st.set_page_config(page_title="riskcore", page_icon=str(ROOT / "assets" / "logo.
 
 def first_start() -> None:
     """No model yet: generate the demo portfolio and train a quick model, with a progress bar."""
-    from riskcore.lifecycle import first_start as start
-
     st.title("Welcome to riskcore")
     st.write(f"There is no model yet. riskcore is generating its demo portfolio ({state.settings().demo_companies:,} "
              "companies over ten years, with a known true probability of default), training a first model with "
              "the quick profile, and monitoring the three years that follow, in which the economy, one ESG "
              "provider and one sector change. This takes about a minute, once.")
-    progress = widgets.progress_bar()
-    with state.exclusive("first-start"):
-        state.clear_model_caches()
-        if state.champion_ref() is None:
-            start(state.settings(), profile="quick", progress=progress)
+    state.clear_model_caches()
+    state.bench().first_start(profile="quick", progress=widgets.progress_bar())
     state.clear_model_caches()
     st.rerun()
 

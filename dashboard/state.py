@@ -12,12 +12,11 @@ only the user's choices.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,8 +26,7 @@ from riskcore.config import Costs, Settings, load_settings
 from riskcore.evaluation.costs import CostSweep
 from riskcore.evaluation.report import DecisionView
 from riskcore.modelling.tracking import ChampionRef, Tracker
-from riskcore.serving.server import ModelServer, Served
-from riskcore.workflows import DataCheck
+from riskcore.workbench import AuditLog, DataCheck, ModelServer, Served, Workbench
 
 if TYPE_CHECKING:
     from riskcore.data.schema import DatasetSpec
@@ -50,9 +48,14 @@ def settings() -> Settings:
 
 
 @st.cache_resource
+def bench() -> Workbench:
+    """The workbench of this server process: its experiment store, audit trail and model server, opened once."""
+    return Workbench(settings())
+
+
 def tracker() -> Tracker:
     """The MLflow tracker on the settings' store."""
-    return Tracker.from_settings(settings())
+    return bench().tracker
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -69,10 +72,9 @@ def model_server() -> ModelServer:
     bundle it serves at each look, and falls back to the last champion that verifies, so a promotion
     elsewhere shows without a restart and a tampered champion is never shown.
     """
-    from riskcore.serving.audit import AuditLog
-
-    s = settings()
-    return ModelServer(s, audit=AuditLog.from_settings(s))
+    b = bench()
+    b.audit  # noqa: B018 - opened first, so the server records its fallbacks in the audit trail
+    return b.server
 
 
 def served() -> Served:
@@ -179,34 +181,23 @@ def training_data_path(bundle: ModelBundle) -> Path | None:
 @st.cache_data(max_entries=8, show_spinner="Checking the data…")
 def data_check(path: str, mtime: float, _spec: DatasetSpec, model_version: str, leakage: bool) -> DataCheck:
     """Quality report, split and (optionally) leakage checks of a data file (cached per file version)."""
-    from riskcore.data.tabular import read_table
-    from riskcore.workflows import check_file
-
-    return check_file(read_table(path), _spec, leakage=leakage)
+    return bench().check(bench().load(path, spec=_spec), leakage=leakage)
 
 
 @st.cache_data(max_entries=4, show_spinner="Checking the file…")
 def upload_check(_data: bytes, file_id: str, _spec: DatasetSpec, model_version: str, leakage: bool) -> DataCheck:
     """The same checks for an uploaded file (keyed on the upload's id, not on its bytes)."""
-    from riskcore.data.tabular import read_table
-    from riskcore.workflows import check_file
-
-    return check_file(read_table(_data, max_bytes=settings().upload_max_mb * 1_000_000), _spec, leakage=leakage)
+    dataset = bench().load(_data, spec=_spec, max_bytes=settings().upload_max_mb * 1_000_000)
+    return bench().check(dataset, leakage=leakage)
 
 
 # ---------------------------------------------------------------- MLflow
 
 @contextmanager
-def exclusive(name: str) -> Iterator[None]:
-    """A lock file in the state folder, so two sessions never train the first model twice."""
-    home = Path(settings().home)
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / f"{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def exclusive(name: Literal["training", "monitoring"]) -> Iterator[None]:
+    """One of the state folder's locks, shared with every face: two sessions never train the first model twice."""
+    with bench().exclusive(name):
+        yield
 
 
 def clear_model_caches() -> None:
@@ -324,12 +315,9 @@ def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data:
     new upload — even of the same bytes — is scored and audited anew. An
     ``AuditError`` propagates and is not cached: no scores without an audit row.
     """
-    from riskcore.serving.audit import AuditLog
-    from riskcore.workflows import score_and_record
-
     s = settings()
-    job = score_and_record(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", caller=caller,
-                           keep=True, max_bytes=s.upload_max_mb * 1_000_000, risk_bands=s.risk_bands, lgd=lgd)
+    job = bench().score(_bundle, _data, face="dashboard", caller=caller, keep=True,
+                        max_bytes=s.upload_max_mb * 1_000_000, lgd=lgd)
     assert job.result is not None  # keep=True keeps every scored row
     return job.result, job.request_id
 
@@ -362,16 +350,11 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
     tuple of (dict, str)
         The report (``monitor.json``) and the monitoring run's id.
     """
-    from riskcore.lifecycle import monitor_file, record_monitoring
     from riskcore.modelling.bundle import json_ready
-    from riskcore.serving.audit import AuditLog
 
-    s = settings()
     with exclusive("monitoring"):
-        run = monitor_file(_bundle, _data, audit=AuditLog.from_settings(s), face="dashboard", outcomes=_outcomes,
-                           period=period or None, rules=s.alerts, max_bytes=s.upload_max_mb * 1_000_000,
-                           caller=caller)
-        record_monitoring(run, _bundle, tracker=tracker())
+        run = bench().monitor(_bundle, _data, face="dashboard", caller=caller, outcomes=_outcomes,
+                              period=period or None)
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run
     return json_ready(run.report.as_dict()), run.run_id
@@ -393,12 +376,8 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
         ``VersionComparison.comparison.as_dict()`` (rows, auc, cost, swap, score_psi, champion, challenger,
         thresholds, gate) plus ``rows_from``, ``notes`` and ``curves`` (see :func:`comparison_curves`).
     """
-    from riskcore.lifecycle import compare_versions
-    from riskcore.serving.opening import open_model
-
     s = settings()
-    result = compare_versions(open_model(champion_version, s), open_model(challenger_version, s), costs=s.costs,
-                              rules=s.promotion)
+    result = bench().compare(challenger_version, champion_version)
     return {**result.comparison.as_dict(), "rows_from": result.rows_from, "notes": list(result.notes),
             "curves": comparison_curves(result, s.costs)}
 
@@ -477,19 +456,15 @@ def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> t
     import tempfile
 
     from riskcore.errors import ConfigError, RiskcoreError
-    from riskcore.lifecycle.report import build_report
-    from riskcore.lifecycle.report_pdf import html_to_pdf
-    from riskcore.serving.audit import AuditLog
 
-    s = settings()
     try:
-        audit: AuditLog | None = AuditLog.from_settings(s)
+        audit: AuditLog | None = bench().audit
     except RiskcoreError:
         audit = None
-    html = build_report(_bundle, settings=s, tracker=tracker(), audit=audit, generated_at=generated_on).html()
+    report = bench().report(_bundle, audit=audit, generated_at=generated_on)
     with tempfile.TemporaryDirectory(prefix="riskcore-report-") as tmp:
         try:
-            pdf = html_to_pdf(html, Path(tmp) / "report.pdf").read_bytes()
+            pdf = bench().write_report(report, tmp, ("pdf",))[0].read_bytes()
         except ConfigError as err:
-            return html, None, str(err)
-    return html, pdf, ""
+            return report.html(), None, str(err)
+    return report.html(), pdf, ""

@@ -44,13 +44,9 @@ if auth.allowed("sign_report"):
             submitted = st.form_submit_button("Sign", type="primary")
         who = auth.check("sign_report") if submitted else None
         if who is not None:
-            from riskcore.lifecycle.signoff import sign_report
-            from riskcore.serving.audit import AuditLog
-
             try:
-                entry = sign_report(AuditLog.from_settings(state.settings()), version=bundle.version,
-                                    bundle_hash=bundle.manifest_hash, html=html, actor=who.caller, role=role,
-                                    decision=decision)
+                entry = state.bench().sign(version=bundle.version, bundle_hash=bundle.manifest_hash, html=html,
+                                           actor=who.caller, role=role, decision=decision)
             except RiskcoreError as err:
                 st.error(str(err))
             else:

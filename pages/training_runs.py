@@ -7,8 +7,10 @@ import streamlit as st
 from dashboard import auth, state, tables, widgets
 from dashboard import charts_compare as compare_charts
 from dashboard import charts_model as charts
-from riskcore import access, lifecycle
+from riskcore import access
+from riskcore.config import TrainingConfig
 from riskcore.errors import RiskcoreError
+from riskcore.workbench import Move
 
 person = auth.require_page("training_runs")
 
@@ -20,9 +22,6 @@ st.caption("Every training run is logged to MLflow with the candidates it compar
 
 def _train(profile: str, promote: bool) -> None:
     """Train on the champion's training file, with a progress bar; caches are cleared afterwards."""
-    from riskcore.config import TrainingConfig
-    from riskcore.workflows import train_file
-
     who = auth.check("start_training")
     if who is None:
         return
@@ -30,13 +29,13 @@ def _train(profile: str, promote: bool) -> None:
     if path is None:
         st.error("The training file of the model in use is no longer on disk, so there is nothing to train on.")
         return
-    s = state.settings()
     config = TrainingConfig.for_profile("full" if profile == "full" else "quick")
     progress = widgets.progress_bar()
     try:
         with state.exclusive("training"):
-            result = train_file(path, bundle.spec, settings=s, config=config, tracker=state.tracker(), promote=promote,
-                                source=str(path), progress=progress, trained_by=who.caller)
+            bench = state.bench()
+            result = bench.train(bench.load(path, spec=bundle.spec), config=config, promote=promote,
+                                 source=str(path), progress=progress, trained_by=who.caller)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -182,7 +181,7 @@ def _show_figures(result: dict, labels: tuple[str, str]) -> None:
                    delta_color="off")
 
 
-def _moved(move: lifecycle.Move) -> None:
+def _moved(move: Move) -> None:
     """After a move, forget the cached champion and rerun so the whole page shows the new one, with the message."""
     if not move.moved:
         st.warning(move.message)
@@ -203,8 +202,7 @@ def _promote_form(version: str) -> None:
     if who is None:
         return
     try:
-        with state.exclusive("promotion"):
-            move = lifecycle.promote(state.settings(), version, reason=reason, actor=who.caller, override=override)
+        move = state.bench().promote(version, reason=reason, actor=who.caller, override=override)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -221,8 +219,7 @@ def _rollback_form() -> None:
     if who is None:
         return
     try:
-        with state.exclusive("promotion"):
-            move = lifecycle.rollback(state.settings(), reason=reason, actor=who.caller)
+        move = state.bench().rollback(reason=reason, actor=who.caller)
     except RiskcoreError as err:
         widgets.show_error(err)
         return
@@ -231,11 +228,9 @@ def _rollback_form() -> None:
 
 def _ledger() -> None:
     """Every move of the champion, newest first."""
-    from riskcore.serving.audit import AuditLog
-
     st.markdown("**Model ledger** — every move of the champion, from the audit trail")
     try:
-        moves = AuditLog.from_settings(state.settings()).moves()
+        moves = state.bench().history()
     except RiskcoreError as err:
         widgets.show_error(err)
         return

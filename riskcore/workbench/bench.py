@@ -34,6 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
+from riskcore.data.schema import DatasetSpec
 from riskcore.errors import ConfigError
 from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
 from riskcore.lifecycle.report import Report, build_report, write_report
@@ -54,7 +55,7 @@ from riskcore.serving.distributed import score_partitions
 from riskcore.serving.opening import open_model
 from riskcore.serving.server import ModelServer, Served, ServedScores, score_served
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
-from riskcore.workbench.locks import state_lock
+from riskcore.workbench.locks import LockName, state_lock
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
 
 __all__ = ["Cluster", "Workbench"]
@@ -133,16 +134,19 @@ class Workbench:
             return self._server
 
     @contextmanager
-    def exclusive(self, name: Literal["promotion", "training"]) -> Iterator[None]:
+    def exclusive(self, name: LockName) -> Iterator[None]:
         """Hold one of the state folder's locks (a promotion, the first training) across processes."""
         with state_lock(self.settings.home, name):
             yield
 
     # -------------------------------------------------------------- data
-    def load(self, path: str | os.PathLike[str], roles: DataRoles | None = None, *,
-             sheet: str | None = None) -> Dataset:
-        """Read a data file and decide its contract (:func:`~riskcore.workbench.datasets.load_dataset`)."""
-        return load_dataset(path, roles, sheet=sheet)
+    def load(self, source: FileSource, roles: DataRoles | None = None, *, sheet: str | None = None,
+             spec: DatasetSpec | None = None, max_bytes: int | None = None) -> Dataset:
+        """Read a data file (a path, or an upload's bytes) and decide its contract, or take ``spec``'s.
+
+        See :func:`~riskcore.workbench.datasets.load_dataset`.
+        """
+        return load_dataset(source, roles, sheet=sheet, spec=spec, max_bytes=max_bytes)
 
     def check(self, dataset: Dataset, *, leakage: bool = True) -> DataCheck:
         """The quality report, the split and the leakage checks of a file, as training would see it."""
@@ -166,13 +170,14 @@ class Workbench:
 
     def train(self, data: Dataset | str | os.PathLike[str], *, config: TrainingConfig, costs: Costs | None = None,
               roles: DataRoles | None = None, track: bool = True, promote: bool | None = None,
-              trained_by: str | None = None, progress: Progress = no_progress, cluster: Cluster | None = None,
-              sample_rows: int = 200_000) -> TrainingResult:
+              trained_by: str | None = None, source: str | None = None, progress: Progress = no_progress,
+              cluster: Cluster | None = None, sample_rows: int = 200_000) -> TrainingResult:
         """Train, evaluate, save and register a model on a file; on a cluster with ``cluster``.
 
         ``data`` is a :class:`Dataset` already loaded, or a path read with ``roles``. With ``cluster``, the path
         names a file, folder or glob of partitions, each holding whole companies (the contract is decided on the
-        first one), and XGBoost trains on every training row.
+        first one), and XGBoost trains on every training row. ``source`` is the data's name as the model records
+        it (default: the file's absolute path).
         """
         costs = costs or self.settings.costs
         tracker = self.tracker if track else None
@@ -186,26 +191,31 @@ class Workbench:
                 return train_on_cluster(files, dataset.spec, client=client, config=config, costs=costs,
                                         models_dir=self.settings.models_dir, tracker=tracker, progress=progress,
                                         positive=dataset.roles.positive, promote=promote,
-                                        source=str(Path(where).resolve()), sample_rows=sample_rows,
+                                        source=source or str(Path(where).resolve()), sample_rows=sample_rows,
                                         trained_by=trained_by)
         dataset = data if isinstance(data, Dataset) else self.load(data, roles)
-        source_name = str(dataset.path.resolve()) if dataset.path is not None else None
+        source_name = source or (str(dataset.path.resolve()) if dataset.path is not None else None)
         return train_file(dataset.table, dataset.spec, settings=self.settings, config=config, costs=costs,
                           tracker=tracker, progress=progress, positive=dataset.roles.positive, promote=promote,
                           source=source_name, trained_by=trained_by)
 
     def first_start(self, *, profile: Literal["quick", "full"] = "quick",
-                    progress: Progress = no_progress) -> TrainingResult:
-        """The demo portfolio, a first model and its monitoring history, once across every process."""
+                    progress: Progress = no_progress) -> TrainingResult | None:
+        """The demo portfolio, a first model and its monitoring history, once across every process.
+
+        Returns ``None`` when a champion exists already (another process made it while this one waited).
+        """
         with self.exclusive("training"):
+            if self.tracker.champion() is not None:
+                return None
             return first_start(self.settings, profile=profile, progress=progress)
 
     # -------------------------------------------------------------- scoring
     def score(self, model: str | ModelBundle, source: FileSource | pd.DataFrame, *,
               output: str | os.PathLike[str] | None = None, rejects: str | os.PathLike[str] | None = None,
               face: Source = "cli", caller: str | None = None, sheet: str | None = None, explain: bool = False,
-              keep: bool = False, max_bytes: int | None = None, progress: Progress = no_progress,
-              cluster: Cluster | None = None) -> ScoreJob:
+              keep: bool = False, max_bytes: int | None = None, lgd: float | None = None,
+              progress: Progress = no_progress, cluster: Cluster | None = None) -> ScoreJob:
         """Score a portfolio; record every score in the audit trail; then write the scored rows and rejects.
 
         On a cluster, ``source`` is a file, folder or glob of partitions and ``output`` a folder of Parquet parts.
@@ -220,7 +230,7 @@ class Workbench:
                                         request=request)
         return score_and_record(bundle, source, audit=audit, face=face, caller=caller or default_caller(face),
                                 output=output, rejects_path=rejects, sheet=sheet, keep=keep, max_bytes=max_bytes,
-                                risk_bands=self.settings.risk_bands, explain=explain, progress=progress)
+                                risk_bands=self.settings.risk_bands, lgd=lgd, explain=explain, progress=progress)
 
     def served(self) -> Served:
         """What the model server serves right now (it looks at the registry at most every few seconds)."""
@@ -242,8 +252,8 @@ class Workbench:
     def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,
                 out: str | os.PathLike[str] | None = None, outcomes: FileSource | None = None,
                 period: str | None = None, positive: str | None = None, sheet: str | None = None,
-                since: str | None = None, until: str | None = None, face: Source = "cli", track: bool = True,
-                name: str | None = None, progress: Progress = no_progress,
+                since: str | None = None, until: str | None = None, face: Source = "cli", caller: str | None = None,
+                track: bool = True, name: str | None = None, progress: Progress = no_progress,
                 cluster: Cluster | None = None) -> MonitorRun:
         """Monitor a later portfolio (scored and recorded first), or with ``data=None`` the audit trail's scores.
 
@@ -257,12 +267,12 @@ class Workbench:
                                 rules=rules, positive=positive)
         elif cluster is not None:
             with open_cluster(cluster.scheduler, cluster.workers) as client:
-                run = monitor_file(bundle, data, audit=audit, face=face, outcomes=outcomes, period=period,
-                                   rules=rules, positive=positive, rejects_path=rejects, progress=progress,
-                                   client=client)
+                run = monitor_file(bundle, data, audit=audit, face=face, caller=caller, outcomes=outcomes,
+                                   period=period, rules=rules, positive=positive, rejects_path=rejects,
+                                   progress=progress, client=client)
         else:
-            run = monitor_file(bundle, data, audit=audit, face=face, outcomes=outcomes, period=period, rules=rules,
-                               sheet=sheet, positive=positive, rejects_path=rejects, name=name,
+            run = monitor_file(bundle, data, audit=audit, face=face, caller=caller, outcomes=outcomes, period=period,
+                               rules=rules, sheet=sheet, positive=positive, rejects_path=rejects, name=name,
                                max_bytes=self.settings.upload_max_mb * 1_000_000 if face == "dashboard" else None,
                                progress=progress)
         return record_monitoring(run, bundle, out=out, tracker=self.tracker if track else None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from riskcore.data.infer import extend_spec, infer_spec
 from riskcore.data.schema import DEMO_SPEC, DatasetSpec
-from riskcore.data.tabular import Table, normalise_name, read_table
+from riskcore.data.tabular import Source, Table, normalise_name, read_table
 
 __all__ = ["DataRoles", "Dataset", "load_dataset"]
 
@@ -54,15 +54,17 @@ class Dataset:
         return self.table.info.describe()
 
 
-def load_dataset(path: str | os.PathLike[str], roles: DataRoles | None = None, *,
-                 sheet: str | None = None) -> Dataset:
+def load_dataset(source: Source, roles: DataRoles | None = None, *, sheet: str | None = None,
+                 spec: DatasetSpec | None = None, max_bytes: int | None = None) -> Dataset:
     """Read a data file and decide its contract: the demo layout when recognised, else inferred from ``roles``.
 
     Parameters
     ----------
-    path : a CSV, Excel (``.xlsx``) or Parquet file.
+    source : a CSV, Excel (``.xlsx``) or Parquet file: its path, or its bytes (an upload).
     roles : the columns' roles the user named (default none: the demo layout, or inferred).
     sheet : the Excel sheet to read (default the first).
+    spec : the contract to use as it is (a model's), instead of deciding one.
+    max_bytes : refuse a larger file.
 
     Returns
     -------
@@ -74,7 +76,10 @@ def load_dataset(path: str | os.PathLike[str], roles: DataRoles | None = None, *
         When the file cannot be read, or a named column is missing.
     """
     roles = roles or DataRoles()
-    table = read_table(path, sheet=sheet)
+    table = read_table(source, sheet=sheet, max_bytes=max_bytes)
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    if spec is not None:
+        return Dataset(table, spec, roles, path)
     cols = {normalise_name(c) for c in table.frame.columns}
     demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
     if demo_cols <= cols and (not roles.explicit or roles.target in (None, DEMO_SPEC.target)):
@@ -85,4 +90,4 @@ def load_dataset(path: str | os.PathLike[str], roles: DataRoles | None = None, *
         spec = infer_spec(table.frame, target=roles.target, id=roles.id, time=roles.time, segment=roles.segment,
                           exposure=roles.exposure, positive=roles.positive, drop=tuple(roles.drop),
                           decimal=table.info.decimal)
-    return Dataset(table, spec, roles, Path(path))
+    return Dataset(table, spec, roles, path)

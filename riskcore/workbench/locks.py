@@ -13,12 +13,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = ["LockName", "state_lock"]
 
-LockName = Literal["promotion", "training"]
-_THREAD_LOCKS: dict[str, threading.Lock] = {"promotion": threading.Lock(), "training": threading.Lock()}
+LockName = Literal["promotion", "training", "monitoring"]
+_THREAD_LOCKS: dict[str, threading.Lock] = {name: threading.Lock() for name in get_args(LockName)}
 
 
 @contextmanager
@@ -28,7 +28,8 @@ def state_lock(home: str | Path, name: LockName) -> Iterator[None]:
     Parameters
     ----------
     home : the state folder (``Settings.home``); created when missing.
-    name : ``promotion`` (a promotion or rollback of the champion) or ``training`` (the first model).
+    name : ``promotion`` (a promotion or rollback of the champion), ``training`` (the first model) or
+        ``monitoring`` (one monitoring run written to the history at a time).
 
     Examples
     --------
