@@ -4,6 +4,10 @@ It learns the probability of default of small and mid-sized companies,
 calibrates it, turns it into decisions under a cost model, explains every
 score and keeps an audit trail. This package is the engine: it never imports a
 UI library. Public names are loaded on first use so ``import riskcore`` stays fast.
+
+:class:`Workbench` is what the command line, the API and the dashboard call: one
+object that owns the stores and offers what users do (check, train, score,
+monitor, compare, promote, roll back, report, sign).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "TrainingConfig": "riskcore.config",
     "TrainingResult": "riskcore.modelling.train",
     "VerifyResult": "riskcore.serving.audit",
+    "Workbench": "riskcore.workbench",
     "add_panel_features": "riskcore.modelling.features",
     "bootstrap_ci": "riskcore.evaluation.bootstrap",
     "business_impact": "riskcore.evaluation.costs",
@@ -126,6 +131,7 @@ __all__ = [
     "TrainingConfig",
     "TrainingResult",
     "VerifyResult",
+    "Workbench",
     "add_panel_features",
     "bootstrap_ci",
     "business_impact",

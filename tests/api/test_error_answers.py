@@ -377,12 +377,12 @@ def test_503_when_the_key_file_is_damaged(client, settings, keys, company):
 # -- 500 -------------------------------------------------------------------------
 
 def test_500_is_generic(make_client, keys, company, monkeypatch, audit):
-    import riskcore.serving.server
+    import riskcore.serving.companies
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom in /srv/secret/riskcore/serving/scoring.py line 12")
 
-    monkeypatch.setattr(riskcore.workflows, "score_one", broken)
+    monkeypatch.setattr(riskcore.serving.companies, "score_one", broken)
     client = make_client(raise_server_exceptions=False)
     r = client.post("/predict", json=company, headers=header(keys["service"]))
     assert r.status_code == 500
@@ -444,7 +444,7 @@ CONTRACT_HTTP = {
 def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, company, audit, monkeypatch, caplog,
                                                             kind, endpoint):
     import riskcore.errors
-    import riskcore.serving.server
+    import riskcore.serving.companies
 
     name, status = CONTRACT_HTTP[kind]
     cls = getattr(riskcore.errors, name)
@@ -453,7 +453,7 @@ def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, c
     def failing(*args, **kwargs):
         raise _engine_error(cls)
 
-    monkeypatch.setattr(riskcore.workflows, "score_one", failing)
+    monkeypatch.setattr(riskcore.serving.companies, "score_one", failing)
     r = _call(make_client(), endpoint, company, header(keys["admin"]))
     assert r.status_code == status, r.text
     body = r.json()
@@ -468,7 +468,7 @@ def test_an_engine_error_answers_with_its_class_http_status(make_client, keys, c
 def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client, keys, company, audit, monkeypatch,
                                                                      name, endpoint):
     import riskcore.errors
-    import riskcore.serving.server
+    import riskcore.serving.companies
     from riskcore.errors import Problem
 
     cls = getattr(riskcore.errors, name)
@@ -479,7 +479,7 @@ def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client
             raise cls("roa", "required column(s) 'roa' are not in the file")
         raise cls(Problem(None, "roa", 9.0, "9.0 is above the maximum 1"))
 
-    monkeypatch.setattr(riskcore.workflows, "score_one", failing)
+    monkeypatch.setattr(riskcore.serving.companies, "score_one", failing)
     r = _call(make_client(), endpoint, company, header(keys["admin"]))
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "features", "roa"]
