@@ -140,7 +140,7 @@ class JsonFileStore:
 
     @contextmanager
     def updating(self) -> Iterator[list[dict[str, Any]]]:
-        """Hold the file's lock for a read-modify-write and give the current records (call :meth:`write` inside).
+        """Hold the file's lock for a read-modify-write and give the records read now (call :meth:`write` inside).
 
         Raises
         ------
@@ -156,6 +156,8 @@ class JsonFileStore:
                 from None
         with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
+            with self._lock:
+                self._stamp = _UNREAD  # read afresh under the lock: a change is never made to a stale copy
             try:
                 yield self.records()
             finally:
