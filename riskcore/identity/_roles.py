@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 __all__ = ["ACTIONS", "GRANTS", "KEY_ROLES", "PAGES", "PERMISSIONS", "ROLES", "USER_ROLES", "Action", "Grants",
@@ -78,7 +79,7 @@ def _resolve() -> dict[Role, Grants]:
     return grants
 
 
-GRANTS: Mapping[Role, Grants] = _resolve()
+GRANTS: Mapping[Role, Grants] = MappingProxyType(_resolve())
 # the roles an API key or a bearer token may carry: those with an API permission, in alphabetical order
 KEY_ROLES: tuple[Role, ...] = tuple(sorted(r for r in ROLES if GRANTS[r].permissions))
 # the least role that opens each page, and that may do each action (the dashboard's "you need role …")
