@@ -21,8 +21,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.keys import ROLES, KeyFileError, KeyStore
+from riskcore.config import load_settings, set_thread_defaults
 from riskcore.errors import RiskcoreError
+from riskcore.identity import KEY_ROLES, IdentitySettings, KeyFileError, KeyStore
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     ksub = keys.add_subparsers(dest="keys_command", metavar="{add,list,revoke}", required=True)
     add = ksub.add_parser("add", help="create a key and print it (it is shown only this once)")
-    add.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
+    add.add_argument("--role", required=True, choices=KEY_ROLES, help="what the key may do")
     add.add_argument("--name", default="", help="who or what uses the key (shown by 'keys list')")
     ksub.add_parser("list", help="list the keys (never the keys themselves)")
     revoke = ksub.add_parser("revoke", help="revoke a key by its id")
@@ -71,9 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from riskcore.config import load_settings
-
-    store = KeyStore(load_settings().keys_file)
+    store = KeyStore(IdentitySettings.from_settings(load_settings()).keys_file)
     if args.keys_command == "add":
         record, secret = store.add(args.role, args.name)
         print(f"Created key {record.id} (role {record.role}{', ' + record.name if record.name else ''}).")
@@ -97,8 +96,6 @@ def _keys(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from riskcore.config import set_thread_defaults
-
     set_thread_defaults()
     args = _parser().parse_args(argv)
     try:

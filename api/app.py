@@ -49,11 +49,12 @@ from pydantic import BaseModel
 import riskcore
 from api import answers, handlers, oidc, schemas, validation
 from api.handlers import NO_MODEL
-from api.keys import PERMISSIONS, ApiKey, KeyFileError, KeyStore, allowed_roles
+from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter
 from api.monitoring import MonitoringHistory, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
+from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission
 from riskcore.lru import LRU
 from riskcore.workbench import NO_CHAMPION, AuditLog, DatasetSpec, ModelBundle, ModelServer, Served, Workbench
 
@@ -61,7 +62,6 @@ __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "public_reason", "workben
 
 log = logging.getLogger("api")
 
-API_KEY_HEADER = "X-API-Key"
 _NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
              "check the audit store (setting audit_url) — the server log has the details")
 _PER_BUNDLE = 4  # bundles whose request models and /model_info the API keeps (as the model server keeps bundles)
@@ -219,39 +219,22 @@ def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
 # keys, roles and the rate limit
 # ---------------------------------------------------------------------------
 
-_WHAT = {"score": "score companies", "explain": "explain scores", "model_info": "read the model's information"}
-
-
-def _guard(permission: str) -> Any:
+def _guard(permission: Permission) -> Any:
     """A dependency that admits a valid key or bearer token (:mod:`api.oidc`) whose role holds ``permission``."""
-    roles = allowed_roles(permission)
 
     async def check(request: Request, key: str | None = Security(_api_key),
                     token: HTTPAuthorizationCredentials | None = Security(_bearer)) -> ApiKey:
         st = _state(request)
-        found: ApiKey | None
+        found: ApiKey
         if not key and token is not None and st.bearer is not None:  # the token's check may fetch the keys
             found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission)
-        elif not key:
-            bearer = " or a bearer token in the Authorization header" if st.bearer is not None else ""
-            raise HTTPException(401, f"no API key: send it in the {API_KEY_HEADER} header{bearer}",
-                                headers={"WWW-Authenticate": API_KEY_HEADER})
         else:
-            try:
-                found = st.keys.authenticate(key)
-            except KeyFileError as err:
-                log.error("cannot read the API keys: %s", err)
-                raise HTTPException(KeyFileError.http_status,
-                                    "the API keys cannot be read; tell the operator") from None
-        if found is None:
-            raise HTTPException(401, "the API key is unknown or revoked", headers={"WWW-Authenticate": API_KEY_HEADER})
+            found = key_caller(st.keys, key, bearer_accepted=st.bearer is not None)
         wait = st.limiter.hit(found.id)
         if wait:
             raise HTTPException(429, f"rate limit of {st.limiter.limit} requests per minute reached for this key; "
                                      f"retry after {wait} s", headers={"Retry-After": str(wait)})
-        if permission not in PERMISSIONS.get(found.role, frozenset()):
-            raise HTTPException(403, f"a key with role {found.role!r} may not {_WHAT[permission]}; "
-                                     f"this needs one of the roles {', '.join(roles)}")
+        authorize(found, permission)
         return found
 
     return check
@@ -316,7 +299,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     audit_problem = ""
     if audit is None:
         audit, audit_problem = _open_audit(settings)
-    keys = KeyStore(settings.keys_file) if keys is None else keys
+    identity = IdentitySettings.from_settings(settings)
+    keys = KeyStore(identity.keys_file) if keys is None else keys
     try:
         if not [k for k in keys.keys() if not k.revoked]:
             log.warning("no active API key: every request will get 401; create one with "
@@ -326,7 +310,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     bench = workbench(settings, audit, bundle)
     state = _State(settings=settings, bench=bench, server=bench.server, keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   monitoring=MonitoringHistory(settings), bearer=oidc.verifier_from_env())
+                   monitoring=MonitoringHistory(settings), bearer=oidc.verifier(identity))
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)

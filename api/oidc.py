@@ -9,49 +9,35 @@ issued by the provider the operator names, and it passes when
   which is how a provider's key rotation reaches the API without a restart);
 - its ``iss`` is the configured issuer, its ``aud`` holds the configured audience, and its ``exp``
   has not passed (30 seconds of clock skew allowed); ``sub``, ``iat`` and ``exp`` are required;
-- its roles claim names an API role (the table in :mod:`api.keys`).
+- its roles claim names an API role (the table in :mod:`riskcore.identity`).
 
 A token that fails any check is answered 401 with a ``detail`` that says which; a valid token whose
 role may not call the endpoint is 403, and a provider that cannot be reached is 503, exactly like a
 key. The caller written to the audit trail is ``oidc:<email>`` (else ``preferred_username``, else
 ``sub``), so the person is on the record.
 
-Settings (environment variables; without ``RISKCORE_OIDC_ISSUER`` bearer tokens are not accepted):
-
-==============================  ===============================================================
-variable                        meaning
-==============================  ===============================================================
-RISKCORE_OIDC_ISSUER            the provider's issuer URL, exactly as in its tokens' ``iss``
-RISKCORE_OIDC_AUDIENCE          the audience the tokens are issued for (often the client id);
-                                required with the issuer
-RISKCORE_OIDC_ROLES_CLAIM       the claim that holds the roles: ``roles`` (default), ``groups``,
-                                or a dotted path such as ``realm_access.roles``
-RISKCORE_OIDC_ROLE_MAP          claim values to API roles, ``value=role`` pairs separated by
-                                commas (``risk-ops=service,model-risk=analyst``); a value that is
-                                an API role's own name needs no entry
-==============================  ===============================================================
+The provider and its role mapping are identity settings (:class:`riskcore.identity.IdentitySettings`, from the
+``RISKCORE_OIDC_*`` variables); the roles a token may carry are the API's roles of the one role table
+(:data:`riskcore.identity.KEY_ROLES`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from fastapi import HTTPException
 
-from api.keys import PERMISSIONS, ROLES, ApiKey
-from riskcore.access import claim_values
-from riskcore.errors import ConfigError
+from riskcore.identity import KEY_ROLES, ApiKey, IdentitySettings, OidcSettings, Permission, can_call, claimed_roles
 
-__all__ = ["BearerVerifier", "Identity", "OidcSettings", "claim_values", "verifier_from_env"]
+__all__ = ["BearerVerifier", "Identity", "verifier"]
 
 log = logging.getLogger("api")
 
@@ -62,52 +48,6 @@ _MAX_NAME = 200  # the audit trail stores callers of up to 255 characters, with 
 # "none" and the HMAC family would let anyone who knows the (public) key forge a token.
 _ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-
-
-@dataclass(frozen=True)
-class OidcSettings:
-    """Which provider's tokens the API accepts and how their roles claim maps to API roles."""
-
-    issuer: str
-    audience: str
-    roles_claim: str = "roles"
-    role_map: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> OidcSettings | None:
-        """The settings from ``RISKCORE_OIDC_*`` variables, or ``None`` when no issuer is set.
-
-        Raises
-        ------
-        ConfigError
-            When the issuer is set without an audience, is not an http(s) URL, or the role map
-            names an unknown role or is not ``value=role`` pairs.
-        """
-        env = os.environ if env is None else env
-        issuer = env.get("RISKCORE_OIDC_ISSUER", "").strip()
-        if not issuer:
-            return None
-        if not issuer.startswith(("https://", "http://")):
-            raise ConfigError(f"RISKCORE_OIDC_ISSUER must be the provider's http(s) issuer URL, not {issuer!r}")
-        audience = env.get("RISKCORE_OIDC_AUDIENCE", "").strip()
-        if not audience:
-            raise ConfigError("RISKCORE_OIDC_ISSUER is set but RISKCORE_OIDC_AUDIENCE is not; set it to the "
-                              "audience the provider issues the API's tokens for (often the client id)")
-        claim = env.get("RISKCORE_OIDC_ROLES_CLAIM", "").strip() or "roles"
-        return cls(issuer=issuer, audience=audience, roles_claim=claim,
-                   role_map=_parse_role_map(env.get("RISKCORE_OIDC_ROLE_MAP", "")))
-
-
-def _parse_role_map(text: str) -> dict[str, str]:
-    """``value=role,value=role`` as a dict, every role checked against :data:`api.keys.ROLES`."""
-    mapping: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in text.split(","))):
-        value, sep, role = (s.strip() for s in pair.rpartition("="))
-        if not sep or not value or role not in ROLES:
-            raise ConfigError(f"RISKCORE_OIDC_ROLE_MAP entry {pair!r} must be claim-value=role with a role "
-                              f"among {', '.join(ROLES)}")
-        mapping[value] = role
-    return mapping
 
 
 @dataclass(frozen=True)
@@ -195,7 +135,7 @@ class BearerVerifier:
             raise _unauthorized(_reason(err, s)) from None
         return _identity(claims, s)
 
-    def caller(self, token: str, permission: str) -> ApiKey:
+    def caller(self, token: str, permission: Permission) -> ApiKey:
         """The key-like record of the token's holder, with the first of its roles that holds ``permission``.
 
         When none of its roles holds it, the record carries its first role, so the guard's usual 403
@@ -205,8 +145,8 @@ class BearerVerifier:
         who = self.verify(token)
         if not who.roles:
             raise HTTPException(403, f"the bearer token's {s.roles_claim!r} claim names no API role; "
-                                     f"ask for one of {', '.join(ROLES)} (or a group mapped to one)")
-        role = next((r for r in who.roles if permission in PERMISSIONS[r]), who.roles[0])
+                                     f"ask for one of {', '.join(KEY_ROLES)} (or a group mapped to one)")
+        role = next((r for r in who.roles if can_call(r, permission)), who.roles[0])
         return ApiKey(id=f"oidc:{who.name}", name=who.name, role=role, created_at="")
 
 
@@ -260,21 +200,19 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def _identity(claims: Mapping[str, Any], s: OidcSettings) -> Identity:
-    """Who the claims name and which API roles their roles claim maps to (in :data:`ROLES` order)."""
-    mapped = {s.role_map.get(v, v) for v in claim_values(claims, s.roles_claim)}
+    """Who the claims name and which API roles their roles claim maps to (in :data:`KEY_ROLES` order)."""
+    roles = claimed_roles(claims, s.roles_claim, s.role_map, KEY_ROLES)
     name = next((str(claims[c]) for c in ("email", "preferred_username", "sub") if claims.get(c)), "")
-    return Identity(subject=str(claims["sub"]), name=name[:_MAX_NAME], roles=tuple(r for r in ROLES if r in mapped))
+    return Identity(subject=str(claims["sub"]), name=name[:_MAX_NAME], roles=roles)
 
 
-def verifier_from_env(env: Mapping[str, str] | None = None) -> BearerVerifier | None:
-    """The verifier the ``RISKCORE_OIDC_*`` variables describe, or ``None`` when bearer tokens are off.
+def verifier(identity: IdentitySettings) -> BearerVerifier | None:
+    """The verifier of the identity settings' provider, or ``None`` when bearer tokens are off.
 
-    Invalid settings are logged and give a verifier that refuses every token (500), so the API still
-    starts, keys keep working, and no token passes unchecked.
+    Invalid ``RISKCORE_OIDC_*`` settings are logged and give a verifier that refuses every token (500), so
+    the API still starts, keys keep working, and no token passes unchecked.
     """
-    try:
-        settings = OidcSettings.from_env(env)
-    except ConfigError as err:
-        log.error("bearer tokens are refused: %s", err)
-        return BearerVerifier(None, problem=str(err))
-    return None if settings is None else BearerVerifier(settings)
+    if identity.oidc_problem:
+        log.error("bearer tokens are refused: %s", identity.oidc_problem)
+        return BearerVerifier(None, problem=identity.oidc_problem)
+    return None if identity.oidc is None else BearerVerifier(identity.oidc)

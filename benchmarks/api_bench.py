@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shadow", action="store_true", help="score every request with a challenger in shadow too")
     args = parser.parse_args(argv)
 
-    from api.keys import KeyStore
     from riskcore.config import load_settings
+    from riskcore.identity import KeyStore
     from riskcore.modelling.bundle import load_bundle
     from riskcore.serving.audit import AuditLog
     from riskcore.serving.scoring import score_frame, score_one

@@ -8,9 +8,11 @@ nothing else until someone signs in; the navigation then lists only the pages th
 Every check runs on the server, on every run: ``require_page`` at the top of each page file (a page opened by
 its URL without the role shows which role it needs and nothing else), :func:`allowed` before an action's
 button is drawn and :func:`check` again when it runs. The session state holds one signed token
-(:class:`riskcore.access.SessionSigner`) and no role: the role is read from the users file for the name the
+(:class:`riskcore.identity.SessionSigner`) and no role: the role is read from the users file for the name the
 token proves, so an edited session state cannot raise it, and a removed user is signed out on the next click.
-Sign-ins, sign-outs, idle timeouts and refusals go to the audit trail (``AuditLog.record_access``).
+Sign-ins, sign-outs, idle timeouts and refusals go to the audit trail (``AuditLog.record_access``). What each role
+opens is the engine's one role table (:mod:`riskcore.identity`); where the users, the session key and the idle time
+are comes from :class:`riskcore.identity.IdentitySettings`, built once per server process.
 
 Single sign-on lives in :mod:`dashboard.sso`; this module calls ``current_sso_user() -> tuple[str, str] | None``
 (the signed-in user's name and riskcore role), ``sso_configured() -> bool`` (sign-in is required even without a
@@ -29,8 +31,19 @@ from typing import Literal, cast
 import streamlit as st
 
 from dashboard import sso, state
-from riskcore.access import ACTIONS, PAGES, ROLES, Action, Role, SessionSigner, UserStore, can_do, can_open
 from riskcore.errors import RiskcoreError
+from riskcore.identity import (
+    ACTIONS,
+    PAGES,
+    USER_ROLES,
+    Action,
+    IdentitySettings,
+    Role,
+    SessionSigner,
+    UserStore,
+    can_do,
+    can_open,
+)
 from riskcore.serving.audit import AccessEvent, AuditLog
 from riskcore.serving.audit.access import AccessEventKind
 
@@ -39,7 +52,6 @@ TOKEN = "riskcore_session"
 # a message for the sign-in form after a session ended (timeout, removed user)
 NOTICE = "riskcore_session_notice"
 PASSWORD = "sign_in_password"
-IDLE_MINUTES = 30  # when the settings have no session_idle_minutes
 LOCAL_HINT = "single local user — no sign-in; add users with `python -m riskcore users add`"
 
 
@@ -78,15 +90,21 @@ def from_this_machine() -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _users(home: str) -> UserStore:
-    """The users file of a state folder (it re-reads itself when it changes)."""
-    return UserStore(f"{home}/users.json")
+def identity() -> IdentitySettings:
+    """The identity settings of the dashboard's settings, built once per server process."""
+    return IdentitySettings.from_settings(state.settings())
 
 
 @st.cache_resource(show_spinner=False)
-def _signer(home: str) -> SessionSigner:
-    """The session signer with the key of a state folder."""
-    return SessionSigner(f"{home}/session.key")
+def _users(path: str) -> UserStore:
+    """The users file at ``path`` (it re-reads itself when it changes)."""
+    return UserStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _signer(key_path: str) -> SessionSigner:
+    """The session signer with the key at ``key_path``."""
+    return SessionSigner(key_path)
 
 
 @st.cache_resource(show_spinner=False)
@@ -96,18 +114,18 @@ def _audit(url: str) -> AuditLog:
 
 
 def users() -> UserStore:
-    """The users of the settings' state folder."""
-    return _users(str(state.settings().home))
+    """The users of the identity settings' users file."""
+    return _users(str(identity().users_file))
 
 
 def signer() -> SessionSigner:
-    """The signer of this state folder's session tokens."""
-    return _signer(str(state.settings().home))
+    """The signer of the session tokens, with the identity settings' session key."""
+    return _signer(str(identity().session_key_file))
 
 
 def idle_minutes() -> float:
     """Minutes without a click after which a session ends (setting ``session_idle_minutes``, 30 by default)."""
-    return float(getattr(state.settings(), "session_idle_minutes", IDLE_MINUTES))
+    return float(identity().idle_minutes)
 
 
 def record(event: AccessEventKind, user: str, detail: str) -> str:
@@ -123,7 +141,7 @@ def record(event: AccessEventKind, user: str, detail: str) -> str:
 def _sso_person() -> Person | None:
     """The user signed in through single sign-on, when their claim maps to a riskcore role."""
     found = sso.current_sso_user()
-    if found is None or found[1] not in ROLES:
+    if found is None or found[1] not in USER_ROLES:
         return None
     return Person(found[0], cast(Role, found[1]))
 

@@ -3,7 +3,7 @@
 The interface :mod:`dashboard.auth` calls (agreed in its docstring): ``sso_configured()``,
 ``current_sso_user() -> tuple[str, str] | None`` (the signed-in person's name and riskcore role),
 ``sso_sign_in_button()`` and ``sso_sign_out()``. Nothing here decides what a role may open; that is
-:mod:`riskcore.access`.
+:mod:`riskcore.identity`, whose one role table also names the API's roles.
 
 Single sign-on is on when ``.streamlit/secrets.toml`` (or the secrets Streamlit is given) has an
 ``[auth]`` section; the sign-in page then offers "Sign in with <provider>" (Streamlit's ``st.login``),
@@ -40,14 +40,14 @@ claim; the role is worked out from it again on every run and never kept in the s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import streamlit as st
 
-from riskcore.access import ROLES, Role, claim_values, role_at_least
+from riskcore.identity import USER_ROLES, Role, claim_values, claimed_roles
 
-__all__ = ["claim_values", "current_sso_user", "providers", "role_from_claims", "sso_configured", "sso_name",
-           "sso_sign_in_button", "sso_sign_out"]
+__all__ = ["current_sso_user", "providers", "role_from_claims", "sso_configured", "sso_name", "sso_sign_in_button",
+           "sso_sign_out"]
 
 # keys of [auth] (or of a provider's table) that name a provider; other tables, like role_map, are riskcore's
 _PROVIDER_KEYS = ("client_id", "server_metadata_url")
@@ -99,13 +99,8 @@ def role_from_claims(claims: Mapping[str, Any], roles_claim: str = "roles",
     role_map : claim value → riskcore role; a value that is a role's own name maps to it without an entry.
         An entry naming an unknown role is ignored, so a typo never grants anything.
     """
-    role_map = role_map or {}
-    best: Role | None = None
-    for value in claim_values(claims, roles_claim):
-        role = role_map.get(value, value)
-        if role in ROLES and (best is None or role_at_least(role, best)):
-            best = cast(Role, role)
-    return best
+    roles = claimed_roles(claims, roles_claim, role_map or {}, USER_ROLES)
+    return roles[-1] if roles else None  # USER_ROLES is lowest first
 
 
 def sso_name(claims: Mapping[str, Any]) -> str:
@@ -161,8 +156,8 @@ def sso_sign_in_button() -> None:
         values = ", ".join(claim_values(claims, roles_claim)) or "none"
         st.warning(f"You are signed in with the provider as {sso_name(claims) or 'an unnamed user'}, but the "
                    f"claim {roles_claim!r} (values: {values}) names no riskcore role. Ask an administrator to "
-                   f"give you one of the roles {', '.join(ROLES)}, or to map your group in [auth.role_map] of "
-                   "the dashboard's secrets.", icon=":material/badge:")
+                   f"give you one of the roles {', '.join(USER_ROLES)}, or to map your group in [auth.role_map] "
+                   "of the dashboard's secrets.", icon=":material/badge:")
         if st.button("Sign out of the provider", key="sso_sign_out_unmapped", icon=":material/logout:"):
             sso_sign_out()
         return

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import auth, state, tables, widgets
 from dashboard import charts_compare as compare_charts
 from dashboard import charts_model as charts
-from riskcore import access
+from riskcore import identity
 from riskcore.config import TrainingConfig
 from riskcore.errors import RiskcoreError
 from riskcore.workbench import Move
@@ -253,8 +253,8 @@ roles = {str(r.model_version): "champion" if r.champion else "previous champion"
          for r in registered.itertuples()}
 versions = list(roles)
 if not auth.allowed("compare_versions"):
-    st.info(f"Comparing versions needs role {access.ACTIONS['compare_versions']}; promoting and rolling back need "
-            f"role {access.ACTIONS['promote']}. You are signed in with role {person.role}.", icon=":material/lock:")
+    st.info(f"Comparing versions needs role {identity.ACTIONS['compare_versions']}; promoting and rolling back need "
+            f"role {identity.ACTIONS['promote']}. You are signed in with role {person.role}.", icon=":material/lock:")
 elif len(versions) < 2:
     st.info("Two registered model versions are needed for a comparison; train another run above.")
 else:
@@ -280,10 +280,10 @@ else:
             if auth.allowed("promote"):
                 _promote_form(challenger_version)
             else:
-                st.caption(f"Promoting needs role {access.ACTIONS['promote']}.")
+                st.caption(f"Promoting needs role {identity.ACTIONS['promote']}.")
         with right:
             if auth.allowed("rollback"):
                 _rollback_form()
             else:
-                st.caption(f"Rolling back needs role {access.ACTIONS['rollback']}.")
+                st.caption(f"Rolling back needs role {identity.ACTIONS['rollback']}.")
 _ledger()

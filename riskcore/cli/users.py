@@ -1,4 +1,4 @@
-"""``python -m riskcore users …``: the dashboard's users, their roles and passwords (see :mod:`riskcore.access`).
+"""``python -m riskcore users …``: the dashboard's users, their roles and passwords (see :mod:`riskcore.identity`).
 
 With no user the dashboard runs as one local user without sign-in; the first ``users add`` turns sign-in on.
 Whoever can run these commands can write the state folder, so they ask for no role themselves.
@@ -10,18 +10,17 @@ import argparse
 import getpass
 import sys
 
-from riskcore.access import ROLES, UserStore
 from riskcore.cli.common import EXIT_OK, say
+from riskcore.config import load_settings
 from riskcore.errors import ConfigError
+from riskcore.identity import USER_ROLES, IdentitySettings, UserStore
 
 __all__ = ["add_users_parser"]
 
 
 def _store() -> UserStore:
-    """The users file of the settings' state folder."""
-    from riskcore.config import load_settings
-
-    return UserStore.from_settings(load_settings())
+    """The users file of the identity settings (in the settings' state folder)."""
+    return UserStore(IdentitySettings.from_settings(load_settings()).users_file)
 
 
 def read_password(from_stdin: bool) -> str:
@@ -86,7 +85,7 @@ def add_users_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     users_sub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     u = users_sub.add_parser("add", help="add a user with a role; asks for the password twice")
     u.add_argument("name", help="the user name (letters, digits, . _ @ -)")
-    u.add_argument("--role", required=True, choices=ROLES,
+    u.add_argument("--role", required=True, choices=USER_ROLES,
                    help="viewer < officer < analyst < validator < admin; each holds the ones before it")
     u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of "
                                                                  "standard input instead of a prompt")

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import ROLES, KeyStore
 from riskcore.config import Settings
+from riskcore.identity import KEY_ROLES, KeyStore
 from riskcore.serving.audit import AuditLog
 
 
@@ -36,7 +36,7 @@ def keystore(settings: Settings) -> KeyStore:
 @pytest.fixture
 def keys(keystore: KeyStore) -> dict[str, str]:
     """One key per role: role → secret."""
-    return {role: keystore.add(role, f"test {role}")[1] for role in ROLES}
+    return {role: keystore.add(role, f"test {role}")[1] for role in KEY_ROLES}
 
 
 @pytest.fixture

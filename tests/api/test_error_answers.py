@@ -7,7 +7,7 @@ import json
 import pytest
 from apitools import assert_clean, header
 
-from api.keys import ROLES
+from riskcore.identity import KEY_ROLES
 from riskcore.serving.audit import AuditLog
 
 ENDPOINTS = {
@@ -35,7 +35,7 @@ def _call(client, endpoint, company, headers):
 # -- 401 / 403 -------------------------------------------------------------------
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", KEY_ROLES)
 def test_roles(client, keys, company, endpoint, role):
     r = _call(client, endpoint, company, header(keys[role]))
     if endpoint in ALLOWED[role]:

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from api.__main__ import main
-from api.keys import KeyFileError, KeyStore
 from riskcore.errors import ConfigError
+from riskcore.identity import KeyFileError, KeyStore
 
 
 def test_keys_are_stored_hashed_and_never_in_clear(tmp_path):

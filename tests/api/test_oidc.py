@@ -19,8 +19,9 @@ import pytest
 from apitools import assert_clean, header
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.oidc import BearerVerifier, OidcSettings, claim_values
+from api.oidc import BearerVerifier
 from riskcore.errors import ConfigError
+from riskcore.identity import OidcSettings, claim_values
 
 oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 werkzeug_serving = pytest.importorskip("werkzeug.serving")

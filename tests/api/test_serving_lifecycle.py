@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from samples import SEED
 
 from api.app import create_app
-from api.keys import KeyStore
 from riskcore.config import ServingRules, Settings, TrainingConfig
 from riskcore.data.schema import DEMO_SPEC
+from riskcore.identity import KeyStore
 from riskcore.modelling.bundle import load_bundle
 from riskcore.modelling.tracking import Tracker
 from riskcore.serving.audit import AuditLog

@@ -18,7 +18,7 @@ from pagetools import APP, ROOT, clear_streamlit_caches, open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from riskcore.access import PAGES, ROLES, SessionSigner, UserStore, can_open
+from riskcore.identity import PAGES, USER_ROLES, SessionSigner, UserStore, can_open
 
 TIMEOUT = 120
 SAMPLE = ROOT / "assets" / "sample_portfolio.csv"
@@ -241,4 +241,4 @@ def test_without_users_the_dashboard_is_one_local_user_with_every_page(app_env, 
 
 
 def test_every_role_is_covered():
-    assert set(USERS.values()) == set(ROLES)
+    assert set(USERS.values()) == set(USER_ROLES)

@@ -77,7 +77,7 @@ def _dashboard(home: Path, secrets: Path, name: str, port: int | None = None) ->
 @pytest.fixture(scope="module")
 def signin_home(browser_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the trained state folder with a viewer (vic) and an admin (ada) in its users file."""
-    from riskcore.access import UserStore
+    from riskcore.identity import UserStore
 
     home = tmp_path_factory.mktemp("signin") / "home"
     shutil.copytree(browser_home, home)

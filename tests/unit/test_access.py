@@ -10,8 +10,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
-from riskcore.access import ACTIONS, PAGES, ROLES, SessionSigner, UserStore, can_do, can_open, role_at_least
 from riskcore.errors import AuditError, ConfigError
+from riskcore.identity import ACTIONS, PAGES, USER_ROLES, SessionSigner, UserStore, can_do, can_open, role_at_least
 from riskcore.serving.audit import AccessEvent, AuditLog, AuditRecord
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # the same argon2id, cheap for tests
@@ -90,14 +90,14 @@ def test_a_damaged_users_file_says_how_to_repair_it(store):
 # -- roles, pages and actions ----------------------------------------------------
 
 def test_roles_are_ordered_and_cumulative():
-    assert ROLES == ("viewer", "officer", "analyst", "validator", "admin")
+    assert USER_ROLES == ("viewer", "officer", "analyst", "validator", "admin")
     assert role_at_least("admin", "viewer") and role_at_least("analyst", "analyst")
     assert not role_at_least("officer", "analyst")
     assert not role_at_least("emperor", "viewer") and not role_at_least("admin", "emperor")
 
 
 def test_the_page_table_is_the_issues_list():
-    opens = {role: {p for p in PAGES if can_open(role, p)} for role in ROLES}
+    opens = {role: {p for p in PAGES if can_open(role, p)} for role in USER_ROLES}
     assert opens["viewer"] == {"business_impact", "performance", "sectors"}
     assert opens["officer"] - opens["viewer"] == {"company_explorer", "portfolio_scoring"}
     assert opens["analyst"] - opens["officer"] == {"data_quality", "training_runs", "monitoring", "model_report",
@@ -118,7 +118,7 @@ def test_every_page_file_has_an_entry_and_guards_itself():
 
 
 def test_the_action_table_is_the_issues_list():
-    does = {role: {a for a in ACTIONS if can_do(role, a)} for role in ROLES}
+    does = {role: {a for a in ACTIONS if can_do(role, a)} for role in USER_ROLES}
     assert does["viewer"] == set()
     assert does["officer"] == {"score_upload"}
     assert does["analyst"] - does["officer"] == {"start_training", "monitor_upload"}

@@ -26,7 +26,7 @@ import psutil
 import pytest
 from databases import Database, new_database
 
-from api.keys import KeyStore
+from riskcore.identity import KeyStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "team"
