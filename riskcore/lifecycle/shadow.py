@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from riskcore.errors import SchemaError
+from riskcore.evaluation.gate import compare_models
+from riskcore.evaluation.realised import join_outcomes
 from riskcore.lifecycle.versions import VersionComparison
+from riskcore.serving.monitor import read_outcomes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,11 +71,6 @@ def compare_from_audit(audit: AuditLog, champion: ModelBundle, challenger: Model
     riskcore.errors.SchemaError
         When no company was scored by both, or none of them has an outcome yet.
     """
-    from riskcore.errors import SchemaError
-    from riskcore.evaluation.gate import compare_models
-    from riskcore.evaluation.realised import join_outcomes
-    from riskcore.serving.monitor import read_outcomes
-
     window = f"{since or 'the start'} to {until or 'now'}"
     pairs = paired_scores(audit, champion, challenger, since=since, until=until)
     if pairs.empty:

@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from riskcore.data.prepare import binarize_target
+from riskcore.data.tabular import read_table
+from riskcore.errors import AuditError, ConfigError, MissingColumnError, ModelNotFoundError, SchemaError
+from riskcore.evaluation.gate import compare_models
+from riskcore.modelling.bundle import load_bundle
+from riskcore.modelling.tracking import CHAMPION, PREVIOUS_CHAMPION, Tracker, load_champion
+from riskcore.serving.audit import AuditLog
 from riskcore.serving.audit.ledger import ModelEvent, ModelMove
 from riskcore.serving.batch import FileSource
+from riskcore.serving.opening import open_model
+from riskcore.serving.scoring import score_frame
 
 if TYPE_CHECKING:
     from riskcore.config import Costs, PromotionRules, Settings
@@ -85,10 +94,6 @@ def _periods(bundle: ModelBundle, *parts: str) -> set[str]:
 def _comparison_rows(champion: ModelBundle, challenger: ModelBundle, data: FileSource | None,
                      positive: str | None) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The rows both models are compared on (a file with outcomes, or the challenger's test rows), and outcomes."""
-    from riskcore.data.prepare import binarize_target
-    from riskcore.data.tabular import read_table
-    from riskcore.errors import MissingColumnError, SchemaError
-
     if data is None:
         test = challenger.holdout()
         test = test[test["part"] == "test"].reset_index(drop=True)
@@ -137,10 +142,6 @@ def compare_versions(champion: ModelBundle, challenger: ModelBundle, *, costs: C
         When the rows cannot be used (no outcome column, seen by the champion in training) or no row can be
         scored by both models.
     """
-    from riskcore.errors import SchemaError
-    from riskcore.evaluation.gate import compare_models
-    from riskcore.serving.scoring import score_frame
-
     frame, y, rows_from = _comparison_rows(champion, challenger, data, positive)
     scored = [score_frame(b, frame, passthrough=False) for b in (champion, challenger)]
     both = pd.merge(scored[0].scores[["row", "p_default"]], scored[1].scores[["row", "p_default"]], on="row",
@@ -180,8 +181,6 @@ class Move:
 
 def _registry_version(tracker: Tracker, bundle: ModelBundle) -> str:
     """The registry version of a bundle, or a message saying it is not registered."""
-    from riskcore.errors import ModelNotFoundError
-
     found = tracker.registry_version_of(bundle.version)
     if found is None:
         raise ModelNotFoundError(f"model {bundle.version} is not registered, so it cannot become the champion; "
@@ -235,11 +234,6 @@ def promote(settings: Settings, version: str, *, reason: str, actor: str, overri
     riskcore.errors.AuditError, riskcore.errors.TrackingError
         When the move cannot be recorded or made; the champion is then unchanged.
     """
-    from riskcore.errors import ConfigError
-    from riskcore.modelling.tracking import Tracker, load_champion
-    from riskcore.serving.audit import AuditLog
-    from riskcore.serving.opening import open_model
-
     if not reason.strip():
         raise ConfigError("a promotion needs a reason (--reason TEXT): it goes into the model ledger")
     tracker = Tracker.from_settings(settings)
@@ -282,11 +276,6 @@ def rollback(settings: Settings, *, reason: str, actor: str) -> Move:
     riskcore.errors.ModelNotFoundError
         When there is no previous champion to go back to.
     """
-    from riskcore.errors import ConfigError, ModelNotFoundError
-    from riskcore.modelling.bundle import load_bundle
-    from riskcore.modelling.tracking import PREVIOUS_CHAMPION, Tracker
-    from riskcore.serving.audit import AuditLog
-
     if not reason.strip():
         raise ConfigError("a rollback needs a reason (--reason TEXT): it goes into the model ledger")
     tracker = Tracker.from_settings(settings)
@@ -310,9 +299,6 @@ def rollback(settings: Settings, *, reason: str, actor: str) -> Move:
 def _move(tracker: Tracker, audit: AuditLog, registry_version: str, move: ModelMove,
           comparison: VersionComparison | None) -> Move:
     """Move the alias, then record the move; if the record fails, move the alias back and fail."""
-    from riskcore.errors import AuditError
-    from riskcore.modelling.tracking import CHAMPION, PREVIOUS_CHAMPION
-
     before = tracker.alias_version(CHAMPION)
     before_previous = tracker.alias_version(PREVIOUS_CHAMPION)
     tracker.move_champion(registry_version, tags={"moved_by": move.actor, "move_reason": move.reason,

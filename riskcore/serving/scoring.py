@@ -51,6 +51,7 @@ from riskcore.serving.columns import (
     time_values,
     true_runs,
 )
+from riskcore.serving.explain import explain_frame, reason_codes
 from riskcore.serving.panel import (
     MAX_ID_CHARS,
     duplicate_rejects,
@@ -330,8 +331,6 @@ def _pass_through(out: dict[str, Any], data: pd.DataFrame | Table, spec: Dataset
 def _referred_reasons(bundle: ModelBundle, inputs: pd.DataFrame, good_idx: np.ndarray, panel: pd.DataFrame,
                       refer: np.ndarray, progress: Progress) -> np.ndarray:
     """Up to four reason codes (joined with ``; ``) for every referred company, empty for the others."""
-    from riskcore.serving.explain import explain_frame, reason_codes
-
     reasons = np.full(len(good_idx), "", dtype=object)
     for start in range(0, len(refer), 20_000):
         part_pos = refer[start:start + 20_000]
