@@ -32,8 +32,8 @@ elif bundle.kind == "logistic":
 keep = models if show_baseline else models[:1]
 
 
-def _only(frame):
-    return frame[frame["model"].isin(keep)]
+def _only(curves):
+    return [c for c in curves if c.label in keep]
 
 
 model_rows = table[table["model"] == models[0]].set_index("metric")
