@@ -1,7 +1,9 @@
 """The numbers of a model's evaluation pages: decisions, calibration, performance, segments.
 
 The dashboard's pages and the model documentation report show the same
-figures, so they are computed here once. Every function takes the scored
+numbers, so they are computed here once; the curves' figure data live in
+:mod:`riskcore.evaluation.figures`, and the ``*_frame`` functions here are those
+curves stacked in one long frame. Every function takes the scored
 hold-out rows of a bundle (``ModelBundle.holdout()``: validation and test rows
 with ``y``, ``p_default`` and the raw features) or a scored portfolio, and
 returns plain data. The honest protocol is kept throughout: a cut-off is

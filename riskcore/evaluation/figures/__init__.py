@@ -26,14 +26,13 @@ from riskcore.evaluation.figures._curves import (
     CurveBand,
     GainsCurve,
     KsCurve,
-    ReliabilityCurve,
     RocCurve,
     curve_bands,
     gains_curves,
     ks_curves,
-    reliability_curves,
 )
 from riskcore.evaluation.figures._drift import DRIFT_BANDS, DriftHeatmap, psi_bands
+from riskcore.evaluation.figures._reliability import ReliabilityCurve, reliability_curves
 
 __all__ = [
     "DRIFT_BANDS",

@@ -1,8 +1,8 @@
-"""What every figure data class shares: read-only arrays, and stacking several curves in one frame."""
+"""What every figure data class shares: read-only arrays, the score columns of scored rows, stacked frames."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Protocol, TypeVar
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-__all__ = ["Labelled", "freeze_arrays", "frozen", "stack", "unstack"]
+__all__ = ["Labelled", "freeze_arrays", "frozen", "scored_columns", "stack", "unstack"]
 
 
 def frozen(values: ArrayLike, dtype: type | None = None) -> np.ndarray:
@@ -82,3 +82,9 @@ def unstack(frame: pd.DataFrame, build: Callable[[pd.DataFrame, str], F], column
     """
     return tuple(build(part.drop(columns=column).reset_index(drop=True), str(label))
                  for label, part in frame.groupby(column, sort=False))
+
+
+def scored_columns(rows: pd.DataFrame, columns: Mapping[str, str]) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+    """The outcomes of scored rows and each labelled score column, as floats."""
+    return (rows["y"].to_numpy(dtype=float),
+            [(label, rows[col].to_numpy(dtype=float)) for label, col in columns.items()])

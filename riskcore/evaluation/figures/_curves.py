@@ -1,11 +1,10 @@
-"""Figure data over the score ranking: banded ROC and precision-recall curves, the exact ROC, gains, KS, reliability.
+"""Figure data over the score ranking: banded ROC and precision-recall curves, the exact ROC, gains and lift, KS.
 
 Each class holds one model's (or one probability column's) curve as read-only
 arrays, with a ``label`` naming it in a legend, and documents its ``frame()``.
 ``from_scores`` computes it from outcomes and scores with the evaluation
 functions (:func:`~riskcore.evaluation.curves.curve_with_band`,
-:func:`~riskcore.evaluation.curves.gains_table`,
-:func:`~riskcore.evaluation.reliability.reliability_curve`); ``from_frame``
+:func:`~riskcore.evaluation.curves.gains_table`); ``from_frame``
 reads ``frame()`` back. The ``*_curves`` functions compute one curve per score
 column of a frame of scored rows.
 """
@@ -21,19 +20,16 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import roc_curve as sklearn_roc_curve
 
 from riskcore.evaluation.curves import CurveKind, curve_with_band, gains_table
-from riskcore.evaluation.figures._base import freeze_arrays
-from riskcore.evaluation.reliability import BinStrategy, reliability_curve
+from riskcore.evaluation.figures._base import freeze_arrays, scored_columns
 
 __all__ = [
     "CurveBand",
     "GainsCurve",
     "KsCurve",
-    "ReliabilityCurve",
     "RocCurve",
     "curve_bands",
     "gains_curves",
     "ks_curves",
-    "reliability_curves",
 ]
 
 _AXES: dict[str, tuple[str, str]] = {"roc": ("fpr", "tpr"), "pr": ("recall", "precision")}
@@ -123,12 +119,6 @@ class CurveBand:
         return cls.from_frame(band, label)
 
 
-def _columns(rows: pd.DataFrame, columns: Mapping[str, str]) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """The outcomes of scored rows and each labelled score column, as floats."""
-    return (rows["y"].to_numpy(dtype=float),
-            [(label, rows[col].to_numpy(dtype=float)) for label, col in columns.items()])
-
-
 def curve_bands(rows: pd.DataFrame, columns: Mapping[str, str], kind: CurveKind, *, n_resamples: int = 200,
                 random_state: int = 7) -> tuple[CurveBand, ...]:
     """The banded ROC or precision-recall curve of several score columns of the same rows.
@@ -151,7 +141,7 @@ def curve_bands(rows: pd.DataFrame, columns: Mapping[str, str], kind: CurveKind,
     tuple of CurveBand
         One per column, in the order of ``columns``.
     """
-    y, scores = _columns(rows, columns)
+    y, scores = scored_columns(rows, columns)
     return tuple(CurveBand.from_scores(y, p, kind, label=label, n_resamples=n_resamples, random_state=random_state)
                  for label, p in scores)
 
@@ -292,7 +282,7 @@ class GainsCurve:
 
 def gains_curves(rows: pd.DataFrame, columns: Mapping[str, str], n_bins: int = 10) -> tuple[GainsCurve, ...]:
     """The gains table of several score columns of the same rows (``rows`` with ``y``; label → column)."""
-    y, scores = _columns(rows, columns)
+    y, scores = scored_columns(rows, columns)
     return tuple(GainsCurve.from_scores(y, p, label=label, n_bins=n_bins) for label, p in scores)
 
 
@@ -376,85 +366,5 @@ class KsCurve:
 
 def ks_curves(rows: pd.DataFrame, columns: Mapping[str, str]) -> tuple[KsCurve, ...]:
     """The KS curve of several score columns of the same rows (``rows`` with ``y``; label → column)."""
-    y, scores = _columns(rows, columns)
+    y, scores = scored_columns(rows, columns)
     return tuple(KsCurve.from_scores(y, p, label=label) for label, p in scores)
-
-
-# ---------------------------------------------------------------- reliability
-
-@dataclass(frozen=True, eq=False)
-class ReliabilityCurve:
-    """Observed default rate against the mean predicted PD per bin, for one probability column.
-
-    Attributes
-    ----------
-    label : str
-        The probabilities (``Raw model output``, ``Calibrated``, ``Isotonic`` …).
-    bin : ndarray of int
-        1-based position of each non-empty bin on the edge grid.
-    lower, upper : ndarray
-        The bin's edges.
-    count : ndarray of int
-        Rows in the bin.
-    mean_predicted, observed_rate : ndarray
-        The bin's mean probability and its share of defaults.
-    """
-
-    label: str
-    bin: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    count: np.ndarray
-    mean_predicted: np.ndarray
-    observed_rate: np.ndarray
-
-    def __post_init__(self) -> None:
-        freeze_arrays(self)
-
-    def frame(self) -> pd.DataFrame:
-        """The columns of :func:`~riskcore.evaluation.reliability.reliability_curve`.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``bin, lower, upper, count, mean_predicted, observed_rate``.
-        """
-        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self) if f.name != "label"})
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, label: str = "Model") -> ReliabilityCurve:
-        """Read :meth:`frame` (or a reliability curve's frame) back."""
-        return cls(label, *(frame[f.name].to_numpy() for f in fields(cls) if f.name != "label"))
-
-    @classmethod
-    def from_scores(cls, y_true: ArrayLike, y_prob: ArrayLike, *, label: str = "Model", n_bins: int = 10,
-                    strategy: BinStrategy = "quantile") -> ReliabilityCurve:
-        """Compute the curve with :func:`~riskcore.evaluation.reliability.reliability_curve`.
-
-        Parameters
-        ----------
-        y_true : array-like of shape (n,)
-            1 for a default, 0 otherwise.
-        y_prob : array-like of shape (n,)
-            Probabilities in [0, 1].
-        label : str, default="Model"
-            The name of the probabilities.
-        n_bins : int, default=10
-            Number of bins.
-        strategy : {'quantile', 'uniform'}, default='quantile'
-            Equal rows or equal width.
-
-        Returns
-        -------
-        ReliabilityCurve
-        """
-        curve = reliability_curve(np.asarray(y_true), np.asarray(y_prob), n_bins=n_bins, strategy=strategy)
-        return cls.from_frame(curve, label)
-
-
-def reliability_curves(rows: pd.DataFrame, columns: Mapping[str, str], *, n_bins: int = 10,
-                       strategy: BinStrategy = "quantile") -> tuple[ReliabilityCurve, ...]:
-    """The reliability curve of several probability columns of the same rows (``rows`` with ``y``; label → column)."""
-    y, scores = _columns(rows, columns)
-    return tuple(ReliabilityCurve.from_scores(y, p, label=label, n_bins=n_bins, strategy=strategy)
-                 for label, p in scores)
