@@ -1,7 +1,8 @@
 """Plotly figure builders: data in, figure out, no Streamlit calls.
 
 Each builder takes plain data computed by riskcore (frames with documented
-columns, dataclasses) and returns a ``plotly.graph_objects.Figure``. This
+columns, dataclasses, the figure data of :mod:`riskcore.evaluation.figures`)
+and returns a ``plotly.graph_objects.Figure``; none computes a curve. This
 module holds the shared style and the decision charts (business impact, costs,
 portfolio scoring); :mod:`dashboard.charts_model` draws the model's evidence
 and :mod:`dashboard.charts_company` one company.
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from riskcore.evaluation.figures import CostCurve
 from riskcore.evaluation.report import DecisionView
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5f8b", "#f2b134", "#9aa5b1", "#c0392b", "#2e8b57"
@@ -43,20 +46,21 @@ def loss_comparison(view: DecisionView) -> go.Figure:
     return styled(fig, "Loss on the test year", barmode="stack", yaxis_title="cost", yaxis_tickformat=",.0f")
 
 
-def cost_curve(curve: pd.DataFrame, *, optimal: float, current: float) -> go.Figure:
+def cost_curve(curve: CostCurve, *, current: float) -> go.Figure:
     """Cost of every cut-off (validation rows), split into missed defaults and false alarms.
 
-    ``curve`` has the columns of :meth:`riskcore.evaluation.costs.CostSweep.curve`; the
-    optimal and the current cut-offs are marked.
+    ``curve`` is the engine's :class:`riskcore.evaluation.figures.CostCurve`; its cheapest cut-off and the
+    ``current`` one (the cut-off in force) are marked.
     """
+    optimal = curve.optimal_threshold
     fig = go.Figure()
-    x = curve["threshold"]
-    fig.add_scatter(x=x, y=curve["missed_loss"], name="Missed defaults", line=dict(color=RED, width=1.5),
+    x = curve.threshold
+    fig.add_scatter(x=x, y=curve.missed_loss, name="Missed defaults", line=dict(color=RED, width=1.5),
                     line_shape="hv")
-    fig.add_scatter(x=x, y=curve["false_alarm_cost"], name="False alarms", line=dict(color=ORANGE, width=1.5),
+    fig.add_scatter(x=x, y=curve.false_alarm_cost, name="False alarms", line=dict(color=ORANGE, width=1.5),
                     line_shape="hv")
-    fig.add_scatter(x=x, y=curve["cost"], name="Total cost", line=dict(color=BLUE, width=3), line_shape="hv",
-                    customdata=curve[["referral_rate"]],
+    fig.add_scatter(x=x, y=curve.cost, name="Total cost", line=dict(color=BLUE, width=3), line_shape="hv",
+                    customdata=np.column_stack([curve.referral_rate]),
                     hovertemplate="cut-off %{x:.2%}<br>cost %{y:,.0f}<br>referred %{customdata[0]:.1%}<extra></extra>")
     fig.add_vline(x=optimal, line=dict(color=GREEN, dash="dash"), annotation_text=f"optimal {optimal:.1%}",
                   annotation_position="top right")

@@ -3,8 +3,8 @@
 Pure functions of the comparison dict of :func:`riskcore.lifecycle.compare_versions`
 (``VersionComparison.comparison.as_dict()``: ``auc``, ``cost``, ``swap``, ``champion`` /
 ``challenger`` with their per-grade back-tests, plus the ``curves`` that
-:func:`dashboard.state.comparison_curves` adds) and of the ledger's moves; no Streamlit calls.
-Every number drawn comes from that dict: nothing is recomputed here.
+:func:`dashboard.state.comparison_curves` adds: each side's :class:`riskcore.evaluation.figures.ModelCurves`)
+and of the ledger's moves; no Streamlit calls. Every number drawn comes from that dict: nothing is computed here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREY, ORANGE, styled
 from dashboard.charts_monitoring import LIGHT_COLOURS
+from riskcore.evaluation.figures import ModelCurves
 
 if TYPE_CHECKING:
     from riskcore.serving.audit.ledger import ModelMove
@@ -76,9 +78,9 @@ def roc_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.F
     Parameters
     ----------
     comparison : dict
-        What :func:`dashboard.state.comparison` returns; reads ``curves[model]["roc"]`` (``fpr, tpr,
-        threshold``), ``curves[model]["operating"]`` (``threshold, fpr, tpr``) and ``auc`` (``auc_champion``,
-        ``auc_challenger``: the AUCs DeLong's test compared).
+        What :func:`dashboard.state.comparison` returns; reads ``curves[model]`` (a
+        :class:`~riskcore.evaluation.figures.ModelCurves`: its ``roc`` and ``operating`` point) and ``auc``
+        (``auc_champion``, ``auc_challenger``: the AUCs DeLong's test compared).
     labels : pair of str
         The names of the champion and the challenger in the legend (e.g. their model versions).
 
@@ -91,18 +93,18 @@ def roc_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.F
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=GREY, dash="dot"), name="chance",
                     hoverinfo="skip")
     for model, label in zip(MODELS, labels):
-        curves, colour = comparison["curves"][model], COLOURS[model]
-        roc, point = curves["roc"], curves["operating"]
-        fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line=dict(color=colour, width=2.5),
+        curves: ModelCurves = comparison["curves"][model]
+        roc, point, colour = curves.roc, curves.operating, COLOURS[model]
+        fig.add_scatter(x=roc.fpr, y=roc.tpr, mode="lines", line=dict(color=colour, width=2.5),
                         name=f"{label} (AUC {comparison['auc'][f'auc_{model}']:.3f})", legendgroup=model,
-                        text=[f"{t:.2%}" if t is not None else "above every PD" for t in roc["threshold"]],
+                        text=[f"{t:.2%}" if np.isfinite(t) else "above every PD" for t in roc.threshold],
                         hovertemplate="cut-off %{text}<br>false alarms %{x:.1%}<br>defaults caught %{y:.1%}"
                                       "<extra></extra>")
-        fig.add_scatter(x=[point["fpr"]], y=[point["tpr"]], mode="markers", legendgroup=model,
-                        name=f"{label} at its cut-off {point['threshold']:.1%}",
+        fig.add_scatter(x=[point.fpr], y=[point.tpr], mode="markers", legendgroup=model,
+                        name=f"{label} at its cut-off {point.threshold:.1%}",
                         marker=dict(color=colour, size=12, symbol="x", line=dict(width=1, color="white")),
                         hovertemplate="cut-off %{text}<br>false alarms %{x:.1%}<br>defaults caught %{y:.1%}"
-                                      "<extra></extra>", text=[f"{point['threshold']:.2%}"])
+                                      "<extra></extra>", text=[f"{point.threshold:.2%}"])
     return styled(fig, "ROC curves on the same rows", xaxis_title="false-alarm rate (FPR)",
                   yaxis_title="defaults caught (TPR)", xaxis_range=[0, 1], yaxis_range=[0, 1.02], **_LEGEND_BELOW)
 
@@ -113,9 +115,9 @@ def cost_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.
     Parameters
     ----------
     comparison : dict
-        What :func:`dashboard.state.comparison` returns; reads ``curves[model]["cost"]`` (``threshold, cost``),
-        ``curves[model]["operating"]`` (``threshold, cost``: the model's own cut-off) and
-        ``curves[model]["minimum"]`` (``threshold, cost``: the cheapest cut-off on these rows).
+        What :func:`dashboard.state.comparison` returns; reads ``curves[model]`` (a
+        :class:`~riskcore.evaluation.figures.ModelCurves`): its ``cost`` curve with the cheapest cut-off on these
+        rows, and its ``operating`` point (the model's own cut-off and its cost).
     labels : pair of str
         The names of the champion and the challenger in the legend.
 
@@ -128,21 +130,21 @@ def cost_pair(comparison: dict[str, Any], labels: Sequence[str] = MODELS) -> go.
     fig = go.Figure()
     marked = []
     for model, label in zip(MODELS, labels):
-        curves, colour = comparison["curves"][model], COLOURS[model]
-        own, best = curves["operating"], curves["minimum"]
-        fig.add_scatter(x=curves["cost"]["threshold"], y=curves["cost"]["cost"], mode="lines", line_shape="vh",
+        curves: ModelCurves = comparison["curves"][model]
+        own, cost, colour = curves.operating, curves.cost, COLOURS[model]
+        fig.add_scatter(x=cost.threshold, y=cost.cost, mode="lines", line_shape="vh",
                         line=dict(color=colour, width=2.5), name=label, legendgroup=model,
                         hovertemplate="cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
-        fig.add_scatter(x=[own["threshold"]], y=[own["cost"]], mode="markers", legendgroup=model,
-                        name=f"{label}: its cut-off {own['threshold']:.1%}, cost {own['cost']:,.0f}",
+        fig.add_scatter(x=[own.threshold], y=[own.cost], mode="markers", legendgroup=model,
+                        name=f"{label}: its cut-off {own.threshold:.1%}, cost {own.cost:,.0f}",
                         marker=dict(color=colour, size=12, symbol="x", line=dict(width=1, color="white")),
                         hovertemplate="own cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
-        fig.add_scatter(x=[best["threshold"]], y=[best["cost"]], mode="markers", legendgroup=model,
-                        name=f"{label}: cheapest {best['threshold']:.1%}, cost {best['cost']:,.0f}",
+        fig.add_scatter(x=[cost.optimal_threshold], y=[cost.optimal_cost], mode="markers", legendgroup=model,
+                        name=f"{label}: cheapest {cost.optimal_threshold:.1%}, cost {cost.optimal_cost:,.0f}",
                         marker=dict(color=colour, size=14, symbol="star", line=dict(width=1, color="white")),
                         hovertemplate="cheapest cut-off %{x:.2%}<br>cost %{y:,.0f}<extra></extra>")
-        fig.add_vline(x=own["threshold"], line=dict(color=colour, dash="dot", width=1))
-        marked += [own["threshold"], best["threshold"]]
+        fig.add_vline(x=own.threshold, line=dict(color=colour, dash="dot", width=1))
+        marked += [own.threshold, cost.optimal_threshold]
     return styled(fig, "Expected cost of each cut-off on the same rows",
                   xaxis_title="cut-off (PD at or above → refer)", yaxis_title="cost", xaxis_tickformat=".0%",
                   yaxis_tickformat=",.0f", **_LEGEND_BELOW, xaxis_range=[0, min(1.0, max(0.3, 1.5 * max(marked)))])

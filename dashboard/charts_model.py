@@ -1,6 +1,12 @@
-"""Plotly figures of the model's evidence: data quality, training runs, calibration, performance, sectors."""
+"""Plotly figures of the model's evidence: data quality, training runs, calibration, performance, sectors.
+
+The curves are figure data of :mod:`riskcore.evaluation.figures`, computed by the engine (the model report draws
+the same objects with matplotlib); the threshold lines and colour bands read the engine's constants.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -8,6 +14,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, LIGHT_BLUE, ORANGE, RED, styled
+from riskcore.evaluation.drift import PSI_ACT
+from riskcore.evaluation.figures import CurveBand, GainsCurve, KsCurve, ReliabilityCurve
+from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
 
 _MODEL_COLOURS = {"Model": BLUE, "Logistic baseline": GREY, "Raw model output": ORANGE, "Calibrated": BLUE,
                   "Isotonic": BLUE, "Platt": GREEN}
@@ -61,27 +70,31 @@ def split_parts(summary: pd.DataFrame) -> go.Figure:
 
 
 def feature_auc(table: pd.DataFrame, top: int = 15) -> go.Figure:
-    """The strongest single columns (``LeakageReport.feature_auc``): AUC alone, 0.90 marks a leak."""
+    """The strongest single columns (``LeakageReport.feature_auc``): AUC alone; above ``TOO_GOOD_AUC`` is a leak.
+
+    A column is red above the leakage check's ``TOO_GOOD_AUC`` and orange above its ``SIGNAL_STRONG_AUC``
+    (:mod:`riskcore.modelling.leakage`).
+    """
     t = table.sort_values("strength", ascending=False).head(top).iloc[::-1]
     alone = 0.5 + t["strength"]
-    colours = [RED if a > 0.9 else (ORANGE if a > 0.8 else BLUE) for a in alone]
+    colours = [RED if a > TOO_GOOD_AUC else (ORANGE if a > SIGNAL_STRONG_AUC else BLUE) for a in alone]
     fig = go.Figure(go.Bar(x=alone, y=t["column"], orientation="h", marker_color=colours,
                            customdata=t[["auc", "auc_missing"]],
                            hovertemplate="%{y}: AUC %{customdata[0]:.3f}, of its missingness "
                                          "%{customdata[1]:.3f}<extra></extra>"))
-    fig.add_vline(x=0.9, line=dict(color=RED, dash="dash"), annotation_text="too good")
+    fig.add_vline(x=TOO_GOOD_AUC, line=dict(color=RED, dash="dash"), annotation_text="too good")
     return styled(fig, "How well each column alone separates defaults", xaxis_range=[0.5, 1.0],
                   xaxis_title="AUC of the column alone (either direction)", height=max(300, 22 * len(t) + 90))
 
 
 def shift_psi(table: pd.DataFrame, top: int = 15) -> go.Figure:
-    """Train-versus-test shift per feature (``LeakageReport.shift``), 0.25 marks a shift."""
+    """Train-versus-test shift per feature (``LeakageReport.shift``); the line at ``PSI_ACT`` marks a shift."""
     t = table.sort_values("psi", ascending=False).head(top).iloc[::-1]
     colours = [ORANGE if s == "warn" else BLUE for s in t["status"]]
     fig = go.Figure(go.Bar(x=t["psi"], y=t["column"], orientation="h", marker_color=colours,
                            customdata=t[["ks"]], hovertemplate="%{y}: PSI %{x:.2f}, KS %{customdata[0]:.2f}"
                                                                "<extra></extra>"))
-    fig.add_vline(x=0.25, line=dict(color=ORANGE, dash="dash"), annotation_text="shifted")
+    fig.add_vline(x=PSI_ACT, line=dict(color=ORANGE, dash="dash"), annotation_text="shifted")
     return styled(fig, "Distribution shift between training and test", xaxis_title="population stability index",
                   height=max(300, 22 * len(t) + 90))
 
@@ -115,19 +128,20 @@ def runs_over_time(table: pd.DataFrame) -> go.Figure:
 
 # ---------------------------------------------------------------- calibration
 
-def reliability(curves: pd.DataFrame) -> go.Figure:
-    """Reliability diagram (observed vs predicted per bin) above the rows in each bin."""
+def reliability(curves: Sequence[ReliabilityCurve]) -> go.Figure:
+    """Reliability diagram (observed vs predicted per bin) above the rows in each bin, one curve per calibration."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
-    top = float(max(curves["mean_predicted"].max(), curves["observed_rate"].max(), 0.01)) * 1.05
+    top = max([float(np.nanmax(v)) for c in curves for v in (c.mean_predicted, c.observed_rate) if len(v)]
+              + [0.01]) * 1.05
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", name="perfect", line=dict(color=GREY, dash="dot"),
                     row=1, col=1)
-    for name, c in curves.groupby("curve", sort=False):
-        colour = _colour(str(name))
-        fig.add_scatter(x=c["mean_predicted"], y=c["observed_rate"], mode="lines+markers", name=str(name),
-                        line=dict(color=colour), customdata=c[["count", "lower", "upper"]],
+    for c in curves:
+        colour = _colour(c.label)
+        fig.add_scatter(x=c.mean_predicted, y=c.observed_rate, mode="lines+markers", name=c.label,
+                        line=dict(color=colour), customdata=np.column_stack([c.count, c.lower, c.upper]),
                         hovertemplate="predicted %{x:.2%} · observed %{y:.2%}<br>%{customdata[0]:,} rows "
                                       "(PD %{customdata[1]:.2%}–%{customdata[2]:.2%})<extra></extra>", row=1, col=1)
-        fig.add_bar(x=c["mean_predicted"], y=c["count"], name=f"{name}: rows per bin", marker_color=colour,
+        fig.add_bar(x=c.mean_predicted, y=c.count, name=f"{c.label}: rows per bin", marker_color=colour,
                     opacity=0.55, showlegend=False, hovertemplate="%{y:,} rows<extra></extra>", row=2, col=1)
     fig.update_xaxes(tickformat=".0%", range=[0, top], row=2, col=1)
     fig.update_yaxes(tickformat=".0%", range=[0, top], title_text="observed default rate", row=1, col=1)
@@ -170,19 +184,19 @@ def ece_by_segment(table: pd.DataFrame) -> go.Figure:
 
 # ---------------------------------------------------------------- performance
 
-def _band(fig: go.Figure, x: pd.Series, lower: pd.Series, upper: pd.Series, colour: str, name: str) -> None:
-    fig.add_scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([upper, lower[::-1]]), fill="toself",
+def _band(fig: go.Figure, curve: CurveBand, colour: str) -> None:
+    fig.add_scatter(x=np.r_[curve.x, curve.x[::-1]], y=np.r_[curve.upper, curve.lower[::-1]], fill="toself",
                     fillcolor=LIGHT_BLUE if colour == BLUE else "rgba(154, 165, 177, 0.22)", line=dict(width=0),
-                    hoverinfo="skip", name=f"{name} 95% band", showlegend=False)
+                    hoverinfo="skip", name=f"{curve.label} 95% band", showlegend=False)
 
 
-def roc(curves: pd.DataFrame, point: tuple[float, float], aucs: dict[str, float]) -> go.Figure:
-    """ROC curves with bootstrap bands; ``point`` is (FPR, TPR) of the cut-off in force."""
+def roc(curves: Sequence[CurveBand], point: tuple[float, float], aucs: Mapping[str, float]) -> go.Figure:
+    """ROC curves with bootstrap bands (one per model); ``point`` is (FPR, TPR) of the cut-off in force."""
     fig = go.Figure()
-    for name, c in curves.groupby("model", sort=False):
-        colour = _colour(str(name))
-        _band(fig, c["fpr"], c["tpr_lower"], c["tpr_upper"], colour, str(name))
-        fig.add_scatter(x=c["fpr"], y=c["tpr"], name=f"{name} (AUC {aucs.get(str(name), float('nan')):.3f})",
+    for c in curves:
+        colour = _colour(c.label)
+        _band(fig, c, colour)
+        fig.add_scatter(x=c.x, y=c.y, name=f"{c.label} (AUC {aucs.get(c.label, float('nan')):.3f})",
                         line=dict(color=colour, width=2.5))
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=GREY, dash="dot"), name="chance")
     fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="cut-off in force",
@@ -191,14 +205,13 @@ def roc(curves: pd.DataFrame, point: tuple[float, float], aucs: dict[str, float]
                   yaxis_title="defaults caught (TPR)", height=400)
 
 
-def precision_recall(curves: pd.DataFrame, point: tuple[float, float], base_rate: float) -> go.Figure:
+def precision_recall(curves: Sequence[CurveBand], point: tuple[float, float], base_rate: float) -> go.Figure:
     """Precision-recall curves (steps) with bands; ``point`` is (recall, precision) at the cut-off."""
     fig = go.Figure()
-    for name, c in curves.groupby("model", sort=False):
-        colour = _colour(str(name))
-        _band(fig, c["recall"], c["precision_lower"], c["precision_upper"], colour, str(name))
-        fig.add_scatter(x=c["recall"], y=c["precision"], name=str(name), line=dict(color=colour, width=2.5),
-                        line_shape="hv")
+    for c in curves:
+        colour = _colour(c.label)
+        _band(fig, c, colour)
+        fig.add_scatter(x=c.x, y=c.y, name=c.label, line=dict(color=colour, width=2.5), line_shape="hv")
     fig.add_hline(y=base_rate, line=dict(color=GREY, dash="dot"), annotation_text=f"default rate {base_rate:.1%}")
     fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="cut-off in force",
                     marker=dict(color=ORANGE, size=13, symbol="x"))
@@ -206,23 +219,23 @@ def precision_recall(curves: pd.DataFrame, point: tuple[float, float], base_rate
                   yaxis_title="precision (referred that default)", yaxis_range=[0, 1.02], height=400)
 
 
-def lift(gains: pd.DataFrame) -> go.Figure:
-    """Lift per risk decile (``riskcore.evaluation.curves.gains_table``, stacked by model)."""
+def lift(gains: Sequence[GainsCurve]) -> go.Figure:
+    """Lift per risk decile of each model (:class:`riskcore.evaluation.figures.GainsCurve`)."""
     fig = go.Figure()
-    for name, g in gains.groupby("model", sort=False):
-        fig.add_bar(x=g["decile"], y=g["lift"], name=str(name), marker_color=_colour(str(name)),
+    for g in gains:
+        fig.add_bar(x=g.decile, y=g.lift, name=g.label, marker_color=_colour(g.label),
                     hovertemplate="decile %{x}: lift %{y:.2f}×<extra></extra>")
     fig.add_hline(y=1, line=dict(color=GREY, dash="dot"))
     return styled(fig, "Lift by risk decile (1 = riskiest tenth)", xaxis_title="decile", yaxis_title="lift ×",
                   barmode="group", xaxis_dtick=1, height=360)
 
 
-def cumulative_gains(gains: pd.DataFrame, referral_rate: float) -> go.Figure:
+def cumulative_gains(gains: Sequence[GainsCurve], referral_rate: float) -> go.Figure:
     """Share of defaults captured against the share of companies reviewed, riskiest first."""
     fig = go.Figure()
-    for name, g in gains.groupby("model", sort=False):
-        fig.add_scatter(x=np.r_[0, g["cum_rows_share"]], y=np.r_[0, g["cum_defaults_share"]], name=str(name),
-                        mode="lines+markers", line=dict(color=_colour(str(name)), width=2.5))
+    for g in gains:
+        x, y = g.cap()
+        fig.add_scatter(x=x, y=y, name=g.label, mode="lines+markers", line=dict(color=_colour(g.label), width=2.5))
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color=GREY, dash="dot"), name="random")
     fig.add_vline(x=referral_rate, line=dict(color=ORANGE, dash="dash"),
                   annotation_text=f"referred at the cut-off {referral_rate:.1%}")
@@ -230,22 +243,19 @@ def cumulative_gains(gains: pd.DataFrame, referral_rate: float) -> go.Figure:
                   yaxis_title="share of defaults caught", yaxis_tickformat=".0%", height=360)
 
 
-def ks(curve: pd.DataFrame, threshold: float) -> go.Figure:
-    """Score distributions of defaulters and non-defaulters and the KS gap.
-
-    The curve is :func:`riskcore.evaluation.report.ks_curve`'s.
-    """
-    i = int(curve["gap"].abs().to_numpy().argmax())
-    best = curve.iloc[i]
+def ks(curve: KsCurve, threshold: float) -> go.Figure:
+    """Score distributions of defaulters and non-defaulters and the KS gap at the curve's peak."""
+    i = curve.peak
+    at = float(curve.threshold[i])
     fig = go.Figure()
-    fig.add_scatter(x=curve["threshold"], y=curve["non_defaults_below"], name="repaid", line=dict(color=BLUE),
+    fig.add_scatter(x=curve.threshold, y=curve.non_defaults_below, name="repaid", line=dict(color=BLUE),
                     line_shape="hv")
-    fig.add_scatter(x=curve["threshold"], y=curve["defaults_below"], name="defaulted", line=dict(color=RED),
+    fig.add_scatter(x=curve.threshold, y=curve.defaults_below, name="defaulted", line=dict(color=RED),
                     line_shape="hv")
-    fig.add_scatter(x=[best["threshold"], best["threshold"]], y=[best["defaults_below"], best["non_defaults_below"]],
-                    mode="lines+markers", line=dict(color=GREY, width=3), name=f"KS {abs(best['gap']):.3f}")
+    fig.add_scatter(x=[at, at], y=[curve.defaults_below[i], curve.non_defaults_below[i]],
+                    mode="lines+markers", line=dict(color=GREY, width=3), name=f"KS {curve.statistic:.3f}")
     fig.add_vline(x=threshold, line=dict(color=ORANGE, dash="dash"), annotation_text=f"cut-off {threshold:.1%}")
-    top = float(min(1.0, max(0.3, 2 * threshold, 2 * float(best["threshold"]))))
+    top = float(min(1.0, max(0.3, 2 * threshold, 2 * at)))
     return styled(fig, "Kolmogorov-Smirnov: share scored below each PD", xaxis_title="PD", xaxis_tickformat=".0%",
                   yaxis_tickformat=".0%", xaxis_range=[0, top], height=360)
 

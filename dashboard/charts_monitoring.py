@@ -1,9 +1,10 @@
 """Plotly figures of the monitoring page: drift over periods, score drift and default rates, back-tests, migration.
 
-Pure functions of monitoring reports (``monitor.json`` dicts) and of the frames
-:func:`dashboard.monitoring_tables.monitoring_history` merges from them; no Streamlit calls.
-The PSI bands come from the engine (``PSI_WATCH`` and ``PSI_ACT`` of :mod:`riskcore.evaluation.drift`), so the
-colours say what the alerts say.
+Pure functions of monitoring reports (``monitor.json`` dicts), of the frames
+:func:`dashboard.monitoring_tables.monitoring_history` merges from them and of the engine's
+:class:`riskcore.evaluation.figures.DriftHeatmap`; no Streamlit calls. The PSI bands come from the engine
+(``PSI_WATCH`` and ``PSI_ACT`` of :mod:`riskcore.evaluation.drift`, :func:`riskcore.evaluation.figures.psi_bands`),
+so the colours say what the alerts say.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, ORANGE, RED, styled
-from dashboard.monitoring_tables import MonitoringHistory, period_order
-from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH, psi_band
+from dashboard.monitoring_tables import MonitoringHistory
+from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH
+from riskcore.evaluation.figures import DRIFT_BANDS, DriftHeatmap, psi_bands
 
 __all__ = ["BAND_COLOURS", "LIGHT_COLOURS", "drift_heatmap", "feature_label", "grade_backtest",
            "migration_heatmap", "score_and_default_rate"]
 
-BANDS = ("stable", "watch", "act")
+BANDS = DRIFT_BANDS
 BAND_COLOURS = {"stable": GREEN, "watch": ORANGE, "act": RED}
 """Colour of each PSI band: stable below PSI_WATCH, watch up to PSI_ACT, act above."""
 LIGHT_COLOURS = {"green": GREEN, "amber": ORANGE, "red": RED}
@@ -44,12 +46,6 @@ def _band_scale() -> list[list[Any]]:
     return scale
 
 
-def _bands(frame: pd.DataFrame) -> list[str]:
-    """Each row's PSI band: the report's own status, or the band of its PSI when a report carries none."""
-    psis = pd.to_numeric(frame["psi"], errors="coerce")
-    return [s if s in BANDS else psi_band(float(p)) for s, p in zip(frame["status"], psis)]
-
-
 def _empty(title: str, message: str) -> go.Figure:
     """A figure that says why there is nothing to draw (instead of empty axes)."""
     fig = go.Figure()
@@ -57,28 +53,21 @@ def _empty(title: str, message: str) -> go.Figure:
     return styled(fig, title, height=240, xaxis_visible=False, yaxis_visible=False)
 
 
-def drift_heatmap(history: MonitoringHistory) -> go.Figure:
+def drift_heatmap(heatmap: DriftHeatmap) -> go.Figure:
     """Feature × period PSI, each cell coloured by its band, the worst feature (over all periods) on top.
 
-    The PSI is the cell's text; the hover adds the band, the χ² p-value and the rows of that period.
+    ``heatmap`` is the engine's :class:`riskcore.evaluation.figures.DriftHeatmap` of a monitoring history. The PSI
+    is the cell's text; the hover adds the band, the χ² p-value and the rows of that period.
     """
-    drift = history.drift
     title = "Drift of each feature per period (PSI against the training bins)"
-    if drift.empty:
+    if heatmap.empty:
         return _empty(title, "No feature drift recorded yet")
-    d = drift.assign(row=[feature_label(str(lab), str(fam)) for lab, fam in zip(drift["label"], drift["family"])],
-                     col=drift["period"].astype(str),
-                     code=[BANDS.index(b) for b in _bands(drift)])
-    worst = d.groupby("row", sort=False)["psi"].max().sort_values(ascending=False, kind="stable")
-    rows = list(worst.index)
-    cols = [str(p) for p in sorted(drift["period"].unique(), key=period_order)]
-    code = d.pivot(index="row", columns="col", values="code").reindex(index=rows, columns=cols)
-    value = d.pivot(index="row", columns="col", values="psi").reindex(index=rows, columns=cols)
-    extra = np.dstack([d.pivot(index="row", columns="col", values=c).reindex(index=rows, columns=cols).to_numpy()
-                       for c in ("status", "p_value", "n")])
-    text = [["" if pd.isna(v) else f"{v:.2f}" for v in r] for r in value.to_numpy()]
+    rows = [feature_label(label, family) for label, family in zip(heatmap.labels, heatmap.families)]
+    cols = list(heatmap.periods)
+    extra = np.dstack([heatmap.status, heatmap.p_value, heatmap.n])
+    text = [["" if pd.isna(v) else f"{v:.2f}" for v in r] for r in heatmap.psi]
     fig = go.Figure(go.Heatmap(
-        z=code.to_numpy(dtype=float), x=cols, y=rows, text=text, texttemplate="%{text}", zmin=-0.5,
+        z=heatmap.band, x=cols, y=rows, text=text, texttemplate="%{text}", zmin=-0.5,
         zmax=len(BANDS) - 0.5, colorscale=_band_scale(), xgap=2, ygap=2, customdata=extra,
         colorbar=dict(tickvals=list(range(len(BANDS))), ticktext=[BAND_NAMES[b] for b in BANDS], title="band"),
         hovertemplate="%{y} · %{x}<br>PSI %{text} (%{customdata[0]})<br>χ² p-value %{customdata[1]:.3g}"
@@ -103,7 +92,7 @@ def score_and_default_rate(history: MonitoringHistory) -> go.Figure:
                         subplot_titles=("Score PSI per period", "Expected vs realised default rate"))
     score, expected, vintages = history.score, history.expected, history.vintages
     if not score.empty:
-        bands = _bands(score)
+        bands = psi_bands(score["status"], score["psi"])
         fig.add_bar(x=score["period"].astype(str), y=score["psi"], name="score PSI", showlegend=False,
                     marker_color=[BAND_COLOURS[b] for b in bands], customdata=np.column_stack([bands, score["n"]]),
                     hovertemplate="%{x}: PSI %{y:.3f} (%{customdata[0]}), %{customdata[1]:,} rows<extra></extra>",

@@ -18,13 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
+from riskcore.evaluation import figures
 from riskcore.evaluation.costs import CostSweep
-from riskcore.evaluation.report import DecisionView
+from riskcore.evaluation.report import DecisionView, performance_table, score_columns
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.workbench import AuditLog, DataCheck, ModelServer, Served, Workbench
 
@@ -164,6 +164,12 @@ def current_view(bundle: ModelBundle) -> DecisionView:
                          sweep=cost_sweep(bundle, bundle.version, "validation", exposure_mode))
 
 
+def cost_curve(bundle: ModelBundle, view: DecisionView) -> figures.CostCurve:
+    """The cost of every cut-off on the validation rows at the view's costs (the sweep it was chosen on)."""
+    sweep = cost_sweep(bundle, bundle.version, "validation", view.costs.mode == "exposure")
+    return figures.CostCurve.from_sweep(sweep, view.costs)
+
+
 # ---------------------------------------------------------------- files and data checks
 
 def demo_data_path() -> Path:
@@ -245,26 +251,33 @@ def calibration(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataF
 
 
 @st.cache_data(show_spinner=False)
-def reliability(_bundle: ModelBundle, model_version: str, part: str, strategy: str, n_bins: int) -> pd.DataFrame:
+def reliability(_bundle: ModelBundle, model_version: str, part: str, strategy: str,
+                n_bins: int) -> tuple[figures.ReliabilityCurve, ...]:
     """Reliability curves of the raw and the calibrated probabilities."""
-    from riskcore.evaluation.report import reliability_frame
-
-    return reliability_frame(rows(_bundle, part), {"Raw model output": "p_uncalibrated", "Calibrated": "p_default"},
-                             n_bins=n_bins, strategy=strategy)  # type: ignore[arg-type]
+    return figures.reliability_curves(rows(_bundle, part),
+                                      {"Raw model output": "p_uncalibrated", "Calibrated": "p_default"},
+                                      n_bins=n_bins, strategy=strategy)  # type: ignore[arg-type]
 
 
 @st.cache_data(show_spinner="Drawing the bootstrap bands…")
-def performance(_bundle: ModelBundle, model_version: str) -> dict[str, pd.DataFrame]:
-    """Curves with bootstrap bands, gains, KS and the metric table of the model and its baseline on test."""
-    from riskcore.evaluation import report
+def performance(_bundle: ModelBundle, model_version: str) -> dict[str, Any]:
+    """The model's and its baseline's figure data and metric table on the test rows.
 
+    Returns
+    -------
+    dict
+        ``roc`` and ``pr`` (a :class:`~riskcore.evaluation.figures.CurveBand` per model), ``gains`` (a
+        :class:`~riskcore.evaluation.figures.GainsCurve` per model), ``ks`` (the model's
+        :class:`~riskcore.evaluation.figures.KsCurve`) and ``table``
+        (:func:`~riskcore.evaluation.report.performance_table`).
+    """
     r = rows(_bundle, "test")
-    cols = report.score_columns(r)
-    return {"roc": report.curves_frame(r, cols, "roc", n_resamples=N_RESAMPLES),
-            "pr": report.curves_frame(r, cols, "pr", n_resamples=N_RESAMPLES),
-            "gains": report.gains_frame(r, cols),
-            "ks": report.ks_curve(r["y"].to_numpy(), r["p_default"].to_numpy()),
-            "table": report.performance_table(r, cols, n_resamples=N_RESAMPLES)}
+    cols = score_columns(r)
+    return {"roc": figures.curve_bands(r, cols, "roc", n_resamples=N_RESAMPLES),
+            "pr": figures.curve_bands(r, cols, "pr", n_resamples=N_RESAMPLES),
+            "gains": figures.gains_curves(r, cols),
+            "ks": figures.KsCurve.from_scores(r["y"].to_numpy(), r["p_default"].to_numpy()),
+            "table": performance_table(r, cols, n_resamples=N_RESAMPLES)}
 
 
 @st.cache_data(show_spinner=False)
@@ -374,7 +387,8 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
     -------
     dict
         ``VersionComparison.comparison.as_dict()`` (rows, auc, cost, swap, score_psi, champion, challenger,
-        thresholds, gate) plus ``rows_from``, ``notes`` and ``curves`` (see :func:`comparison_curves`).
+        thresholds, gate) plus ``rows_from``, ``notes`` and ``curves`` (each side's
+        :class:`~riskcore.evaluation.figures.ModelCurves`, see :func:`comparison_curves`).
     """
     s = settings()
     result = bench().compare(challenger_version, champion_version)
@@ -386,38 +400,8 @@ def comparison(champion_version: str, challenger_version: str) -> dict[str, Any]
 COST_CURVE_POINTS = 400
 
 
-def _roc(y: np.ndarray, p_default: np.ndarray) -> dict[str, list[Any]]:
-    """scikit-learn's ROC curve, thinned to its corners; the first cut-off (nobody referred) is ``None``, not inf."""
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, cut_offs = roc_curve(y, p_default, drop_intermediate=True)
-    return {"fpr": fpr.tolist(), "tpr": tpr.tolist(),
-            "threshold": [float(t) if np.isfinite(t) else None for t in cut_offs]}
-
-
-def _costs_by_cutoff(sweep: CostSweep, costs: Costs) -> dict[str, list[float]]:
-    """The sweep's cost at evenly ranked cut-offs (at most ``COST_CURVE_POINTS``), always with the cheapest one."""
-    curve = sweep.curve(costs)
-    best = int(np.searchsorted(sweep.thresholds, sweep.optimal(costs)[0]))
-    keep = np.unique(np.r_[np.linspace(0, len(curve) - 1, min(len(curve), COST_CURVE_POINTS)).round(), best])
-    picked = curve.iloc[keep.astype(int)]
-    return {"threshold": picked["threshold"].tolist(), "cost": picked["cost"].tolist()}
-
-
-def _model_curves(y: np.ndarray, p_default: np.ndarray, threshold: float, costs: Costs,
-                  exposure: np.ndarray | None) -> dict[str, Any]:
-    """One model's ROC and cost per cut-off, its own cut-off (operating point and cost) and the cheapest cut-off."""
-    sweep = CostSweep(y, p_default, exposure)
-    own = sweep.at(threshold, costs)
-    best_threshold, best_cost = sweep.optimal(costs)
-    return {"roc": _roc(y, p_default), "cost": _costs_by_cutoff(sweep, costs),
-            "operating": {"threshold": float(threshold), "fpr": own.fp / (own.fp + own.tn),
-                          "tpr": own.tp / (own.tp + own.fn), "cost": own.cost},
-            "minimum": {"threshold": best_threshold, "cost": best_cost}}
-
-
-def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, dict[str, Any]]:
-    """Both models' ROC curves and expected cost per cut-off, on the comparison's rows, as plain data.
+def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, figures.ModelCurves]:
+    """Both models' ROC curves and expected cost per cut-off, on the comparison's rows.
 
     Parameters
     ----------
@@ -429,18 +413,11 @@ def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, dict
     Returns
     -------
     dict
-        ``{"champion": ..., "challenger": ...}``, each with ``roc`` (``fpr, tpr, threshold`` lists of
-        ``sklearn.metrics.roc_curve(drop_intermediate=True)``), ``cost`` (``threshold, cost`` lists: the
-        :class:`~riskcore.evaluation.costs.CostSweep` at up to ``COST_CURVE_POINTS`` cut-offs), ``operating``
-        (``threshold, fpr, tpr, cost`` at the model's own cut-off) and ``minimum`` (``threshold, cost`` of the
-        cheapest cut-off on these rows).
+        ``{"champion": ..., "challenger": ...}``: :func:`riskcore.evaluation.figures.comparison_curves`, each cost
+        curve thinned to at most ``COST_CURVE_POINTS`` cut-offs (and the cheapest one).
     """
-    exposure = None
-    if costs.mode == "exposure" and result.exposure is not None:
-        exposure = np.nan_to_num(np.asarray(result.exposure, dtype=float), nan=0.0)
-    sides = (("champion", result.p_champion, result.thresholds[0]),
-             ("challenger", result.p_challenger, result.thresholds[1]))
-    return {name: _model_curves(result.y, p, t, costs, exposure) for name, p, t in sides}
+    return figures.comparison_curves(result.y, result.p_champion, result.p_challenger, result.thresholds, costs,
+                                     result.exposure, max_points=COST_CURVE_POINTS)
 
 
 # ---------------------------------------------------------------- the model report

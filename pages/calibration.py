@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
+from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
 
 auth.require_page("calibration")
 
@@ -56,5 +57,5 @@ left, right = st.columns(2, gap="large")
 left.plotly_chart(charts.pd_histogram(rows["y"].to_numpy(), rows["p_default"].to_numpy()), width="stretch",
                   key="cal_hist")
 if bundle.spec.segment:
-    sectors = state.sectors(bundle, bundle.version, part, 30)
+    sectors = state.sectors(bundle, bundle.version, part, SMALL_SEGMENT_DEFAULTS)
     right.plotly_chart(charts.ece_by_segment(sectors), width="stretch", key="cal_sectors")

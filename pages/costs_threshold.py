@@ -72,9 +72,8 @@ def decision_panel() -> None:
         b.metric("False alarms", f"{i.false_alarms:,}")
         c.metric("Cost on validation", widgets.money(view.validation_cost),
                  help="The cost the cut-off was chosen on (validation year).")
-        sweep = state.cost_sweep(bundle, bundle.version, "validation", view.costs.mode == "exposure")
-        st.plotly_chart(charts.cost_curve(sweep.curve(view.costs), optimal=view.optimal_threshold,
-                                          current=view.threshold), width="stretch", key="cost_curve")
+        st.plotly_chart(charts.cost_curve(state.cost_curve(bundle, view), current=view.threshold), width="stretch",
+                        key="cost_curve")
         st.plotly_chart(charts.confusion_matrix(view.confusion), width="stretch", key="confusion")
 
 

@@ -12,6 +12,7 @@ from dashboard import charts_monitoring as charts
 from dashboard import monitoring_tables as tables
 from riskcore.errors import RiskcoreError
 from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH
+from riskcore.evaluation.figures import DriftHeatmap
 
 person = auth.require_page("monitoring")
 
@@ -76,7 +77,8 @@ def show_history(runs: pd.DataFrame) -> None:
     show_alerts(latest)
     show_summary(latest)
 
-    st.plotly_chart(charts.drift_heatmap(history), width="stretch", key="monitor_heatmap")
+    st.plotly_chart(charts.drift_heatmap(DriftHeatmap.from_drift(history.drift)), width="stretch",
+                    key="monitor_heatmap")
     with st.expander("Features of the latest run, the largest drift first"):
         features = pd.DataFrame(latest.get("features") or [])
         if len(features):

@@ -36,6 +36,10 @@ def _only(frame):
     return frame[frame["model"].isin(keep)]
 
 
+def _shown(curves):
+    return [c for c in curves if c.label in keep]
+
+
 model_rows = table[table["model"] == models[0]].set_index("metric")
 a, b, c, d, e = st.columns(5)
 for col, metric in zip((a, b, c, d, e), ("AUC", "Gini", "PR-AUC", "KS", "Brier")):
@@ -50,13 +54,13 @@ e.metric("Referred", widgets.pct(op.referral_rate))
 
 aucs = dict(zip(table.loc[table["metric"] == "AUC", "model"], table.loc[table["metric"] == "AUC", "value"]))
 left, right = st.columns(2)
-left.plotly_chart(charts.roc(_only(perf["roc"]), (1 - op.specificity, op.recall), aucs), width="stretch",
+left.plotly_chart(charts.roc(_shown(perf["roc"]), (1 - op.specificity, op.recall), aucs), width="stretch",
                   key="perf_roc")
-right.plotly_chart(charts.precision_recall(_only(perf["pr"]), (op.recall, op.precision), float(y.mean())),
+right.plotly_chart(charts.precision_recall(_shown(perf["pr"]), (op.recall, op.precision), float(y.mean())),
                    width="stretch", key="perf_pr")
 left, right = st.columns(2)
-left.plotly_chart(charts.lift(_only(perf["gains"])), width="stretch", key="perf_lift")
-right.plotly_chart(charts.cumulative_gains(_only(perf["gains"]), op.referral_rate), width="stretch",
+left.plotly_chart(charts.lift(_shown(perf["gains"])), width="stretch", key="perf_lift")
+right.plotly_chart(charts.cumulative_gains(_shown(perf["gains"]), op.referral_rate), width="stretch",
                    key="perf_gains")
 left, right = st.columns(2)
 left.plotly_chart(charts.ks(perf["ks"], view.threshold), width="stretch", key="perf_ks")

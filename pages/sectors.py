@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
 from riskcore.evaluation import report
+from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
 
 auth.require_page("sectors")
 
@@ -19,7 +20,8 @@ st.caption("A model can look good overall and still fail a sector. Each sector's
 left, right = st.columns([3, 2])
 with left:
     part = widgets.part_picker("sec_part")
-min_defaults = right.slider("Warn below this many defaults", 5, 100, 30, step=5, key="sec_min_defaults")
+min_defaults = right.slider("Warn below this many defaults", 5, 100, SMALL_SEGMENT_DEFAULTS, step=5,
+                            key="sec_min_defaults")
 table = state.sectors(bundle, bundle.version, part, min_defaults)
 note = report.small_segments_note(table, min_defaults)
 if note:

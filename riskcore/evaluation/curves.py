@@ -20,9 +20,12 @@ from riskcore.evaluation.ranking import Ranked, has_both_classes
 from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.numeric import roc_auc
 
-__all__ = ["CurveKind", "curve_with_band", "gains_table", "segment_table", "top_decile_lift"]
+__all__ = ["SMALL_SEGMENT_DEFAULTS", "CurveKind", "curve_with_band", "gains_table", "segment_table", "top_decile_lift"]
 
 CurveKind = Literal["roc", "pr"]
+
+SMALL_SEGMENT_DEFAULTS = 30
+"""A segment with fewer defaults than this is flagged ``small``: its AUC and calibration are noisy."""
 
 
 @shared_docs("scores")
@@ -203,7 +206,7 @@ def segment_table(
     *,
     n_resamples: int = 1000,
     random_state: int | None = 7,
-    min_defaults: int = 30,
+    min_defaults: int = SMALL_SEGMENT_DEFAULTS,
     n_bins: int = 10,
 ) -> pd.DataFrame:
     """Discrimination and calibration per segment (e.g. sector or size band).
@@ -217,7 +220,7 @@ def segment_table(
         Resamples of each segment's AUC interval.
     random_state : int or None, default=7
         Seed, the same for every segment.
-    min_defaults : int, default=30
+    min_defaults : int, default=SMALL_SEGMENT_DEFAULTS (30)
         Segments with fewer defaults are flagged ``small``: their metrics are noisy.
     n_bins : int, default=10
         Uniform bins of the ECE.

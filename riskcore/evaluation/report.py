@@ -1,7 +1,9 @@
 """The numbers of a model's evaluation pages: decisions, calibration, performance, segments.
 
 The dashboard's pages and the model documentation report show the same
-figures, so they are computed here once. Every function takes the scored
+numbers, so they are computed here once; the curves' figure data live in
+:mod:`riskcore.evaluation.figures`, and the ``*_frame`` functions here are those
+curves stacked in one long frame. Every function takes the scored
 hold-out rows of a bundle (``ModelBundle.holdout()``: validation and test rows
 with ``y``, ``p_default`` and the raw features) or a scored portfolio, and
 returns plain data. The honest protocol is kept throughout: a cut-off is
@@ -24,10 +26,11 @@ from riskcore.config import Costs
 from riskcore.data.schema import DatasetSpec
 from riskcore.evaluation.bootstrap import bootstrap_ci
 from riskcore.evaluation.costs import BusinessImpact, CostSweep, business_impact
-from riskcore.evaluation.curves import CurveKind, curve_with_band, gains_table, segment_table
+from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS, CurveKind, segment_table
+from riskcore.evaluation.figures import KsCurve, curve_bands, gains_curves, reliability_curves, stack
 from riskcore.evaluation.grading import PD_FLOOR
 from riskcore.evaluation.metrics import gini, ks_statistic, pr_auc, roc_auc
-from riskcore.evaluation.reliability import BinStrategy, brier_score, expected_calibration_error, reliability_curve
+from riskcore.evaluation.reliability import BinStrategy, brier_score, expected_calibration_error
 
 __all__ = [
     "DecisionView",
@@ -248,13 +251,11 @@ def reliability_frame(rows: pd.DataFrame, columns: dict[str, str], *, n_bins: in
     """Reliability curves of several probability columns, stacked.
 
     Columns: curve (the label), bin, lower, upper, count, mean_predicted,
-    observed_rate (see :func:`riskcore.evaluation.reliability.reliability_curve`).
+    observed_rate (see :class:`riskcore.evaluation.figures.ReliabilityCurve`).
     """
-    y = rows["y"].to_numpy(dtype=float)
-    parts = [reliability_curve(y, rows[col].to_numpy(dtype=float), n_bins=n_bins, strategy=strategy)
-             .assign(curve=label) for label, col in columns.items()]
+    curves = reliability_curves(rows, columns, n_bins=n_bins, strategy=strategy)
     cols = ["curve", "bin", "lower", "upper", "count", "mean_predicted", "observed_rate"]
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+    return stack(curves, "curve") if curves else pd.DataFrame(columns=cols)
 
 
 # ---------------------------------------------------------------------------
@@ -274,22 +275,15 @@ def curves_frame(rows: pd.DataFrame, columns: dict[str, str], kind: CurveKind, *
     """ROC or precision-recall curves with bootstrap bands of several score columns, stacked.
 
     Columns: model, then those of :func:`riskcore.evaluation.curves.curve_with_band`
-    (``fpr, tpr, tpr_lower, tpr_upper`` or ``recall, precision, precision_lower, precision_upper``).
+    (``fpr, tpr, tpr_lower, tpr_upper`` or ``recall, precision, precision_lower, precision_upper``);
+    the stacked :func:`riskcore.evaluation.figures.curve_bands`.
     """
-    y = rows["y"].to_numpy(dtype=float)
-    parts = [curve_with_band(y, rows[col].to_numpy(dtype=float), kind, n_resamples=n_resamples,
-                             random_state=random_state).assign(model=label) for label, col in columns.items()]
-    out = pd.concat(parts, ignore_index=True)
-    return out[["model"] + [c for c in out.columns if c != "model"]]
+    return stack(curve_bands(rows, columns, kind, n_resamples=n_resamples, random_state=random_state))
 
 
 def gains_frame(rows: pd.DataFrame, columns: dict[str, str], n_bins: int = 10) -> pd.DataFrame:
     """Gains tables (:func:`~riskcore.evaluation.curves.gains_table`) of several score columns, one per ``model``."""
-    y = rows["y"].to_numpy(dtype=float)
-    parts = [gains_table(y, rows[col].to_numpy(dtype=float), n_bins=n_bins).assign(model=label)
-             for label, col in columns.items()]
-    out = pd.concat(parts, ignore_index=True)
-    return out[["model"] + [c for c in out.columns if c != "model"]]
+    return stack(gains_curves(rows, columns, n_bins=n_bins))
 
 
 def ks_curve(y_true: np.ndarray, y_prob: np.ndarray) -> pd.DataFrame:
@@ -302,21 +296,10 @@ def ks_curve(y_true: np.ndarray, y_prob: np.ndarray) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns: threshold, defaults_below, non_defaults_below, gap.
+        Columns: threshold, defaults_below, non_defaults_below, gap
+        (:meth:`riskcore.evaluation.figures.KsCurve.frame`).
     """
-    y = np.asarray(y_true, dtype=float)
-    p = np.asarray(y_prob, dtype=float)
-    order = np.argsort(p, kind="stable")
-    ps, ys = p[order], y[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ps)) + 1]
-    pos = np.add.reduceat(ys, starts) if len(ys) else np.zeros(0)
-    size = np.diff(np.r_[starts, len(ps)])
-    n_pos, n_neg = ys.sum(), len(ys) - ys.sum()
-    below_pos = np.r_[0.0, np.cumsum(pos)] / max(n_pos, 1)
-    below_neg = np.r_[0.0, np.cumsum(size - pos)] / max(n_neg, 1)
-    thresholds = np.r_[ps[starts], np.nextafter(ps[-1], np.inf)] if len(ps) else np.zeros(1)
-    return pd.DataFrame({"threshold": thresholds, "defaults_below": below_pos, "non_defaults_below": below_neg,
-                         "gap": below_neg - below_pos})
+    return KsCurve.from_scores(y_true, y_prob).frame()
 
 
 def performance_table(rows: pd.DataFrame, columns: dict[str, str], *, n_resamples: int = 200,
@@ -351,7 +334,8 @@ def esg_columns(spec: DatasetSpec) -> list[str]:
     return [f.name for f in spec.features if f.family == "esg" and f.unit == "score"]
 
 
-def sector_table(rows: pd.DataFrame, segment: str, *, n_resamples: int = 200, min_defaults: int = 30,
+def sector_table(rows: pd.DataFrame, segment: str, *, n_resamples: int = 200,
+                 min_defaults: int = SMALL_SEGMENT_DEFAULTS,
                  random_state: int = 7) -> pd.DataFrame:
     """Per-segment rows, defaults, AUC with interval, observed vs predicted rate and ECE.
 
@@ -363,7 +347,7 @@ def sector_table(rows: pd.DataFrame, segment: str, *, n_resamples: int = 200, mi
                          n_resamples=n_resamples, min_defaults=min_defaults, random_state=random_state)
 
 
-def small_segments_note(table: pd.DataFrame, min_defaults: int = 30) -> str | None:
+def small_segments_note(table: pd.DataFrame, min_defaults: int = SMALL_SEGMENT_DEFAULTS) -> str | None:
     """A warning naming the segments with too few defaults for trustworthy metrics, or ``None``."""
     small = table[table["small"]]
     if not len(small):

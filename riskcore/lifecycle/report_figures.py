@@ -2,8 +2,10 @@
 
 A reviewer reads the report offline, maybe years later, so a figure is an inline
 ``<svg>`` element: no script, no network, no image file beside the HTML. Each
-function takes the plain tables the report already holds (the numbers it also
-prints) and returns the SVG text. Drawing is deterministic: matplotlib's SVG ids
+function draws data computed elsewhere and returns the SVG text: the figure data
+of :mod:`riskcore.evaluation.figures` (the same objects the dashboard draws with
+plotly) or the plain tables the report already holds (the numbers it also prints);
+nothing is computed here. Drawing is deterministic: matplotlib's SVG ids
 come from a fixed salt, the date metadata is left out, text stays text in
 DejaVu Sans (shipped with matplotlib, so the layout never depends on the fonts
 of the machine that builds the report). matplotlib is imported inside each
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
+
+from riskcore.evaluation.figures import CurveBand, GainsCurve, KsCurve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,15 +73,14 @@ def _colour(label: str) -> str:
     return _COLOURS.get(label, _GREY)
 
 
-def roc_svg(curves: pd.DataFrame) -> str:
-    """ROC curves with their bootstrap bands (columns of ``evaluation.report.curves_frame``: model, fpr, tpr, …)."""
+def roc_svg(curves: Sequence[CurveBand]) -> str:
+    """ROC curves with their bootstrap bands (:class:`~riskcore.evaluation.figures.CurveBand`, one per model)."""
     with _style():
         fig = _figure(3.6, 3.2)
         ax = fig.add_subplot()
-        for label, c in curves.groupby("model", sort=False):
-            ax.fill_between(c["fpr"], c["tpr_lower"], c["tpr_upper"], color=_colour(str(label)), alpha=0.15,
-                            linewidth=0)
-            ax.plot(c["fpr"], c["tpr"], color=_colour(str(label)), label=str(label), linewidth=1.4)
+        for c in curves:
+            ax.fill_between(c.x, c.lower, c.upper, color=_colour(c.label), alpha=0.15, linewidth=0)
+            ax.plot(c.x, c.y, color=_colour(c.label), label=c.label, linewidth=1.4)
         ax.plot([0, 1], [0, 1], color=_GREY, linestyle=":", linewidth=0.8, label="Random")
         ax.set(xlabel="False-positive rate", ylabel="True-positive rate", xlim=(0, 1), ylim=(0, 1.01),
                title="ROC on the test rows (95% band)")
@@ -85,14 +88,18 @@ def roc_svg(curves: pd.DataFrame) -> str:
         return _svg(fig)
 
 
-def cap_svg(gains: pd.DataFrame, default_rate: float) -> str:
-    """Cumulative accuracy profile from gains tables (``evaluation.report.gains_frame``), with the perfect model."""
+def cap_svg(gains: Sequence[GainsCurve]) -> str:
+    """Cumulative accuracy profile of each model (:class:`~riskcore.evaluation.figures.GainsCurve`) and the perfect one.
+
+    The perfect model has captured every default at the share of companies that defaulted.
+    """
     with _style():
         fig = _figure(3.6, 3.2)
         ax = fig.add_subplot()
-        for label, g in gains.groupby("model", sort=False):
-            ax.plot(np.r_[0.0, g["cum_rows_share"]], np.r_[0.0, g["cum_defaults_share"]], marker="o", markersize=2.5,
-                    color=_colour(str(label)), label=str(label), linewidth=1.4)
+        for g in gains:
+            x, y = g.cap()
+            ax.plot(x, y, marker="o", markersize=2.5, color=_colour(g.label), label=g.label, linewidth=1.4)
+        default_rate = gains[0].overall_rate if gains else float("nan")
         if default_rate > 0:
             ax.plot([0, default_rate, 1], [0, 1, 1], color=_GREY, linestyle="--", linewidth=0.8, label="Perfect")
         ax.plot([0, 1], [0, 1], color=_GREY, linestyle=":", linewidth=0.8, label="Random")
@@ -102,17 +109,15 @@ def cap_svg(gains: pd.DataFrame, default_rate: float) -> str:
         return _svg(fig)
 
 
-def lift_svg(gains: pd.DataFrame) -> str:
-    """Lift by risk decile (1 = riskiest) of each model, side by side."""
+def lift_svg(gains: Sequence[GainsCurve]) -> str:
+    """Lift by risk decile (1 = riskiest) of each model, side by side (a decile without lift drawn as 0)."""
     with _style():
         fig = _figure(3.6, 3.2)
         ax = fig.add_subplot()
-        models = list(dict.fromkeys(gains["model"]))
-        width = 0.8 / max(len(models), 1)
-        for i, label in enumerate(models):
-            g = gains[gains["model"] == label]
-            ax.bar(g["decile"] + (i - (len(models) - 1) / 2) * width, g["lift"].fillna(0.0), width=width,
-                   color=_colour(str(label)), label=str(label))
+        width = 0.8 / max(len(gains), 1)
+        for i, g in enumerate(gains):
+            ax.bar(g.decile + (i - (len(gains) - 1) / 2) * width, np.where(np.isnan(g.lift), 0.0, g.lift),
+                   width=width, color=_colour(g.label), label=g.label)
         ax.axhline(1.0, color=_GREY, linestyle=":", linewidth=0.8)
         ax.set(xlabel="Risk decile (1 = riskiest)", ylabel="Lift (default rate / overall rate)",
                title="Lift by decile on the test rows", xticks=range(1, 11))
@@ -120,22 +125,24 @@ def lift_svg(gains: pd.DataFrame) -> str:
         return _svg(fig)
 
 
-def ks_svg(curves: dict[str, pd.DataFrame], ks: dict[str, float]) -> str:
-    """Score distributions of defaulters and non-defaulters per model, the KS gap marked (``ks_curve`` frames)."""
+def ks_svg(curves: Sequence[KsCurve], ks: Mapping[str, float]) -> str:
+    """Score distributions of defaulters and non-defaulters per model, the KS gap marked at the curve's peak.
+
+    ``ks`` gives the KS statistic of each model's title (as recorded in ``metrics.json``).
+    """
     with _style():
         fig = _figure(3.4 * max(len(curves), 1), 3.0)
         axes = fig.subplots(1, max(len(curves), 1), squeeze=False)[0]
-        for ax, (label, c) in zip(axes, curves.items()):
-            ax.step(c["threshold"], c["non_defaults_below"], where="post", color="#2e7d32", label="Repaid")
-            ax.step(c["threshold"], c["defaults_below"], where="post", color="#c62828", label="Defaulted")
-            at = int(np.argmax(c["gap"].to_numpy())) if len(c) else 0
-            if len(c):
-                row = c.iloc[at]
-                ax.vlines(row["threshold"], row["defaults_below"], row["non_defaults_below"], color="black",
+        for ax, c in zip(axes, curves):
+            ax.step(c.threshold, c.non_defaults_below, where="post", color="#2e7d32", label="Repaid")
+            ax.step(c.threshold, c.defaults_below, where="post", color="#c62828", label="Defaulted")
+            if len(c.threshold):
+                at = c.peak
+                ax.vlines(c.threshold[at], c.defaults_below[at], c.non_defaults_below[at], color="black",
                           linewidth=1.2)
             ax.set_xscale("log")
             ax.set(xlabel="PD cut-off", ylabel="Share scored below", ylim=(0, 1.01),
-                   title=f"{label}: KS {ks.get(label, float('nan')):.3f}")
+                   title=f"{c.label}: KS {ks.get(c.label, float('nan')):.3f}")
             ax.legend(loc="lower right")
         return _svg(fig)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskcore.evaluation.figures import CurveBand, GainsCurve, KsCurve, unstack
 from riskcore.lifecycle import report_figures as figures
 from riskcore.lifecycle.report_html import NOT_RECORDED, Numbers, cell, esc, note, table
 
@@ -155,12 +156,15 @@ def _curves(report: Report, n: Numbers) -> str:
     if perf.baseline_ks is not None:
         ks["Logistic baseline"] = perf.baseline_ks
     return "\n".join([
-        _figure(figures.roc_svg(perf.roc), "ROC curves with 95% bootstrap bands on the test rows."),
-        _figure(figures.cap_svg(perf.gains, perf.test_default_rate),
+        _figure(figures.roc_svg(unstack(perf.roc, CurveBand.from_frame)),
+                "ROC curves with 95% bootstrap bands on the test rows."),
+        _figure(figures.cap_svg(unstack(perf.gains, GainsCurve.from_frame)),
                 "Cumulative accuracy profile: the share of defaults among the riskiest companies."),
-        _figure(figures.lift_svg(perf.gains), "Default rate of each risk decile over the test default rate."),
-        _figure(figures.ks_svg(perf.ks, ks), "Share of defaulters and of repaid companies scored below each "
-                                             "cut-off; the black line is the largest gap (KS).")])
+        _figure(figures.lift_svg(unstack(perf.gains, GainsCurve.from_frame)),
+                "Default rate of each risk decile over the test default rate."),
+        _figure(figures.ks_svg([KsCurve.from_frame(c, m) for m, c in perf.ks.items()], ks),
+                "Share of defaulters and of repaid companies scored below each "
+                "cut-off; the black line is the largest gap (KS).")])
 
 
 def _sectors(n: Numbers) -> str:

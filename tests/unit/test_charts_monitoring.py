@@ -16,6 +16,12 @@ from dashboard.monitoring_tables import (
     segments_table,
     worst_alert,
 )
+from riskcore.evaluation.figures import DriftHeatmap
+
+
+def _heatmap(reports: list[dict]) -> DriftHeatmap:
+    """The engine's heatmap of the merged history, as the page builds it."""
+    return DriftHeatmap.from_drift(monitoring_history(reports).drift)
 
 
 def _feature(name: str, family: str, psis: dict[int, float]) -> dict:
@@ -80,7 +86,7 @@ def test_periods_sort_as_numbers_not_text():
 
 
 def test_heatmap_sorts_features_by_worst_psi_marks_macro_and_colours_by_band(reports):
-    fig = charts.drift_heatmap(monitoring_history(reports))
+    fig = charts.drift_heatmap(_heatmap(reports))
     heat = fig.data[0]
     # worst PSI over the periods: debt 0.40, margin 0.18, gdp 0.12 (macro series marked)
     assert list(heat.y) == ["Debt", "Margin", "Gdp (macro)"]
@@ -101,7 +107,7 @@ def test_heatmap_bands_come_from_the_psi_when_a_report_has_no_status(reports):
     for f in reports[0]["features"]:
         for p in f["by_period"]:
             del p["status"]
-    z = np.asarray(charts.drift_heatmap(monitoring_history(reports)).data[0].z)
+    z = np.asarray(charts.drift_heatmap(_heatmap(reports)).data[0].z)
     assert z.tolist() == [[0, 2], [1, 0], [0, 1]]
 
 
@@ -178,5 +184,5 @@ def test_drift_within_a_sector_gets_its_own_heatmap_row():
     assert row[["period", "psi", "status"]].to_dict(orient="records") == [{"period": 2027, "psi": 1.6,
                                                                           "status": "act"}]
     assert row["label"].iloc[0] == "Delay within Retail"
-    fig = charts.drift_heatmap(monitoring_history([report]))
+    fig = charts.drift_heatmap(_heatmap([report]))
     assert fig.data[0].y[0] == "Delay within Retail"  # the worst row on top
