@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from riskcore.evaluation import DecisionView
 from riskcore.evaluation.figures import CostCurve
-from riskcore.evaluation.report import DecisionView
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5f8b", "#f2b134", "#9aa5b1", "#c0392b", "#2e8b57"
 LIGHT_BLUE = "rgba(31, 95, 139, 0.18)"

@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, LIGHT_BLUE, ORANGE, RED, styled
-from riskcore.evaluation.drift import PSI_ACT
+from riskcore.evaluation import PSI_ACT
 from riskcore.evaluation.figures import CurveBand, GainsCurve, KsCurve, ReliabilityCurve
-from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
+from riskcore.workbench import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
 
 _MODEL_COLOURS = {"Model": BLUE, "Logistic baseline": GREY, "Raw model output": ORANGE, "Calibrated": BLUE,
                   "Isotonic": BLUE, "Platt": GREEN}

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, ORANGE, RED, styled
 from dashboard.monitoring_tables import MonitoringHistory
-from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH
+from riskcore.evaluation import PSI_ACT, PSI_WATCH
 from riskcore.evaluation.figures import DRIFT_BANDS, DriftHeatmap, psi_bands
 
 __all__ = ["BAND_COLOURS", "LIGHT_COLOURS", "drift_heatmap", "feature_label", "grade_backtest",

@@ -14,8 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from riskcore.evaluation.drift import psi_band
-from riskcore.evaluation.monitoring import period_order
+from riskcore.evaluation import period_order, psi_band
 
 __all__ = ["ALERT_TITLES", "LIGHT_ICONS", "MonitoringHistory", "alerts_in_order", "grades_table",
            "monitoring_history", "period_order", "runs_table", "segments_table", "vintages_table", "worst_alert"]

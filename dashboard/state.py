@@ -16,24 +16,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
 
+from dashboard.tables import company_table
 from riskcore.config import Costs, Settings, load_settings
-from riskcore.evaluation import figures
-from riskcore.evaluation.costs import CostSweep
-from riskcore.evaluation.report import DecisionView, performance_table, score_columns
-from riskcore.modelling.tracking import ChampionRef, Tracker
-from riskcore.workbench import AuditLog, DataCheck, ModelServer, Served, Workbench
-
-if TYPE_CHECKING:
-    from riskcore.data.schema import DatasetSpec
-    from riskcore.lifecycle.versions import VersionComparison
-    from riskcore.modelling.bundle import ModelBundle
-    from riskcore.serving.explain import Explanation
-    from riskcore.serving.scoring import ScoreResult
+from riskcore.errors import ConfigError, ModelNotFoundError, RiskcoreError
+from riskcore.evaluation import (
+    CostSweep,
+    DecisionView,
+    calibration_columns,
+    calibration_table,
+    decision_view,
+    esg_band_table,
+    esg_columns,
+    figures,
+    performance_table,
+    score_columns,
+    sector_table,
+)
+from riskcore.evaluation import part as part_of
+from riskcore.workbench import (
+    AuditLog,
+    ChampionRef,
+    DataCheck,
+    DatasetSpec,
+    Explanation,
+    ModelBundle,
+    ModelServer,
+    ScoreResult,
+    Served,
+    VersionComparison,
+    Workbench,
+    json_ready,
+)
 
 # session-state keys of the user's choices
 COST_FN, COST_FP, COST_MODE, LGD, THRESHOLD = "cost_fn", "cost_fp", "cost_mode", "lgd", "threshold_override"
@@ -53,15 +71,10 @@ def bench() -> Workbench:
     return Workbench(settings())
 
 
-def tracker() -> Tracker:
-    """The MLflow tracker on the settings' store."""
-    return bench().tracker
-
-
 @st.cache_data(ttl=10, show_spinner=False)
 def champion_ref() -> ChampionRef | None:
     """The registry's champion (re-read every few seconds: another process may promote)."""
-    return tracker().champion()
+    return bench().champion()
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -97,8 +110,6 @@ def model_bundle() -> ModelBundle:
     """
     now = served()
     if now.bundle is None:
-        from riskcore.errors import ModelNotFoundError
-
         raise ModelNotFoundError(now.reason or "there is no champion model yet: open the dashboard's home page "
                                  "to train one")
     return now.bundle
@@ -112,8 +123,6 @@ def holdout(_bundle: ModelBundle, model_version: str) -> pd.DataFrame:
 
 def rows(bundle: ModelBundle, part: str) -> pd.DataFrame:
     """The ``validation`` or ``test`` rows of the model's hold-out."""
-    from riskcore.evaluation.report import part as part_of
-
     return part_of(holdout(bundle, bundle.version), part)
 
 
@@ -153,8 +162,6 @@ def has_exposure(bundle: ModelBundle) -> bool:
 
 def current_view(bundle: ModelBundle) -> DecisionView:
     """The cut-off in force and its consequences on the test year, at the user's costs (no model run)."""
-    from riskcore.evaluation.report import decision_view
-
     c = costs(bundle)
     exposure_mode = c.mode == "exposure" and has_exposure(bundle)
     if c.mode == "exposure" and not exposure_mode:
@@ -217,25 +224,25 @@ def clear_model_caches() -> None:
 @st.cache_data(ttl=10, show_spinner=False)
 def runs() -> pd.DataFrame:
     """Top-level MLflow runs, newest first."""
-    return tracker().runs()
+    return bench().runs()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def registry_versions() -> pd.DataFrame:
     """Registered model versions and which one is the champion."""
-    return tracker().registry_versions()
+    return bench().registry()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def run_candidates(run_id: str) -> pd.DataFrame:
     """The candidate models one run compared."""
-    return tracker().candidates(run_id)
+    return bench().candidates(run_id)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def run_info(run_id: str) -> dict[str, Any]:
     """Parameters, metrics and tags of one run."""
-    return tracker().run(run_id)
+    return bench().run(run_id)
 
 
 # ---------------------------------------------------------------- model views (cached per model version)
@@ -243,8 +250,6 @@ def run_info(run_id: str) -> dict[str, Any]:
 @st.cache_data(show_spinner=False)
 def calibration(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """ECE with intervals, Brier and mean PD of the raw, isotonic and Platt probabilities."""
-    from riskcore.evaluation.report import calibration_columns, calibration_table
-
     r = rows(_bundle, part)
     return calibration_table(r, calibration_columns(r), chosen=f"p_{_bundle.info.get('calibration', 'isotonic')}",
                              n_resamples=N_RESAMPLES)
@@ -283,8 +288,6 @@ def performance(_bundle: ModelBundle, model_version: str) -> dict[str, Any]:
 @st.cache_data(show_spinner=False)
 def sectors(_bundle: ModelBundle, model_version: str, part: str, min_defaults: int) -> pd.DataFrame:
     """Per-sector metrics with AUC intervals."""
-    from riskcore.evaluation.report import sector_table
-
     segment = _bundle.spec.segment
     assert segment is not None  # the sectors page shows only for a model with a segment column
     return sector_table(rows(_bundle, part), segment, n_resamples=N_RESAMPLES, min_defaults=min_defaults)
@@ -293,8 +296,6 @@ def sectors(_bundle: ModelBundle, model_version: str, part: str, min_defaults: i
 @st.cache_data(show_spinner=False)
 def esg_bands(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """Mean PD and observed default rate by ESG band within each sector."""
-    from riskcore.evaluation.report import esg_band_table, esg_columns
-
     segment = _bundle.spec.segment
     assert segment is not None  # the sectors page shows only for a model with a segment column
     return esg_band_table(rows(_bundle, part), segment=segment, esg_columns=esg_columns(_bundle.spec))
@@ -303,17 +304,13 @@ def esg_bands(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFra
 @st.cache_data(show_spinner=False)
 def companies(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
     """The companies of one hold-out part, riskiest first, for the search box."""
-    from dashboard.tables import company_table
-
     return company_table(rows(_bundle, part), _bundle.spec)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def explanation(_bundle: ModelBundle, model_version: str, part: str, position: int) -> Explanation:
     """Contributions of one company of the hold-out (SHAP, in log-odds and in PD)."""
-    from riskcore.serving.explain import explain_frame
-
-    return explain_frame(_bundle, rows(_bundle, part).iloc[[position]].reset_index(drop=True))
+    return bench().explain(_bundle, rows(_bundle, part).iloc[[position]].reset_index(drop=True))
 
 
 # ---------------------------------------------------------------- scoring an upload
@@ -340,13 +337,13 @@ def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data:
 @st.cache_data(ttl=10, show_spinner=False)
 def monitoring_runs(model_version: str | None) -> pd.DataFrame:
     """The monitoring runs (of one model version, or all), newest first; re-read every few seconds."""
-    return tracker().monitoring_runs(model_version)
+    return bench().monitoring_runs(model_version)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def monitoring_report(run_id: str) -> dict[str, Any]:
     """The ``monitor.json`` of one monitoring run (a finished run never changes, so it is cached for good)."""
-    return tracker().monitoring_report(run_id)
+    return bench().monitoring_report(run_id)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
@@ -363,8 +360,6 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
     tuple of (dict, str)
         The report (``monitor.json``) and the monitoring run's id.
     """
-    from riskcore.modelling.bundle import json_ready
-
     with exclusive("monitoring"):
         run = bench().monitor(_bundle, _data, face="dashboard", caller=caller, outcomes=_outcomes,
                               period=period or None)
@@ -431,8 +426,6 @@ def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> t
     moves show from the next day, or after ``model_report.clear()``.
     """
     import tempfile
-
-    from riskcore.errors import ConfigError, RiskcoreError
 
     try:
         audit: AuditLog | None = bench().audit

@@ -14,12 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from riskcore.data.quality import QualityReport
-from riskcore.data.schema import DatasetSpec
-from riskcore.data.tabular import write_csv
-from riskcore.evaluation.grading import grade_of
-from riskcore.serving.explain import Explanation
-from riskcore.serving.scoring import ScoreResult
+from riskcore.evaluation import grade_of
+from riskcore.workbench import DatasetSpec, Explanation, QualityReport, ScoreResult, write_csv
 
 __all__ = [
     "candidates_table",

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import auth, charts, state
-from riskcore.evaluation.report import impact_sentences
+from riskcore.evaluation import impact_sentences
 
 auth.require_page("business_impact")
 

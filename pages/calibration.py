@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
+from riskcore.evaluation import SMALL_SEGMENT_DEFAULTS
 
 auth.require_page("calibration")
 

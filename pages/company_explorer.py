@@ -6,9 +6,8 @@ import streamlit as st
 from dashboard import auth, state, tables, widgets
 from dashboard import charts_company as charts
 from riskcore.errors import SchemaError
-from riskcore.evaluation.grading import grade_of, risk_level_of
-from riskcore.serving.explain import peer_percentiles, reason_codes
-from riskcore.serving.scoring import what_if
+from riskcore.evaluation import grade_of, risk_level_of
+from riskcore.workbench import peer_percentiles, reason_codes
 
 auth.require_page("company_explorer")
 
@@ -110,7 +109,7 @@ def what_if_panel() -> None:
         st.caption("No value changed yet.")
         return
     try:
-        result = what_if(bundle, record, changes)
+        result = state.bench().what_if(bundle, record, changes)
     except SchemaError as err:
         widgets.show_error(err)
         return

@@ -11,7 +11,7 @@ from dashboard import auth, state, widgets
 from dashboard import charts_monitoring as charts
 from dashboard import monitoring_tables as tables
 from riskcore.errors import RiskcoreError
-from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH
+from riskcore.evaluation import PSI_ACT, PSI_WATCH
 from riskcore.evaluation.figures import DriftHeatmap
 
 person = auth.require_page("monitoring")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from riskcore.evaluation.metrics import at_threshold
+from riskcore.evaluation import at_threshold
 
 auth.require_page("performance")
 

@@ -6,8 +6,7 @@ import streamlit as st
 
 from dashboard import auth, charts, state, tables, widgets
 from riskcore.errors import RiskcoreError
-from riskcore.evaluation.grading import MASTER_SCALE, master_scale_frame
-from riskcore.evaluation.report import expected_loss_by_segment
+from riskcore.evaluation import MASTER_SCALE, expected_loss_by_segment, master_scale_frame
 
 person = auth.require_page("portfolio_scoring")
 

@@ -4,8 +4,7 @@ import streamlit as st
 
 from dashboard import auth, state, widgets
 from dashboard import charts_model as charts
-from riskcore.evaluation import report
-from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
+from riskcore.evaluation import SMALL_SEGMENT_DEFAULTS, esg_columns, small_segments_note
 
 auth.require_page("sectors")
 
@@ -23,7 +22,7 @@ with left:
 min_defaults = right.slider("Warn below this many defaults", 5, 100, SMALL_SEGMENT_DEFAULTS, step=5,
                             key="sec_min_defaults")
 table = state.sectors(bundle, bundle.version, part, min_defaults)
-note = report.small_segments_note(table, min_defaults)
+note = small_segments_note(table, min_defaults)
 if note:
     st.warning(note, icon=":material/warning:")
 
@@ -42,7 +41,7 @@ st.dataframe(table, hide_index=True, width="stretch", column_config={
 st.plotly_chart(charts.ece_by_segment(table), width="stretch", key="sec_ece")
 
 st.subheader("PD by ESG band within each sector")
-esg = report.esg_columns(bundle.spec)
+esg = esg_columns(bundle.spec)
 if not esg:
     st.info("The model's data has no ESG scores.")
 else:

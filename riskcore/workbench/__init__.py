@@ -13,17 +13,22 @@ here too, as ``mlflow.entities`` names what ``MlflowClient`` returns.
 
 from __future__ import annotations
 
+from riskcore.data.quality import QualityReport
 from riskcore.data.schema import DatasetSpec, FeatureSpec
+from riskcore.data.tabular import write_csv
 from riskcore.evaluation.grading import RISK_LEVELS
 from riskcore.lifecycle.monitoring import MonitorRun
 from riskcore.lifecycle.versions import Move, VersionComparison
-from riskcore.modelling.bundle import ModelBundle
+from riskcore.modelling.bundle import ModelBundle, json_ready
 from riskcore.modelling.demo import DemoFiles
+from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
+from riskcore.modelling.tracking import ChampionRef
 from riskcore.modelling.train import TrainingResult
 from riskcore.serving.audit import AuditLog, ModelMove, VerifyResult
 from riskcore.serving.batch import ScoreJob
+from riskcore.serving.explain import Explanation, peer_percentiles, reason_codes
 from riskcore.serving.records import validate_record
-from riskcore.serving.scoring import MAX_ID_CHARS
+from riskcore.serving.scoring import MAX_ID_CHARS, ScoreResult, WhatIf
 from riskcore.serving.server import NO_CHAMPION, ModelServer, Served, ServedScores
 from riskcore.workbench.bench import Cluster, Workbench
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
@@ -34,28 +39,39 @@ __all__ = [
     "MAX_ID_CHARS",
     "NO_CHAMPION",
     "RISK_LEVELS",
+    "SIGNAL_STRONG_AUC",
+    "TOO_GOOD_AUC",
     "AuditLog",
+    "ChampionRef",
     "Cluster",
     "DataCheck",
     "DataRoles",
     "Dataset",
     "DatasetSpec",
     "DemoFiles",
+    "Explanation",
     "FeatureSpec",
     "ModelBundle",
     "ModelMove",
     "ModelServer",
     "MonitorRun",
     "Move",
+    "QualityReport",
     "ScoreJob",
+    "ScoreResult",
     "Served",
     "ServedScores",
     "TrainingResult",
     "VerifyResult",
     "VersionComparison",
+    "WhatIf",
     "Workbench",
     "default_caller",
+    "json_ready",
     "load_dataset",
+    "peer_percentiles",
+    "reason_codes",
     "state_lock",
     "validate_record",
+    "write_csv",
 ]

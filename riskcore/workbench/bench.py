@@ -45,14 +45,16 @@ from riskcore.lifecycle.versions import Move, VersionComparison, compare_version
 from riskcore.modelling.bundle import ModelBundle, write_json
 from riskcore.modelling.cluster_train import train_on_cluster
 from riskcore.modelling.demo import DemoFiles, write_demo_data
-from riskcore.modelling.tracking import Tracker
+from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog, ModelMove, Source, VerifyResult
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import score_partitions
+from riskcore.serving.explain import Explanation, explain_frame
 from riskcore.serving.opening import open_model
+from riskcore.serving.scoring import WhatIf, what_if
 from riskcore.serving.server import ModelServer, Served, ServedScores, score_served
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
 from riskcore.workbench.locks import LockName, state_lock
@@ -232,6 +234,14 @@ class Workbench:
                                 output=output, rejects_path=rejects, sheet=sheet, keep=keep, max_bytes=max_bytes,
                                 risk_bands=self.settings.risk_bands, lgd=lgd, explain=explain, progress=progress)
 
+    def explain(self, bundle: ModelBundle, rows: pd.DataFrame) -> Explanation:
+        """Every row's contributions to its score (SHAP values in log-odds and in PD), rows as scoring reads them."""
+        return explain_frame(bundle, rows)
+
+    def what_if(self, bundle: ModelBundle, company: dict[str, Any], changes: dict[str, Any]) -> WhatIf:
+        """One company re-scored with some of its values changed (nothing is recorded: no decision is made)."""
+        return what_if(bundle, company, changes)
+
     def served(self) -> Served:
         """What the model server serves right now (it looks at the registry at most every few seconds)."""
         return self.server.current()
@@ -314,14 +324,42 @@ class Workbench:
         with self.exclusive("promotion"):
             return rollback(self.settings, reason=reason, actor=actor)
 
+    def registry(self) -> pd.DataFrame:
+        """The registered versions and which one is the champion (``Tracker.registry_versions``)."""
+        return self.tracker.registry_versions()
+
     def versions(self) -> pd.DataFrame:
-        """The registered versions (``Tracker.registry_versions``) with each run's test AUC (``test_auc``)."""
-        versions = self.tracker.registry_versions()
+        """The registered versions (:meth:`registry`) with each run's test AUC (``test_auc``)."""
+        versions = self.registry()
         if versions.empty:
             return versions.assign(test_auc=pd.Series(dtype=float))
         runs = self.tracker.runs()
         auc = dict(zip(runs["run_id"], runs["metrics.test.auc"], strict=True)) if "metrics.test.auc" in runs else {}
         return versions.assign(test_auc=[auc.get(r, float("nan")) for r in versions["run_id"]])
+
+    def champion(self) -> ChampionRef | None:
+        """Where the registry's champion is, or ``None`` before the first model."""
+        return self.tracker.champion()
+
+    def runs(self) -> pd.DataFrame:
+        """The experiment's training runs, newest first (``Tracker.runs``)."""
+        return self.tracker.runs()
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run's parameters, metrics and tags."""
+        return self.tracker.run(run_id)
+
+    def candidates(self, run_id: str) -> pd.DataFrame:
+        """The candidate models one training run compared."""
+        return self.tracker.candidates(run_id)
+
+    def monitoring_runs(self, model_version: str | None = None) -> pd.DataFrame:
+        """The monitoring runs of one model version (or of all), newest first."""
+        return self.tracker.monitoring_runs(model_version)
+
+    def monitoring_report(self, run_id: str) -> dict[str, Any]:
+        """The ``monitor.json`` of one monitoring run."""
+        return self.tracker.monitoring_report(run_id)
 
     def history(self) -> list[ModelMove]:
         """Every move of the champion and every signature, oldest first, from the audit trail's ledger."""
