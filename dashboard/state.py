@@ -477,8 +477,7 @@ def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> t
     import tempfile
 
     from riskcore.errors import ConfigError, RiskcoreError
-    from riskcore.lifecycle.report import build_report
-    from riskcore.lifecycle.report_pdf import html_to_pdf
+    from riskcore.lifecycle.report import build_report, html_to_pdf, render_report
     from riskcore.serving.audit import AuditLog
 
     s = settings()
@@ -486,7 +485,7 @@ def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> t
         audit: AuditLog | None = AuditLog.from_settings(s)
     except RiskcoreError:
         audit = None
-    html = build_report(_bundle, settings=s, tracker=tracker(), audit=audit, generated_at=generated_on).html()
+    html = render_report(build_report(_bundle, settings=s, tracker=tracker(), audit=audit, generated_at=generated_on))
     with tempfile.TemporaryDirectory(prefix="riskcore-report-") as tmp:
         try:
             pdf = html_to_pdf(html, Path(tmp) / "report.pdf").read_bytes()

@@ -25,8 +25,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the model report of one version (its facts from the bundle, the MLflow run and the ledger)."""
     from riskcore.config import load_settings
     from riskcore.errors import RiskcoreError
-    from riskcore.lifecycle.report import build_report, write_report
-    from riskcore.lifecycle.report_pdf import html_to_pdf
+    from riskcore.lifecycle.report import build_report, html_to_pdf, render_report, write_report
     from riskcore.modelling.tracking import Tracker
     from riskcore.serving.audit import AuditLog
 
@@ -42,7 +41,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     written = write_report(report, out, ("html",)) if "html" in args.format else []
     if "pdf" in args.format:
-        written.append(html_to_pdf(report.html(), out / f"model-report-{bundle.version}.pdf"))
+        written.append(html_to_pdf(render_report(report), out / f"model-report-{bundle.version}.pdf"))
     for path in written:
         say(f"Wrote {path}")
     return EXIT_OK
