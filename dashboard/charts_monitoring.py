@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, ORANGE, RED, styled
-from dashboard.monitoring_tables import MonitoringHistory, period_order
+from dashboard.monitoring_tables import PeriodHistory, period_order
 from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH, psi_band
 
 __all__ = ["BAND_COLOURS", "LIGHT_COLOURS", "drift_heatmap", "feature_label", "grade_backtest",
@@ -57,7 +57,7 @@ def _empty(title: str, message: str) -> go.Figure:
     return styled(fig, title, height=240, xaxis_visible=False, yaxis_visible=False)
 
 
-def drift_heatmap(history: MonitoringHistory) -> go.Figure:
+def drift_heatmap(history: PeriodHistory) -> go.Figure:
     """Feature × period PSI, each cell coloured by its band, the worst feature (over all periods) on top.
 
     The PSI is the cell's text; the hover adds the band, the χ² p-value and the rows of that period.
@@ -93,7 +93,7 @@ def _error(upper: pd.Series, lower: pd.Series, centre: pd.Series) -> dict[str, A
                 arrayminus=(centre - lower).to_numpy(dtype=float), thickness=1.2)
 
 
-def score_and_default_rate(history: MonitoringHistory) -> go.Figure:
+def score_and_default_rate(history: PeriodHistory) -> go.Figure:
     """Left: the score's PSI per period with the watch and act lines. Right: expected vs realised default rate.
 
     The expected default rate (mean calibrated PD) carries its Poisson-binomial interval, the realised rate (where

@@ -25,7 +25,9 @@ import streamlit as st
 
 from riskcore.config import Costs, Settings, load_settings
 from riskcore.evaluation.costs import CostSweep
+from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.evaluation.report import DecisionView
+from riskcore.lifecycle.monitoring_history import MonitoringHistory
 from riskcore.lifecycle.serving import ModelServer, Served
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.workflows import DataCheck
@@ -339,18 +341,18 @@ def scored_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data:
 @st.cache_data(ttl=10, show_spinner=False)
 def monitoring_runs(model_version: str | None) -> pd.DataFrame:
     """The monitoring runs (of one model version, or all), newest first; re-read every few seconds."""
-    return tracker().monitoring_runs(model_version)
+    return MonitoringHistory(tracker()).runs(model_version)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def monitoring_report(run_id: str) -> dict[str, Any]:
-    """The ``monitor.json`` of one monitoring run (a finished run never changes, so it is cached for good)."""
-    return tracker().monitoring_report(run_id)
+def monitoring_report(run_id: str) -> MonitorReport:
+    """The report of one monitoring run (a finished run never changes, so it is cached for good)."""
+    return MonitoringHistory(tracker()).report(run_id)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
 def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes, outcomes_id: str | None,
-                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[dict[str, Any], str]:
+                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[MonitorReport, str]:
     """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail as ``caller``, once.
 
     Keyed on the uploads' file ids and the period column, like :func:`scored_upload`, so a rerun of the page
@@ -359,11 +361,10 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
 
     Returns
     -------
-    tuple of (dict, str)
-        The report (``monitor.json``) and the monitoring run's id.
+    tuple of (MonitorReport, str)
+        The report and the monitoring run's id.
     """
     from riskcore.lifecycle import monitor_file, record_monitoring
-    from riskcore.modelling.bundle import json_ready
     from riskcore.serving.audit import AuditLog
 
     s = settings()
@@ -374,7 +375,7 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
         record_monitoring(run, _bundle, tracker=tracker())
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run
-    return json_ready(run.report.as_dict()), run.run_id
+    return run.report, run.run_id
 
 
 # ---------------------------------------------------------------- champion against challenger

@@ -21,14 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskcore.errors import SchemaError
+from riskcore.evaluation.monitor_report import GradeMigration, Intake, MonitorReport
+from riskcore.evaluation.monitoring import MonitorCounts, PriorMigration, monitor, period_order
+from riskcore.evaluation.realised import grade_migration
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
+from riskcore.serving.monitor import MonitorSink, read_outcomes
 from riskcore.workflows import Face, default_caller, score_and_record
 
 if TYPE_CHECKING:
     from riskcore.config import AlertRules, Profile, Settings
-    from riskcore.evaluation.monitoring import MonitorReport
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.modelling.tracking import Tracker
     from riskcore.modelling.train import TrainingResult
@@ -111,9 +115,6 @@ def monitor_file(
     riskcore.errors.DataFileError, riskcore.errors.SchemaError
         When the portfolio or the outcomes file cannot be used (the outcomes are read first).
     """
-    from riskcore.evaluation.monitoring import monitor
-    from riskcore.serving.monitor import MonitorSink, read_outcomes
-
     started = time.perf_counter()
     sink = MonitorSink(bundle.reference, bundle.spec, period)
     t0 = time.perf_counter()
@@ -133,21 +134,19 @@ def monitor_file(
         from riskcore.data.tabular import write_csv
 
         write_csv(job.rejects, rejects_path)
+    leading = [f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)"] \
+        if job.n_rejected else []
+    if sink.period and not sink.period_found:
+        leading.append(f"the portfolio has no column {sink.period!r}: it was monitored as one period")
+    leading += found.notes() if found is not None else []
     t0 = time.perf_counter()
+    prior = (_migration_since_last_period(audit, bundle, sink.counts.rows(), sink.period)
+             if sink.period_found and len(sink.counts.periods) == 1 else None)
     report = monitor(sink.counts, model_version=bundle.version, rules=rules,
                      outcomes=None if found is None else found.frame,
                      period_column=sink.period if sink.period_found else None,
-                     source=name or (str(source) if isinstance(source, str | Path) else "upload"))
-    notes = report.data["notes"]
-    if report.data["migration"] is None and sink.period_found and len(report.data["periods"]) == 1:
-        report.data["migration"] = _migration_since_last_period(audit, bundle, sink.counts.rows(), sink.period, notes)
-    if found is not None:
-        notes[:0] = found.notes()
-    if sink.period and not sink.period_found:
-        notes.insert(0, f"the portfolio has no column {sink.period!r}: it was monitored as one period")
-    if job.n_rejected:
-        notes.insert(0, f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)")
-    report.data.update({"audit_request": job.request_id, "rows_in_file": job.n_rows, "rejected": job.n_rejected})
+                     source=name or (str(source) if isinstance(source, str | Path) else "upload"), notes=leading,
+                     prior_migration=prior, intake=Intake(job.request_id, job.n_rows, job.n_rejected))
     # "score" includes the monitoring counts of each chunk, also shown on their own as "monitor_counts"
     timings = {**job.timings, "outcomes": outcomes_s, "monitor_counts": sink.seconds,
                "monitor_report": time.perf_counter() - t0}
@@ -155,16 +154,13 @@ def monitor_file(
     return MonitorRun(report, job, timings=timings)
 
 
-def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.DataFrame, period: str | None,
-                                 notes: list[str]) -> dict[str, Any] | None:
+def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.DataFrame,
+                                 period: str | None) -> PriorMigration | None:
     """Grade migration from the latest earlier period this model scored (in the audit trail) to this portfolio's.
 
     A portfolio of one period has no migration of its own; its companies' grades of
     the period before are in the audit trail, recorded when that period was scored.
     """
-    from riskcore.evaluation.monitoring import period_order
-    from riskcore.evaluation.realised import grade_migration
-
     if not period or rows.empty:
         return None
     current = str(rows["period"].iloc[0])
@@ -181,10 +177,11 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
                                     "p_default": prior["_p_default"].astype(float)}),
                       rows.assign(period=current, id=rows["id"].astype(str))], ignore_index=True)
     found = grade_migration(both, [before, current])
-    if found is not None:
-        notes.append(f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
-                     f"also scored in {before} (the audit trail's latest score of each)")
-    return found
+    if found is None:
+        return None
+    return PriorMigration(GradeMigration.from_json(found),
+                          f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
+                          f"also scored in {before} (the audit trail's latest score of each)")
 
 
 def monitor_audit(
@@ -220,10 +217,6 @@ def monitor_audit(
     riskcore.errors.SchemaError
         When the model recorded no score in the window.
     """
-    from riskcore.errors import SchemaError
-    from riskcore.evaluation.monitoring import MonitorCounts, monitor
-    from riskcore.serving.monitor import read_outcomes
-
     started = time.perf_counter()
     found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
     scored = audit.scored(bundle.version, since=since, until=until)
@@ -243,17 +236,14 @@ def monitor_audit(
                segments=latest[bundle.spec.segment].to_numpy(dtype=object)
                if bundle.spec.segment and bundle.spec.segment in latest else None)
     counts_s = time.perf_counter() - t0
+    leading = ([f"{len(scored) - len(latest):,} earlier score(s) of companies scored again in the same period "
+                "were left out; each company counts once, with its latest score"] if len(latest) < len(scored) else [])
+    leading += found.notes() if found is not None else []
     report = monitor(counts, model_version=bundle.version, rules=rules,
                      outcomes=None if found is None else found.frame,
                      period_column=column if periods is not None else None,
-                     source=f"audit trail, scores of {bundle.version} from {window}")
-    notes = report.data["notes"]
-    if found is not None:
-        notes[:0] = found.notes()
-    if len(latest) < len(scored):
-        notes.insert(0, f"{len(scored) - len(latest):,} earlier score(s) of companies scored again in the same "
-                        "period were left out; each company counts once, with its latest score")
-    report.data.update({"audit_request": None, "rows_in_file": int(len(scored)), "rejected": 0})
+                     source=f"audit trail, scores of {bundle.version} from {window}", notes=leading,
+                     intake=Intake(None, int(len(scored)), 0))
     return MonitorRun(report, None, timings={"monitor_counts": counts_s, "total": time.perf_counter() - started})
 
 
@@ -276,7 +266,7 @@ def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.Pat
     from riskcore.modelling.bundle import json_ready, write_json
 
     t0 = time.perf_counter()
-    data = json_ready(run.report.as_dict())
+    data = json_ready(run.report.to_json())
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import html
+import importlib
 import re
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from riskcore.config import Settings, TrainingConfig
 from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
-from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, build_report, render_report, write_report
+from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
 
 STAMP = "2026-03-01T09:30:00+00:00"
 _DATA = re.compile(r'<data class="(m|r)" value="([^"]*)" data-key="([^"]*)">([^<]*)</data>')
@@ -86,6 +87,21 @@ def test_every_section_is_present_in_order_for_the_demo_model(demo_html):
     found = [sid for sid, _ in _SECTION.findall(demo_html)]
     assert found == list(SECTION_IDS)
     assert all(len(body.strip()) > 100 for body in _sections(demo_html).values())
+
+
+def test_the_sections_are_one_module_each_listed_in_a_stable_order():
+    assert SECTION_IDS == ("purpose", "data", "features", "methodology", "soundness", "performance", "sensitivity",
+                           "limitations", "monitoring_plan", "history", "signoff")
+    for number, section in enumerate(SECTIONS, start=1):
+        assert importlib.import_module(f"riskcore.lifecycle.report.sections.{section.id}").SECTION is section
+        assert section.title.startswith(f"{number}. ")
+
+
+def test_the_page_writes_the_sections_it_is_given_in_their_order(demo_report, demo_html):
+    chosen = [s for s in SECTIONS if s.id in ("limitations", "purpose")]
+    text = render_report(demo_report, chosen)
+    assert [sid for sid, _ in _SECTION.findall(text)] == ["purpose", "limitations"]
+    assert _sections(text)["limitations"] == _sections(demo_html)["limitations"]
 
 
 def test_every_section_is_present_for_a_csv_without_a_time_column(csv_bundle, settings):
