@@ -51,7 +51,7 @@ from api import answers, handlers, oidc, schemas, validation
 from api.handlers import NO_MODEL
 from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter
-from api.monitoring import MonitoringHistory, no_monitoring
+from api.monitoring import LatestMonitoring, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
 from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission
@@ -115,7 +115,7 @@ class _State:
     audit: AuditLog | None
     audit_problem: str
     limiter: RateLimiter
-    monitoring: MonitoringHistory
+    monitoring: LatestMonitoring
     bearer: oidc.BearerVerifier | None = None  # None: bearer tokens are not accepted
     app: FastAPI | None = None
     installed: str | None = None  # manifest hash of the bundle whose request models the scoring routes take
@@ -310,7 +310,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     bench = workbench(settings, audit, bundle)
     state = _State(settings=settings, bench=bench, server=bench.server, keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   monitoring=MonitoringHistory(settings), bearer=oidc.verifier(identity))
+                   monitoring=LatestMonitoring(settings), bearer=oidc.verifier(identity))
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)

@@ -2,13 +2,13 @@
 
 Monitoring runs are recorded by ``python -m riskcore monitor``, the dashboard's
 monitoring page and the demo's first start, in the experiment store's monitoring
-experiment (:meth:`riskcore.modelling.tracking.Tracker.log_monitoring`). This
-endpoint reads the newest run of the served model version and answers with its
-alerts, drift, expectations and back-test, not the whole report: the full
-``monitor.json`` stays in the store, named by ``run_id``.
+experiment. The engine's :class:`~riskcore.lifecycle.monitoring_history.MonitoringHistory`
+reads the newest run of the served model version as a typed report; this endpoint
+answers with its alerts, drift, expectations and back-test, not the whole report: the
+full ``monitor.json`` stays in the store, named by ``run_id``.
 
-The history is read at most every :data:`CACHE_SECONDS` seconds per process, so
-a busy client does not query the store on every request.
+The answer is kept for :data:`CACHE_SECONDS` seconds per process, so a busy client does
+not query the store on every request.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from riskcore.config import Settings
-from riskcore.modelling.tracking import Tracker
+from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
 
-__all__ = ["CACHE_SECONDS", "MonitoringHistory", "no_monitoring", "summary_of"]
+__all__ = ["CACHE_SECONDS", "LatestMonitoring", "no_monitoring", "summary_of"]
 
 CACHE_SECONDS = 30.0
 _TOP_FEATURES = 20
@@ -33,30 +33,30 @@ def no_monitoring(model_version: str) -> str:
             "python -m riskcore monitor --data FILE --out DIR (or the dashboard's Monitoring page)")
 
 
-def summary_of(report: dict[str, Any], run_id: str, recorded_at: str) -> dict[str, Any]:
-    """The API's view of a ``monitor.json``: alerts, the most drifted features, score, expected, realised, grades."""
-    features = [{k: f.get(k) for k in ("name", "family", "psi", "status", "p_value", "ks", "missing_share",
-                                       "out_of_range_share")} for f in report.get("features", [])[:_TOP_FEATURES]]
-    score = report.get("score") or {}
-    expected = report.get("expected") or {}
-    realised = report.get("realized")
+def summary_of(recorded: RecordedMonitoring) -> dict[str, Any]:
+    """The API's view of a recorded run: alerts, the most drifted features, score, expected, realised, grades."""
+    report = recorded.report
+    realised = report.realized
     return {
-        "model_version": report.get("model_version"), "run_id": run_id, "recorded_at": recorded_at,
-        "periods": [str(p) for p in report.get("periods", [])], "rows": report.get("n"),
-        "alerts": [{k: a.get(k) for k in ("rule", "status", "detail")} for a in report.get("alerts", [])],
-        "features": features,
-        "score": {"psi": score.get("psi"), "status": score.get("status")},
-        "expected": {"default_rate": expected.get("default_rate"), "auc": expected.get("auc"),
-                     "auc_ci": expected.get("auc_ci")},
-        "realized": None if not realised else {k: realised.get(k) for k in ("n", "defaults", "default_rate", "auc",
-                                                                             "gini", "ks", "ece")},
-        "grades": [{k: g.get(k) for k in ("grade", "n", "predicted_pd", "observed_rate", "traffic_light")}
-                   for g in report.get("grades", [])],
+        "model_version": report.model_version, "run_id": recorded.run_id, "recorded_at": recorded.recorded_at,
+        "periods": [str(p) for p in report.periods], "rows": report.n,
+        "alerts": [{"rule": a.rule, "status": a.status, "detail": a.detail} for a in report.alerts],
+        "features": [{"name": f.name, "family": f.family, "psi": f.psi, "status": f.status, "p_value": f.p_value,
+                      "ks": f.ks, "missing_share": f.missing_share, "out_of_range_share": f.out_of_range_share}
+                     for f in report.features[:_TOP_FEATURES]],
+        "score": {"psi": report.score.psi, "status": report.score.status},
+        "expected": {"default_rate": report.expected.default_rate, "auc": report.expected.auc,
+                     "auc_ci": None if report.expected.auc_ci is None else list(report.expected.auc_ci)},
+        "realized": None if realised is None else {
+            "n": realised.n, "defaults": realised.defaults, "default_rate": realised.default_rate,
+            "auc": realised.auc, "gini": realised.gini, "ks": realised.ks, "ece": realised.ece},
+        "grades": [{"grade": g.grade, "n": g.n, "predicted_pd": g.predicted_pd, "observed_rate": g.observed_rate,
+                    "traffic_light": g.traffic_light} for g in report.grades],
     }
 
 
-class MonitoringHistory:
-    """The newest monitoring summary per model version, read from the store and kept for a few seconds.
+class LatestMonitoring:
+    """The summary of the newest monitoring run per model version, kept for :data:`CACHE_SECONDS` seconds.
 
     Parameters
     ----------
@@ -67,7 +67,7 @@ class MonitoringHistory:
     """
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
-        self._tracker = Tracker.from_settings(settings)
+        self._history = MonitoringHistory.from_settings(settings)
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: dict[str, tuple[float, dict[str, Any] | None]] = {}
@@ -85,12 +85,8 @@ class MonitoringHistory:
             hit = self._cached.get(model_version)
             if hit is not None and now - hit[0] < CACHE_SECONDS:
                 return hit[1]
-        runs = self._tracker.monitoring_runs(model_version)
-        found = None
-        if len(runs):
-            newest = runs.iloc[0]
-            report = self._tracker.monitoring_report(str(newest["run_id"]))
-            found = summary_of(report, str(newest["run_id"]), newest["start_time"].isoformat())
+        recorded = self._history.latest(model_version)
+        found = None if recorded is None else summary_of(recorded)
         with self._lock:
             self._cached[model_version] = (now, found)
         return found

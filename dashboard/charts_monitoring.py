@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import BLUE, GREEN, GREY, ORANGE, RED, styled
-from dashboard.monitoring_tables import MonitoringHistory
+from dashboard.monitoring_tables import PeriodHistory
 from riskcore.evaluation import PSI_ACT, PSI_WATCH
 from riskcore.evaluation.figures import DRIFT_BANDS, DriftHeatmap, psi_bands
 
@@ -82,7 +82,7 @@ def _error(upper: pd.Series, lower: pd.Series, centre: pd.Series) -> dict[str, A
                 arrayminus=(centre - lower).to_numpy(dtype=float), thickness=1.2)
 
 
-def score_and_default_rate(history: MonitoringHistory) -> go.Figure:
+def score_and_default_rate(history: PeriodHistory) -> go.Figure:
     """Left: the score's PSI per period with the watch and act lines. Right: expected vs realised default rate.
 
     The expected default rate (mean calibrated PD) carries its Poisson-binomial interval, the realised rate (where

@@ -27,6 +27,7 @@ from riskcore.errors import ConfigError, ModelNotFoundError, RiskcoreError
 from riskcore.evaluation import (
     CostSweep,
     DecisionView,
+    MonitorReport,
     calibration_columns,
     calibration_table,
     decision_view,
@@ -50,7 +51,7 @@ from riskcore.workbench import (
     Served,
     VersionComparison,
     Workbench,
-    json_ready,
+    render_report,
 )
 
 # session-state keys of the user's choices
@@ -341,14 +342,14 @@ def monitoring_runs(model_version: str | None) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def monitoring_report(run_id: str) -> dict[str, Any]:
-    """The ``monitor.json`` of one monitoring run (a finished run never changes, so it is cached for good)."""
+def monitoring_report(run_id: str) -> MonitorReport:
+    """The report of one monitoring run (a finished run never changes, so it is cached for good)."""
     return bench().monitoring_report(run_id)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
 def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes, outcomes_id: str | None,
-                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[dict[str, Any], str]:
+                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[MonitorReport, str]:
     """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail as ``caller``, once.
 
     Keyed on the uploads' file ids and the period column, like :func:`scored_upload`, so a rerun of the page
@@ -357,15 +358,15 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
 
     Returns
     -------
-    tuple of (dict, str)
-        The report (``monitor.json``) and the monitoring run's id.
+    tuple of (MonitorReport, str)
+        The report and the monitoring run's id.
     """
     with exclusive("monitoring"):
         run = bench().monitor(_bundle, _data, face="dashboard", caller=caller, outcomes=_outcomes,
                               period=period or None)
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run
-    return json_ready(run.report.as_dict()), run.run_id
+    return run.report, run.run_id
 
 
 # ---------------------------------------------------------------- champion against challenger
@@ -436,5 +437,5 @@ def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> t
         try:
             pdf = bench().write_report(report, tmp, ("pdf",))[0].read_bytes()
         except ConfigError as err:
-            return report.html(), None, str(err)
-    return report.html(), pdf, ""
+            return render_report(report), None, str(err)
+    return render_report(report), pdf, ""

@@ -8,7 +8,7 @@ import streamlit.components.v1 as components
 
 from dashboard import auth, state
 from riskcore.errors import RiskcoreError
-from riskcore.lifecycle.report import SECTION_IDS
+from riskcore.workbench import SECTION_IDS
 
 auth.require_page("model_report")
 

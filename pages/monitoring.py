@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +9,7 @@ from dashboard import auth, state, widgets
 from dashboard import charts_monitoring as charts
 from dashboard import monitoring_tables as tables
 from riskcore.errors import RiskcoreError
-from riskcore.evaluation import PSI_ACT, PSI_WATCH
+from riskcore.evaluation import PSI_ACT, PSI_WATCH, MonitorReport
 from riskcore.evaluation.figures import DriftHeatmap
 
 person = auth.require_page("monitoring")
@@ -46,25 +44,25 @@ st.caption(f"Model {bundle.version}: its reference profile holds {len(profile.fe
            f"{profile.training_rows:,} training rows.")
 
 
-def show_alerts(report: dict[str, Any]) -> None:
+def show_alerts(report: MonitorReport) -> None:
     """The alerts of one report, failures first, each in the colour of its status with its evidence."""
     for alert in tables.alerts_in_order(report):
-        box = ALERT_BOXES.get(str(alert.get("status")), st.info)
-        box(f"**{tables.ALERT_TITLES.get(alert['rule'], alert['rule'])}** — {alert['detail']}")
+        box = ALERT_BOXES.get(str(alert.status), st.info)
+        box(f"**{tables.ALERT_TITLES.get(alert.rule, alert.rule)}** — {alert.detail}")
 
 
-def show_summary(report: dict[str, Any]) -> None:
+def show_summary(report: MonitorReport) -> None:
     """The headline numbers of one report, and its notes."""
-    expected, realised = report.get("expected") or {}, report.get("realized") or {}
+    realised = report.realized
     a, b, c, d, e = st.columns(5)
-    a.metric("Rows monitored", f"{report.get('n', 0):,}")
-    b.metric("Periods", ", ".join(str(p) for p in report.get("periods", [])) or "one")
-    score_psi = (report.get("score") or {}).get("psi")
+    a.metric("Rows monitored", f"{report.n:,}")
+    b.metric("Periods", ", ".join(str(p) for p in report.periods) or "one")
+    score_psi = report.score.psi
     c.metric("Score PSI", "n/a" if score_psi is None else f"{score_psi:.3f}")
-    d.metric("Expected default rate", widgets.pct(expected.get("default_rate")),
+    d.metric("Expected default rate", widgets.pct(report.expected.default_rate),
              help="The mean calibrated PD, with its interval in the chart below")
-    e.metric("Realised default rate", widgets.pct(realised.get("default_rate")) if realised else "no outcomes")
-    for note in report.get("notes") or []:
+    e.metric("Realised default rate", widgets.pct(realised.default_rate) if realised else "no outcomes")
+    for note in report.notes:
         st.caption(f"Note: {note}")
 
 
@@ -80,21 +78,22 @@ def show_history(runs: pd.DataFrame) -> None:
     st.plotly_chart(charts.drift_heatmap(DriftHeatmap.from_drift(history.drift)), width="stretch",
                     key="monitor_heatmap")
     with st.expander("Features of the latest run, the largest drift first"):
-        features = pd.DataFrame(latest.get("features") or [])
+        features = tables.features_table(latest)
         if len(features):
-            st.dataframe(features.drop(columns=["by_period"], errors="ignore"), hide_index=True, width="stretch",
+            st.dataframe(features, hide_index=True, width="stretch",
                          column_config={"missing_share": PERCENT, "out_of_range_share": PERCENT,
                                         "p_value": st.column_config.NumberColumn("χ² p-value", format="scientific"),
                                         "reference_missing_share": PERCENT})
     st.plotly_chart(charts.score_and_default_rate(history), width="stretch", key="monitor_rates")
 
-    with_outcomes = next((r for r in reports if r.get("realized")), None)
+    with_outcomes = next((r for r in reports if r.realized), None)
     st.subheader("Back-test by grade")
     if with_outcomes is None:
         st.info("No run has outcomes yet. When the defaults of a monitored period are known, monitor it again with "
                 "its outcomes file (company id, period, 0/1) below: the back-test by grade and by vintage follows.")
     else:
-        st.plotly_chart(charts.grade_backtest(with_outcomes["grades"]), width="stretch", key="monitor_grades")
+        st.plotly_chart(charts.grade_backtest([g.as_dict() for g in with_outcomes.grades]), width="stretch",
+                        key="monitor_grades")
         st.dataframe(tables.grades_table(with_outcomes), hide_index=True, width="stretch",
                      column_config={"p_value": P_VALUE, "predicted_pd": PERCENT, "observed_rate": PERCENT,
                                     "jeffreys_low": PERCENT,
@@ -106,15 +105,15 @@ def show_history(runs: pd.DataFrame) -> None:
                                     "jeffreys_high": PERCENT})
 
     st.subheader("Grade migration")
-    migration = next((r["migration"] for r in reports if r.get("migration")), None)
+    migration = next((r.migration for r in reports if r.migration), None)
     if migration is None:
         st.info("No run shows a grade migration yet. It compares each company's grade in two consecutive periods: "
                 "those of one file that holds several periods, or a period and the one before it that this model "
                 "already scored (read from the audit trail).")
     else:
-        st.plotly_chart(charts.migration_heatmap(migration), width="stretch", key="monitor_migration")
-        st.caption(f"{migration['companies']:,} companies: {migration['upgrades']:,} moved to a safer grade, "
-                   f"{migration['downgrades']:,} to a riskier one, {migration['unchanged']:,} kept theirs.")
+        st.plotly_chart(charts.migration_heatmap(migration.as_dict()), width="stretch", key="monitor_migration")
+        st.caption(f"{migration.companies:,} companies: {migration.upgrades:,} moved to a safer grade, "
+                   f"{migration.downgrades:,} to a riskier one, {migration.unchanged:,} kept theirs.")
 
     st.subheader("Segment drift of the latest run")
     segments = tables.segments_table(latest)
@@ -151,7 +150,7 @@ def monitor_now() -> None:
     shown = st.session_state.get(MONITORED_RUN)
     if shown:
         report = state.monitoring_report(shown)
-        st.markdown(f"**Monitored {report.get('source', 'the upload')}** — run `{shown}`, added to the history")
+        st.markdown(f"**Monitored {report.source}** — run `{shown}`, added to the history")
         show_alerts(report)
         show_summary(report)
 

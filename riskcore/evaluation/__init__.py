@@ -9,12 +9,14 @@ evaluation pages, the rating scale, the drift bands. The figure data they draw l
 
 from __future__ import annotations
 
+from riskcore.evaluation.alerts import Alert
 from riskcore.evaluation.costs import CostSweep
 from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
 from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH, psi_band
 from riskcore.evaluation.grading import MASTER_SCALE, grade_of, master_scale_frame, risk_level_of
 from riskcore.evaluation.metrics import at_threshold
-from riskcore.evaluation.monitoring import period_order
+from riskcore.evaluation.monitor_periods import PeriodHistory, period_history
+from riskcore.evaluation.monitor_report import MonitorReport, period_order
 from riskcore.evaluation.report import (
     DecisionView,
     calibration_columns,
@@ -36,8 +38,11 @@ __all__ = [
     "PSI_ACT",
     "PSI_WATCH",
     "SMALL_SEGMENT_DEFAULTS",
+    "Alert",
     "CostSweep",
     "DecisionView",
+    "MonitorReport",
+    "PeriodHistory",
     "at_threshold",
     "calibration_columns",
     "calibration_table",
@@ -50,6 +55,7 @@ __all__ = [
     "master_scale_frame",
     "part",
     "performance_table",
+    "period_history",
     "period_order",
     "psi_band",
     "risk_level_of",

@@ -21,6 +21,7 @@ rule               fails when (warns when)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,6 +46,11 @@ class Alert:
         """Plain-data form (``monitor.json``)."""
         return {"rule": self.rule, "status": self.status, "detail": self.detail, "value": self.value,
                 "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Alert:
+        """Read an alert back from its plain-data form (``value`` and ``threshold`` may be absent)."""
+        return cls(data["rule"], data["status"], data.get("detail", ""), data.get("value"), data.get("threshold"))
 
 
 def _level(value: float, warn: float, fail: float) -> AlertStatus:

@@ -18,13 +18,14 @@ grade migration. :func:`monitor` turns the counts into a :class:`MonitorReport`:
 - the grade migration of companies present in consecutive periods;
 - the alerts of :mod:`riskcore.evaluation.alerts`.
 
-``MonitorReport.as_dict()`` is ``monitor.json``.
+The report is typed data (:mod:`riskcore.evaluation.monitor_report`); its
+:meth:`~riskcore.evaluation.monitor_report.MonitorReport.to_json` is ``monitor.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,20 +33,38 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from riskcore.config import AlertRules
-from riskcore.evaluation.alerts import Alert, evaluate_alerts
+from riskcore.evaluation.alerts import evaluate_alerts
 from riskcore.evaluation.backtest import expected_auc
 from riskcore.evaluation.drift import as_numbers, category_codes, chi2_p_value, psi, psi_band
 from riskcore.evaluation.grading import grade_index
+from riskcore.evaluation.monitor_report import (
+    ALL_PERIODS,
+    Expectation,
+    FeatureDrift,
+    GradeBacktest,
+    GradeMigration,
+    GradeShare,
+    Intake,
+    MonitorReport,
+    PeriodDrift,
+    PeriodExpectation,
+    Realised,
+    ReferenceFigures,
+    ScoreDrift,
+    SegmentDrift,
+    VintageBacktest,
+    period_order,
+)
 from riskcore.evaluation.realised import grade_migration, realised_performance
 from riskcore.evaluation.reference import GRADE_NAMES, ReferenceProfile
 
-__all__ = ["MIN_SEGMENT_ROWS", "SEGMENT_NATURAL_FACTOR", "MonitorCounts", "MonitorReport", "monitor", "period_order"]
+__all__ = ["MIN_SEGMENT_ROWS", "SEGMENT_NATURAL_FACTOR", "MonitorCounts", "MonitorReport", "PriorMigration", "monitor",
+           "period_order"]
 
 MIN_SEGMENT_ROWS = 200
 """A segment's drift is reported only when the segment holds at least this many rows in the period."""
 SEGMENT_NATURAL_FACTOR = 2.0
 """Drift within a segment is listed only beyond this multiple of the largest PSI a training year showed there."""
-_ALL = "all"
 
 
 @dataclass
@@ -112,7 +131,7 @@ class MonitorCounts:
         n = len(p)
         if n == 0:
             return
-        period_codes, period_values = pd.factorize(pd.Series(periods if periods is not None else [_ALL] * n),
+        period_codes, period_values = pd.factorize(pd.Series(periods if periods is not None else [ALL_PERIODS] * n),
                                                    use_na_sentinel=False)
         seg_codes = self._segment_codes(segments, n)
         n_periods, n_groups = len(period_values), len(self.segments) + 1
@@ -210,59 +229,6 @@ class MonitorCounts:
         return pd.DataFrame({"id": np.concatenate(self._ids), "period": periods, "p_default": np.concatenate(self._p)})
 
 
-@dataclass
-class MonitorReport:
-    """The monitoring of one portfolio; :meth:`as_dict` is ``monitor.json`` (see the module docstring)."""
-
-    data: dict[str, Any]
-    alerts: list[Alert]
-
-    @property
-    def failed(self) -> bool:
-        """Whether an alert failed (the CLI then exits with status 1)."""
-        return any(a.status == "fail" for a in self.alerts)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as plain data, alerts included."""
-        return {**self.data, "alerts": [a.as_dict() for a in self.alerts]}
-
-    def to_text(self, top: int = 10) -> str:
-        """A summary a risk manager reads: alerts first, then the worst features, score, expectations, outcomes."""
-        d = self.data
-        periods = [str(p) for p in d["periods"]]
-        lines = [f"Monitoring model {d['model_version']} on {d['n']:,} rows"
-                 + ("" if periods == [_ALL] else f" of {periods[0]}" if len(periods) == 1
-                    else f" over {len(periods)} periods ({', '.join(periods)})")]
-        lines.append("Alerts:")
-        order = {"fail": 0, "warn": 1, "pass": 2}
-        for a in sorted(self.alerts, key=lambda a: order[a.status]):
-            lines.append(f"  {a.status.upper():4s} {a.rule}: {a.detail}")
-        lines.append("Features, most drifted first (PSI against the training bins; χ² p-value; KS):")
-        for f in d["features"][:top]:
-            ks = f"  KS {f['ks']:.3f}" if f["ks"] == f["ks"] else ""
-            lines.append(f"  {f['name']:28s} PSI {f['psi']:.3f} {f['status']:6s} p {f['p_value']:.2g}{ks}"
-                         f"  missing {f['missing_share']:.1%}  out of range {f['out_of_range_share']:.1%}")
-        for s in d["segments"][:5]:
-            lines.append(f"  within {s['segment']} ({s['period']}): {s['feature']} PSI {s['psi']:.3f} {s['status']}")
-        s = d["score"]
-        lines.append(f"Score (calibrated PD): PSI {s['psi']:.3f} {s['status']}; grade-mix PSI {d['grade_psi']:.3f}")
-        e = d["expected"]
-        lines.append(f"Expected before outcomes: default rate {e['default_rate']:.2%} "
-                     f"[{e['default_rate_ci'][0]:.2%}, {e['default_rate_ci'][1]:.2%}], AUC {e['auc']:.3f} "
-                     f"[{e['auc_ci'][0]:.3f}, {e['auc_ci'][1]:.3f}] (test AUC {d['reference']['test_auc']:.3f})")
-        r = d.get("realized")
-        if r:
-            lines.append(f"Realised ({r['n']:,} rows with outcomes): default rate {r['default_rate']:.2%}, AUC "
-                         f"{r['auc']:.3f}, Gini {r['gini']:.3f}, KS {r['ks']:.3f}, ECE {r['ece']:.4f}")
-            bad = [g for g in d["grades"] if g["traffic_light"] in ("amber", "red")]
-            lines.append("  grades: " + (", ".join(f"{g['grade']} {g['traffic_light']} ({g['defaults']} defaults "
-                                                   f"of {g['n']}, PD {g['predicted_pd']:.2%})" for g in bad)
-                                         or "every grade green"))
-        for note in d.get("notes", []):
-            lines.append(f"Note: {note}")
-        return "\n".join(lines)
-
-
 def _drift_entry(ref_counts: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
     """PSI, band and χ² p-value of one count vector against the reference."""
     value = psi(ref_counts, counts)
@@ -270,7 +236,7 @@ def _drift_entry(ref_counts: np.ndarray, counts: np.ndarray) -> dict[str, Any]:
             "n": int(counts.sum())}
 
 
-def _feature_rows(counts: MonitorCounts, labels: list[Hashable]) -> list[dict[str, Any]]:
+def _feature_rows(counts: MonitorCounts, labels: list[Hashable]) -> list[FeatureDrift]:
     """One entry per feature: pooled drift, shares, KS and the drift of every period; most drifted first."""
     ref = counts.reference
     out = []
@@ -278,24 +244,21 @@ def _feature_rows(counts: MonitorCounts, labels: list[Hashable]) -> list[dict[st
         per = {p: counts.periods[p].features[name] for p in labels}
         pooled = sum(c.sum(axis=0) for c in per.values())
         expected = np.asarray(fref.bins.reference_counts)
-        entry = {"name": name, "label": fref.label, "family": fref.family, **_drift_entry(expected, pooled)}
         n = max(int(pooled.sum()), 1)
-        entry["missing_share"] = float(pooled[-2] / n)
-        entry["out_of_range_share"] = float(pooled[-1] / n)
-        entry["reference_missing_share"] = float(expected[-2] / max(expected.sum(), 1))
-        entry["natural_psi"] = fref.natural_psi
-        entry["ks"] = float("nan")
+        ks = float("nan")
         if fref.grid is not None:
-            cells = sum(counts.periods[p].grids[name] for p in labels)
-            entry["ks"] = fref.grid.ks_from_counts(cells)
-        entry["by_period"] = [{"period": p, **_drift_entry(expected, per[p].sum(axis=0))} for p in labels]
-        out.append(entry)
-    out.sort(key=lambda e: -e["psi"] if e["psi"] == e["psi"] else 0.0)
+            ks = fref.grid.ks_from_counts(sum(counts.periods[p].grids[name] for p in labels))
+        out.append(FeatureDrift(
+            name=name, label=fref.label, family=fref.family, **_drift_entry(expected, pooled),
+            missing_share=float(pooled[-2] / n), out_of_range_share=float(pooled[-1] / n),
+            reference_missing_share=float(expected[-2] / max(expected.sum(), 1)), natural_psi=fref.natural_psi,
+            ks=ks, by_period=tuple(PeriodDrift(period=p, **_drift_entry(expected, per[p].sum(axis=0)))
+                                   for p in labels)))
+    out.sort(key=lambda e: -e.psi if e.psi is not None and e.psi == e.psi else 0.0)
     return out
 
 
-def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
-                  features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _segment_rows(counts: MonitorCounts, labels: list[Hashable], features: list[FeatureDrift]) -> list[SegmentDrift]:
     """Drift concentrated in one segment: a feature's band within a segment and period worse than its band overall.
 
     A change confined to one sector (its customers paying late, say) barely moves the
@@ -312,7 +275,7 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
     judged. Worst first, at most 50.
     """
     ref = counts.reference
-    overall = {(f["name"], e["period"]): e["status"] for f in features for e in f["by_period"]}
+    overall = {(f.name, e.period): e.status for f in features for e in f.by_period}
     out = []
     for name, fref in ref.features.items():
         for j, segment in enumerate(counts.segments):
@@ -331,9 +294,9 @@ def _segment_rows(counts: MonitorCounts, labels: list[Hashable],
                     continue  # the χ² test only where the cheap criteria hold: thousands of cells
                 entry = _drift_entry(expected, current)
                 if entry["p_value"] < 0.001:
-                    out.append({"segment": segment, "feature": name, "family": fref.family, "period": p,
-                                "overall_status": overall[(name, p)], "natural_psi": natural, **entry})
-    out.sort(key=lambda e: -e["psi"])
+                    out.append(SegmentDrift(segment=segment, feature=name, family=fref.family, period=p,
+                                            overall_status=overall[(name, p)], natural_psi=natural, **entry))
+    out.sort(key=lambda e: -e.psi)
     return out[:50]
 
 
@@ -359,33 +322,66 @@ def _expected(p: np.ndarray, random_state: int) -> dict[str, Any]:
     """Expected default rate and AUC of a set of calibrated PDs, with intervals."""
     auc, ci = expected_auc(p, n_draws=_draws(len(p)), random_state=random_state)
     return {"default_rate": float(p.mean()) if len(p) else float("nan"),
-            "default_rate_ci": list(_poisson_binomial_ci(p)), "auc": auc, "auc_ci": list(ci), "n": int(len(p))}
+            "default_rate_ci": _poisson_binomial_ci(p), "auc": auc, "auc_ci": tuple(ci), "n": int(len(p))}
 
 
-def _score_rows(counts: MonitorCounts, labels: list[Hashable]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
+def _score_rows(counts: MonitorCounts, labels: list[Hashable]) -> tuple[ScoreDrift, tuple[GradeShare, ...], float]:
     """Score PSI (pooled and per period), the grade mix and its PSI."""
     ref = counts.reference
     expected = np.asarray(ref.score.reference_counts)
     per = {p: counts.periods[p].score for p in labels}
     pooled = sum(v for v in per.values() if v is not None)
-    score = {**_drift_entry(expected, np.asarray(pooled)),
-             "by_period": [{"period": p, **_drift_entry(expected, np.asarray(per[p]))} for p in labels]}
+    score = ScoreDrift(**_drift_entry(expected, np.asarray(pooled)),
+                       by_period=tuple(PeriodDrift(period=p, **_drift_entry(expected, np.asarray(per[p])))
+                                       for p in labels))
     g_ref = np.asarray(ref.grades.reference_counts, dtype=np.float64)
     g_cur = np.zeros(ref.grades.n_bins)
     for p in labels:
         grades = counts.periods[p].grades
         if grades is not None:
             g_cur += grades
-    mix = [{"grade": name, "reference_share": float(g_ref[k] / max(g_ref.sum(), 1)),
-            "share": float(g_cur[k] / max(g_cur.sum(), 1)), "n": int(g_cur[k])}
-           for k, name in enumerate(GRADE_NAMES)]
+    mix = tuple(GradeShare(grade=name, reference_share=float(g_ref[k] / max(g_ref.sum(), 1)),
+                           share=float(g_cur[k] / max(g_cur.sum(), 1)), n=int(g_cur[k]))
+                for k, name in enumerate(GRADE_NAMES))
     return score, mix, psi(g_ref, g_cur)
+
+
+@dataclass(frozen=True)
+class PriorMigration:
+    """The grade migration into a one-period portfolio from the period before it, found elsewhere, and its note.
+
+    A portfolio of one period has no migration of its own; its companies' grades of the period before are
+    in the audit trail, recorded when that period was scored
+    (:func:`riskcore.lifecycle.monitoring.monitor_file` reads them).
+    """
+
+    migration: GradeMigration
+    note: str
+
+
+def _reference(ref: ReferenceProfile) -> ReferenceFigures:
+    """The reference's test figures that monitoring compares with."""
+    return ReferenceFigures(test_auc=ref.test.get("auc"), test_ece=ref.test.get("ece"),
+                            test_default_rate=ref.test.get("default_rate"), test_mean_pd=ref.test.get("mean_pd"),
+                            test_grades=tuple(ref.test_grades), training_rows=ref.training_rows)
+
+
+def _expectation(rows: pd.DataFrame, labels: list[Hashable], random_state: int) -> Expectation:
+    """Expected default rate and AUC over the portfolio and per period."""
+    p = rows["p_default"].to_numpy()
+    codes = rows["period"].cat.codes.to_numpy()
+    position = {lab: k for k, lab in enumerate(rows["period"].cat.categories)}
+    return Expectation(**_expected(p, random_state),
+                       by_period=tuple(PeriodExpectation(period=lab, **_expected(p[codes == position[lab]],
+                                                                                 random_state))
+                                       for lab in labels))
 
 
 def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | None = None,
             outcomes: pd.DataFrame | None = None, period_column: str | None = None, source: str = "",
-            random_state: int = 0) -> MonitorReport:
-    """Turn a portfolio's counts into the monitoring report.
+            random_state: int = 0, notes: Sequence[str] = (), prior_migration: PriorMigration | None = None,
+            intake: Intake | None = None) -> MonitorReport:
+    """Turn a portfolio's counts into the monitoring report, complete with its alerts.
 
     Parameters
     ----------
@@ -404,59 +400,48 @@ def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | No
         Where the portfolio came from (a file, an audit request).
     random_state : int
         Seed of the expected-AUC interval.
+    notes : sequence of str
+        Notes of the caller (rejected rows, outcomes left out when read), put before the report's own.
+    prior_migration : PriorMigration, optional
+        The migration from the period before, for a portfolio without a migration of its own; its note
+        follows the report's own notes.
+    intake : Intake, optional
+        The scoring pass behind the counts (audit request, rows read, rows rejected).
 
     Returns
     -------
     MonitorReport
     """
-    ref = counts.reference
     rules = rules or AlertRules()
     labels = sorted(counts.periods, key=period_order)
     rows = counts.rows()
-    p = rows["p_default"].to_numpy()
     score, mix, grade_psi = _score_rows(counts, labels)
     features = _feature_rows(counts, labels)
-    expected = _expected(p, random_state)
-    codes = rows["period"].cat.codes.to_numpy()
-    position = {lab: k for k, lab in enumerate(rows["period"].cat.categories)}
-    expected["by_period"] = [{"period": lab, **_expected(p[codes == position[lab]], random_state)}
-                             for lab in labels]
-    notes: list[str] = []
-    realised = realised_performance(rows, outcomes, labels, notes) if outcomes is not None else None
-    data: dict[str, Any] = {
-        "model_version": model_version, "source": source, "period_column": period_column,
-        "periods": labels, "n": int(len(rows)),
-        "reference": {"test_auc": ref.test.get("auc"), "test_ece": ref.test.get("ece"),
-                      "test_default_rate": ref.test.get("default_rate"), "test_mean_pd": ref.test.get("mean_pd"),
-                      "test_grades": ref.test_grades, "training_rows": ref.training_rows},
-        "features": features, "segments": _segment_rows(counts, labels, features),
-        "score": score, "grade_mix": mix, "grade_psi": grade_psi, "expected": expected,
-        "realized": None if realised is None else realised.summary,
-        "grades": realised.grades if realised is not None else _unrealised_grades(rows),
-        "vintages": realised.vintages if realised is not None else [],
-        "migration": grade_migration(rows, labels) if labels != [_ALL] else None,
-        "notes": notes,
-    }
-    return MonitorReport(data, evaluate_alerts(data, rules))
+    expected = _expectation(rows, labels, random_state)
+    said = list(notes)
+    realised = realised_performance(rows, outcomes, labels, said) if outcomes is not None else None
+    migration = grade_migration(rows, labels) if labels != [ALL_PERIODS] else None
+    found = None if migration is None else GradeMigration.from_json(migration)
+    if found is None and prior_migration is not None:
+        found = prior_migration.migration
+        said.append(prior_migration.note)
+    report = MonitorReport(
+        model_version=model_version, source=source, period_column=period_column, periods=tuple(labels),
+        n=int(len(rows)), reference=_reference(counts.reference), features=tuple(features),
+        segments=tuple(_segment_rows(counts, labels, features)), score=score, grade_mix=mix, grade_psi=grade_psi,
+        expected=expected, realized=None if realised is None else Realised.from_json(realised.summary),
+        grades=(tuple(GradeBacktest.from_json(g) for g in realised.grades) if realised is not None
+                else _unrealised_grades(rows)),
+        vintages=() if realised is None else tuple(VintageBacktest.from_json(v) for v in realised.vintages),
+        migration=found, notes=tuple(said), intake=intake, alerts=())
+    return replace(report, alerts=tuple(evaluate_alerts(report.data, rules)))
 
 
-def _unrealised_grades(rows: pd.DataFrame) -> list[dict[str, Any]]:
+def _unrealised_grades(rows: pd.DataFrame) -> tuple[GradeBacktest, ...]:
     """Per grade before outcomes: rows and mean predicted PD (observed rate and light unknown)."""
     p = rows["p_default"].to_numpy()
     idx = grade_index(p) if len(p) else np.array([], dtype=np.int64)
-    out = []
-    for k, name in enumerate(GRADE_NAMES):
-        mask = idx == k
-        if mask.any():
-            out.append({"grade": name, "n": int(mask.sum()), "predicted_pd": float(p[mask].mean()), "defaults": None,
-                        "observed_rate": None, "jeffreys_low": None, "jeffreys_high": None, "p_value": None,
-                        "traffic_light": None})
-    return out
-
-
-def period_order(value: Hashable) -> tuple[int, Any]:
-    """Sort key of a period: numbers (fiscal years, ``"2024"``) by value, then anything else by its text."""
-    try:
-        return 0, float(str(value))
-    except ValueError:
-        return 1, str(value)
+    return tuple(GradeBacktest(grade=name, n=int((idx == k).sum()), predicted_pd=float(p[idx == k].mean()),
+                               defaults=None, observed_rate=None, jeffreys_low=None, jeffreys_high=None,
+                               p_value=None, traffic_light=None)
+                 for k, name in enumerate(GRADE_NAMES) if (idx == k).any())

@@ -21,16 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskcore.data.tabular import read_table, write_csv
+from riskcore.errors import SchemaError
+from riskcore.evaluation.monitor_report import GradeMigration, Intake, MonitorReport
+from riskcore.evaluation.monitoring import MonitorCounts, PriorMigration, monitor, period_order
+from riskcore.evaluation.realised import grade_migration
+from riskcore.modelling.bundle import ModelBundle, json_ready, load_bundle, write_json
+from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
+from riskcore.serving.monitor import MonitorSink, read_outcomes
 from riskcore.workflows import Face, default_caller, score_and_record
 
 if TYPE_CHECKING:
     from riskcore.config import AlertRules, Profile, Settings
-    from riskcore.evaluation.monitoring import MonitorReport
-    from riskcore.modelling.bundle import ModelBundle
-    from riskcore.modelling.tracking import Tracker
     from riskcore.modelling.train import TrainingResult
 
 __all__ = ["DEMO_LATER_YEARS", "MonitorRun", "first_start", "monitor_audit", "monitor_demo_years", "monitor_file",
@@ -111,9 +116,6 @@ def monitor_file(
     riskcore.errors.DataFileError, riskcore.errors.SchemaError
         When the portfolio or the outcomes file cannot be used (the outcomes are read first).
     """
-    from riskcore.evaluation.monitoring import monitor
-    from riskcore.serving.monitor import MonitorSink, read_outcomes
-
     started = time.perf_counter()
     sink = MonitorSink(bundle.reference, bundle.spec, period)
     t0 = time.perf_counter()
@@ -121,7 +123,7 @@ def monitor_file(
     outcomes_s = time.perf_counter() - t0
     job: ScoreJob
     if client is not None:
-        from riskcore.serving.distributed import monitor_partitions
+        from riskcore.serving.distributed import monitor_partitions  # dask and distributed load only for a cluster
 
         job, sink = monitor_partitions(bundle, source, client=client, audit=audit,  # type: ignore[arg-type]
                                        request=FileRequest(face=face, caller=caller or default_caller(face),
@@ -130,24 +132,20 @@ def monitor_file(
         job = score_and_record(bundle, source, audit=audit, face=face, caller=caller, sheet=sheet,
                                max_bytes=max_bytes, progress=progress, sink=sink)
     if rejects_path is not None and job.n_rejected:
-        from riskcore.data.tabular import write_csv
-
         write_csv(job.rejects, rejects_path)
+    leading = [f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)"] \
+        if job.n_rejected else []
+    if sink.period and not sink.period_found:
+        leading.append(f"the portfolio has no column {sink.period!r}: it was monitored as one period")
+    leading += found.notes() if found is not None else []
     t0 = time.perf_counter()
+    prior = (_migration_since_last_period(audit, bundle, sink.counts.rows(), sink.period)
+             if sink.period_found and len(sink.counts.periods) == 1 else None)
     report = monitor(sink.counts, model_version=bundle.version, rules=rules,
                      outcomes=None if found is None else found.frame,
                      period_column=sink.period if sink.period_found else None,
-                     source=name or (str(source) if isinstance(source, str | Path) else "upload"))
-    notes = report.data["notes"]
-    if report.data["migration"] is None and sink.period_found and len(report.data["periods"]) == 1:
-        report.data["migration"] = _migration_since_last_period(audit, bundle, sink.counts.rows(), sink.period, notes)
-    if found is not None:
-        notes[:0] = found.notes()
-    if sink.period and not sink.period_found:
-        notes.insert(0, f"the portfolio has no column {sink.period!r}: it was monitored as one period")
-    if job.n_rejected:
-        notes.insert(0, f"{job.n_rejected:,} row(s) were rejected and are not monitored (see the reject report)")
-    report.data.update({"audit_request": job.request_id, "rows_in_file": job.n_rows, "rejected": job.n_rejected})
+                     source=name or (str(source) if isinstance(source, str | Path) else "upload"), notes=leading,
+                     prior_migration=prior, intake=Intake(job.request_id, job.n_rows, job.n_rejected))
     # "score" includes the monitoring counts of each chunk, also shown on their own as "monitor_counts"
     timings = {**job.timings, "outcomes": outcomes_s, "monitor_counts": sink.seconds,
                "monitor_report": time.perf_counter() - t0}
@@ -155,16 +153,13 @@ def monitor_file(
     return MonitorRun(report, job, timings=timings)
 
 
-def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.DataFrame, period: str | None,
-                                 notes: list[str]) -> dict[str, Any] | None:
+def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.DataFrame,
+                                 period: str | None) -> PriorMigration | None:
     """Grade migration from the latest earlier period this model scored (in the audit trail) to this portfolio's.
 
     A portfolio of one period has no migration of its own; its companies' grades of
     the period before are in the audit trail, recorded when that period was scored.
     """
-    from riskcore.evaluation.monitoring import period_order
-    from riskcore.evaluation.realised import grade_migration
-
     if not period or rows.empty:
         return None
     current = str(rows["period"].iloc[0])
@@ -181,10 +176,11 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
                                     "p_default": prior["_p_default"].astype(float)}),
                       rows.assign(period=current, id=rows["id"].astype(str))], ignore_index=True)
     found = grade_migration(both, [before, current])
-    if found is not None:
-        notes.append(f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
-                     f"also scored in {before} (the audit trail's latest score of each)")
-    return found
+    if found is None:
+        return None
+    return PriorMigration(GradeMigration.from_json(found),
+                          f"grade migration from {before} to {current}: {found['companies']:,} companies this model "
+                          f"also scored in {before} (the audit trail's latest score of each)")
 
 
 def monitor_audit(
@@ -220,10 +216,6 @@ def monitor_audit(
     riskcore.errors.SchemaError
         When the model recorded no score in the window.
     """
-    from riskcore.errors import SchemaError
-    from riskcore.evaluation.monitoring import MonitorCounts, monitor
-    from riskcore.serving.monitor import read_outcomes
-
     started = time.perf_counter()
     found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
     scored = audit.scored(bundle.version, since=since, until=until)
@@ -243,17 +235,14 @@ def monitor_audit(
                segments=latest[bundle.spec.segment].to_numpy(dtype=object)
                if bundle.spec.segment and bundle.spec.segment in latest else None)
     counts_s = time.perf_counter() - t0
+    leading = ([f"{len(scored) - len(latest):,} earlier score(s) of companies scored again in the same period "
+                "were left out; each company counts once, with its latest score"] if len(latest) < len(scored) else [])
+    leading += found.notes() if found is not None else []
     report = monitor(counts, model_version=bundle.version, rules=rules,
                      outcomes=None if found is None else found.frame,
                      period_column=column if periods is not None else None,
-                     source=f"audit trail, scores of {bundle.version} from {window}")
-    notes = report.data["notes"]
-    if found is not None:
-        notes[:0] = found.notes()
-    if len(latest) < len(scored):
-        notes.insert(0, f"{len(scored) - len(latest):,} earlier score(s) of companies scored again in the same "
-                        "period were left out; each company counts once, with its latest score")
-    report.data.update({"audit_request": None, "rows_in_file": int(len(scored)), "rejected": 0})
+                     source=f"audit trail, scores of {bundle.version} from {window}", notes=leading,
+                     intake=Intake(None, int(len(scored)), 0))
     return MonitorRun(report, None, timings={"monitor_counts": counts_s, "total": time.perf_counter() - started})
 
 
@@ -273,10 +262,8 @@ def record_monitoring(run: MonitorRun, bundle: ModelBundle, *, out: str | os.Pat
     MonitorRun
         The same run, with ``run_id`` and ``written`` set.
     """
-    from riskcore.modelling.bundle import json_ready, write_json
-
     t0 = time.perf_counter()
-    data = json_ready(run.report.as_dict())
+    data = json_ready(run.report.to_json())
     if out is not None:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -309,9 +296,7 @@ def monitor_demo_years(settings: Settings, bundle: ModelBundle, *,
     list of MonitorRun
         One per later year, oldest first.
     """
-    from riskcore.data.tabular import read_table
-    from riskcore.modelling.tracking import Tracker
-    from riskcore.modelling.train import demo_later_paths
+    from riskcore.modelling.train import demo_later_paths  # the training pipeline: 0.7 s the API need not spend
 
     later_path, outcomes_path = demo_later_paths(settings)
     if not (later_path.exists() and outcomes_path.exists()):
@@ -351,8 +336,7 @@ def first_start(settings: Settings, *, profile: Profile = "quick", progress: Pro
     riskcore.modelling.train.TrainingResult
         The first model's training run.
     """
-    from riskcore.modelling.bundle import load_bundle
-    from riskcore.modelling.train import train_demo
+    from riskcore.modelling.train import train_demo  # the training pipeline: 0.7 s the API need not spend
 
     def part(start: float, end: float) -> Progress:
         return lambda fraction, message: progress(start + (end - start) * fraction, message)

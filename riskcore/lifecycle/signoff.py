@@ -10,13 +10,11 @@ signs the same). The report's sign-off section shows the signatures of its versi
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from riskcore.errors import ConfigError
+from riskcore.serving.audit import AuditLog
 from riskcore.serving.audit.ledger import ModelMove
-
-if TYPE_CHECKING:
-    from riskcore.serving.audit import AuditLog
 
 __all__ = ["SIGNING_ROLES", "SigningRole", "report_digest", "sign_report", "signatures"]
 

@@ -18,6 +18,8 @@ from riskcore.data.schema import DatasetSpec, FeatureSpec
 from riskcore.data.tabular import write_csv
 from riskcore.evaluation.grading import RISK_LEVELS
 from riskcore.lifecycle.monitoring import MonitorRun
+from riskcore.lifecycle.monitoring_history import RecordedMonitoring
+from riskcore.lifecycle.report import SECTION_IDS, Report, render_report
 from riskcore.lifecycle.versions import Move, VersionComparison
 from riskcore.modelling.bundle import ModelBundle, json_ready
 from riskcore.modelling.demo import DemoFiles
@@ -39,6 +41,7 @@ __all__ = [
     "MAX_ID_CHARS",
     "NO_CHAMPION",
     "RISK_LEVELS",
+    "SECTION_IDS",
     "SIGNAL_STRONG_AUC",
     "TOO_GOOD_AUC",
     "AuditLog",
@@ -57,6 +60,8 @@ __all__ = [
     "MonitorRun",
     "Move",
     "QualityReport",
+    "RecordedMonitoring",
+    "Report",
     "ScoreJob",
     "ScoreResult",
     "Served",
@@ -71,6 +76,7 @@ __all__ = [
     "load_dataset",
     "peer_percentiles",
     "reason_codes",
+    "render_report",
     "state_lock",
     "validate_record",
     "write_csv",

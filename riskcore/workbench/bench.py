@@ -36,9 +36,10 @@ import pandas as pd
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import ConfigError
+from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
-from riskcore.lifecycle.report import Report, build_report, write_report
-from riskcore.lifecycle.report_pdf import html_to_pdf
+from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
+from riskcore.lifecycle.report import Report, build_report, html_to_pdf, render_report, write_report
 from riskcore.lifecycle.shadow import compare_from_audit
 from riskcore.lifecycle.signoff import sign_report
 from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
@@ -355,11 +356,15 @@ class Workbench:
 
     def monitoring_runs(self, model_version: str | None = None) -> pd.DataFrame:
         """The monitoring runs of one model version (or of all), newest first."""
-        return self.tracker.monitoring_runs(model_version)
+        return MonitoringHistory(self.tracker).runs(model_version)
 
-    def monitoring_report(self, run_id: str) -> dict[str, Any]:
-        """The ``monitor.json`` of one monitoring run."""
-        return self.tracker.monitoring_report(run_id)
+    def monitoring_report(self, run_id: str) -> MonitorReport:
+        """The report of one monitoring run (its ``monitor.json``)."""
+        return MonitoringHistory(self.tracker).report(run_id)
+
+    def latest_monitoring(self, model_version: str) -> RecordedMonitoring | None:
+        """The newest monitoring run of a model version, or ``None`` when it was never monitored."""
+        return MonitoringHistory(self.tracker).latest(model_version)
 
     def history(self) -> list[ModelMove]:
         """Every move of the champion and every signature, oldest first, from the audit trail's ledger."""
@@ -380,7 +385,7 @@ class Workbench:
         folder.mkdir(parents=True, exist_ok=True)
         written = write_report(report, folder, ("html",)) if "html" in formats else []
         if "pdf" in formats:
-            written.append(html_to_pdf(report.html(), folder / f"model-report-{report.version}.pdf"))
+            written.append(html_to_pdf(render_report(report), folder / f"model-report-{report.version}.pdf"))
         return written
 
     def sign(self, *, version: str, bundle_hash: str, html: str, actor: str, role: str, decision: str) -> ModelMove:

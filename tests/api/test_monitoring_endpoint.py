@@ -66,7 +66,7 @@ def test_no_model_is_503(make_client, keys):
 
 def test_history_is_read_again_after_the_cache_expires(monitored, settings, bundle):
     now = [0.0]
-    history = api_monitoring.MonitoringHistory(settings, clock=lambda: now[0])
+    history = api_monitoring.LatestMonitoring(settings, clock=lambda: now[0])
     first_id = monitored.run_id
     first = history.latest(bundle.version)
     assert first is not None and first["run_id"] == first_id

@@ -149,7 +149,7 @@ def test_migration_heatmap_shares_each_row_and_outlines_the_diagonal():
 
 
 def test_alerts_failures_first_and_worst(reports):
-    assert [a["status"] for a in alerts_in_order(reports[0])] == ["fail", "warn", "pass"]
+    assert [a.status for a in alerts_in_order(reports[0])] == ["fail", "warn", "pass"]
     assert worst_alert(reports[0]) == "fail" and worst_alert({"alerts": []}) == "pass"
 
 

@@ -14,7 +14,9 @@ from riskcore.config import AlertRules
 from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import write_csv
 from riskcore.errors import BundleError, MissingColumnError
+from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.lifecycle import monitor_file, record_monitoring
+from riskcore.lifecycle.monitoring_history import MonitoringHistory
 from riskcore.modelling.bundle import load_bundle, write_json
 from riskcore.modelling.tracking import Tracker
 from riskcore.serving.audit import AuditLog
@@ -136,6 +138,22 @@ def test_record_writes_monitor_json_and_logs_the_run(later, run, tmp_path):
     assert list(runs["run_id"]) == [recorded.run_id]
     assert runs.iloc[0]["tags.bundle_hash"] == bundle.manifest_hash
     assert tracker.monitoring_report(recorded.run_id) == data
+
+
+def test_the_history_reads_a_recorded_run_back_as_the_report_written(later, run, tmp_path):
+    found, _ = run
+    tracker = Tracker("sqlite:///" + str(tmp_path / "mlflow.db"), tmp_path / "mlartifacts")
+    bundle = later["bundle"]
+    history = MonitoringHistory(tracker)
+    assert history.latest(bundle.version) is None
+    recorded = record_monitoring(found, bundle, out=tmp_path / "out", tracker=tracker)
+    written = json.loads((tmp_path / "out" / "monitor.json").read_text(encoding="utf-8"))
+    assert found.report.to_json() == written  # the report is strict JSON data already
+    latest = history.latest(bundle.version)
+    assert latest is not None and latest.run_id == recorded.run_id
+    assert latest.report == MonitorReport.from_json(written) and latest.report.to_json() == written
+    assert latest.report.to_text() == found.report.to_text()
+    assert list(history.runs(bundle.version)["run_id"]) == [recorded.run_id]
 
 
 def _rewrite_without_reference(src, dst, reference=None):

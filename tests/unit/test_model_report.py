@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import html
+import importlib
 import re
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from riskcore.config import Settings, TrainingConfig
 from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
-from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, build_report, write_report
+from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
 
 STAMP = "2026-03-01T09:30:00+00:00"
 _DATA = re.compile(r'<data class="(m|r)" value="([^"]*)" data-key="([^"]*)">([^<]*)</data>')
@@ -53,7 +54,7 @@ def demo_report(quick_bundle, settings):
 
 @pytest.fixture(scope="module")
 def demo_html(demo_report):
-    return demo_report.html()
+    return render_report(demo_report)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,24 @@ def test_every_section_is_present_in_order_for_the_demo_model(demo_html):
     assert all(len(body.strip()) > 100 for body in _sections(demo_html).values())
 
 
+def test_the_sections_are_one_module_each_listed_in_a_stable_order():
+    assert SECTION_IDS == ("purpose", "data", "features", "methodology", "soundness", "performance", "sensitivity",
+                           "limitations", "monitoring_plan", "history", "signoff")
+    for number, section in enumerate(SECTIONS, start=1):
+        assert importlib.import_module(f"riskcore.lifecycle.report.sections.{section.id}").SECTION is section
+        assert section.title.startswith(f"{number}. ")
+
+
+def test_the_page_writes_the_sections_it_is_given_in_their_order(demo_report, demo_html):
+    chosen = [s for s in SECTIONS if s.id in ("limitations", "purpose")]
+    text = render_report(demo_report, chosen)
+    assert [sid for sid, _ in _SECTION.findall(text)] == ["purpose", "limitations"]
+    assert _sections(text)["limitations"] == _sections(demo_html)["limitations"]
+
+
 def test_every_section_is_present_for_a_csv_without_a_time_column(csv_bundle, settings):
     report = build_report(csv_bundle, settings=settings, generated_at=STAMP)
-    text = report.html()
+    text = render_report(report)
     assert [sid for sid, _ in _SECTION.findall(text)] == list(SECTION_IDS)
     sections = _sections(text)
     assert "no time column" in sections["data"]
@@ -149,9 +165,9 @@ def test_the_report_repeats_the_bundle_and_never_recomputes_differently(quick_bu
 
 
 def test_two_builds_give_the_same_bytes_apart_from_the_one_time_line(quick_bundle, settings, demo_html):
-    again = build_report(quick_bundle, settings=settings, generated_at=STAMP).html()
+    again = render_report(build_report(quick_bundle, settings=settings, generated_at=STAMP))
     assert again == demo_html
-    later = build_report(quick_bundle, settings=settings, generated_at="2027-01-01T00:00:00+00:00").html()
+    later = render_report(build_report(quick_bundle, settings=settings, generated_at="2027-01-01T00:00:00+00:00"))
     changed = [line for line in difflib.unified_diff(demo_html.splitlines(), later.splitlines(), lineterm="", n=0)
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert len(changed) == 2, changed
@@ -190,11 +206,11 @@ def test_history_lists_the_ledger_moves_and_the_registry(quick_training, quick_b
     audit.record_move(ModelMove("promote", "cli:reviewer", "", quick_bundle.version,
                                 "first champion, approved by the credit committee"))
     report = build_report(quick_bundle, settings=settings, tracker=tracker, audit=audit, generated_at=STAMP)
-    history = _sections(report.html())["history"]
+    history = _sections(render_report(report))["history"]
     assert "first champion, approved by the credit committee" in history and "cli:reviewer" in history
     assert "promote" in history
     assert report.history.run_id == quick_training.run_id and quick_training.run_id in history
-    assert report.history.run is not None and "cv_folds" in _sections(report.html())["methodology"]
+    assert report.history.run is not None and "cv_folds" in _sections(render_report(report))["methodology"]
     audit.close()
 
 
@@ -205,7 +221,7 @@ def test_without_registry_or_audit_the_history_says_so(demo_html):
 
 def test_a_bundle_without_the_new_blocks_says_not_recorded(quick_bundle, settings):
     old = _without(quick_bundle, "soundness", "sensitivity", "monotone")
-    sections = _sections(build_report(old, settings=settings, generated_at=STAMP).html())
+    sections = _sections(render_report(build_report(old, settings=settings, generated_at=STAMP)))
     assert NOT_RECORDED in html.unescape(sections["soundness"])
     assert NOT_RECORDED in html.unescape(sections["sensitivity"])
     assert "not enforced" in sections["methodology"]
@@ -249,7 +265,7 @@ def test_contract_blocks_are_rendered_and_a_contradiction_is_flagged(quick_bundl
                             "auc_test_unconstrained": 0.83, "auc_cost": 0.01}}
     bundle = dataclasses.replace(quick_bundle, metrics=metrics)
     report = build_report(bundle, settings=settings, generated_at=STAMP)
-    text = report.html()
+    text = render_report(report)
     sections = _sections(text)
     assert "contradicts" in sections["soundness"] and "current_ratio" in sections["soundness"]
     assert sections["soundness"].count("<svg") == 1

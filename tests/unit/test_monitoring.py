@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -169,6 +170,14 @@ def test_the_report_has_the_promised_keys(report):
     assert all({"grade", "n", "predicted_pd", "observed_rate", "traffic_light"} <= set(g) for g in d["grades"])
     assert [a["rule"] for a in d["alerts"]] == ["feature_psi", "score_psi", "auc_drop", "ece", "red_grade"]
     assert d["periods"] == [2025, 2026] and d["n"] == 3000
+
+
+def test_the_report_reads_back_from_its_json(report):
+    data = json.loads(json.dumps(report.to_json(), allow_nan=False))
+    again = MonitorReport.from_json(data)
+    assert json.dumps(again.to_json()) == json.dumps(data)  # the same keys in the same order
+    assert again.to_text() == report.to_text()
+    assert again.alerts == report.alerts and again.failed == report.failed
 
 
 def test_shares_psi_and_periods_are_counted_from_the_rows(setting, report):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from riskcore.errors import ConfigError
-from riskcore.lifecycle.report_pdf import NO_PDF_ENGINE, html_to_pdf
+from riskcore.lifecycle.report import NO_PDF_ENGINE, html_to_pdf
 
 HTML = """<!doctype html><html><head><meta charset="utf-8"><style>section { page-break-after: always; }</style>
 </head><body><section id="purpose"><h1>Model report</h1><p>Test AUC 0.812</p></section>

@@ -8,7 +8,7 @@ import pytest
 
 from riskcore.config import Settings
 from riskcore.errors import ConfigError
-from riskcore.lifecycle.report import build_report
+from riskcore.lifecycle.report import build_report, render_report
 from riskcore.lifecycle.signoff import report_digest, sign_report, signatures
 from riskcore.serving.audit import AuditLog
 
@@ -28,14 +28,14 @@ def _signoff(html: str) -> str:
 
 def test_a_signature_is_on_record_and_in_the_sign_off_section(quick_bundle, audit, tmp_path):
     settings = Settings(home=tmp_path / "home")
-    html = build_report(quick_bundle, settings=settings, audit=audit, generated_at=STAMP).html()
+    html = render_report(build_report(quick_bundle, settings=settings, audit=audit, generated_at=STAMP))
     assert "Signed by" not in _signoff(html)
     entry = sign_report(audit, version=quick_bundle.version, bundle_hash=quick_bundle.manifest_hash, html=html,
                         actor="dashboard:vera", role="validator", decision="approved with the conditions of §8")
     assert (entry.event, entry.actor, entry.to_version) == ("sign", "dashboard:vera", quick_bundle.version)
     assert entry.gate_digest == report_digest(html) and audit.verify().ok
     assert [r for r, _ in signatures(audit.moves(), quick_bundle.version)] == ["validator"]
-    signed = build_report(quick_bundle, settings=settings, audit=audit, generated_at=STAMP).html()
+    signed = render_report(build_report(quick_bundle, settings=settings, audit=audit, generated_at=STAMP))
     block = _signoff(signed)
     assert "Signed by <code>dashboard:vera</code>" in block and "approved with the conditions of §8" in block
     assert entry.gate_digest in block
@@ -43,8 +43,8 @@ def test_a_signature_is_on_record_and_in_the_sign_off_section(quick_bundle, audi
 
 def test_the_digest_leaves_out_the_generation_line(quick_bundle, tmp_path):
     settings = Settings(home=tmp_path / "home")
-    a = build_report(quick_bundle, settings=settings, generated_at=STAMP).html()
-    b = build_report(quick_bundle, settings=settings, generated_at="2027-01-01T00:00:00+00:00").html()
+    a = render_report(build_report(quick_bundle, settings=settings, generated_at=STAMP))
+    b = render_report(build_report(quick_bundle, settings=settings, generated_at="2027-01-01T00:00:00+00:00"))
     assert a != b and report_digest(a) == report_digest(b)
 
 

@@ -177,11 +177,11 @@ def test_the_planted_sign_error_appears_in_the_reports_soundness_section(planted
     import re
 
     from riskcore.config import Settings
-    from riskcore.lifecycle.report import build_report
+    from riskcore.lifecycle.report import build_report, render_report
     from riskcore.modelling.bundle import load_bundle
 
-    html = build_report(load_bundle(planted.bundle_dir), settings=Settings(home=tmp_path),
-                        generated_at="2026-12-01T00:00:00+00:00").html()
+    html = render_report(build_report(load_bundle(planted.bundle_dir), settings=Settings(home=tmp_path),
+                                      generated_at="2026-12-01T00:00:00+00:00"))
     soundness = re.search(r'<section id="soundness">(.*?)</section>', html, flags=re.S).group(1)
     label = next(f.display_label for f in DEMO_SPEC.features if f.name == "current_ratio")
     assert label in soundness or "current_ratio" in soundness

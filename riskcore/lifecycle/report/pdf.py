@@ -17,7 +17,7 @@ from pathlib import Path
 
 from riskcore.errors import ConfigError
 
-__all__ = ["html_to_pdf"]
+__all__ = ["NO_PDF_ENGINE", "html_to_pdf"]
 
 log = logging.getLogger("riskcore.report")
 

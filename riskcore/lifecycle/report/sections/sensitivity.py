@@ -1,0 +1,61 @@
+"""Section 7, sensitivity: the macro stress and the effect of dropping each feature family."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from riskcore.lifecycle import report_figures as figures
+from riskcore.lifecycle.report.facts import Report
+from riskcore.lifecycle.report.markup import Numbers, cell, esc, figure, missing_note, num, table
+from riskcore.lifecycle.report.section import Section
+
+__all__ = ["SECTION", "sensitivity_section"]
+
+
+def _stress(n: Numbers) -> str:
+    """The macro-stress what-if."""
+    stress = n.get("sensitivity.macro_stress")
+    if not stress:
+        return "<p>No macro stress: the data set has no macro features with a declared direction.</p>"
+    scenario = "".join(f"<li><code>{esc(k)}</code> {v:+g}</li>" for k, v in sorted((stress.get("scenario") or
+                                                                                     {}).items()))
+    rows = [[cell(g.get("grade")), num(n, f"sensitivity.macro_stress.by_grade.{i}.rows", "int"),
+             num(n, f"sensitivity.macro_stress.by_grade.{i}.mean_pd_base", "pct2"),
+             num(n, f"sensitivity.macro_stress.by_grade.{i}.mean_pd_stressed", "pct2")]
+            for i, g in enumerate(stress.get("by_grade") or [])]
+    out = [f"<p>Scenario: {esc(stress.get('description', ''))}.</p><ul>{scenario}</ul>",
+           f"<p>On {n('sensitivity.macro_stress.rows', 'int')} rows the mean PD moves from "
+           f"{n('sensitivity.macro_stress.mean_pd_base', 'pct2')} to "
+           f"{n('sensitivity.macro_stress.mean_pd_stressed', 'pct2')} "
+           f"({n('sensitivity.macro_stress.relative_shift', 'pct')} relative).</p>",
+           table(["Grade", "Rows", "Mean PD as scored", "Mean PD stressed"], rows)]
+    if rows:
+        out.append(figure(figures.stress_svg(pd.DataFrame(stress["by_grade"])), "Mean PD per grade, as scored "
+                                                                                   "and under the stress."))
+    return "\n".join(out)
+
+
+def _families(n: Numbers) -> str:
+    """The effect of setting each feature family's inputs to missing."""
+    families = n.get("sensitivity.families") or []
+    rows = [[cell(f.get("family")), cell(", ".join(f.get("features") or [])),
+             num(n, f"sensitivity.families.{i}.auc_with", "f4"),
+             num(n, f"sensitivity.families.{i}.auc_without", "f4"),
+             num(n, f"sensitivity.families.{i}.auc_change", "signed"),
+             num(n, f"sensitivity.families.{i}.mean_pd_change", "pct2")] for i, f in enumerate(families)]
+    out = [f"<p>Method: {esc(n.get('sensitivity.family_method') or '')}.</p>",
+           table(["Family", "Inputs", "Test AUC", "AUC without", "Change", "Mean PD change"], rows)]
+    if families:
+        out.append(figure(figures.families_svg(pd.DataFrame(families)), "Change in test AUC when a family is "
+                                                                         "missing."))
+    return "\n".join(out)
+
+
+def sensitivity_section(report: Report, n: Numbers) -> str:
+    """Section 7: the macro stress and the effect of dropping each feature family."""
+    if not n.get("sensitivity"):
+        return missing_note("The macro-stress what-if and the feature families' effect")
+    return "\n".join(["<h3>Macro stress</h3>", _stress(n), "<h3>Feature families</h3>", _families(n)])
+
+
+SECTION = Section("sensitivity", "7. Sensitivity", sensitivity_section)
