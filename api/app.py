@@ -310,7 +310,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     bench = workbench(settings, audit, bundle)
     state = _State(settings=settings, bench=bench, server=bench.server, keys=keys, audit=audit,
                    audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   monitoring=LatestMonitoring(settings), bearer=oidc.verifier(identity))
+                   monitoring=LatestMonitoring(bench), bearer=oidc.verifier(identity))
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)

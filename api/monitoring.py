@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from riskcore.config import Settings
-from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
+from riskcore.workbench import RecordedMonitoring, Workbench
 
 __all__ = ["CACHE_SECONDS", "LatestMonitoring", "no_monitoring", "summary_of"]
 
@@ -60,14 +60,14 @@ class LatestMonitoring:
 
     Parameters
     ----------
-    settings : Settings
-        Where the experiment store is.
+    bench : Workbench or Settings
+        The workbench whose experiment store holds the runs (or the settings to open one with).
     clock : callable
         Seconds (monotonic); replaced in tests.
     """
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
-        self._history = MonitoringHistory.from_settings(settings)
+    def __init__(self, bench: Workbench | Settings, clock: Callable[[], float] = time.monotonic):
+        self._bench = bench if isinstance(bench, Workbench) else Workbench(bench)
         self._clock = clock
         self._lock = threading.Lock()
         self._cached: dict[str, tuple[float, dict[str, Any] | None]] = {}
@@ -85,7 +85,7 @@ class LatestMonitoring:
             hit = self._cached.get(model_version)
             if hit is not None and now - hit[0] < CACHE_SECONDS:
                 return hit[1]
-        recorded = self._history.latest(model_version)
+        recorded = self._bench.latest_monitoring(model_version)
         found = None if recorded is None else summary_of(recorded)
         with self._lock:
             self._cached[model_version] = (now, found)
