@@ -31,8 +31,7 @@ import streamlit as st
 from dashboard import sso, state
 from riskcore.access import ACTIONS, PAGES, ROLES, Action, Role, SessionSigner, UserStore, can_do, can_open
 from riskcore.errors import RiskcoreError
-from riskcore.serving.audit import AccessEvent, AuditLog
-from riskcore.serving.audit.access import AccessEventKind
+from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog
 
 # the only session-state entry about the person: the signed token
 TOKEN = "riskcore_session"

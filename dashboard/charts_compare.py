@@ -20,7 +20,7 @@ from dashboard.charts import BLUE, GREY, ORANGE, styled
 from dashboard.charts_monitoring import LIGHT_COLOURS
 
 if TYPE_CHECKING:
-    from riskcore.serving.audit.ledger import ModelMove
+    from riskcore.serving.audit import ModelMove
 
 __all__ = ["COLOURS", "MODELS", "cost_bars", "cost_pair", "grade_calibration", "ledger_table", "roc_pair",
            "swap_table"]

@@ -49,8 +49,7 @@ from riskcore.lifecycle.report_html import NOT_RECORDED
 if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.modelling.tracking import Tracker
-    from riskcore.serving.audit.ledger import ModelMove
-    from riskcore.serving.audit.log import AuditLog
+    from riskcore.serving.audit import AuditLog, ModelMove
 
 __all__ = ["NOT_RECORDED", "REPORT_FORMATS", "SECTION_IDS", "History", "Performance", "Report", "build_report",
            "write_report"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError, SchemaError
-from riskcore.serving.audit.ledger import MOVES, ModelEvent, ModelMove
+from riskcore.serving.audit import MOVES, ModelEvent, ModelMove
 
 if TYPE_CHECKING:
     from riskcore.config import Settings

@@ -5,7 +5,7 @@ test rows when the champion never trained on their period), scores them with bot
 models, and compares them: ``python -m riskcore models compare``.
 :func:`promote` moves the champion through that gate (or over it, with a reason),
 :func:`rollback` back to the previous champion; each move is one entry of the
-ledger in the audit trail's hash chain (:mod:`riskcore.serving.audit.ledger`) and
+ledger in the audit trail's hash chain (:class:`riskcore.serving.audit.ModelMove`) and
 a set of MLflow tags, and the old champion stays the ``previous_champion`` alias.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from riskcore.serving.audit.ledger import ModelEvent, ModelMove
+from riskcore.serving.audit import ModelEvent, ModelMove
 from riskcore.serving.batch import FileSource
 
 if TYPE_CHECKING:
