@@ -3,7 +3,7 @@
 - :mod:`riskcore.lifecycle.monitoring`: :func:`monitor_file`, :func:`monitor_audit`, :func:`record_monitoring`,
   :func:`monitor_demo_years`, :func:`first_start`;
 - :mod:`riskcore.lifecycle.versions`: :func:`compare_versions`, :func:`promote`, :func:`rollback` (every move of
-  the champion recorded in the audit trail's ledger, :mod:`riskcore.serving.audit.ledger`);
+  the champion recorded in the audit trail's ledger, :class:`riskcore.serving.audit.ModelMove`);
 - :mod:`riskcore.lifecycle.shadow`: :func:`compare_from_audit`, the same comparison on the companies the API
   scored with both models (a challenger in shadow);
 - :mod:`riskcore.serving.server`: :class:`ModelServer` (what a long-running server scores with: the champion,

@@ -1,10 +1,11 @@
 """Signing a version's model report: who, in which role, when, with which decision, on record.
 
-A signature is an entry of the model ledger (event ``sign``, :mod:`riskcore.serving.audit.ledger`) in the
-audit trail's hash chain: the signer, the version, the role they sign in (``validator``: reviewed the
-model and its report; ``approver``: approves it for use) with their decision and conditions, and the
-SHA-256 of the report's text as signed (its generation line left out, so the same version's report
-signs the same). The report's sign-off section shows the signatures of its version.
+A signature is an entry of the model ledger (a :class:`riskcore.serving.audit.ModelMove` with event
+``sign``, chained like every event without rows) in the audit trail's hash chain: the signer, the
+version, the role they sign in (``validator``: reviewed the model and its report; ``approver``:
+approves it for use) with their decision and conditions, and the SHA-256 of the report's text as
+signed (its generation line left out, so the same version's report signs the same). The report's
+sign-off section shows the signatures of its version.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import hashlib
 from typing import Literal
 
 from riskcore.errors import ConfigError
-from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit.ledger import ModelMove
+from riskcore.serving.audit import AuditLog, ModelMove
 
 __all__ = ["SIGNING_ROLES", "SigningRole", "report_digest", "sign_report", "signatures"]
 
@@ -46,7 +46,7 @@ def sign_report(audit: AuditLog, *, version: str, bundle_hash: str, html: str, a
                           "book; review again after the next annual recalibration'")
     move = ModelMove("sign", actor, "", version, f"{role}: {decision.strip()}", gate_digest=report_digest(html),
                      to_bundle_hash=bundle_hash)
-    return audit.record_move(move)
+    return audit.record_event(move)
 
 
 def signatures(moves: tuple[ModelMove, ...] | list[ModelMove] | None, version: str) -> list[tuple[str, ModelMove]]:

@@ -5,7 +5,7 @@ test rows when the champion never trained on their period), scores them with bot
 models, and compares them: ``python -m riskcore models compare``.
 :func:`promote` moves the champion through that gate (or over it, with a reason),
 :func:`rollback` back to the previous champion; each move is one entry of the
-ledger in the audit trail's hash chain (:mod:`riskcore.serving.audit.ledger`) and
+ledger in the audit trail's hash chain (:class:`riskcore.serving.audit.ModelMove`) and
 a set of MLflow tags, and the old champion stays the ``previous_champion`` alias.
 """
 
@@ -23,8 +23,7 @@ from riskcore.errors import AuditError, ConfigError, MissingColumnError, ModelNo
 from riskcore.evaluation.gate import compare_models
 from riskcore.modelling.bundle import load_bundle
 from riskcore.modelling.tracking import CHAMPION, PREVIOUS_CHAMPION, Tracker, load_champion
-from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit.ledger import ModelEvent, ModelMove
+from riskcore.serving.audit import AuditLog, ModelEvent, ModelMove
 from riskcore.serving.batch import FileSource
 from riskcore.serving.opening import open_model
 from riskcore.serving.scoring import score_frame

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from riskcore.data.quality import match_spec_columns, prepare_frame
 from riskcore.data.tabular import Table, TableReader
+from riskcore.modelling.features import iter_panel_arrays
 from riskcore.serving.panel import MAX_ID_CHARS, history_inputs, period_numbers
 
 if TYPE_CHECKING:
@@ -170,8 +171,6 @@ class FileHistory:
 
     def _solve(self, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One part: its panel features (to disk, in position order) and its repeated keys."""
-        from riskcore.modelling.features import iter_panel_arrays
-
         rec = np.fromfile(self._records(p), dtype=self.dtype)
         self._records(p).unlink()
         rec = rec[np.argsort(rec["pos"], kind="stable")]

@@ -4,14 +4,15 @@ A company's panel features (year-on-year changes, volatilities) come from its
 history: its rows with a usable key (an id, not a repeat of an earlier row's
 company and period), whatever else is wrong with them. This module finds the
 rows whose key is unusable, computes the features from each company's history
-(or takes them from the whole file's, :class:`riskcore.serving.history.FileHistory`,
-for a file scored in chunks) and reads the panel-feature columns a file brings itself.
+(or takes them from a :class:`PanelSource`, the whole file's history, for a file
+scored in chunks: :class:`riskcore.serving.history.FileHistory`, which builds on
+this module) and reads the panel-feature columns a file brings itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,14 +24,19 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import normalise_name, parse_numbers
 from riskcore.modelling.features import panel_arrays
 
-if TYPE_CHECKING:
-    from riskcore.serving.history import FileHistory
-
-__all__ = ["MAX_ID_CHARS", "RowKeys", "duplicate_rejects", "history_inputs", "id_problems", "panel_values",
-           "period_numbers", "provided_panel_features"]
+__all__ = ["MAX_ID_CHARS", "PanelSource", "RowKeys", "duplicate_rejects", "history_inputs", "id_problems",
+           "panel_values", "period_numbers", "provided_panel_features"]
 
 MAX_ID_CHARS = 100
 RowKeys = Callable[[np.ndarray], pd.Series]  # positions in the frame -> the rows' keys, as the reject report names them
+
+
+class PanelSource(Protocol):
+    """Panel features computed over a whole file, handed out a chunk at a time (a file scored in chunks)."""
+
+    def panel(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The panel features of the rows numbered ``rows`` (one chunk, in file order), one array per feature."""
+        ...
 
 
 def id_problems(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray, keys: RowKeys, id_codes: np.ndarray, *,
@@ -142,7 +148,7 @@ def period_numbers(values: pd.Series | np.ndarray) -> np.ndarray:
 
 def panel_values(frame: pd.DataFrame, good_idx: np.ndarray, key_ok: np.ndarray, spec: DatasetSpec,
                   provided: dict[str, np.ndarray], id_codes: np.ndarray,
-                  history: FileHistory | None = None, rows: np.ndarray | None = None) -> pd.DataFrame:
+                  history: PanelSource | None = None, rows: np.ndarray | None = None) -> pd.DataFrame:
     """Panel features of the valid rows: from each company's history, else as the data gives them.
 
     A company's history is its rows with a usable key (an id, not a repeat of an

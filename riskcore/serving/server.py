@@ -36,8 +36,7 @@ from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError, Schem
 from riskcore.lru import LRU
 from riskcore.modelling.bundle import ModelBundle, load_bundle, verify_bundle
 from riskcore.modelling.tracking import PREVIOUS_CHAMPION, ChampionRef, Tracker
-from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit.ledger import MOVES, ModelEvent, ModelMove
+from riskcore.serving.audit import MOVES, AuditLog, ModelEvent, ModelMove
 from riskcore.serving.companies import score_companies
 from riskcore.serving.opening import open_model
 

@@ -22,7 +22,7 @@ from databases import Database
 from riskcore.config import Settings
 from riskcore.errors import AuditError, RiskcoreError
 from riskcore.serving.audit import FIND_COLUMNS, GENESIS_HASH, RECENT_COLUMNS, AuditLog, AuditRecord
-from riskcore.serving.audit.hashing import _decode, _encode
+from riskcore.serving.audit._hashing import decode, encode
 
 META = {"source": "api", "caller": "key-1", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 
@@ -42,11 +42,11 @@ def _segment(db: Database, seq: int = 1, chunk: int = 0):
     """The stored chunk of the request at head ``seq``: (batch_id, pyarrow table)."""
     batch_id, data = db.sql("SELECT s.batch_id, s.data FROM audit_segments s JOIN audit_requests h "
                               "ON h.batch_id = s.batch_id WHERE h.seq = ? AND s.chunk = ?", seq, chunk)[0]
-    return batch_id, _decode(data, "test", chunk)
+    return batch_id, decode(data, "test", chunk)
 
 
 def _rewrite(db: Database, batch_id: str, table, chunk: int = 0) -> None:
-    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
+    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", encode(table), batch_id, chunk)
 
 
 def _set(table, column: str, index: int, value):
@@ -286,23 +286,21 @@ def test_verify_names_a_deleted_request_head(log, db):
 
 def test_verify_detects_a_head_rewritten_with_a_consistent_hash(log, db):
     # someone who knows the format re-hashes the edited head: the next head's link breaks
-    from riskcore.serving.audit.hashing import _head_hash
-    from riskcore.serving.audit.tables import _HEAD_COLUMNS
+    from riskcore.serving.audit._hashing import head_hash
+    from riskcore.serving.audit._tables import HEAD_COLUMNS
 
     log.record(_records(10), **META)
     log.record(_records(10), **META)
-    values = list(db.sql(f"SELECT {', '.join(_HEAD_COLUMNS)} FROM audit_requests WHERE seq = 1")[0])
-    values[_HEAD_COLUMNS.index("caller")] = "someone else"
-    db.sql("UPDATE audit_requests SET caller = 'someone else', row_hash = ? WHERE seq = 1", _head_hash(tuple(values)))
+    values = list(db.sql(f"SELECT {', '.join(HEAD_COLUMNS)} FROM audit_requests WHERE seq = 1")[0])
+    values[HEAD_COLUMNS.index("caller")] = "someone else"
+    db.sql("UPDATE audit_requests SET caller = 'someone else', row_hash = ? WHERE seq = 1", head_hash(tuple(values)))
     result = log.verify()
     assert (result.ok, result.first_bad_seq) == (False, 11)
     assert "(head 2) is not linked to head 1" in result.message
 
 
 def test_verify_streams_more_heads_than_one_page(log, monkeypatch):
-    from riskcore.serving.audit import tables
-
-    monkeypatch.setattr(tables, "_HEADS_PAGE", 3)
+    monkeypatch.setattr("riskcore.serving.audit._tables.HEADS_PAGE", 3)
     for i in range(10):
         log.record(_records(2, prefix=f"P{i}-"), **META)
     assert log.verify().rows == 20
@@ -453,7 +451,7 @@ def test_stored_reasons_are_joined_codes(log, db):
 
 
 def _record_from_fork(log: AuditLog, calls: int, child: bool = True) -> None:
-    if child and log._engine.pool.checkedin() != 0:
+    if child and log.store.engine.pool.checkedin() != 0:
         raise SystemExit("the child inherited the parent's pooled SQLite connection")
     for i in range(calls):
         log.record([AuditRecord(f"fork-{i}", {}, 0.1, "accept", "A")], **META)

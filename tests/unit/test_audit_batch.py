@@ -18,7 +18,7 @@ from databases import BACKENDS, Database, new_database, postgres_server_url
 
 from riskcore.errors import AuditError
 from riskcore.serving.audit import RECENT_COLUMNS, AuditLog, AuditRecord
-from riskcore.serving.audit.hashing import _decode, _encode
+from riskcore.serving.audit._hashing import decode, encode
 
 META = {"source": "cli", "caller": "analyst", "model_version": "2024.06-abc", "bundle_hash": "f" * 64}
 N_BIG = 100_000
@@ -41,11 +41,11 @@ def _chunk(n: int, start: int = 0, prefix: str = "C"):
 def _segment(db: Database, chunk: int = 0):
     batch_id, data = db.sql("SELECT batch_id, data FROM audit_segments WHERE chunk = ? ORDER BY created DESC "
                             "LIMIT 1", chunk)[0]
-    return batch_id, _decode(data, "test", chunk)
+    return batch_id, decode(data, "test", chunk)
 
 
 def _rewrite(db: Database, batch_id: str, table, chunk: int = 0) -> None:
-    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", _encode(table), batch_id, chunk)
+    db.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ? AND chunk = ?", encode(table), batch_id, chunk)
 
 
 def _refuse_chunk(db: Database, chunk: int, message: str) -> None:
@@ -297,7 +297,7 @@ def test_the_large_request_verifies(big_copy):
 def _tampered(db: Database, chunk: int, change) -> None:
     batch_id, _ = db.sql("SELECT batch_id, chunk FROM audit_segments WHERE chunk = ? AND n_rows = 25000", chunk)[0]
     data = db.sql("SELECT data FROM audit_segments WHERE batch_id = ? AND chunk = ?", batch_id, chunk)[0][0]
-    _rewrite(db, batch_id, change(_decode(data, "test", chunk)), chunk)
+    _rewrite(db, batch_id, change(decode(data, "test", chunk)), chunk)
 
 
 def _set(table, column: str, index: int, value):
@@ -342,15 +342,15 @@ def test_a_swap_of_values_keeping_row_numbers_is_named(big_copy):
 
 
 def test_rewriting_the_fingerprints_too_is_still_caught(big_copy):
-    from riskcore.serving.audit.hashing import _fields_of, _fingerprints
+    from riskcore.serving.audit._hashing import fields_of, fingerprints
 
     db, rid = big_copy
 
     def forge(t):
         t = _set(t, "p_default", 5, 0.0)
-        fields = [f for f in _fields_of(t) if f[0] != "fingerprint"]
+        fields = [f for f in fields_of(t) if f[0] != "fingerprint"]
         return t.set_column(t.schema.get_field_index("fingerprint"), t.schema.field("fingerprint"),
-                            pa.array(_fingerprints(fields), pa.uint64()))
+                            pa.array(fingerprints(fields), pa.uint64()))
 
     _tampered(db, 0, forge)
     result = AuditLog(db.url).verify()

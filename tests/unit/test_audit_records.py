@@ -11,24 +11,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit.hashing import _FEW_ROWS, _few_fingerprints, _fingerprints, _vector_fingerprints
-from riskcore.serving.audit.records import _input_column, _make_chunk, _plain, _plain_column, _record_inputs
+from riskcore.serving.audit._hashing import FEW_ROWS, few_fingerprints, fingerprints, vector_fingerprints
+from riskcore.serving.audit._records import input_column, make_chunk, plain, plain_column, record_inputs
 
 META = {"source": "api", "caller": "key-1", "model_version": "v1", "bundle_hash": "f" * 64}
 
 
 def _pandas_inputs(rows: list[dict]) -> pd.DataFrame:
     """The inputs exactly as record() built them before the plain path: a DataFrame of the records, sorted."""
-    frame = pd.DataFrame([_plain(r, "") for r in rows], index=pd.RangeIndex(len(rows)))
+    frame = pd.DataFrame([plain(r, "") for r in rows], index=pd.RangeIndex(len(rows)))
     return frame.reindex(columns=sorted(frame.columns))
 
 
 def _chunk(inputs, n: int, first_rows: int = 0):
-    batch = AuditLog("sqlite://").batch(**META)
-    batch.n_rows = first_rows
-    return _make_chunk(batch, [f"C{i % 3}" for i in range(n)], inputs, np.linspace(0.0, 1.0, n),
-                       ["accept", "refer"] * (n // 2) + ["accept"] * (n % 2), ["A"] * n,
-                       ["late_payments; high_leverage" if i % 2 else "" for i in range(n)])
+    return make_chunk([f"C{i % 3}" for i in range(n)], inputs, np.linspace(0.0, 1.0, n),
+                      ["accept", "refer"] * (n // 2) + ["accept"] * (n % 2), ["A"] * n,
+                      ["late_payments; high_leverage" if i % 2 else "" for i in range(n)],
+                      index=0, first_row=first_rows + 1, columns=None)
 
 
 def _outcome(inputs, n: int):
@@ -40,7 +39,7 @@ def _outcome(inputs, n: int):
 
 
 def _same_chunk(rows: list[dict]) -> None:
-    expected, got = _outcome(_pandas_inputs(rows), len(rows)), _outcome(_record_inputs(rows), len(rows))
+    expected, got = _outcome(_pandas_inputs(rows), len(rows)), _outcome(record_inputs(rows), len(rows))
     if isinstance(expected, tuple):
         assert got == expected
         return
@@ -90,20 +89,20 @@ def test_the_plain_path_stores_the_bytes_of_the_pandas_path(rows):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.none(), _text, st.booleans(), _int64, st.floats()), min_size=1, max_size=6))
 def test_a_plain_column_is_stored_as_the_column_pandas_infers_or_is_left_to_pandas(values):
-    column = _plain_column(values)
+    column = plain_column(values)
     if column is not None:
-        kind, stored = _input_column(column)
-        reference_kind, reference = _input_column(pa.array(pd.DataFrame({"x": values})["x"], from_pandas=True))
+        kind, stored = input_column(column)
+        reference_kind, reference = input_column(pa.array(pd.DataFrame({"x": values})["x"], from_pandas=True))
         assert (kind, stored.type) == (reference_kind, reference.type)
         assert stored.equals(reference)
 
 
 def test_plain_columns_skip_pandas_and_the_rest_goes_through_it():
-    plain = _record_inputs([{"b": "x", "a": 1, "c": None}, {"a": 2.5, "b": None, "c": None, "d": True}])
+    plain = record_inputs([{"b": "x", "a": 1, "c": None}, {"a": 2.5, "b": None, "c": None, "d": True}])
     assert isinstance(plain, pa.Table) and plain.column_names == ["a", "b", "c", "d"]
     assert [f.type for f in plain.schema] == [pa.float64(), pa.string(), pa.null(), pa.bool_()]
     for rows in ([{"a": 1}, {"a": "x"}], [{"a": [1, 2]}], [{"a": 2**63}], [{1: 0.5}], [{}]):
-        assert isinstance(_record_inputs(rows), pd.DataFrame), rows
+        assert isinstance(record_inputs(rows), pd.DataFrame), rows
 
 
 def test_a_large_plain_request_stores_the_bytes_of_the_pandas_path():
@@ -122,7 +121,7 @@ _GOLDEN_DIGEST = "4059955c34016a542d1a670a91e834c23c6b95a04e93e52ffcc3ae6e979810
 
 
 def test_chunks_keep_the_bytes_and_digests_of_stored_trails():
-    for inputs in (_pandas_inputs(_GOLDEN_ROWS), _record_inputs(_GOLDEN_ROWS)):
+    for inputs in (_pandas_inputs(_GOLDEN_ROWS), record_inputs(_GOLDEN_ROWS)):
         chunk = _chunk(inputs, len(_GOLDEN_ROWS), first_rows=10)
         assert (hashlib.sha256(chunk.data).hexdigest(), chunk.digest.hex()) == (_GOLDEN_DATA, _GOLDEN_DIGEST)
 
@@ -146,12 +145,12 @@ def _fields(draw, max_rows: int):
 
 
 @settings(max_examples=300, deadline=None)
-@given(_fields(max_rows=_FEW_ROWS))
+@given(_fields(max_rows=FEW_ROWS))
 def test_few_rows_get_the_fingerprints_of_the_vectorised_words(fields):
-    expected = _vector_fingerprints(fields)
-    got = _fingerprints(fields)
+    expected = vector_fingerprints(fields)
+    got = fingerprints(fields)
     assert got.dtype == np.uint64 and got.tolist() == expected.tolist()
-    assert _few_fingerprints(fields) == expected.tolist()
+    assert few_fingerprints(fields) == expected.tolist()
 
 
 def test_a_whole_number_beyond_int64_is_refused_with_a_message_not_an_arrow_error(database):

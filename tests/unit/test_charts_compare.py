@@ -16,7 +16,7 @@ from riskcore.config import Costs, PromotionRules
 from riskcore.evaluation.compare import row_costs
 from riskcore.evaluation.gate import compare_models
 from riskcore.lifecycle.versions import VersionComparison
-from riskcore.serving.audit.ledger import ModelMove
+from riskcore.serving.audit import ModelMove
 
 
 def _grades(predicted: list[float], observed: list[float], lights: list[str]) -> list[dict]:

@@ -13,7 +13,7 @@ import pytest
 from riskcore.cli import main
 from riskcore.data.tabular import write_csv
 from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit.hashing import _decode, _encode
+from riskcore.serving.audit._hashing import decode, encode
 
 ID, YEAR = "company_id", "fiscal_year"
 
@@ -141,11 +141,11 @@ def test_audit_verify_names_an_edited_row(quick_bundle, portfolio_csv, tmp_path,
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 0 and "chain intact: 38 rows" in text
     batch_id, data = database.sql("SELECT batch_id, data FROM audit_segments")[0]
-    stored = _decode(bytes(data), "t", 0)
+    stored = decode(bytes(data), "t", 0)
     p = stored.column("p_default").to_pylist()
     p[6] = 0.0001
     edited = stored.set_column(stored.schema.get_field_index("p_default"), "p_default", pa.array(p))
-    database.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ?", _encode(edited), batch_id)
+    database.sql("UPDATE audit_segments SET data = ? WHERE batch_id = ?", encode(edited), batch_id)
     code, text, _ = run("audit", "verify", capsys=capsys)
     assert code == 1
     assert "row 7" in text and "was altered" in text

@@ -6,7 +6,7 @@ import pytest
 
 from riskcore.evaluation import bootstrap, costs, curves, metrics, reliability
 from riskcore.evaluation.docs import DOCS, render, shared_docs
-from riskcore.serving.audit.log import AuditLog
+from riskcore.serving.audit import AuditLog
 
 _RENDERED = [
     (metrics.roc_auc, ["y_true : array-like of shape (n,)", "Scores; higher means riskier.",

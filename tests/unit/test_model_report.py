@@ -199,8 +199,7 @@ def test_limitations_are_written_from_the_findings(quick_bundle, demo_report):
 
 
 def test_history_lists_the_ledger_moves_and_the_registry(quick_training, quick_bundle, tracker, settings, tmp_path):
-    from riskcore.serving.audit.ledger import ModelMove
-    from riskcore.serving.audit.log import AuditLog
+    from riskcore.serving.audit import AuditLog, ModelMove
 
     audit = AuditLog("sqlite:///" + str(tmp_path / "audit.db"))
     audit.record_move(ModelMove("promote", "cli:reviewer", "", quick_bundle.version,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from riskcore.config import AlertRules, PromotionRules, ServingRules
 from riskcore.data.schema import DatasetSpec
-from riskcore.serving.audit.ledger import ModelMove
+from riskcore.serving.audit import ModelMove
 
 __all__ = ["MIN_DEFAULTS", "History", "Performance", "Report"]
 

@@ -32,7 +32,7 @@ from riskcore.lifecycle.report.findings import limitations
 if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.modelling.tracking import Tracker
-    from riskcore.serving.audit.log import AuditLog
+    from riskcore.serving.audit import AuditLog
 
 __all__ = ["MISSING_RATIO_NOTED", "MISSING_SHARE_NOTED", "build_report"]
 

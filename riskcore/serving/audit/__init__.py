@@ -71,14 +71,37 @@ and ``rows`` somewhere else from time to time to anchor the chain against
 both. ``audit_ids`` is not covered by the hashes: deleting its rows hides a
 company from ``find()`` but cannot make it return a score that is not in the
 trail.
+
+Layout
+------
+The modules are private; this package's ``__all__`` is the interface. They
+import one way, from the bottom up:
+
+``_tables`` (what is stored), ``_driver`` (what differs per database), ``_hashing``
+    The columns and constants, URLs and SQLite's locking and psycopg's COPY and
+    binary reads, the hashes and fingerprints.
+``_store``
+    :class:`AuditStore`, the database behind a small public interface: a
+    connection for one read (``reading``) or one write (``writing``), the chain
+    lock and tail (``lock_and_tail``) and ``append_head``, fail-closed errors,
+    table creation, and the clean-up of stale staged requests.
+``_records``, ``_batch``, ``_events`` (``_ledger``, ``_access``), ``_reading``, ``_verify``
+    What the trail accepts; a request written chunk by chunk; events without
+    rows (:class:`ChainedEvent`: the ledger's moves and signatures,
+    :class:`ModelMove`, and the access events, :class:`AccessEvent`); reading
+    scores back; verifying the chain. Each uses the store's interface only.
+``_log``
+    :class:`AuditLog`, the façade that composes them.
 """
 
-from riskcore.serving.audit.access import AccessEvent
-from riskcore.serving.audit.batch import AuditBatch
-from riskcore.serving.audit.ledger import ModelMove
-from riskcore.serving.audit.log import AuditLog
-from riskcore.serving.audit.records import AuditRecord
-from riskcore.serving.audit.tables import (
+from riskcore.serving.audit._access import AccessEvent, AccessEventKind
+from riskcore.serving.audit._batch import AuditBatch
+from riskcore.serving.audit._events import ChainedEvent, EventHead
+from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
+from riskcore.serving.audit._log import AuditLog
+from riskcore.serving.audit._records import AuditRecord
+from riskcore.serving.audit._store import AuditStore, ChainTail, HeadFields
+from riskcore.serving.audit._tables import (
     DECISIONS,
     FIND_COLUMNS,
     GENESIS_HASH,
@@ -88,20 +111,28 @@ from riskcore.serving.audit.tables import (
     Decision,
     Source,
 )
-from riskcore.serving.audit.verify import VerifyResult
+from riskcore.serving.audit._verify import VerifyResult
 
 __all__ = [
     "DECISIONS",
     "FIND_COLUMNS",
     "GENESIS_HASH",
+    "MOVES",
     "REASON_SEPARATOR",
     "RECENT_COLUMNS",
     "SOURCES",
     "AccessEvent",
+    "AccessEventKind",
     "AuditBatch",
     "AuditLog",
     "AuditRecord",
+    "AuditStore",
+    "ChainTail",
+    "ChainedEvent",
     "Decision",
+    "EventHead",
+    "HeadFields",
+    "ModelEvent",
     "ModelMove",
     "Source",
     "VerifyResult",

@@ -4,42 +4,23 @@ from __future__ import annotations
 
 import uuid
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from sqlalchemy import (
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from riskcore.data.transaction import CommitOrAbort
 from riskcore.errors import AuditError
-from riskcore.serving.audit.hashing import _digest, _head_hash
-from riskcore.serving.audit.records import _Chunk, _make_chunk
-from riskcore.serving.audit.tables import (
-    _HEAD_COLUMNS,
-    _HEAD_JSON,
-    _driver_cursor,
-    _is_psycopg,
-    _utc_now,
-    audit_ids,
-    audit_requests,
-    audit_segments,
-    audit_staged,
-)
-
-if TYPE_CHECKING:
-    from riskcore.serving.audit.log import AuditLog
+from riskcore.serving.audit._driver import driver_cursor, is_psycopg
+from riskcore.serving.audit._hashing import digest
+from riskcore.serving.audit._records import Chunk, make_chunk
+from riskcore.serving.audit._store import AuditStore, HeadFields
+from riskcore.serving.audit._tables import HEAD_JSON, audit_ids, audit_segments, audit_staged, utc_now
 
 __all__ = ["AuditBatch"]
 
 # built once and given the values as parameters: a statement made per call costs a cache-key walk per request
 _INSERT_SEGMENT = insert(audit_segments)
-_INSERT_HEAD = insert(audit_requests)
 
 
 class AuditBatch(CommitOrAbort):
@@ -58,15 +39,15 @@ class AuditBatch(CommitOrAbort):
         Scores added so far.
     """
 
-    def __init__(self, log: AuditLog, *, request_id: str, source: str, caller: str, model_version: str,
+    def __init__(self, store: AuditStore, *, request_id: str, source: str, caller: str, model_version: str,
                  bundle_hash: str):
-        self._log = log
+        self._store = store
         self.request_id = request_id
         self._meta = {"source": source, "caller": caller, "model_version": model_version, "bundle_hash": bundle_hash}
         self._batch_id = uuid.uuid4().hex
         self.n_rows = 0
         self._chunks = 0  # chunks stored or pending
-        self._pending: _Chunk | None = None
+        self._pending: Chunk | None = None
         self._columns: list[str] | None = None
         self._hashes: list[bytes] = []
         self._state: Literal["open", "committed", "aborted"] = "open"
@@ -100,21 +81,22 @@ class AuditBatch(CommitOrAbort):
         """
         self._check_open()
         try:
-            chunk = _make_chunk(self, company_ids, inputs, p_default, decision, grade, reasons)
+            chunk = make_chunk(company_ids, inputs, p_default, decision, grade, reasons, index=self._chunks,
+                               first_row=self.n_rows + 1, columns=self._columns)
         except AuditError:
             self.abort()
             raise
         if chunk is None:
             return
+        self._columns = chunk.columns
         previous, self._pending = self._pending, chunk
         self._chunks += 1
         self.n_rows += chunk.n_rows
         self._hashes.append(chunk.digest)
         if previous is not None:
             try:
-                self._log._ensure_table("written")
-                with self._log._fail_closed("written"), self._log._writer.begin() as conn:
-                    _store(conn, self._batch_id, previous, staged_as=self.request_id)
+                with self._store.writing() as conn:
+                    _store_chunk(conn, self._batch_id, previous, staged_as=self.request_id)
                 self._staged = True
             except AuditError:
                 self.abort()
@@ -137,35 +119,33 @@ class AuditBatch(CommitOrAbort):
             nothing of the request is visible then.
         """
         self._check_open()
-        log = self._log
+        store = self._store
         if self._chunks == 0:
             self._state = "committed"
             return self.request_id
         try:
-            log._ensure_table("written")
-            with log._fail_closed("written"), log._writer.begin() as conn:
+            with store.writing() as conn:
                 # the last chunk goes in before the chain lock: on PostgreSQL, writers store their chunks side by
                 # side and hold the lock only to chain the head (SQLite's BEGIN IMMEDIATE holds it from the start)
                 if self._pending is not None:
-                    _store(conn, self._batch_id, self._pending, staged_as=None)
-                seq, prev_hash, offset = log._lock_and_tail(conn)
+                    _store_chunk(conn, self._batch_id, self._pending, staged_as=None)
+                tail = store.lock_and_tail(conn)
                 if self._staged:
                     self._check_stored(conn)
-                values = (seq + 1, _utc_now(), self.request_id, self._batch_id, self._meta["caller"],
-                          self._meta["source"], self._meta["model_version"], self._meta["bundle_hash"], offset,
-                          self.n_rows, self._chunks, _HEAD_JSON.encode(self._columns or []),
-                          _digest(self._hashes, self.n_rows), prev_hash)
-                conn.execute(_INSERT_HEAD, {**dict(zip(_HEAD_COLUMNS, values, strict=True)),
-                                            "row_hash": _head_hash(values)})
+                store.append_head(conn, tail, HeadFields(
+                    request_id=self.request_id, batch_id=self._batch_id, caller=self._meta["caller"],
+                    source=self._meta["source"], model_version=self._meta["model_version"],
+                    bundle_hash=self._meta["bundle_hash"], n_rows=self.n_rows, n_chunks=self._chunks,
+                    columns=HEAD_JSON.encode(self._columns or []), digest=digest(self._hashes, self.n_rows)))
                 if self._staged:
                     conn.execute(delete(audit_staged).where(audit_staged.c.batch_id == self._batch_id))
-                stale = log._stale_batches(conn, keep=self._batch_id)
+                stale = store.stale_batches(conn, keep=self._batch_id)
         except AuditError:
             self.abort()
             raise
         self._state = "committed"
         self._pending = None
-        log._remove_stale(keep=self._batch_id, stale=stale)
+        store.remove_stale(keep=self._batch_id, stale=stale)
         return self.request_id
 
     def _check_stored(self, conn: Connection) -> None:
@@ -195,12 +175,8 @@ class AuditBatch(CommitOrAbort):
         self._state = "aborted"
         self._pending = None
         if self._staged:
-            try:
-                with self._log._writer.begin() as conn:
-                    _remove_batch(conn, self._batch_id)
-            except SQLAlchemyError:
-                pass  # invisible without a head; removed as stale later
-        self._log._remove_stale(keep=self._batch_id)
+            self._store.discard(self._batch_id)
+        self._store.remove_stale(keep=self._batch_id)
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -208,13 +184,13 @@ class AuditBatch(CommitOrAbort):
                              "AuditLog.batch()")
 
 
-def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | None) -> None:
+def _store_chunk(conn: Connection, batch_id: str, chunk: Chunk, *, staged_as: str | None) -> None:
     """Write one chunk and its company index in the caller's transaction."""
-    now = _utc_now()
+    now = utc_now()
     conn.execute(_INSERT_SEGMENT, {"batch_id": batch_id, "chunk": chunk.index, "first_row": chunk.first_row,
                                    "n_rows": chunk.n_rows, "created": now, "data": chunk.data})
     style = conn.dialect.paramstyle
-    if _is_psycopg(conn):
+    if is_psycopg(conn):
         # PostgreSQL's bulk path: one COPY per chunk, in the same transaction (5x an executemany of 100,000 ids)
         _copy_ids(conn, batch_id, chunk)
     elif style in ("qmark", "format", "pyformat"):
@@ -231,22 +207,11 @@ def _store(conn: Connection, batch_id: str, chunk: _Chunk, *, staged_as: str | N
             conn.execute(insert(audit_staged).values(batch_id=batch_id, request_id=staged_as, touched=now))
 
 
-def _copy_ids(conn: Connection, batch_id: str, chunk: _Chunk) -> None:
+def _copy_ids(conn: Connection, batch_id: str, chunk: Chunk) -> None:
     """COPY a chunk's company index through the driver (PostgreSQL's bulk path)."""
     table = conn.dialect.identifier_preparer.format_table(audit_ids)
     statement = f"COPY {table} (company_id, batch_id, chunk) FROM STDIN"
-    with _driver_cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
+    with driver_cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
         for company_id in chunk.company_ids:
             copy.write_row((company_id, batch_id, chunk.index))
 
-
-def _remove_batch(conn: Connection, batch_id: str) -> None:
-    """Delete a batch's staged rows in the caller's transaction, never those of a committed request.
-
-    Used by :meth:`AuditBatch.abort` and by the log's removal of stale batches,
-    so the staging tables are cleared in one place.
-    """
-    committed = conn.execute(select(audit_requests.c.seq).where(audit_requests.c.batch_id == batch_id)).first()
-    if committed is None:
-        for table in (audit_ids, audit_segments, audit_staged):
-            conn.execute(delete(table).where(table.c.batch_id == batch_id))

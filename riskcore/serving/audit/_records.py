@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,13 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit.hashing import _chunk_hash, _encode, _fingerprints
-from riskcore.serving.audit.tables import _INPUT_PREFIX, _INPUTS_JSON, _MAX_TEXT, DECISIONS, REASON_SEPARATOR, SOURCES
+from riskcore.serving.audit._hashing import chunk_hash, encode, fingerprints
+from riskcore.serving.audit._tables import DECISIONS, INPUT_PREFIX, INPUTS_JSON, MAX_TEXT, REASON_SEPARATOR, SOURCES
 
-if TYPE_CHECKING:
-    from riskcore.serving.audit.batch import AuditBatch
-
-__all__ = ["AuditRecord"]
+__all__ = ["AuditRecord", "Chunk", "check_records", "check_request", "input_column", "make_chunk", "plain",
+           "plain_column", "record_inputs"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,8 @@ class AuditRecord:
 
 
 @dataclass
-class _Chunk:
-    """One validated chunk: its segment bytes, its hash and its distinct company ids."""
+class Chunk:
+    """One validated chunk: its segment bytes, its hash, its distinct company ids and its input names (sorted)."""
 
     index: int
     first_row: int
@@ -61,14 +59,19 @@ class _Chunk:
     data: bytes
     digest: bytes
     company_ids: list[str]
+    columns: list[str]
 
 
-def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any,
-                reasons: Any) -> _Chunk | None:
-    """Validate one chunk (vectorised), encode it and hash it; None for an empty chunk."""
+def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any, reasons: Any, *,
+               index: int, first_row: int, columns: list[str] | None) -> Chunk | None:
+    """Validate one chunk (vectorised), encode it and hash it; None for an empty chunk.
+
+    ``index`` and ``first_row`` place the chunk in its request (0-based chunk, 1-based row); ``columns`` are
+    the input names of the request's first chunk, which every chunk must repeat (None for the first).
+    """
     ids = _strings(company_ids, "company_ids")
     n = len(ids)
-    first = batch.n_rows + 1
+    first = first_row
     where = _Where(ids, first)
     sizes = {"company_ids": n}
     p = _floats(p_default, "p_default")
@@ -84,17 +87,15 @@ def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any
     if n == 0:
         return None
     names = sorted(table)
-    if batch._columns is None:
-        batch._columns = names
-    elif names != batch._columns:
+    if columns is not None and names != columns:
         raise AuditError(f"cannot record the scores, nothing was written: this chunk's inputs have the columns "
-                         f"{names!r} but the request's first chunk had {batch._columns!r}; pass the same "
+                         f"{names!r} but the request's first chunk had {columns!r}; pass the same "
                          "columns in every chunk")
     problems: list[str] = []
     for name, arr in (("company_id", ids), ("grade", grades)):
-        bad = np.flatnonzero(pc.fill_null(pc.or_(pc.is_null(arr), pc.greater(pc.utf8_length(arr), _MAX_TEXT)),
+        bad = np.flatnonzero(pc.fill_null(pc.or_(pc.is_null(arr), pc.greater(pc.utf8_length(arr), MAX_TEXT)),
                                           True).to_numpy(zero_copy_only=False))
-        problems += [f"{where(i)}: {name}={arr[i].as_py()!r} must be a string of at most {_MAX_TEXT} characters"
+        problems += [f"{where(i)}: {name}={arr[i].as_py()!r} must be a string of at most {MAX_TEXT} characters"
                      for i in bad[:5]]
     # PostgreSQL's text cannot hold NUL: refused up front, so every backend behaves alike
     bad = np.flatnonzero(pc.fill_null(pc.match_substring(ids, "\x00"), False).to_numpy(zero_copy_only=False))
@@ -105,14 +106,14 @@ def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any
     bad = np.flatnonzero(~pc.fill_null(pc.is_in(dec, pa.array(DECISIONS)), False).to_numpy(zero_copy_only=False))
     problems += [f"{where(i)}: decision={dec[i].as_py()!r} is unknown; use one of {', '.join(map(repr, DECISIONS))}"
                  for i in bad[:5]]
-    columns: list[tuple[str, str, pa.Array]] = []
+    input_fields: list[tuple[str, str, pa.Array]] = []
     for name in names:
         try:
-            kind, arr = _input_column(table[name])
+            kind, arr = input_column(table[name])
         except _BadValue as err:
             problems.append(f"{where(err.row)}: input {name!r}: {err}")
             continue
-        columns.append((_INPUT_PREFIX + name, kind, arr))
+        input_fields.append((INPUT_PREFIX + name, kind, arr))
     if problems:
         head = "; ".join(problems[:5])
         more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -120,16 +121,14 @@ def _make_chunk(batch: AuditBatch, company_ids: Any, inputs: Any, p_default: Any
     rows = pa.array(np.arange(first, first + n, dtype=np.int64))
     outputs = [("row", "int", rows), ("company_id", "text", ids), ("p_default", "float", pa.array(p)),
                ("decision", "text", dec), ("grade", "text", grades), ("reasons", "text", why.fill_null(""))]
-    fields = [*outputs, *columns]
-    fingerprints = pa.array(_fingerprints(fields), pa.uint64())
-    fields.append(("fingerprint", "uint", fingerprints))
+    fields = [*outputs, *input_fields]
+    fields.append(("fingerprint", "uint", pa.array(fingerprints(fields), pa.uint64())))
     schema = pa.schema([pa.field(name, arr.type, metadata={b"kind": b"json"} if kind == "json" else None)
                         for name, kind, arr in fields])
     segment = pa.Table.from_arrays([a for _, _, a in fields], schema=schema)
     unique = pc.unique(ids)
-    return _Chunk(index=batch._chunks, first_row=first, n_rows=n, data=_encode(segment),
-                  digest=_chunk_hash(first, fields),
-                  company_ids=pc.take(unique, pc.array_sort_indices(unique)).to_pylist())
+    return Chunk(index=index, first_row=first, n_rows=n, data=encode(segment), digest=chunk_hash(first, fields),
+                 company_ids=pc.take(unique, pc.array_sort_indices(unique)).to_pylist(), columns=names)
 
 
 class _Where:
@@ -208,7 +207,7 @@ def _input_columns(inputs: Any) -> dict[str, Any]:
     return out
 
 
-def _record_inputs(rows: Sequence[Mapping[str, Any]]) -> pa.Table | pd.DataFrame:
+def record_inputs(rows: Sequence[Mapping[str, Any]]) -> pa.Table | pd.DataFrame:
     """The inputs of :meth:`AuditLog.record`'s records as one table, one column per key in sorted order.
 
     A request of one company would spend most of its audit time building a
@@ -220,11 +219,11 @@ def _record_inputs(rows: Sequence[Mapping[str, Any]]) -> pa.Table | pd.DataFrame
     lists, dicts, huge whole numbers, non-text keys, no keys at all) goes
     through pandas as it always did.
     """
-    values = [_plain(row, "") for row in rows]
+    values = [plain(row, "") for row in rows]
     keys = {key for row in values for key in row}
     if keys and all(type(key) is str for key in keys):
         names = sorted(keys)
-        arrays = [_plain_column([row.get(name) for row in values], any(name not in row for row in values))
+        arrays = [plain_column([row.get(name) for row in values], any(name not in row for row in values))
                   for name in names]
         if all(arr is not None for arr in arrays):
             return pa.Table.from_arrays(arrays, names=names)
@@ -235,7 +234,7 @@ def _record_inputs(rows: Sequence[Mapping[str, Any]]) -> pa.Table | pd.DataFrame
 _INT64_RANGE = range(-(2**63), 2**63)
 
 
-def _plain_column(values: list[Any], absent: bool = False) -> pa.Array | None:
+def plain_column(values: list[Any], absent: bool = False) -> pa.Array | None:
     """The Arrow array pandas would infer for one column of plain values, or None when it is not that simple.
 
     ``absent``: some record lacks the key. pandas then fills in NaN, which
@@ -264,13 +263,13 @@ def _refuse_names(names: list[Any]) -> dict[str, Any]:
 
 def _json_cell(value: Any, row: int) -> str | None:
     try:
-        plain = _plain(value, "")
+        json_ready = plain(value, "")
     except TypeError as err:
         raise _BadValue(row, str(err).replace("input '': ", "")) from None
-    return None if plain is None else _INPUTS_JSON.encode(plain)
+    return None if json_ready is None else INPUTS_JSON.encode(json_ready)
 
 
-def _input_column(column: pa.ChunkedArray | pa.Array | list[Any]) -> tuple[str, pa.Array]:
+def input_column(column: pa.ChunkedArray | pa.Array | list[Any]) -> tuple[str, pa.Array]:
     """One input column in canonical form: (kind, array); floats that are not finite become missing."""
     if isinstance(column, list):
         return "json", pa.array([_json_cell(v, i) for i, v in enumerate(column)], pa.string())
@@ -310,7 +309,8 @@ def _as_type(arr: pa.Array, to: pa.DataType) -> pa.Array:
     return arr if arr.type == to else arr.cast(to)
 
 
-def _check_request(**fields: Any) -> None:
+def check_request(**fields: Any) -> None:
+    """Refuse a request whose source is unknown or whose caller, model or ids cannot be stored as given."""
     problems = []
     if fields["source"] not in SOURCES:
         problems.append(f"source={fields['source']!r} is unknown; use one of {', '.join(map(repr, SOURCES))}")
@@ -318,8 +318,8 @@ def _check_request(**fields: Any) -> None:
         value = fields[name]
         if not isinstance(value, str):
             problems.append(f"{name}={value!r} must be a string")
-        elif len(value) > _MAX_TEXT:
-            problems.append(f"{name} has {len(value)} characters; at most {_MAX_TEXT} are stored")
+        elif len(value) > MAX_TEXT:
+            problems.append(f"{name} has {len(value)} characters; at most {MAX_TEXT} are stored")
         elif "\x00" in value:
             problems.append(f"{name}={value!r} contains a NUL character, which a database text field cannot hold")
     if isinstance(fields["request_id"], str) and not fields["request_id"]:
@@ -328,7 +328,7 @@ def _check_request(**fields: Any) -> None:
         raise AuditError("cannot record the scores, nothing was written: " + "; ".join(problems))
 
 
-def _prepare(records: Sequence[AuditRecord]) -> None:
+def check_records(records: Sequence[AuditRecord]) -> None:
     """Check every record; raise one AuditError naming every bad record."""
     problems: list[str] = []
     stopped = False
@@ -351,8 +351,8 @@ def _prepare(records: Sequence[AuditRecord]) -> None:
                             f"{', '.join(map(repr, DECISIONS))}")
         for name in ("company_id", "grade"):
             value = getattr(rec, name)
-            if not isinstance(value, str) or len(value) > _MAX_TEXT:
-                problems.append(f"{where}: {name}={value!r} must be a string of at most {_MAX_TEXT} characters")
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                problems.append(f"{where}: {name}={value!r} must be a string of at most {MAX_TEXT} characters")
             elif name == "company_id" and "\x00" in value:
                 problems.append(f"{where}: company_id={value!r} contains a NUL character; remove it from the key")
         if isinstance(rec.reasons, str) or not all(isinstance(r, str) for r in rec.reasons):
@@ -365,7 +365,7 @@ def _prepare(records: Sequence[AuditRecord]) -> None:
                             f"{type(rec.inputs).__name__}")
             continue
         try:
-            _plain(rec.inputs, "")
+            plain(rec.inputs, "")
         except TypeError as err:
             problems.append(f"{where}: {err}")
     if problems:
@@ -374,18 +374,18 @@ def _prepare(records: Sequence[AuditRecord]) -> None:
         raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
 
 
-def _plain(value: Any, where: str) -> Any:
+def plain(value: Any, where: str) -> Any:
     """JSON-able Python values: NumPy scalars unwrapped, NaN, infinity and pandas' missing markers as None."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {k: _plain(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: plain(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, np.generic):
-        return _plain(value.item(), where)
+        return plain(value.item(), where)
     if value is pd.NA or value is pd.NaT:
         return None
     raise TypeError(f"input {where!r}: {value!r} of type {type(value).__name__} cannot be stored; "

@@ -14,31 +14,28 @@ the champion, ``to_version`` the version served instead, or empty when none coul
 be), and ``restore`` when it serves the champion again. A ``sign`` entry is a signature of a
 version's model report (:mod:`riskcore.lifecycle.signoff`): ``to_version`` the version, ``reason``
 the signer's role and decision, ``gate_digest`` the SHA-256 of the report signed.
+
+Each is a :class:`~riskcore.serving.audit.ChainedEvent`: written and read like every event without rows.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from dataclasses import dataclass
+from typing import ClassVar, Literal, get_args
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit.events import chain_event, event_heads
-from riskcore.serving.audit.tables import _MAX_TEXT
+from riskcore.serving.audit._events import ChainedEvent, EventHead
+from riskcore.serving.audit._tables import MAX_TEXT
 
-if TYPE_CHECKING:
-    from riskcore.serving.audit.log import AuditLog
+__all__ = ["MOVES", "ModelEvent", "ModelMove"]
 
-__all__ = ["LEDGER_SOURCE", "MOVES", "ModelEvent", "ModelMove", "append_move", "read_moves"]
-
-LEDGER_SOURCE = "ledger"
 ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore", "sign"]
 _EVENTS: tuple[str, ...] = get_args(ModelEvent)
 MOVES: tuple[str, ...] = ("promote", "override", "rollback")
 
 
 @dataclass(frozen=True)
-class ModelMove:
+class ModelMove(ChainedEvent):
     """One move of the champion, as the ledger holds it.
 
     Attributes
@@ -66,6 +63,9 @@ class ModelMove:
         overrides recorded before this field existed).
     """
 
+    source: ClassVar[str] = "ledger"
+    label: ClassVar[str] = "ledger entry"
+
     event: ModelEvent
     actor: str
     from_version: str
@@ -77,49 +77,18 @@ class ModelMove:
     seq: int = 0
     overrode: str = ""
 
+    def check(self) -> None:
+        """Refuse a move the ledger cannot hold faithfully."""
+        if self.event not in _EVENTS:
+            raise AuditError(f"event={self.event!r} is unknown; use one of {', '.join(_EVENTS)}")
+        if not self.reason.strip():
+            raise AuditError("a move of the champion needs a reason")
+        if self.event == "override" and "duties" not in self.overrode and not self.gate_digest:
+            raise AuditError("an override names the gate report it overrode")
+        for name in ("actor", "from_version", "to_version"):
+            if len(getattr(self, name)) > MAX_TEXT:
+                raise AuditError(f"{name} is longer than {MAX_TEXT} characters")
 
-def _check(move: ModelMove) -> None:
-    """Refuse a move the ledger cannot hold faithfully."""
-    if move.event not in _EVENTS:
-        raise AuditError(f"event={move.event!r} is unknown; use one of {', '.join(_EVENTS)}")
-    if not move.reason.strip():
-        raise AuditError("a move of the champion needs a reason")
-    if move.event == "override" and "duties" not in move.overrode and not move.gate_digest:
-        raise AuditError("an override names the gate report it overrode")
-    for name in ("actor", "from_version", "to_version"):
-        if len(getattr(move, name)) > _MAX_TEXT:
-            raise AuditError(f"{name} is longer than {_MAX_TEXT} characters")
-
-
-def append_move(log: AuditLog, move: ModelMove) -> ModelMove:
-    """Chain one move onto the audit trail; returns it with its time and position.
-
-    Raises
-    ------
-    AuditError
-        When the move is incomplete or the store cannot be written; nothing is recorded then.
-    """
-    _check(move)
-    content = {k: v for k, v in asdict(move).items() if k not in ("ts", "seq")}
-    seq, ts = chain_event(log, source=LEDGER_SOURCE, caller=move.actor, model_version=move.to_version,
-                          bundle_hash=move.to_bundle_hash, content=content)
-    return ModelMove(**{**asdict(move), "ts": ts, "seq": seq})
-
-
-def read_moves(log: AuditLog) -> list[ModelMove]:
-    """Every move of the champion, oldest first.
-
-    Raises
-    ------
-    AuditError
-        When the store cannot be read or a ledger entry cannot be read (run ``verify()``).
-    """
-    moves = []
-    for head in event_heads(log, LEDGER_SOURCE):
-        try:
-            data = json.loads(head.columns)
-            moves.append(ModelMove(**data, ts=str(head.ts), seq=int(head.seq)))
-        except (ValueError, TypeError) as err:
-            raise AuditError(f"ledger entry {head.seq} cannot be read ({err}); run python -m riskcore audit verify") \
-                from None
-    return moves
+    def head(self) -> EventHead:
+        """The actor is the head's caller; the new champion its model."""
+        return EventHead(caller=self.actor, model_version=self.to_version, bundle_hash=self.to_bundle_hash)

@@ -1,57 +1,38 @@
-"""The audit trail in one database: :class:`AuditLog` writes requests, reads and verifies them."""
+"""The audit trail's façade: :class:`AuditLog` records requests and events, reads and verifies them.
+
+It composes the modules below it and adds no storage of its own: the :class:`~riskcore.serving.audit.AuditStore`
+(``log.store``) holds the database, :class:`~riskcore.serving.audit.AuditBatch` writes a request,
+:func:`chain_event` and :func:`read_events` write and read the events without rows, the readers and the
+verifier read through the store.
+"""
 
 from __future__ import annotations
 
-import os
 import uuid
-import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    bindparam,
-    create_engine,
-    func,
-    insert,
-    inspect,
-    select,
-)
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import func, select
 
-from riskcore.errors import AuditError, driver_message
+from riskcore.config import Settings
+from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
-from riskcore.serving.audit.access import AccessTrail
-from riskcore.serving.audit.batch import AuditBatch, _remove_batch
-from riskcore.serving.audit.reading import read_rows, read_scored
-from riskcore.serving.audit.records import AuditRecord, _check_request, _prepare, _record_inputs
-from riskcore.serving.audit.tables import (
-    _HEAD_COLUMNS,
-    _WRITE_OPTION,
-    GENESIS_HASH,
-    REASON_SEPARATOR,
-    SOURCES,
-    _forget_connections,
-    _metadata,
-    _parse_url,
-    _serialise_sqlite,
-    _sqlite_file,
-    _utc_now,
-    audit_requests,
-    audit_segments,
-    audit_staged,
-)
-from riskcore.serving.audit.verify import VerifyResult, verify_trail
-
-if TYPE_CHECKING:
-    from riskcore.config import Settings
-    from riskcore.serving.audit.ledger import ModelMove
+from riskcore.serving.audit._access import AccessEvent
+from riskcore.serving.audit._batch import AuditBatch
+from riskcore.serving.audit._events import ChainedEvent, chain_event, read_events
+from riskcore.serving.audit._ledger import ModelMove
+from riskcore.serving.audit._reading import read_rows, read_scored
+from riskcore.serving.audit._records import AuditRecord, check_records, check_request, record_inputs
+from riskcore.serving.audit._store import AuditStore
+from riskcore.serving.audit._tables import REASON_SEPARATOR, SOURCES, audit_requests
+from riskcore.serving.audit._verify import VerifyResult, verify_trail
 
 __all__ = ["AuditLog"]
+
+E = TypeVar("E", bound=ChainedEvent)
 
 _REQUEST_FIELDS = """\
 source : ``"cli"``, ``"dashboard"`` or ``"api"``.
@@ -60,14 +41,7 @@ model_version, bundle_hash : the model that gives the scores.
 request_id : the request's id; a new ``uuid4().hex`` when ``None``."""
 
 
-# built once: a statement made per call costs a cache-key walk per request
-_TAIL = select(audit_requests.c.seq, audit_requests.c.row_hash,
-               audit_requests.c.row_offset + audit_requests.c.n_rows).order_by(audit_requests.c.seq.desc()).limit(1)
-_STALE = select(audit_staged.c.batch_id).where(audit_staged.c.touched < bindparam("cutoff"),
-                                               audit_staged.c.batch_id != bindparam("keep"))
-
-
-class AuditLog(AccessTrail):
+class AuditLog:
     """The audit trail in one database.
 
     Parameters
@@ -85,6 +59,12 @@ class AuditLog(AccessTrail):
     AuditError
         When an argument is invalid, the URL cannot be parsed or its database
         driver is not installed.
+
+    Attributes
+    ----------
+    store : AuditStore
+        The database behind the log: engine, write lock and chain tail,
+        fail-closed errors, reads.
 
     Notes
     -----
@@ -104,29 +84,7 @@ class AuditLog(AccessTrail):
     """
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, stale_after_minutes: float = 30.0):
-        if isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int) or busy_timeout_ms < 0:
-            raise AuditError(f"busy_timeout_ms={busy_timeout_ms!r} must be a whole number of milliseconds >= 0, "
-                             "e.g. 30000")
-        if isinstance(stale_after_minutes, bool) or not isinstance(stale_after_minutes, (int, float)) \
-                or not stale_after_minutes > 0:
-            raise AuditError(f"stale_after_minutes={stale_after_minutes!r} must be a number of minutes > 0, e.g. 30")
-        self._url = _parse_url(url)
-        # shown in messages; rendering escapes characters (file: URIs), so keep the text unless it has a password
-        self.url = url if self._url.password is None else self._url.render_as_string(hide_password=True)
-        self.busy_timeout_ms = busy_timeout_ms
-        self.stale_after = timedelta(minutes=float(stale_after_minutes))
-        try:
-            self._engine = create_engine(self._url, pool_pre_ping=not self._is_sqlite)
-        except (ArgumentError, NoSuchModuleError, ImportError) as err:
-            raise AuditError(f"cannot use the audit store {self.url!r}: {err}; fix the URL or install the "
-                             "database driver it names") from None
-        if self._is_sqlite:
-            _serialise_sqlite(self._engine, busy_timeout_ms)
-        self._writer = self._engine.execution_options(**{_WRITE_OPTION: True})
-        self._table_ready = False
-        # a forked child (e.g. gunicorn --preload) must not reuse the parent's open connections
-        engine_ref = weakref.ref(self._engine)
-        os.register_at_fork(after_in_child=lambda: _forget_connections(engine_ref))
+        self.store = AuditStore(url, busy_timeout_ms=busy_timeout_ms, stale_after_minutes=stale_after_minutes)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, busy_timeout_ms: int = 30_000) -> AuditLog:
@@ -149,25 +107,30 @@ class AuditLog(AccessTrail):
             When the folder cannot be created or the URL is unusable.
         """
         url = settings.resolved_audit_url
-        path = _sqlite_file(_parse_url(url))
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise AuditError(f"cannot create the folder {str(path.parent)!r} for the audit database: "
-                                 f"{err.strerror or err}; set RISKCORE_HOME or audit_url to a writable place") from None
+        AuditStore.make_folder(url)
         return cls(url, busy_timeout_ms=busy_timeout_ms)
 
     def __repr__(self) -> str:
         return f"AuditLog({self.url!r})"
 
     @property
-    def _is_sqlite(self) -> bool:
-        return self._url.get_backend_name() == "sqlite"
+    def url(self) -> str:
+        """The store's URL as messages show it (its password hidden)."""
+        return self.store.url
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        """How long a SQLite writer waits for another one before it gives up."""
+        return self.store.busy_timeout_ms
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How long staged rows of an unfinished request stay before the next writer removes them."""
+        return self.store.stale_after
 
     def close(self) -> None:
         """Close the pooled connections (the log opens new ones if used again)."""
-        self._engine.dispose()
+        self.store.close()
 
     # -- writing -----------------------------------------------------------
     @shared_docs(request_fields=_REQUEST_FIELDS)
@@ -200,9 +163,9 @@ class AuditLog(AccessTrail):
         2
         """
         request_id = uuid.uuid4().hex if request_id is None else request_id
-        _check_request(source=source, caller=caller, model_version=model_version, bundle_hash=bundle_hash,
-                       request_id=request_id)
-        return AuditBatch(self, request_id=request_id, source=source, caller=caller, model_version=model_version,
+        check_request(source=source, caller=caller, model_version=model_version, bundle_hash=bundle_hash,
+                      request_id=request_id)
+        return AuditBatch(self.store, request_id=request_id, source=source, caller=caller, model_version=model_version,
                           bundle_hash=bundle_hash)
 
     @shared_docs(request_fields=_REQUEST_FIELDS)
@@ -240,10 +203,10 @@ class AuditLog(AccessTrail):
                            request_id=request_id)
         if isinstance(records, AuditRecord):
             records = [records]
-        _prepare(records)
+        check_records(records)
         if not records:
             return batch.request_id
-        inputs = _record_inputs([r.inputs for r in records])
+        inputs = record_inputs([r.inputs for r in records])
         with batch:
             batch.add([r.company_id for r in records], inputs, np.array([float(r.p_default) for r in records]),
                       [r.decision for r in records], [r.grade for r in records],
@@ -261,19 +224,7 @@ class AuditLog(AccessTrail):
             When the store cannot be reached or written (read-only, locked
             for longer than the busy timeout, disk full, ...).
         """
-        self._ensure_table("written")
-        with self._fail_closed("written"), self._writer.connect() as conn:
-            tx = conn.begin()
-            try:
-                seq, prev_hash, offset = self._lock_and_tail(conn)
-                conn.execute(insert(audit_segments).values(batch_id="probe", chunk=0, first_row=1, n_rows=0,
-                                                           created=_utc_now(), data=b""))
-                values = (seq + 1, _utc_now(), "probe", "probe", "probe", "api", "", "", offset, 0, 0, "[]",
-                          GENESIS_HASH, prev_hash)
-                conn.execute(insert(audit_requests).values({**dict(zip(_HEAD_COLUMNS, values, strict=True)),
-                                                           "row_hash": GENESIS_HASH}))
-            finally:
-                tx.rollback()
+        self.store.check_writable()
 
     # -- reading -----------------------------------------------------------
     def verify(self) -> VerifyResult:
@@ -294,8 +245,7 @@ class AuditLog(AccessTrail):
         AuditError
             When the store cannot be read.
         """
-        with self._reading(snapshot=True) as conn:
-            return verify_trail(conn)
+        return verify_trail(self.store)
 
     def recent(self, limit: int = 100, *, source: str | None = None, company_id: str | None = None) -> pd.DataFrame:
         """Return the newest scores first.
@@ -379,20 +329,59 @@ class AuditLog(AccessTrail):
                                  "2026-01-31T12:00") from None
             stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
             bounds.append(stamp.isoformat(timespec="microseconds"))
-        with self._reading() as conn:
-            return read_scored(conn, model_version, bounds[0], bounds[1])
+        return read_scored(self.store, model_version, bounds[0], bounds[1])
+
+    # -- events without rows ---------------------------------------------------
+    def record_event(self, event: E) -> E:
+        """Chain one event without rows onto the trail: a move of the champion, a signature, an access event.
+
+        Parameters
+        ----------
+        event : a :class:`~riskcore.serving.audit.ChainedEvent` (:class:`~riskcore.serving.audit.ModelMove`,
+            :class:`~riskcore.serving.audit.AccessEvent`).
+
+        Returns
+        -------
+        ChainedEvent
+            The event with its time (``ts``) and position in the chain (``seq``).
+
+        Raises
+        ------
+        AuditError
+            When the event is incomplete (its own check says why) or the store cannot be written.
+        """
+        return chain_event(self.store, event)
+
+    def events(self, kind: type[E], *, caller: str | None = None, limit: int | None = None) -> list[E]:
+        """The events of one kind recorded in the trail, oldest first.
+
+        Parameters
+        ----------
+        kind : the event class, e.g. :class:`~riskcore.serving.audit.ModelMove`.
+        caller : only the events of this actor or user.
+        limit : only the newest ``limit`` events (>= 1).
+
+        Returns
+        -------
+        list
+            Instances of ``kind``.
+
+        Raises
+        ------
+        AuditError
+            When ``limit`` is invalid, the store cannot be read or an event cannot be read (run ``verify()``).
+        """
+        return read_events(self.store, kind, caller=caller, limit=limit)
 
     def record_move(self, move: ModelMove) -> ModelMove:
-        """Chain one move of the champion onto the trail (see :mod:`riskcore.serving.audit.ledger`).
+        """Chain one move of the champion onto the trail (see :class:`~riskcore.serving.audit.ModelMove`).
 
         Raises
         ------
         AuditError
             When the move has no reason (or an override no gate digest), or the store cannot be written.
         """
-        from riskcore.serving.audit.ledger import append_move
-
-        return append_move(self, move)
+        return self.record_event(move)
 
     def moves(self) -> list[ModelMove]:
         """Every move of the champion recorded in the trail, oldest first.
@@ -402,9 +391,27 @@ class AuditLog(AccessTrail):
         AuditError
             When the store cannot be read.
         """
-        from riskcore.serving.audit.ledger import read_moves
+        return self.events(ModelMove)
 
-        return read_moves(self)
+    def record_access(self, event: AccessEvent) -> AccessEvent:
+        """Chain one sign-in, sign-out, timeout or refusal onto the trail (see :class:`AccessEvent`).
+
+        Raises
+        ------
+        AuditError
+            When the event is incomplete or the store cannot be written.
+        """
+        return self.record_event(event)
+
+    def access_events(self, *, user: str | None = None, limit: int | None = None) -> list[AccessEvent]:
+        """The access events recorded in the trail, oldest first; of one user only, or only the newest ``limit``.
+
+        Raises
+        ------
+        AuditError
+            When the store cannot be read.
+        """
+        return self.events(AccessEvent, caller=user, limit=limit)
 
     def count(self) -> int:
         """Count the scores recorded (rows of committed requests).
@@ -414,7 +421,7 @@ class AuditLog(AccessTrail):
         AuditError
             When the store cannot be read.
         """
-        with self._reading() as conn:
+        with self.store.reading() as conn:
             return int(conn.execute(select(func.coalesce(func.sum(audit_requests.c.n_rows), 0))).scalar_one())
 
     def _read(self, limit: int | None, source: str | None, company_id: str | None, *,
@@ -423,85 +430,4 @@ class AuditLog(AccessTrail):
             raise AuditError(f"limit={limit!r} must be a whole number >= 1, e.g. 100")
         if source is not None and source not in SOURCES:
             raise AuditError(f"source={source!r} is unknown; use one of {', '.join(map(repr, SOURCES))} or None")
-        with self._reading() as conn:
-            return read_rows(conn, limit, source, company_id, with_inputs=with_inputs)
-
-    # -- plumbing ----------------------------------------------------------
-    @contextmanager
-    def _fail_closed(self, action: str) -> Iterator[None]:
-        """Turn any database error into an AuditError that says what happened and what to do."""
-        try:
-            yield
-        except SQLAlchemyError as err:
-            detail = driver_message(err)
-            if action == "read":
-                hint = "check that the audit database is reachable (setting audit_url or RISKCORE_AUDIT_URL)"
-            else:
-                hint = ("no score may be returned. Check that the audit database is reachable and writable "
-                        "(setting audit_url or RISKCORE_AUDIT_URL)")
-            raise AuditError(f"the audit trail could not be {action} at {self.url!r} ({detail}); {hint}") from err
-
-    @contextmanager
-    def _reading(self, *, snapshot: bool = False) -> Iterator[Connection]:
-        """Open a connection for one read: tables made on first use, a database error turned into an AuditError.
-
-        ``snapshot``: every statement of the read sees the same committed state, however many requests
-        commit meanwhile. SQLite's deferred transaction already does (WAL); PostgreSQL's default (read
-        committed) takes a new snapshot per statement, so a verify that pages through heads and chunks
-        asks for repeatable read there.
-        """
-        self._ensure_table("read")
-        with self._fail_closed("read"), self._engine.connect() as conn:
-            if snapshot and not self._is_sqlite:
-                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            yield conn
-
-    def _ensure_table(self, action: str) -> None:
-        """Create the tables on first use; creation is serialised like a write."""
-        if self._table_ready:
-            return
-        names = [t.name for t in _metadata.sorted_tables]
-        with self._fail_closed(action):
-            with self._engine.connect() as conn:
-                missing = [n for n in names if not inspect(conn).has_table(n)]
-            if missing:
-                try:
-                    with self._writer.begin() as conn:
-                        _metadata.create_all(conn, checkfirst=True)
-                except SQLAlchemyError:
-                    # another process may have created them between our check and our CREATE (PostgreSQL)
-                    with self._engine.connect() as conn:
-                        if any(not inspect(conn).has_table(n) for n in names):
-                            raise
-        self._table_ready = True
-
-    def _lock_and_tail(self, conn: Connection) -> tuple[int, str, int]:
-        """Serialise writers, then read the last head's seq, hash and the number of scores so far."""
-        if not self._is_sqlite:  # SQLite is already serialised by BEGIN IMMEDIATE
-            table = conn.dialect.identifier_preparer.format_table(audit_requests)
-            conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-        last = conn.execute(_TAIL).first()
-        return (0, GENESIS_HASH, 0) if last is None else (int(last[0]), str(last[1]), int(last[2]))
-
-    def _stale_batches(self, conn: Connection, keep: str) -> list[str]:
-        """Ids of the staged requests other than ``keep`` untouched for ``stale_after``."""
-        cutoff = (datetime.now(UTC) - self.stale_after).isoformat(timespec="microseconds")
-        return list(conn.execute(_STALE, {"cutoff": cutoff, "keep": keep}).scalars().all())
-
-    def _remove_stale(self, keep: str, stale: list[str] | None = None) -> None:
-        """Remove staged rows of requests untouched for ``stale_after`` (housekeeping: errors are left for later).
-
-        ``stale`` is the list :meth:`_stale_batches` already found in the
-        caller's transaction (a commit looks there, so a request costs no extra
-        connection); ``None`` looks them up here.
-        """
-        try:
-            if stale is None:
-                with self._engine.connect() as conn:
-                    stale = self._stale_batches(conn, keep)
-            if stale:
-                with self._writer.begin() as conn:
-                    for batch_id in stale:
-                        _remove_batch(conn, batch_id)
-        except SQLAlchemyError:
-            pass  # the scores of this request are recorded; the next writer tries again
+        return read_rows(self.store, limit, source, company_id, with_inputs=with_inputs)

@@ -7,30 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    func,
-    select,
-)
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from riskcore.serving.audit import tables
-from riskcore.serving.audit.hashing import (
-    _chunk_hash,
-    _decode,
-    _digest,
-    _fields_of,
-    _fingerprints,
-    _head_hash,
-    _Unreadable,
+import riskcore.serving.audit._tables as tables  # HEADS_PAGE read at call time
+from riskcore.serving.audit._driver import fetch_binary, is_psycopg
+from riskcore.serving.audit._hashing import (
+    Unreadable,
+    chunk_hash,
+    decode,
+    digest,
+    fields_of,
+    fingerprints,
+    head_hash,
 )
-from riskcore.serving.audit.tables import (
-    _HEAD_COLUMNS,
-    GENESIS_HASH,
-    _fetch_binary,
-    _is_psycopg,
-    audit_requests,
-    audit_segments,
-)
+from riskcore.serving.audit._store import AuditStore
+from riskcore.serving.audit._tables import GENESIS_HASH, HEAD_COLUMNS, audit_requests, audit_segments
 
 __all__ = ["VerifyResult", "verify_trail"]
 
@@ -64,14 +56,14 @@ def _check_head(values: tuple[Any, ...], expected_seq: int, prev_hash: str,
                 total: int) -> tuple[int, None, str] | None:
     """The first problem of one head as (trail position, None, message), or None."""
     seq, request_id, stored_prev, stored_hash = values[0], values[2], values[-2], values[-1]
-    offset = values[_HEAD_COLUMNS.index("row_offset")]
+    offset = values[HEAD_COLUMNS.index("row_offset")]
     if seq != expected_seq:
         if expected_seq == 1:
             return total + 1, None, (f"head 1 is missing: the trail starts at head {seq}, so requests were deleted "
                                      "from its start")
         return total + 1, None, (f"head {expected_seq} is missing: head {expected_seq - 1} is followed by head "
                                  f"{seq}, so a request was deleted")
-    if _head_hash(values[:-1]) != stored_hash:
+    if head_hash(values[:-1]) != stored_hash:
         return total + 1, None, f"request {request_id} (head {seq}) was altered: its hash does not match its contents"
     if stored_prev != prev_hash:
         return total + 1, None, (f"request {request_id} (head {seq}) is not linked to head {seq - 1}: its prev_hash "
@@ -86,7 +78,7 @@ def _segments(conn: Connection, batch_id: str) -> Iterator[Any]:
     """A request's stored chunks in order (``chunk``, ``first_row``, ``n_rows``, ``data``)."""
     s = audit_segments.c
     query = select(s.chunk, s.first_row, s.n_rows, s.data).where(s.batch_id == batch_id).order_by(s.chunk)
-    return iter(_fetch_binary(conn, query) if _is_psycopg(conn) else conn.execute(query))
+    return iter(fetch_binary(conn, query) if is_psycopg(conn) else conn.execute(query))
 
 
 def _check_chunks(conn: Connection, head: Any) -> tuple[int, int | None, str] | None:
@@ -95,14 +87,14 @@ def _check_chunks(conn: Connection, head: Any) -> tuple[int, int | None, str] | 
     next_row = 1
     for k, seg in enumerate(_segments(conn, head.batch_id)):
         try:
-            table = _decode(seg.data, head.request_id, k)
-        except _Unreadable as err:
+            table = decode(seg.data, head.request_id, k)
+        except Unreadable as err:
             return head.row_offset + next_row, next_row, str(err)
         if seg.chunk != k or seg.first_row != next_row or table.num_rows != seg.n_rows:
             return _locate(conn, head)
-        hashes.append(_chunk_hash(seg.first_row, _fields_of(table)))
+        hashes.append(chunk_hash(seg.first_row, fields_of(table)))
         next_row += table.num_rows
-    if len(hashes) == head.n_chunks and next_row - 1 == head.n_rows and _digest(hashes, head.n_rows) == head.digest:
+    if len(hashes) == head.n_chunks and next_row - 1 == head.n_rows and digest(hashes, head.n_rows) == head.digest:
         return None
     return _locate(conn, head)
 
@@ -119,8 +111,8 @@ def _locate(conn: Connection, head: Any) -> tuple[int, int | None, str]:
         if seg.chunk != k:
             return _missing(rid, offset, next_row, f"chunk {k} (from row {next_row}) is not stored")
         try:
-            fields = _fields_of(_decode(seg.data, rid, k))
-        except _Unreadable as err:
+            fields = fields_of(decode(seg.data, rid, k))
+        except Unreadable as err:
             return offset + next_row, next_row, str(err)
         by_name = {name: arr for name, _, arr in fields}
         if "row" not in by_name or "company_id" not in by_name:
@@ -139,7 +131,7 @@ def _locate(conn: Connection, head: Any) -> tuple[int, int | None, str]:
             return _missing(rid, offset, want, f"row {want - 1} is followed by row {int(rows[i])}")
         stored = by_name.get("fingerprint")
         if stored is not None:
-            recomputed = _fingerprints([f for f in fields if f[0] != "fingerprint"])
+            recomputed = fingerprints([f for f in fields if f[0] != "fingerprint"])
             bad = np.flatnonzero(stored.to_numpy(zero_copy_only=False) != recomputed)
             if len(bad):
                 row = int(rows[bad[0]])
@@ -162,12 +154,18 @@ def _leftovers(conn: Connection) -> tuple[int, int]:
     return int(found[0]), int(found[1])
 
 
-def verify_trail(conn: Connection) -> VerifyResult:
-    """Check every head in ``seq`` order, its chunks and the chain (see :meth:`AuditLog.verify`)."""
+def verify_trail(store: AuditStore) -> VerifyResult:
+    """Check every head in ``seq`` order, its chunks and the chain, in one snapshot (see :meth:`AuditLog.verify`)."""
+    with store.reading(snapshot=True) as conn:
+        return _verify(conn)
+
+
+def _verify(conn: Connection) -> VerifyResult:
+    """:func:`verify_trail` on one connection."""
     expected_seq, prev_hash, total = 1, GENESIS_HASH, 0
-    stmt = (select(*(audit_requests.c[name] for name in (*_HEAD_COLUMNS, "row_hash")))
+    stmt = (select(*(audit_requests.c[name] for name in (*HEAD_COLUMNS, "row_hash")))
             .order_by(audit_requests.c.seq))
-    result = conn.execution_options(yield_per=tables._HEADS_PAGE).execute(stmt)
+    result = conn.execution_options(yield_per=tables.HEADS_PAGE).execute(stmt)
     for head in result:
         values = tuple(head)
         problem: tuple[int, int | None, str] | None = _check_head(values, expected_seq, prev_hash, total)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,15 +20,18 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit.tables import _FORMAT, _HEAD_JSON, _INPUT_PREFIX
+from riskcore.serving.audit._tables import FORMAT, HEAD_JSON, INPUT_PREFIX
+
+__all__ = ["FEW_ROWS", "Unreadable", "chunk_hash", "decode", "digest", "encode", "few_fingerprints", "fields_of",
+           "fingerprints", "head_hash", "kind_of", "vector_fingerprints"]
 
 _IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")  # measured: 3× faster than zstd, 20% larger
 
 
-def _kind_of(field: pa.Field) -> str:
+def kind_of(field: pa.Field) -> str:
     """The canonical kind of a stored segment column."""
     t = field.type
-    if field.name.startswith(_INPUT_PREFIX) and field.metadata and field.metadata.get(b"kind") == b"json":
+    if field.name.startswith(INPUT_PREFIX) and field.metadata and field.metadata.get(b"kind") == b"json":
         return "json"
     if pa.types.is_floating(t):
         return "float"
@@ -40,39 +44,41 @@ def _kind_of(field: pa.Field) -> str:
     return "text"
 
 
-def _encode(segment: pa.Table) -> bytes:
+def encode(segment: pa.Table) -> bytes:
+    """The stored bytes of a chunk: an Arrow IPC stream, LZ4-compressed."""
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, segment.schema, options=_IPC_OPTIONS) as writer:
         writer.write_table(segment)
     return sink.getvalue().to_pybytes()
 
 
-def _decode(data: bytes, request_id: str, chunk: int) -> pa.Table:
+def decode(data: bytes, request_id: str, chunk: int) -> pa.Table:
+    """A stored chunk read back; :class:`Unreadable` (an AuditError naming the chunk) when it cannot be."""
     try:
         return ipc.open_stream(pa.py_buffer(data)).read_all()
     except (pa.ArrowInvalid, OSError, ValueError) as err:
-        raise _Unreadable(f"request {request_id} chunk {chunk} cannot be read ({err}); "
+        raise Unreadable(f"request {request_id} chunk {chunk} cannot be read ({err}); "
                           "run verify() to check the audit trail") from None
 
 
-class _Unreadable(AuditError):
-    pass
+class Unreadable(AuditError):
+    """A stored chunk whose bytes are not an Arrow stream (altered, or truncated)."""
 
 
-def _fields_of(segment: pa.Table) -> list[tuple[str, str, pa.Array]]:
+def fields_of(segment: pa.Table) -> list[tuple[str, str, pa.Array]]:
     """The stored columns as (name, kind, array), in stored order."""
     out = []
     for field, column in zip(segment.schema, segment.columns, strict=True):
         arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        out.append((field.name, _kind_of(field), arr))
+        out.append((field.name, kind_of(field), arr))
     return out
 
 
-def _chunk_hash(first_row: int, fields: Sequence[tuple[str, str, pa.Array]]) -> bytes:
+def chunk_hash(first_row: int, fields: Sequence[tuple[str, str, pa.Array]]) -> bytes:
     """SHA-256 of a chunk's canonical columnar bytes: a JSON header, then per column validity and values."""
     n = len(fields[0][2]) if fields else 0
-    h = hashlib.sha256(f"{_FORMAT}|chunk|".encode())
-    h.update(_HEAD_JSON.encode([first_row, n, [[name, kind] for name, kind, _ in fields]]).encode())
+    h = hashlib.sha256(f"{FORMAT}|chunk|".encode())
+    h.update(HEAD_JSON.encode([first_row, n, [[name, kind] for name, kind, _ in fields]]).encode())
     for _, kind, arr in fields:
         if arr.null_count:
             h.update(b"\x01")
@@ -92,10 +98,11 @@ def _chunk_hash(first_row: int, fields: Sequence[tuple[str, str, pa.Array]]) -> 
     return h.digest()
 
 
-def _digest(chunk_hashes: Sequence[bytes], n_rows: int) -> str:
-    h = hashlib.sha256(f"{_FORMAT}|request|{n_rows}|{len(chunk_hashes)}|".encode())
-    for digest in chunk_hashes:
-        h.update(digest)
+def digest(chunk_hashes: Sequence[bytes], n_rows: int) -> str:
+    """A request head's digest: SHA-256 over its row count, its chunk count and its chunks' hashes in order."""
+    h = hashlib.sha256(f"{FORMAT}|request|{n_rows}|{len(chunk_hashes)}|".encode())
+    for one in chunk_hashes:
+        h.update(one)
     return h.hexdigest()
 
 
@@ -110,7 +117,8 @@ def _text_buffers(arr: pa.Array) -> tuple[np.ndarray, memoryview]:
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _NULL_WORD = np.uint64(0x9E3779B97F4A7C15)
 _POW_BASE = np.uint64(0x100000001B3)
-_powers = np.ones(1, dtype=np.uint64)
+_powers = np.ones(1, dtype=np.uint64)  # _POW_BASE ** k for k < len(_powers); grown by _powers_upto only
+_powers_lock = threading.Lock()
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -123,20 +131,34 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z
 
 
+def _powers_upto(size: int) -> np.ndarray:
+    """``_POW_BASE ** k`` (mod 2**64) for k below at least ``size``: the shared table, grown under a lock.
+
+    The API fingerprints chunks in several threads at once. A thread keeps the table it read, and the
+    global only ever grows, so a thread that checked the length of the table never indexes a shorter one.
+    """
+    global _powers
+    powers = _powers
+    if len(powers) < size:
+        with _powers_lock:
+            powers = _powers
+            if len(powers) < size:
+                powers = np.cumprod(np.concatenate([[np.uint64(1)], np.full(size - 1, _POW_BASE)]), dtype=np.uint64)
+                _powers = powers
+    return powers
+
+
 def _words(kind: str, arr: pa.Array) -> np.ndarray:
     """One 64-bit word per row that changes when the row's value changes (missing values get their own word)."""
-    global _powers
     n = len(arr)
     valid = pc.is_valid(arr).to_numpy(zero_copy_only=False) if arr.null_count else None
     if kind in ("text", "json"):
         filled = arr.fill_null("") if arr.null_count else arr
         lengths, data = _text_buffers(filled)
-        if len(_powers) < int(lengths.max(initial=0)) + 1:
-            size = int(lengths.max()) + 1
-            _powers = np.cumprod(np.concatenate([[np.uint64(1)], np.full(size - 1, _POW_BASE)]), dtype=np.uint64)
+        powers = _powers_upto(int(lengths.max(initial=0)) + 1)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         pos = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
-        weighted = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) * _powers[pos]
+        weighted = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) * powers[pos]
         sums = np.concatenate([[np.uint64(0)], np.cumsum(weighted, dtype=np.uint64)])
         words = sums[starts + lengths] - sums[starts]
         words += lengths.astype(np.uint64) * _M1
@@ -153,20 +175,20 @@ def _words(kind: str, arr: pa.Array) -> np.ndarray:
     return words[:n]
 
 
-def _fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
+def fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
     """A 64-bit fingerprint per row over all the given columns (order matters), computed for the whole chunk.
 
     A chunk of a few rows (one API request) is fingerprinted with Python
     integers: NumPy's per-call overhead, times eight calls per column, costs
     more than the arithmetic. Both ways give the same words.
     """
-    if fields and len(fields[0][2]) <= _FEW_ROWS:
-        return np.array(_few_fingerprints(fields), dtype=np.uint64)
-    return _vector_fingerprints(fields)
+    if fields and len(fields[0][2]) <= FEW_ROWS:
+        return np.array(few_fingerprints(fields), dtype=np.uint64)
+    return vector_fingerprints(fields)
 
 
-def _vector_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
-    """:func:`_fingerprints` with NumPy, one column at a time over every row."""
+def vector_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndarray:
+    """:func:`fingerprints` with NumPy, one column at a time over every row."""
     with np.errstate(over="ignore"):
         acc = np.full(len(fields[0][2]), _NULL_WORD, dtype=np.uint64)
         for j, (_, kind, arr) in enumerate(fields):
@@ -176,18 +198,18 @@ def _vector_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> np.ndar
     return acc
 
 
-def _head_hash(values: tuple[Any, ...]) -> str:
+def head_hash(values: tuple[Any, ...]) -> str:
     """sha256(prev_hash + "|" + compact JSON of every head column but row_hash)."""
-    return hashlib.sha256(f"{values[-1]}|{_HEAD_JSON.encode(list(values))}".encode()).hexdigest()
+    return hashlib.sha256(f"{values[-1]}|{HEAD_JSON.encode(list(values))}".encode()).hexdigest()
 
 
-_FEW_ROWS = 8  # measured on 51 columns: Python integers are 7× faster for 1 row, even at about 12 rows
+FEW_ROWS = 8  # measured on 51 columns: Python integers are 7× faster for 1 row, even at about 12 rows
 _MASK = (1 << 64) - 1
 _M1_INT, _M2_INT, _NULL_INT, _POW_INT = int(_M1), int(_M2), int(_NULL_WORD), int(_POW_BASE)
 
 
-def _few_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> list[int]:
-    """:func:`_fingerprints` of a chunk of a few rows, with Python integers (same splitmix64 chain)."""
+def few_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> list[int]:
+    """:func:`fingerprints` of a chunk of a few rows, with Python integers (same splitmix64 chain)."""
     columns = [_few_words(kind, arr) for _, kind, arr in fields]
     out = []
     for i in range(len(fields[0][2])):

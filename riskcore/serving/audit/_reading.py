@@ -12,28 +12,25 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from riskcore.serving.audit import tables
-from riskcore.serving.audit.hashing import _decode, _kind_of
-from riskcore.serving.audit.tables import (
-    _INPUT_PREFIX,
-    _INPUTS_JSON,
+import riskcore.serving.audit._tables as tables  # HEADS_PAGE read at call time
+from riskcore.serving.audit._driver import fetch_binary, is_psycopg
+from riskcore.serving.audit._hashing import decode, kind_of
+from riskcore.serving.audit._store import AuditStore
+from riskcore.serving.audit._tables import (
     FIND_COLUMNS,
+    INPUT_PREFIX,
+    INPUTS_JSON,
     REASON_SEPARATOR,
     RECENT_COLUMNS,
-    _fetch_binary,
-    _is_psycopg,
     audit_ids,
     audit_requests,
     audit_segments,
 )
 
 __all__ = ["read_rows", "read_scored"]
-
 
 
 def _newest_chunks(conn: Connection, source: str | None, company_id: str | None) -> Iterator[tuple[Any, int]]:
@@ -52,7 +49,7 @@ def _newest_chunks(conn: Connection, source: str | None, company_id: str | None)
         return
     before: int | None = None
     while True:
-        stmt = select(*meta).order_by(h.seq.desc()).limit(tables._HEADS_PAGE)
+        stmt = select(*meta).order_by(h.seq.desc()).limit(tables.HEADS_PAGE)
         if source is not None:
             stmt = stmt.where(h.source == source)
         if before is not None:
@@ -76,18 +73,18 @@ def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
     if limit != math.inf:
         positions = positions[: int(limit)]
     picked = segment.take(pa.array(positions, pa.int64()))
-    json_inputs = {f.name for f in segment.schema if _kind_of(f) == "json"}
+    json_inputs = {f.name for f in segment.schema if kind_of(f) == "json"}
     out = []
     for row in picked.to_pylist():
         inputs = {}
         for name, value in row.items():
-            if name.startswith(_INPUT_PREFIX):
-                inputs[name[len(_INPUT_PREFIX):]] = json.loads(value) if name in json_inputs and value else value
+            if name.startswith(INPUT_PREFIX):
+                inputs[name[len(INPUT_PREFIX):]] = json.loads(value) if name in json_inputs and value else value
         reasons = row["reasons"] or ""
         item = (head.row_offset + row["row"], head.ts, head.request_id, head.caller, head.source, head.model_version,
                 head.bundle_hash, row["company_id"], row["p_default"], row["decision"], row["grade"],
                 reasons.split(REASON_SEPARATOR) if reasons else [],
-                hashlib.sha256(_INPUTS_JSON.encode(inputs).encode()).hexdigest())
+                hashlib.sha256(INPUTS_JSON.encode(inputs).encode()).hexdigest())
         out.append((*item, inputs) if with_inputs else item)
     return out
 
@@ -96,26 +93,27 @@ def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
     """One stored chunk of a committed request, decoded; None when it is not stored (``verify()`` says why)."""
     query = select(audit_segments.c.data).where(audit_segments.c.batch_id == head.batch_id,
                                                 audit_segments.c.chunk == chunk)
-    if _is_psycopg(conn):
-        found = _fetch_binary(conn, query)
+    if is_psycopg(conn):
+        found = fetch_binary(conn, query)
         data = found[0].data if found else None
     else:
         data = conn.execute(query).scalar()
-    return None if data is None else _decode(data, head.request_id, chunk)
+    return None if data is None else decode(data, head.request_id, chunk)
 
 
-def read_rows(conn: Connection, limit: int | None, source: str | None, company_id: str | None, *,
+def read_rows(store: AuditStore, limit: int | None, source: str | None, company_id: str | None, *,
               with_inputs: bool) -> pd.DataFrame:
     """The newest committed scores (of one company, from one source), as :meth:`AuditLog.recent` returns them."""
     wanted = math.inf if limit is None else limit
     out: list[tuple[Any, ...]] = []
-    for head, chunk in _newest_chunks(conn, source, company_id):
-        if len(out) >= wanted:
-            break
-        segment = _stored_chunk(conn, head, chunk)
-        if segment is None:
-            continue
-        out.extend(_rows_of(head, segment, company_id, wanted - len(out), with_inputs))
+    with store.reading() as conn:
+        for head, chunk in _newest_chunks(conn, source, company_id):
+            if len(out) >= wanted:
+                break
+            segment = _stored_chunk(conn, head, chunk)
+            if segment is None:
+                continue
+            out.extend(_rows_of(head, segment, company_id, wanted - len(out), with_inputs))
     columns = list(FIND_COLUMNS if with_inputs else RECENT_COLUMNS)
     frame = pd.DataFrame(out, columns=columns)
     frame["seq"] = frame["seq"].astype("int64")
@@ -124,12 +122,12 @@ def read_rows(conn: Connection, limit: int | None, source: str | None, company_i
     return frame
 
 
-def read_scored(conn: Connection, model_version: str, since: str | None, until: str | None) -> pd.DataFrame:
+def read_scored(store: AuditStore, model_version: str, since: str | None, until: str | None) -> pd.DataFrame:
     """Every score a model version gave in a time window, with its inputs, oldest first.
 
     Parameters
     ----------
-    conn : an open connection.
+    store : the audit trail's store.
     model_version : the model whose scores are read.
     since, until : ISO 8601 times (or dates) bounding the requests' commit time, ``since <= ts < until``.
 
@@ -147,17 +145,19 @@ def read_scored(conn: Connection, model_version: str, since: str | None, until: 
     if until:
         stmt = stmt.where(h.ts < until)
     frames = []
-    for head in conn.execute(stmt.order_by(h.seq)).all():
-        for chunk in range(head.n_chunks):
-            segment = _stored_chunk(conn, head, chunk)
-            if segment is None:
-                continue
-            frame = segment.select([c for c in segment.column_names
-                                    if c in ("company_id", "p_default", "grade") or c.startswith(_INPUT_PREFIX)])
-            # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
-            frame = frame.rename_columns([c.removeprefix(_INPUT_PREFIX) if c.startswith(_INPUT_PREFIX) else f"_{c}"
-                                          for c in frame.column_names]).to_pandas()
-            frames.append(frame.assign(seq=int(head.seq), ts=head.ts, _source=head.source, _request_id=head.request_id))
+    with store.reading() as conn:
+        for head in conn.execute(stmt.order_by(h.seq)).all():
+            for chunk in range(head.n_chunks):
+                segment = _stored_chunk(conn, head, chunk)
+                if segment is None:
+                    continue
+                frame = segment.select([c for c in segment.column_names
+                                        if c in ("company_id", "p_default", "grade") or c.startswith(INPUT_PREFIX)])
+                # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
+                frame = frame.rename_columns([c.removeprefix(INPUT_PREFIX) if c.startswith(INPUT_PREFIX) else f"_{c}"
+                                              for c in frame.column_names]).to_pandas()
+                frames.append(frame.assign(seq=int(head.seq), ts=head.ts, _source=head.source,
+                                           _request_id=head.request_id))
     if not frames:
         return pd.DataFrame(columns=["seq", "ts", "_company_id", "_p_default", "_grade", "_source", "_request_id"])
     return pd.concat(frames, ignore_index=True)
