@@ -44,7 +44,7 @@ from riskcore.identity import (
     can_do,
     can_open,
 )
-from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog
+from riskcore.workbench import AccessEvent, AccessEventKind, AuditLog
 
 # the only session-state entry about the person: the signed token
 TOKEN = "riskcore_session"

@@ -22,7 +22,7 @@ from dashboard.charts_monitoring import LIGHT_COLOURS
 from riskcore.evaluation.figures import ModelCurves
 
 if TYPE_CHECKING:
-    from riskcore.serving.audit import ModelMove
+    from riskcore.workbench import ModelMove
 
 __all__ = ["COLOURS", "MODELS", "cost_bars", "cost_pair", "grade_calibration", "ledger_table", "roc_pair",
            "swap_table"]

@@ -26,7 +26,7 @@ from riskcore.modelling.demo import DemoFiles
 from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
 from riskcore.modelling.tracking import ChampionRef
 from riskcore.modelling.train import TrainingResult
-from riskcore.serving.audit import AuditLog, ModelMove, VerifyResult
+from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog, ModelMove, VerifyResult
 from riskcore.serving.batch import ScoreJob
 from riskcore.serving.explain import Explanation, peer_percentiles, reason_codes
 from riskcore.serving.records import validate_record
@@ -44,6 +44,8 @@ __all__ = [
     "SECTION_IDS",
     "SIGNAL_STRONG_AUC",
     "TOO_GOOD_AUC",
+    "AccessEvent",
+    "AccessEventKind",
     "AuditLog",
     "ChampionRef",
     "Cluster",
