@@ -63,7 +63,7 @@ MISSING_SHARE_NOTED = 0.10
 """A group's missing share of a family's inputs is a limitation from this share on ..."""
 MISSING_RATIO_NOTED = 2.0
 """... when it is also at least this many times the share in the other rows."""
-MIN_DEFAULTS = 30
+STABLE_METRICS_DEFAULTS = 30
 """Fewer defaults than this in a part or segment make its metrics noisy (as on the Sectors page)."""
 MAX_DIRECTION_SENTENCES = 3
 """More contradicted directions than this are one limitation naming them all, not one each."""
@@ -173,7 +173,7 @@ def _periods(holdout: pd.DataFrame, spec: DatasetSpec, metrics: dict[str, Any], 
                                                                                                    str]:
     """AUC per hold-out period (validation and test) or, without periods, per cross-validation fold of the model."""
     if spec.time and spec.time in holdout and holdout[spec.time].notna().all():
-        table = _segment_rows(holdout, spec.time, n_resamples=_CURVE_RESAMPLES, min_defaults=MIN_DEFAULTS,
+        table = _segment_rows(holdout, spec.time, n_resamples=_CURVE_RESAMPLES, min_defaults=STABLE_METRICS_DEFAULTS,
                               random_state=seed)
         return table, spec.label(spec.time)
     chosen = next((c for c in metrics.get("candidates", []) if c.get("chosen")), None)
@@ -268,12 +268,12 @@ def _sample_limits(metrics: dict[str, Any]) -> list[str]:
     """Small test part and small segments."""
     out = []
     test = metrics.get("test", {})
-    if int(test.get("defaults", MIN_DEFAULTS)) < MIN_DEFAULTS:
+    if int(test.get("defaults", STABLE_METRICS_DEFAULTS)) < STABLE_METRICS_DEFAULTS:
         out.append(f"The test part holds only {int(test['defaults'])} defaults in {int(test.get('n', 0)):,} rows: "
                    "its metrics are noisy; read the intervals, not the point values.")
     segments = pd.DataFrame(metrics.get("segments") or [])
     if len(segments) and "small" in segments:
-        note = small_segments_note(segments, MIN_DEFAULTS)
+        note = small_segments_note(segments, STABLE_METRICS_DEFAULTS)
         if note:
             out.append("Per-sector results: " + note)
     return out
