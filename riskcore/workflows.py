@@ -33,8 +33,6 @@ from riskcore.config import TrainingConfig
 from riskcore.data.infer import extend_spec
 from riskcore.data.tabular import Table
 from riskcore.errors import SchemaError
-from riskcore.modelling.context import RunContext, known
-from riskcore.modelling.pipeline import TRAINING, LocalExecutor
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog, AuditRecord, Source
 from riskcore.serving.batch import CHUNK_ROWS, ChunkSink, FileRequest, FileSource, ScoreJob, score_in_chunks
@@ -134,6 +132,10 @@ def check_file(data: Table | pd.DataFrame, spec: DatasetSpec, *, positive: str |
     -------
     DataCheck
     """
+    # the training stages load scikit-learn's metrics and scipy.stats, which the API (scoring) never needs
+    from riskcore.modelling.context import RunContext, known
+    from riskcore.modelling.pipeline import TRAINING, LocalExecutor
+
     frame_in = data.frame if isinstance(data, Table) else data
     decimal = data.info.decimal if isinstance(data, Table) else "."
     dropped = [c for c in drop if c in frame_in]
@@ -141,19 +143,14 @@ def check_file(data: Table | pd.DataFrame, spec: DatasetSpec, *, positive: str |
     ctx = RunContext(spec, config=TrainingConfig(random_state=random_state), data=data, positive=positive,
                      drop=tuple(dropped), mode="report")
     LocalExecutor().run(TRAINING.until("screen_leaks" if leakage else "split"), ctx)
-    return _data_check(ctx)
-
-
-def _data_check(ctx: RunContext) -> DataCheck:
-    """What the first stages found, or why they stopped, as the CLI and the data-quality page show it."""
     report = known(ctx.quality, "the quality report")
     if ctx.stopped is not None:
         return DataCheck(report, None, None, (*ctx.notes, f"No split or leakage checks: {ctx.stopped}"),
                          skipped=ctx.stopped, has_target=ctx.has_target)
-    data, split, spec = known(ctx.prepared, "the prepared data"), known(ctx.split, "the split"), ctx.spec
-    ids = data.frame[spec.id] if spec.id and spec.id in data.frame else None
-    times = data.frame[spec.time] if spec.time and spec.time in data.frame else None
-    return DataCheck(report, split.summary(data.y, ids, times), ctx.leak, tuple(ctx.notes), split=split)
+    rows, split, spec = known(ctx.prepared, "the prepared data"), known(ctx.split, "the split"), ctx.spec
+    ids = rows.frame[spec.id] if spec.id and spec.id in rows.frame else None
+    times = rows.frame[spec.time] if spec.time and spec.time in rows.frame else None
+    return DataCheck(report, split.summary(rows.y, ids, times), ctx.leak, tuple(ctx.notes), split=split)
 
 
 # ---------------------------------------------------------------------------

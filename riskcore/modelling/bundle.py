@@ -30,7 +30,7 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,10 +39,12 @@ from riskcore.config import Costs
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
 from riskcore.evaluation.outcomes import strict_json
-from riskcore.evaluation.reference import ReferenceProfile
 from riskcore.modelling.calibration import Calibrator, calibrated_pd
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, write_model
+
+if TYPE_CHECKING:  # the reference loads scipy.stats, which scoring (the API's hot path) never needs
+    from riskcore.evaluation.reference import ReferenceProfile
 
 __all__ = ["ModelBundle", "bundle_hash", "json_ready", "load_bundle", "save_bundle", "verify_bundle", "write_json"]
 
@@ -168,6 +170,8 @@ class ModelBundle:
         BundleError
             When the bundle was written before monitoring existed (retrain to monitor it).
         """
+        from riskcore.evaluation.reference import ReferenceProfile  # scipy.stats: only monitoring needs it
+
         if self.reference_data is None:
             raise BundleError(f"model {self.version} was trained before riskcore kept a monitoring reference "
                               "profile; retrain it (python -m riskcore train) to monitor its portfolio")
