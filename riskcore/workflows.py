@@ -27,17 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import pandas as pd
 
+from riskcore.config import TrainingConfig
+from riskcore.data.infer import extend_spec
 from riskcore.data.tabular import Table
-from riskcore.errors import DataFileError
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog, Source
 from riskcore.serving.batch import CHUNK_ROWS, ChunkSink, FileRequest, FileSource, ScoreJob, score_in_chunks
 
 if TYPE_CHECKING:
-    from riskcore.config import Costs, Settings, TrainingConfig
+    from riskcore.config import Costs, Settings
     from riskcore.data.quality import QualityReport
     from riskcore.data.schema import DatasetSpec
     from riskcore.modelling.bundle import ModelBundle
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 Face = Source
-MIN_OUTCOMES = 3  # a split and the leakage checks need both outcomes at least this often
 
 
 def default_caller(face: Face) -> str:
@@ -110,8 +109,10 @@ def check_file(data: Table | pd.DataFrame, spec: DatasetSpec, *, positive: str |
     """Quality report, split and (optionally) leakage checks of a file, as training would see it.
 
     The file's columns unknown to ``spec`` are added as inferred features (so a
-    leaked column a user added is checked too); rows are cleaned and panel
-    features added exactly as :func:`riskcore.modelling.train.train` does before it splits.
+    leaked column a user added is checked too). The checks are the first stages of
+    the training run (:data:`riskcore.modelling.pipeline.TRAINING`: ``prepare``,
+    ``split`` and ``screen_leaks``) run in report mode: what would stop training is
+    reported, not raised, and every threshold is the one training applies.
 
     Parameters
     ----------
@@ -126,71 +127,25 @@ def check_file(data: Table | pd.DataFrame, spec: DatasetSpec, *, positive: str |
     -------
     DataCheck
     """
-    from riskcore.data.infer import extend_spec
-    from riskcore.data.quality import check_frame, clean_for_training, prepare_frame
+    # the training stages load scikit-learn's metrics and scipy.stats, which the API (scoring) never needs
+    from riskcore.modelling.context import RunContext, known
+    from riskcore.modelling.pipeline import TRAINING, LocalExecutor
 
     frame_in = data.frame if isinstance(data, Table) else data
     decimal = data.info.decimal if isinstance(data, Table) else "."
     dropped = [c for c in drop if c in frame_in]
     spec = extend_spec(spec, frame_in.drop(columns=dropped), decimal=decimal)
-    prepared = prepare_frame(data, spec)
-    report = check_frame(prepared)
-    has_target = bool(spec.target) and spec.target in prepared.frame
-    try:
-        frame, notes = clean_for_training(prepared, report, positive)
-    except DataFileError as err:
-        return DataCheck(report, None, None, (f"No split or leakage checks: {err}",), skipped=str(err),
-                         has_target=has_target)
-    frame = frame.drop(columns=[c for c in dropped if c in frame])
-    return _split_and_check(frame, spec, report, notes, leakage=leakage, random_state=random_state)
-
-
-def _split_and_check(frame: pd.DataFrame, spec: DatasetSpec, report: QualityReport, notes: list[str], *,
-                     leakage: bool, random_state: int) -> DataCheck:
-    """The split and the leakage checks of a cleaned frame, or the reason they cannot run."""
-    from riskcore.modelling.features import add_panel_features
-    from riskcore.modelling.leakage import run_leakage_checks
-    from riskcore.modelling.split import split_portfolio
-
-    y = frame[spec.target].to_numpy()
-    n_pos = int(y.sum())
-    if min(n_pos, len(y) - n_pos) < MIN_OUTCOMES:
-        why = (f"the file has {n_pos} default(s) in {len(y):,} usable rows; both outcomes must occur at least "
-               f"{MIN_OUTCOMES} times")
-        return DataCheck(report, None, None, (*notes, f"No split or leakage checks: {why}"), skipped=why)
-    frame = add_panel_features(frame, spec)
-    try:
-        split = split_portfolio(frame, y, time=spec.time, id=spec.id, random_state=random_state)
-    except DataFileError as err:
-        return DataCheck(report, None, None, (*notes, f"No split or leakage checks: {err}"), skipped=str(err))
-    ids = frame[spec.id] if spec.id and spec.id in frame else None
-    times = frame[spec.time] if spec.time and spec.time in frame else None
-    summary = split.summary(y, ids, times)
-    if split.note:
-        notes.append(split.note)
-    leak = None
-    if leakage:
-        columns, empty = _leakage_columns(frame, spec, split.train)
-        if empty:
-            notes.append(f"{len(empty)} column(s) have no value in the training rows and were left out of the "
-                         f"leakage checks: {', '.join(empty)}")
-        leak = run_leakage_checks(frame, y, spec, split, columns=columns, random_state=random_state)
-    return DataCheck(report, summary, leak, tuple(notes), split=split)
-
-
-def _leakage_columns(frame: pd.DataFrame, spec: DatasetSpec, train: np.ndarray) -> tuple[list[str], list[str]]:
-    """The columns :func:`run_leakage_checks` would check by default, split into usable and empty ones.
-
-    A column without a single value in the training rows carries no signal, and
-    the quick models of the signal-share check cannot be fitted on it (e.g. a
-    year-on-year change in a file holding one year).
-    """
-    roles = set(spec.role_columns) - set(spec.feature_names)
-    columns = [c for c in spec.model_inputs if c in frame]
-    columns += [c for c in frame.columns if c not in columns and c not in roles and not str(c).startswith("__")]
-    rows = frame.iloc[train]
-    empty = [c for c in columns if rows[c].isna().all()]
-    return [c for c in columns if c not in empty], empty
+    ctx = RunContext(spec, config=TrainingConfig(random_state=random_state), data=data, positive=positive,
+                     drop=tuple(dropped), mode="report")
+    LocalExecutor().run(TRAINING.until("screen_leaks" if leakage else "split"), ctx)
+    report = known(ctx.quality, "the quality report")
+    if ctx.stopped is not None:
+        return DataCheck(report, None, None, (*ctx.notes, f"No split or leakage checks: {ctx.stopped}"),
+                         skipped=ctx.stopped, has_target=ctx.has_target)
+    rows, split, spec = known(ctx.prepared, "the prepared data"), known(ctx.split, "the split"), ctx.spec
+    ids = rows.frame[spec.id] if spec.id and spec.id in rows.frame else None
+    times = rows.frame[spec.time] if spec.time and spec.time in rows.frame else None
+    return DataCheck(report, split.summary(rows.y, ids, times), ctx.leak, tuple(ctx.notes), split=split)
 
 
 # ---------------------------------------------------------------------------

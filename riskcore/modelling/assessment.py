@@ -5,15 +5,14 @@
    :func:`baseline` — a logistic regression calibrated the same way, for comparison;
 8. :func:`riskcore.modelling.importance.importance_table` — importances and their warnings;
 
-and the records the bundle keeps of them: :func:`run_metrics` (``metrics.json``),
-:func:`split_info` and :func:`holdout_frame` (the scored validation and test rows).
+and the records the bundle keeps of them: :func:`split_info` (the split as plain data) and
+:func:`holdout_frame` (the scored validation and test rows); ``metrics.json`` itself is
+:func:`riskcore.modelling.recording.run_metrics`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,15 +24,13 @@ from riskcore.evaluation.costs import business_impact
 from riskcore.evaluation.curves import segment_table
 from riskcore.evaluation.metrics import evaluate, oracle_metrics, roc_auc
 from riskcore.evaluation.reliability import expected_calibration_error
-from riskcore.modelling.calibration import fit_calibrator
-from riskcore.modelling.leakage import LeakageReport
+from riskcore.modelling.calibration import calibrated_pd, fit_calibrator
 from riskcore.modelling.models import make_pipeline, raw_score
-from riskcore.modelling.search import CandidateResult
 from riskcore.modelling.split import Split
-from riskcore.modelling.stages import Calibrated, Cutoff, Parts, PreparedData, SearchOutcome, calibration_rows
+from riskcore.modelling.stages import Calibrated, Cutoff, Parts, SearchOutcome, calibration_rows
 from riskcore.numeric import expit
 
-__all__ = ["Assessment", "Baseline", "assess", "baseline", "holdout_frame", "run_metrics", "split_info"]
+__all__ = ["Assessment", "Baseline", "assess", "baseline", "holdout_frame", "split_info"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +55,6 @@ class Baseline:
 
 def _calibration_report(calibrated: Calibrated, parts: Parts, config: TrainingConfig) -> dict[str, Any]:
     """How the calibrator was fitted, and the ECE of both calibrators on validation and test."""
-    from riskcore.modelling.bundle import calibrated_pd
-
     report: dict[str, Any] = {"method": config.calibration, "fitted_on": config.calibrate_on,
                               "rows": calibrated.rows, "defaults": calibrated.defaults}
     for m, c in calibrated.calibrators.items():
@@ -104,8 +99,6 @@ def baseline(search: SearchOutcome, pipeline: Any, parts: Parts, spec: DatasetSp
     None when logistic regression was not among the candidates. When it was
     chosen, the model itself is the baseline.
     """
-    from riskcore.modelling.bundle import calibrated_pd
-
     logit_cand = next((c for c in search.candidates if c.kind == "logistic"), None)
     if logit_cand is None:
         return None
@@ -134,55 +127,6 @@ def split_info(split: Split, frame: pd.DataFrame, y: np.ndarray, spec: DatasetSp
     }
 
 
-def _file_sha256(source: str | None) -> str | None:
-    """SHA-256 of the training file, when the data came from one that is still there (the report names it)."""
-    import hashlib
-
-    if not source or not Path(source).is_file():
-        return None
-    digest = hashlib.sha256()
-    with Path(source).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def run_metrics(*, version: str, created: datetime, chosen: CandidateResult, config: TrainingConfig,
-                data: PreparedData, inputs: list[str], source: str | None, spec: DatasetSpec,
-                split: dict[str, Any], candidates: list[CandidateResult], assessment: Assessment,
-                threshold: float, costs: Costs, base: Baseline | None, importances: pd.DataFrame,
-                leak: LeakageReport, warnings: list[str], trained_by: str | None = None) -> dict[str, Any]:
-    """The content of ``metrics.json``: the model, the data, the split, every measurement and finding."""
-    top = importances.iloc[0]
-    n_pos = data.n_defaults
-    return {
-        "model": {"kind": chosen.kind, "version": version, "params": chosen.params,
-                  "calibration": config.calibration, "profile": config.profile,
-                  "trained_at": created.isoformat(), "smote": config.smote, "monotone": config.monotone,
-                  "seed": config.random_state, "trained_by": trained_by},
-        "data": {"rows": int(len(data.frame)), "defaults": n_pos, "default_rate": n_pos / len(data.frame),
-                 "cleaning": data.clean_notes, "features": inputs, "source": source, "spec": spec.name,
-                 "sha256": _file_sha256(source),
-                 "quality": [{"check": f.check, "severity": f.severity, "column": f.column, "count": int(f.count),
-                              "message": f.message} for f in data.quality.findings]},
-        "split": split,
-        "candidates": [c.as_dict() for c in candidates],
-        "validation": assessment.validation,
-        "test": assessment.test,
-        "threshold": float(threshold),
-        "costs": {"fn": costs.fn, "fp": costs.fp, "lgd": costs.lgd, "mode": costs.mode},
-        "business": assessment.business,
-        "calibration": assessment.calibration,
-        "segments": assessment.segments.to_dict(orient="records"),
-        "oracle": assessment.oracle,
-        "baseline": base.metrics if base is not None else None,
-        "importance": {"top_feature": str(top["feature"]), "top_share": float(top["share"]),
-                       "method": "permutation (validation AUC lost when the column is shuffled)"},
-        "leakage": [f.as_dict() for f in leak.findings],
-        "warnings": warnings,
-    }
-
-
 def holdout_frame(parts: Parts, inputs: list[str], spec: DatasetSpec, calibrated: Calibrated,
                   p_baseline: np.ndarray | None) -> pd.DataFrame:
     """The validation and test rows with their outcome and every score the bundle's reports need.
@@ -191,8 +135,6 @@ def holdout_frame(parts: Parts, inputs: list[str], spec: DatasetSpec, calibrated
     ``score_raw``, ``p_default``, ``p_uncalibrated``, ``p_isotonic``, ``p_platt``
     and, with a baseline, ``p_baseline`` (NaN on validation rows).
     """
-    from riskcore.modelling.bundle import calibrated_pd
-
     keep = [c for c in (spec.id, spec.time, spec.segment, spec.name_column, spec.exposure, spec.oracle) if c]
     holdout = pd.concat([parts.X_validation.assign(part="validation"), parts.X_test.assign(part="test")],
                         ignore_index=True)

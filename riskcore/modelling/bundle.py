@@ -17,8 +17,9 @@ Layout (every file but ``manifest.json`` is listed in it with its SHA-256)::
     holdout.parquet    validation and test rows with their scores, for the dashboard
 
 Nothing here is a pickle: LightGBM and XGBoost models are their own text/JSON
-formats, scikit-learn estimators use skops with an allowlist kept in this module,
-everything else is JSON or Parquet. :func:`load_bundle` verifies every hash (and
+formats, scikit-learn estimators use skops with an allowlist (those files, and the
+scorers read back from them, are :mod:`riskcore.modelling.scorers`), everything else
+is JSON or Parquet. :func:`load_bundle` verifies every hash (and
 refuses missing or unexpected files) **before** anything is deserialised.
 """
 
@@ -38,24 +39,16 @@ from riskcore.config import Costs
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
 from riskcore.evaluation.outcomes import strict_json
+from riskcore.modelling.calibration import Calibrator, calibrated_pd
 from riskcore.modelling.features import FeatureBuilder
-from riskcore.numeric import expit, logit
+from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, write_model
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the reference loads scipy.stats, which scoring (the API's hot path) never needs
     from riskcore.evaluation.reference import ReferenceProfile
-    from riskcore.modelling.calibration import Calibrator
 
-__all__ = ["SKOPS_ALLOWLIST", "ModelBundle", "Scorer", "bundle_hash", "calibrated_pd", "load_bundle", "save_bundle",
-           "verify_bundle"]
+__all__ = ["ModelBundle", "bundle_hash", "json_ready", "load_bundle", "save_bundle", "verify_bundle", "write_json"]
 
 FORMAT_VERSION = 1
-# Types skops may rebuild beyond its own defaults. Anything else in a file is refused.
-SKOPS_ALLOWLIST: tuple[str, ...] = (
-    "numpy.dtype",
-    "riskcore.modelling.models.EmptyColumnFiller",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-)
 _MANIFEST = "manifest.json"
 
 
@@ -90,132 +83,6 @@ def write_json(path: Path, obj: Any) -> None:
     """Strict JSON (no NaN), sorted keys, UTF-8."""
     path.write_text(json.dumps(strict_json(obj), indent=1, sort_keys=True, default=_json_default,
                                allow_nan=False), encoding="utf-8")
-
-
-# ---------------------------------------------------------------------------
-# scorers: the fitted model without scikit-learn's per-call overhead
-# ---------------------------------------------------------------------------
-
-class Scorer:
-    """Raw log-odds scores from the model matrix of :class:`~riskcore.modelling.features.FeatureBuilder`."""
-
-    kind: str = ""
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds score per row."""
-        raise NotImplementedError
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray | None:
-        """Per-feature contributions in log-odds (rows × (features + 1), last = base), or None."""
-        return None
-
-
-class LightGBMScorer(Scorer):
-    """A LightGBM booster read from its text format."""
-
-    kind = "lightgbm"
-
-    def __init__(self, model_str: str):
-        import lightgbm as lgb
-
-        self.booster = lgb.Booster(model_str=model_str)
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds score per row."""
-        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=1 if len(matrix) < 1000 else 0),
-                          dtype=float)
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions from the booster itself (``pred_contrib``)."""
-        return np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=float)
-
-
-class XGBoostScorer(Scorer):
-    """An XGBoost booster read from its JSON format."""
-
-    kind = "xgboost"
-
-    def __init__(self, raw_json: bytes):
-        import xgboost as xgb
-
-        self.booster = xgb.Booster()
-        self.booster.load_model(bytearray(raw_json))
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds score per row."""
-        return np.asarray(self.booster.inplace_predict(matrix, predict_type="margin"), dtype=float)
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions from the booster itself (``pred_contribs``)."""
-        import xgboost as xgb
-
-        return np.asarray(self.booster.predict(xgb.DMatrix(matrix, missing=np.nan), pred_contribs=True), dtype=float)
-
-
-class SklearnScorer(Scorer):
-    """A scikit-learn estimator (optionally behind fitted transformers)."""
-
-    def __init__(self, kind: str, model: Any, transform: Any = None):
-        self.kind = kind
-        self.model = model
-        self.transform = transform
-
-    def prepared(self, matrix: np.ndarray) -> np.ndarray:
-        """The matrix after the fitted transformers, as the final estimator sees it."""
-        return self.transform.transform(matrix) if self.transform is not None else matrix
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds score per row.
-
-        A logistic model's score is the dot product of each row with the coefficients, taken row by
-        row (``einsum``) rather than by BLAS's matrix-vector product, whose last bit depends on how
-        many rows go in together: a company's score must not depend on the chunk or the partition
-        it was scored in.
-        """
-        m = self.prepared(matrix)
-        if self.kind == "logistic" and hasattr(self.model, "coef_") and np.ndim(self.model.coef_) == 2 \
-                and self.model.coef_.shape[0] == 1:
-            coef = np.asarray(self.model.coef_, dtype=float)[0]
-            dense = m.toarray() if hasattr(m, "toarray") else np.asarray(m, dtype=float)
-            return np.einsum("ij,j->i", dense, coef) + float(self.model.intercept_[0])
-        if hasattr(self.model, "decision_function") and self.kind == "logistic":
-            return np.asarray(self.model.decision_function(m), dtype=float)
-        return logit(self.model.predict_proba(m)[:, 1])
-
-
-class _TransformedNative(Scorer):
-    """A native booster behind fitted transformers (used with SMOTE's imputer)."""
-
-    def __init__(self, inner: Scorer, transform: Any):
-        self.inner, self.transform, self.kind = inner, transform, inner.kind
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        return self.inner.raw(self.transform.transform(matrix))
-
-
-class EnsembleScorer(Scorer):
-    """Soft voting: the mean of the members' probabilities, as log-odds."""
-
-    kind = "ensemble"
-
-    def __init__(self, members: list[tuple[FeatureBuilder, Scorer]]):
-        self.members = members
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Raw log-odds of the averaged member probabilities (matrix from the first member's builder)."""
-        probs = [expit(s.raw(matrix)) for _, s in self.members]
-        return logit(np.mean(probs, axis=0))
-
-
-def calibrated_pd(calibrator: Calibrator, raw: np.ndarray) -> np.ndarray:
-    """The calibrated PD, floored at Basel's 0.05% for corporates.
-
-    An isotonic step whose validation rows had no default would otherwise give a
-    PD of exactly zero, which no validator accepts as an estimate.
-    """
-    from riskcore.evaluation.grading import PD_FLOOR
-
-    return np.clip(calibrator.predict(raw), PD_FLOOR, 1.0)
 
 
 # ---------------------------------------------------------------------------
@@ -303,7 +170,7 @@ class ModelBundle:
         BundleError
             When the bundle was written before monitoring existed (retrain to monitor it).
         """
-        from riskcore.evaluation.reference import ReferenceProfile
+        from riskcore.evaluation.reference import ReferenceProfile  # scipy.stats: only monitoring needs it
 
         if self.reference_data is None:
             raise BundleError(f"model {self.version} was trained before riskcore kept a monitoring reference "
@@ -334,24 +201,11 @@ def _split_pipeline(pipeline: Any) -> tuple[FeatureBuilder, list[tuple[str, Any]
 
 
 def _save_member(folder: Path, kind: str, pipeline: Any) -> None:
-    import skops.io as sio
-    from sklearn.pipeline import Pipeline
-
+    """One member's files: the feature step's state, then the model in its own format."""
     folder.mkdir(parents=True, exist_ok=True)
     fb, middle, model = _split_pipeline(pipeline)
     write_json(folder / "features.json", fb.state())
-    if kind == "lightgbm":
-        (folder / "model.txt").write_text(model.booster_.model_to_string(), encoding="utf-8")
-        if middle:
-            sio.dump(Pipeline(middle), folder / "transform.skops")
-    elif kind == "xgboost":
-        (folder / "model.json").write_bytes(bytes(model.get_booster().save_raw("json")))
-        if middle:
-            sio.dump(Pipeline(middle), folder / "transform.skops")
-    else:
-        sio.dump(model, folder / "model.skops")
-        if middle:
-            sio.dump(Pipeline(middle), folder / "transform.skops")
+    write_model(folder, kind, model, middle)
 
 
 def save_bundle(
@@ -455,31 +309,10 @@ def verify_bundle(folder: str | Path, expected_hash: str | None = None) -> dict[
     return manifest
 
 
-def _load_skops(path: Path) -> Any:
-    import skops.io as sio
-
-    untrusted = set(sio.get_untrusted_types(file=path))
-    unknown = sorted(untrusted - set(SKOPS_ALLOWLIST))
-    if unknown:
-        raise BundleError(f"{path.name} contains types riskcore does not load: {', '.join(unknown)}")
-    return sio.load(path, trusted=sorted(untrusted))
-
-
 def _load_member(folder: Path, kind: str, spec: DatasetSpec) -> tuple[FeatureBuilder, Scorer]:
+    """One member's feature step and scorer."""
     fb = FeatureBuilder.from_state(spec, json.loads((folder / "features.json").read_text(encoding="utf-8")))
-    transform = _load_skops(folder / "transform.skops") if (folder / "transform.skops").exists() else None
-    scorer: Scorer
-    if kind == "lightgbm":
-        scorer = LightGBMScorer((folder / "model.txt").read_text(encoding="utf-8"))
-        if transform is not None:
-            scorer = _TransformedNative(scorer, transform)
-    elif kind == "xgboost":
-        scorer = XGBoostScorer((folder / "model.json").read_bytes())
-        if transform is not None:
-            scorer = _TransformedNative(scorer, transform)
-    else:
-        scorer = SklearnScorer(kind, _load_skops(folder / "model.skops"), transform)
-    return fb, scorer
+    return fb, read_scorer(folder, kind)
 
 
 def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBundle:
@@ -495,8 +328,6 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     BundleError
         When verification fails or the bundle's kind is unknown.
     """
-    from riskcore.modelling.calibration import Calibrator
-
     folder = Path(folder)
     verify_bundle(folder, expected_hash)
     info = json.loads((folder / "bundle.json").read_text(encoding="utf-8"))

@@ -24,12 +24,14 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from riskcore.errors import BundleError, Problem, SchemaError
+from riskcore.evaluation.grading import PD_FLOOR
 from riskcore.evaluation.inputs import check_inputs
 from riskcore.numeric import expit, logit
 
 __all__ = [
     "CalibrationMethod",
     "Calibrator",
+    "calibrated_pd",
     "fit_calibrator",
 ]
 
@@ -158,6 +160,15 @@ class Calibrator:
             raise ValueError(f"method={method!r} is unknown; use 'isotonic' or 'platt'")
         except (KeyError, TypeError, ValueError) as err:
             raise BundleError(f"the stored calibrator is not valid: {err}") from None
+
+
+def calibrated_pd(calibrator: Calibrator, raw: np.ndarray) -> np.ndarray:
+    """The calibrated PD, floored at Basel's 0.05% for corporates.
+
+    An isotonic step whose validation rows had no default would otherwise give a
+    PD of exactly zero, which no validator accepts as an estimate.
+    """
+    return np.clip(calibrator.predict(raw), PD_FLOOR, 1.0)
 
 
 def fit_calibrator(

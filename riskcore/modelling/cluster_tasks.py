@@ -26,6 +26,7 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import read_table
 from riskcore.errors import MissingColumnError
 from riskcore.modelling.features import FeatureBuilder, add_panel_features
+from riskcore.modelling.models import raw_score
 
 __all__ = ["KEY_Y", "PartitionKeys", "PreparedPartition", "booster_params", "heldout_columns", "merge_notes",
            "outcomes", "partition_keys", "prepare_partition", "score_rows", "take_rows", "training_matrix"]
@@ -115,8 +116,6 @@ def score_rows(part: PreparedPartition, positions: np.ndarray, pipeline: Any, co
     Columns: ``columns`` (those the partition has), ``y``, ``score_raw`` (log-odds, as
     :func:`riskcore.modelling.models.raw_score` computes it).
     """
-    from riskcore.modelling.models import raw_score
-
     rows = take_rows(part, positions)
     out = rows[[c for c in columns if c in rows]].copy()
     out["y"] = part.y[np.asarray(positions, dtype=np.int64)]

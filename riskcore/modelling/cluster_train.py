@@ -1,6 +1,8 @@
 """One training run on a Dask cluster, for a portfolio partitioned into files: the bundle of a local run.
 
-:func:`train_on_cluster` runs the stages of :func:`riskcore.modelling.train.train` where the data is:
+:func:`train_on_cluster` runs the stages of :data:`riskcore.modelling.pipeline.TRAINING`, the list a local run
+runs, with a :class:`DaskExecutor`: its own steps for the stages ``prepare``, ``split``, ``refit`` and
+``calibrate`` run where the data is, the other stages are the local ones on the sample or on every held-out row:
 
 1. **Prepare on the workers.** Each partition file is read by riskcore's tolerant reader, validated,
    cleaned by the training-data policy and given its panel features on a worker
@@ -32,7 +34,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,26 +41,24 @@ import numpy as np
 import pandas as pd
 
 from riskcore.config import Costs, TrainingConfig
-from riskcore.data.quality import QualityReport, check_frame, freeze_typical_ranges
+from riskcore.data.quality import check_frame, freeze_typical_ranges
 from riskcore.data.schema import DatasetSpec
-from riskcore.errors import ConfigError, DataFileError, LeakageError, MissingColumnError, RiskcoreError
-from riskcore.evaluation.reference import build_reference
-from riskcore.modelling import assessment, cluster_tasks, publish, soundness, stages
-from riskcore.modelling.importance import importance_table, importance_warnings
-from riskcore.modelling.leakage import LeakageReport, check_preprocessing
+from riskcore.errors import ConfigError, DataFileError, RiskcoreError
+from riskcore.modelling import cluster_tasks, stages
+from riskcore.modelling.context import HeldOut, Rows, RunContext, known
 from riskcore.modelling.models import raw_score
+from riskcore.modelling.pipeline import Budget, LocalExecutor, Stage, Step, run_training
+from riskcore.modelling.result import TrainingResult
 from riskcore.modelling.sampling import stratified_sample, sub_split
 from riskcore.modelling.search import build_pipeline
 from riskcore.modelling.split import Split, split_portfolio
-from riskcore.modelling.train import TrainingResult, _mlflow_metrics, _mlflow_params
+from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # dask's distributed is a heavy optional library, imported only when a cluster is used
     from distributed import Client, Future
 
-    from riskcore.modelling.tracking import Tracker
-
-__all__ = ["SAMPLED_STATISTICS", "train_on_cluster"]
+__all__ = ["SAMPLED_STATISTICS", "DaskExecutor", "train_on_cluster"]
 
 SAMPLED_STATISTICS = ("quality report", "leakage checks", "typical ranges", "feature step", "hyper-parameter search",
                       "permutation importance", "soundness and sensitivity", "data profile", "reference feature bins",
@@ -151,14 +150,8 @@ def _check_portfolio(data: _Portfolio, spec: DatasetSpec, costs: Costs, files: S
             raise DataFileError(f"{int((spread > 1).sum()):,} companies (for one, {spread[spread > 1].index[0]!r}) "
                                 "have rows in more than one partition; panel features read a company's earlier "
                                 f"rows, so partition the portfolio by {spec.id!r}, not by period")
-    n_pos, n_neg = int(data.y.sum()), int(len(data.y) - data.y.sum())
-    if n_pos < stages.MIN_DEFAULTS or n_neg < stages.MIN_DEFAULTS:
-        raise DataFileError(f"the target column {spec.target!r} has {n_pos} defaults and {n_neg} non-defaults in "
-                            f"{len(files):,} partition(s) after cleaning; training needs at least "
-                            f"{stages.MIN_DEFAULTS} of each — add rows, or check that the right column is the target")
-    if costs.mode == "exposure" and not (spec.exposure and spec.exposure in data.columns):
-        raise MissingColumnError(spec.exposure or "exposure",
-                                 "exposure cost mode needs an exposure column (--exposure COL)")
+    stages.require_outcomes(data.y, spec.target, f" in {len(files):,} partition(s)")
+    stages.require_exposure(spec, data.columns, costs)
 
 
 def _strata(data: _Portfolio, split: Split, spec: DatasetSpec) -> pd.DataFrame:
@@ -219,71 +212,6 @@ def _score_heldout(client: Client, data: _Portfolio, split: Split, pipeline: Any
     return out[0], out[1]
 
 
-def _calibrated(raw_va: np.ndarray, y_va: np.ndarray, raw_te: np.ndarray,
-                calibrators: dict[str, Any] | None, method: str) -> stages.Calibrated:
-    """Both calibrators fitted on the validation scores (unless given), and the PDs of ``method``."""
-    from riskcore.modelling.bundle import calibrated_pd
-    from riskcore.modelling.calibration import fit_calibrator
-
-    cals = calibrators or {m: fit_calibrator(raw_va, y_va, method=m) for m in ("isotonic", "platt")}
-    cal = cals[method]
-    return stages.Calibrated(raw_va, raw_te, cals, calibrated_pd(cal, raw_va), calibrated_pd(cal, raw_te),
-                             rows=int(len(y_va)), defaults=int(np.sum(y_va)))
-
-
-@dataclass(frozen=True)
-class _Run:
-    """What the save stage needs of a cluster run."""
-
-    pipeline: Any
-    search: stages.SearchOutcome
-    data: stages.PreparedData
-    sample: stages.Parts
-    sample_calibrated: stages.Calibrated
-    parts: stages.Parts
-    calibrated: stages.Calibrated
-    cutoff: stages.Cutoff
-    found: assessment.Assessment
-    importances: pd.DataFrame
-    warnings: list[str]
-    split: Split
-    inputs: list[str]
-    cluster: dict[str, Any]
-    blocks: dict[str, Any]
-
-
-def _save(models_dir: str | Path, run: _Run, leak: LeakageReport, spec: DatasetSpec, config: TrainingConfig,
-          costs: Costs, source: str | None, trained_by: str | None = None) -> tuple[str, Path, Any, dict[str, Any]]:
-    """Stage 9: the bundle of a local run, its sampled parts (profile, holdout, feature bins) from the sample."""
-    chosen = run.search.chosen
-    created = datetime.now(UTC)
-    version, bundle_dir = publish.claim_version(Path(models_dir), f"{chosen.kind}-{created.strftime('%Y%m%dT%H%M%SZ')}")
-    metrics = assessment.run_metrics(
-        version=version, created=created, chosen=chosen, config=config, data=run.data, inputs=run.inputs,
-        source=source, trained_by=trained_by, spec=spec,
-        split=assessment.split_info(run.split, run.data.frame, run.data.y, spec),
-        candidates=run.search.candidates, assessment=run.found, threshold=run.cutoff.threshold, costs=costs,
-        base=None, importances=run.importances, leak=leak, warnings=run.warnings)
-    metrics.update(run.blocks)  # soundness, sensitivity and (with monotone constraints) monotone
-    metrics["cluster"] = run.cluster
-    info = {"version": version, "created_at": created.isoformat(), "threshold": float(run.cutoff.threshold),
-            "costs": metrics["costs"], "calibration": config.calibration, "params": chosen.params,
-            "training_rows": int(len(run.split.train)), "test_auc": run.found.test["auc"], "profile": config.profile,
-            "engine": "dask"}
-    sc = run.sample_calibrated
-    content = publish.BundleContent(
-        info=info, calibrators=dict(run.calibrated.calibrators), metrics=metrics, importances=run.importances,
-        profile=publish.data_profile(run.sample.X_train, spec, run.sample.y_train,
-                                     publish.feature_builder(run.pipeline)),
-        holdout=assessment.holdout_frame(run.sample, run.inputs, spec, sc, None),
-        reference=build_reference(spec, run.sample.X_train,
-                                  np.concatenate([run.calibrated.p_validation, run.calibrated.p_test]),
-                                  run.calibrated.p_test, run.parts.y_test).as_dict())
-    bundle = publish.save_and_verify(bundle_dir, pipeline=run.pipeline, kind=chosen.kind, spec=spec, content=content,
-                                     X_test=run.sample.X_test, p_test=sc.p_test)
-    return version, bundle_dir, bundle, metrics
-
-
 @dataclass(frozen=True)
 class _Sampled:
     """The stratified sample on the client: its rows, outcomes, split, and the spec frozen on it."""
@@ -316,17 +244,96 @@ def _sample_note(sampled: _Sampled, data: _Portfolio, sample_rows: int, seed: in
             "threshold and the test metrics used every validation and test row (calibrated on the validation rows)")
 
 
-def _assess_heldout(held_va: pd.DataFrame, held_te: pd.DataFrame, sampled: _Sampled, spec: DatasetSpec,
-                    config: TrainingConfig, costs: Costs) -> tuple[stages.Parts, stages.Calibrated, stages.Cutoff,
-                                                                   assessment.Assessment]:
-    """Stages 6–7 on every held-out row: calibrate on validation, threshold on validation, evaluate on test."""
-    va, te = (h.drop(columns=["y", "score_raw"]) for h in (held_va, held_te))
-    parts = stages.Parts(sampled.parts.X_train, sampled.parts.y_train, va, held_va["y"].to_numpy().astype(int), te,
-                         held_te["y"].to_numpy().astype(int))
-    calibrated = _calibrated(held_va["score_raw"].to_numpy(dtype=float), parts.y_validation,
-                             held_te["score_raw"].to_numpy(dtype=float), None, config.calibration)
-    cutoff = stages.choose_cutoff(parts, calibrated, spec, costs)
-    return parts, calibrated, cutoff, assessment.assess(parts, calibrated, cutoff, spec, config, costs)
+class DaskExecutor(LocalExecutor):
+    """Runs the training stages where a partitioned portfolio is, on a Dask cluster.
+
+    Its own steps replace four stages of :data:`~riskcore.modelling.pipeline.TRAINING`: ``prepare`` (each
+    partition prepared on a worker), ``split`` (the split from the keys, then the stratified sample gathered),
+    ``refit`` (XGBoost on every training row) and ``calibrate`` (every held-out row scored on the workers).
+    The other stages are the local ones, on the sample (the rows in this process) or on every held-out row.
+    One executor serves one run: it keeps the partitions' handles between the stages.
+    """
+
+    _ON_THE_SAMPLE = {"importance": "measuring feature importance on the sample",
+                      "soundness": "measuring the model's directions and sensitivity on the sample"}
+
+    def __init__(self, client: Client, files: Sequence[Path], *, sample_rows: int):
+        self.client, self.files, self.sample_rows = client, list(files), sample_rows
+        self._data: _Portfolio | None = None
+        self._sampled: _Sampled | None = None
+        self._steps = {
+            "prepare": Step(self._prepare, lambda ctx: f"preparing {len(self.files):,} partition(s) on the cluster"),
+            "split": Step(self._split, "splitting by the keys"),
+            "refit": Step(self._refit, lambda ctx: f"training XGBoost on {len(known(ctx.split, 'the split').train):,} "
+                                                   "rows on the cluster"),
+            "calibrate": Step(self._calibrate, "scoring the validation and test rows on the cluster"),
+        }
+
+    def step(self, stage: Stage) -> Step:
+        """The step that runs ``stage`` here: this executor's own, or the local one (saying it runs on the sample)."""
+        if stage.name in self._steps:
+            return self._steps[stage.name]
+        return replace(stage.step, message=self._ON_THE_SAMPLE[stage.name]) if stage.name in self._ON_THE_SAMPLE \
+            else stage.step
+
+    def _prepare(self, ctx: RunContext, budget: Budget) -> None:
+        """Each partition prepared and kept on its worker; the keys checked here as a local run checks the frame."""
+        data = _prepare(self.client, self.files, ctx.spec, ctx.positive)
+        _check_portfolio(data, ctx.spec, ctx.costs, self.files)
+        ctx.notes.extend(data.clean_notes)
+        self._data = data
+
+    def _split(self, ctx: RunContext, budget: Budget) -> None:
+        """The split from the keys; the stratified sample gathered, the spec frozen and the quality report on it."""
+        data = known(self._data, "the partitions")
+        split = split_portfolio(data.keys, data.y, time=ctx.spec.time, id=ctx.spec.id,
+                                random_state=ctx.config.random_state)
+        if split.note:
+            ctx.notes.append(split.note)
+        budget.report(0.5, "gathering the stratified sample")
+        sampled = _sample(self.client, data, split, ctx.spec, self.sample_rows, ctx.config.random_state)
+        ctx.spec = spec = sampled.spec
+        panel = {f.name for f in spec.panel_features}  # a file has none: the report reads the prepared columns
+        ctx.quality = check_frame(sampled.frame[[c for c in sampled.frame if c not in panel]], spec,
+                                  positive=ctx.positive)
+        ctx.prepared = stages.PreparedData(data.keys, data.y, ctx.quality, data.clean_notes)
+        ctx.split, ctx.rows = split, Rows(sampled.frame, sampled.y, sampled.split, sampled.parts)
+        ctx.extra_metrics = {"cluster": _cluster_info(self.files, data, sampled, self.sample_rows, ctx.config,
+                                                      cluster_tasks.heldout_columns(spec))}
+        ctx.extra_info = {"engine": "dask"}
+        ctx.extra_params = {"engine": "dask", "partitions": len(self.files), "sample_rows": int(len(sampled.positions))}
+        self._sampled = sampled
+
+    def _refit(self, ctx: RunContext, budget: Budget) -> None:
+        """XGBoost on every training row, its feature step fitted on the sample's; leakage check (a) on the sample."""
+        data, sampled = known(self._data, "the partitions"), known(self._sampled, "the sample")
+        chosen = known(ctx.search, "the search").chosen
+        pipeline: Any = build_pipeline(chosen, ctx.spec, ctx.config)
+        pipeline.steps[0][1].fit(sampled.parts.X_train, sampled.parts.y_train)
+        _train_booster(self.client, data, known(ctx.split, "the split"), pipeline)
+        stages.screen_preprocessing(pipeline, chosen.kind, sampled.parts, known(ctx.leak, "the leakage report"),
+                                    ctx.config)
+        ctx.pipeline = pipeline
+        ctx.notes.append(_sample_note(sampled, data, self.sample_rows, ctx.config.random_state))
+
+    def _calibrate(self, ctx: RunContext, budget: Budget) -> None:
+        """Every held-out row scored on its worker; calibrated and cut off on every validation row.
+
+        The sample's own held-out rows get the same calibrators, for what is measured on the sample.
+        """
+        data, sample = known(self._data, "the partitions"), known(self._sampled, "the sample").parts
+        held_va, held_te = _score_heldout(self.client, data, known(ctx.split, "the split"), ctx.pipeline, ctx.spec)
+        va, te = (h.drop(columns=["y", "score_raw"]) for h in (held_va, held_te))
+        parts = stages.Parts(sample.X_train, sample.y_train, va, held_va["y"].to_numpy().astype(int), te,
+                             held_te["y"].to_numpy().astype(int))
+        raw_va = held_va["score_raw"].to_numpy(dtype=float)
+        every = stages.calibrate_scores(raw_va, held_te["score_raw"].to_numpy(dtype=float), raw_va,
+                                        parts.y_validation, ctx.config.calibration)
+        ctx.heldout = HeldOut(parts, every)
+        ctx.cutoff = stages.choose_cutoff(parts, every, ctx.spec, ctx.costs)
+        ctx.calibrated = stages.calibrate_scores(
+            raw_score(ctx.pipeline, sample.X_validation), raw_score(ctx.pipeline, sample.X_test), raw_va,
+            sample.y_validation, ctx.config.calibration, calibrators=every.calibrators)
 
 
 def train_on_cluster(
@@ -373,107 +380,14 @@ def train_on_cluster(
     LeakageError
         When a leakage check fails and ``config.allow_leaks`` is false.
     """
-    t0 = time.monotonic()
+    started = time.monotonic()
     if sample_rows < 1_000:
         raise ConfigError(f"sample_rows must be at least 1,000 to cross-validate the search, not {sample_rows!r}")
     config, notes = _cluster_config(config)
-    costs = costs or Costs()
-    notes = [*spec.notes, *notes]
-    paths = [Path(f) for f in files]
-    progress(0.01, f"preparing {len(paths):,} partition(s) on the cluster")
-    data = _prepare(client, paths, spec, positive)
-    _check_portfolio(data, spec, costs, paths)
-    notes.extend(data.clean_notes)
-    progress(0.06, "splitting by the keys")
-    split = split_portfolio(data.keys, data.y, time=spec.time, id=spec.id, random_state=config.random_state)
-    if split.note:
-        notes.append(split.note)
-    progress(0.08, "gathering the stratified sample")
-    sampled = _sample(client, data, split, spec, sample_rows, config.random_state)
-    spec = sampled.spec
-    quality, inputs, leak, search = _screen_and_search(sampled, config, positive, progress, notes)
-    pipeline: Any = build_pipeline(search.chosen, spec, config)
-    pipeline.steps[0][1].fit(sampled.parts.X_train, sampled.parts.y_train)
-    progress(0.74, f"training XGBoost on {len(split.train):,} rows on the cluster")
-    _train_booster(client, data, split, pipeline)
-    _check_preprocessing(pipeline, sampled.parts, leak, config)
-    progress(0.82, "scoring the validation and test rows on the cluster")
-    held_va, held_te = _score_heldout(client, data, split, pipeline, spec)
-    parts, calibrated, cutoff, found = _assess_heldout(held_va, held_te, sampled, spec, config, costs)
-    progress(0.88, "measuring feature importance on the sample")
-    importances = importance_table(pipeline, sampled.parts.X_validation, sampled.parts.y_validation, inputs, spec,
-                                   "xgboost", config.random_state)
-    warnings = importance_warnings(importances, config.importance_warning, found.test["auc"],
-                                   found.oracle["auc"] if found.oracle else None)
-    notes.append(_sample_note(sampled, data, sample_rows, config.random_state))
-    s = sampled.parts
-    sample_calibrated = _calibrated(raw_score(pipeline, s.X_validation), s.y_validation, raw_score(pipeline, s.X_test),
-                                    calibrated.calibrators, config.calibration)
-    progress(0.90, "measuring the model's directions and sensitivity on the sample")
-    blocks = soundness.measure(pipeline, search.chosen, s, sample_calibrated, spec, inputs, config)
-    run = _Run(pipeline=pipeline, search=search,
-               data=stages.PreparedData(data.keys, data.y, quality, data.clean_notes), sample=s,
-               sample_calibrated=sample_calibrated, parts=parts, calibrated=calibrated, cutoff=cutoff, found=found,
-               importances=importances, warnings=warnings, split=split, inputs=inputs,
-               cluster=_cluster_info(paths, data, sampled, sample_rows, config, cluster_tasks.heldout_columns(spec)),
-               blocks=blocks)
-    progress(0.92, "saving the bundle")
-    version, bundle_dir, bundle, metrics = _save(models_dir, run, leak, spec, config, costs, source, trained_by)
-    result = TrainingResult(bundle_dir=bundle_dir, model_version=version, metrics=metrics,
-                            candidates=search.candidates, quality=quality, leakage=leak, split=split, notes=notes,
-                            seconds=time.monotonic() - t0)
-    if tracker is not None:
-        progress(0.96, "logging to MLflow")
-        _log_run(tracker, result, run, bundle, config=config, costs=costs, spec=spec, promote=promote)
-    result.seconds = time.monotonic() - t0
-    progress(1.0, "done")
-    return result
-
-
-def _screen_and_search(sampled: _Sampled, config: TrainingConfig, positive: str | None, progress: Progress,
-                       notes: list[str]) -> tuple[QualityReport, list[str], LeakageReport, stages.SearchOutcome]:
-    """Stages 1b, 3 and 4 on the sample: its quality report, the leakage checks (b)–(d), the search.
-
-    The quality report reads the sample's prepared columns (the panel features are left out, as a file has
-    none); ``notes`` gets the leakage and search notes.
-    """
-    spec = sampled.spec
-    panel = {f.name for f in spec.panel_features}
-    quality = check_frame(sampled.frame[[c for c in sampled.frame if c not in panel]], spec, positive=positive)
-    inputs = stages.model_inputs(sampled.frame, spec)
-    leak, leak_note = stages.screen_leaks(sampled.frame, sampled.y, spec, sampled.split, inputs, config)
-    search = stages.search(sampled.parts, spec, config, progress)
-    notes.extend(n for n in (leak_note, search.rows.note) if n)
-    return quality, inputs, leak, search
-
-
-def _log_run(tracker: Tracker, result: TrainingResult, run: _Run, bundle: Any, *, config: TrainingConfig,
-             costs: Costs, spec: DatasetSpec, promote: bool | None) -> None:
-    """Stage 10: the run logged and registered as a local run is, with the engine, partitions and sample size."""
-    chosen = run.search.chosen
-    params = {**_mlflow_params(chosen, config, run.split, run.data, costs, spec), "engine": "dask",
-              "partitions": len(run.cluster["partitions"]), "sample_rows": run.cluster["sample"]["rows"]}
-    reg = publish.log_to_tracker(
-        tracker, version=result.model_version, kind=chosen.kind, params=params,
-        metrics=_mlflow_metrics(run.found, run.cutoff.threshold, run.blocks),
-        candidates=[{**c.as_dict(), "fold_aucs": None} for c in run.search.candidates], bundle=bundle,
-        bundle_dir=result.bundle_dir, summary=result.summary(), promote=promote)
-    result.run_id, result.registry_version, result.promoted = reg.run_id, reg.registry_version, reg.promoted
-
-
-def _check_preprocessing(pipeline: Any, sample: stages.Parts, leak: LeakageReport, config: TrainingConfig) -> None:
-    """Leakage check (a) on the sample: the feature step matches one fitted on the training rows only.
-
-    Raises
-    ------
-    LeakageError
-        When it saw other rows and leaks are not allowed.
-    """
-    pre = check_preprocessing(pipeline, sample.X_train, pd.concat([sample.X_validation, sample.X_test],
-                                                                  ignore_index=True))
-    leak.findings.insert(0, pre)
-    if pre.status == "fail" and not config.allow_leaks:
-        raise LeakageError(f"training stopped: {pre.detail}", leak.findings)
+    ctx = RunContext(spec, config=config, costs=costs or Costs(), positive=positive, progress=progress,
+                     models_dir=Path(models_dir), tracker=tracker, promote=promote, source=source,
+                     trained_by=trained_by, notes=[*spec.notes, *notes], started=started)
+    return run_training(ctx, DaskExecutor(client, [Path(f) for f in files], sample_rows=sample_rows))
 
 
 def _cluster_info(files: Sequence[Path], data: _Portfolio, sampled: _Sampled, sample_rows: int,

@@ -51,6 +51,7 @@ __all__ = [
     "LeakageFinding",
     "LeakageReport",
     "Status",
+    "candidate_columns",
     "check_preprocessing",
     "run_leakage_checks",
 ]
@@ -416,6 +417,17 @@ def check_preprocessing(pipeline: Any, X_train: pd.DataFrame, X_other: pd.DataFr
 # all together
 # ---------------------------------------------------------------------------
 
+def candidate_columns(frame: pd.DataFrame, spec: DatasetSpec) -> list[str]:
+    """The columns the checklist tests by default: the spec's model inputs in ``frame``, then every other column.
+
+    Role columns (target, id, time, oracle…) and internal ``__`` columns are left out; a column the spec does
+    not know is kept, since a user may have left a leaked column in.
+    """
+    roles = set(spec.role_columns) - set(spec.feature_names)
+    columns = [c for c in spec.model_inputs if c in frame]
+    return columns + [c for c in frame.columns if c not in columns and c not in roles and not str(c).startswith("__")]
+
+
 def run_leakage_checks(
     frame: pd.DataFrame,
     y: np.ndarray,
@@ -444,9 +456,7 @@ def run_leakage_checks(
     """
     y = np.asarray(y, dtype=float)
     if columns is None:
-        roles = set(spec.role_columns) - set(spec.feature_names)
-        columns = [c for c in spec.model_inputs if c in frame]
-        columns += [c for c in frame.columns if c not in columns and c not in roles and not str(c).startswith("__")]
+        columns = candidate_columns(frame, spec)
     columns = [c for c in dict.fromkeys(columns) if c in frame]
     keys = {spec.target, spec.id, spec.time, spec.oracle}
     screened = [c for c in dict.fromkeys((*spec.post_event, *spec.never))

@@ -14,22 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
+from riskcore.modelling.bundle import ModelBundle, load_bundle, save_bundle
+from riskcore.modelling.calibration import Calibrator
+from riskcore.modelling.features import FeatureBuilder
+from riskcore.modelling.tracking import Tracker
 
-if TYPE_CHECKING:
-    from riskcore.modelling.bundle import ModelBundle
-    from riskcore.modelling.calibration import Calibrator
-    from riskcore.modelling.features import FeatureBuilder
-    from riskcore.modelling.tracking import Tracker
-
-__all__ = ["BundleContent", "Registration", "claim_version", "data_profile", "flat_metrics", "log_to_tracker",
-           "save_and_verify"]
+__all__ = ["BundleContent", "Registration", "claim_version", "data_profile", "feature_builder", "flat_metrics",
+           "log_to_tracker", "save_and_verify"]
 
 
 @dataclass(frozen=True)
@@ -143,8 +141,6 @@ def save_and_verify(bundle_dir: Path, *, pipeline: Any, kind: str, spec: Dataset
         When the reloaded bundle's PDs on the test rows differ from the fitted
         model's by more than 1e-6 — a bug, never a data problem.
     """
-    from riskcore.modelling.bundle import load_bundle, save_bundle
-
     members = list(pipeline.members) if kind == "ensemble" else None
     save_bundle(bundle_dir, pipeline=pipeline, kind=kind, spec=spec, info=content.info,
                 calibrators=content.calibrators, metrics=content.metrics, importances=content.importances,

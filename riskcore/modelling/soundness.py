@@ -29,8 +29,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from riskcore.config import TrainingConfig
 from riskcore.data.schema import FAMILIES, DatasetSpec, FeatureSpec
-from riskcore.modelling.calibration import Calibrator
+from riskcore.evaluation.grading import grade_index, grade_of
+from riskcore.modelling.calibration import Calibrator, calibrated_pd
+from riskcore.modelling.features import feature_layout
 from riskcore.modelling.models import MONOTONE_KINDS, monotone_kind, raw_score
+from riskcore.modelling.search import build_pipeline
 from riskcore.modelling.stages import Calibrated, Parts
 from riskcore.numeric import roc_auc
 
@@ -105,8 +108,6 @@ class CalibratedModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def p_default(self, X: pd.DataFrame) -> np.ndarray:
         """The calibrated PD of each row, floored as at scoring time."""
-        from riskcore.modelling.bundle import calibrated_pd
-
         if self.calibrator is None:
             raise ValueError("CalibratedModel needs a calibrator")
         return calibrated_pd(self.calibrator, raw_score(self.pipeline, X))
@@ -295,8 +296,6 @@ def _stressed(X: pd.DataFrame, scenario: dict[str, float], spec: DatasetSpec) ->
 def _macro_stress(model: CalibratedModel, X_test: pd.DataFrame, X_train: pd.DataFrame, spec: DatasetSpec,
                   inputs: list[str], p_base: np.ndarray) -> dict[str, Any] | None:
     """The macro-stress what-if on the test rows, or None without declared macro inputs."""
-    from riskcore.evaluation.grading import grade_index, grade_of
-
     macro = [spec.feature(c) for c in inputs if spec.feature(c).family == "macro" and spec.feature(c).direction
              and spec.feature(c).kind == "numeric"]
     scenario = {f.name: _macro_shift(f, X_train[f.name]) for f in macro if f.name in X_train}
@@ -382,8 +381,6 @@ def guaranteed_inputs(spec: DatasetSpec, inputs: list[str]) -> list[str]:
     that are never negative). A row feature without a declared direction leaves
     its inputs free: the model can bend their curve through it.
     """
-    from riskcore.modelling.features import feature_layout
-
     engineered = [spec.feature(n) for n in feature_layout(spec).engineered]
     covered = []
     for name in inputs:
@@ -447,8 +444,6 @@ def monotone_block(config: TrainingConfig, chosen_kind: str, *, constrained_pipe
 def unconstrained_refit(chosen: Any, X_train: pd.DataFrame, y_train: np.ndarray, spec: DatasetSpec,
                         config: TrainingConfig) -> Any:
     """The chosen candidate fitted once more on the training rows, without monotone constraints."""
-    from riskcore.modelling.search import build_pipeline
-
     return build_pipeline(chosen, spec, replace(config, monotone=False)).fit(X_train, y_train)
 
 

@@ -13,28 +13,22 @@ The default store is a SQLite file in the state folder; the standard
 
 from __future__ import annotations
 
-import logging
-import os
-import warnings
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import pandas as pd
 
-from riskcore.config import database_url
-from riskcore.errors import ModelNotFoundError, TrackingError, driver_message
+from riskcore.config import Settings
+from riskcore.errors import ModelNotFoundError, TrackingError
+from riskcore.modelling.bundle import ModelBundle, load_bundle
+from riskcore.modelling.tracking_store import TrackingStore, not_found, store_errors
 
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
-
-    from riskcore.config import Settings
-    from riskcore.modelling.bundle import ModelBundle
+__all__ = ["CHAMPION", "MONITORING_SUFFIX", "PREVIOUS_CHAMPION", "ChampionRef", "Tracker", "load_champion"]
 
 MONITORING_SUFFIX = "-monitoring"
-
-__all__ = ["ChampionRef", "Tracker", "load_champion"]
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous_champion"
@@ -51,38 +45,7 @@ class ChampionRef:
     run_id: str
 
 
-# MLflow's answers that mean "there is no such thing", as opposed to "the store cannot be reached"
-_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
-
-
-def _store_errors() -> tuple[type[Exception], ...]:
-    """What the experiment store raises when it cannot be reached, read or written.
-
-    MLflow wraps most failures in ``MlflowException`` (an HTTP server that does
-    not answer included) but lets SQLAlchemy's errors through from a damaged
-    SQLite store, and file-system problems with artifacts are ``OSError``.
-    Imported here, not at the top, so importing riskcore does not load MLflow.
-    """
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import SQLAlchemyError
-
-    return (MlflowException, SQLAlchemyError, OSError)
-
-
-def _not_found(err: Exception) -> bool:
-    """Whether an MLflow error says the object does not exist (rather than that the store failed)."""
-    return getattr(err, "error_code", None) in _NOT_FOUND
-
-
-def _quiet_mlflow() -> None:
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="mlflow")
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # reading monitor.json is not a download
-
-
-class Tracker:
+class Tracker(TrackingStore):
     """MLflow tracking and registry for one experiment and one registered model.
 
     Parameters
@@ -91,108 +54,15 @@ class Tracker:
     artifact_root : folder for run artifacts (used when the experiment is created).
     experiment : experiment name.
     model_name : registered model name.
-    """
 
-    def __init__(self, tracking_uri: str, artifact_root: str | Path, *, experiment: str = "riskcore",
-                 model_name: str = "riskcore-pd"):
-        self.tracking_uri = database_url(tracking_uri)
-        self.artifact_root = Path(artifact_root)
-        self.experiment = experiment
-        self.model_name = model_name
-        self._client: MlflowClient | None = None
-        self._experiment_id: str | None = None
+    The connection, the experiment and the wording of the store's failures are
+    :class:`~riskcore.modelling.tracking_store.TrackingStore`'s.
+    """
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tracker:
         """A tracker on the settings' store (``Settings.resolved_tracking_uri``)."""
         return cls(settings.resolved_tracking_uri, Path(settings.home) / "mlartifacts", model_name=settings.model_name)
-
-    # -- plumbing ----------------------------------------------------------
-    @property
-    def remote(self) -> bool:
-        """Whether the store is a tracking server (``http(s)://``) rather than a database this process opens."""
-        return self.tracking_uri.split(":", 1)[0].lower() in ("http", "https")
-
-    @property
-    def shown_uri(self) -> str:
-        """The store's URI for messages: a database password replaced by ``***``."""
-        return _hide_password(self.tracking_uri)
-
-    def _redact(self, err: object) -> str:
-        """An error's text without the store's password (a driver may quote the URL it was given)."""
-        text = str(err)
-        password = _password(self.tracking_uri)
-        return text.replace(password, "***") if password else text
-
-    @property
-    def _is_database_server(self) -> bool:
-        return self.tracking_uri.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "mysql", "mssql")
-
-    def _check_reachable(self) -> None:
-        """Connect once, with a short timeout, before MLflow does.
-
-        MLflow retries an engine that cannot connect ten times with a growing pause, about 100 s in all,
-        before it gives up: a dashboard or API pointed at a server that is down would hang that long
-        before it could say so. One connection here fails in seconds instead, with the server's reason.
-        """
-        from sqlalchemy import create_engine
-        from sqlalchemy.exc import SQLAlchemyError
-        from sqlalchemy.pool import NullPool
-
-        args = {"connect_timeout": 10} if self.tracking_uri.startswith("postgresql") \
-            and "connect_timeout" not in self.tracking_uri else {}
-        try:
-            engine = create_engine(self.tracking_uri, poolclass=NullPool, connect_args=args)
-            try:
-                with engine.connect():
-                    pass
-            finally:
-                engine.dispose()
-        except (SQLAlchemyError, ImportError) as err:
-            raise TrackingError(f"cannot reach the experiment store {self.shown_uri!r}: "
-                                f"{self._redact(driver_message(err))}; "
-                                "check that the database server is running and that MLFLOW_TRACKING_URI (or "
-                                "tracking_uri in riskcore.toml) names it") from None
-
-    @property
-    def client(self) -> MlflowClient:
-        """The MLflow client (created, with the store, on first use)."""
-        if self._client is None:
-            _quiet_mlflow()
-            from mlflow import MlflowClient
-
-            try:
-                if self.tracking_uri.startswith("sqlite:///"):
-                    Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-                elif self._is_database_server:
-                    self._check_reachable()
-                self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
-            except _store_errors() as err:
-                raise TrackingError(f"cannot open the experiment store {self.shown_uri!r}: "
-                                    f"{self._redact(err)}") from None
-        return self._client
-
-    @property
-    def experiment_id(self) -> str:
-        """The experiment's id, creating the experiment when needed."""
-        if self._experiment_id is None:
-            client = self.client
-            try:
-                exp = client.get_experiment_by_name(self.experiment)
-                if exp is None and self.remote:
-                    # a tracking server keeps the artifacts (mlflow server --serve-artifacts), so every host
-                    # that shares it can download a bundle; a local folder would exist on this host only
-                    self._experiment_id = client.create_experiment(self.experiment)
-                elif exp is None:
-                    self.artifact_root.mkdir(parents=True, exist_ok=True)
-                    self._experiment_id = client.create_experiment(self.experiment,
-                                                                   artifact_location=self.artifact_root.as_uri())
-                else:
-                    self._experiment_id = exp.experiment_id
-            except _store_errors() as err:
-                raise TrackingError(f"cannot open the experiment {self.experiment!r} in {self.shown_uri!r}: "
-                                    f"{self._redact(err)}") from None
-        return str(self._experiment_id)
 
     # -- writing -----------------------------------------------------------
     def log_run(
@@ -207,7 +77,7 @@ class Tracker:
         summary: str = "",
     ) -> str:
         """Log one training run with a nested run per candidate; returns the run id."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param, RunTag  # MLflow loads only when a store is used
 
         c = self.client
         try:
@@ -230,8 +100,8 @@ class Tracker:
                 c.log_text(rid, summary, "summary.txt")
             c.set_terminated(rid)
             return str(rid)
-        except _store_errors() as err:
-            raise TrackingError(f"could not log the run to {self.shown_uri!r}: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"could not log the run to {self.shown_uri!r}: {self.redact(err)}") from None
 
     def register(self, *, run_id: str, bundle_dir: Path, bundle_hash: str, model_version: str) -> str:
         """Register the run's bundle as a new model version; returns the registry version."""
@@ -239,8 +109,8 @@ class Tracker:
         try:
             try:
                 c.get_registered_model(self.model_name)
-            except _store_errors() as err:
-                if not _not_found(err):
+            except store_errors() as err:
+                if not not_found(err):
                     raise
                 c.create_registered_model(self.model_name, description="riskcore probability-of-default model")
             source = c.get_run(run_id).info.artifact_uri.rstrip("/") + "/bundle"
@@ -248,24 +118,24 @@ class Tracker:
                                         tags={"bundle_path": str(Path(bundle_dir).resolve()),
                                               "bundle_hash": bundle_hash, "model_version": model_version})
             return str(mv.version)
-        except _store_errors() as err:
-            raise TrackingError(f"could not register the model: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"could not register the model: {self.redact(err)}") from None
 
     def set_champion(self, registry_version: str) -> None:
         """Point the ``champion`` alias at a registered version."""
         try:
             self.client.set_registered_model_alias(self.model_name, CHAMPION, str(registry_version))
-        except _store_errors() as err:
-            raise TrackingError(f"could not set the champion: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"could not set the champion: {self.redact(err)}") from None
 
     def alias_version(self, alias: str) -> str | None:
         """The registry version an alias points at, or None when it points nowhere."""
         try:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
-        except _store_errors() as err:
-            if _not_found(err):
+        except store_errors() as err:
+            if not_found(err):
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self.redact(err)}") from None
 
     def move_champion(self, registry_version: str, *, tags: dict[str, str]) -> str | None:
         """Make ``registry_version`` the champion and the old champion the ``previous_champion``; the old version.
@@ -282,8 +152,8 @@ class Tracker:
             for key, value in tags.items():
                 c.set_model_version_tag(self.model_name, str(registry_version), key, str(value)[:5000])
                 c.set_registered_model_tag(self.model_name, f"last_move.{key}", str(value)[:5000])
-        except _store_errors() as err:
-            raise TrackingError(f"could not move the champion: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"could not move the champion: {self.redact(err)}") from None
         return old
 
     def registry_version_of(self, model_version: str) -> str | None:
@@ -296,8 +166,8 @@ class Tracker:
         """Make the model version registered from ``run_id`` the champion; returns its registry version."""
         try:
             found = self.client.search_model_versions(f"run_id = '{run_id}'")
-        except _store_errors() as err:
-            raise TrackingError(f"cannot read the model registry: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"cannot read the model registry: {self.redact(err)}") from None
         versions = [v for v in found if v.name == self.model_name]
         if not versions:
             raise ModelNotFoundError(f"run {run_id!r} has no registered model version")
@@ -319,7 +189,7 @@ class Tracker:
         Tagged with the model version and bundle hash, the periods and the worst alert, so the history can be
         read per model without opening every report.
         """
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import Metric, RunTag  # MLflow loads only when a store is used
 
         statuses = [a["status"] for a in report.get("alerts", [])]
         worst = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
@@ -339,9 +209,9 @@ class Tracker:
                 c.log_text(rid, summary, "summary.txt")
             c.set_terminated(rid)
             return str(rid)
-        except _store_errors() as err:
+        except store_errors() as err:
             raise TrackingError(f"could not log the monitoring run to {self.shown_uri!r}: "
-                                f"{self._redact(err)}") from None
+                                f"{self.redact(err)}") from None
 
     def monitoring_runs(self, model_version: str | None = None) -> pd.DataFrame:
         """Monitoring runs, newest first (of one model version when given); empty when there are none."""
@@ -351,13 +221,13 @@ class Tracker:
 
     def monitoring_report(self, run_id: str) -> dict[str, Any]:
         """The ``monitor.json`` of one monitoring run."""
-        from mlflow.artifacts import load_dict
+        from mlflow.artifacts import load_dict  # MLflow loads only when a store is used
 
         try:
             uri = self.client.get_run(run_id).info.artifact_uri.rstrip("/") + "/monitor.json"
             return dict(load_dict(uri))
-        except _store_errors() as err:
-            raise TrackingError(f"cannot read the monitoring report of run {run_id!r}: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"cannot read the monitoring report of run {run_id!r}: {self.redact(err)}") from None
 
     # -- reading -----------------------------------------------------------
     def champion(self) -> ChampionRef | None:
@@ -368,20 +238,20 @@ class Tracker:
         """Where the version an alias points at is (``champion``, ``previous_champion``), or ``None``."""
         try:
             mv = self.client.get_model_version_by_alias(self.model_name, alias)
-        except _store_errors() as err:
-            if _not_found(err):  # no registered model, or no version with the alias yet
+        except store_errors() as err:
+            if not_found(err):  # no registered model, or no version with the alias yet
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self.redact(err)}") from None
         return self._ref(mv)
 
     def version_ref(self, registry_version: str) -> ChampionRef | None:
         """Where a registered version's bundle is, or ``None`` when there is no such version."""
         try:
             mv = self.client.get_model_version(self.model_name, str(registry_version))
-        except _store_errors() as err:
-            if _not_found(err):
+        except store_errors() as err:
+            if not_found(err):
                 return None
-            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self._redact(err)}") from None
+            raise TrackingError(f"cannot read the model registry at {self.shown_uri!r}: {self.redact(err)}") from None
         return self._ref(mv)
 
     def _ref(self, mv: Any) -> ChampionRef:
@@ -396,11 +266,8 @@ class Tracker:
         """The bundle's artifacts of run ``run_id``, downloaded once into the models folder."""
         dest = self.artifact_root.parent / "models" / f"downloaded-{name}"
         if not dest.exists():
-            import shutil
-            import tempfile
-
             try:
-                from mlflow.artifacts import download_artifacts
+                from mlflow.artifacts import download_artifacts  # MLflow loads only when a store is used
 
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 # a folder of its own per download: two processes fetching the same bundle do not collide,
@@ -416,9 +283,9 @@ class Tracker:
                             raise
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-            except _store_errors() as err:
+            except store_errors() as err:
                 raise ModelNotFoundError("the champion's bundle is neither on disk nor downloadable: "
-                                         f"{self._redact(err)}") from None
+                                         f"{self.redact(err)}") from None
         return dest
 
     def _search(self, filter_string: str = "") -> pd.DataFrame:
@@ -427,8 +294,8 @@ class Tracker:
         try:
             found = client.search_runs([experiment_id], filter_string=filter_string,
                                        order_by=["attributes.start_time DESC"], max_results=5000)
-        except _store_errors() as err:
-            raise TrackingError(f"cannot read runs from {self.shown_uri!r}: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"cannot read runs from {self.shown_uri!r}: {self.redact(err)}") from None
         rows = []
         for r in found:
             row: dict[str, Any] = {
@@ -467,8 +334,8 @@ class Tracker:
         """Parameters, metrics and tags of one run."""
         try:
             r = self.client.get_run(run_id)
-        except _store_errors() as err:
-            raise TrackingError(f"cannot read run {run_id!r}: {self._redact(err)}") from None
+        except store_errors() as err:
+            raise TrackingError(f"cannot read run {run_id!r}: {self.redact(err)}") from None
         return {"params": dict(r.data.params), "metrics": dict(r.data.metrics), "tags": dict(r.data.tags),
                 "start_time": r.info.start_time, "status": r.info.status}
 
@@ -476,7 +343,7 @@ class Tracker:
         """Registered versions: version, run_id, model_version, bundle_hash, champion."""
         try:
             versions = self.client.search_model_versions(f"name = '{self.model_name}'")
-        except _store_errors():
+        except store_errors():
             return pd.DataFrame(columns=["version", "run_id", "model_version", "bundle_hash", "champion",
                                          "previous_champion"])
         champ = self.champion()
@@ -487,24 +354,6 @@ class Tracker:
                  "previous_champion": previous is not None and str(v.version) == previous} for v in versions]
         return pd.DataFrame(rows, columns=["version", "run_id", "model_version", "bundle_hash", "champion",
                                            "previous_champion"])
-
-
-def _password(uri: str) -> str | None:
-    """The password of ``uri``'s ``user:password@`` part; None when it has none or is no URL at all."""
-    try:
-        return urlsplit(uri).password if "://" in uri else None
-    except ValueError:  # e.g. an unclosed IPv6 bracket: nothing to hide, and no reason to fail a message
-        return None
-
-
-def _hide_password(uri: str) -> str:
-    """``uri`` with the password of its ``user:password@`` part replaced by ``***``."""
-    if not _password(uri):
-        return uri
-    parts = urlsplit(uri)
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _finite(value: Any) -> bool:
@@ -542,8 +391,6 @@ def load_champion(tracker: Tracker) -> ModelBundle:
     BundleError
         When the bundle on disk is not the one that was registered.
     """
-    from riskcore.modelling.bundle import load_bundle
-
     ref = tracker.champion()
     if ref is None:
         raise ModelNotFoundError("there is no champion model yet: train one first "

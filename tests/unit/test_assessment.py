@@ -14,7 +14,9 @@ from riskcore.config import Costs, TrainingConfig
 from riskcore.evaluation.metrics import evaluate
 from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.modelling import assessment, stages
+from riskcore.modelling.context import RunContext
 from riskcore.modelling.leakage import LeakageReport
+from riskcore.modelling.recording import run_metrics
 from riskcore.numeric import expit
 
 CONFIG = TrainingConfig.quick(candidates=("logistic", "lightgbm"), n_iter=1, cv_folds=2, n_bootstrap=50, n_jobs=1)
@@ -74,11 +76,10 @@ def test_run_metrics_records_every_section(run):
     parts, cal, cutoff, spec = run["parts"], run["calibrated"], run["cutoff"], run["spec"]
     found = assessment.assess(parts, cal, cutoff, spec, CONFIG, Costs())
     table = pd.DataFrame({"feature": ["x1", "x2"], "auc_drop": [0.1, 0.05], "share": [0.67, 0.33]})
-    metrics = assessment.run_metrics(
-        version="v1", created=datetime(2026, 1, 1, tzinfo=UTC), chosen=run["search"].chosen, config=CONFIG,
-        data=run["data"], inputs=INPUTS, source="loans.csv", spec=spec, split={"mode": "out_of_time"},
-        candidates=run["search"].candidates, assessment=found, threshold=cutoff.threshold, costs=Costs(),
-        base=None, importances=table, leak=LeakageReport(findings=[]), warnings=["w"])
+    ctx = RunContext(spec, config=CONFIG, costs=Costs(), source="loans.csv", prepared=run["data"], split=run["split"],
+                     inputs=INPUTS, search=run["search"], assessment=found, cutoff=cutoff, baseline=None,
+                     importances=table, leak=LeakageReport(findings=[]), warnings=["w"])
+    metrics = run_metrics(ctx, version="v1", created=datetime(2026, 1, 1, tzinfo=UTC))
     assert list(metrics) == ["model", "data", "split", "candidates", "validation", "test", "threshold", "costs",
                              "business", "calibration", "segments", "oracle", "baseline", "importance", "leakage",
                              "warnings"]

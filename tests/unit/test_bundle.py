@@ -23,7 +23,7 @@ def test_loads_and_scores_like_training(quick_bundle):
 
 
 def test_lightgbm_bundle_uses_the_native_booster(lgbm_bundle):
-    from riskcore.modelling.bundle import LightGBMScorer
+    from riskcore.modelling.scorers import LightGBMScorer
 
     assert isinstance(lgbm_bundle.scorer, LightGBMScorer)
     assert (lgbm_bundle.path / "model.txt").read_text().startswith("tree")
@@ -95,7 +95,7 @@ def test_a_logistic_score_does_not_depend_on_the_rows_scored_with_it():
     """Row by row, in any chunk, the same bits; and the same number as scikit-learn's decision function."""
     from sklearn.linear_model import LogisticRegression
 
-    from riskcore.modelling.bundle import SklearnScorer
+    from riskcore.modelling.scorers import SklearnScorer
 
     rng = np.random.default_rng(7)
     x = rng.normal(size=(1500, 83))

@@ -161,3 +161,14 @@ def test_choose_cutoff_reads_exposures_with_missing_as_zero(run):
     cutoff = stages.choose_cutoff(with_exposure, cal, replace(spec, exposure="ead"), Costs(mode="exposure"))
     assert cutoff.exposure_test is not None
     np.testing.assert_array_equal(cutoff.exposure_test, np.nan_to_num(exposure, nan=0.0))
+
+
+def test_split_data_needs_both_outcomes_min_outcomes_times(run):
+    data, spec = run["data"], run["spec"]
+    y = np.zeros(len(data.y), dtype=int)
+    y[: stages.MIN_OUTCOMES - 1] = 1
+    with pytest.raises(DataFileError, match=f"2 default\\(s\\) in {len(y):,} usable rows.*at least "
+                                            f"{stages.MIN_OUTCOMES} times"):
+        stages.split_data(data.frame, y, spec, CONFIG)
+    with pytest.raises(DataFileError, match="both outcomes must occur"):
+        stages.split_data(data.frame, 1 - y, spec, CONFIG)  # too few non-defaults, likewise

@@ -139,3 +139,35 @@ def test_runs_in_the_same_second_get_their_own_bundle(tmp_path):
     second = _claim_version(tmp_path, "logistic-20261127T181600Z")
     assert first[0] == "logistic-20261127T181600Z" and second[0] == "logistic-20261127T181600Z-2"
     assert first[1].is_dir() and second[1].is_dir() and first[1] != second[1]
+
+
+def test_the_stages_run_in_order_each_within_its_budget(tmp_path):
+    from training_data import small_panel
+
+    from riskcore.modelling.pipeline import TRAINING
+
+    frame, spec = small_panel()
+    seen: list[tuple[float, str]] = []
+    result = train(frame, spec, config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2,
+                                                            n_bootstrap=50, n_jobs=1),
+                   models_dir=tmp_path, progress=lambda fraction, message: seen.append((fraction, message)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and seen[-1][1] == "done"
+    starts = {s.start: s for s in TRAINING.stages}
+    announced = [starts[f].name for f, m in seen if f in starts and not m.startswith("cross-validating")]
+    assert announced == [n for n in TRAINING.names if n not in ("search", "log")]  # no tracker: no log stage
+    assert any(m == "refitting logistic on all training rows" for _, m in seen)
+    search = TRAINING.stages[TRAINING.names.index("search")]
+    assert all(search.start < f <= search.end for f, m in seen if m.startswith("cross-validating"))
+    assert result.bundle_dir.exists() and result.run_id is None
+
+
+def test_a_pipeline_refuses_overlapping_budgets_and_repeated_names():
+    from riskcore.modelling.pipeline import TRAINING, Pipeline, Stage
+
+    first, second = TRAINING.stages[:2]
+    with pytest.raises(ValueError, match="without overlapping"):
+        Pipeline((first, Stage(second.name, first.start, second.end, second.step)))
+    with pytest.raises(ValueError, match="unique"):
+        Pipeline((first, Stage(first.name, second.start, second.end, second.step)))
+    assert TRAINING.until("split").names == ("prepare", "split")

@@ -374,3 +374,26 @@ def test_open_model_finds_a_version_trained_on_another_host_through_the_registry
     with pytest.raises(BundleError):  # no store set and none made here: the registry is not created to look
         open_model(quick_training.model_version, load_settings())
     assert not (tmp_path / "other-host" / "mlflow.db").exists()
+
+
+def test_check_reads_a_text_target_with_the_positive_label_as_training_does(little):
+    frame = little.frame.assign(default_12m=little.frame["default_12m"].map({1: "bad", 0: "good"}))
+    check = check_file(frame, DEMO_SPEC, positive="bad", leakage=False)
+    assert check.split is not None and check.skipped is None
+    assert not [f for f in check.report.findings if f.check == "target"]
+    assert check.report.target["positives"] == int(little.frame["default_12m"].sum())
+    without = check_file(frame, DEMO_SPEC, leakage=False)
+    assert without.split is None and "--positive" in without.skipped
+
+
+def test_a_check_is_the_first_training_stages_in_report_mode(little, monkeypatch):
+    import riskcore.workflows
+    from riskcore.modelling.pipeline import LocalExecutor
+
+    ran = []
+    real = LocalExecutor.run
+    monkeypatch.setattr(LocalExecutor, "run", lambda self, pipeline, ctx: ran.append((pipeline.names, ctx.mode))
+                        or real(self, pipeline, ctx))
+    riskcore.workflows.check_file(little.frame, DEMO_SPEC, leakage=True)
+    riskcore.workflows.check_file(little.frame, DEMO_SPEC, leakage=False)
+    assert ran == [(("prepare", "split", "screen_leaks"), "report"), (("prepare", "split"), "report")]

@@ -37,11 +37,11 @@ The same inputs give the same bytes apart from the one line that holds the gener
 """
 
 from riskcore.lifecycle.report.document import REPORT_FORMATS, SECTION_IDS, SECTIONS, render_report, write_report
-from riskcore.lifecycle.report.facts import MIN_DEFAULTS, History, Performance, Report
+from riskcore.lifecycle.report.facts import History, Performance, Report
 from riskcore.lifecycle.report.gather import build_report
 from riskcore.lifecycle.report.markup import NOT_RECORDED
 from riskcore.lifecycle.report.pdf import NO_PDF_ENGINE, html_to_pdf
 from riskcore.lifecycle.report.section import Section
 
-__all__ = ["MIN_DEFAULTS", "NOT_RECORDED", "NO_PDF_ENGINE", "REPORT_FORMATS", "SECTIONS", "SECTION_IDS", "History",
+__all__ = ["NOT_RECORDED", "NO_PDF_ENGINE", "REPORT_FORMATS", "SECTIONS", "SECTION_IDS", "History",
            "Performance", "Report", "Section", "build_report", "html_to_pdf", "render_report", "write_report"]

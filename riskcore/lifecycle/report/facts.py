@@ -16,10 +16,7 @@ from riskcore.config import AlertRules, PromotionRules, ServingRules
 from riskcore.data.schema import DatasetSpec
 from riskcore.serving.audit import ModelMove
 
-__all__ = ["MIN_DEFAULTS", "History", "Performance", "Report"]
-
-MIN_DEFAULTS = 30
-"""Fewer defaults than this in a part or segment make its metrics noisy (as on the Sectors page)."""
+__all__ = ["History", "Performance", "Report"]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pandas as pd
 
 from riskcore.config import AlertRules
 from riskcore.data.schema import DatasetSpec
+from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
 from riskcore.evaluation.report import small_segments_note
-from riskcore.lifecycle.report.facts import MIN_DEFAULTS
 
 __all__ = ["MAX_DIRECTION_SENTENCES", "family_label", "limitations"]
 
@@ -35,12 +35,12 @@ def _sample_limits(metrics: dict[str, Any]) -> list[str]:
     """Small test part and small segments."""
     out = []
     test = metrics.get("test", {})
-    if int(test.get("defaults", MIN_DEFAULTS)) < MIN_DEFAULTS:
+    if int(test.get("defaults", SMALL_SEGMENT_DEFAULTS)) < SMALL_SEGMENT_DEFAULTS:
         out.append(f"The test part holds only {int(test['defaults'])} defaults in {int(test.get('n', 0)):,} rows: "
                    "its metrics are noisy; read the intervals, not the point values.")
     segments = pd.DataFrame(metrics.get("segments") or [])
     if len(segments) and "small" in segments:
-        note = small_segments_note(segments, MIN_DEFAULTS)
+        note = small_segments_note(segments, SMALL_SEGMENT_DEFAULTS)
         if note:
             out.append("Per-sector results: " + note)
     return out

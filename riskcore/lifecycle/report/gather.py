@@ -21,12 +21,13 @@ import pandas as pd
 from riskcore.config import Settings
 from riskcore.data.schema import DatasetSpec
 from riskcore.evaluation.backtest import grade_backtest
+from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
 from riskcore.evaluation.grading import grade_of
 from riskcore.evaluation.metrics import ks_statistic
 from riskcore.evaluation.reference import GRADE_NAMES
 from riskcore.evaluation.report import curves_frame, gains_frame, ks_curve, part, score_columns
 from riskcore.evaluation.report import sector_table as _segment_rows
-from riskcore.lifecycle.report.facts import MIN_DEFAULTS, History, Performance, Report
+from riskcore.lifecycle.report.facts import History, Performance, Report
 from riskcore.lifecycle.report.findings import limitations
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def _periods(holdout: pd.DataFrame, spec: DatasetSpec, metrics: dict[str, Any], 
                                                                                                    str]:
     """AUC per hold-out period (validation and test) or, without periods, per cross-validation fold of the model."""
     if spec.time and spec.time in holdout and holdout[spec.time].notna().all():
-        table = _segment_rows(holdout, spec.time, n_resamples=_CURVE_RESAMPLES, min_defaults=MIN_DEFAULTS,
+        table = _segment_rows(holdout, spec.time, n_resamples=_CURVE_RESAMPLES, min_defaults=SMALL_SEGMENT_DEFAULTS,
                               random_state=seed)
         return table, spec.label(spec.time)
     chosen = next((c for c in metrics.get("candidates", []) if c.get("chosen")), None)

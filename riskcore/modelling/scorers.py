@@ -1,0 +1,190 @@
+"""The fitted model's own files, and the scorers read back from them.
+
+A bundle member (the whole bundle, or one member of a voting ensemble) keeps its
+fitted estimator in the estimator's own format:
+
+    model.txt          a LightGBM booster, its text format
+    model.json         an XGBoost booster, its JSON format
+    model.skops        any other scikit-learn estimator, through skops
+    transform.skops    (optional) fitted transformers between the features and the model
+
+:func:`write_model` writes them; :func:`read_scorer` reads them back as a
+:class:`Scorer`, which turns the model matrix of
+:class:`~riskcore.modelling.features.FeatureBuilder` into raw log-odds without
+scikit-learn's per-call overhead. skops rebuilds only the types it trusts plus
+:data:`SKOPS_ALLOWLIST`; a file holding anything else is refused. The rest of the
+bundle (layout, manifest, verification) is :mod:`riskcore.modelling.bundle`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from riskcore.errors import BundleError
+from riskcore.modelling.features import FeatureBuilder
+from riskcore.numeric import expit, logit
+
+__all__ = ["SKOPS_ALLOWLIST", "EnsembleScorer", "LightGBMScorer", "Scorer", "SklearnScorer", "TransformedNative",
+           "XGBoostScorer", "read_scorer", "write_model"]
+
+# Types skops may rebuild beyond its own defaults. Anything else in a file is refused.
+SKOPS_ALLOWLIST: tuple[str, ...] = (
+    "numpy.dtype",
+    "riskcore.modelling.models.EmptyColumnFiller",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
+
+
+class Scorer:
+    """Raw log-odds scores from the model matrix of :class:`~riskcore.modelling.features.FeatureBuilder`."""
+
+    kind: str = ""
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row."""
+        raise NotImplementedError
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray | None:
+        """Per-feature contributions in log-odds (rows × (features + 1), last = base), or None."""
+        return None
+
+
+class LightGBMScorer(Scorer):
+    """A LightGBM booster read from its text format."""
+
+    kind = "lightgbm"
+
+    def __init__(self, model_str: str):
+        import lightgbm as lgb  # a heavy model library, loaded only by a LightGBM bundle
+
+        self.booster = lgb.Booster(model_str=model_str)
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row."""
+        return np.asarray(self.booster.predict(matrix, raw_score=True, num_threads=1 if len(matrix) < 1000 else 0),
+                          dtype=float)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions from the booster itself (``pred_contrib``)."""
+        return np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype=float)
+
+
+class XGBoostScorer(Scorer):
+    """An XGBoost booster read from its JSON format."""
+
+    kind = "xgboost"
+
+    def __init__(self, raw_json: bytes):
+        import xgboost as xgb  # a heavy optional library, loaded only by an XGBoost bundle
+
+        self.booster = xgb.Booster()
+        self.booster.load_model(bytearray(raw_json))
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row."""
+        return np.asarray(self.booster.inplace_predict(matrix, predict_type="margin"), dtype=float)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP contributions from the booster itself (``pred_contribs``)."""
+        import xgboost as xgb  # a heavy optional library, loaded only by an XGBoost bundle
+
+        return np.asarray(self.booster.predict(xgb.DMatrix(matrix, missing=np.nan), pred_contribs=True), dtype=float)
+
+
+class SklearnScorer(Scorer):
+    """A scikit-learn estimator (optionally behind fitted transformers)."""
+
+    def __init__(self, kind: str, model: Any, transform: Any = None):
+        self.kind = kind
+        self.model = model
+        self.transform = transform
+
+    def prepared(self, matrix: np.ndarray) -> np.ndarray:
+        """The matrix after the fitted transformers, as the final estimator sees it."""
+        return self.transform.transform(matrix) if self.transform is not None else matrix
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row.
+
+        A logistic model's score is the dot product of each row with the coefficients, taken row by
+        row (``einsum``) rather than by BLAS's matrix-vector product, whose last bit depends on how
+        many rows go in together: a company's score must not depend on the chunk or the partition
+        it was scored in.
+        """
+        m = self.prepared(matrix)
+        if self.kind == "logistic" and hasattr(self.model, "coef_") and np.ndim(self.model.coef_) == 2 \
+                and self.model.coef_.shape[0] == 1:
+            coef = np.asarray(self.model.coef_, dtype=float)[0]
+            dense = m.toarray() if hasattr(m, "toarray") else np.asarray(m, dtype=float)
+            return np.einsum("ij,j->i", dense, coef) + float(self.model.intercept_[0])
+        if hasattr(self.model, "decision_function") and self.kind == "logistic":
+            return np.asarray(self.model.decision_function(m), dtype=float)
+        return logit(self.model.predict_proba(m)[:, 1])
+
+
+class TransformedNative(Scorer):
+    """A native booster behind fitted transformers (used with SMOTE's imputer)."""
+
+    def __init__(self, inner: Scorer, transform: Any):
+        self.inner, self.transform, self.kind = inner, transform, inner.kind
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row, after the transformers."""
+        return self.inner.raw(self.transform.transform(matrix))
+
+
+class EnsembleScorer(Scorer):
+    """Soft voting: the mean of the members' probabilities, as log-odds."""
+
+    kind = "ensemble"
+
+    def __init__(self, members: list[tuple[FeatureBuilder, Scorer]]):
+        self.members = members
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds of the averaged member probabilities (matrix from the first member's builder)."""
+        probs = [expit(s.raw(matrix)) for _, s in self.members]
+        return logit(np.mean(probs, axis=0))
+
+
+def write_model(folder: Path, kind: str, model: Any, middle: list[tuple[str, Any]]) -> None:
+    """Write a fitted final estimator in its own format, and the transformers before it (if any)."""
+    import skops.io as sio  # skops and the pipeline class are needed only when a bundle is written
+    from sklearn.pipeline import Pipeline
+
+    if kind == "lightgbm":
+        (folder / "model.txt").write_text(model.booster_.model_to_string(), encoding="utf-8")
+    elif kind == "xgboost":
+        (folder / "model.json").write_bytes(bytes(model.get_booster().save_raw("json")))
+    else:
+        sio.dump(model, folder / "model.skops")
+    if middle:
+        sio.dump(Pipeline(middle), folder / "transform.skops")
+
+
+def _load_skops(path: Path) -> Any:
+    """A skops file, refused when it holds a type neither skops nor :data:`SKOPS_ALLOWLIST` trusts."""
+    import skops.io as sio  # skops is needed only for scikit-learn estimators and transformers
+
+    untrusted = set(sio.get_untrusted_types(file=path))
+    unknown = sorted(untrusted - set(SKOPS_ALLOWLIST))
+    if unknown:
+        raise BundleError(f"{path.name} contains types riskcore does not load: {', '.join(unknown)}")
+    return sio.load(path, trusted=sorted(untrusted))
+
+
+def read_scorer(folder: Path, kind: str) -> Scorer:
+    """The scorer of the model files :func:`write_model` wrote to ``folder`` for a model of ``kind``."""
+    transform = _load_skops(folder / "transform.skops") if (folder / "transform.skops").exists() else None
+    scorer: Scorer
+    if kind == "lightgbm":
+        scorer = LightGBMScorer((folder / "model.txt").read_text(encoding="utf-8"))
+    elif kind == "xgboost":
+        scorer = XGBoostScorer((folder / "model.json").read_bytes())
+    else:
+        return SklearnScorer(kind, _load_skops(folder / "model.skops"), transform)
+    return TransformedNative(scorer, transform) if transform is not None else scorer
