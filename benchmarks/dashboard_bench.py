@@ -37,7 +37,7 @@ def _home() -> str:
     if home:
         return home
     from riskcore.config import load_settings
-    from riskcore.modelling.train import train_demo
+    from riskcore.modelling.demo import train_demo
 
     home = tempfile.mkdtemp(prefix="riskcore_bench_")
     t0 = time.perf_counter()

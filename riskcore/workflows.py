@@ -31,7 +31,10 @@ import pandas as pd
 
 from riskcore.config import TrainingConfig
 from riskcore.data.infer import extend_spec
-from riskcore.data.tabular import Table
+from riskcore.data.tabular import Table, read_table
+from riskcore.modelling.context import RunContext, known
+from riskcore.modelling.pipeline import TRAINING, LocalExecutor
+from riskcore.modelling.train import train
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog, Source
 from riskcore.serving.batch import CHUNK_ROWS, ChunkSink, FileRequest, FileSource, ScoreJob, score_in_chunks
@@ -127,10 +130,6 @@ def check_file(data: Table | pd.DataFrame, spec: DatasetSpec, *, positive: str |
     -------
     DataCheck
     """
-    # the training stages load scikit-learn's metrics and scipy.stats, which the API (scoring) never needs
-    from riskcore.modelling.context import RunContext, known
-    from riskcore.modelling.pipeline import TRAINING, LocalExecutor
-
     frame_in = data.frame if isinstance(data, Table) else data
     decimal = data.info.decimal if isinstance(data, Table) else "."
     dropped = [c for c in drop if c in frame_in]
@@ -175,9 +174,6 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     -------
     riskcore.modelling.train.TrainingResult
     """
-    from riskcore.data.tabular import read_table
-    from riskcore.modelling.train import train
-
     table = data if isinstance(data, Table) else read_table(data)
     if source is None and not isinstance(data, Table):
         source = str(Path(data).resolve())

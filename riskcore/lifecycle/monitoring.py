@@ -27,6 +27,7 @@ from riskcore.evaluation.monitor_report import GradeMigration, Intake, MonitorRe
 from riskcore.evaluation.monitoring import MonitorCounts, PriorMigration, monitor, period_order
 from riskcore.evaluation.realised import grade_migration
 from riskcore.modelling.bundle import ModelBundle, json_ready, load_bundle, write_json
+from riskcore.modelling.demo import demo_later_paths, train_demo
 from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import AuditLog
@@ -296,8 +297,6 @@ def monitor_demo_years(settings: Settings, bundle: ModelBundle, *,
     list of MonitorRun
         One per later year, oldest first.
     """
-    from riskcore.modelling.train import demo_later_paths  # the training pipeline: 0.7 s the API need not spend
-
     later_path, outcomes_path = demo_later_paths(settings)
     if not (later_path.exists() and outcomes_path.exists()):
         return []
@@ -336,8 +335,6 @@ def first_start(settings: Settings, *, profile: Profile = "quick", progress: Pro
     riskcore.modelling.train.TrainingResult
         The first model's training run.
     """
-    from riskcore.modelling.train import train_demo  # the training pipeline: 0.7 s the API need not spend
-
     def part(start: float, end: float) -> Progress:
         return lambda fraction, message: progress(start + (end - start) * fraction, message)
 

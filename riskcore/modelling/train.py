@@ -27,18 +27,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcore.config import Costs, Profile, Settings, TrainingConfig
-from riskcore.data.schema import DEMO_SPEC, DatasetSpec
-from riskcore.data.synth import Manifest, generate_portfolio
-from riskcore.data.tabular import Table, read_table, write_csv
+from riskcore.config import Costs, TrainingConfig
+from riskcore.data.schema import DatasetSpec
+from riskcore.data.tabular import Table
 from riskcore.modelling.context import RunContext
-from riskcore.modelling.features import with_history_features
 from riskcore.modelling.pipeline import run_training
 from riskcore.modelling.result import TrainingResult
 from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
 
-__all__ = ["TrainingResult", "demo_later_paths", "train", "train_demo"]
+__all__ = ["TrainingResult", "train"]
 
 
 def train(
@@ -87,59 +85,3 @@ def train(
                      progress=progress, models_dir=Path(models_dir), tracker=tracker, promote=promote, source=source,
                      trained_by=trained_by, notes=list(spec.notes))  # the notes start with what reading converted
     return run_training(ctx)
-
-
-def train_demo(settings: Settings, *, profile: Profile = "quick", progress: Progress = no_progress,
-               n_companies: int | None = None, seed: int = 7, later_years: int = 0) -> TrainingResult:
-    """Generate the demo portfolio (when missing), train on it, register and promote the model.
-
-    This is the dashboard's first start. The CSV and its manifest are written to
-    ``settings.data_dir``; the model is logged to the settings' MLflow store. With
-    ``later_years`` the years after the training panel are written too (see
-    :func:`demo_later_paths`), for the monitoring history of the first start.
-    """
-    path = Path(settings.data_dir) / "demo_portfolio.csv"
-    manifest = path.with_name(path.name + ".manifest.json")
-    later_missing = later_years > 0 and not all(p.exists() for p in demo_later_paths(settings))
-    if not path.exists():
-        progress(0.0, "generating the demo portfolio")
-        _write_demo(settings, n_companies or settings.demo_companies, seed, later_years, write_panel=True)
-    elif later_missing and manifest.exists():
-        # the later years continue the panel on disk: the same companies and seed
-        m = Manifest.from_json(manifest.read_text(encoding="utf-8"))
-        progress(0.0, "generating the demo's later years")
-        _write_demo(settings, m.n_companies, m.seed, later_years, write_panel=False)
-    table = read_table(path)
-
-    def scaled(fraction: float, message: str) -> None:
-        progress(0.05 + 0.95 * fraction, message)
-
-    return train(table, DEMO_SPEC, config=TrainingConfig.for_profile(profile, random_state=seed),
-                 costs=settings.costs, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
-                 progress=scaled, promote=True, source=str(path))
-
-
-def demo_later_paths(settings: Settings) -> tuple[Path, Path]:
-    """Where the demo's later years go: the portfolio scored later, and the outcomes that followed."""
-    folder = Path(settings.data_dir)
-    return folder / "demo_portfolio.later.csv", folder / "demo_portfolio.later_outcomes.csv"
-
-
-def _write_demo(settings: Settings, n_companies: int, seed: int, later_years: int, *, write_panel: bool) -> None:
-    """Write the demo portfolio, its manifest and (with ``later_years``) its later years, each file atomically."""
-    portfolio = generate_portfolio(n_companies, seed=seed, later_years=later_years)
-    path = Path(settings.data_dir) / "demo_portfolio.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def atomic(frame: pd.DataFrame, target: Path) -> None:
-        tmp = target.with_suffix(".tmp")
-        write_csv(frame, tmp)
-        tmp.replace(target)
-
-    if portfolio.later is not None:
-        later_path, outcomes_path = demo_later_paths(settings)
-        atomic(with_history_features(portfolio.frame, portfolio.later.frame, DEMO_SPEC), later_path)
-        atomic(portfolio.later.outcomes, outcomes_path)
-    if write_panel:
-        path.with_name(path.name + ".manifest.json").write_text(portfolio.manifest.to_json(), encoding="utf-8")
-        atomic(portfolio.frame, path)

@@ -57,7 +57,7 @@ def _free_port() -> int:
 def browser_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state folder with a champion trained on a small demo portfolio."""
     from riskcore.config import load_settings
-    from riskcore.modelling.train import train_demo
+    from riskcore.modelling.demo import train_demo
 
     home = tmp_path_factory.mktemp("browser_home")
     train_demo(load_settings(env={"RISKCORE_HOME": str(home)}), profile="quick", n_companies=1500)
