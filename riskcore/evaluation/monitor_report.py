@@ -95,7 +95,18 @@ class PeriodDrift(_Record):
 
 
 @dataclass(frozen=True)
-class FeatureDrift(_Record):
+class _DriftByPeriod(_Record):
+    """A record whose ``by_period`` holds one :class:`PeriodDrift` per period."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Read the record from its JSON object, each period's drift typed."""
+        return super().from_json({**data, "by_period": tuple(PeriodDrift.from_json(e)
+                                                             for e in data.get("by_period") or ())})
+
+
+@dataclass(frozen=True)
+class FeatureDrift(_DriftByPeriod):
     """One feature's drift over the portfolio, its missing and out-of-range shares, its KS, and per period."""
 
     name: str
@@ -111,12 +122,6 @@ class FeatureDrift(_Record):
     natural_psi: float | None
     ks: float | None
     by_period: tuple[PeriodDrift, ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Read the feature from its JSON object."""
-        return super().from_json({**data, "by_period": tuple(PeriodDrift.from_json(e)
-                                                             for e in data.get("by_period") or ())})
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ class SegmentDrift(_Record):
 
 
 @dataclass(frozen=True)
-class ScoreDrift(_Record):
+class ScoreDrift(_DriftByPeriod):
     """The calibrated PD's drift over the portfolio and per period."""
 
     psi: float | None
@@ -144,12 +149,6 @@ class ScoreDrift(_Record):
     p_value: float | None
     n: int | None
     by_period: tuple[PeriodDrift, ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """Read the score's drift from its JSON object."""
-        return super().from_json({**data, "by_period": tuple(PeriodDrift.from_json(e)
-                                                             for e in data.get("by_period") or ())})
 
 
 @dataclass(frozen=True)
