@@ -1,0 +1,87 @@
+"""The response body of ``GET /monitoring``: the newest monitoring run of the model serving, summarised.
+
+Re-exported by :mod:`api.schemas` with the other request and response models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore", "MonitoringAlert",
+           "MonitoringSummary", "RealisedPerformance"]
+
+
+class MonitoringAlert(BaseModel):
+    """One alert rule's verdict."""
+
+    rule: str
+    status: Literal["pass", "warn", "fail"]
+    detail: str
+
+
+class MonitoredFeature(BaseModel):
+    """One feature's drift against the training bins."""
+
+    name: str
+    family: str
+    psi: float | None = Field(description="Population stability index against the bins frozen at training.")
+    status: Literal["stable", "watch", "act"]
+    p_value: float | None = Field(description="χ² p-value of the same bins: small portfolios' noise is not drift.")
+    ks: float | None = Field(description="KS statistic on the training percentiles (numbers only).")
+    missing_share: float | None
+    out_of_range_share: float | None
+
+
+class MonitoredScore(BaseModel):
+    """Drift of the calibrated PD."""
+
+    psi: float | None
+    status: Literal["stable", "watch", "act"] | None
+
+
+class ExpectedPerformance(BaseModel):
+    """What the calibrated PDs themselves predict before outcomes arrive."""
+
+    default_rate: float | None
+    auc: float | None
+    auc_ci: list[float | None] | None
+
+
+class RealisedPerformance(BaseModel):
+    """Performance once outcomes arrived."""
+
+    n: int
+    defaults: int
+    default_rate: float | None
+    auc: float | None
+    gini: float | None
+    ks: float | None
+    ece: float | None
+
+
+class GradeBacktest(BaseModel):
+    """One grade: rows, predicted PD, observed default rate and its traffic light (null before outcomes)."""
+
+    grade: str
+    n: int
+    predicted_pd: float | None
+    observed_rate: float | None
+    traffic_light: Literal["green", "amber", "red"] | None
+
+
+class MonitoringSummary(BaseModel):
+    """The newest monitoring run of the deployed model."""
+
+    model_version: str
+    run_id: str = Field(description="The monitoring run in the experiment store; its monitor.json has every detail.")
+    recorded_at: str
+    periods: list[str]
+    rows: int
+    alerts: list[MonitoringAlert]
+    features: list[MonitoredFeature] = Field(description="The most drifted features first (up to 20).")
+    score: MonitoredScore
+    expected: ExpectedPerformance
+    realized: RealisedPerformance | None
+    grades: list[GradeBacktest]
