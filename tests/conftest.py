@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest  # noqa: E402
 from databases import database, postgres_database  # noqa: E402, F401  (the fixture: SQLite, and PostgreSQL when a server is given)
 from hypothesis import settings  # noqa: E402
 from models import SEED, SESSION_CONFIG, ModelCache, State, cache_root, quick  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 
 settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True)
 settings.register_profile("dev", deadline=None, max_examples=20)
@@ -33,6 +36,25 @@ def _restore_main_module():
     """
     yield
     sys.modules["__main__"] = _MAIN_MODULE
+
+
+def _without_fsync(dbapi_connection, _record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_files_without_fsync():
+    """The SQLite files the tests open (MLflow's stores, audit trails) are not flushed to disk at each commit.
+
+    MLflow makes a new store by committing its ~70 schema migrations one by one, and logs a run in a dozen
+    more commits; each waits for the disk (seconds per store on a busy machine). What a test can observe is
+    the same: a commit is still atomic and seen by every other connection and process; only a crash of the
+    operating system could lose it. Processes the tests start (the command line, servers) keep the default.
+    """
+    event.listen(Engine, "connect", _without_fsync)
+    yield
+    event.remove(Engine, "connect", _without_fsync)
 
 
 @pytest.fixture(scope="session", autouse=True)
