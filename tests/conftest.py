@@ -26,6 +26,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _MAIN_MODULE = sys.modules["__main__"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the files: those with slow tests first, the others after them by their number of tests.
+
+    pytest-xdist (``--dist loadfile --no-loadscope-reorder``, see pyproject.toml) hands the files to the two
+    workers in this order, so the long integration files start at once and the short ones fill the end,
+    instead of one worker running the team script alone while the other has finished. Among the slow files,
+    those with the fewest tests come first: each of their tests is long (the team script's two take minutes).
+    A file's tests keep their order.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(tests: list[pytest.Item]) -> tuple[bool, int]:
+        slow = any(t.get_closest_marker("slow") for t in tests)
+        return not slow, len(tests) if slow else -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=weight) for item in tests]
+
+
 @pytest.fixture(autouse=True)
 def _restore_main_module():
     """Put pytest's ``__main__`` back after every test.
