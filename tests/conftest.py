@@ -1,8 +1,9 @@
-"""Session fixtures: one seed, a small seeded portfolio, an isolated state folder."""
+"""Session fixtures: one seed, the shared model cache, a small seeded portfolio, an isolated state folder."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,8 +14,9 @@ set_thread_defaults()  # before any model library loads OpenMP
 import pytest  # noqa: E402
 from databases import database, postgres_database  # noqa: E402, F401  (the fixture: SQLite, and PostgreSQL when a server is given)
 from hypothesis import settings  # noqa: E402
-
-SEED = 7
+from models import SEED, SESSION_CONFIG, ModelCache, State, cache_root, quick  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 
 settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True)
 settings.register_profile("dev", deadline=None, max_examples=20)
@@ -22,6 +24,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 _MAIN_MODULE = sys.modules["__main__"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the files: those with slow tests first, the others after them by their number of tests.
+
+    pytest-xdist (``--dist loadfile --no-loadscope-reorder``, see pyproject.toml) hands the files to the two
+    workers in this order, so the long integration files start at once and the short ones fill the end,
+    instead of one worker running the team script alone while the other has finished. Among the slow files,
+    those with the fewest tests come first: each of their tests is long (the team script's two take minutes).
+    A file's tests keep their order.
+    """
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(tests: list[pytest.Item]) -> tuple[bool, int]:
+        slow = any(t.get_closest_marker("slow") for t in tests)
+        return not slow, len(tests) if slow else -len(tests)
+
+    items[:] = [item for tests in sorted(files.values(), key=weight) for item in tests]
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +58,25 @@ def _restore_main_module():
     sys.modules["__main__"] = _MAIN_MODULE
 
 
+def _without_fsync(dbapi_connection, _record) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_files_without_fsync():
+    """The SQLite files the tests open (MLflow's stores, audit trails) are not flushed to disk at each commit.
+
+    MLflow makes a new store by committing its ~70 schema migrations one by one, and logs a run in a dozen
+    more commits; each waits for the disk (seconds per store on a busy machine). What a test can observe is
+    the same: a commit is still atomic and seen by every other connection and process; only a crash of the
+    operating system could lose it. Processes the tests start (the command line, servers) keep the default.
+    """
+    event.listen(Engine, "connect", _without_fsync)
+    yield
+    event.remove(Engine, "connect", _without_fsync)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every test session writes its state (models, MLflow, audit) under a temporary folder."""
@@ -47,11 +88,15 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_portfolio():
-    """About 8,000 company-years: big enough for honest metrics, small enough for 2 cores."""
-    from riskcore.data.synth import generate_portfolio
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> ModelCache:
+    """Portfolios, models and state folders made once per test run, shared by the workers (tests/models.py)."""
+    return ModelCache(cache_root(tmp_path_factory.getbasetemp()))
 
-    return generate_portfolio(1500, seed=SEED)
+
+@pytest.fixture(scope="session")
+def small_portfolio(model_cache: ModelCache):
+    """About 8,000 company-years: big enough for honest metrics, small enough for 2 cores."""
+    return model_cache.portfolio(1500, seed=SEED)
 
 
 @pytest.fixture(scope="session")
@@ -72,25 +117,37 @@ def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tracker(tmp_path_factory: pytest.TempPathFactory):
-    """An MLflow tracker on a fresh SQLite store of its own."""
+def _session_champion(model_cache: ModelCache, small_portfolio) -> State:
+    """A folder with an MLflow SQLite store (``mlflow.db``, ``artifacts``) and the quick run registered in it."""
     from riskcore.modelling.tracking import Tracker
 
-    root = tmp_path_factory.mktemp("mlflow")
+    def make(folder: Path) -> dict:
+        run = model_cache.train(small_portfolio.frame, SESSION_CONFIG)
+        store = Tracker("sqlite:///" + str(folder / "mlflow.db"), folder / "artifacts")
+        return {"champion": run.register(store, folder / "models")}
+
+    return model_cache.state("session-champion", make)
+
+
+@pytest.fixture(scope="session")
+def _session_store(model_cache, small_portfolio, tmp_path_factory: pytest.TempPathFactory) -> State:
+    """This worker's copy of the session champion's store: its tests may log and move versions in it."""
+    return _session_champion(model_cache, small_portfolio).copy_to(tmp_path_factory.mktemp("mlflow") / "store")
+
+
+@pytest.fixture(scope="session")
+def tracker(_session_store: State):
+    """An MLflow tracker on a SQLite store of its own, holding the quick run (the champion)."""
+    from riskcore.modelling.tracking import Tracker
+
+    root = _session_store.folder
     return Tracker("sqlite:///" + str(root / "mlflow.db"), root / "artifacts")
 
 
 @pytest.fixture(scope="session")
-def quick_training(small_portfolio, tmp_path_factory, tracker):
+def quick_training(_session_store: State):
     """One quick training run on the small portfolio, logged and registered (the champion)."""
-    from riskcore.config import TrainingConfig
-    from riskcore.data.schema import DEMO_SPEC
-    from riskcore.modelling.train import train
-
-    models = tmp_path_factory.mktemp("models")
-    return train(small_portfolio.frame, DEMO_SPEC, config=TrainingConfig.quick(n_bootstrap=300),
-                 models_dir=models, tracker=tracker)
+    return _session_store.results["champion"]
 
 
 @pytest.fixture(scope="session")
@@ -102,15 +159,9 @@ def quick_bundle(quick_training):
 
 
 @pytest.fixture(scope="session")
-def lgbm_bundle(small_portfolio, tmp_path_factory):
+def lgbm_bundle(model_cache: ModelCache, small_portfolio, tmp_path_factory):
     """A LightGBM bundle (the boosters have their own scoring and explanation paths)."""
-    from riskcore.config import TrainingConfig
-    from riskcore.data.schema import DEMO_SPEC
     from riskcore.modelling.bundle import load_bundle
-    from riskcore.modelling.train import train
 
-    models = tmp_path_factory.mktemp("models_lgbm")
-    result = train(small_portfolio.frame, DEMO_SPEC,
-                   config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=200),
-                   models_dir=models)
-    return load_bundle(result.bundle_dir)
+    run = model_cache.train(small_portfolio.frame, quick("lightgbm"))
+    return load_bundle(run.copy_to(tmp_path_factory.mktemp("models_lgbm")).bundle_dir)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from models import ModelCache, quick
 
 from riskcore.data.infer import infer_spec
 from riskcore.data.schema import DatasetSpec
@@ -54,18 +55,13 @@ def calibrated_run(frame: pd.DataFrame, spec: DatasetSpec, config: Any) -> dict[
             "calibrated": calibrated}
 
 
-def later_years_model(folder: Path, n_companies: int, later_years: int, seed: int) -> tuple[Any, Any]:
+def later_years_model(cache: ModelCache, folder: Path, n_companies: int, later_years: int,
+                      seed: int) -> tuple[Any, Any]:
     """A quick logistic model trained on the demo panel, and the demo's later years (``Portfolio.later``).
 
-    The model a monitoring test watches: trained once per module on ``n_companies``
-    companies, its bundle written under ``folder / "models"``.
+    The model a monitoring test watches: trained once per test run on ``n_companies`` companies
+    (tests/models.py), its bundle copied under ``folder / "models"``.
     """
-    from riskcore.config import TrainingConfig
-    from riskcore.data.schema import DEMO_SPEC
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
-    portfolio = generate_portfolio(n_companies, seed=seed, later_years=later_years)
-    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
-                   config=TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200))
+    portfolio = cache.portfolio(n_companies, seed=seed, later_years=later_years)
+    result = cache.train(portfolio.frame, quick("logistic")).copy_to(folder / "models")
     return result, portfolio

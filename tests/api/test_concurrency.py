@@ -19,6 +19,8 @@ import uvicorn
 from api.app import create_app
 from riskcore.serving.audit import AuditLog
 
+pytestmark = pytest.mark.slow  # a real uvicorn server and several clients at once
+
 N_CLIENTS = 6
 N_REQUESTS = 25
 BATCH_EVERY = 5  # every fifth request of a client is a batch of BATCH_SIZE companies

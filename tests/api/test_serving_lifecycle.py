@@ -6,17 +6,15 @@ of the state folder, so tampering with a bundle or moving the champion touches n
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from samples import SEED
+from models import champion_and_challenger
 
 from api.app import create_app
-from riskcore.config import ServingRules, Settings, TrainingConfig
-from riskcore.data.schema import DEMO_SPEC
+from riskcore.config import ServingRules, Settings
 from riskcore.identity import KeyStore
 from riskcore.modelling.bundle import load_bundle
 from riskcore.modelling.tracking import Tracker
@@ -26,33 +24,19 @@ from riskcore.serving.server import in_canary
 
 
 @pytest.fixture(scope="module")
-def original(tmp_path_factory):
+def original(model_cache):
     """A state folder: a logistic champion (registry version 1) and a LightGBM version 2, not promoted."""
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
-    home = tmp_path_factory.mktemp("serving") / "home"
-    settings = Settings(home=home)
-    frame = generate_portfolio(600, seed=SEED).frame
-    quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
-    versions = [train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
-                      config=TrainingConfig.quick(candidates=(kind,), **quick)).model_version
-                for kind in ("logistic", "lightgbm")]
-    return home, versions
+    state = champion_and_challenger(model_cache)
+    return state, [state.results[name].model_version for name in ("champion", "challenger")]
 
 
 @pytest.fixture
 def home(original, tmp_path):
     """This test's copy of the state folder, its registry pointing at its own bundles."""
-    source, versions = original
-    home = tmp_path / "home"
-    shutil.copytree(source, home)
+    state, versions = original
+    home = state.copy_to(tmp_path / "home").folder
     settings = Settings(home=home, api_rate_limit=10_000, serving=ServingRules(check_seconds=0))
     tracker = Tracker.from_settings(settings)
-    for v in tracker.client.search_model_versions(f"name = '{tracker.model_name}'"):
-        name = v.tags["model_version"]
-        tracker.client.set_model_version_tag(tracker.model_name, v.version, "bundle_path",
-                                             str(settings.models_dir / name))
     return settings, tracker, versions
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the page tests: a state folder with a trained champion, and a fresh AppTest per test.
 
-The champion is trained once per session with the dashboard's own first-start
+The champion is trained once per test run with the dashboard's own first-start
 call (``first_start``, quick profile, 1,500 companies), which also monitors the
 demo's later years, so the monitoring page has a history. A second, cheaper run
 is logged next to it (not promoted) so the training-runs page has a run to
@@ -12,30 +12,38 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from models import ModelCache, quick
 from pagetools import APP, clear_streamlit_caches
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="session")
-def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A RISKCORE_HOME with a champion trained like the first start does, and a second (logistic) run."""
-    from riskcore.config import TrainingConfig, load_settings
+def _first_start(home: Path) -> dict:
+    """Make a dashboard's first start in ``home``, then log a second (logistic) run next to it."""
+    from riskcore.config import load_settings
     from riskcore.data.schema import DEMO_SPEC
     from riskcore.data.tabular import read_table
     from riskcore.lifecycle import first_start
     from riskcore.modelling.tracking import Tracker
     from riskcore.modelling.train import train
 
-    home = tmp_path_factory.mktemp("dashboard_home")
     settings = load_settings(env={"RISKCORE_HOME": str(home)})
     first_start(settings, profile="quick", n_companies=1500)
     data = settings.data_dir / "demo_portfolio.csv"
-    train(read_table(data), DEMO_SPEC, config=TrainingConfig.quick(
-        candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=200), costs=settings.costs,
-        models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
-    return home
+    train(read_table(data), DEMO_SPEC, config=quick("logistic"), costs=settings.costs,
+          models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
+    return {}
+
+
+@pytest.fixture(scope="session")
+def app_home(model_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RISKCORE_HOME with a champion trained like the first start does, and a second (logistic) run.
+
+    Made once per test run (tests/models.py); each worker process gets its own copy, which its tests change.
+    """
+    state = model_cache.state("first-start-quick-1500-and-logistic", _first_start)
+    return state.copy_to(tmp_path_factory.mktemp("dashboard_home") / "home").folder
 
 
 @pytest.fixture(scope="module", autouse=True)

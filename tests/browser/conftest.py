@@ -53,15 +53,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def browser_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A state folder with a champion trained on a small demo portfolio."""
+def _demo(home: Path) -> dict:
+    """Train the demo's champion in ``home`` as the dashboard's first training does."""
     from riskcore.config import load_settings
     from riskcore.modelling.demo import train_demo
 
-    home = tmp_path_factory.mktemp("browser_home")
     train_demo(load_settings(env={"RISKCORE_HOME": str(home)}), profile="quick", n_companies=1500)
-    return home
+    return {}
+
+
+@pytest.fixture(scope="session")
+def browser_home(model_cache, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state folder with a champion trained on a small demo portfolio (made once per run, copied here)."""
+    state = model_cache.state("demo-quick-1500", _demo)
+    return state.copy_to(tmp_path_factory.mktemp("browser_home") / "home").folder
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ PAGES = [
     ("portfolio_scoring", "Portfolio scoring"),
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("path,title", PAGES, ids=[p or "business_impact" for p, _ in PAGES])

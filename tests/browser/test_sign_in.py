@@ -29,7 +29,7 @@ PROVIDER_USERS = {
     "olga": {"email": "olga@example.com", "name": "Olga", "groups": ["credit-officers"]},
 }
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:

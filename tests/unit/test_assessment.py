@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 from training_data import calibrated_run, small_panel
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import Costs
 from riskcore.evaluation.metrics import evaluate
 from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.modelling import assessment, stages
@@ -19,7 +20,7 @@ from riskcore.modelling.leakage import LeakageReport
 from riskcore.modelling.recording import run_metrics
 from riskcore.numeric import expit
 
-CONFIG = TrainingConfig.quick(candidates=("logistic", "lightgbm"), n_iter=1, cv_folds=2, n_bootstrap=50, n_jobs=1)
+CONFIG = quick("logistic", "lightgbm", n_bootstrap=50, n_jobs=1)
 INPUTS = ["x1", "x2", "grade", "noise"]
 
 

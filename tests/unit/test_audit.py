@@ -330,6 +330,7 @@ def _write_batches(url: str, worker: int, calls: int, most: int = 3) -> int:
     return written
 
 
+@pytest.mark.slow  # spawns writer processes
 def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db):
     url = db.url
     AuditLog(url).count()  # create the table first so the workers only race on rows
@@ -347,6 +348,7 @@ def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db)
     assert ((spans["max"] - spans["min"] + 1) == spans["size"]).all()
 
 
+@pytest.mark.slow  # spawns writer processes
 def test_eight_processes_of_single_company_writes_lose_nothing(db):
     url = db.url
     AuditLog(url).count()
@@ -359,6 +361,7 @@ def test_eight_processes_of_single_company_writes_lose_nothing(db):
     assert log.recent(4000)["company_id"].is_unique
 
 
+@pytest.mark.slow  # spawns writer processes
 def test_verify_while_writers_commit_always_sees_an_intact_chain(db):
     url = db.url
     AuditLog(url).count()

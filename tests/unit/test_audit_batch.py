@@ -250,6 +250,7 @@ def _interrupted(url: str) -> None:
     os._exit(1)  # killed: no commit, no abort
 
 
+@pytest.mark.slow  # spawns the process that is killed
 def test_a_killed_job_leaves_leftovers_that_verify_reports_and_a_later_writer_removes(db):
     url = db.url
     AuditLog(url).record([AuditRecord("before", {}, 0.1, "accept", "A")], **META)

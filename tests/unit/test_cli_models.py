@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from databases import BACKENDS, Database, new_database
-from samples import SEED
+from models import champion_and_challenger, demo_panel, quick
 
 from riskcore.cli import main
-from riskcore.config import TrainingConfig, load_settings
-from riskcore.data.schema import DEMO_SPEC
+from riskcore.config import load_settings
 from riskcore.modelling.tracking import Tracker
 
 
@@ -32,24 +31,24 @@ def _stores(backend: str, folder: Path) -> tuple[dict[str, str], list[Database]]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def home(request, tmp_path_factory) -> Iterator[tuple[Path, list[str], str, dict[str, str]]]:
+def home(request, model_cache, tmp_path_factory) -> Iterator[tuple[Path, list[str], str, dict[str, str]]]:
     """A state with a registered logistic champion and a LightGBM challenger (not promoted).
 
-    (state folder, the two model versions, the back end, the environment variables of its stores).
+    (state folder, the two model versions, the back end, the environment variables of its stores). The
+    SQLite state is a copy of the one the run shares (tests/models.py); on PostgreSQL the same two cached
+    runs are logged and registered in fresh databases.
     """
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
+    state = champion_and_challenger(model_cache)
     folder = tmp_path_factory.mktemp("models_home")
     urls, databases = _stores(request.param, folder)
-    settings = load_settings(env={"RISKCORE_HOME": str(folder), **urls})
-    frame = generate_portfolio(800, seed=SEED).frame
-    quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
-    versions = []
-    for kind in ("logistic", "lightgbm"):
-        result = train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
-                       config=TrainingConfig.quick(candidates=(kind,), **quick))
-        versions.append(result.model_version)
+    if request.param == "sqlite":
+        folder = state.copy_to(folder / "home").folder
+    else:
+        settings = load_settings(env={"RISKCORE_HOME": str(folder), **urls})
+        frame = demo_panel(model_cache).frame
+        for kind in ("logistic", "lightgbm"):
+            model_cache.train(frame, quick(kind)).register(Tracker.from_settings(settings), settings.models_dir)
+    versions = [state.results[name].model_version for name in ("champion", "challenger")]
     yield folder, versions, request.param, urls
     for db in databases:
         db.drop()

@@ -17,10 +17,10 @@ from riskcore.modelling.tracking import Tracker
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(model_cache, tmp_path_factory):
     """A model trained once on 800 demo companies; the later years and their outcomes as CSV files."""
     folder = tmp_path_factory.mktemp("cli_monitor")
-    result, portfolio = later_years_model(folder, 800, 2, SEED)
+    result, portfolio = later_years_model(model_cache, folder, 800, 2, SEED)
     write_csv(portfolio.later.frame, folder / "later.csv")
     write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
     return {"model": result.bundle_dir, "version": result.model_version, "later": folder / "later.csv",

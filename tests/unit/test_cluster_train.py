@@ -15,11 +15,11 @@ import dask
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 from samples import SEED
 
 from riskcore.config import TrainingConfig
 from riskcore.data.schema import DEMO_SPEC
-from riskcore.data.synth import generate_portfolio
 from riskcore.data.tabular import read_table, write_csv
 from riskcore.errors import ConfigError, DataFileError
 from riskcore.modelling.bundle import load_bundle
@@ -33,8 +33,10 @@ from riskcore.serving.cluster import open_cluster, partition_files
 from riskcore.serving.scoring import score_frame
 
 ID, YEAR = DEMO_SPEC.id, DEMO_SPEC.time
+
+pytestmark = pytest.mark.slow  # a local Dask cluster of two worker processes
 SAMPLE_ROWS = 4_000
-CONFIG = TrainingConfig.quick(candidates=("xgboost",), n_iter=1, cv_folds=2, n_bootstrap=200)
+CONFIG = quick("xgboost")
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +47,10 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def portfolio(tmp_path_factory):
+def portfolio(small_portfolio, tmp_path_factory):
     """1,500 demo companies as 3 CSV partitions by company, and the same rows as one file."""
     folder = tmp_path_factory.mktemp("cluster_train")
-    frame = generate_portfolio(1500, seed=SEED).frame
+    frame = small_portfolio.frame
     parts = folder / "parts"
     parts.mkdir()
     chunks = [frame[frame[ID].isin(c)] for c in np.array_split(frame[ID].unique(), 3)]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
-from samples import SEED
+from models import demo_panel, quick
 
 from riskcore.data.tabular import write_csv
 from riskcore.errors import ClusterError, DataFileError, MissingColumnError
@@ -29,6 +29,8 @@ from riskcore.serving.monitor import MonitorSink
 
 ID, YEAR = "company_id", "fiscal_year"
 
+pytestmark = pytest.mark.slow  # a local Dask cluster of two worker processes
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -38,13 +40,13 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(model_cache, tmp_path_factory):
     """A quick model, and its later years as one CSV and as 4 partitions by company (3 CSV, 1 Parquet).
 
     Three cells are made invalid so that some rows are rejected.
     """
     folder = tmp_path_factory.mktemp("distributed")
-    result, portfolio = _lightgbm_model(folder)
+    result, portfolio = _lightgbm_model(model_cache, folder)
     frame = portfolio.later.frame.sort_values([ID, YEAR], kind="stable").reset_index(drop=True)
     numeric = next(c for c in frame.columns if c not in (ID, YEAR) and pd.api.types.is_float_dtype(frame[c]))
     frame[numeric] = frame[numeric].astype(object)
@@ -65,21 +67,14 @@ def data(tmp_path_factory):
     return {"bundle": load_bundle(result.bundle_dir), "folder": folder, "parts": parts, "whole": folder / "whole.csv"}
 
 
-def _lightgbm_model(folder):
-    """A quick LightGBM model on 600 demo companies, and their two later years.
+def _lightgbm_model(cache, folder):
+    """A quick LightGBM model on the 800 demo companies other modules share, and their two later years.
 
     A tree model's score of a row does not depend on the other rows scored with it; a logistic model's
     does, in the last bit, through the BLAS kernel (see the module docstring of riskcore.serving.distributed).
     """
-    from riskcore.config import TrainingConfig
-    from riskcore.data.schema import DEMO_SPEC
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
-    portfolio = generate_portfolio(600, seed=SEED, later_years=2)
-    result = train(portfolio.frame, DEMO_SPEC, models_dir=folder / "models",
-                   config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=200))
-    return result, portfolio
+    portfolio = demo_panel(cache)
+    return cache.train(portfolio.frame, quick("lightgbm")).copy_to(folder / "models"), portfolio
 
 
 def _request() -> FileRequest:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from samples import SEED
+from models import champion_and_challenger
 
-from riskcore.config import PromotionRules, Settings, TrainingConfig
-from riskcore.data.schema import DEMO_SPEC
+from riskcore.config import PromotionRules, Settings
 from riskcore.lifecycle import promote
 from riskcore.lifecycle.versions import person, same_person
 from riskcore.modelling.tracking import Tracker
@@ -16,34 +15,18 @@ RULES = PromotionRules(max_ece=1.0, max_red_grades=100, cost_margin=0.99)  # eve
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A champion carol trained, and a challenger alice trained, once for the module."""
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
-    settings = Settings(home=tmp_path_factory.mktemp("duties") / "home", promotion=RULES)
-    frame = generate_portfolio(500, seed=SEED).frame
-    quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
-    tracker = Tracker.from_settings(settings)
-    train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=tracker,
-          config=TrainingConfig.quick(candidates=("logistic",), **quick), trained_by="cli:carol")
-    challenger = train(frame, DEMO_SPEC, models_dir=settings.models_dir, tracker=tracker,
-                       config=TrainingConfig.quick(candidates=("lightgbm",), **quick), trained_by="dashboard:alice")
-    return settings.home, challenger
+def trained(model_cache):
+    """A state with a champion, and a challenger alice trained (tests/models.py: made once per run)."""
+    state = champion_and_challenger(model_cache, challenger_by="dashboard:alice")
+    return state, state.results["challenger"]
 
 
 @pytest.fixture
 def home(trained, tmp_path):
     """This test's copy of the state folder (its registry pointing at its own bundles) and the challenger."""
-    import shutil
-
-    source, challenger = trained
+    state, challenger = trained
     settings = Settings(home=tmp_path / "home", promotion=RULES)
-    shutil.copytree(source, settings.home)
-    tracker = Tracker.from_settings(settings)
-    for v in tracker.client.search_model_versions(f"name = '{tracker.model_name}'"):
-        tracker.client.set_model_version_tag(tracker.model_name, v.version, "bundle_path",
-                                             str(settings.models_dir / v.tags["model_version"]))
+    state.copy_to(settings.home)
     return settings, challenger
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 
 from riskcore.data.quality import prepare_frame
 from riskcore.data.schema import DEMO_SPEC
@@ -64,13 +65,11 @@ def test_waterfall_adds_up_to_the_scored_pd(bundle, panel):
 
 
 def test_a_booster_trained_with_smote_is_explained_too(small_portfolio, panel, tmp_path):
-    from riskcore.config import TrainingConfig
     from riskcore.modelling.bundle import load_bundle
     from riskcore.modelling.train import train
 
     result = train(small_portfolio.frame, DEMO_SPEC, models_dir=tmp_path,
-                   config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=50,
-                                               smote=True))
+                   config=quick("lightgbm", n_bootstrap=50, smote=True))
     bundle = load_bundle(result.bundle_dir)
     scores = score_frame(bundle, panel.head(50)).scores
     prepared = add_panel_features(prepare_frame(panel.head(50), DEMO_SPEC).frame, DEMO_SPEC)

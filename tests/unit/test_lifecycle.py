@@ -25,10 +25,10 @@ YEAR = "fiscal_year"
 
 
 @pytest.fixture(scope="module")
-def later(tmp_path_factory):
+def later(model_cache, tmp_path_factory):
     """A model trained once on 800 demo companies, and the two later years with their outcomes as files."""
     folder = tmp_path_factory.mktemp("lifecycle")
-    result, portfolio = later_years_model(folder, 800, 2, SEED)
+    result, portfolio = later_years_model(model_cache, folder, 800, 2, SEED)
     write_csv(portfolio.later.frame, folder / "later.csv")
     write_csv(portfolio.later.outcomes, folder / "outcomes.csv")
     return {"bundle": load_bundle(result.bundle_dir), "folder": folder, "frame": portfolio.later.frame,
@@ -268,12 +268,12 @@ def test_one_period_migrates_from_the_period_before_as_recorded_in_the_audit_tra
 # ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo_years(tmp_path_factory):
+def demo_years(model_cache, tmp_path_factory):
     """The demo (4,000 companies) with three later years, a quick logistic model, and each year monitored."""
     from riskcore.modelling.features import with_history_features
 
     folder = tmp_path_factory.mktemp("demo_years")
-    result, portfolio = later_years_model(folder, 4000, 3, SEED)
+    result, portfolio = later_years_model(model_cache, folder, 4000, 3, SEED)
     bundle = load_bundle(result.bundle_dir)
     later = with_history_features(portfolio.frame, portfolio.later.frame, DEMO_SPEC)
     audit = AuditLog("sqlite:///" + str(folder / "audit.db"))

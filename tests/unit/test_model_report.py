@@ -11,8 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 
-from riskcore.config import Settings, TrainingConfig
+from riskcore.config import Settings
 from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
 from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
@@ -78,7 +79,7 @@ def csv_bundle(tmp_path_factory):
     frame.to_csv(path, index=False)
     table = read_table(path)
     spec = infer_spec(table.frame, target="status", positive="bad")
-    result = train(table, spec, config=TrainingConfig.quick(n_iter=1, cv_folds=2, n_bootstrap=100),
+    result = train(table, spec, config=quick(n_bootstrap=100),
                    models_dir=folder / "models", positive="bad", source=str(path))
     return load_bundle(result.bundle_dir)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 from training_data import calibrated_run, small_panel
 
-from riskcore.config import TrainingConfig
 from riskcore.errors import BundleError
 from riskcore.modelling import assessment, publish
 from riskcore.modelling.features import FeatureBuilder
 
-CONFIG = TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=50, n_jobs=1)
+CONFIG = quick("logistic", n_bootstrap=50, n_jobs=1)
 INPUTS = ["x1", "x2", "grade", "noise"]
 
 

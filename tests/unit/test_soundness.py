@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 from scipy.stats import spearmanr
 
 from riskcore.config import TrainingConfig
@@ -29,7 +30,6 @@ FEATURE_KEYS = {"name", "label", "family", "unit", "declared", "measured", "spea
 STRESS_KEYS = {"scenario", "description", "rows", "mean_pd_base", "mean_pd_stressed", "relative_shift", "by_grade"}
 FAMILY_KEYS = {"family", "features", "rows", "auc_with", "auc_without", "auc_change", "mean_pd_change"}
 MONOTONE_KEYS = {"enforced", "features", "auc_test_constrained", "auc_test_unconstrained", "auc_cost"}
-LGBM_QUICK = {"candidates": ("lightgbm",), "n_iter": 1, "cv_folds": 2, "n_bootstrap": 100}
 
 
 def _metrics(result):
@@ -63,14 +63,14 @@ def planted(small_portfolio, tmp_path_factory):
     ratio_rank = frame["current_ratio"].rank(pct=True).to_numpy()
     extra = rng.random(len(frame)) < 0.25 * ratio_rank ** 3
     frame[DEMO_SPEC.target] = (frame[DEMO_SPEC.target].to_numpy().astype(bool) | extra).astype(int)
-    config = TrainingConfig.quick(**LGBM_QUICK, allow_leaks=True)
+    config = quick("lightgbm", n_bootstrap=100, allow_leaks=True)
     return train(frame, DEMO_SPEC, config=config, models_dir=tmp_path_factory.mktemp("planted"))
 
 
 @pytest.fixture(scope="module")
 def monotone_run(small_portfolio, tmp_path_factory):
     """A quick LightGBM model constrained to the declared directions."""
-    config = TrainingConfig.quick(**LGBM_QUICK, monotone=True)
+    config = quick("lightgbm", n_bootstrap=100, monotone=True)
     return train(small_portfolio.frame, DEMO_SPEC, config=config, models_dir=tmp_path_factory.mktemp("monotone"))
 
 

@@ -7,9 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 from training_data import small_panel
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import Costs
 from riskcore.data.infer import extend_spec
 from riskcore.data.quality import freeze_typical_ranges
 from riskcore.errors import DataFileError, LeakageError
@@ -21,7 +22,7 @@ from riskcore.modelling.search import CandidateResult
 from riskcore.numeric import logit
 from riskcore.progress import no_progress
 
-CONFIG = TrainingConfig.quick(candidates=("logistic",), n_iter=1, cv_folds=2, n_bootstrap=50)
+CONFIG = quick("logistic", n_bootstrap=50)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ from databases import Database, new_database
 
 from riskcore.identity import KeyStore
 
+pytestmark = pytest.mark.slow  # the MLflow server, the API and the dashboard started as processes
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "team"
 # a small demo portfolio and one candidate: the first model trains in a few seconds

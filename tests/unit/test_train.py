@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from models import quick
 
 from riskcore.config import TrainingConfig
 from riskcore.data.infer import extend_spec, infer_spec
@@ -67,8 +68,7 @@ def test_leaked_column_stops_the_run_with_its_name(small_portfolio, tmp_path):
 def test_allow_leaks_continues_and_warns(small_portfolio, tmp_path):
     frame = small_portfolio.frame.rename(columns={"true_pd": "internal_score"})
     spec = extend_spec(DEMO_SPEC, frame)
-    result = train(frame, spec, config=TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2,
-                                                            n_bootstrap=100, allow_leaks=True),
+    result = train(frame, spec, config=quick("lightgbm", n_bootstrap=100, allow_leaks=True),
                    models_dir=tmp_path)
     assert any("allow-leaks" in n for n in result.notes)
     assert any(f["status"] == "fail" for f in result.metrics["leakage"])
@@ -90,8 +90,7 @@ def test_small_csv_with_text_target_strings_missing_and_no_time(tmp_path):
 
     table = read_table(path)
     spec = infer_spec(table.frame, target="status", positive="bad")
-    result = train(table, spec, config=TrainingConfig.quick(n_iter=1, cv_folds=2, n_bootstrap=100),
-                   models_dir=tmp_path / "models", positive="bad")
+    result = train(table, spec, config=quick(n_bootstrap=100), models_dir=tmp_path / "models", positive="bad")
     assert result.metrics["split"]["mode"] == "stratified"
     assert 0.65 < result.metrics["test"]["auc"] <= 1.0
     assert result.metrics["oracle"] is None
@@ -108,7 +107,7 @@ def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path
     from riskcore.modelling.bundle import load_bundle
 
     result = train(small_portfolio.frame, DEMO_SPEC,
-                   config=TrainingConfig.quick(candidates=(kind,), n_iter=1, cv_folds=2, n_bootstrap=100),
+                   config=quick(kind, n_bootstrap=100),
                    models_dir=tmp_path)
     bundle = load_bundle(result.bundle_dir)
     assert bundle.kind == kind
@@ -121,9 +120,8 @@ def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path
 
 def test_ensemble_and_smote(small_portfolio, tmp_path):
     result = train(small_portfolio.frame, DEMO_SPEC,
-                   config=TrainingConfig.quick(candidates=("logistic", "lightgbm", "ensemble"), n_iter=1,
-                                               cv_folds=2, n_bootstrap=100, smote=True, tie_tolerance=1.0,
-                                               random_state=3),
+                   config=quick("logistic", "lightgbm", "ensemble", n_bootstrap=100, smote=True, tie_tolerance=1.0,
+                                random_state=3),
                    models_dir=tmp_path)
     kinds = [c.kind for c in result.candidates]
     assert "ensemble" in kinds

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from samples import SEED
+from models import demo_panel, quick
 
-from riskcore.config import Costs, PromotionRules, TrainingConfig
-from riskcore.data.schema import DEMO_SPEC
+from riskcore.config import Costs, PromotionRules
 from riskcore.errors import MissingColumnError, SchemaError
 from riskcore.lifecycle import compare_versions
 from riskcore.modelling.bundle import load_bundle
@@ -14,22 +13,16 @@ from riskcore.serving.scoring import score_frame
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def models(model_cache, tmp_path_factory):
     """A logistic champion and a LightGBM challenger on the same 800-company panel; a third on fewer years."""
-    from riskcore.data.synth import generate_portfolio
-    from riskcore.modelling.train import train
-
     folder = tmp_path_factory.mktemp("versions")
-    frame = generate_portfolio(800, seed=SEED).frame
-    quick = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
-    champion = train(frame, DEMO_SPEC, models_dir=folder / "models",
-                     config=TrainingConfig.quick(candidates=("logistic",), **quick))
-    challenger = train(frame, DEMO_SPEC, models_dir=folder / "models",
-                       config=TrainingConfig.quick(candidates=("lightgbm",), **quick))
-    earlier = train(frame[frame["fiscal_year"] <= frame["fiscal_year"].max() - 2], DEMO_SPEC,
-                    models_dir=folder / "models", config=TrainingConfig.quick(candidates=("logistic",), **quick))
-    return {"champion": load_bundle(champion.bundle_dir), "challenger": load_bundle(challenger.bundle_dir),
-            "earlier": load_bundle(earlier.bundle_dir), "frame": frame, "folder": folder}
+    frame = demo_panel(model_cache).frame
+    runs = {"champion": model_cache.train(frame, quick("logistic")),
+            "challenger": model_cache.train(frame, quick("lightgbm")),
+            "earlier": model_cache.train(frame[frame["fiscal_year"] <= frame["fiscal_year"].max() - 2],
+                                         quick("logistic"))}
+    found = {name: load_bundle(run.copy_to(folder / "models").bundle_dir) for name, run in runs.items()}
+    return {**found, "frame": frame, "folder": folder}
 
 
 def test_by_default_both_are_judged_on_the_challengers_test_rows(models):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from models import quick
 
 from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import read_table, write_csv
@@ -332,13 +333,13 @@ def test_the_cli_and_the_dashboard_give_the_same_findings_for_the_same_file(smal
 
 
 def test_train_file_reads_a_path_and_records_its_source(small_portfolio, tmp_path):
-    from riskcore.config import TrainingConfig, load_settings
+    from riskcore.config import load_settings
     from riskcore.data.schema import DEMO_SPEC as SPEC
 
     path = tmp_path / "portfolio.csv"
     write_csv(small_portfolio.frame, path)
     settings = load_settings()
-    config = TrainingConfig.for_profile("quick", candidates=("logistic",))
+    config = quick("logistic")
     result = train_file(path, SPEC, settings=settings, config=config)
     assert result.bundle_dir.exists()
     assert result.metrics["data"]["source"] == str(path.resolve())
