@@ -120,6 +120,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
     bench = Workbench()
+    costs = costs_from_args(args, bench.settings.costs)  # the settings first: a bad riskcore.toml is said before the data
     overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote, "monotone": args.monotone}
     if args.candidates:
         overrides["candidates"] = parse_candidates(args.candidates)
@@ -138,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         dataset = data = bench.load(args.data, roles, sheet=args.sheet)
         say(f"Training on {args.data} — {dataset.describe()} ({config.profile} profile)")
-    result = bench.train(data, roles=roles, config=config, costs=costs_from_args(args, bench.settings.costs),
+    result = bench.train(data, roles=roles, config=config, costs=costs,
                          track=not args.no_mlflow, progress=TextProgress(), promote=args.promote, cluster=cluster,
                          sample_rows=args.sample_rows)
     say(result.summary())
