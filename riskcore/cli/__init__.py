@@ -120,7 +120,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and register a model; print the summary; write metrics.json."""
     bench = Workbench()
-    costs = costs_from_args(args, bench.settings.costs)  # the settings first: a bad riskcore.toml is said before the data
+    # the settings first: a bad riskcore.toml is the error a user sees, before anything about the data
+    costs = costs_from_args(args, bench.settings.costs)
     overrides: dict[str, object] = {"allow_leaks": args.allow_leaks, "smote": args.smote, "monotone": args.monotone}
     if args.candidates:
         overrides["candidates"] = parse_candidates(args.candidates)
