@@ -1,4 +1,4 @@
-"""Fixtures the command-line and store tests share."""
+"""Fixtures the command-line tests share."""
 
 from __future__ import annotations
 
@@ -21,14 +21,3 @@ def audit_database(database, monkeypatch):
     """
     monkeypatch.setenv("RISKCORE_AUDIT_URL", database.url)
     return database
-
-
-@pytest.fixture
-def mlflow_tries_once(monkeypatch):
-    """MLflow opens a store nine more times, 101 s of back-off in all, before it reports what is wrong with it.
-
-    A test of a store that can never open (a damaged file) needs the first failure only.
-    """
-    import mlflow.store.db.utils
-
-    monkeypatch.setattr(mlflow.store.db.utils, "MAX_RETRY_COUNT", 1)

@@ -64,7 +64,7 @@ def test_an_unsupported_store_url_is_a_tracking_error(tmp_path):
         _ = _tracker(tmp_path, "bogus://nowhere").client
 
 
-def test_a_damaged_sqlite_store_is_a_tracking_error(tmp_path, mlflow_tries_once):
+def test_a_damaged_sqlite_store_is_a_tracking_error(tmp_path):
     db = tmp_path / "mlflow.db"
     db.write_bytes(b"this is not a database" * 64)
     with pytest.raises(TrackingError, match="is not a database"):
