@@ -48,15 +48,27 @@ from pydantic import BaseModel
 
 import riskcore
 from api import answers, handlers, oidc, schemas, validation
+from api.grouping import CountArrivals, Grouper, submitted
 from api.handlers import NO_MODEL
 from api.keys import API_KEY_HEADER, authorize, key_caller
-from api.limits import BodySizeLimit, RateLimiter
+from api.limits import BodySizeLimit, RateLimiter, SharedRateLimiter
 from api.monitoring import LatestMonitoring, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
 from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission
 from riskcore.lru import LRU
-from riskcore.workbench import NO_CHAMPION, AuditLog, DatasetSpec, ModelBundle, ModelServer, Served, Workbench
+from riskcore.workbench import (
+    NO_CHAMPION,
+    AuditLog,
+    DatasetSpec,
+    ModelBundle,
+    ModelServer,
+    RateBuckets,
+    ScoringRequest,
+    Served,
+    ServedScores,
+    Workbench,
+)
 
 __all__ = ["API_KEY_HEADER", "NO_MODEL", "create_app", "public_reason", "workbench"]
 
@@ -107,6 +119,24 @@ POST /predict_batch takes 1 to {max_batch:,} companies.
 # ---------------------------------------------------------------------------
 
 @dataclass
+class _Item:
+    """One scoring request waiting for its group: what the route validated and who sent it.
+
+    ``companies`` are validated companies (``/predict``, ``/predict_explain``) or, for ``/predict_batch``,
+    ``items`` are the batch's raw entries, validated one by one in the group's thread.
+    """
+
+    fingerprint: str
+    caller: str
+    request_id: str
+    ts: datetime
+    company: BaseModel | None = None
+    items: list[Any] | None = None
+    explain: bool = False
+    models: schemas.RequestModels | None = None
+
+
+@dataclass
 class _State:
     settings: Settings
     bench: Workbench
@@ -114,8 +144,9 @@ class _State:
     keys: KeyStore
     audit: AuditLog | None
     audit_problem: str
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter
     monitoring: LatestMonitoring
+    grouper: Grouper[_Item, Any] | None = None  # the scoring requests answered together
     bearer: oidc.BearerVerifier | None = None  # None: bearer tokens are not accepted
     app: FastAPI | None = None
     installed: str | None = None  # manifest hash of the bundle whose request models the scoring routes take
@@ -230,7 +261,7 @@ def _guard(permission: Permission) -> Any:
             found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission)
         else:
             found = key_caller(st.keys, key, bearer_accepted=st.bearer is not None)
-        wait = st.limiter.hit(found.id)
+        wait = await st.limiter.check(found.id)
         if wait:
             raise HTTPException(429, f"rate limit of {st.limiter.limit} requests per minute reached for this key; "
                                      f"retry after {wait} s", headers={"Retry-After": str(wait)})
@@ -252,18 +283,82 @@ def _audit_inputs(spec: DatasetSpec, company: BaseModel, result: dict[str, Any])
     return inputs
 
 
-def _score_and_record(st: _State, served: Served, audit: AuditLog, companies: list[BaseModel], caller: str,
-                      rid: str, *, explain: bool = False) -> Any:
-    """Score validated companies with what is served (and its shadow), every score in the audit trail first."""
-    spec = served.bundle.spec  # type: ignore[union-attr]  # st.scoring() checked it
-    records = [validation.engine_record(spec, c) for c in companies]
-    # an AuditError answers 503 with no score through api.handlers, like every engine error
-    done = st.bench.predict(records, [str(c.company_id) for c in companies],  # type: ignore[attr-defined]
-                            served=served, audit=audit, caller=caller, request_id=rid, explain=explain, strict=True,
-                            audit_inputs=lambda i, result: _audit_inputs(spec, companies[i], result))
-    for problem in done.shadow_problems:
-        log.warning("request %s: %s", rid, problem)
-    return done
+def _answer_group(st: _State, items: list[_Item]) -> list[Any]:
+    """Score a group of requests and record every score in one audit transaction; one answer (or error) each.
+
+    Runs on the grouper's thread. A request whose model changed on its way gets its 503; when the audit
+    transaction fails, every request scored with it gets the error (503, no score).
+    """
+    outcomes: list[Any] = [None] * len(items)
+    by_model: dict[int, tuple[Served, AuditLog, list[tuple[int, ScoringRequest, list[tuple[int, BaseModel]],
+                                                              list[dict[str, Any]]]]]] = {}
+    for k, item in enumerate(items):
+        try:
+            served, bundle, audit = st.scoring(item.fingerprint)
+        except HTTPException as err:
+            outcomes[k] = err
+            continue
+        spec = bundle.spec
+        errors: list[dict[str, Any]] = []
+        if item.items is not None:
+            assert item.models is not None
+            valid, errors = validation.validate_items(item.models.company, item.items)
+        else:
+            assert item.company is not None
+            valid = [(0, item.company)]
+        companies = [c for _, c in valid]
+        request = ScoringRequest([validation.engine_record(spec, c) for c in companies],
+                                 [str(c.company_id) for c in companies], item.caller, item.request_id,  # type: ignore[attr-defined]
+                                 item.explain, audit_inputs=_audit_inputs_of(spec, companies))
+        by_model.setdefault(id(served), (served, audit, []))[2].append((k, request, valid, errors))
+    for served, audit, members in by_model.values():
+        try:
+            done = st.bench.predict_group([request for _, request, _, _ in members], served=served, audit=audit)
+        except RiskcoreError as err:  # an AuditError answers 503 with no score, through api.handlers
+            for k, _, _, _ in members:
+                outcomes[k] = err
+            continue
+        for (k, _, valid, errors), scores in zip(members, done, strict=True):
+            for problem in scores.shadow_problems:
+                log.warning("request %s: %s", items[k].request_id, problem)
+            try:
+                outcomes[k] = _answer(served, items[k], valid, errors, scores)
+            except Exception as err:  # noqa: BLE001 - this request's error only, never its group's
+                outcomes[k] = err
+    return outcomes
+
+
+def _audit_inputs_of(spec: DatasetSpec, companies: list[BaseModel]) -> Any:
+    return lambda i, result: _audit_inputs(spec, companies[i], result)
+
+
+def _answer(served: Served, item: _Item, valid: list[tuple[int, BaseModel]], errors: list[dict[str, Any]],
+            done: ServedScores) -> dict[str, Any] | Exception:
+    """The body of one request's answer, or the 422 of a single company the model cannot score."""
+    bundle = served.bundle
+    assert bundle is not None  # st.scoring() checked it
+    rid, ts = item.request_id, item.ts
+    if item.items is None:
+        company = valid[0][1]
+        if done.problems:
+            return validation.rule_errors(bundle.spec, done.problems[0][1])
+        result = done.results[0][1]
+        explained = answers.explanation(result["explanation"]) if item.explain else {}
+        return {**answers.prediction(company, result, rid, ts), **explained}
+    errors += validation.batch_rule_errors(bundle.spec, item.items, valid, done.problems)
+    errors.sort(key=lambda e: e["index"])
+    results = [{**answers.prediction(valid[j][1], result, rid, ts), "index": valid[j][0]} for j, result in done.results]
+    rejected = len({e["index"] for e in errors})
+    return {"results": results, "errors": errors, "n_companies": len(item.items), "n_scored": len(results),
+            "n_rejected": rejected, "model_version": bundle.version, "request_id": rid, "timestamp": ts}
+
+
+async def _submit(request: Request, item: _Item) -> Any:
+    """Hand a request to the next group and wait for its answer (an error is raised here, in its request)."""
+    st = _state(request)
+    assert st.grouper is not None
+    outcome = await st.grouper.submit(item, counted=submitted(request.state))
+    return outcome
 
 
 # ---------------------------------------------------------------------------
@@ -308,9 +403,13 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     except KeyFileError as err:
         log.error("%s", err)
     bench = workbench(settings, audit, bundle)
+    local = RateLimiter(settings.api_rate_limit)
+    limiter = local if audit is None else SharedRateLimiter(RateBuckets(audit.store, settings.api_rate_limit), local)
     state = _State(settings=settings, bench=bench, server=bench.server, keys=keys, audit=audit,
-                   audit_problem=audit_problem, limiter=RateLimiter(settings.api_rate_limit),
-                   monitoring=LatestMonitoring(bench), bearer=oidc.verifier(identity))
+                   audit_problem=audit_problem, limiter=limiter, monitoring=LatestMonitoring(bench),
+                   bearer=oidc.verifier(identity))
+    state.grouper = Grouper(lambda items: _answer_group(state, items), wait_s=settings.api_group_wait_ms / 1000,
+                            max_items=settings.api_group_max, name="scoring")
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
                                       body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
@@ -318,6 +417,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     app.state.riskcore = state
     state.app = app
     handlers.install_handlers(app)
+    app.add_middleware(CountArrivals, grouper=state.grouper, paths=_SCORING_PATHS)  # type: ignore[arg-type]
     app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        request_id=handlers.scope_request_id)
@@ -432,42 +532,27 @@ def _add_scoring_routes(app: APIRouter, models: schemas.RequestModels, fingerpri
     Company = models.company  # noqa: N806 - a class, named like one
     Batch = models.batch  # noqa: N806
 
-    def score_audited(company: BaseModel, request: Request, key: ApiKey, *, explain: bool) -> dict[str, Any]:
-        """One company: score (and explain), record in the audit trail, answer; no audit row, no score."""
-        st = _state(request)
-        served, bundle, audit = st.scoring(fingerprint)
-        rid, ts = handlers.request_id(request), datetime.now(UTC)
-        done = _score_and_record(st, served, audit, [company], key.id, rid, explain=explain)
-        if done.problems:
-            raise validation.rule_errors(bundle.spec, done.problems[0][1]) from None
-        result = done.results[0][1]
-        explained = answers.explanation(result["explanation"]) if explain else {}
-        return {**answers.prediction(company, result, rid, ts), **explained}
+    def item(request: Request, key: ApiKey, **fields: Any) -> _Item:
+        return _Item(fingerprint=fingerprint, caller=key.id, request_id=handlers.request_id(request),
+                     ts=datetime.now(UTC), **fields)
 
+    # Every score of a request is in the audit trail before its answer leaves: the request joins the next group
+    # (api.grouping), whose scores are recorded in one transaction; no audit row, no score.
     @app.post("/predict", response_model=schemas.Prediction, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score one company")
-    def predict(company: Company, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
-        return score_audited(company, request, key, explain=False)
+    async def predict(company: Company, request: Request,  # type: ignore[valid-type]
+                      key: ApiKey = Depends(_guard("score"))) -> Any:
+        return await _submit(request, item(request, key, company=company))
 
     @app.post("/predict_explain", response_model=schemas.Explained, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score one company and explain the score")
-    def predict_explain(company: Company, request: Request,  # type: ignore[valid-type]
-                        key: ApiKey = Depends(_guard("explain"))) -> Any:
-        return score_audited(company, request, key, explain=True)
+    async def predict_explain(company: Company, request: Request,  # type: ignore[valid-type]
+                              key: ApiKey = Depends(_guard("explain"))) -> Any:
+        return await _submit(request, item(request, key, company=company, explain=True))
 
     @app.post("/predict_batch", response_model=schemas.BatchResult, tags=["scoring"], responses=_SCORE_RESPONSES,
               summary="Score many companies; invalid ones are reported, the others scored")
-    def predict_batch(batch: Batch, request: Request, key: ApiKey = Depends(_guard("score"))) -> Any:  # type: ignore[valid-type]
-        st = _state(request)
-        served, bundle, audit = st.scoring(fingerprint)
-        rid, ts = handlers.request_id(request), datetime.now(UTC)
-        items = batch.companies  # type: ignore[attr-defined]
-        valid, errors = validation.validate_items(Company, items)
-        done = _score_and_record(st, served, audit, [c for _, c in valid], key.id, rid)
-        errors += validation.batch_rule_errors(bundle.spec, items, valid, done.problems)
-        errors.sort(key=lambda e: e["index"])
-        results = [{**answers.prediction(valid[j][1], result, rid, ts), "index": valid[j][0]}
-                   for j, result in done.results]
-        rejected = len({e["index"] for e in errors})
-        return {"results": results, "errors": errors, "n_companies": len(items), "n_scored": len(results),
-                "n_rejected": rejected, "model_version": bundle.version, "request_id": rid, "timestamp": ts}
+    async def predict_batch(batch: Batch, request: Request,  # type: ignore[valid-type]
+                            key: ApiKey = Depends(_guard("score"))) -> Any:
+        return await _submit(request, item(request, key, items=list(batch.companies),  # type: ignore[attr-defined]
+                                           models=models))

@@ -1,12 +1,16 @@
 """Request limits: a per-key rate limit and a cap on the request body size.
 
-Both live in the process's memory. With ``--workers N`` every worker keeps its
-own counts, so a key may make up to N times the configured rate.
+The rate limit is kept in the audit trail's database (:class:`SharedRateLimiter` over
+:class:`riskcore.serving.audit.RateBuckets`), so every worker of ``--workers N`` and every API
+host on one PostgreSQL store count against one limit per key. Only while that database cannot be
+written does a worker count on its own (:class:`RateLimiter`, in the process's memory), and says so
+in its log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -16,7 +20,13 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-__all__ = ["BodySizeLimit", "RateLimiter"]
+from api.grouping import Grouper
+from riskcore.errors import AuditError
+from riskcore.workbench import RateBuckets
+
+__all__ = ["BodySizeLimit", "RateLimiter", "SharedRateLimiter"]
+
+log = logging.getLogger("api")
 
 
 class RateLimiter:
@@ -56,6 +66,42 @@ class RateLimiter:
                 return max(1, math.ceil(hits[0] + self.window - now))
             hits.append(now)
             return 0
+
+
+    async def check(self, key: str) -> int:
+        """:meth:`hit`, for the API's request handlers."""
+        return self.hit(key)
+
+
+class SharedRateLimiter:
+    """One token bucket per key in the audit trail's database, shared by every worker and host.
+
+    The requests that arrive while a count is being written are counted together in the next write
+    (one transaction for all of them). When the database cannot be written, the process's own
+    ``fallback`` counts instead and the error is logged (the scores themselves are refused then anyway).
+
+    Parameters
+    ----------
+    buckets : the shared token buckets.
+    fallback : the process's own limiter, with the same limit.
+    """
+
+    def __init__(self, buckets: RateBuckets, fallback: RateLimiter):
+        self.limit = buckets.limit
+        self._buckets = buckets
+        self._fallback = fallback
+        self._grouper: Grouper[str, int] = Grouper(self._take, wait_s=0.0, max_items=1024, name="rate-limit")
+
+    async def check(self, key: str) -> int:
+        """Count one request of ``key``: 0 when allowed, else the seconds until it will be (``Retry-After``)."""
+        return await self._grouper.submit(key)
+
+    def _take(self, keys: list[str]) -> list[int]:
+        try:
+            return self._buckets.take(keys)
+        except AuditError as err:
+            log.error("the shared rate limit cannot be counted, this worker counts on its own: %s", err)
+            return [self._fallback.hit(k) for k in keys]
 
 
 class BodySizeLimit:

@@ -253,6 +253,8 @@ class Settings:
     api_max_batch: int = 1000
     api_rate_limit: int = 100
     api_max_body_bytes: int = 5_000_000
+    api_group_wait_ms: float = 2.0
+    api_group_max: int = 64
     upload_max_mb: int = 1024
     demo_companies: int = 5000
     session_idle_minutes: int = 30
@@ -460,6 +462,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         raise ConfigError(f"risk_bands={settings.risk_bands!r}{where} must be 'master' or 'fixed'")
     if settings.api_max_batch < 1 or settings.api_rate_limit < 1:
         raise ConfigError(f"api_max_batch and api_rate_limit{where} must be at least 1")
+    if not 0 <= settings.api_group_wait_ms <= 1000 or settings.api_group_max < 1:
+        raise ConfigError(f"api_group_wait_ms={settings.api_group_wait_ms!r}{where} must be between 0 and 1000 "
+                          f"(milliseconds a request may wait for others to be scored with it) and "
+                          f"api_group_max={settings.api_group_max!r} at least 1 (requests scored together), "
+                          "e.g. 2 and 64")
     if settings.session_idle_minutes < 1:
         raise ConfigError(f"session_idle_minutes={settings.session_idle_minutes!r}{where} must be at least 1 "
                           "(minutes without a click before a dashboard session ends), e.g. 30")

@@ -17,9 +17,10 @@ from riskcore.errors import SchemaError
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, AuditRecord, Source
 from riskcore.serving.explain import explain_one
-from riskcore.serving.scoring import score_one
+from riskcore.serving.records import records_matrix, validate_record
+from riskcore.serving.scoring import company_results, score_one
 
-__all__ = ["CompanyScores", "company_id", "score_companies"]
+__all__ = ["CompanyScores", "company_id", "score_companies", "score_records"]
 
 
 
@@ -75,17 +76,7 @@ def score_companies(
     riskcore.errors.AuditError
         When the scores cannot be recorded: none may be returned.
     """
-    results: list[tuple[int, dict[str, Any]]] = []
-    problems: list[tuple[int, SchemaError]] = []
-    for i, record in enumerate(records):
-        try:
-            result = score_one(bundle, dict(record), risk_bands=risk_bands, strict=strict)
-            if explain:
-                result["explanation"] = explain_one(bundle, dict(record))
-        except SchemaError as err:
-            problems.append((i, err))
-            continue
-        results.append((i, result))
+    results, problems = score_records(bundle, records, risk_bands=risk_bands, strict=strict, explain=explain)
     spec = bundle.spec
     audit_rows = [AuditRecord(company_id(spec, records[i], i),
                               audit_inputs(i, r) if audit_inputs is not None else r["inputs"],
@@ -95,6 +86,53 @@ def score_companies(
     rid = audit.record(audit_rows, source=face, caller=caller, model_version=bundle.version,
                        bundle_hash=bundle.manifest_hash, request_id=request_id)
     return CompanyScores(request_id=rid, results=results, problems=problems)
+
+
+def score_records(bundle: ModelBundle, records: Sequence[Mapping[str, Any]], *,
+                  risk_bands: Literal["master", "fixed"] = "master", strict: bool = False,
+                  explain: bool | Sequence[bool] = False) -> tuple[list[tuple[int, dict[str, Any]]],
+                                                                  list[tuple[int, SchemaError]]]:
+    """Validate companies one by one, then score the valid ones as one matrix (one model call for all).
+
+    Each result equals :func:`riskcore.serving.scoring.score_one`'s for the same record (a test holds it to that).
+
+    Parameters
+    ----------
+    bundle, records, risk_bands, strict : as :func:`score_companies`.
+    explain : explain every company, or per record whether to (its result then has an ``explanation``).
+
+    Returns
+    -------
+    (results, problems) : ``(index, result)`` of the valid companies and ``(index, SchemaError)`` of the others,
+        each in record order.
+    """
+    wanted = [explain] * len(records) if isinstance(explain, bool) else list(explain)
+    if len(records) == 1:  # one company: the single-company path, no stacking
+        try:
+            result = score_one(bundle, dict(records[0]), risk_bands=risk_bands, strict=strict)
+            if wanted[0]:
+                result["explanation"] = explain_one(bundle, dict(records[0]))
+        except SchemaError as err:
+            return [], [(0, err)]
+        return [(0, result)], []
+    valid: list[int] = []
+    cleans: list[dict[str, Any]] = []
+    problems: list[tuple[int, SchemaError]] = []
+    for i, record in enumerate(records):
+        clean, found = validate_record(bundle.spec, dict(record), strict=strict)
+        if found:
+            problems.append((i, SchemaError(found)))
+            continue
+        valid.append(i)
+        cleans.append(clean)
+    if not cleans:
+        return [], problems
+    raw, p = bundle.score_matrix(records_matrix(bundle, cleans))
+    results = list(zip(valid, company_results(bundle, cleans, raw, p, risk_bands=risk_bands), strict=True))
+    for i, result in results:
+        if wanted[i]:
+            result["explanation"] = explain_one(bundle, dict(records[i]))
+    return results, problems
 
 
 def company_id(spec: DatasetSpec, record: Mapping[str, Any], index: int) -> str:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from riskcore.data.schema import DatasetSpec, FeatureSpec
     from riskcore.modelling.bundle import ModelBundle
 
-__all__ = ["checked_record", "record_matrix", "validate_record"]
+__all__ = ["checked_record", "record_matrix", "records_matrix", "validate_record"]
 
 
 def validate_record(spec: DatasetSpec, record: dict[str, Any], row: int = 1, *,
@@ -155,12 +155,23 @@ def record_matrix(bundle: ModelBundle, clean: dict[str, Any]) -> np.ndarray:
 
     Equal to ``bundle.matrix`` of the same row as a DataFrame (a test holds it to that).
     """
+    return records_matrix(bundle, [clean])
+
+
+def records_matrix(bundle: ModelBundle, cleans: list[dict[str, Any]]) -> np.ndarray:
+    """The model matrix of records checked by :func:`validate_record`, one row each, built in one pass.
+
+    Row ``i`` equals :func:`record_matrix` of ``cleans[i]``: the engineered features are computed once
+    for all rows.
+    """
     fb = bundle.features
     layout = fb.layout_
-    numeric = np.array([[np.nan if clean.get(c) is None else clean[c] for c in layout.numeric]], dtype=float)
-    codes = [fb.categories_[c].index(v) if (v := clean.get(c)) in fb.categories_[c] else np.nan
-             for c in layout.categorical]
-    return fb.transform_arrays(numeric, np.array([codes], dtype=float))
+    numeric = np.array([[np.nan if clean.get(c) is None else clean[c] for c in layout.numeric] for clean in cleans],
+                       dtype=float).reshape(len(cleans), len(layout.numeric))
+    codes = np.array([[fb.categories_[c].index(v) if (v := clean.get(c)) in fb.categories_[c] else np.nan
+                       for c in layout.categorical] for clean in cleans],
+                     dtype=float).reshape(len(cleans), len(layout.categorical))
+    return fb.transform_arrays(numeric, codes)
 
 
 def checked_record(bundle: ModelBundle, record: dict[str, Any], *,

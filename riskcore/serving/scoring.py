@@ -66,8 +66,8 @@ if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.serving.history import FileHistory
 
-__all__ = ["MAX_ID_CHARS", "REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "WhatIf", "score_file",
-           "score_frame", "score_one", "what_if", "write_scores"]
+__all__ = ["MAX_ID_CHARS", "REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "WhatIf", "company_results",
+           "score_file", "score_frame", "score_one", "what_if", "write_scores"]
 
 SCORE_COLUMNS = ("p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss", "n_missing", "flags",
                  "model_version")
@@ -375,23 +375,38 @@ def score_one(bundle: ModelBundle, record: dict[str, Any], *, risk_bands: Litera
     SchemaError
         With every problem of the record.
     """
-    spec = bundle.spec
     clean, matrix = checked_record(bundle, record, strict=strict)
     raw, p = bundle.score_matrix(matrix)
-    pd_ = float(p[0])
+    return company_results(bundle, [clean], raw, p, risk_bands=risk_bands, lgd=lgd)[0]
+
+
+def company_results(bundle: ModelBundle, cleans: list[dict[str, Any]], raw: np.ndarray, p: np.ndarray, *,
+                    risk_bands: Literal["master", "fixed"] = "master",
+                    lgd: float | None = None) -> list[dict[str, Any]]:
+    """The result dict of :func:`score_one` for each company of a scored matrix (grades and levels vectorised).
+
+    ``cleans`` are the companies' values checked by :func:`riskcore.serving.records.validate_record`, in the
+    matrix's row order; ``raw`` and ``p`` what :meth:`ModelBundle.score_matrix` gave for it.
+    """
+    spec = bundle.spec
     lgd = bundle.costs.lgd if lgd is None else lgd
-    ead = clean.get(spec.exposure) if spec.exposure else None
-    return {
-        "p_default": pd_,
-        "score_raw": float(raw[0]),
-        "decision": "refer" if pd_ >= bundle.threshold else "accept",
-        "grade": str(grade_of(np.array([pd_]))[0]),
-        "risk_level": str(risk_level_of(np.array([pd_]), risk_bands)[0]),
-        "expected_loss": None if ead is None else float(max(pd_, PD_FLOOR) * lgd * ead),
-        "n_missing": int(sum(1 for f in spec.features if clean.get(f.name) is None)),
-        "model_version": bundle.version,
-        "inputs": clean,
-    }
+    grades = grade_of(p)
+    levels = risk_level_of(p, risk_bands)
+    out = []
+    for clean, raw_i, pd_, grade, level in zip(cleans, raw.tolist(), p.tolist(), grades, levels, strict=True):
+        ead = clean.get(spec.exposure) if spec.exposure else None
+        out.append({
+            "p_default": pd_,
+            "score_raw": raw_i,
+            "decision": "refer" if pd_ >= bundle.threshold else "accept",
+            "grade": str(grade),
+            "risk_level": str(level),
+            "expected_loss": None if ead is None else float(max(pd_, PD_FLOOR) * lgd * ead),
+            "n_missing": sum(1 for f in spec.features if clean.get(f.name) is None),
+            "model_version": bundle.version,
+            "inputs": clean,
+        })
+    return out
 
 
 @dataclass(frozen=True)

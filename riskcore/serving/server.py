@@ -13,7 +13,7 @@ in the ledger (events ``fallback`` and ``restore``). With no verified version at
 all nothing is served.
 
 A challenger configured under ``[serving]`` scores in shadow
-(:func:`score_served`): the answer is the deciding model's, both scores are
+(:func:`riskcore.serving.requests.score_group`): the answer is the deciding model's, both scores are
 recorded, the other one with source ``shadow``. A canary share of companies,
 chosen by a stable hash of the company id (:func:`in_canary`, the same in every
 process), is decided by the challenger.
@@ -27,21 +27,20 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from riskcore.config import Settings
-from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError, SchemaError
+from riskcore.errors import AuditError, RiskcoreError
 from riskcore.lru import LRU
 from riskcore.modelling.bundle import ModelBundle, load_bundle, verify_bundle
 from riskcore.modelling.tracking import PREVIOUS_CHAMPION, ChampionRef, Tracker
 from riskcore.serving.audit import MOVES, AuditLog, ModelEvent, ModelMove
-from riskcore.serving.companies import score_companies
 from riskcore.serving.opening import open_model
 
 __all__ = ["NO_CHAMPION", "NO_VERIFIED_MODEL", "PINNED_CHANGED", "PINNED_UNLOADABLE", "ModelServer", "Served",
-           "ServedScores", "in_canary", "score_served"]
+           "in_canary"]
 
 log = logging.getLogger("riskcore.serving")
 
@@ -307,94 +306,3 @@ class ModelServer:
             self.audit.record_move(move)
         except AuditError as err:
             log.error("cannot record the %s in the ledger: %s", event, err)
-
-
-# ---------------------------------------------------------------------------
-# scoring with the champion and a shadow challenger
-# ---------------------------------------------------------------------------
-
-@dataclass
-class ServedScores:
-    """Scores of a request: the deciding model's result per company, in request order, and the problems.
-
-    ``results`` holds ``(index, result)`` where ``result["model_version"]`` names the model that decided;
-    ``problems`` ``(index, SchemaError)`` for the companies the deciding model could not score;
-    ``shadow_problems`` what the shadow scoring could not do (the answer does not depend on it).
-    """
-
-    results: list[tuple[int, dict[str, Any]]]
-    problems: list[tuple[int, SchemaError]]
-    shadow_problems: list[str]
-
-
-def score_served(served: Served, records: Sequence[Mapping[str, Any]], ids: Sequence[str], *, audit: AuditLog,
-                 caller: str, request_id: str, risk_bands: Literal["master", "fixed"] = "master",
-                 explain: bool = False, strict: bool = True,
-                 audit_inputs: Callable[[int, dict[str, Any]], dict[str, Any]] | None = None) -> ServedScores:
-    """Score companies with what is served, recording every decision and every shadow score before returning.
-
-    Each company is decided by the champion, or by the challenger when it falls in the canary share
-    (:func:`in_canary` of ``ids[i]``); the other model, when there is one, scores it in shadow. The
-    deciding scores are recorded with source ``api``, the shadow ones with source ``shadow``, all under
-    ``request_id``. A company the challenger cannot score in the canary is decided by the champion.
-
-    Raises
-    ------
-    riskcore.errors.ModelNotFoundError
-        When nothing is served.
-    riskcore.errors.AuditError
-        When the deciding scores cannot be recorded (a failed shadow record is only reported).
-    """
-    champion, challenger = served.bundle, served.challenger
-    if champion is None:
-        raise ModelNotFoundError(served.reason or NO_VERIFIED_MODEL)
-    canary = [challenger is not None and in_canary(str(ids[i]), served.canary_share) for i in range(len(records))]
-    groups = [(challenger, [i for i, c in enumerate(canary) if c]),
-              (champion, [i for i, c in enumerate(canary) if not c])]
-    results: dict[int, dict[str, Any]] = {}
-    problems: dict[int, SchemaError] = {}
-    shadow_problems: list[str] = []
-
-    def run(bundle: ModelBundle, index: list[int], face: Literal["api", "shadow"]) -> Any:
-        def inputs(j: int, result: dict[str, Any]) -> dict[str, Any]:
-            return audit_inputs(index[j], result) if audit_inputs is not None else result["inputs"]
-
-        return score_companies(bundle, [records[i] for i in index], audit=audit, face=face, caller=caller,
-                               request_id=request_id, risk_bands=risk_bands, explain=explain and face == "api",
-                               audit_inputs=inputs, strict=strict)
-
-    for bundle, index in groups:
-        if bundle is None or not index:
-            continue
-        done = run(bundle, index, "api")
-        results.update((index[j], r) for j, r in done.results)
-        problems.update((index[j], p) for j, p in done.problems)
-    unscored_canary = [i for i in problems if canary[i]]
-    if unscored_canary:  # the challenger could not decide these: the champion does
-        for i in unscored_canary:
-            shadow_problems.append(f"company {ids[i]}: the challenger cannot score it ({problems.pop(i)}); "
-                                   "the champion decided")
-            canary[i] = False
-        done = run(champion, unscored_canary, "api")
-        results.update((unscored_canary[j], r) for j, r in done.results)
-        problems.update((unscored_canary[j], p) for j, p in done.problems)
-    if challenger is not None:
-        _shadow(run, champion, challenger, [i for i in results if canary[i]], [i for i in results if not canary[i]],
-                shadow_problems)
-    return ServedScores(sorted(results.items()), sorted(problems.items(), key=lambda t: t[0]), shadow_problems)
-
-
-def _shadow(run: Callable[[ModelBundle, list[int], Literal["api", "shadow"]], Any], champion: ModelBundle,
-            challenger: ModelBundle, canary: list[int], decided_by_champion: list[int], problems: list[str]) -> None:
-    """The shadow scores: the champion's of the canary companies, the challenger's of the others."""
-    for bundle, index in ((champion, sorted(canary)), (challenger, sorted(decided_by_champion))):
-        if not index:
-            continue
-        try:
-            done = run(bundle, index, "shadow")
-        except AuditError as err:
-            log.error("cannot record the shadow scores of %s: %s", bundle.version, err)
-            problems.append(f"the shadow scores of {bundle.version} could not be recorded")
-            continue
-        problems.extend(f"company at index {index[j]}: {bundle.version} cannot score it in shadow ({p})"
-                        for j, p in done.problems)

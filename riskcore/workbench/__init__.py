@@ -26,12 +26,13 @@ from riskcore.modelling.demo import DemoFiles
 from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
 from riskcore.modelling.tracking import ChampionRef
 from riskcore.modelling.train import TrainingResult
-from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog, ModelMove, VerifyResult
+from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog, ModelMove, RateBuckets, VerifyResult
 from riskcore.serving.batch import ScoreJob
 from riskcore.serving.explain import Explanation, peer_percentiles, reason_codes
 from riskcore.serving.records import validate_record
+from riskcore.serving.requests import ScoringRequest, ServedScores
 from riskcore.serving.scoring import MAX_ID_CHARS, ScoreResult, WhatIf
-from riskcore.serving.server import NO_CHAMPION, ModelServer, Served, ServedScores
+from riskcore.serving.server import NO_CHAMPION, ModelServer, Served
 from riskcore.workbench.bench import Cluster, Workbench
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
 from riskcore.workbench.locks import state_lock
@@ -67,6 +68,8 @@ __all__ = [
     "ScoreJob",
     "ScoreResult",
     "Served",
+    "RateBuckets",
+    "ScoringRequest",
     "ServedScores",
     "TrainingResult",
     "VerifyResult",

@@ -11,7 +11,8 @@ verb                      result
 ``check``                 :class:`~riskcore.workflows.DataCheck`
 ``train``                 :class:`~riskcore.modelling.train.TrainingResult` (here or on a cluster)
 ``score``                 :class:`~riskcore.serving.batch.ScoreJob` (here or on a cluster)
-``predict``               :class:`~riskcore.serving.server.ServedScores` (what the model server serves)
+``predict``               :class:`~riskcore.serving.requests.ServedScores` (what the model server serves)
+``predict_group``         one ``ServedScores`` per request of a group answered together, recorded in one commit
 ``monitor``               :class:`~riskcore.lifecycle.monitoring.MonitorRun` (a file, or the audit trail)
 ``compare``               :class:`~riskcore.lifecycle.versions.VersionComparison`
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
@@ -55,8 +56,9 @@ from riskcore.serving.cluster import cluster_failures, open_cluster, partition_f
 from riskcore.serving.distributed import score_partitions
 from riskcore.serving.explain import Explanation, explain_frame
 from riskcore.serving.opening import open_model
+from riskcore.serving.requests import ScoringRequest, ServedScores, score_group, score_served
 from riskcore.serving.scoring import WhatIf, what_if
-from riskcore.serving.server import ModelServer, Served, ServedScores, score_served
+from riskcore.serving.server import ModelServer, Served
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
 from riskcore.workbench.locks import LockName, state_lock
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
@@ -258,6 +260,17 @@ class Workbench:
         return score_served(served or self.served(), records, ids, audit=audit or self.audit, caller=caller,
                             request_id=request_id, risk_bands=self.settings.risk_bands, explain=explain,
                             strict=strict, audit_inputs=audit_inputs)
+
+    def predict_group(self, requests: Sequence[ScoringRequest], *, served: Served | None = None,
+                      audit: AuditLog | None = None, strict: bool = True) -> list[ServedScores]:
+        """Score requests answered together, every score of every request recorded in one audit transaction first.
+
+        Each model scores all the requests' companies at once; when the transaction fails, it raises and no
+        request may be answered with a score. ``served`` and ``audit`` default to what the model server serves
+        now and the workbench's audit trail.
+        """
+        return score_group(served or self.served(), requests, audit=audit or self.audit,
+                           risk_bands=self.settings.risk_bands, strict=strict)
 
     # -------------------------------------------------------------- monitoring
     def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,

@@ -95,4 +95,6 @@ def test_parallel_clients_get_one_audit_row_per_score(server, keys, company, aud
     result = audit.verify()
     assert result.ok, result.message
     assert result.rows == sum(expected.values())
-    assert database.sql("SELECT count(*) FROM audit_requests")[0][0] == n_requests  # on this back end
+    # on this back end: requests that arrived together share a head (one commit), each row keeps its request id
+    heads, stored = database.sql("SELECT count(*), sum(n_rows) FROM audit_requests")[0]
+    assert 1 <= heads <= n_requests and stored == sum(expected.values())

@@ -488,14 +488,14 @@ def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client
 
 def test_the_handler_maps_any_engine_error_by_its_class(make_client, keys, company, audit, monkeypatch):
     """An engine error raised outside the scoring service (here: reading the bundle) still gets its status."""
-    import riskcore.serving.server
+    import riskcore.serving.requests
     from riskcore.errors import BundleError, ConfigError, RiskcoreError
 
     for cls in (BundleError, ConfigError, RiskcoreError):
         def failing(*args, _cls=cls, **kwargs):
             raise _cls("inside /srv/secret")
 
-        monkeypatch.setattr(riskcore.serving.server, "score_companies", failing)
+        monkeypatch.setattr(riskcore.serving.requests, "score_records", failing)
         r = make_client().post("/predict", json=company, headers=header(keys["service"]))
         assert r.status_code == cls.http_status, cls
         assert_clean(r, "secret")

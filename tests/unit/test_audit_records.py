@@ -7,11 +7,19 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.ipc as ipc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskcore.serving.audit import AuditLog
-from riskcore.serving.audit._hashing import FEW_ROWS, few_fingerprints, fingerprints, vector_fingerprints
+from riskcore.serving.audit._hashing import (
+    COMPRESS_FROM_ROWS,
+    FEW_ROWS,
+    decode,
+    few_fingerprints,
+    fingerprints,
+    vector_fingerprints,
+)
 from riskcore.serving.audit._records import input_column, make_chunk, plain, plain_column, record_inputs
 
 META = {"source": "api", "caller": "key-1", "model_version": "v1", "bundle_hash": "f" * 64}
@@ -116,7 +124,9 @@ def test_a_large_plain_request_stores_the_bytes_of_the_pandas_path():
 _GOLDEN_ROWS = [{"income": 1000.5, "age": 41, "sector": "Energy", "listed": True, "note": None},
                 {"income": None, "age": 7, "sector": "Retail ü", "listed": False, "note": None},
                 {"income": float("inf"), "age": -3, "sector": None, "listed": None, "note": None}]
-_GOLDEN_DATA = "fad4c50ce992cac20dbb57f23705e37052fd0d9fc67bb7a7a1e7e08a8e16784b"
+# the bytes as stored since chunks below COMPRESS_FROM_ROWS rows are written uncompressed (before: LZ4,
+# "fad4c50c…"); the digest, which verification checks, is the one stored trails carry
+_GOLDEN_DATA = "7c0852263a1e2b2fd994a3823df3e4094cf9a61bafb342e9e6ddba36c46a58e8"
 _GOLDEN_DIGEST = "4059955c34016a542d1a670a91e834c23c6b95a04e93e52ffcc3ae6e979810cd"
 
 
@@ -124,6 +134,22 @@ def test_chunks_keep_the_bytes_and_digests_of_stored_trails():
     for inputs in (_pandas_inputs(_GOLDEN_ROWS), record_inputs(_GOLDEN_ROWS)):
         chunk = _chunk(inputs, len(_GOLDEN_ROWS), first_rows=10)
         assert (hashlib.sha256(chunk.data).hexdigest(), chunk.digest.hex()) == (_GOLDEN_DATA, _GOLDEN_DIGEST)
+
+
+def test_small_chunks_are_stored_plain_and_compressed_ones_still_read():
+    chunk = _chunk(record_inputs(_GOLDEN_ROWS), len(_GOLDEN_ROWS), first_rows=10)
+    table = decode(chunk.data, "r", 0)
+    assert table.num_rows == len(_GOLDEN_ROWS) < COMPRESS_FROM_ROWS
+    sink = pa.BufferOutputStream()  # written as the trail wrote every chunk before: LZ4
+    with ipc.new_stream(sink, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as writer:
+        writer.write_table(table)
+    compressed = sink.getvalue().to_pybytes()
+    assert compressed != chunk.data and decode(compressed, "r", 0).equals(table)
+    big = _chunk(record_inputs(_GOLDEN_ROWS * 100), 300, first_rows=1)  # from COMPRESS_FROM_ROWS rows: LZ4
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, decode(big.data, "r", 0).schema) as writer:
+        writer.write_table(decode(big.data, "r", 0))
+    assert len(big.data) < len(sink.getvalue().to_pybytes())
 
 
 _kinds = {

@@ -92,15 +92,19 @@ import one way, from the bottom up:
     scores back; verifying the chain. Each uses the store's interface only.
 ``_log``
     :class:`AuditLog`, the façade that composes them.
+``_rates``
+    :class:`RateBuckets`, the API's per-key request rates as token buckets in the same database, so
+    every worker and every host share one limit.
 """
 
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
-from riskcore.serving.audit._batch import AuditBatch
+from riskcore.serving.audit._batch import AuditBatch, AuditPart
 from riskcore.serving.audit._events import ChainedEvent, EventHead
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog
+from riskcore.serving.audit._rates import RateBuckets
 from riskcore.serving.audit._records import AuditRecord
-from riskcore.serving.audit._store import AuditStore, ChainTail, HeadFields
+from riskcore.serving.audit._store import Appended, AuditStore, ChainTail, HeadFields
 from riskcore.serving.audit._tables import (
     DECISIONS,
     FIND_COLUMNS,
@@ -123,8 +127,10 @@ __all__ = [
     "SOURCES",
     "AccessEvent",
     "AccessEventKind",
+    "Appended",
     "AuditBatch",
     "AuditLog",
+    "AuditPart",
     "AuditRecord",
     "AuditStore",
     "ChainTail",
@@ -134,6 +140,7 @@ __all__ = [
     "HeadFields",
     "ModelEvent",
     "ModelMove",
+    "RateBuckets",
     "Source",
     "VerifyResult",
 ]

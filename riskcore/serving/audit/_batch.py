@@ -1,11 +1,18 @@
-"""One request recorded chunk by chunk: stored in short transactions, made visible at once on commit."""
+"""Writing scores: one request chunk by chunk, or the requests answered together in one transaction.
+
+:class:`AuditBatch` stores a request's chunks in short transactions and makes it visible at once on commit;
+:func:`record_parts` records the parts of a group of requests in a single transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -13,11 +20,19 @@ from riskcore.data.transaction import CommitOrAbort
 from riskcore.errors import AuditError
 from riskcore.serving.audit._driver import driver_cursor, is_psycopg
 from riskcore.serving.audit._hashing import digest
-from riskcore.serving.audit._records import Chunk, make_chunk
+from riskcore.serving.audit._records import AuditRecord, Chunk, check_records, check_request, make_chunk, record_inputs
 from riskcore.serving.audit._store import AuditStore, HeadFields
-from riskcore.serving.audit._tables import HEAD_JSON, audit_ids, audit_segments, audit_staged, utc_now
+from riskcore.serving.audit._tables import (
+    HEAD_JSON,
+    MAX_TEXT,
+    REASON_SEPARATOR,
+    audit_ids,
+    audit_segments,
+    audit_staged,
+    utc_now,
+)
 
-__all__ = ["AuditBatch"]
+__all__ = ["AuditBatch", "AuditPart", "record_parts"]
 
 # built once and given the values as parameters: a statement made per call costs a cache-key walk per request
 _INSERT_SEGMENT = insert(audit_segments)
@@ -215,3 +230,78 @@ def _copy_ids(conn: Connection, batch_id: str, chunk: Chunk) -> None:
         for company_id in chunk.company_ids:
             copy.write_row((company_id, batch_id, chunk.index))
 
+
+
+@dataclass(frozen=True)
+class AuditPart:
+    """The scores one model gave, from one source, to requests answered together: one head of the trail.
+
+    Parameters
+    ----------
+    records : the scores, in any order.
+    request_ids, callers : per record, the request it answers and who sent it. When every record has the same
+        request and caller the head carries them, as :meth:`AuditLog.record` writes it; otherwise the head gets a
+        request id of its own and each row keeps its request id and caller in the chunk (readers show those).
+    source, model_version, bundle_hash : as for :meth:`AuditLog.record`.
+    """
+
+    records: Sequence[AuditRecord]
+    request_ids: Sequence[str]
+    callers: Sequence[str]
+    source: str
+    model_version: str
+    bundle_hash: str
+
+
+def record_parts(store: AuditStore, parts: Sequence[AuditPart]) -> list[str]:
+    """Record several parts in ONE transaction: every score is visible, or none is.
+
+    Returns
+    -------
+    list[str]
+        The request id of each part's head (in ``parts`` order; empty parts write nothing and get ``""``).
+
+    Raises
+    ------
+    riskcore.errors.AuditError
+        When a value cannot be stored or the store cannot be written: nothing is recorded then.
+    """
+    staged: list[tuple[int, HeadFields, Chunk]] = []
+    heads = [""] * len(parts)
+    for k, part in enumerate(parts):
+        if not (len(part.records) == len(part.request_ids) == len(part.callers)):
+            raise AuditError("cannot record the scores, nothing was written: a part needs one request id and one "
+                             "caller per record")
+        if not part.records:
+            continue
+        check_records(part.records)
+        one = len(set(part.request_ids)) == 1 and len(set(part.callers)) == 1
+        request_id = part.request_ids[0] if one else uuid.uuid4().hex
+        caller = part.callers[0] if one else ",".join(sorted(set(map(str, part.callers))))[:MAX_TEXT]
+        check_request(source=part.source, caller=caller, model_version=part.model_version,
+                      bundle_hash=part.bundle_hash, request_id=request_id)
+        records = part.records
+        chunk = make_chunk([r.company_id for r in records], record_inputs([r.inputs for r in records]),
+                           np.array([float(r.p_default) for r in records]), [r.decision for r in records],
+                           [r.grade for r in records], [REASON_SEPARATOR.join(r.reasons) for r in records],
+                           index=0, first_row=1, columns=None,
+                           requests=None if one else (list(part.request_ids), list(part.callers)))
+        assert chunk is not None  # the part has records
+        heads[k] = request_id
+        staged.append((k, HeadFields(request_id=request_id, batch_id=uuid.uuid4().hex, caller=caller,
+                                     source=part.source, model_version=part.model_version,
+                                     bundle_hash=part.bundle_hash, n_rows=chunk.n_rows, n_chunks=1,
+                                     columns=HEAD_JSON.encode(chunk.columns), digest=digest([chunk.digest],
+                                                                                            chunk.n_rows)), chunk))
+    if not staged:
+        return heads
+    keep = staged[0][1].batch_id
+    with store.writing() as conn:
+        for _, head, chunk in staged:
+            _store_chunk(conn, head.batch_id, chunk, staged_as=None)
+        tail = store.lock_and_tail(conn)
+        for _, head, _ in staged:
+            tail = store.append_head(conn, tail, head).tail
+        stale = store.stale_batches(conn, keep=keep)
+    store.remove_stale(keep=keep, stale=stale)
+    return heads

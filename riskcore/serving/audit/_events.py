@@ -89,7 +89,7 @@ def chain_event(store: AuditStore, event: E) -> E:
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     with store.writing() as conn:
         tail = store.lock_and_tail(conn)
-        seq, ts = store.append_head(conn, tail, HeadFields(
+        seq, ts, _ = store.append_head(conn, tail, HeadFields(
             request_id=f"{event.source}-{uuid.uuid4().hex}", batch_id=uuid.uuid4().hex, caller=head.caller,
             source=event.source, model_version=head.model_version, bundle_hash=head.bundle_hash, n_rows=0,
             n_chunks=0, columns=text, digest=digest([], 0)))

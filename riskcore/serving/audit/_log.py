@@ -21,7 +21,7 @@ from riskcore.config import Settings
 from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
 from riskcore.serving.audit._access import AccessEvent
-from riskcore.serving.audit._batch import AuditBatch
+from riskcore.serving.audit._batch import AuditBatch, AuditPart, record_parts
 from riskcore.serving.audit._events import ChainedEvent, chain_event, read_events
 from riskcore.serving.audit._ledger import ModelMove
 from riskcore.serving.audit._reading import read_rows, read_scored
@@ -212,6 +212,30 @@ class AuditLog:
                       [r.decision for r in records], [r.grade for r in records],
                       [REASON_SEPARATOR.join(r.reasons) for r in records])
         return batch.request_id
+
+    def record_parts(self, parts: Sequence[AuditPart]) -> list[str]:
+        """Record the scores of requests answered together (the API's groups) in ONE transaction.
+
+        Each part is one head of the trail: the scores one model gave from one source. Its rows keep the
+        request id and caller of the request each answers, so :meth:`recent`, :meth:`find`, :meth:`scored`
+        and ``verify()`` see every request as if it had been recorded alone.
+
+        Parameters
+        ----------
+        parts : :class:`~riskcore.serving.audit.AuditPart` s; empty ones write nothing.
+
+        Returns
+        -------
+        list[str]
+            Each part's head request id (``""`` for an empty part).
+
+        Raises
+        ------
+        AuditError
+            When a value cannot be stored or the store cannot be written: nothing of any part is recorded, and
+            none of the scores may be returned.
+        """
+        return record_parts(self.store, parts)
 
     def check_writable(self) -> None:
         """Check that a request could be recorded now, without leaving one behind.

@@ -81,7 +81,9 @@ def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
             if name.startswith(INPUT_PREFIX):
                 inputs[name[len(INPUT_PREFIX):]] = json.loads(value) if name in json_inputs and value else value
         reasons = row["reasons"] or ""
-        item = (head.row_offset + row["row"], head.ts, head.request_id, head.caller, head.source, head.model_version,
+        # a head that records several requests answered together keeps each row's request id and caller
+        item = (head.row_offset + row["row"], head.ts, row.get("request_id", head.request_id),
+                row.get("caller", head.caller), head.source, head.model_version,
                 head.bundle_hash, row["company_id"], row["p_default"], row["decision"], row["grade"],
                 reasons.split(REASON_SEPARATOR) if reasons else [],
                 hashlib.sha256(INPUTS_JSON.encode(inputs).encode()).hexdigest())
@@ -156,8 +158,11 @@ def read_scored(store: AuditStore, model_version: str, since: str | None, until:
                 # the recorded key and score keep a leading underscore: an input may have the same name (company_id)
                 frame = frame.rename_columns([c.removeprefix(INPUT_PREFIX) if c.startswith(INPUT_PREFIX) else f"_{c}"
                                               for c in frame.column_names]).to_pandas()
+                # a head that records several requests answered together keeps each row's request id
+                request_ids = (segment.column("request_id").to_numpy(zero_copy_only=False)
+                               if "request_id" in segment.column_names else head.request_id)
                 frames.append(frame.assign(seq=int(head.seq), ts=head.ts, _source=head.source,
-                                           _request_id=head.request_id))
+                                           _request_id=request_ids))
     if not frames:
         return pd.DataFrame(columns=["seq", "ts", "_company_id", "_p_default", "_grade", "_source", "_request_id"])
     return pd.concat(frames, ignore_index=True)

@@ -19,7 +19,15 @@ import pyarrow.compute as pc
 
 from riskcore.errors import AuditError
 from riskcore.serving.audit._hashing import chunk_hash, encode, fingerprints
-from riskcore.serving.audit._tables import DECISIONS, INPUT_PREFIX, INPUTS_JSON, MAX_TEXT, REASON_SEPARATOR, SOURCES
+from riskcore.serving.audit._tables import (
+    DECISIONS,
+    INPUT_PREFIX,
+    INPUTS_JSON,
+    MAX_TEXT,
+    REASON_SEPARATOR,
+    ROW_REQUEST_COLUMNS,
+    SOURCES,
+)
 
 __all__ = ["AuditRecord", "Chunk", "check_records", "check_request", "input_column", "make_chunk", "plain",
            "plain_column", "record_inputs"]
@@ -63,11 +71,14 @@ class Chunk:
 
 
 def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any, reasons: Any, *,
-               index: int, first_row: int, columns: list[str] | None) -> Chunk | None:
+               index: int, first_row: int, columns: list[str] | None,
+               requests: tuple[Any, Any] | None = None) -> Chunk | None:
     """Validate one chunk (vectorised), encode it and hash it; None for an empty chunk.
 
     ``index`` and ``first_row`` place the chunk in its request (0-based chunk, 1-based row); ``columns`` are
     the input names of the request's first chunk, which every chunk must repeat (None for the first).
+    ``requests``: ``(request_ids, callers)`` per row, stored as the columns ``request_id`` and ``caller``, for a
+    head that records the scores of several requests answered together (see :data:`ROW_REQUEST_COLUMNS`).
     """
     ids = _strings(company_ids, "company_ids")
     n = len(ids)
@@ -79,8 +90,11 @@ def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, gra
     grades = _strings(grade, "grade")
     why = pa.repeat(pa.scalar("", pa.string()), n) if reasons is None else _strings(reasons, "reasons")
     table = _input_columns(inputs)
+    per_row = [] if requests is None else [(name, _strings(values, name))
+                                           for name, values in zip(ROW_REQUEST_COLUMNS, requests, strict=True)]
     sizes.update(p_default=len(p), decision=len(dec), grade=len(grades), reasons=len(why),
-                 inputs=len(inputs) if isinstance(inputs, pd.DataFrame) else getattr(inputs, "num_rows", 0))
+                 inputs=len(inputs) if isinstance(inputs, pd.DataFrame) else getattr(inputs, "num_rows", 0),
+                 **{name: len(arr) for name, arr in per_row})
     if len(set(sizes.values())) > 1:
         raise AuditError("cannot record the scores, nothing was written: the arguments have different lengths ("
                          + ", ".join(f"{k}={v}" for k, v in sizes.items()) + "); pass one entry per scored row")
@@ -92,15 +106,16 @@ def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, gra
                          f"{names!r} but the request's first chunk had {columns!r}; pass the same "
                          "columns in every chunk")
     problems: list[str] = []
-    for name, arr in (("company_id", ids), ("grade", grades)):
+    for name, arr in (("company_id", ids), ("grade", grades), *per_row):
         bad = np.flatnonzero(pc.fill_null(pc.or_(pc.is_null(arr), pc.greater(pc.utf8_length(arr), MAX_TEXT)),
                                           True).to_numpy(zero_copy_only=False))
         problems += [f"{where(i)}: {name}={arr[i].as_py()!r} must be a string of at most {MAX_TEXT} characters"
                      for i in bad[:5]]
     # PostgreSQL's text cannot hold NUL: refused up front, so every backend behaves alike
-    bad = np.flatnonzero(pc.fill_null(pc.match_substring(ids, "\x00"), False).to_numpy(zero_copy_only=False))
-    problems += [f"{where(i)}: company_id={ids[i].as_py()!r} contains a NUL character; remove it from the key"
-                 for i in bad[:5]]
+    for name, arr in (("company_id", ids), *per_row):
+        bad = np.flatnonzero(pc.fill_null(pc.match_substring(arr, "\x00"), False).to_numpy(zero_copy_only=False))
+        problems += [f"{where(i)}: {name}={arr[i].as_py()!r} contains a NUL character; remove it from the key"
+                     for i in bad[:5]]
     bad = np.flatnonzero(~((p >= 0.0) & (p <= 1.0)))  # also true for NaN
     problems += [f"{where(i)}: p_default={float(p[i])!r} must be a number in [0, 1]" for i in bad[:5]]
     bad = np.flatnonzero(~pc.fill_null(pc.is_in(dec, pa.array(DECISIONS)), False).to_numpy(zero_copy_only=False))
@@ -120,7 +135,8 @@ def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, gra
         raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
     rows = pa.array(np.arange(first, first + n, dtype=np.int64))
     outputs = [("row", "int", rows), ("company_id", "text", ids), ("p_default", "float", pa.array(p)),
-               ("decision", "text", dec), ("grade", "text", grades), ("reasons", "text", why.fill_null(""))]
+               ("decision", "text", dec), ("grade", "text", grades), ("reasons", "text", why.fill_null("")),
+               *((name, "text", arr) for name, arr in per_row)]
     fields = [*outputs, *input_fields]
     fields.append(("fingerprint", "uint", pa.array(fingerprints(fields), pa.uint64())))
     schema = pa.schema([pa.field(name, arr.type, metadata={b"kind": b"json"} if kind == "json" else None)
@@ -381,7 +397,16 @@ def plain(value: Any, where: str) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {k: plain(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():  # the common values inline: a request's inputs are mostly plain numbers
+            kind = type(v)
+            if v is None or kind is str or kind is int or kind is bool:
+                out[k] = v
+            elif kind is float:
+                out[k] = v if math.isfinite(v) else None
+            else:
+                out[k] = plain(v, f"{where}.{k}" if where else str(k))
+        return out
     if isinstance(value, (list, tuple)):
         return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, np.generic):

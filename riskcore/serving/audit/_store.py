@@ -46,7 +46,7 @@ from riskcore.serving.audit._tables import (
     utc_now,
 )
 
-__all__ = ["AuditStore", "ChainTail", "HeadFields"]
+__all__ = ["Appended", "AuditStore", "ChainTail", "HeadFields"]
 
 # built once: a statement made per call costs a cache-key walk per request
 _TAIL = select(audit_requests.c.seq, audit_requests.c.row_hash,
@@ -62,6 +62,14 @@ class ChainTail(NamedTuple):
     seq: int  # the last head's position (0 before the first head)
     row_hash: str  # the last head's hash (``GENESIS_HASH`` before the first head)
     rows: int  # the scores recorded so far: the next request's row offset
+
+
+class Appended(NamedTuple):
+    """A head just chained: its position and time, and the tail the next head of the transaction links to."""
+
+    seq: int
+    ts: str
+    tail: ChainTail
 
 
 @dataclass(frozen=True)
@@ -215,16 +223,18 @@ class AuditStore:
         last = conn.execute(_TAIL).first()
         return ChainTail(0, GENESIS_HASH, 0) if last is None else ChainTail(int(last[0]), str(last[1]), int(last[2]))
 
-    def append_head(self, conn: Connection, tail: ChainTail, head: HeadFields) -> tuple[int, str]:
-        """Chain one head onto ``tail`` in the caller's write transaction; returns its position and time.
+    def append_head(self, conn: Connection, tail: ChainTail, head: HeadFields) -> Appended:
+        """Chain one head onto ``tail`` in the caller's write transaction; returns its position, time and the new tail.
 
-        The head's hash is ``sha256(prev_hash + "|" + compact JSON of every other column)``.
+        The head's hash is ``sha256(prev_hash + "|" + compact JSON of every other column)``. Several heads
+        are chained in one transaction by passing each the tail the previous one returned.
         """
         ts = utc_now()
         values = (tail.seq + 1, ts, head.request_id, head.batch_id, head.caller, head.source, head.model_version,
                   head.bundle_hash, tail.rows, head.n_rows, head.n_chunks, head.columns, head.digest, tail.row_hash)
-        conn.execute(_INSERT_HEAD, {**dict(zip(HEAD_COLUMNS, values, strict=True)), "row_hash": head_hash(values)})
-        return tail.seq + 1, ts
+        row_hash = head_hash(values)
+        conn.execute(_INSERT_HEAD, {**dict(zip(HEAD_COLUMNS, values, strict=True)), "row_hash": row_hash})
+        return Appended(tail.seq + 1, ts, ChainTail(tail.seq + 1, row_hash, tail.rows + head.n_rows))
 
     def check_writable(self) -> None:
         """Check that a request could be recorded now: take the chain lock, write a probe chunk and head, roll back.

@@ -23,8 +23,9 @@ from sqlalchemy import (
 )
 
 __all__ = ["DECISIONS", "FIND_COLUMNS", "FORMAT", "GENESIS_HASH", "HEADS_PAGE", "HEAD_COLUMNS", "HEAD_JSON",
-           "INPUTS_JSON", "INPUT_PREFIX", "MAX_TEXT", "REASON_SEPARATOR", "RECENT_COLUMNS", "SOURCES", "Decision",
-           "Source", "audit_ids", "audit_requests", "audit_segments", "audit_staged", "metadata", "utc_now"]
+           "INPUTS_JSON", "INPUT_PREFIX", "MAX_TEXT", "REASON_SEPARATOR", "RECENT_COLUMNS", "ROW_REQUEST_COLUMNS",
+           "SOURCES", "Decision", "Source", "audit_ids", "audit_requests", "audit_segments", "audit_staged", "metadata",
+           "utc_now"]
 
 Source = Literal["cli", "dashboard", "api", "shadow"]
 Decision = Literal["accept", "refer"]
@@ -41,6 +42,9 @@ REASON_SEPARATOR: Final = "; "
 MAX_TEXT: Final = 255  # the width of the short text columns, checked up front so every backend behaves alike
 INPUT_PREFIX: Final = "input:"  # the stored name of a model input's column
 HEADS_PAGE = 256  # heads read per query when paging through the chain (read at call time: tests lower it)
+ROW_REQUEST_COLUMNS: Final = ("request_id", "caller")
+"""Stored per row in the chunk of a head that records several requests answered together (the API's groups):
+each row's own request id and caller, which readers take instead of the head's."""
 FORMAT: Final = "riskcore-audit-v2"  # the first words of every chunk hash and request digest
 
 metadata = MetaData()
