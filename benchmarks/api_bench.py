@@ -63,6 +63,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -257,6 +258,7 @@ class Server:
     key: str
     audit: str
     log: Path
+    workers: int = 1
 
     def cpu_s(self) -> float:
         """CPU seconds used so far by the server and its worker processes."""
@@ -275,6 +277,25 @@ class Server:
             except psutil.NoSuchProcess:
                 pass
         return total
+
+    def connections(self) -> list[int]:
+        """Established connections to the server's port held by each worker process, most first."""
+        import psutil
+
+        try:
+            kids = psutil.Process(self.proc.pid).children()
+        except psutil.Error:
+            return []
+        counts = []
+        for kid in kids:
+            try:
+                if "resource_tracker" in " ".join(kid.cmdline()):
+                    continue
+                counts.append(sum(1 for c in kid.net_connections(kind="tcp")
+                                  if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port))
+            except psutil.Error:
+                pass
+        return sorted(counts, reverse=True)
 
     def stop(self) -> None:
         """Terminate the server (and its workers) and wait for it."""
@@ -316,7 +337,7 @@ def _start_riskcore(home: Path, champion: Any, challenger: Any | None, workers: 
         proc = subprocess.Popen([sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", str(port),
                                  "--workers", str(workers), "--log-level", "warning"],
                                 cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    server = Server("riskcore", proc, port, key, settings.resolved_audit_url, log)
+    server = Server("riskcore", proc, port, key, settings.resolved_audit_url, log, workers)
     _wait_ready(proc, f"http://127.0.0.1:{port}/ready", f"the riskcore API (log: {log})")
     return server
 
@@ -329,7 +350,7 @@ def _start_baseline(folder: Path, model_file: Path, workers: int) -> Server:
         proc = subprocess.Popen([sys.executable, str(HERE / "handrolled_api.py"), "serve", "--model", str(model_file),
                                  "--db", str(db), "--key", KEY, "--port", str(port), "--workers", str(workers)],
                                 cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-    server = Server("baseline", proc, port, KEY, str(db), log)
+    server = Server("baseline", proc, port, KEY, str(db), log, workers)
     _wait_ready(proc, f"http://127.0.0.1:{port}/health", f"the hand-rolled service (log: {log})")
     return server
 
@@ -353,6 +374,7 @@ class Measured:
     client_cores: float
     server_cores: float
     late_start_ms: float
+    connections: list[int] = field(default_factory=list)  # per worker, when there are several
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -368,10 +390,27 @@ def _load(pool: LoadPool, server: Server, path: str, bodies: list[list[bytes]], 
     Returns the figures and the bodies each client sent (all of them, or fewer when time ran out).
     """
     per_request = BATCH_SIZE if path == "/predict_batch" else 1
+    spread: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:  # how the workers shared the clients' connections: the fullest sample of the run
+        while not done.wait(0.1):
+            now = server.connections()
+            if sum(now) > sum(spread):
+                spread[:] = now
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if server.workers > 1:
+        watcher.start()
     cpu0 = server.cpu_s()
-    out: LoadResult = pool.run("127.0.0.1", server.port, path, {"X-API-Key": server.key}, bodies,
-                               keep_bodies=path == "/predict_batch", max_seconds=max_seconds)
+    try:
+        out: LoadResult = pool.run("127.0.0.1", server.port, path, {"X-API-Key": server.key}, bodies,
+                                   keep_bodies=path == "/predict_batch", max_seconds=max_seconds)
+    finally:
+        done.set()
     cpu1 = server.cpu_s()
+    if watcher.is_alive():
+        watcher.join()
     bad = [s for s in out.statuses if s != 200]
     if bad or out.errors:
         raise SystemExit(f"{server.name} {path}: {len(bad)} of {len(out.statuses)} answers were not 200, "
@@ -390,7 +429,7 @@ def _load(pool: LoadPool, server: Server, path: str, bodies: list[list[bytes]], 
                     companies_per_s=companies / out.wall_s, p50_ms=statistics.median(lat) * 1e3,
                     p99_ms=_quantile(lat, 0.99) * 1e3, mean_ms=statistics.fmean(lat) * 1e3,
                     client_cores=out.client_cpu_s / out.wall_s, server_cores=(cpu1 - cpu0) / out.wall_s,
-                    late_start_ms=out.late_start_s * 1e3), sent
+                    late_start_ms=out.late_start_s * 1e3, connections=spread), sent
 
 
 @dataclass
@@ -488,7 +527,9 @@ def _server_run(args: argparse.Namespace, pool: LoadPool, kind: str, shadow: boo
                       f"p99 {m_rc.p99_ms:6.1f} ms | baseline {m_base.rps:7.1f} req/s p50 {m_base.p50_ms:6.1f} "
                       f"p99 {m_base.p99_ms:6.1f} ms | ratio {line.ratio:4.2f} | CPU cores: clients "
                       f"{m_rc.client_cores:.2f}/{m_base.client_cores:.2f}, servers {m_rc.server_cores:.2f}/"
-                      f"{m_base.server_cores:.2f}", flush=True)
+                      f"{m_base.server_cores:.2f}"
+                      + (f" | connections per worker {'/'.join(map(str, m_rc.connections))} and "
+                         f"{'/'.join(map(str, m_base.connections))}" if workers > 1 else ""), flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -667,6 +708,15 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         print("across configurations (riskcore's req/s):")
         print("\n".join(notes))
+    for x in all_lines:
+        slow = min(x.riskcore.p50_ms, x.baseline.p50_ms) >= 40
+        if x.workers > 1 and x.path == "/predict" and x.clients == 1 and slow:
+            print(f"note: with {x.workers} workers one client waits ≥40 ms per answer on both servers ({x.kind}, "
+                  f"{'shadow' if x.shadow else 'solo'}: p50 {x.riskcore.p50_ms:.0f} and {x.baseline.p50_ms:.0f} ms) "
+                  f"while they use {x.riskcore.server_cores:.2f} and {x.baseline.server_cores:.2f} cores: a keep-alive "
+                  "answer waits for the client's delayed ACK, because uvicorn's --workers N leaves TCP_NODELAY off "
+                  "(Kludex/uvicorn#3149); the 2-worker rates at few clients measure that wait, not the cores")
+            break
     client = [x.riskcore.client_cores for x in all_lines] + [x.baseline.client_cores for x in all_lines]
     if client:
         print(f"load generator CPU: {statistics.median(client):.2f} cores median, {max(client):.2f} at most, of {cpus}")
