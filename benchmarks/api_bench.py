@@ -666,8 +666,9 @@ def main(argv: list[str] | None = None) -> int:
     set_thread_defaults()
     cpus = os.cpu_count() or 1
     free = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
+    load_start = os.getloadavg()
     print(f"machine: {cpus} CPUs ({free} usable by this process), load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; load generator: {args.client_processes} processes of "
+          f"{', '.join(f'{x:.2f}' for x in load_start)}; load generator: {args.client_processes} processes of "
           f"asyncio keep-alive clients, on the same cores as the servers")
     if free <= 2:
         print("  with 2 cores the load generator competes with the server under test; the 2-worker runs cannot "
@@ -720,12 +721,16 @@ def main(argv: list[str] | None = None) -> int:
     client = [x.riskcore.client_cores for x in all_lines] + [x.baseline.client_cores for x in all_lines]
     if client:
         print(f"load generator CPU: {statistics.median(client):.2f} cores median, {max(client):.2f} at most, of {cpus}")
+    load_end = os.getloadavg()
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in load_end)} (above {cpus} means other work shared "
+          "the cores with this run: compare ratios, not absolute rates)")
     print(f"audit trails and scores: {'OK' if ok else 'MISMATCH'}")
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "machine": {"cpus": cpus, "usable_cpus": free, "client_processes": args.client_processes},
+        "machine": {"cpus": cpus, "usable_cpus": free, "client_processes": args.client_processes,
+                    "load_average_start": load_start, "load_average_end": load_end},
         "options": {k: v for k, v in vars(args).items() if k != "out"}, "targets": TARGETS,
         "equality": checks, "ok": ok, "seconds": elapsed,
         "lines": [{**{k: v for k, v in asdict(x).items() if k not in ("riskcore", "baseline")},
