@@ -28,6 +28,9 @@ __all__ = ["BodySizeLimit", "RateLimiter", "SharedRateLimiter"]
 
 log = logging.getLogger("api")
 
+LEASE_SHARE = 0.01
+"""The share of a key's limit a worker takes from the shared bucket at a time (at least one request's worth)."""
+
 
 class RateLimiter:
     """A sliding-window limit: at most ``limit`` requests per key in any ``window`` seconds.
@@ -76,9 +79,13 @@ class RateLimiter:
 class SharedRateLimiter:
     """One token bucket per key in the audit trail's database, shared by every worker and host.
 
-    The requests that arrive while a count is being written are counted together in the next write
-    (one transaction for all of them). When the database cannot be written, the process's own
-    ``fallback`` counts instead and the error is logged (the scores themselves are refused then anyway).
+    Each worker takes a key's tokens from the shared bucket a few at a time (:data:`LEASE_SHARE` of the
+    limit, at least one) and answers that many of the key's requests without a write; the requests that
+    need tokens while a lease is being written get theirs in the next write (one transaction for all).
+    Tokens are taken before they are used, so all workers together never let a key through more often
+    than the limit; a worker's unused tokens are lost, so with W workers a key may get up to W × 1 % less.
+    When the database cannot be written, the process's own ``fallback`` counts instead and the error is
+    logged (the scores themselves are refused then anyway).
 
     Parameters
     ----------
@@ -88,20 +95,29 @@ class SharedRateLimiter:
 
     def __init__(self, buckets: RateBuckets, fallback: RateLimiter):
         self.limit = buckets.limit
+        self.lease_size = max(1, int(buckets.limit * LEASE_SHARE))
         self._buckets = buckets
         self._fallback = fallback
-        self._grouper: Grouper[str, int] = Grouper(self._take, wait_s=0.0, max_items=1024, name="rate-limit")
+        self._held: dict[str, int] = {}  # tokens this worker leased and has not used yet, per key
+        self._grouper: Grouper[str, tuple[int, int]] = Grouper(self._lease, wait_s=0.0, max_items=1024,
+                                                               name="rate-limit")
 
     async def check(self, key: str) -> int:
         """Count one request of ``key``: 0 when allowed, else the seconds until it will be (``Retry-After``)."""
-        return await self._grouper.submit(key)
+        if self._held.get(key, 0) > 0:
+            self._held[key] -= 1
+            return 0
+        granted, wait = await self._grouper.submit(key)
+        if granted:
+            self._held[key] = self._held.get(key, 0) + granted - 1
+        return wait
 
-    def _take(self, keys: list[str]) -> list[int]:
+    def _lease(self, keys: list[str]) -> list[tuple[int, int]]:
         try:
-            return self._buckets.take(keys)
+            return self._buckets.lease(keys, self.lease_size)
         except AuditError as err:
             log.error("the shared rate limit cannot be counted, this worker counts on its own: %s", err)
-            return [self._fallback.hit(k) for k in keys]
+            return [(int(wait == 0), wait) for wait in (self._fallback.hit(k) for k in keys)]
 
 
 class BodySizeLimit:

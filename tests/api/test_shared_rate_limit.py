@@ -132,3 +132,13 @@ def test_two_workers_let_a_key_through_its_limit_once(tmp_path, bundle):
     # six per minute: at most one token comes back while the test runs (one every ten seconds)
     assert 6 <= statuses.count(200) <= 7 and statuses.count(429) == 24 - statuses.count(200)
     assert all(1 <= int(wait) <= 10 for status, wait in answers if status == 429)
+
+
+def test_a_worker_leases_what_the_bucket_holds_and_no_more(tmp_path):
+    audit = AuditLog(f"sqlite:///{tmp_path / 'audit.db'}")
+    clock = _Clock()
+    buckets = RateBuckets(audit.store, 12, 60.0, clock=clock)
+    assert buckets.lease(["k", "k", "k", "k"], 5) == [(5, 0), (5, 0), (2, 0), (0, 5)]
+    clock.now += 10.0  # two tokens back
+    assert buckets.lease(["k"], 5) == [(2, 0)]
+    audit.close()

@@ -11,6 +11,7 @@ import pyarrow.ipc as ipc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskcore.errors import AuditError
 from riskcore.serving.audit import AuditLog
 from riskcore.serving.audit._hashing import (
     COMPRESS_FROM_ROWS,
@@ -20,7 +21,14 @@ from riskcore.serving.audit._hashing import (
     fingerprints,
     vector_fingerprints,
 )
-from riskcore.serving.audit._records import input_column, make_chunk, plain, plain_column, record_inputs
+from riskcore.serving.audit._records import (
+    input_column,
+    make_chunk,
+    make_small_chunk,
+    plain,
+    plain_column,
+    record_inputs,
+)
 
 META = {"source": "api", "caller": "key-1", "model_version": "v1", "bundle_hash": "f" * 64}
 
@@ -192,3 +200,40 @@ def test_a_whole_number_beyond_int64_is_refused_with_a_message_not_an_arrow_erro
             log.record([record], source="api", caller="k", model_version="m", bundle_hash="h")
     assert log.count() == 0
     log.close()
+
+
+_plain_values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), _text,
+                          st.floats(allow_nan=True, allow_infinity=True), st.just([1, "x"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _plain_values, max_size=4),
+                     min_size=1, max_size=FEW_ROWS + 1),
+       per_row=st.booleans(), data=st.data())
+def test_a_small_chunk_built_in_python_is_the_general_paths_chunk(rows, per_row, data):
+    n = len(rows)
+    ids = data.draw(st.lists(st.one_of(_text, st.just("C\x00")), min_size=n, max_size=n))
+    p = data.draw(st.lists(st.one_of(st.floats(0, 1), st.just(1.5)), min_size=n, max_size=n))
+    decisions = data.draw(st.lists(st.sampled_from(["accept", "refer", "maybe"]), min_size=n, max_size=n))
+    grades, reasons = ["A"] * n, ["" if i % 2 else "late_payments" for i in range(n)]
+    requests = ([f"r{i % 2}" for i in range(n)], ["key"] * n) if per_row else None
+    small = make_small_chunk(ids, rows, p, decisions, grades, reasons, requests=requests)
+    try:
+        general = make_chunk(ids, record_inputs(rows), np.array(p), decisions, grades, reasons, index=0,
+                             first_row=1, columns=None, requests=requests)
+    except AuditError:
+        assert small is None  # the general path words the refusal
+        return
+    if small is None:  # not plain enough for the small path: allowed, never a different chunk
+        return
+    assert (small.data, small.digest, small.company_ids, small.columns, small.n_rows) == \
+        (general.data, general.digest, general.company_ids, general.columns, general.n_rows)
+
+
+def test_the_small_path_takes_an_api_requests_values():
+    rows = [{"roa": 0.1, "sector": "Retail", "employees": 12, "listed": True, "note": None, "fiscal_year": 2024},
+            {"roa": None, "sector": "Energy", "employees": 3, "listed": False, "fiscal_year": 2023}]
+    small = make_small_chunk(["C-1", "C-2"], rows, [0.1, 0.9], ["accept", "refer"], ["A", "C"], ["", ""])
+    general = make_chunk(["C-1", "C-2"], record_inputs(rows), np.array([0.1, 0.9]), ["accept", "refer"],
+                         ["A", "C"], ["", ""], index=0, first_row=1, columns=None)
+    assert small is not None and (small.data, small.digest) == (general.data, general.digest)

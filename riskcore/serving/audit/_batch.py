@@ -20,7 +20,15 @@ from riskcore.data.transaction import CommitOrAbort
 from riskcore.errors import AuditError
 from riskcore.serving.audit._driver import driver_cursor, is_psycopg
 from riskcore.serving.audit._hashing import digest
-from riskcore.serving.audit._records import AuditRecord, Chunk, check_records, check_request, make_chunk, record_inputs
+from riskcore.serving.audit._records import (
+    AuditRecord,
+    Chunk,
+    check_records,
+    check_request,
+    make_chunk,
+    make_small_chunk,
+    record_inputs,
+)
 from riskcore.serving.audit._store import AuditStore, HeadFields
 from riskcore.serving.audit._tables import (
     HEAD_JSON,
@@ -281,11 +289,14 @@ def record_parts(store: AuditStore, parts: Sequence[AuditPart]) -> list[str]:
         check_request(source=part.source, caller=caller, model_version=part.model_version,
                       bundle_hash=part.bundle_hash, request_id=request_id)
         records = part.records
-        chunk = make_chunk([r.company_id for r in records], record_inputs([r.inputs for r in records]),
-                           np.array([float(r.p_default) for r in records]), [r.decision for r in records],
-                           [r.grade for r in records], [REASON_SEPARATOR.join(r.reasons) for r in records],
-                           index=0, first_row=1, columns=None,
-                           requests=None if one else (list(part.request_ids), list(part.callers)))
+        ids, inputs = [r.company_id for r in records], [r.inputs for r in records]
+        p, decisions, grades = [float(r.p_default) for r in records], [r.decision for r in records], \
+            [r.grade for r in records]
+        reasons = [REASON_SEPARATOR.join(r.reasons) for r in records]
+        requests = None if one else (list(part.request_ids), list(part.callers))
+        chunk = make_small_chunk(ids, inputs, p, decisions, grades, reasons, requests=requests) or \
+            make_chunk(ids, record_inputs(inputs), np.array(p), decisions, grades, reasons, index=0, first_row=1,
+                       columns=None, requests=requests)
         assert chunk is not None  # the part has records
         heads[k] = request_id
         staged.append((k, HeadFields(request_id=request_id, batch_id=uuid.uuid4().hex, caller=caller,

@@ -22,8 +22,9 @@ import pyarrow.ipc as ipc
 from riskcore.errors import AuditError
 from riskcore.serving.audit._tables import FORMAT, HEAD_JSON, INPUT_PREFIX
 
-__all__ = ["FEW_ROWS", "Unreadable", "chunk_hash", "decode", "digest", "encode", "few_fingerprints", "fields_of",
-           "fingerprints", "head_hash", "kind_of", "vector_fingerprints"]
+__all__ = ["COMPRESS_FROM_ROWS", "FEW_ROWS", "Unreadable", "chunk_hash", "decode", "digest", "encode",
+           "few_fingerprints", "fields_of", "fingerprints", "head_hash", "kind_of", "value_chunk_hash",
+           "value_fingerprints", "vector_fingerprints"]
 
 _IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")  # measured: 3× faster than zstd, 20% larger
 _IPC_PLAIN = ipc.IpcWriteOptions()
@@ -216,9 +217,13 @@ _M1_INT, _M2_INT, _NULL_INT, _POW_INT = int(_M1), int(_M2), int(_NULL_WORD), int
 
 def few_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> list[int]:
     """:func:`fingerprints` of a chunk of a few rows, with Python integers (same splitmix64 chain)."""
-    columns = [_few_words(kind, arr) for _, kind, arr in fields]
+    return _chain([_few_words(kind, arr) for _, kind, arr in fields], len(fields[0][2]))
+
+
+def _chain(columns: list[list[int]], n: int) -> list[int]:
+    """The splitmix64 chain of each row over its columns' words."""
     out = []
-    for i in range(len(fields[0][2])):
+    for i in range(n):
         acc = _NULL_INT
         for j, words in enumerate(columns, start=1):
             z = ((acc ^ words[i]) + j * _M2_INT) & _MASK
@@ -233,14 +238,47 @@ def few_fingerprints(fields: Sequence[tuple[str, str, pa.Array]]) -> list[int]:
 
 def _few_words(kind: str, arr: pa.Array) -> list[int]:
     """:func:`_words` with Python integers: the same word per value, ``_NULL_WORD`` for a missing one."""
+    return _value_words(kind, arr.to_pylist())
+
+
+def _value_words(kind: str, values: list[Any]) -> list[int]:
+    """:func:`_few_words` of a column's Python values (``None`` missing)."""
     if kind in ("text", "json"):
-        return [_NULL_INT if v is None else _text_word(v.encode()) for v in arr.to_pylist()]
+        return [_NULL_INT if v is None else _text_word(v.encode()) for v in values]
     if kind == "float":
-        values = arr.to_pylist()
         packed = struct.pack(f"<{len(values)}d", *(0.0 if v is None else v for v in values))
         bits = struct.unpack(f"<{len(values)}Q", packed)
         return [_NULL_INT if v is None else b for v, b in zip(values, bits, strict=True)]
-    return [_NULL_INT if v is None else int(v) & _MASK for v in arr.to_pylist()]
+    return [_NULL_INT if v is None else int(v) & _MASK for v in values]
+
+
+def value_fingerprints(columns: Sequence[tuple[str, list[Any]]]) -> list[int]:
+    """:func:`fingerprints` of a few rows given as ``(kind, Python values)`` per column (``None`` missing)."""
+    return _chain([_value_words(kind, values) for kind, values in columns], len(columns[0][1]) if columns else 0)
+
+
+def value_chunk_hash(first_row: int, columns: Sequence[tuple[str, str, list[Any]]]) -> bytes:
+    """:func:`chunk_hash` of a few rows given as ``(name, kind, Python values)`` per column: the same bytes hashed."""
+    n = len(columns[0][2]) if columns else 0
+    h = hashlib.sha256(f"{FORMAT}|chunk|".encode())
+    h.update(HEAD_JSON.encode([first_row, n, [[name, kind] for name, kind, _ in columns]]).encode())
+    for _, kind, values in columns:
+        if any(v is None for v in values):
+            h.update(b"\x01")
+            h.update(bytes(0 if v is None else 1 for v in values))
+            empty: Any = "" if kind in ("text", "json") else False if kind == "bool" else 0
+            values = [empty if v is None else v for v in values]
+        else:
+            h.update(b"\x00")
+        if kind in ("text", "json"):
+            encoded = [v.encode() for v in values]
+            h.update(struct.pack(f"<{n}q", *map(len, encoded)))
+            h.update(b"".join(encoded))
+        elif kind == "bool":
+            h.update(bytes(1 if v else 0 for v in values))
+        else:
+            h.update(struct.pack(f"<{n}{'d' if kind == 'float' else 'Q' if kind == 'uint' else 'q'}", *values))
+    return h.digest()
 
 
 def _text_word(data: bytes) -> int:

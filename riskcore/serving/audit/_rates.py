@@ -6,8 +6,8 @@ database (``api_rate_buckets``, made on first use), so every worker process of a
 host) and every API host (PostgreSQL) draws from the same bucket. Times are the hosts' clocks (UTC seconds):
 hosts sharing a PostgreSQL store must keep their clocks in step (NTP), as for the trail's own times.
 
-Several keys' requests are counted in one transaction (:meth:`RateBuckets.take`), which the API uses to
-count the requests that arrive together at the price of one write.
+Several keys' requests are counted in one transaction (:meth:`RateBuckets.take`), and a worker may take
+several tokens at once (:meth:`RateBuckets.lease`) to answer that many requests without a write.
 """
 
 from __future__ import annotations
@@ -74,6 +74,26 @@ class RateBuckets:
         riskcore.errors.AuditError
             When the store cannot be written.
         """
+        return [wait for _, wait in self.lease(keys, 1)]
+
+    def lease(self, keys: Sequence[str], size: int) -> list[tuple[int, int]]:
+        """Take up to ``size`` tokens per entry of ``keys`` (a key may repeat), in order, in one transaction.
+
+        A worker that leases several tokens at once answers that many requests without a write. The tokens
+        are taken from the shared bucket when leased, so every worker together never lets a key through more
+        often than its limit; tokens a worker leases and does not use are lost.
+
+        Returns
+        -------
+        list[tuple[int, int]]
+            Per entry ``(granted, wait)``: the tokens taken (0 to ``size``, as many whole tokens as the bucket
+            holds), and when none could be, the whole seconds until the key's next token (at least 1).
+
+        Raises
+        ------
+        riskcore.errors.AuditError
+            When the store cannot be written.
+        """
         if not keys:
             return []
         self._make_table()
@@ -86,18 +106,16 @@ class RateBuckets:
             if not self.store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
                 query = query.with_for_update()
             state = {k: (float(t), float(u)) for k, t, u in conn.execute(query).all()}
-            waits = []
+            out = []
             for key in keys:
                 tokens, updated = state[key]
                 tokens = min(float(self.limit), tokens + max(0.0, now - updated) * self.rate)
-                if tokens >= 1.0:
-                    tokens -= 1.0
-                    waits.append(0)
-                else:
-                    waits.append(max(1, math.ceil((1.0 - tokens) / self.rate)))
+                granted = min(size, int(tokens)) if tokens >= 1.0 else 0
+                tokens -= granted
+                out.append((granted, 0 if granted else max(1, math.ceil((1.0 - tokens) / self.rate))))
                 state[key] = (tokens, max(now, updated))
             conn.execute(_UPDATE, [{"k": k, "t": state[k][0], "u": state[k][1]} for k in unique])
-        return waits
+        return out
 
     def _insert_missing(self, conn: Connection, keys: list[str], now: float) -> None:
         """A full bucket for each key seen for the first time (two writers may race: the second does nothing)."""
