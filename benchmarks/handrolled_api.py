@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -339,8 +340,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(HANDROLLED_MODEL=str(Path(args.model).resolve()), HANDROLLED_DB=str(Path(args.db).resolve()),
                       HANDROLLED_KEY=args.key)
     AuditTable(os.environ["HANDROLLED_DB"])  # the table exists before the workers start
-    uvicorn.run("handrolled_api:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                app_dir=str(Path(__file__).resolve().parent), log_level="warning")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    config = uvicorn.Config("handrolled_api:create_app", factory=True, host=args.host, port=args.port,
+                            workers=args.workers, log_level="warning")
+    if args.workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    # as python -m api does: the shared socket named as TCP, so each accepted connection gets TCP_NODELAY (else
+    # every keep-alive answer waits for the client's delayed acknowledgement, 40 ms)
+    from uvicorn.supervisors import Multiprocess
+
+    bound = config.bind_socket()
+    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
