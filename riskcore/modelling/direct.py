@@ -40,40 +40,22 @@ __all__ = ["LogisticPrep", "TreePath", "logistic_prep", "tree_path"]
 # rows up to which the trees are walked here; above it the library's compiled (and threaded) loops win
 TREE_ROWS = 256
 _PROBE_ROWS = 48
-# values × points up to which a block is compared with every point at once (else bisected)
+# values × points up to which a block is compared with every point at once (else NumPy interpolates)
 _COMPARE_CELLS = 1 << 18
-
-
-def _points_at_or_below(x: np.ndarray, xp: np.ndarray) -> np.ndarray:
-    """How many of column ``j``'s points ``xp[j]`` are at or below ``x[:, j]`` (``xp`` rows non-decreasing)."""
-    n, k = x.shape
-    m = xp.shape[1]
-    if n * k * m <= _COMPARE_CELLS:  # a few rows: one comparison of every value with every point
-        return np.asarray((xp[None, :, :] <= x[:, :, None]).sum(axis=2), dtype=np.intp)
-    base = np.arange(k) * m
-    flat = xp.ravel()
-    lo = np.zeros((n, k), dtype=np.intp)
-    hi = np.full((n, k), m, dtype=np.intp)
-    for _ in range(int(m).bit_length()):  # many rows: bisection, a few passes over the block
-        active = lo < hi
-        mid = (lo + hi) >> 1
-        below = flat[base + np.minimum(mid, m - 1)] <= x
-        lo = np.where(below & active, mid + 1, lo)
-        hi = np.where(~below & active, mid, hi)
-    return lo
 
 
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """``np.interp(x[:, j], xp[j], fp[j])`` for every column ``j`` of ``x`` at once, with NumPy's arithmetic.
 
     ``xp`` and ``fp`` are (columns × points), each ``xp`` row non-decreasing. The index is the last
-    point at or below the value (NumPy's binary search), then NumPy's cases in its order: below
-    the first point the first value, at or after the last the last value, on a point that point's
-    value, otherwise ``slope * (x - x0) + y0``, retried from the right end when NaN.
+    point at or below the value (where NumPy's binary search ends), then NumPy's cases in its order:
+    below the first point the first value, at or after the last the last value, on a point that
+    point's value, otherwise ``slope * (x - x0) + y0``, retried from the right end when NaN. Every
+    value is compared with every point of its column: meant for a few rows.
     """
     k = x.shape[1]
     m = xp.shape[1]
-    j = _points_at_or_below(x, xp) - 1
+    j = (xp[None, :, :] <= x[:, :, None]).sum(axis=2) - 1  # the last point at or below: count them
     at = np.arange(k) * m + np.clip(j, 0, m - 2)
     xpf, fpf = xp.ravel(), fp.ravel()
     x0, x1, y0, y1 = xpf[at], xpf[at + 1], fpf[at], fpf[at + 1]
@@ -127,25 +109,36 @@ class LogisticPrep:
         if np.isinf(num).any() or np.isinf(cat).any():
             return None
         missing = np.isnan(num)
-        block = np.hstack([np.where(missing, self.fill, num)[:, self.kept],
-                           missing[:, self.indicated].astype(np.float64)])
+        np.copyto(num, self.fill, where=missing)  # num is a copy already (columns picked by index)
+        block = np.empty((len(X), len(self.kept) + len(self.indicated)))
+        block[:, :len(self.kept)] = num if len(self.kept) == num.shape[1] else num[:, self.kept]
+        block[:, len(self.kept):] = missing[:, self.indicated]
         # row-major, as the library's output: the logistic score's row-by-row dot product follows the layout
-        return np.ascontiguousarray(np.hstack([self._quantile_normal(block), self._one_hot(cat)]))
+        del num
+        out = np.empty((len(X), block.shape[1] + len(self.category_values)))
+        self._quantile_normal(block, out[:, :block.shape[1]])
+        out[:, block.shape[1]:] = self._one_hot(cat)
+        return out
 
-    def _quantile_normal(self, x: np.ndarray) -> np.ndarray:
-        """``QuantileTransformer(output_distribution="normal").transform``, every column at once."""
+    def _quantile_normal(self, x: np.ndarray, u: np.ndarray) -> None:
+        """``QuantileTransformer(output_distribution="normal").transform`` of every column at once, into ``u``."""
         q = self.quantiles
         with np.errstate(invalid="ignore"):
             lower = x - 1e-7 < q[:, 0]  # scikit-learn's BOUNDS_THRESHOLD, before the interpolation
             upper = x + 1e-7 > q[:, -1]
-        both = _interp(np.hstack([x, -x]), self.points, self.values)
-        k = x.shape[1]
-        u = 0.5 * (both[:, :k] - both[:, k:])
+        n, k = x.shape
+        if n * self.points.size <= _COMPARE_CELLS:  # a few rows: every value against every point at once
+            both = _interp(np.hstack([x, -x]), self.points, self.values)
+            u[:] = 0.5 * (both[:, :k] - both[:, k:])
+        else:  # many rows: NumPy's interpolation itself, a column at a time, the loop's cost spread thin
+            for j in range(k):
+                u[:, j] = 0.5 * (np.interp(x[:, j], q[j], self.values[j])
+                                 - np.interp(-x[:, j], self.points[k + j], self.values[k + j]))
         u[upper] = 1.0
         u[lower] = 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = special.ndtri(u)
-        return np.clip(z, self.clip[0], self.clip[1])
+            special.ndtri(u, out=u)
+        np.clip(u, self.clip[0], self.clip[1], out=u)
 
     def _one_hot(self, cat: np.ndarray) -> np.ndarray:
         filled = np.where(np.isnan(cat), self.category_fill, cat)
