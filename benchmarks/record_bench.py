@@ -11,16 +11,21 @@ runs), then on one thread:
 The ensemble is the soft vote over the logistic, LightGBM and XGBoost candidates (chosen whatever
 its cross-validated AUC, so that it is measured).
 
+The baseline, measured in the same run on the same bundle: the libraries' own calls (the direct
+paths of :mod:`riskcore.modelling.direct` switched off, XGBoost's booster with its threads).
+
     .venv/bin/python benchmarks/record_bench.py [--models DIR] [--kinds logistic,lightgbm] [--companies 300]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,7 @@ from riskcore.data.synth import generate_portfolio  # noqa: E402
 from riskcore.modelling import stages  # noqa: E402
 from riskcore.modelling.bundle import ModelBundle, load_bundle  # noqa: E402
 from riskcore.modelling.models import MODEL_KINDS  # noqa: E402
+from riskcore.modelling.scorers import EnsembleScorer, Scorer, SklearnScorer, XGBoostScorer  # noqa: E402
 from riskcore.modelling.train import train  # noqa: E402
 from riskcore.serving.records import checked_record  # noqa: E402
 from riskcore.serving.scoring import score_one  # noqa: E402
@@ -64,6 +70,18 @@ def _train(models: Path, kind: str) -> Path:
         stages.choose_candidate = chooser
     done.write_text(str(bundle_dir), encoding="utf-8")
     return bundle_dir
+
+
+def _library(scorer: Scorer) -> Scorer:
+    """A copy of the scorer that calls the libraries as they come (the baseline)."""
+    if isinstance(scorer, EnsembleScorer):
+        return EnsembleScorer([(fb, _library(s)) for fb, s in scorer.members])
+    plain = copy.copy(scorer)
+    if isinstance(plain, SklearnScorer):
+        plain.direct_prep = plain.direct_trees = None
+    if isinstance(plain, XGBoostScorer):
+        plain.small = plain.booster
+    return plain
 
 
 def _records(bundle: ModelBundle, n: int) -> list[dict[str, Any]]:
@@ -119,18 +137,19 @@ def main(argv: list[str] | None = None) -> None:
     bundles = {k: _train(models, k) for k in kinds}
     if args.train_only:
         return
-    print(f"{'kind':14s} {'1 row p50':>10s} {'p99':>8s} | {'16 rows':>8s} {'scored':>8s} | "
+    print(f"{'kind':14s} {'path':8s} {'1 row p50':>10s} {'p99':>8s} | {'16 rows':>8s} {'scored':>8s} | "
           f"{'64 rows':>8s} {'scored':>8s}   (ms per company)")
     for kind, folder in bundles.items():
-        bundle = load_bundle(folder)
-        records = _records(bundle, args.companies)
-        _one(bundle, records[:20], 1)  # warm up
-        one = _one(bundle, records, args.repeat)
-        cells = [f"{kind:14s} {_p(one, 0.5) * 1e3:10.3f} {_p(one, 0.99) * 1e3:8.3f}"]
-        for size in GROUPS:
-            whole, scored = _group(bundle, records, size, args.repeat)
-            cells.append(f"{statistics.median(whole) * 1e3:8.3f} {statistics.median(scored) * 1e3:8.3f}")
-        print(" | ".join(cells))
+        direct = load_bundle(folder)
+        records = _records(direct, args.companies)
+        for path, bundle in (("library", replace(direct, scorer=_library(direct.scorer))), ("direct", direct)):
+            _one(bundle, records[:20], 1)  # warm up
+            one = _one(bundle, records, args.repeat)
+            cells = [f"{kind:14s} {path:8s} {_p(one, 0.5) * 1e3:10.3f} {_p(one, 0.99) * 1e3:8.3f}"]
+            for size in GROUPS:
+                whole, scored = _group(bundle, records, size, args.repeat)
+                cells.append(f"{statistics.median(whole) * 1e3:8.3f} {statistics.median(scored) * 1e3:8.3f}")
+            print(" | ".join(cells))
 
 
 if __name__ == "__main__":

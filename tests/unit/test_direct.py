@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -245,3 +246,12 @@ def test_interp_is_numpys_on_every_column():
     x = np.concatenate([xp.T, xp.T + 1e-3, rng.uniform(-1, 8, (40, 6)), np.full((1, 6), np.nan)])
     expected = np.column_stack([np.interp(x[:, j], xp[j], fp[j]) for j in range(6)])
     assert np.array_equal(direct._interp(x, xp, fp), expected, equal_nan=True)
+
+
+def test_a_scorer_with_its_direct_paths_travels_to_a_worker(logistic_bundle, tree_scorer):
+    """A cluster's workers get the bundle pickled: the direct paths go with it and score alike."""
+    for scorer, x in ((logistic_bundle.scorer, logistic_bundle.matrix(logistic_bundle.holdout())[:50]),
+                      (tree_scorer[0], tree_scorer[1][:50])):
+        copied = pickle.loads(pickle.dumps(scorer))
+        assert (copied.direct_prep, copied.direct_trees) != (None, None)
+        assert np.array_equal(copied.raw(x), scorer.raw(x))
