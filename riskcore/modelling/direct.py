@@ -18,7 +18,10 @@ the whole block of rows in a few NumPy operations:
 
 Each gives the same bits as the library (the tests hold them to it), because it does the
 same floating-point operations in the same order: the interpolation is ``np.interp``'s
-own arithmetic, the trees' sums are sequential like the library's accumulations. Each is
+own arithmetic (done here on every column at once for a few rows, by ``np.interp`` itself a
+column at a time for more), the trees' sums are sequential like the library's accumulations,
+the output is row-major like the library's (the logistic score's row-by-row dot product
+follows the layout). Each is
 built by a function that returns None for any model it does not recognise, and checks
 what it built against the library on probe rows made from the model's own split points
 and quantiles (values on, beside and beyond them, and missing values) before it is used;
@@ -158,8 +161,7 @@ def _imputer(step: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """A fitted ``SimpleImputer`` of NaN: (fill values, kept columns, indicated columns), or None."""
     from sklearn.impute import MissingIndicator, SimpleImputer
 
-    nan = isinstance(step.missing_values, float) and np.isnan(step.missing_values)
-    if type(step) is not SimpleImputer or not nan:
+    if type(step) is not SimpleImputer or not (isinstance(nan := step.missing_values, float) and np.isnan(nan)):
         return None
     stats = np.asarray(step.statistics_)
     if stats.dtype.kind not in "fiO" or stats.ndim != 1:  # a constant's statistics are kept as objects
