@@ -14,7 +14,10 @@ the whole block of rows in a few NumPy operations:
   ``scipy.special.ndtri`` on the block, its clipping), the constant imputation and one-hot
   codes of the categories;
 * :class:`TreePath` — a random forest's mean leaf probabilities, or histogram boosting's
-  baseline plus its trees' leaf values, every tree walked at once.
+  baseline plus its trees' leaf values, every tree walked at once;
+* :class:`ColumnFill` — the steps between the features and a tree model: the median
+  imputation before oversampling (``smote=True``) and
+  :class:`~riskcore.modelling.models.EmptyColumnFiller`.
 
 Each gives the same bits as the library (the tests hold them to it), because it does the
 same floating-point operations in the same order: the interpolation is ``np.interp``'s
@@ -38,7 +41,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-__all__ = ["LogisticPrep", "TreePath", "logistic_prep", "tree_path"]
+from riskcore.modelling.models import EmptyColumnFiller
+
+__all__ = ["ColumnFill", "LogisticPrep", "TreePath", "column_fill", "logistic_prep", "tree_path"]
 
 # rows up to which the trees are walked here; above it the library's compiled (and threaded) loops win
 TREE_ROWS = 256
@@ -454,3 +459,79 @@ def tree_path(model: Any) -> TreePath | None:
     if path.forest:
         probe = probe.astype(np.float32).astype(np.float64)  # values a forest sees unchanged
     return path if _agrees(path.proba, lambda X: model.predict_proba(X)[:, 1], probe) else None
+
+
+class ColumnFill:
+    """Missing values filled and empty columns zeroed, step by step (build it with :func:`column_fill`).
+
+    Each step is ``("impute", fill, kept)``: NaN replaced by the column's ``fill``, then the
+    ``kept`` columns (a ``SimpleImputer`` without indicators, which refuses infinities), or
+    ``("zero", columns)``: those columns set to 0 (:class:`~riskcore.modelling.models.EmptyColumnFiller`).
+    """
+
+    def __init__(self, n_features: int, steps: list[tuple[Any, ...]]):
+        self.n_features, self.steps = n_features, steps
+
+    def transform(self, X: np.ndarray) -> np.ndarray | None:
+        """The filled matrix, or None when ``X`` is the library's (infinities, not float64, other widths)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features or X.dtype != np.float64:
+            return None
+        x = X.copy()
+        for step in self.steps:
+            if step[0] == "zero":
+                x[:, step[1]] = 0.0
+                continue
+            if len(step[1]) != x.shape[1] or np.isinf(x).any():
+                return None
+            np.copyto(x, step[1], where=np.isnan(x))
+            if len(step[2]) != x.shape[1]:
+                x = np.ascontiguousarray(x[:, step[2]])
+        return x
+
+
+def _fill_steps(transform: Any, n_features: int | None) -> ColumnFill | None:
+    steps = _steps(transform)
+    if not steps:
+        return None
+    width = getattr(steps[0], "n_features_in_", n_features)
+    if width is None or (n_features is not None and width != n_features):
+        return None
+    start = width = int(width)
+    ops: list[tuple[Any, ...]] = []
+    for step in steps:
+        if type(step) is EmptyColumnFiller:
+            empty = np.asarray(step.empty_, dtype=np.intp)
+            if empty.size and (empty.min() < 0 or empty.max() >= width):
+                return None
+            ops.append(("zero", empty))
+            continue
+        imputed = _imputer(step)
+        if imputed is None or len(imputed[2]) or len(imputed[0]) != width:
+            return None
+        ops.append(("impute", imputed[0], imputed[1]))
+        width = len(imputed[1])
+    return ColumnFill(start, ops)
+
+
+def column_fill(transform: Any, n_features: int | None = None) -> ColumnFill | None:
+    """The direct path of fitted steps that fill columns, or None when they are not only such steps.
+
+    Recognised: a ``Pipeline`` of ``SimpleImputer`` of NaN without missing indicators and
+    :class:`~riskcore.modelling.models.EmptyColumnFiller`, in any order: what
+    :func:`~riskcore.modelling.models.make_pipeline` puts between the features and a tree model.
+    ``n_features`` is the width of the matrix, when the first step does not record it (the
+    filler does not). The path must give the library's bits on probe rows, else None.
+    """
+    try:
+        fill = _fill_steps(transform, n_features)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if fill is None:
+        return None
+    anchors = [np.zeros(0)] * fill.n_features
+    first = fill.steps[0]
+    if first[0] == "impute":
+        anchors = [np.array([v]) if np.isfinite(v) else np.zeros(0) for v in first[1]]
+    probe = _probe(anchors, fill.n_features)
+    return fill if _agrees(fill.transform, transform.transform, probe) else None

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from riskcore.errors import BundleError
-from riskcore.modelling.direct import LogisticPrep, TreePath, logistic_prep, tree_path
+from riskcore.modelling.direct import ColumnFill, LogisticPrep, TreePath, column_fill, logistic_prep, tree_path
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.numeric import expit, logit
 
@@ -111,9 +111,10 @@ class XGBoostScorer(Scorer):
 class SklearnScorer(Scorer):
     """A scikit-learn estimator (optionally behind fitted transformers).
 
-    When it is built, the logistic candidate's preprocessing and a random forest's or
-    histogram boosting's trees are read into their direct paths
-    (:func:`~riskcore.modelling.direct.logistic_prep`, :func:`~riskcore.modelling.direct.tree_path`),
+    When it is built, the logistic candidate's preprocessing, the imputation and empty-column
+    steps before a tree model, and a random forest's or histogram boosting's trees are read into
+    their direct paths (:func:`~riskcore.modelling.direct.logistic_prep`,
+    :func:`~riskcore.modelling.direct.column_fill`, :func:`~riskcore.modelling.direct.tree_path`),
     which give the library's numbers without its per-call overhead; a model they do not
     recognise, and input they leave to the library, go through scikit-learn itself.
     """
@@ -124,12 +125,15 @@ class SklearnScorer(Scorer):
         self.transform = transform
         self.direct_prep: LogisticPrep | None = (
             logistic_prep(transform) if kind == "logistic" and transform is not None else None)
+        self.direct_fill: ColumnFill | None = (
+            column_fill(transform, getattr(model, "n_features_in_", None))
+            if kind != "logistic" and transform is not None else None)
         self.direct_trees: TreePath | None = tree_path(model) if kind in ("hist_gb", "random_forest") else None
 
     def prepared(self, matrix: np.ndarray) -> np.ndarray:
         """The matrix after the fitted transformers, as the final estimator sees it."""
-        if self.direct_prep is not None:
-            out = self.direct_prep.transform(matrix)
+        for path in (self.direct_prep, self.direct_fill):
+            out = path.transform(matrix) if path is not None else None
             if out is not None:
                 return out
         return self.transform.transform(matrix) if self.transform is not None else matrix
@@ -162,14 +166,16 @@ class SklearnScorer(Scorer):
 
 
 class TransformedNative(Scorer):
-    """A native booster behind fitted transformers (used with SMOTE's imputer)."""
+    """A native booster behind fitted transformers (used with SMOTE's imputer), filled directly when recognised."""
 
     def __init__(self, inner: Scorer, transform: Any):
         self.inner, self.transform, self.kind = inner, transform, inner.kind
+        self.direct_fill: ColumnFill | None = column_fill(transform)
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds score per row, after the transformers."""
-        return self.inner.raw(self.transform.transform(matrix))
+        m = self.direct_fill.transform(matrix) if self.direct_fill is not None else None
+        return self.inner.raw(self.transform.transform(matrix) if m is None else m)
 
 
 class EnsembleScorer(Scorer):

@@ -30,7 +30,7 @@ from riskcore.data.schema import DEMO_SPEC
 from riskcore.modelling import direct
 from riskcore.modelling.features import add_panel_features, feature_layout
 from riskcore.modelling.models import make_pipeline
-from riskcore.modelling.scorers import SklearnScorer, read_scorer, write_model
+from riskcore.modelling.scorers import SklearnScorer, TransformedNative, read_scorer, write_model
 
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 UNKNOWN_CODES = (-7.0, -1.0, 0.5, 17.0, 1e9)
@@ -61,10 +61,12 @@ def tree_scorer(request, panel, tmp_path_factory):
     return read_scorer(folder, kind), pipe.steps[0][1].transform(frame)
 
 
-def _library(scorer: SklearnScorer) -> SklearnScorer:
+def _library(scorer):
     """The same scorer with its direct paths switched off: scikit-learn all the way."""
     plain = copy.copy(scorer)
-    plain.direct_prep = plain.direct_trees = None
+    for path in ("direct_prep", "direct_fill", "direct_trees"):
+        if hasattr(plain, path):
+            setattr(plain, path, None)
     return plain
 
 
@@ -255,3 +257,51 @@ def test_a_scorer_with_its_direct_paths_travels_to_a_worker(logistic_bundle, tre
         copied = pickle.loads(pickle.dumps(scorer))
         assert (copied.direct_prep, copied.direct_trees) != (None, None)
         assert np.array_equal(copied.raw(x), scorer.raw(x))
+
+
+# ---------------------------------------------------------------------------
+# the steps that fill columns before a tree model
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["hist_gb", "random_forest+smote", "lightgbm+smote"])
+def fill_scorer(request, panel, tmp_path_factory):
+    """A tree model behind its imputer (``smote=True``) or its empty-column filler, read back as a bundle does."""
+    kind, _, smote = request.param.partition("+")
+    params = {"random_forest": {"n_estimators": 20}, "lightgbm": {"n_estimators": 30}, "hist_gb": {"max_iter": 30}}
+    frame, y = panel
+    pipe = make_pipeline(kind, DEMO_SPEC, params[kind], smote=bool(smote)).fit(frame, y)
+    folder = tmp_path_factory.mktemp(kind)
+    write_model(folder, kind, pipe.steps[-1][1], [(n, s) for n, s in pipe.steps[1:-1] if n != "smote"])
+    return read_scorer(folder, kind), pipe.steps[0][1].transform(frame)
+
+
+def test_fill_steps_are_recognised(fill_scorer):
+    scorer, _ = fill_scorer
+    assert isinstance(scorer.direct_fill, direct.ColumnFill)
+    assert isinstance(scorer, (SklearnScorer, TransformedNative))
+
+
+@FAST
+@given(block=blocks)
+def test_filled_scores_equal_the_library(fill_scorer, block):
+    scorer, base = fill_scorer
+    categorical = list(feature_layout(DEMO_SPEC).categorical_indices)
+    anchors = [np.nanquantile(base[:, c], [0, 0.5, 1]) if np.isfinite(base[:, c]).any() else np.zeros(1)
+               for c in range(base.shape[1])]
+    x = _block(base, anchors, categorical, **block)
+    raw, expected = scorer.raw(x), _library(scorer).raw(x)
+    assert np.array_equal(raw, expected), np.abs(raw - expected).max()
+    transform = scorer.transform
+    assert np.array_equal(scorer.direct_fill.transform(x), transform.transform(x), equal_nan=True)
+
+
+def test_steps_that_do_more_than_fill_are_left_to_the_library(fill_scorer):
+    scorer, base = fill_scorer
+    x = base[:5].copy()
+    steps = scorer.transform.steps
+    assert direct.column_fill(Pipeline([*steps, ("scale", StandardScaler().fit(base))])) is None
+    x[2, 1] = np.inf
+    if any(isinstance(s, SimpleImputer) for _, s in steps):  # an imputer refuses infinities; the direct path too
+        assert scorer.direct_fill.transform(x) is None
+        with pytest.raises(ValueError, match="infinity"):
+            scorer.raw(x)
