@@ -43,7 +43,13 @@ from riskcore.data.synth import generate_portfolio  # noqa: E402
 from riskcore.modelling import stages  # noqa: E402
 from riskcore.modelling.bundle import ModelBundle, load_bundle  # noqa: E402
 from riskcore.modelling.models import MODEL_KINDS  # noqa: E402
-from riskcore.modelling.scorers import EnsembleScorer, Scorer, SklearnScorer, XGBoostScorer  # noqa: E402
+from riskcore.modelling.scorers import (  # noqa: E402
+    EnsembleScorer,
+    Scorer,
+    SklearnScorer,
+    TransformedNative,
+    XGBoostScorer,
+)
 from riskcore.modelling.train import train  # noqa: E402
 from riskcore.serving.records import checked_record  # noqa: E402
 from riskcore.serving.scoring import score_one  # noqa: E402
@@ -78,7 +84,9 @@ def _library(scorer: Scorer) -> Scorer:
         return EnsembleScorer([(fb, _library(s)) for fb, s in scorer.members])
     plain = copy.copy(scorer)
     if isinstance(plain, SklearnScorer):
-        plain.direct_prep = plain.direct_trees = None
+        plain.direct_prep = plain.direct_fill = plain.direct_trees = None
+    if isinstance(plain, TransformedNative):
+        plain.direct_fill, plain.inner = None, _library(plain.inner)
     if isinstance(plain, XGBoostScorer):
         plain.small = plain.booster
     return plain
