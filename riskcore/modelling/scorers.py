@@ -11,7 +11,9 @@ fitted estimator in the estimator's own format:
 :func:`write_model` writes them; :func:`read_scorer` reads them back as a
 :class:`Scorer`, which turns the model matrix of
 :class:`~riskcore.modelling.features.FeatureBuilder` into raw log-odds without
-scikit-learn's per-call overhead. skops rebuilds only the types it trusts plus
+scikit-learn's per-call overhead: a scikit-learn model's numbers are applied directly with
+NumPy where :mod:`riskcore.modelling.direct` recognises it (the same bits as the library,
+which is called for anything else). skops rebuilds only the types it trusts plus
 :data:`SKOPS_ALLOWLIST`; a file holding anything else is refused. The rest of the
 bundle (layout, manifest, verification) is :mod:`riskcore.modelling.bundle`.
 """
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from riskcore.errors import BundleError
+from riskcore.modelling.direct import ColumnFill, LogisticPrep, TreePath, column_fill, logistic_prep, tree_path
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.numeric import expit, logit
 
@@ -74,7 +77,13 @@ class LightGBMScorer(Scorer):
 
 
 class XGBoostScorer(Scorer):
-    """An XGBoost booster read from its JSON format."""
+    """An XGBoost booster read from its JSON format.
+
+    A second copy of the booster set to one thread scores small blocks: starting the booster's
+    threads for a company or a few costs more than the trees (the margins are the same). The
+    parameter is set once, here, because a booster's parameters are not safe to change while
+    other threads predict with it.
+    """
 
     kind = "xgboost"
 
@@ -83,10 +92,14 @@ class XGBoostScorer(Scorer):
 
         self.booster = xgb.Booster()
         self.booster.load_model(bytearray(raw_json))
+        self.small = xgb.Booster()
+        self.small.load_model(bytearray(raw_json))
+        self.small.set_param({"nthread": 1})
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds score per row."""
-        return np.asarray(self.booster.inplace_predict(matrix, predict_type="margin"), dtype=float)
+        booster = self.small if len(matrix) < 1000 else self.booster
+        return np.asarray(booster.inplace_predict(matrix, predict_type="margin"), dtype=float)
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions from the booster itself (``pred_contribs``)."""
@@ -96,16 +109,42 @@ class XGBoostScorer(Scorer):
 
 
 class SklearnScorer(Scorer):
-    """A scikit-learn estimator (optionally behind fitted transformers)."""
+    """A scikit-learn estimator (optionally behind fitted transformers).
+
+    When it is built, the logistic candidate's preprocessing, the imputation and empty-column
+    steps before a tree model, and a random forest's or histogram boosting's trees are read into
+    their direct paths (:func:`~riskcore.modelling.direct.logistic_prep`,
+    :func:`~riskcore.modelling.direct.column_fill`, :func:`~riskcore.modelling.direct.tree_path`),
+    which give the library's numbers without its per-call overhead; a model they do not
+    recognise, and input they leave to the library, go through scikit-learn itself.
+    """
 
     def __init__(self, kind: str, model: Any, transform: Any = None):
         self.kind = kind
         self.model = model
         self.transform = transform
+        self.direct_prep: LogisticPrep | None = (
+            logistic_prep(transform) if kind == "logistic" and transform is not None else None)
+        self.direct_fill: ColumnFill | None = (
+            column_fill(transform, getattr(model, "n_features_in_", None))
+            if kind != "logistic" and transform is not None else None)
+        self.direct_trees: TreePath | None = tree_path(model) if kind in ("hist_gb", "random_forest") else None
 
     def prepared(self, matrix: np.ndarray) -> np.ndarray:
         """The matrix after the fitted transformers, as the final estimator sees it."""
+        for path in (self.direct_prep, self.direct_fill):
+            out = path.transform(matrix) if path is not None else None
+            if out is not None:
+                return out
         return self.transform.transform(matrix) if self.transform is not None else matrix
+
+    def proba(self, m: np.ndarray) -> np.ndarray:
+        """The final estimator's class-1 probability of a prepared matrix."""
+        if self.direct_trees is not None:
+            out = self.direct_trees.proba(m)
+            if out is not None:
+                return out
+        return np.asarray(self.model.predict_proba(m)[:, 1], dtype=float)
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds score per row.
@@ -123,18 +162,20 @@ class SklearnScorer(Scorer):
             return np.einsum("ij,j->i", dense, coef) + float(self.model.intercept_[0])
         if hasattr(self.model, "decision_function") and self.kind == "logistic":
             return np.asarray(self.model.decision_function(m), dtype=float)
-        return logit(self.model.predict_proba(m)[:, 1])
+        return logit(self.proba(m))
 
 
 class TransformedNative(Scorer):
-    """A native booster behind fitted transformers (used with SMOTE's imputer)."""
+    """A native booster behind fitted transformers (used with SMOTE's imputer), filled directly when recognised."""
 
     def __init__(self, inner: Scorer, transform: Any):
         self.inner, self.transform, self.kind = inner, transform, inner.kind
+        self.direct_fill: ColumnFill | None = column_fill(transform)
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw log-odds score per row, after the transformers."""
-        return self.inner.raw(self.transform.transform(matrix))
+        m = self.direct_fill.transform(matrix) if self.direct_fill is not None else None
+        return self.inner.raw(self.transform.transform(matrix) if m is None else m)
 
 
 class EnsembleScorer(Scorer):
