@@ -21,6 +21,7 @@ never set up an engine, a pool or a database's locking. What it offers:
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,6 +130,7 @@ class AuditStore:
             serialise_sqlite(self.engine, busy_timeout_ms)
         self.writer: Engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._tables_ready = False
+        self._housekept = float("-inf")  # when housekeeping_due() last said yes
         # a forked child (e.g. gunicorn --preload) must not reuse the parent's open connections
         engine_ref = weakref.ref(self.engine)
         os.register_at_fork(after_in_child=lambda: forget_connections(engine_ref))
@@ -264,6 +266,14 @@ class AuditStore:
         """Ids of the staged requests other than ``keep`` untouched for ``stale_after``."""
         cutoff = (datetime.now(UTC) - self.stale_after).isoformat(timespec="microseconds")
         return list(conn.execute(_STALE, {"cutoff": cutoff, "keep": keep}).scalars().all())
+
+    def housekeeping_due(self, every_s: float = 60.0) -> bool:
+        """Whether a frequent writer should look for stale requests now (True at most once per ``every_s``)."""
+        now = time.monotonic()
+        if now - self._housekept < every_s:
+            return False
+        self._housekept = now
+        return True
 
     def remove_stale(self, keep: str, stale: list[str] | None = None) -> None:
         """Remove staged rows of requests untouched for ``stale_after`` (housekeeping: errors are left for later).
