@@ -12,25 +12,23 @@ The model served is ``$RISKCORE_API_BUNDLE`` (a bundle folder) or the model
 registry's champion; state lives in ``$RISKCORE_HOME`` (see
 :func:`riskcore.config.load_settings`). Exit statuses: 0 done, 1 the key file
 cannot be read or names no such key, 2 bad arguments, and for an error of the
-engine its class's ``exit_status`` (3 invalid settings; see :mod:`riskcore.errors`); 3 also when the
-server cannot start (e.g. the port is taken).
+engine its class's ``exit_status`` (3 invalid settings; see :mod:`riskcore.errors`).
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from collections.abc import Sequence
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
+from api.http import NoDelayH11Protocol
 from riskcore.config import load_settings, set_thread_defaults
 from riskcore.errors import RiskcoreError
 from riskcore.identity import KEY_ROLES, IdentitySettings, KeyFileError, KeyStore
 
-EXIT_OK, EXIT_USAGE, EXIT_STARTUP = 0, 2, 3
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def _add_serve_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -64,27 +62,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-
     if not 1 <= args.port <= 65535:
         print(f"error: --port {args.port} must be between 1 and 65535", file=sys.stderr)
         return EXIT_USAGE
     if args.workers < 1:
         print(f"error: --workers {args.workers} must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    config = uvicorn.Config("api.app:create_app", factory=True, host=args.host, port=args.port,
-                            workers=args.workers, log_level=args.log_level)
-    if args.workers == 1:
-        server = uvicorn.Server(config)
-        server.run()
-        return EXIT_OK if server.started else EXIT_STARTUP
-    # The workers share one listening socket. uvicorn makes it without naming TCP, so asyncio does not switch
-    # Nagle's algorithm off on the connections it accepts, and every keep-alive answer then waits for the
-    # client's delayed acknowledgement (40 ms on Linux). Named as a TCP socket, each connection is set as a single
-    # worker sets it.
-    bound = config.bind_socket()
-    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level, http=NoDelayH11Protocol)
     return EXIT_OK
 
 
