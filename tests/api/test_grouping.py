@@ -32,6 +32,12 @@ from riskcore.serving.server import Served, in_canary
 HANG = 10.0  # seconds after which a test calls a wait a hang (a guard, not a timing assertion)
 
 
+def _run(main):
+    """asyncio.run(main()) on a thread of its own: a test before this one may have left a loop running here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=2 * HANG)
+
+
 def _grouper(wait_s: float, max_items: int = 64) -> tuple[Grouper[int, int], list[list[int]]]:
     groups: list[list[int]] = []
 
@@ -47,7 +53,7 @@ def test_a_lone_request_starts_at_once_whatever_the_wait():
         grouper, _ = _grouper(wait_s=60.0)  # a wait no test could sit out
         return await asyncio.wait_for(grouper.submit(7), HANG)
 
-    assert asyncio.run(run()) == 70
+    assert _run(run) == 70
 
 
 def test_a_group_waits_for_requests_on_their_way_at_most_its_wait():
@@ -59,7 +65,7 @@ def test_a_group_waits_for_requests_on_their_way_at_most_its_wait():
         answer = await asyncio.wait_for(grouper.submit(1), HANG)
         return answer, loop.time() - start, groups
 
-    answer, waited, groups = asyncio.run(run())
+    answer, waited, groups = _run(run)
     assert answer == 10 and groups == [[1]]
     assert waited >= 0.05  # it did wait for the request on its way, up to the wait chosen
 
@@ -80,7 +86,7 @@ def test_requests_on_their_way_join_the_group_and_errors_stay_with_their_request
         answers = await asyncio.wait_for(asyncio.gather(*(one(i) for i in (1, 2, -3, 4))), HANG)
         return answers, groups
 
-    answers, groups = asyncio.run(run())
+    answers, groups = _run(run)
     assert answers == [10, 20, "item -3", 40]
     assert [sorted(g) for g in groups] == [[-3, 1, 2], [4]]  # full at three: the fourth starts the next group
 
@@ -94,7 +100,7 @@ def test_an_error_of_the_whole_group_reaches_every_request():
         results = await asyncio.gather(*(grouper.submit(i) for i in range(3)), return_exceptions=True)
         return [str(r) for r in results]
 
-    assert asyncio.run(run()) == ["the store went away"] * 3
+    assert _run(run) == ["the store went away"] * 3
 
 
 # -- the API's groups -------------------------------------------------------------------------
