@@ -243,6 +243,33 @@ class TableReader:
         if self.info.n_rows != n:
             self.info = replace(self.info, n_rows=n)
 
+    def iter_columns(self, names: list[str]) -> Iterator[Table]:
+        """Only these columns, in the same chunks as iterating the reader (a first pass over a few columns).
+
+        A CSV is parsed for these columns only, a Parquet file reads only them. The chunks have
+        the rows, row numbers and problems of the chunks :meth:`__iter__` gives.
+
+        Parameters
+        ----------
+        names : column names as :attr:`columns` gives them.
+
+        Raises
+        ------
+        MissingColumnError
+            When a name is not a column of the file.
+        """
+        select = self._selection(names)
+        self._pending = None  # the parts kept from opening hold every column; this pass starts over
+        for chunk in _rechunk(self._parts(select), self._chunk_rows):
+            yield self._table(chunk)
+
+    def _selection(self, names: list[str]) -> list[int]:
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise MissingColumnError(missing, f"the file has no column {', '.join(map(repr, missing))}; its columns "
+                                     f"are {', '.join(map(repr, self.columns))}. Choose among them.")
+        return [self.columns.index(n) for n in names]
+
     def read_columns(self, names: list[str]) -> Table:
         """Only these columns, for the whole file (a cheap first pass over ids and years).
 
@@ -260,11 +287,7 @@ class TableReader:
         MissingColumnError
             When a name is not a column of the file.
         """
-        missing = [n for n in names if n not in self.columns]
-        if missing:
-            raise MissingColumnError(missing, f"the file has no column {', '.join(map(repr, missing))}; its columns "
-                                     f"are {', '.join(map(repr, self.columns))}. Choose among them.")
-        select = [self.columns.index(n) for n in names]
+        select = self._selection(names)
         return self._table(_concat(list(self._parts(select)), [self.columns[j] for j in select]))
 
     def close(self) -> None:

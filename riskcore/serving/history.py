@@ -89,7 +89,8 @@ class FileHistory:
     """The whole file's company histories and repeated keys, for a file scored a chunk at a time.
 
     Built in one pass that reads only what a history needs (ids, periods and the
-    panel recipes' inputs, typed as scoring types them). Rows go to temporary files
+    panel recipes' inputs, typed as scoring types them; a CSV is parsed for those
+    columns only). Rows go to temporary files
     by a hash of their company id, so each part holds whole companies and about a
     million rows; each part's panel features and repeated keys are then computed as
     :func:`riskcore.serving.scoring.score_frame` computes them for a whole file, and written
@@ -117,8 +118,8 @@ class FileHistory:
         chunk_len: list[int] = []
         n = 0
         try:
-            for chunk in reader:
-                typed = prepare_frame(Table(frame=chunk.frame[raw], rows=chunk.rows, info=chunk.info), spec).frame
+            for chunk in reader.iter_columns(raw):
+                typed = prepare_frame(Table(frame=chunk.frame, rows=chunk.rows, info=chunk.info), spec).frame
                 m = len(typed)
                 rec = np.zeros(m, dtype=self.dtype)
                 ids = typed[spec.id] if spec.id in typed else pd.Series([None] * m, dtype=object)

@@ -343,6 +343,22 @@ def test_a_bad_row_far_down_switches_to_the_exact_reader_mid_stream(tmp_path):
     assert [len(c.rows) for c in chunks] == [4000, 4000, 4000, 4000, 3999]
 
 
+@pytest.mark.parametrize("bad_row", [None, 15001])
+def test_iter_columns_gives_the_chunks_of_the_whole_reader_for_those_columns(tmp_path, bad_row):
+    lines = [f"{i},{i % 7},t{i}" for i in range(1, 20001)]
+    if bad_row is not None:
+        lines[bad_row - 1] = "bad"  # one field: switches to the exact reader mid-stream
+    path = tmp_path / "f.csv"
+    path.write_text("id,x,note\n" + "\n".join(lines) + "\n")
+    with open_table(path, chunk_rows=4000) as reader:
+        some = list(reader.iter_columns(["note", "id"]))  # first, as a first pass over a file does
+        whole = list(reader)
+    assert [c.rows.tolist() for c in some] == [c.rows.tolist() for c in whole]
+    assert [[p.row for p in c.problems] for c in some] == [[p.row for p in c.problems] for c in whole]
+    for a, b in zip(some, whole):
+        pd.testing.assert_frame_equal(a.frame, b.frame[["note", "id"]])
+
+
 def test_every_row_unreadable_gives_one_empty_chunk_with_the_problems():
     _, _, chunks = _chunks(b"id,x\n1\n2\n", chunk_rows=10)
     assert len(chunks) == 1 and chunks[0].frame.empty and [p.row for p in chunks[0].problems] == [1, 2]
