@@ -11,7 +11,8 @@ lightgbm:
 * panel: the year-on-year features by one sort of the companies' rows (id, period) and a
   grouped difference; the rolling volatilities over the same sort. A company's history is
   its rows with an id, the first of any repeated id and period, its values counting only
-  inside their valid range (as the model was trained);
+  inside their valid range (as the model was trained); a column of the file with the
+  feature's name fills in where the history gives none;
 * matrix: the numbers, the category codes, the products and the composite;
 * predict: ``lightgbm.Booster.predict`` (raw score, one thread), or for a logistic champion
   its median imputation, missing-value indicators, quantile transform (``numpy.interp``
@@ -105,6 +106,10 @@ def panel_features(table: pa.Table, card: dict[str, Any]) -> dict[str, np.ndarra
                 var = np.nansum((window - mean[:, None]) ** 2, axis=1) / (count - 1)
             values = np.where(count >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
         out[p["name"]][order] = values
+    for name, values in out.items():  # a column of the file fills in where the history gives none
+        if name in table.column_names:
+            given = numbers(table, name)
+            values[np.isnan(values)] = given[np.isnan(values)]
     return out
 
 
@@ -182,8 +187,8 @@ def labels(codes: np.ndarray, names: list[str]) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()), pa.array(names)).cast(pa.string())
 
 
-def main(card_path: str, source: str, output: str, timings: bool) -> None:
-    t_start = time.perf_counter()
+def load(card_path: str) -> tuple[dict[str, Any], Any]:
+    """The model card, and the LightGBM booster it names (None for a logistic champion)."""
     with open(card_path, encoding="utf-8") as fh:
         card = json.load(fh)
     booster = None
@@ -191,6 +196,19 @@ def main(card_path: str, source: str, output: str, timings: bool) -> None:
         import lightgbm as lgb
 
         booster = lgb.Booster(model_file=card["model_file"])
+    return card, booster
+
+
+def raw_scores(matrix: np.ndarray, card: dict[str, Any], booster: Any) -> np.ndarray:
+    """The model's raw score (log-odds) of each row of the model matrix."""
+    if booster is not None:
+        return np.asarray(booster.predict(matrix, raw_score=True, num_threads=1), dtype=float)
+    return logistic_raw(matrix, card["logistic"])
+
+
+def main(card_path: str, source: str, output: str, timings: bool) -> None:
+    t_start = time.perf_counter()
+    card, booster = load(card_path)
     stages: dict[str, float] = {"load_model": time.perf_counter() - t_start}
 
     t0 = time.perf_counter()
@@ -210,10 +228,7 @@ def main(card_path: str, source: str, output: str, timings: bool) -> None:
         matrix = model_matrix(part, {k: v[start:start + BLOCK] for k, v in panel.items()}, card)
         stages["matrix"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        if booster is not None:
-            raw[start:start + len(matrix)] = booster.predict(matrix, raw_score=True, num_threads=1)
-        else:
-            raw[start:start + len(matrix)] = logistic_raw(matrix, card["logistic"])
+        raw[start:start + len(matrix)] = raw_scores(matrix, card, booster)
         stages["predict"] += time.perf_counter() - t0
     del panel
 

@@ -57,7 +57,7 @@ def export_card(bundle_dir: str | Path, path: str | Path) -> Path:
                            "centres": fb.center_.get(name), "spreads": fb.scale_.get(name)})
     cal = bundle.calibrator.to_dict()
     card: dict[str, Any] = {
-        "kind": bundle.kind, "version": bundle.version, "id": spec.id, "time": spec.time,
+        "kind": bundle.kind, "version": bundle.version, "id": spec.id, "time": spec.time, "target": spec.target,
         "numeric": [{"name": c, "from": "panel" if c in panel_names else "file"} for c in layout.numeric],
         "categorical": [{"name": c, "categories": list(fb.categories_[c])} for c in layout.categorical],
         "engineered": engineered, "panel": panel, "history_bounds": bounds,

@@ -48,10 +48,11 @@ Writing is :mod:`riskcore.data.writing`; matching the columns to a spec is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +75,10 @@ from riskcore.data.sources import DECIMAL_SAMPLE, ByteSource, format_of, open_so
 from riskcore.data.table import NULL_TOKENS, FileFormat, ReadInfo, Source, Table
 from riskcore.errors import DataFileError, MissingColumnError, Problem
 
-__all__ = ["TableReader", "open_table", "read_table"]
+__all__ = ["TableReader", "open_table", "read_ahead", "read_table"]
+
+T = TypeVar("T")
+_END: Any = object()
 
 
 _BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time when streaming (it reads a few blocks ahead)
@@ -313,6 +317,26 @@ class TableReader:
         part = _concat(parts, self.columns)
         self.info = replace(self.info, n_rows=part.table.num_rows)
         return self._table(part)
+
+
+def read_ahead(chunks: Iterable[T]) -> Generator[T, None, None]:
+    """``chunks`` in order, the next one read on a background thread while the caller works on this one.
+
+    pyarrow parses and converts outside the interpreter's lock, so reading the next chunk
+    of a file overlaps the work on the current one. One chunk is read ahead, no more, so
+    memory grows by one chunk. An error while reading is raised where that chunk would
+    have come. Closing the iterator (or leaving a ``for`` loop over it by an exception)
+    waits for the read in flight, so the file can then be closed.
+    """
+    it = iter(chunks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskcore-read") as pool:
+        pending = pool.submit(next, it, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, it, _END)
+            yield item
 
 
 def _chain(head: list[Part], rest: Iterator[Part]) -> Iterator[Part]:

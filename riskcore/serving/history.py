@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskcore.data.quality import match_spec_columns, prepare_frame
-from riskcore.data.tabular import Table, TableReader
+from riskcore.data.tabular import Table, TableReader, read_ahead
 from riskcore.modelling.features import iter_panel_arrays
 from riskcore.serving.panel import MAX_ID_CHARS, history_inputs, period_numbers
 
@@ -117,8 +117,9 @@ class FileHistory:
         chunk_first: list[int] = []
         chunk_len: list[int] = []
         n = 0
+        chunks = read_ahead(reader.iter_columns(raw))  # the next chunk is read while this one is hashed
         try:
-            for chunk in reader.iter_columns(raw):
+            for chunk in chunks:
                 typed = prepare_frame(Table(frame=chunk.frame, rows=chunk.rows, info=chunk.info), spec).frame
                 m = len(typed)
                 rec = np.zeros(m, dtype=self.dtype)
@@ -145,6 +146,7 @@ class FileHistory:
                     rec[part == p].tofile(files[p])
                 n += m
         finally:
+            chunks.close()  # waits for the chunk being read
             for fh in files:
                 fh.close()
         self.n = n

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import zipfile
 from xml.sax.saxutils import escape
 
@@ -24,6 +26,7 @@ from riskcore.data.tabular import (
     match_columns,
     normalise_name,
     open_table,
+    read_ahead,
     read_table,
     write_csv,
     write_parquet,
@@ -357,6 +360,34 @@ def test_iter_columns_gives_the_chunks_of_the_whole_reader_for_those_columns(tmp
     assert [[p.row for p in c.problems] for c in some] == [[p.row for p in c.problems] for c in whole]
     for a, b in zip(some, whole):
         pd.testing.assert_frame_equal(a.frame, b.frame[["note", "id"]])
+
+
+def test_read_ahead_gives_the_chunks_in_order_and_raises_where_the_failing_one_would_come():
+    def chunks():
+        yield from (1, 2, 3)
+        raise DataFileError("row 4 cannot be read")
+
+    got = []
+    with pytest.raises(DataFileError, match="row 4"):
+        for chunk in read_ahead(chunks()):
+            got.append(chunk)
+    assert got == [1, 2, 3]
+    assert list(read_ahead(iter([]))) == []
+
+
+def test_closing_read_ahead_waits_for_the_chunk_being_read():
+    finished = threading.Event()
+
+    def chunks():
+        yield 1
+        time.sleep(0.2)
+        finished.set()
+        yield 2
+
+    ahead = read_ahead(chunks())
+    assert next(ahead) == 1
+    ahead.close()
+    assert finished.is_set()
 
 
 def test_every_row_unreadable_gives_one_empty_chunk_with_the_problems():
