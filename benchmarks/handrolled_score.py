@@ -14,7 +14,8 @@ lightgbm:
   inside their valid range (as the model was trained); a column of the file with the
   feature's name fills in where the history gives none;
 * matrix: the numbers, the category codes, the products and the composite;
-* predict: ``lightgbm.Booster.predict`` (raw score, one thread), or for a logistic champion
+* predict: ``lightgbm.Booster.predict`` (raw score, on every core as riskcore's scorer predicts
+  a chunk; ``--threads 1`` for one), or for a logistic champion
   its median imputation, missing-value indicators, quantile transform (``numpy.interp``
   and ``scipy.special.ndtri``), one-hot categories and coefficients;
 * calibrate: the PD is ``numpy.interp`` over the calibrator's knots (or the Platt curve),
@@ -26,7 +27,7 @@ What it leaves out on purpose: validation and the reject report (every row is sc
 risk levels, expected loss, flags, injection-safe CSV, the audit trail. That is the price
 the benchmark measures.
 
-    .venv/bin/python benchmarks/handrolled_score.py --card CARD.json --input FILE --output OUT [--timings]
+    .venv/bin/python benchmarks/handrolled_score.py --card CARD.json --input FILE --output OUT [--timings] [--threads N]
 
 With ``--timings`` it prints one line ``timings: {json}`` to stderr (seconds per stage: load_model,
 read, panel, matrix, predict, calibrate, write, total), like the CLI.
@@ -199,14 +200,14 @@ def load(card_path: str) -> tuple[dict[str, Any], Any]:
     return card, booster
 
 
-def raw_scores(matrix: np.ndarray, card: dict[str, Any], booster: Any) -> np.ndarray:
-    """The model's raw score (log-odds) of each row of the model matrix."""
+def raw_scores(matrix: np.ndarray, card: dict[str, Any], booster: Any, threads: int = 0) -> np.ndarray:
+    """The model's raw score (log-odds) of each row of the model matrix (``threads`` 0: every core)."""
     if booster is not None:
-        return np.asarray(booster.predict(matrix, raw_score=True, num_threads=1), dtype=float)
+        return np.asarray(booster.predict(matrix, raw_score=True, num_threads=threads), dtype=float)
     return logistic_raw(matrix, card["logistic"])
 
 
-def main(card_path: str, source: str, output: str, timings: bool) -> None:
+def main(card_path: str, source: str, output: str, timings: bool, threads: int = 0) -> None:
     t_start = time.perf_counter()
     card, booster = load(card_path)
     stages: dict[str, float] = {"load_model": time.perf_counter() - t_start}
@@ -228,7 +229,7 @@ def main(card_path: str, source: str, output: str, timings: bool) -> None:
         matrix = model_matrix(part, {k: v[start:start + BLOCK] for k, v in panel.items()}, card)
         stages["matrix"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        raw[start:start + len(matrix)] = raw_scores(matrix, card, booster)
+        raw[start:start + len(matrix)] = raw_scores(matrix, card, booster, threads)
         stages["predict"] += time.perf_counter() - t0
     del panel
 
@@ -265,5 +266,7 @@ if __name__ == "__main__":
     parser.add_argument("--input", required=True, help="CSV or Parquet file to score")
     parser.add_argument("--output", required=True, help="CSV or Parquet file to write (by its suffix)")
     parser.add_argument("--timings", action="store_true", help="print seconds per stage to stderr")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="LightGBM's threads (default 0: every core, as riskcore predicts a chunk)")
     args = parser.parse_args()
-    main(args.card, args.input, args.output, args.timings)
+    main(args.card, args.input, args.output, args.timings, args.threads)

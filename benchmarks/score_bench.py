@@ -13,8 +13,9 @@ Baseline measured in the same run, on the same files and models:
 ``benchmarks/handrolled_score.py``, the same job written with plain libraries
 and no riskcore in its process (pyarrow read → year-on-year features by one
 sort and a grouped difference → the model matrix → ``lightgbm.Booster.predict``
-on one thread, or the logistic regression's own numbers → the calibrator's knots
-by ``numpy.interp`` → pyarrow write). What it knows of the model comes from a
+on every core, as riskcore's scorer predicts, or ``--baseline-threads 1`` for
+one; or the logistic regression's own numbers → the calibrator's knots by
+``numpy.interp`` → pyarrow write). What it knows of the model comes from a
 model card exported from the bundle before anything is timed
 (``benchmarks/model_card.py``). After each pair of runs at ``--rows``, the
 benchmark checks that riskcore's ``p_default`` equals the script's within
@@ -298,15 +299,15 @@ def model_card(bundle: str, work: Path) -> Path:
     return path
 
 
-def run_handrolled(bundle: str, source: Path, work: Path, *, repeat: int,
-                   mem_limit_mb: float) -> tuple[dict[str, Any], Path | None]:
+def run_handrolled(bundle: str, source: Path, work: Path, *, repeat: int, mem_limit_mb: float,
+                   threads: int = 0) -> tuple[dict[str, Any], Path | None]:
     """The hand-rolled script on ``source``; returns its facts and the output file of the fastest run."""
     card = model_card(bundle, work)
     runs: list[tuple[dict[str, Any], Path]] = []
     for i in range(repeat):
         out = work / f"handrolled-{source.stem}-{i}{source.suffix}"
         cmd = [sys.executable, str(HERE / "handrolled_score.py"), "--card", str(card), "--input", str(source),
-               "--output", str(out), "--timings"]
+               "--output", str(out), "--timings", "--threads", str(threads)]
         run = measure_command(cmd, env=_handrolled_env(), cwd=ROOT, mem_limit_mb=mem_limit_mb)
         runs.append((_run_facts(run, out, cli=False), out))
     facts = _best([f for f, _ in runs])
@@ -470,7 +471,8 @@ def check_targets(runs: list[dict[str, Any]], rows: int, big_rows: int, startup_
 # ---------------------------------------------------------------------------
 
 def bench_command(models: list[dict[str, Any]], rows: int, big_rows: int, formats: list[str], repeat: int,
-                  mem_limit_mb: float, work_dir: str | None, order: str = "year") -> dict[str, Any]:
+                  mem_limit_mb: float, work_dir: str | None, order: str = "year",
+                  baseline_threads: int = 0) -> dict[str, Any]:
     """Write the files, run both commands with each champion; print and return the results.
 
     Every champion runs at ``rows``; the first one also at ``big_rows`` (how memory grows with the
@@ -490,7 +492,8 @@ def bench_command(models: list[dict[str, Any]], rows: int, big_rows: int, format
         for model in models:
             trees = f", {model['trees']} trees" if model.get("trees") else ""
             print(f"champion: {model['kind']}{trees} (trained in {model['train_s']:.1f} s)")
-        print(f"CLI --timings: {'yes' if timings else 'no (stages unknown)'}; "
+        print(f"hand-rolled LightGBM threads: {baseline_threads or 'every core'}; "
+              f"CLI --timings: {'yes' if timings else 'no (stages unknown)'}; "
               f"load average {load_start[0]:.2f} on {os.cpu_count()} cores; memory limit {mem_limit_mb:,.0f} MB")
         startup = verify_startup()
         runs: list[dict[str, Any]] = []
@@ -507,7 +510,7 @@ def bench_command(models: list[dict[str, Any]], rows: int, big_rows: int, format
                 entry["handrolled"] = {"ok": False, "skipped": skip, "peak_mb": None}
             else:
                 entry["handrolled"], hand_out = run_handrolled(model["bundle"], source, tmp, repeat=repeat,
-                                                               mem_limit_mb=mem_limit_mb)
+                                                               mem_limit_mb=mem_limit_mb, threads=baseline_threads)
             skip = _projected_skip(prev, "riskcore", n, mem_limit_mb)
             if skip:
                 entry["riskcore"] = {"ok": False, "skipped": skip, "peak_mb": None}
@@ -530,6 +533,7 @@ def bench_command(models: list[dict[str, Any]], rows: int, big_rows: int, format
     print(f"\nload average {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end "
           f"({os.cpu_count()} cores, shared)")
     return {"rows": rows, "big_rows": big_rows, "formats": formats, "repeat": repeat, "champions": models,
+            "baseline_threads": baseline_threads,
             "cli_timings": timings, "verify_startup_s": round(startup, 3), "mem_limit_mb": mem_limit_mb,
             "load_average": {"start": load_start, "end": load_end}, "cpus": os.cpu_count(),
             "runs": runs, "targets": targets}
@@ -663,6 +667,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: csv, parquet")
     parser.add_argument("--champions", default=",".join(CHAMPIONS),
                         help="comma-separated: lightgbm (a few hundred trees), logistic (the quick profile's)")
+    parser.add_argument("--baseline-threads", type=int, default=0,
+                        help="LightGBM threads of the hand-rolled script (default 0: every core, as riskcore)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the fastest counts")
     parser.add_argument("--quick", action="store_true", help="small files and fewer calls (checks the script)")
     parser.add_argument("--no-latency", action="store_true", help="skip section 2 (one company, explanations)")
@@ -699,7 +705,8 @@ def main(argv: list[str] | None = None) -> None:
             model["train_s"] = round(time.perf_counter() - t0, 1)
             trained.append(model)
         results: dict[str, Any] = {"command": bench_command(trained, rows, big_rows, formats, max(args.repeat, 1),
-                                                            mem_limit_mb, args.work_dir, args.order)}
+                                                            mem_limit_mb, args.work_dir, args.order,
+                                                            args.baseline_threads)}
         boosted = next((m for m in trained if m["kind"] == "lightgbm"), None)
         if not args.no_latency and boosted is not None:
             results["latency"] = bench_latency(boosted["bundle"], *((300, 1000) if args.quick else (2000, 10_000)))
