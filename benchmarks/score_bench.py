@@ -188,7 +188,7 @@ def _train(models_dir: Path, kind: str = "lightgbm") -> dict[str, Any]:
     """Train a ``kind`` champion (``lightgbm`` or ``logistic``) in a child process; its bundle, kind and trees."""
     models_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, __file__, "--train-child", str(models_dir.resolve()), "--train-kind", kind],
-                          capture_output=True, text=True, check=False, cwd=ROOT)
+                          capture_output=True, text=True, check=False, cwd=ROOT, env=_riskcore_env(models_dir))
     if proc.returncode:
         raise SystemExit(f"training the champion failed:\n{proc.stderr}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -200,10 +200,15 @@ def _train(models_dir: Path, kind: str = "lightgbm") -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 def _riskcore_env(home: Path) -> dict[str, str]:
-    """The user's environment with a fresh home, so the audit trail is a new SQLite file."""
+    """The user's environment with a fresh home, so the audit trail is a new SQLite file.
+
+    ``PYTHONPATH`` names this checkout, so the command measured is this checkout's riskcore whatever else
+    the environment would import under that name.
+    """
     env = {k: v for k, v in os.environ.items()
            if k not in ("RISKCORE_CONFIG", "RISKCORE_AUDIT_URL", "MLFLOW_TRACKING_URI")}
     env["RISKCORE_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
 
 
