@@ -117,7 +117,10 @@ class ScoreJob:
     (the dashboard shows them); a file scored to an output path keeps only the
     ``tally`` (counts, grades, expected loss), the rejects and the notes.
     ``timings`` has the seconds spent reading, scoring (validation included),
-    recording in the audit trail and writing.
+    recording in the audit trail and writing (``history``: the first pass, when
+    there was one; ``total``: the wall time). Recording and writing run on a
+    background thread and ``read`` counts only the wait for the chunk read
+    ahead, so the stages can add up to more than ``total``.
     """
 
     request_id: str
