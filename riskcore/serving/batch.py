@@ -26,7 +26,7 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from riskcore.data.schema import DatasetSpec
-from riskcore.data.tabular import ReadInfo, Table, TableReader, match_columns, open_table, read_ahead, write_table
+from riskcore.data.tabular import ReadInfo, Table, TableReader, match_columns, open_table, write_table
 from riskcore.errors import Problem, SchemaError
 from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit import Source
@@ -119,8 +119,8 @@ class ScoreJob:
     ``timings`` has the seconds spent reading, scoring (validation included),
     recording in the audit trail and writing (``history``: the first pass, when
     there was one; ``total``: the wall time). Recording and writing run on a
-    background thread and ``read`` counts only the wait for the chunk read
-    ahead, so the stages can add up to more than ``total``.
+    background thread while the next chunk is scored, so the stages can add up
+    to more than ``total``.
     """
 
     request_id: str
@@ -308,7 +308,6 @@ def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: F
         request.sink.reset()
     started = time.perf_counter()
     reader: TableReader | None = None
-    ahead: Generator[Table, None, None] | None = None
     scratch = None
     try:
         if isinstance(source, pd.DataFrame):
@@ -330,8 +329,7 @@ def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: F
         if isinstance(source, pd.DataFrame):
             parts = _frame_chunks(source)
         elif reader is not None:
-            ahead = read_ahead(reader)  # the next chunk is read while this one is scored
-            parts = _checked_start(ahead, id_column, seen)
+            parts = _checked_start(iter(reader), id_column, seen)
         for part in _company_chunks(parts, id_column if history is None else None, run.timings):
             if seen is not None and id_column is not None and id_column in part.frame:
                 seen.add(company_ids(part.frame, id_column))
@@ -345,8 +343,6 @@ def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: F
         run.abort()
         raise
     finally:
-        if ahead is not None:
-            ahead.close()  # waits for the chunk being read
         if reader is not None:
             reader.close()
         if scratch is not None:
