@@ -10,8 +10,10 @@ Measured, each in its own process with its wall time and peak memory:
 * ``python -m riskcore monitor --data BIG.csv --outcomes BIG_outcomes.csv --out DIR --timings``
   with every step on: validation and reject report, scoring, the audit trail, the
   monitoring counts per period and sector, the report, ``monitor.json`` and the MLflow run;
-* ``benchmarks/handrolled_monitor.py`` on the same files: read, score, PSI per feature and
-  for the score, expected default rate and AUC, the outcomes join and the realised AUC.
+* ``benchmarks/handrolled_monitor.py`` on the same files, with no riskcore in its process (it
+  scores from the model card ``model_card.py`` exports, as ``handrolled_score.py`` does): read,
+  score, PSI per feature and for the score, expected default rate and AUC, the outcomes join and
+  the realised AUC.
 
 It prints the ratio, the stages of the monitor command (from ``--timings``) and checks
 the targets of the monitoring issue: the monitoring itself (counts and report) within
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import measure_command, parse_timings  # noqa: E402
+from model_card import export_card  # noqa: E402
 
 TARGET_MONITOR_S = 5.0
 TARGET_AUC_GAP = 0.03
@@ -121,11 +124,13 @@ def main(argv: list[str] | None = None) -> None:
         first_start(home, args.companies)
         data, outcomes = big_portfolio(home, args.rows, work)
         bundle = champion_bundle(home)
+        card = export_card(bundle, work / "card.json")  # what the hand-rolled script knows of the model
         print(f"portfolio: {args.rows:,} rows ({data.stat().st_size / 1e6:,.0f} MB CSV); model {Path(bundle).name}")
 
         cli = measure_command([sys.executable, "-m", "riskcore", "monitor", "--data", str(data), "--outcomes",
                                str(outcomes), "--out", str(work / "mon"), "--timings"], env=_env(home), cwd=ROOT)
-        hand = measure_command([sys.executable, str(ROOT / "benchmarks" / "handrolled_monitor.py"), "--model", bundle,
+        hand = measure_command([sys.executable, str(ROOT / "benchmarks" / "handrolled_monitor.py"), "--card", str(card),
+                                "--model", bundle,
                                 "--data", str(data), "--outcomes", str(outcomes), "--out",
                                 str(work / "hand.json")], env=_env(home), cwd=ROOT)
         if not cli.ok or not hand.ok:

@@ -442,12 +442,9 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
     missing): scoring only flags them, and a large file can have many.
     """
     key_frame = frame[[c for c in spec.key_columns if c in frame]]
-
-    def ids_at(idx: np.ndarray) -> pd.Series:
-        return ids.iloc[idx] if ids is not None else row_keys(key_frame.iloc[idx], spec, rows[idx])
-
-    invalid: list[pd.DataFrame] = []
-    outliers: list[pd.DataFrame] = []
+    # (column, positions, values, problems) of each feature's bad cells; keys and frames are built once at the end
+    invalid: list[tuple[str, np.ndarray, np.ndarray, list[str] | str]] = []
+    outliers: list[tuple[str, np.ndarray, np.ndarray, list[str] | str]] = []
     for f in spec.features:
         if f.kind != "numeric" or f.name not in frame:
             continue
@@ -455,8 +452,7 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
         bad = outside_range(f, v)
         if bad.any():
             idx = np.flatnonzero(bad)
-            invalid.append(_cells(rows[idx], ids_at(idx), f.name, v[idx], "range",
-                                  [range_message(f, x) for x in v[idx]]))
+            invalid.append((f.name, idx, v[idx], [range_message(f, x) for x in v[idx]]))
         lo = f.typical_min
         hi = f.typical_max
         if lo is None and hi is None and f.min is None and f.max is None:
@@ -470,17 +466,34 @@ def range_cells(frame: pd.DataFrame, spec: DatasetSpec, rows: np.ndarray,
         if out.any():
             idx = np.flatnonzero(out)
             rng_text = range_text(lo, hi)
-            outliers.append(_cells(rows[idx], ids_at(idx) if outlier_keys else pd.Series([None] * len(idx)),
-                                   f.name, v[idx], "outlier",
-                                   [f"value {show_value(x)} is possible but unusual (typical range {rng_text}); "
-                                    "check it is not a typing or unit error" for x in v[idx]]))
+            outliers.append((f.name, idx, v[idx],
+                             [f"value {show_value(x)} is possible but unusual (typical range {rng_text}); "
+                              "check it is not a typing or unit error" for x in v[idx]]))
     if spec.exposure and spec.exposure in frame:
         v = frame[spec.exposure].to_numpy(dtype=float)
         bad = v < 0
         if bad.any():
             idx = np.flatnonzero(bad)
-            invalid.append(_cells(rows[idx], ids_at(idx), spec.exposure, v[idx], "range",
-                                  exposure_negative_message()))
-    empty = pd.DataFrame(columns=CELL_COLUMNS)
-    return (pd.concat(invalid, ignore_index=True) if invalid else empty,
-            pd.concat(outliers, ignore_index=True) if outliers else empty)
+            invalid.append((spec.exposure, idx, v[idx], exposure_negative_message()))
+    # every key needed, built in one go (a key depends on its own row only)
+    keyed = [idx for _, idx, _, _ in invalid + (outliers if outlier_keys else [])]
+    union = np.unique(np.concatenate(keyed)) if keyed else np.zeros(0, dtype=np.int64)
+    union_keys = (ids.iloc[union] if ids is not None else row_keys(key_frame.iloc[union], spec, rows[union])) \
+        .to_numpy(dtype=object)
+
+    def cell_frame(found: list[tuple[str, np.ndarray, np.ndarray, list[str] | str]], check: str,
+                   keys: bool) -> pd.DataFrame:
+        if not found:
+            return pd.DataFrame(columns=CELL_COLUMNS)
+        idx = np.concatenate([i for _, i, _, _ in found])
+        n = len(idx)
+        problems: list[str] = []
+        for _, i, _, p in found:
+            problems.extend(p if isinstance(p, list) else [p] * len(i))
+        return pd.DataFrame({"row": rows[idx].astype(np.int64),
+                             "id": union_keys[np.searchsorted(union, idx)] if keys else np.full(n, None, dtype=object),
+                             "column": [c for c, i, _, _ in found for _ in range(len(i))],
+                             "value": np.concatenate([x for _, _, x, _ in found]), "check": [check] * n,
+                             "problem": problems}, columns=CELL_COLUMNS)
+
+    return cell_frame(invalid, "range", True), cell_frame(outliers, "outlier", outlier_keys)

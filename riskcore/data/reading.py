@@ -48,10 +48,11 @@ Writing is :mod:`riskcore.data.writing`; matching the columns to a spec is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +75,10 @@ from riskcore.data.sources import DECIMAL_SAMPLE, ByteSource, format_of, open_so
 from riskcore.data.table import NULL_TOKENS, FileFormat, ReadInfo, Source, Table
 from riskcore.errors import DataFileError, MissingColumnError, Problem
 
-__all__ = ["TableReader", "open_table", "read_table"]
+__all__ = ["TableReader", "open_table", "read_ahead", "read_table"]
+
+T = TypeVar("T")
+_END: Any = object()
 
 
 _BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time when streaming (it reads a few blocks ahead)
@@ -243,6 +247,33 @@ class TableReader:
         if self.info.n_rows != n:
             self.info = replace(self.info, n_rows=n)
 
+    def iter_columns(self, names: list[str]) -> Iterator[Table]:
+        """Only these columns, in the same chunks as iterating the reader (a first pass over a few columns).
+
+        A CSV is parsed for these columns only, a Parquet file reads only them. The chunks have
+        the rows, row numbers and problems of the chunks :meth:`__iter__` gives.
+
+        Parameters
+        ----------
+        names : column names as :attr:`columns` gives them.
+
+        Raises
+        ------
+        MissingColumnError
+            When a name is not a column of the file.
+        """
+        select = self._selection(names)
+        self._pending = None  # the parts kept from opening hold every column; this pass starts over
+        for chunk in _rechunk(self._parts(select), self._chunk_rows):
+            yield self._table(chunk)
+
+    def _selection(self, names: list[str]) -> list[int]:
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            raise MissingColumnError(missing, f"the file has no column {', '.join(map(repr, missing))}; its columns "
+                                     f"are {', '.join(map(repr, self.columns))}. Choose among them.")
+        return [self.columns.index(n) for n in names]
+
     def read_columns(self, names: list[str]) -> Table:
         """Only these columns, for the whole file (a cheap first pass over ids and years).
 
@@ -260,11 +291,7 @@ class TableReader:
         MissingColumnError
             When a name is not a column of the file.
         """
-        missing = [n for n in names if n not in self.columns]
-        if missing:
-            raise MissingColumnError(missing, f"the file has no column {', '.join(map(repr, missing))}; its columns "
-                                     f"are {', '.join(map(repr, self.columns))}. Choose among them.")
-        select = [self.columns.index(n) for n in names]
+        select = self._selection(names)
         return self._table(_concat(list(self._parts(select)), [self.columns[j] for j in select]))
 
     def close(self) -> None:
@@ -290,6 +317,26 @@ class TableReader:
         part = _concat(parts, self.columns)
         self.info = replace(self.info, n_rows=part.table.num_rows)
         return self._table(part)
+
+
+def read_ahead(chunks: Iterable[T]) -> Generator[T, None, None]:
+    """``chunks`` in order, the next one read on a background thread while the caller works on this one.
+
+    pyarrow parses and converts outside the interpreter's lock, so reading the next chunk
+    of a file overlaps the work on the current one. One chunk is read ahead, no more, so
+    memory grows by one chunk. An error while reading is raised where that chunk would
+    have come. Closing the iterator (or leaving a ``for`` loop over it by an exception)
+    waits for the read in flight, so the file can then be closed.
+    """
+    it = iter(chunks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskcore-read") as pool:
+        pending = pool.submit(next, it, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, it, _END)
+            yield item
 
 
 def _chain(head: list[Part], rest: Iterator[Part]) -> Iterator[Part]:

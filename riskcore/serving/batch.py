@@ -11,6 +11,13 @@ gathering the histories first (:class:`riskcore.serving.history.FileHistory`).
 Output never appears half-written: scores go to a temporary file next to the
 target, which is renamed onto the final name only after the audit trail has
 committed every score of the request.
+
+A scored chunk is recorded in the audit trail and written on one background
+thread while the next chunk is read and scored (:class:`_Pipe`): chunks are
+recorded and written in file order, one at a time, and at most one chunk waits,
+so memory grows by one chunk. Hashing, compressing, SQLite and the CSV writer
+do their work outside the interpreter's lock, so on two cores that work mostly
+overlaps the next chunk's.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ import itertools
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
@@ -109,7 +117,10 @@ class ScoreJob:
     (the dashboard shows them); a file scored to an output path keeps only the
     ``tally`` (counts, grades, expected loss), the rejects and the notes.
     ``timings`` has the seconds spent reading, scoring (validation included),
-    recording in the audit trail and writing.
+    recording in the audit trail and writing (``history``: the first pass, when
+    there was one; ``total``: the wall time). Recording and writing run on a
+    background thread while the next chunk is scored, so the stages can add up
+    to more than ``total``.
     """
 
     request_id: str
@@ -168,6 +179,38 @@ def score_in_chunks(bundle: ModelBundle, source: FileSource | pd.DataFrame, requ
         return job
 
 
+class _Pipe:
+    """One background thread that runs tasks in the order given, at most one waiting behind the running one."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task`` after the previous one; raises the previous task's exception, if it failed."""
+        self.wait()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskcore-record")
+        self._pending = self._pool.submit(task)
+
+    def wait(self) -> None:
+        """Block until the task in flight is done; raise its exception, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the task in flight (ignoring its outcome: the caller is failing already) and stop the thread."""
+        try:
+            self.wait()
+        except BaseException:  # noqa: BLE001, S110 - the first failure is the one raised to the caller
+            pass
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+
 class _Pass:
     """One pass over a file: what was scored, rejected and noted so far, and where it goes."""
 
@@ -182,6 +225,7 @@ class _Pass:
         self.writer: TableWriter | None = write_table(out, format=_format_of(out)) if out is not None else None
         self.batch: ScoreRecorder = audit.batch(source=request.face, caller=request.caller,
                                              model_version=bundle.version, bundle_hash=bundle.manifest_hash)
+        self.pipe = _Pipe()  # records and writes each scored chunk while the next one is scored
 
     def add(self, part: Table, history: FileHistory | None, expected: int) -> None:
         """Score one chunk, record its scores, write them and report progress."""
@@ -196,25 +240,31 @@ class _Pass:
         self.notes.update(dict.fromkeys(result.notes))
         if len(result.rejects):
             self.rejects.append(result.rejects)
-        t0 = time.perf_counter()
         if result.n_scored:
-            scores = result.scores
-            reasons = scores["reasons"].to_numpy(dtype=object) if "reasons" in scores else None
-            self.batch.add(scores[result.id_column].astype(str).to_numpy(dtype=object), result.inputs,
-                           scores["p_default"].to_numpy(dtype=float), scores["decision"].to_numpy(dtype=object),
-                           scores["grade"].to_numpy(dtype=object), reasons)
-        self.timings["audit"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if self.writer is not None and result.n_scored:
-            self.writer.write(result.scores)
-        self.timings["write"] += time.perf_counter() - t0
+            self.pipe.submit(lambda: self._record(result))
         if r.keep:
             self.kept.append(result)
         r.progress(_fraction(expected, self.tally.n_rows),
                    f"scored {self.tally.n_scored:,} of {self.tally.n_rows:,} rows")
 
+    def _record(self, result: ScoreResult) -> None:
+        """Record one scored chunk in the audit trail, then write it (on the pipe's thread, in file order)."""
+        t0 = time.perf_counter()
+        scores = result.scores
+        reasons = scores["reasons"].to_numpy(dtype=object) if "reasons" in scores else None
+        self.batch.add(scores[result.id_column].astype(str).to_numpy(dtype=object), result.inputs,
+                       scores["p_default"].to_numpy(dtype=float), scores["decision"].to_numpy(dtype=object),
+                       scores["grade"].to_numpy(dtype=object), reasons)
+        self.timings["audit"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if self.writer is not None:
+            self.writer.write(scores)
+        self.timings["write"] += time.perf_counter() - t0
+
     def commit(self) -> str:
-        """Commit the audit request once every row was read; a file without data rows is refused."""
+        """Commit the audit request once every row was read and recorded; a file without data rows is refused."""
+        self.pipe.wait()
+        self.pipe.close()
         if self.tally.n_rows == 0:
             raise SchemaError(Problem(None, None, None, "the file has no data rows; add rows below the header"))
         t0 = time.perf_counter()
@@ -223,7 +273,8 @@ class _Pass:
         return request_id
 
     def abort(self) -> None:
-        """Forget the request's scores and the temporary output."""
+        """Forget the request's scores and the temporary output (once the chunk in flight is done)."""
+        self.pipe.close()
         self.batch.abort()
         if self.writer is not None:
             self.writer.abort()

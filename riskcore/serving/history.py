@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskcore.data.quality import match_spec_columns, prepare_frame
-from riskcore.data.tabular import Table, TableReader
+from riskcore.data.tabular import Table, TableReader, read_ahead
 from riskcore.modelling.features import iter_panel_arrays
 from riskcore.serving.panel import MAX_ID_CHARS, history_inputs, period_numbers
 
@@ -89,7 +89,8 @@ class FileHistory:
     """The whole file's company histories and repeated keys, for a file scored a chunk at a time.
 
     Built in one pass that reads only what a history needs (ids, periods and the
-    panel recipes' inputs, typed as scoring types them). Rows go to temporary files
+    panel recipes' inputs, typed as scoring types them; a CSV is parsed for those
+    columns only). Rows go to temporary files
     by a hash of their company id, so each part holds whole companies and about a
     million rows; each part's panel features and repeated keys are then computed as
     :func:`riskcore.serving.scoring.score_frame` computes them for a whole file, and written
@@ -116,9 +117,10 @@ class FileHistory:
         chunk_first: list[int] = []
         chunk_len: list[int] = []
         n = 0
+        chunks = read_ahead(reader.iter_columns(raw))  # the next chunk is read while this one is hashed
         try:
-            for chunk in reader:
-                typed = prepare_frame(Table(frame=chunk.frame[raw], rows=chunk.rows, info=chunk.info), spec).frame
+            for chunk in chunks:
+                typed = prepare_frame(Table(frame=chunk.frame, rows=chunk.rows, info=chunk.info), spec).frame
                 m = len(typed)
                 rec = np.zeros(m, dtype=self.dtype)
                 ids = typed[spec.id] if spec.id in typed else pd.Series([None] * m, dtype=object)
@@ -144,6 +146,7 @@ class FileHistory:
                     rec[part == p].tofile(files[p])
                 n += m
         finally:
+            chunks.close()  # waits for the chunk being read
             for fh in files:
                 fh.close()
         self.n = n

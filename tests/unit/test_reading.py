@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import zipfile
 from xml.sax.saxutils import escape
 
@@ -24,6 +26,7 @@ from riskcore.data.tabular import (
     match_columns,
     normalise_name,
     open_table,
+    read_ahead,
     read_table,
     write_csv,
     write_parquet,
@@ -341,6 +344,50 @@ def test_a_bad_row_far_down_switches_to_the_exact_reader_mid_stream(tmp_path):
     assert [p.row for p in problems] == [p.row for p in whole.problems] == [15001]
     assert [p.row for p in chunks[3].problems] == [15001]  # the chunk whose rows it falls between
     assert [len(c.rows) for c in chunks] == [4000, 4000, 4000, 4000, 3999]
+
+
+@pytest.mark.parametrize("bad_row", [None, 15001])
+def test_iter_columns_gives_the_chunks_of_the_whole_reader_for_those_columns(tmp_path, bad_row):
+    lines = [f"{i},{i % 7},t{i}" for i in range(1, 20001)]
+    if bad_row is not None:
+        lines[bad_row - 1] = "bad"  # one field: switches to the exact reader mid-stream
+    path = tmp_path / "f.csv"
+    path.write_text("id,x,note\n" + "\n".join(lines) + "\n")
+    with open_table(path, chunk_rows=4000) as reader:
+        some = list(reader.iter_columns(["note", "id"]))  # first, as a first pass over a file does
+        whole = list(reader)
+    assert [c.rows.tolist() for c in some] == [c.rows.tolist() for c in whole]
+    assert [[p.row for p in c.problems] for c in some] == [[p.row for p in c.problems] for c in whole]
+    for a, b in zip(some, whole):
+        pd.testing.assert_frame_equal(a.frame, b.frame[["note", "id"]])
+
+
+def test_read_ahead_gives_the_chunks_in_order_and_raises_where_the_failing_one_would_come():
+    def chunks():
+        yield from (1, 2, 3)
+        raise DataFileError("row 4 cannot be read")
+
+    got = []
+    with pytest.raises(DataFileError, match="row 4"):
+        for chunk in read_ahead(chunks()):
+            got.append(chunk)
+    assert got == [1, 2, 3]
+    assert list(read_ahead(iter([]))) == []
+
+
+def test_closing_read_ahead_waits_for_the_chunk_being_read():
+    finished = threading.Event()
+
+    def chunks():
+        yield 1
+        time.sleep(0.2)
+        finished.set()
+        yield 2
+
+    ahead = read_ahead(chunks())
+    assert next(ahead) == 1
+    ahead.close()
+    assert finished.is_set()
 
 
 def test_every_row_unreadable_gives_one_empty_chunk_with_the_problems():
