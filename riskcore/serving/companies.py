@@ -90,8 +90,9 @@ def score_companies(
 
 def score_records(bundle: ModelBundle, records: Sequence[Mapping[str, Any]], *,
                   risk_bands: Literal["master", "fixed"] = "master", strict: bool = False,
-                  explain: bool | Sequence[bool] = False) -> tuple[list[tuple[int, dict[str, Any]]],
-                                                                  list[tuple[int, SchemaError]]]:
+                  explain: bool | Sequence[bool] = False,
+                  checked: Sequence[tuple[dict[str, Any] | None, SchemaError | None]] | None = None,
+                  ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, SchemaError]]]:
     """Validate companies one by one, then score the valid ones as one matrix (one model call for all).
 
     Each result equals :func:`riskcore.serving.scoring.score_one`'s for the same record (a test holds it to that).
@@ -100,6 +101,8 @@ def score_records(bundle: ModelBundle, records: Sequence[Mapping[str, Any]], *,
     ----------
     bundle, records, risk_bands, strict : as :func:`score_companies`.
     explain : explain every company, or per record whether to (its result then has an ``explanation``).
+    checked : per record, its values already checked against this bundle's spec, ``(clean, None)``, or the
+        problem found, ``(None, SchemaError)`` (a shadow model scoring what the deciding one checked).
 
     Returns
     -------
@@ -107,7 +110,7 @@ def score_records(bundle: ModelBundle, records: Sequence[Mapping[str, Any]], *,
         each in record order.
     """
     wanted = [explain] * len(records) if isinstance(explain, bool) else list(explain)
-    if len(records) == 1:  # one company: the single-company path, no stacking
+    if len(records) == 1 and checked is None:  # one company: the single-company path, no stacking
         try:
             result = score_one(bundle, dict(records[0]), risk_bands=risk_bands, strict=strict)
             if wanted[0]:
@@ -119,9 +122,13 @@ def score_records(bundle: ModelBundle, records: Sequence[Mapping[str, Any]], *,
     cleans: list[dict[str, Any]] = []
     problems: list[tuple[int, SchemaError]] = []
     for i, record in enumerate(records):
-        clean, found = validate_record(bundle.spec, dict(record), strict=strict)
-        if found:
-            problems.append((i, SchemaError(found)))
+        if checked is not None:
+            clean, error = checked[i]
+        else:
+            clean, found = validate_record(bundle.spec, dict(record), strict=strict)
+            error = SchemaError(found) if found else None
+        if error is not None or clean is None:
+            problems.append((i, error or SchemaError([])))
             continue
         valid.append(i)
         cleans.append(clean)

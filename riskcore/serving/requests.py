@@ -90,12 +90,22 @@ def score_group(served: Served, requests: Sequence[ScoringRequest], *, audit: Au
               for e in entries}
     decided: dict[Entry, tuple[ModelBundle, dict[str, Any]]] = {}
     parts: list[AuditPart] = []
+    # what each company's values gave against a spec: the shadow model does not check them again
+    checked: dict[Entry, tuple[Any, dict[str, Any] | None, SchemaError | None]] = {}
 
     def run(bundle: ModelBundle, picked: list[Entry], source: Literal["api", "shadow"]) -> list[Entry]:
         """Score ``picked`` with ``bundle`` as one matrix; keep the results, return the entries it could not score."""
+        spec = bundle.spec
+        known = [checked.get(e) for e in picked]
+        same = all(k is not None and (k[0] is spec or k[0] == spec) for k in known)
         results, problems = score_records(bundle, [requests[r].records[i] for r, i in picked], risk_bands=risk_bands,
                                           strict=strict,
-                                          explain=[source == "api" and requests[r].explain for r, _ in picked])
+                                          explain=[source == "api" and requests[r].explain for r, _ in picked],
+                                          checked=[(k[1], k[2]) for k in known if k is not None] if same else None)
+        for j, result in results:
+            checked.setdefault(picked[j], (spec, result["inputs"], None))
+        for j, problem in problems:
+            checked.setdefault(picked[j], (spec, None, problem))
         done = [(picked[j], result) for j, result in results]
         if source == "api":
             decided.update((entry, (bundle, result)) for entry, result in done)
