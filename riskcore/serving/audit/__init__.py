@@ -92,6 +92,9 @@ import one way, from the bottom up:
     scores back; verifying the chain. Each uses the store's interface only.
 ``_log``
     :class:`AuditLog`, the façade that composes them.
+``_jobs``
+    :class:`JobQueue`, durable jobs in the same database: claimed atomically by any number of workers,
+    held by a renewed lease, retried when their worker dies.
 ``_rates``
     :class:`RateBuckets`, the API's per-key request rates as token buckets in the same database, so
     every worker and every host share one limit.
@@ -100,6 +103,7 @@ import one way, from the bottom up:
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
 from riskcore.serving.audit._batch import AuditBatch, AuditPart
 from riskcore.serving.audit._events import ChainedEvent, EventHead
+from riskcore.serving.audit._jobs import FINISHED, Job, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog
 from riskcore.serving.audit._rates import RateBuckets
@@ -120,6 +124,7 @@ from riskcore.serving.audit._verify import VerifyResult
 __all__ = [
     "DECISIONS",
     "FIND_COLUMNS",
+    "FINISHED",
     "GENESIS_HASH",
     "MOVES",
     "REASON_SEPARATOR",
@@ -138,6 +143,9 @@ __all__ = [
     "Decision",
     "EventHead",
     "HeadFields",
+    "Job",
+    "JobQueue",
+    "JobState",
     "ModelEvent",
     "ModelMove",
     "RateBuckets",

@@ -1,0 +1,261 @@
+"""Durable jobs in the audit trail's database: a queue that several processes serve, and that survives them.
+
+A job is a row of ``riskcore_jobs``: its kind, who submitted it, its parameters (JSON), its state, its
+progress and result (JSON), its error in words, and the lease of the worker running it. Workers claim
+jobs atomically (:meth:`JobQueue.claim`: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
+write lock that ``BEGIN IMMEDIATE`` takes serialises claims), so any number of processes, on one host or
+several, serve one queue and never run the same job twice at once.
+
+A running job holds a lease that its worker renews (:meth:`JobQueue.heartbeat`). A worker that dies stops
+renewing it; when the lease has expired, the next claim takes the job again from the start (scoring commits
+its audit request only at the end, so nothing of the lost run is recorded), or marks it failed once it has
+been tried ``max_attempts`` times. A job is never left "running" without a live worker.
+
+States: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``cancelled``. Cancelling a queued job ends
+it at once; cancelling a running one asks its worker to stop (the next heartbeat answers ``False``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, select, update
+from sqlalchemy.engine import Connection
+
+from riskcore.errors import AuditError
+from riskcore.serving.audit._store import AuditStore
+from riskcore.serving.audit._tables import MAX_TEXT
+
+__all__ = ["FINISHED", "Job", "JobQueue", "JobState"]
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINISHED: Final[frozenset[str]] = frozenset({"succeeded", "failed", "cancelled"})
+_STATES: Final = get_args(JobState)
+
+# apart from the trail's own tables: a store opened read-only (verify) never needs it
+_metadata = MetaData()
+jobs = Table(
+    "riskcore_jobs",
+    _metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("caller", String(MAX_TEXT), nullable=False),
+    Column("params", Text(), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("cancel_requested", Integer(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("worker", String(MAX_TEXT), nullable=False),
+    Column("lease_until", Float(), nullable=False),
+    Column("progress", Text(), nullable=False),
+    Column("result", Text(), nullable=False),
+    Column("error", Text(), nullable=False),
+    Column("created", Float(), nullable=False, index=True),
+    Column("started", Float(), nullable=False),
+    Column("finished", Float(), nullable=False),
+)
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as stored. Times are UTC seconds (``0.0``: not yet); ``params``, ``progress`` and ``result`` JSON."""
+
+    id: str
+    kind: str
+    caller: str
+    params: dict[str, Any]
+    state: str
+    cancel_requested: bool
+    attempts: int
+    max_attempts: int
+    worker: str
+    lease_until: float
+    progress: dict[str, Any]
+    result: dict[str, Any]
+    error: str
+    created: float
+    started: float
+    finished: float
+
+    @property
+    def done(self) -> bool:
+        """Whether the job has ended (succeeded, failed or cancelled)."""
+        return self.state in FINISHED
+
+
+class JobQueue:
+    """The jobs of one audit store (see the module docstring).
+
+    Parameters
+    ----------
+    store : the audit trail's store (``AuditLog.store``).
+    lease_s : how long a claim or a heartbeat keeps a job its worker's.
+    clock : UTC seconds (tests pass their own).
+    """
+
+    def __init__(self, store: AuditStore, *, lease_s: float = 60.0, clock: Callable[[], float] = time.time):
+        if lease_s <= 0:
+            raise ValueError("a job lease needs a positive number of seconds")
+        self.store = store
+        self.lease_s = lease_s
+        self._clock = clock
+        self._ready = False
+
+    # -- submitting and reading -------------------------------------------------------------
+    def submit(self, kind: str, caller: str, params: Mapping[str, Any] | None = None, *,
+               max_attempts: int = 3) -> Job:
+        """Queue a job; returns it as stored.
+
+        Raises
+        ------
+        riskcore.errors.AuditError
+            When a field cannot be stored or the store cannot be written.
+        """
+        if not kind or len(kind) > 64 or not isinstance(caller, str) or len(caller) > MAX_TEXT:
+            raise AuditError(f"cannot queue the job: kind={kind!r} needs 1 to 64 characters and caller at most "
+                             f"{MAX_TEXT}")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise AuditError(f"cannot queue the job: max_attempts={max_attempts!r} must be a whole number >= 1")
+        try:
+            text = _JSON.encode(dict(params or {}))
+        except (TypeError, ValueError) as err:
+            raise AuditError(f"cannot queue the job: its parameters cannot be stored as JSON ({err})") from None
+        row = {"id": uuid.uuid4().hex, "kind": kind, "caller": caller, "params": text, "state": "queued",
+               "cancel_requested": 0, "attempts": 0, "max_attempts": max_attempts, "worker": "", "lease_until": 0.0,
+               "progress": "{}", "result": "{}", "error": "", "created": self._clock(), "started": 0.0,
+               "finished": 0.0}
+        self._make_table()
+        with self.store.writing() as conn:
+            conn.execute(jobs.insert(), row)
+        return _job(row)
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        self._make_table()
+        with self.store.reading() as conn:
+            found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return None if found is None else _job(dict(found))
+
+    def list(self, *, caller: str | None = None, kind: str | None = None, limit: int = 100) -> list[Job]:
+        """The newest jobs first, of one caller or kind when given."""
+        self._make_table()
+        query = select(jobs).order_by(jobs.c.created.desc(), jobs.c.id).limit(limit)
+        if caller is not None:
+            query = query.where(jobs.c.caller == caller)
+        if kind is not None:
+            query = query.where(jobs.c.kind == kind)
+        with self.store.reading() as conn:
+            return [_job(dict(row)) for row in conn.execute(query).mappings().all()]
+
+    # -- running -------------------------------------------------------------------------------
+    def claim(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+        """Take the oldest job that is queued, or whose worker's lease expired; None when there is none.
+
+        A job whose lease expired after its last allowed attempt is marked failed instead, with the reason.
+        """
+        self._make_table()
+        while True:
+            now = self._clock()
+            with self.store.writing() as conn:
+                found = self._next(conn, now, kinds)
+                if found is None:
+                    return None
+                if found["state"] == "running" and found["attempts"] >= found["max_attempts"]:
+                    conn.execute(update(jobs).where(jobs.c.id == found["id"]).values(
+                        state="failed", finished=now, worker="",
+                        error=f"the worker running it stopped answering {found['attempts']} times (attempts "
+                              f"{found['attempts']} of {found['max_attempts']}); submit it again"))
+                    continue
+                values = {"state": "running", "worker": worker, "lease_until": now + self.lease_s,
+                          "attempts": found["attempts"] + 1, "started": now, "progress": "{}"}
+                conn.execute(update(jobs).where(jobs.c.id == found["id"]).values(**values))
+            return _job({**found, **values})
+
+    def _next(self, conn: Connection, now: float, kinds: tuple[str, ...] | None) -> Mapping[str, Any] | None:
+        c = jobs.c
+        query = select(jobs).where(c.cancel_requested == 0, (c.state == "queued") | (
+            (c.state == "running") & (c.lease_until < now))).order_by(c.created, c.id).limit(1)
+        if kinds is not None:
+            query = query.where(c.kind.in_(kinds))
+        if not self.store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
+            query = query.with_for_update(skip_locked=True)
+        found = conn.execute(query).mappings().first()
+        return None if found is None else dict(found)
+
+    def heartbeat(self, job: Job, progress: Mapping[str, Any] | None = None) -> bool:
+        """Renew the lease (and record progress); False when the job is no longer this worker's or was cancelled.
+
+        A worker that gets False stops: the job was cancelled, or its lease expired and another worker took it.
+        """
+        values: dict[str, Any] = {"lease_until": self._clock() + self.lease_s}
+        if progress is not None:
+            values["progress"] = _JSON.encode(dict(progress))
+        with self.store.writing() as conn:
+            renewed = conn.execute(update(jobs).where(
+                jobs.c.id == job.id, jobs.c.worker == job.worker, jobs.c.state == "running",
+                jobs.c.attempts == job.attempts, jobs.c.cancel_requested == 0).values(**values)).rowcount
+        return bool(renewed)
+
+    def finish(self, job: Job, result: Mapping[str, Any] | None = None, *, error: str = "") -> bool:
+        """End a running job: succeeded with ``result``, or failed with ``error``; cancelled when cancel was asked.
+
+        Returns False (and changes nothing) when the job is no longer this worker's.
+        """
+        now = self._clock()
+        with self.store.writing() as conn:
+            row = conn.execute(select(jobs.c.cancel_requested).where(
+                jobs.c.id == job.id, jobs.c.worker == job.worker, jobs.c.state == "running",
+                jobs.c.attempts == job.attempts)).first()
+            if row is None:
+                return False
+            state = "cancelled" if row[0] else "failed" if error else "succeeded"
+            conn.execute(update(jobs).where(jobs.c.id == job.id).values(
+                state=state, finished=now, lease_until=0.0, error=error,
+                result=_JSON.encode(dict(result or {})) if state == "succeeded" else "{}"))
+        return True
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel a job: a queued one ends now, a running one is asked to stop. None when there is no such job."""
+        now = self._clock()
+        self._make_table()
+        with self.store.writing() as conn:
+            found = conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).first()
+            if found is None:
+                return None
+            if found[0] == "queued":
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(state="cancelled", finished=now,
+                                                                            cancel_requested=1))
+            elif found[0] == "running":
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=1))
+        return self.get(job_id)
+
+    def _make_table(self) -> None:
+        if self._ready:
+            return
+        try:
+            with self.store.fail_closed("written"), self.store.writer.begin() as conn:
+                _metadata.create_all(conn, checkfirst=True)
+        except AuditError:
+            # another worker may have made it between our check and our CREATE (PostgreSQL)
+            with self.store.reading() as conn:
+                if not inspect(conn).has_table(jobs.name):
+                    raise
+        self._ready = True
+
+
+def _job(row: Mapping[str, Any]) -> Job:
+    state = str(row["state"])
+    if state not in _STATES:  # pragma: no cover - only this module writes the table
+        raise AuditError(f"job {row['id']} has an unknown state {state!r}")
+    return Job(id=str(row["id"]), kind=str(row["kind"]), caller=str(row["caller"]), params=json.loads(row["params"]),
+               state=state, cancel_requested=bool(row["cancel_requested"]), attempts=int(row["attempts"]),
+               max_attempts=int(row["max_attempts"]), worker=str(row["worker"]),
+               lease_until=float(row["lease_until"]), progress=json.loads(row["progress"]),
+               result=json.loads(row["result"]), error=str(row["error"]), created=float(row["created"]),
+               started=float(row["started"]), finished=float(row["finished"]))
