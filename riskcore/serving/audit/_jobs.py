@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select, update
 from sqlalchemy.engine import Connection
 
 from riskcore.errors import AuditError
@@ -105,7 +105,6 @@ class JobQueue:
         self.store = store
         self.lease_s = lease_s
         self._clock = clock
-        self._ready = False
 
     # -- submitting and reading -------------------------------------------------------------
     def submit(self, kind: str, caller: str, params: Mapping[str, Any] | None = None, *,
@@ -130,21 +129,21 @@ class JobQueue:
                "cancel_requested": 0, "attempts": 0, "max_attempts": max_attempts, "worker": "", "lease_until": 0.0,
                "progress": "{}", "result": "{}", "error": "", "created": self._clock(), "started": 0.0,
                "finished": 0.0}
-        self._make_table()
+        self.store.ensure_side_table(jobs)
         with self.store.writing() as conn:
             conn.execute(jobs.insert(), row)
         return _job(row)
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
-        self._make_table()
+        self.store.ensure_side_table(jobs)
         with self.store.reading() as conn:
             found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if found is None else _job(dict(found))
 
     def list(self, *, caller: str | None = None, kind: str | None = None, limit: int = 100) -> list[Job]:
         """The newest jobs first, of one caller or kind when given."""
-        self._make_table()
+        self.store.ensure_side_table(jobs)
         query = select(jobs).order_by(jobs.c.created.desc(), jobs.c.id).limit(limit)
         if caller is not None:
             query = query.where(jobs.c.caller == caller)
@@ -159,7 +158,7 @@ class JobQueue:
 
         A job whose lease expired after its last allowed attempt is marked failed instead, with the reason.
         """
-        self._make_table()
+        self.store.ensure_side_table(jobs)
         while True:
             now = self._clock()
             with self.store.writing() as conn:
@@ -223,7 +222,7 @@ class JobQueue:
     def cancel(self, job_id: str) -> Job | None:
         """Cancel a job: a queued one ends now, a running one is asked to stop. None when there is no such job."""
         now = self._clock()
-        self._make_table()
+        self.store.ensure_side_table(jobs)
         with self.store.writing() as conn:
             found = conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).first()
             if found is None:
@@ -234,19 +233,6 @@ class JobQueue:
             elif found[0] == "running":
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=1))
         return self.get(job_id)
-
-    def _make_table(self) -> None:
-        if self._ready:
-            return
-        try:
-            with self.store.fail_closed("written"), self.store.writer.begin() as conn:
-                _metadata.create_all(conn, checkfirst=True)
-        except AuditError:
-            # another worker may have made it between our check and our CREATE (PostgreSQL)
-            with self.store.reading() as conn:
-                if not inspect(conn).has_table(jobs.name):
-                    raise
-        self._ready = True
 
 
 def _job(row: Mapping[str, Any]) -> Job:

@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Column, Float, MetaData, String, Table, bindparam, inspect, select, update
+from sqlalchemy import Column, Float, MetaData, String, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -58,7 +58,6 @@ class RateBuckets:
         self.window = window
         self.rate = limit / window  # tokens per second
         self._clock = clock
-        self._ready = False
 
     def take(self, keys: Sequence[str]) -> list[int]:
         """Count one request per entry of ``keys`` (a key may repeat), in order, in one transaction.
@@ -96,7 +95,7 @@ class RateBuckets:
         """
         if not keys:
             return []
-        self._make_table()
+        self.store.ensure_side_table(rate_buckets)
         now = self._clock()
         unique = sorted(set(keys))
         with self.store.writing() as conn:
@@ -126,16 +125,3 @@ class RateBuckets:
             conn.execute(sqlite.insert(rate_buckets).on_conflict_do_nothing(), rows)
         else:  # pragma: no cover - the audit trail runs on SQLite and PostgreSQL
             raise AuditError(f"rate limits in the audit store need SQLite or PostgreSQL, not {conn.dialect.name}")
-
-    def _make_table(self) -> None:
-        if self._ready:
-            return
-        try:
-            with self.store.fail_closed("written"), self.store.writer.begin() as conn:
-                _metadata.create_all(conn, checkfirst=True)
-        except AuditError:
-            # another worker may have made it between our check and our CREATE (PostgreSQL)
-            with self.store.reading() as conn:
-                if not inspect(conn).has_table(rate_buckets.name):
-                    raise
-        self._ready = True

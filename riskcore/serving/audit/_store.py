@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, create_engine, delete, insert, inspect, select
+from sqlalchemy import Table, bindparam, create_engine, delete, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -131,6 +131,7 @@ class AuditStore:
         self.writer: Engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self._tables_ready = False
         self._housekept = float("-inf")  # when housekeeping_due() last said yes
+        self._side_tables: set[str] = set()  # the tables ensure_side_table() made or found
         # a forked child (e.g. gunicorn --preload) must not reuse the parent's open connections
         engine_ref = weakref.ref(self.engine)
         os.register_at_fork(after_in_child=lambda: forget_connections(engine_ref))
@@ -216,6 +217,23 @@ class AuditStore:
                         if any(not inspect(conn).has_table(n) for n in names):
                             raise
         self._tables_ready = True
+
+    def ensure_side_table(self, table: Table) -> None:
+        """Create a table kept beside the trail's own (the API's rate buckets, the jobs) on first use, once per store.
+
+        It is not part of the trail's tables, so a store opened read-only to be verified never needs it.
+        """
+        if table.name in self._side_tables:
+            return
+        try:
+            with self.fail_closed("written"), self.writer.begin() as conn:
+                table.create(conn, checkfirst=True)
+        except AuditError:
+            # another worker may have made it between our check and our CREATE (PostgreSQL)
+            with self.reading() as conn:
+                if not inspect(conn).has_table(table.name):
+                    raise
+        self._side_tables.add(table.name)
 
     def lock_and_tail(self, conn: Connection) -> ChainTail:
         """Serialise writers, then read the last head's seq, hash and the number of scores so far."""
