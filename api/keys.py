@@ -23,7 +23,8 @@ log = logging.getLogger("api")
 
 API_KEY_HEADER = "X-API-Key"
 _WHAT: dict[Permission, str] = {"score": "score companies", "explain": "explain scores",
-                                "model_info": "read the model's information"}
+                                "model_info": "read the model's information", "retrain": "start the retraining loop",
+                                "all_jobs": "see every caller's jobs or name a file on the server"}
 _CHALLENGE = {"WWW-Authenticate": API_KEY_HEADER}
 
 

@@ -13,12 +13,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, Final, Literal, TypeVar, cast, get_args
+
+from croniter import croniter
 
 from riskcore.errors import ConfigError
 
-__all__ = ["AlertRules", "CostMode", "Costs", "Profile", "PromotionRules", "RiskBands", "ServingRules", "Settings",
-           "TrainingConfig", "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
+__all__ = ["ALERT_RULES", "AlertRules", "CostMode", "Costs", "JobRules", "NAMED_SCHEDULES", "Profile", "PromotionRules",
+           "RetrainingRules", "RiskBands", "ServingRules", "Settings", "TrainingConfig", "database_url",
+           "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -148,6 +151,100 @@ class ServingRules:
             raise ConfigError(f"serving setting check_seconds={self.check_seconds!r} must be in [0, 86400], e.g. 5")
 
 
+# the names of the monitoring alert rules (``evaluation/alerts.py``), which ``[retraining] on_alert`` may name
+ALERT_RULES: Final[tuple[str, ...]] = ("feature_psi", "score_psi", "auc_drop", "ece", "red_grade")
+# schedules that need no cron expression: at midnight UTC on the first day of each month, quarter or year
+NAMED_SCHEDULES: Final[dict[str, str]] = {"monthly": "0 0 1 * *", "quarterly": "0 0 1 1,4,7,10 *",
+                                          "yearly": "0 0 1 1 *"}
+
+
+@dataclass(frozen=True)
+class JobRules:
+    """Long work run as durable jobs, set under ``[jobs]`` in riskcore.toml.
+
+    ``upload_max_mb``: the largest file ``POST /jobs/score`` accepts (0: the dashboard's ``upload_max_mb``).
+    ``keep_hours``: how long a finished job's files are kept before they are deleted, on record (24 h).
+    ``lease_seconds``: how long a worker holds a job without a heartbeat before another may take it again;
+    ``max_attempts``: how many times a job is started before it is failed. ``poll_seconds``: how often an
+    idle worker looks for work. ``api_workers`` / ``dashboard_workers``: the worker processes each API or
+    dashboard process starts (0: run ``python -m riskcore worker`` yourself). ``inline_max_mb``: the
+    dashboard scores an upload at once up to this size and submits a larger one as a job. ``paths``: the
+    folders a server-side file named by ``POST /jobs/score`` may come from (none by default).
+    """
+
+    upload_max_mb: int = 0
+    keep_hours: float = 24.0
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    poll_seconds: float = 1.0
+    api_workers: int = 1
+    dashboard_workers: int = 1
+    inline_max_mb: float = 5.0
+    paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.upload_max_mb < 0:
+            raise ConfigError(f"jobs setting upload_max_mb={self.upload_max_mb!r} must be at least 0 (0: the "
+                              "dashboard's upload_max_mb), e.g. 1024")
+        if not 0 < self.keep_hours <= 24 * 366:
+            raise ConfigError(f"jobs setting keep_hours={self.keep_hours!r} must be in (0, 8784], e.g. 24")
+        if not 1 <= self.lease_seconds <= 3600 or not 0.05 <= self.poll_seconds <= 60:
+            raise ConfigError(f"jobs settings lease_seconds={self.lease_seconds!r} must be in [1, 3600] (e.g. 60) "
+                              f"and poll_seconds={self.poll_seconds!r} in [0.05, 60] (e.g. 1)")
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError(f"jobs setting max_attempts={self.max_attempts!r} must be in [1, 100], e.g. 3")
+        if not 0 <= self.api_workers <= 64 or not 0 <= self.dashboard_workers <= 64:
+            raise ConfigError(f"jobs settings api_workers={self.api_workers!r} and dashboard_workers="
+                              f"{self.dashboard_workers!r} must be in [0, 64] (0: run python -m riskcore worker "
+                              "yourself), e.g. 1")
+        if not 0 <= self.inline_max_mb <= 1024:
+            raise ConfigError(f"jobs setting inline_max_mb={self.inline_max_mb!r} must be in [0, 1024], e.g. 5")
+
+
+@dataclass(frozen=True)
+class RetrainingRules:
+    """The retraining loop (``python -m riskcore retrain``), set under ``[retraining]`` in riskcore.toml.
+
+    ``data``: the newest data, a file or a folder of partitions (CSV, Parquet or Excel files of whole
+    companies). ``schedule``: ``monthly``, ``quarterly``, ``yearly`` or a five-field cron expression (UTC),
+    run by the workers; empty for none. ``on_alert``: the monitoring alert rules whose failure starts the
+    loop (of ``feature_psi``, ``score_psi``, ``auc_drop``, ``ece``, ``red_grade``). ``auto_promote``: promote
+    a challenger that passes the gate; by default it waits for a validator's signature and an admin's
+    promotion. ``profile``: ``quick`` or ``full``, or empty to train with the champion's recorded settings.
+    ``identity``: who the loop is on record (never the promoter of what it trained).
+    """
+
+    data: str = ""
+    schedule: str = ""
+    on_alert: tuple[str, ...] = ()
+    auto_promote: bool = False
+    profile: str = ""
+    identity: str = "retraining-loop"
+
+    def __post_init__(self) -> None:
+        schedule = self.schedule.strip()
+        if schedule and schedule not in NAMED_SCHEDULES and not croniter.is_valid(schedule):
+            raise ConfigError(f"retraining setting schedule={self.schedule!r} must be monthly, quarterly, yearly or "
+                              "a cron expression of five fields (minute hour day month weekday, UTC), e.g. "
+                              "\"0 6 1 */3 *\"")
+        unknown = [r for r in self.on_alert if r not in ALERT_RULES]
+        if unknown:
+            raise ConfigError(f"retraining setting on_alert names unknown alert rules {unknown!r}; allowed: "
+                              f"{', '.join(ALERT_RULES)}")
+        if self.profile not in ("", "quick", "full"):
+            raise ConfigError(f"retraining setting profile={self.profile!r} must be quick, full or empty (the "
+                              "champion's recorded settings)")
+        if not self.identity.strip() or len(self.identity) > 200:
+            raise ConfigError("retraining setting identity must name the loop in 1 to 200 characters, e.g. "
+                              "\"retraining-loop\"")
+
+    @property
+    def cron(self) -> str:
+        """The schedule as a cron expression (empty when there is none)."""
+        schedule = self.schedule.strip()
+        return NAMED_SCHEDULES.get(schedule, schedule)
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
@@ -249,6 +346,8 @@ class Settings:
     alerts: AlertRules = field(default_factory=AlertRules)
     promotion: PromotionRules = field(default_factory=PromotionRules)
     serving: ServingRules = field(default_factory=ServingRules)
+    jobs: JobRules = field(default_factory=JobRules)
+    retraining: RetrainingRules = field(default_factory=RetrainingRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -282,6 +381,16 @@ class Settings:
         if self.audit_url:
             return database_url(self.audit_url)
         return "sqlite:///" + str((self.home / "audit.db").resolve())
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Folder of the jobs' files: uploads, results and reject reports, each job in its own folder."""
+        return self.home / "jobs"
+
+    @property
+    def job_upload_max_bytes(self) -> int:
+        """The largest file a scoring job accepts: ``[jobs] upload_max_mb``, else the dashboard's limit."""
+        return (self.jobs.upload_max_mb or self.upload_max_mb) * 1_000_000
 
     @property
     def keys_file(self) -> Path:
@@ -364,7 +473,7 @@ def _costs(value: Any, source: str) -> Costs:
         raise ConfigError(f"[costs]{where}: {err}") from None
 
 
-_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules")
+_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules")
 
 
 def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
@@ -385,7 +494,8 @@ def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleT
     for key, v in value.items():
         if isinstance(getattr(base, key), tuple):
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                example = ", ".join(f'"{x}"' for x in getattr(base, key))
+                example = ", ".join(f'"{x}"' for x in getattr(base, key) or {"on_alert": ("auc_drop", "ece"),
+                                                                               "paths": ("/srv/portfolios",)}[key])
                 raise ConfigError(f"setting {table}.{key}={v!r}{where} must be a list of "
                                   f"{'family ' if key == 'skip_families' else ''}names, e.g. [{example}]")
             kwargs[key] = tuple(v)
@@ -423,6 +533,10 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["promotion"] = _rules("promotion", PromotionRules, value, source)
         elif key == "serving":
             kwargs["serving"] = _rules("serving", ServingRules, value, source)
+        elif key == "jobs":
+            kwargs["jobs"] = _rules("jobs", JobRules, value, source)
+        elif key == "retraining":
+            kwargs["retraining"] = _rules("retraining", RetrainingRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

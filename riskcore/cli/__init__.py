@@ -41,6 +41,7 @@ from riskcore.cli.common import (
     roles_from_args,
     say,
 )
+from riskcore.cli.jobs import add_jobs_parsers
 from riskcore.cli.models import add_models_parser
 from riskcore.cli.report import add_report_parser
 from riskcore.cli.users import add_users_parser
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_monitor)
 
     add_models_parser(sub)
+    add_jobs_parsers(sub)
     add_report_parser(sub)
     add_users_parser(sub)
 

@@ -54,6 +54,7 @@ class MonitorRun:
     run_id: str | None = None
     written: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    retrain_job: str = ""
 
     def summary(self) -> str:
         """The report's summary with the scoring job's counts."""

@@ -26,7 +26,17 @@ from riskcore.modelling.demo import DemoFiles
 from riskcore.modelling.leakage import SIGNAL_STRONG_AUC, TOO_GOOD_AUC
 from riskcore.modelling.tracking import ChampionRef
 from riskcore.modelling.train import TrainingResult
-from riskcore.serving.audit import AccessEvent, AccessEventKind, AuditLog, ModelMove, RateBuckets, VerifyResult
+from riskcore.serving.audit import (
+    FINISHED,
+    AccessEvent,
+    AccessEventKind,
+    AuditLog,
+    Job,
+    JobEvent,
+    ModelMove,
+    RateBuckets,
+    VerifyResult,
+)
 from riskcore.serving.batch import ScoreJob
 from riskcore.serving.explain import Explanation, peer_percentiles, reason_codes
 from riskcore.serving.records import validate_record
@@ -35,12 +45,18 @@ from riskcore.serving.scoring import MAX_ID_CHARS, ScoreResult, WhatIf
 from riskcore.serving.server import NO_CHAMPION, ModelServer, Served
 from riskcore.workbench.bench import Cluster, Workbench
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
+from riskcore.workbench.jobs import JOB_KINDS, RESULT_FORMATS, JobFiles
 from riskcore.workbench.locks import state_lock
+from riskcore.workbench.retraining import RetrainOutcome
+from riskcore.workbench.worker import Worker, WorkerProcesses
 from riskcore.workflows import DataCheck, default_caller
 
 __all__ = [
+    "FINISHED",
+    "JOB_KINDS",
     "MAX_ID_CHARS",
     "NO_CHAMPION",
+    "RESULT_FORMATS",
     "RISK_LEVELS",
     "SECTION_IDS",
     "SIGNAL_STRONG_AUC",
@@ -57,6 +73,9 @@ __all__ = [
     "DemoFiles",
     "Explanation",
     "FeatureSpec",
+    "Job",
+    "JobEvent",
+    "JobFiles",
     "ModelBundle",
     "ModelMove",
     "ModelServer",
@@ -65,6 +84,7 @@ __all__ = [
     "QualityReport",
     "RecordedMonitoring",
     "Report",
+    "RetrainOutcome",
     "ScoreJob",
     "ScoreResult",
     "Served",
@@ -76,6 +96,8 @@ __all__ = [
     "VersionComparison",
     "WhatIf",
     "Workbench",
+    "Worker",
+    "WorkerProcesses",
     "default_caller",
     "json_ready",
     "load_dataset",

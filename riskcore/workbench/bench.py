@@ -19,6 +19,8 @@ verb                      result
 ``versions``, ``history`` the registry's versions; the ledger's moves
 ``report``, ``sign``      the model report of a version; a validator's signature in the ledger
 ``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult`
+``submit_score``, ``job`` durable jobs: a portfolio scored by a worker, polled, downloaded, cancelled
+``retrain``               :class:`~riskcore.workbench.retraining.RetrainOutcome` (one run of the loop)
 ========================  ==========================================================================
 """
 
@@ -28,15 +30,15 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import pandas as pd
 
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
 from riskcore.data.schema import DatasetSpec
-from riskcore.errors import ConfigError
+from riskcore.errors import ConfigError, DataFileError
 from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
 from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
@@ -50,7 +52,7 @@ from riskcore.modelling.demo import DemoFiles, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog, ModelMove, Source, VerifyResult
+from riskcore.serving.audit import AuditLog, Job, JobQueue, ModelMove, Source, VerifyResult
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import score_partitions
@@ -60,7 +62,18 @@ from riskcore.serving.requests import ScoringRequest, ServedScores, score_group,
 from riskcore.serving.scoring import WhatIf, what_if
 from riskcore.serving.server import ModelServer, Served
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
+from riskcore.workbench.jobs import (
+    RETRAIN,
+    SCORE,
+    Heartbeat,
+    JobFiles,
+    ScoreCounter,
+    expire_files,
+    run_score_job,
+    score_params,
+)
 from riskcore.workbench.locks import LockName, state_lock
+from riskcore.workbench.retraining import RetrainOutcome, retrain
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
 
 __all__ = ["Cluster", "Workbench"]
@@ -99,6 +112,7 @@ class Workbench:
         self._audit = audit
         self._pinned = pinned
         self._server: ModelServer | None = None
+        self._queue: JobQueue | None = None
         self._opening = threading.RLock()
 
     # -------------------------------------------------------------- the stores
@@ -299,7 +313,14 @@ class Workbench:
                                rules=rules, sheet=sheet, positive=positive, rejects_path=rejects, name=name,
                                max_bytes=self.settings.upload_max_mb * 1_000_000 if face == "dashboard" else None,
                                progress=progress)
-        return record_monitoring(run, bundle, out=out, tracker=self.tracker if track else None)
+        run = record_monitoring(run, bundle, out=out, tracker=self.tracker if track else None)
+        failing = sorted({a.rule for a in run.report.alerts if a.status == "fail"}
+                         & set(self.settings.retraining.on_alert))
+        if failing:
+            job = self.submit_retrain(caller=self.settings.retraining.identity, trigger=f"alert:{','.join(failing)}",
+                                      monitoring_run=run.run_id or "")
+            run = replace(run, retrain_job=job.id)
+        return run
 
     # -------------------------------------------------------------- the champion's life
     def compare(self, challenger: str | ModelBundle, champion: str | ModelBundle = "champion", *,
@@ -405,6 +426,161 @@ class Workbench:
         """Record a validator's (or an approver's) signature of a version's report in the ledger."""
         return sign_report(self.audit, version=version, bundle_hash=bundle_hash, html=html, actor=actor, role=role,
                            decision=decision)
+
+    # -------------------------------------------------------------- durable jobs
+    @property
+    def queue(self) -> JobQueue:
+        """The job queue, in the audit trail's database (opened once)."""
+        with self._opening:
+            if self._queue is None:
+                self._queue = JobQueue(self.audit.store, lease_s=self.settings.jobs.lease_seconds)
+            return self._queue
+
+    @property
+    def job_files(self) -> JobFiles:
+        """The jobs' folder: each job's upload, result and reject report."""
+        return JobFiles(self.settings.jobs_dir)
+
+    def readable_path(self, path: str | os.PathLike[str]) -> Path:
+        """A server-side file a scoring job may read: inside one of ``[jobs] paths``.
+
+        Raises
+        ------
+        riskcore.errors.DataFileError
+            When it is outside them (or none are set), or not a file.
+        """
+        found = Path(path).expanduser().resolve()
+        roots = [Path(p).expanduser().resolve() for p in self.settings.jobs.paths]
+        if not any(found.is_relative_to(root) for root in roots):
+            where = ", ".join(map(str, roots)) if roots else "none are set"
+            raise DataFileError(f"the server reads job files only under the folders of [jobs] paths ({where}); "
+                                f"{str(path)!r} is not under them. Upload the file instead")
+        if not found.is_file():
+            raise DataFileError(f"no such file on the server: {str(path)!r}")
+        return found
+
+    def submit_score(self, source: str | os.PathLike[str], *, caller: str, face: Source, stored: bool = False,
+                     job_id: str | None = None, name: str = "", result_format: str = "csv",
+                     model: str = "champion", sheet: str | None = None, explain: bool = False,
+                     lgd: float | None = None) -> Job:
+        """Queue a portfolio to be scored by a worker; returns the job (see :mod:`riskcore.workbench.jobs`).
+
+        ``stored``: ``source`` is an upload already in the job's folder (``job_id`` names it); otherwise a file
+        on the server, which must be under ``[jobs] paths``.
+        """
+        path = Path(source) if stored else self.readable_path(source)
+        params = score_params(input=path, stored=stored, face=face, name=name, result_format=result_format,
+                              model=model, sheet=sheet, explain=explain, lgd=lgd)
+        return self.queue.submit(SCORE, caller, params, max_attempts=self.settings.jobs.max_attempts, job_id=job_id)
+
+    def submit_upload(self, source: str | os.PathLike[str] | BinaryIO, *, caller: str, face: Source, name: str = "",
+                      **options: Any) -> Job:
+        """Store a file (a path to copy, or an open binary file) as a new job's upload and queue it to be scored.
+
+        ``options`` are :meth:`submit_score`'s (``result_format``, ``model``, ``sheet``, ``explain``, ``lgd``).
+
+        Raises
+        ------
+        riskcore.errors.DataFileError
+            When the file is not a CSV, Excel or Parquet file, or is over ``[jobs] upload_max_mb``.
+        """
+        files, limit = self.job_files, self.settings.job_upload_max_bytes
+        job_id = files.new_id()
+        target = files.receive(job_id)
+        try:
+            with target.open("wb") as out:
+                size = 0
+                handle = open(source, "rb") if isinstance(source, (str, os.PathLike)) else source  # noqa: SIM115
+                try:
+                    while block := handle.read(1 << 20):
+                        size += len(block)
+                        if size > limit:
+                            raise DataFileError(f"the file is over {limit / 1e6:,.0f} MB, the largest a job "
+                                                "accepts ([jobs] upload_max_mb); split it into smaller files")
+                        out.write(block)
+                finally:
+                    if handle is not source:
+                        handle.close()
+            stored = files.settle(job_id, target, name or (Path(source).name if isinstance(source, (str, os.PathLike))
+                                                           else ""))
+            return self.submit_score(stored, caller=caller, face=face, stored=True, job_id=job_id,
+                                     name=name or stored.name, **options)
+        except OSError as err:
+            files.discard(job_id)
+            raise DataFileError(f"the file could not be stored for the job: {err.strerror or err}") from None
+        except BaseException:
+            files.discard(job_id)
+            raise
+
+    def job(self, job_id: str) -> Job | None:
+        """One job as stored (state, progress, result), or ``None``."""
+        return self.queue.get(job_id)
+
+    def jobs(self, *, caller: str | None = None, kind: str | None = None, limit: int = 50) -> list[Job]:
+        """The newest jobs first, of one caller or kind when given."""
+        return self.queue.list(caller=caller, kind=kind, limit=limit)
+
+    def cancel_job(self, job_id: str) -> Job | None:
+        """Cancel a job: a queued one ends now, a running one stops at its next chunk, recording nothing."""
+        return self.queue.cancel(job_id)
+
+    def job_file(self, job: Job, which: str = "result") -> Path:
+        """The file a finished scoring job wrote: ``result`` (the scored rows) or ``rejects`` (the reject report).
+
+        Raises
+        ------
+        riskcore.errors.DataFileError
+            When the job has not succeeded, wrote no such file, or its files were deleted (the message says when).
+        """
+        if which not in ("result", "rejects"):
+            raise DataFileError(f"a job's files are its result and its rejects, not {which!r}")
+        if job.state != "succeeded":
+            raise DataFileError(f"job {job.id} is {job.state}: its files exist once it has succeeded")
+        if job.result.get("files_deleted"):
+            raise DataFileError(f"the files of job {job.id} were deleted: {job.result.get('files_deleted_reason')}")
+        name = (job.result.get("files") or {}).get(which)
+        if not name:
+            raise DataFileError(f"job {job.id} has no {which} file" + (": no row was rejected"
+                                                                         if which == "rejects" else ""))
+        path = self.job_files.folder(job.id) / str(name)
+        if not path.is_file():
+            raise DataFileError(f"the {which} file of job {job.id} is no longer there")
+        return path
+
+    def submit_retrain(self, *, caller: str, trigger: str, data: str | None = None, job_id: str | None = None,
+                       monitoring_run: str = "") -> Job:
+        """Queue a run of the retraining loop; a run already queued or running is returned instead of a second."""
+        waiting = self.queue.list(kind=RETRAIN, states=("queued", "running"), limit=1)
+        if waiting and job_id is None:
+            return waiting[0]
+        params = {"trigger": trigger, "data": data, "monitoring_run": monitoring_run}
+        return self.queue.submit(RETRAIN, caller, params, max_attempts=1, job_id=job_id)
+
+    def retrain(self, *, trigger: str, job_id: str, data: str | None = None,
+                progress: Progress = no_progress) -> RetrainOutcome:
+        """Run the retraining loop once, now (see :mod:`riskcore.workbench.retraining`); it is on record."""
+        def previous() -> list[dict[str, Any]]:
+            return [j.result for j in self.queue.list(kind=RETRAIN, states=("succeeded",), limit=200)]
+
+        return retrain(self.settings, tracker=self.tracker, audit=self.audit, trigger=trigger, job_id=job_id,
+                       out=self.settings.home / "reports" / f"retraining-{job_id}", data=data, progress=progress, previous=previous)
+
+    def run_job(self, job: Job, heartbeat: Heartbeat) -> dict[str, Any]:
+        """Run a claimed job (a worker's step): returns its result; raises what stops it."""
+        if job.kind == SCORE:
+            heartbeat.counter = ScoreCounter()
+            return run_score_job(job, settings=self.settings, audit=self.audit, files=self.job_files,
+                                 open_model=self.open_model, progress=heartbeat.progress,
+                                 counter=heartbeat.counter)
+        if job.kind == RETRAIN:
+            return self.retrain(trigger=str(job.params.get("trigger") or "command"), job_id=job.id,
+                                data=job.params.get("data"), progress=heartbeat.progress).as_dict()
+        raise ConfigError(f"job {job.id} is of a kind this version cannot run ({job.kind!r})")
+
+    def expire_job_files(self, *, actor: str = "jobs", now: float | None = None) -> list[str]:
+        """Delete the files of jobs that ended more than ``[jobs] keep_hours`` ago, on record; their ids."""
+        return expire_files(self.queue, self.job_files, self.audit, keep_hours=self.settings.jobs.keep_hours,
+                            actor=actor, now=now)
 
     def verify_audit(self, url: str | None = None) -> VerifyResult:
         """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row."""

@@ -14,7 +14,7 @@ from riskcore.data.infer import extend_spec, infer_spec
 from riskcore.data.schema import DEMO_SPEC, DatasetSpec
 from riskcore.data.tabular import Source, Table, normalise_name, read_table
 
-__all__ = ["DataRoles", "Dataset", "load_dataset"]
+__all__ = ["DataRoles", "Dataset", "dataset_of", "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,15 @@ def load_dataset(source: Source, roles: DataRoles | None = None, *, sheet: str |
     riskcore.errors.DataFileError
         When the file cannot be read, or a named column is missing.
     """
-    roles = roles or DataRoles()
     table = read_table(source, sheet=sheet, max_bytes=max_bytes)
     path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    return dataset_of(table, roles, spec=spec, path=path)
+
+
+def dataset_of(table: Table, roles: DataRoles | None = None, *, spec: DatasetSpec | None = None,
+               path: Path | None = None) -> Dataset:
+    """A table already read, with its contract decided as :func:`load_dataset` decides it (or ``spec``)."""
+    roles = roles or DataRoles()
     if spec is not None:
         return Dataset(table, spec, roles, path)
     cols = {normalise_name(c) for c in table.frame.columns}

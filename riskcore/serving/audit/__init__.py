@@ -94,7 +94,8 @@ import one way, from the bottom up:
     :class:`AuditLog`, the façade that composes them.
 ``_jobs``
     :class:`JobQueue`, durable jobs in the same database: claimed atomically by any number of workers,
-    held by a renewed lease, retried when their worker dies.
+    held by a renewed lease, retried when their worker dies; :class:`JobEvent`, what a job did that stays on
+    record in the chain (a run of the retraining loop, files deleted after their keeping time).
 ``_rates``
     :class:`RateBuckets`, the API's per-key request rates as token buckets in the same database, so
     every worker and every host share one limit.
@@ -103,7 +104,7 @@ import one way, from the bottom up:
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
 from riskcore.serving.audit._batch import AuditBatch, AuditPart
 from riskcore.serving.audit._events import ChainedEvent, EventHead
-from riskcore.serving.audit._jobs import FINISHED, Job, JobQueue, JobState
+from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog
 from riskcore.serving.audit._rates import RateBuckets
@@ -144,6 +145,8 @@ __all__ = [
     "EventHead",
     "HeadFields",
     "Job",
+    "JobEvent",
+    "JobEventKind",
     "JobQueue",
     "JobState",
     "ModelEvent",

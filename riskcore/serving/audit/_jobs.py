@@ -22,16 +22,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, ClassVar, Final, Literal, get_args
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select, update
 from sqlalchemy.engine import Connection
 
 from riskcore.errors import AuditError
+from riskcore.serving.audit._events import ChainedEvent, EventHead
 from riskcore.serving.audit._store import AuditStore
 from riskcore.serving.audit._tables import MAX_TEXT
 
-__all__ = ["FINISHED", "Job", "JobQueue", "JobState"]
+__all__ = ["FINISHED", "Job", "JobEvent", "JobEventKind", "JobQueue", "JobState"]
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: Final[frozenset[str]] = frozenset({"succeeded", "failed", "cancelled"})
@@ -89,6 +90,66 @@ class Job:
         return self.state in FINISHED
 
 
+JobEventKind = Literal["results_deleted"]
+_EVENT_KINDS: Final = get_args(JobEventKind)
+_MAX_DETAIL: Final = 20_000
+
+
+@dataclass(frozen=True)
+class JobEvent(ChainedEvent):
+    """What a job did that stays on record after its row and files are gone, chained into the audit trail.
+
+    A head with source ``jobs`` and no rows, like a move of the model ledger (where each run of the retraining
+    loop is recorded, as a ``retrain`` move): ``results_deleted`` says a finished job's files were deleted
+    after the time they are kept, naming them and their sizes in ``detail`` (JSON). The hash chain covers it,
+    so ``verify`` catches an edited or removed one.
+
+    Attributes
+    ----------
+    event : {"results_deleted"}
+    job_id : the job's id.
+    actor : who ran it (the loop's identity, or the worker deleting files).
+    detail : JSON text (at most 20,000 characters).
+    model_version : the model version it concerns (empty when none).
+    ts, seq : set when it is recorded.
+    """
+
+    source: ClassVar[str] = "jobs"
+    label: ClassVar[str] = "job record"
+
+    event: JobEventKind
+    job_id: str
+    actor: str
+    detail: str = "{}"
+    model_version: str = ""
+    ts: str = ""
+    seq: int = 0
+
+    def check(self) -> None:
+        """Refuse an event the trail cannot hold faithfully."""
+        if self.event not in _EVENT_KINDS:
+            raise AuditError(f"event={self.event!r} is unknown; use one of {', '.join(_EVENT_KINDS)}")
+        if not self.job_id or len(self.job_id) > 64 or not self.actor or len(self.actor) > MAX_TEXT:
+            raise AuditError("a job record names its job (at most 64 characters) and its actor (at most "
+                             f"{MAX_TEXT})")
+        if len(self.detail) > _MAX_DETAIL:
+            raise AuditError(f"the detail of a job record is longer than {_MAX_DETAIL:,} characters")
+        try:
+            json.loads(self.detail)
+        except ValueError:
+            raise AuditError("the detail of a job record must be JSON text") from None
+
+    def head(self) -> EventHead:
+        """The actor is the head's caller; the model version, when there is one, its model."""
+        return EventHead(caller=self.actor, model_version=self.model_version)
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """``detail`` read back as a dict."""
+        found = json.loads(self.detail)
+        return found if isinstance(found, dict) else {"detail": found}
+
+
 class JobQueue:
     """The jobs of one audit store (see the module docstring).
 
@@ -108,14 +169,19 @@ class JobQueue:
 
     # -- submitting and reading -------------------------------------------------------------
     def submit(self, kind: str, caller: str, params: Mapping[str, Any] | None = None, *,
-               max_attempts: int = 3) -> Job:
+               max_attempts: int = 3, job_id: str | None = None) -> Job:
         """Queue a job; returns it as stored.
+
+        ``job_id`` (32 hexadecimal characters, default a new one) lets a caller store files under the id first,
+        or submit a job at most once: a second submission with the same id returns the first job unchanged.
 
         Raises
         ------
         riskcore.errors.AuditError
             When a field cannot be stored or the store cannot be written.
         """
+        if job_id is not None and (len(job_id) != 32 or any(c not in "0123456789abcdef" for c in job_id)):
+            raise AuditError(f"cannot queue the job: id {job_id!r} must be 32 hexadecimal characters")
         if not kind or len(kind) > 64 or not isinstance(caller, str) or len(caller) > MAX_TEXT:
             raise AuditError(f"cannot queue the job: kind={kind!r} needs 1 to 64 characters and caller at most "
                              f"{MAX_TEXT}")
@@ -125,12 +191,16 @@ class JobQueue:
             text = _JSON.encode(dict(params or {}))
         except (TypeError, ValueError) as err:
             raise AuditError(f"cannot queue the job: its parameters cannot be stored as JSON ({err})") from None
-        row = {"id": uuid.uuid4().hex, "kind": kind, "caller": caller, "params": text, "state": "queued",
+        row = {"id": job_id or uuid.uuid4().hex, "kind": kind, "caller": caller, "params": text, "state": "queued",
                "cancel_requested": 0, "attempts": 0, "max_attempts": max_attempts, "worker": "", "lease_until": 0.0,
                "progress": "{}", "result": "{}", "error": "", "created": self._clock(), "started": 0.0,
                "finished": 0.0}
         self.store.ensure_side_table(jobs)
         with self.store.writing() as conn:
+            if job_id is not None:
+                found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+                if found is not None:
+                    return _job(dict(found))
             conn.execute(jobs.insert(), row)
         return _job(row)
 
@@ -141,14 +211,20 @@ class JobQueue:
             found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return None if found is None else _job(dict(found))
 
-    def list(self, *, caller: str | None = None, kind: str | None = None, limit: int = 100) -> list[Job]:
-        """The newest jobs first, of one caller or kind when given."""
+    def list(self, *, caller: str | None = None, kind: str | None = None, states: tuple[str, ...] | None = None,
+             finished_before: float | None = None, limit: int = 100) -> list[Job]:
+        """The newest jobs first: of one caller or kind, in some states, or finished before a time, when given."""
         self.store.ensure_side_table(jobs)
         query = select(jobs).order_by(jobs.c.created.desc(), jobs.c.id).limit(limit)
         if caller is not None:
             query = query.where(jobs.c.caller == caller)
         if kind is not None:
             query = query.where(jobs.c.kind == kind)
+        if states is not None:
+            query = query.where(jobs.c.state.in_(states))
+        if finished_before is not None:
+            query = query.where(jobs.c.state.in_(sorted(FINISHED)), jobs.c.finished > 0,
+                                jobs.c.finished < finished_before)
         with self.store.reading() as conn:
             return [_job(dict(row)) for row in conn.execute(query).mappings().all()]
 
@@ -218,6 +294,33 @@ class JobQueue:
                 state=state, finished=now, lease_until=0.0, error=error,
                 result=_JSON.encode(dict(result or {})) if state == "succeeded" else "{}"))
         return True
+
+    def release(self, job: Job) -> bool:
+        """Give a running job back to the queue at once (its worker is shutting down); it will start again.
+
+        The attempt does not count. False (and nothing changes) when the job is no longer this worker's.
+        """
+        with self.store.writing() as conn:
+            released = conn.execute(update(jobs).where(
+                jobs.c.id == job.id, jobs.c.worker == job.worker, jobs.c.state == "running",
+                jobs.c.attempts == job.attempts).values(
+                    state="queued", worker="", lease_until=0.0, attempts=max(job.attempts - 1, 0),
+                    progress="{}")).rowcount
+        return bool(released)
+
+    def annotate(self, job_id: str, **result: Any) -> Job | None:
+        """Add fields to a finished job's result (e.g. when its files were deleted); None when there is no such job."""
+        with self.store.writing() as conn:
+            found = conn.execute(select(jobs.c.result).where(jobs.c.id == job_id)).first()
+            if found is None:
+                return None
+            merged = {**json.loads(found[0]), **result}
+            try:
+                text = _JSON.encode(merged)
+            except (TypeError, ValueError) as err:
+                raise AuditError(f"cannot record on job {job_id}: not JSON ({err})") from None
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(result=text))
+        return self.get(job_id)
 
     def cancel(self, job_id: str) -> Job | None:
         """Cancel a job: a queued one ends now, a running one is asked to stop. None when there is no such job."""

@@ -13,7 +13,10 @@ champion because its bundle fails verification or cannot be loaded (``from_versi
 the champion, ``to_version`` the version served instead, or empty when none could
 be), and ``restore`` when it serves the champion again. A ``sign`` entry is a signature of a
 version's model report (:mod:`riskcore.lifecycle.signoff`): ``to_version`` the version, ``reason``
-the signer's role and decision, ``gate_digest`` the SHA-256 of the report signed.
+the signer's role and decision, ``gate_digest`` the SHA-256 of the report signed. A ``retrain`` entry is one
+run of the retraining loop (``riskcore.workbench.retraining``): ``actor`` the loop's identity, ``from_version``
+the champion, ``to_version`` the challenger it trained (empty when it stopped before), ``reason`` what
+triggered it and what it decided, ``gate_digest`` the comparison's digest when there was one.
 
 Each is a :class:`~riskcore.serving.audit.ChainedEvent`: written and read like every event without rows.
 """
@@ -29,7 +32,7 @@ from riskcore.serving.audit._tables import MAX_TEXT
 
 __all__ = ["MOVES", "ModelEvent", "ModelMove"]
 
-ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore", "sign"]
+ModelEvent = Literal["promote", "override", "rollback", "fallback", "restore", "sign", "retrain"]
 _EVENTS: tuple[str, ...] = get_args(ModelEvent)
 MOVES: tuple[str, ...] = ("promote", "override", "rollback")
 
@@ -40,7 +43,7 @@ class ModelMove(ChainedEvent):
 
     Attributes
     ----------
-    event : {"promote", "override", "rollback", "fallback", "restore", "sign"}
+    event : {"promote", "override", "rollback", "fallback", "restore", "sign", "retrain"}
         ``override``: a promotion whose gate failed, made anyway with a reason; ``fallback`` and
         ``restore``: a server stopped or started again serving the champion (see the module docstring).
     actor : str
