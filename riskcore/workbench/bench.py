@@ -563,7 +563,8 @@ class Workbench:
             return [j.result for j in self.queue.list(kind=RETRAIN, states=("succeeded",), limit=200)]
 
         return retrain(self.settings, tracker=self.tracker, audit=self.audit, trigger=trigger, job_id=job_id,
-                       out=self.settings.home / "reports" / f"retraining-{job_id}", data=data, progress=progress, previous=previous)
+                       out=self.settings.home / "reports" / f"retraining-{job_id}", data=data, progress=progress,
+                       previous=previous)
 
     def run_job(self, job: Job, heartbeat: Heartbeat) -> dict[str, Any]:
         """Run a claimed job (a worker's step): returns its result; raises what stops it."""
