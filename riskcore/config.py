@@ -549,7 +549,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
 
     Order: defaults, then the file (``path``, else ``$RISKCORE_CONFIG``, else
     ``./riskcore.toml`` when it exists), then ``RISKCORE_HOME``,
-    ``MLFLOW_TRACKING_URI``, ``RISKCORE_AUDIT_URL`` and ``RISKCORE_DEMO_COMPANIES``.
+    ``MLFLOW_TRACKING_URI``, ``RISKCORE_AUDIT_URL``, ``RISKCORE_DEMO_COMPANIES`` and ``RISKCORE_JOB_WORKERS``
+    (the worker processes the API and the dashboard start, both ``[jobs]`` counts at once).
 
     Raises
     ------
@@ -571,6 +572,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         kwargs["demo_companies"] = _coerce("demo_companies", env["RISKCORE_DEMO_COMPANIES"], 0,
                                            "$RISKCORE_DEMO_COMPANIES")
     settings = replace(Settings(), **kwargs)
+    if env.get("RISKCORE_JOB_WORKERS"):
+        count = _coerce("jobs.api_workers", env["RISKCORE_JOB_WORKERS"], 0, "$RISKCORE_JOB_WORKERS")
+        try:
+            settings = replace(settings, jobs=replace(settings.jobs, api_workers=count, dashboard_workers=count))
+        except ConfigError as err:
+            raise ConfigError(f"$RISKCORE_JOB_WORKERS: {err}") from None
     where = _where(source)
     if settings.risk_bands not in ("master", "fixed"):
         raise ConfigError(f"risk_bands={settings.risk_bands!r}{where} must be 'master' or 'fixed'")

@@ -85,6 +85,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every test session writes its state (models, MLflow, audit) under a temporary folder."""
     home = tmp_path_factory.mktemp("riskcore_home")
     os.environ["RISKCORE_HOME"] = str(home)
+    os.environ["RISKCORE_JOB_WORKERS"] = "0"  # a test that needs a worker starts one itself
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     os.environ.pop("RISKCORE_AUDIT_URL", None)
     return home

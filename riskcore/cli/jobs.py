@@ -144,7 +144,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run jobs from the queue until stopped (Ctrl-C or SIGTERM give the running job back to the queue)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     bench = Workbench()
-    worker = Worker(bench, name=args.name, kinds=tuple(args.kind) if args.kind else None)
+    worker = Worker(bench, name=args.name, kinds=tuple(args.kind) if args.kind else None, parent=args.parent)
     worker.install_signals()
     say(f"worker {worker.name} serving the job queue of {bench.settings.resolved_audit_url.split('://')[0]} "
         f"(poll every {bench.settings.jobs.poll_seconds:g} s)")
@@ -212,6 +212,7 @@ def add_jobs_parsers(sub: Any) -> None:
     p.add_argument("--name", help="the worker's name on the jobs it runs (default host:pid)")
     p.add_argument("--kind", action="append", choices=("score", "retrain"), help="only these kinds of job")
     p.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    p.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # started by a face: stop when it is gone
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("retrain", help="run the retraining loop now: train a challenger, gate it, report, decide")

@@ -56,10 +56,13 @@ class Worker:
     bench : the workbench whose queue, audit trail and settings it uses.
     name : how the worker is named on the jobs it runs (default ``host:pid``).
     kinds : the kinds of job it takes (default all).
+    parent : the process that started it (a face's :class:`WorkerProcesses`): it stops when that one is gone.
     """
 
-    def __init__(self, bench: Workbench, *, name: str | None = None, kinds: Sequence[str] | None = None) -> None:
+    def __init__(self, bench: Workbench, *, name: str | None = None, kinds: Sequence[str] | None = None,
+                 parent: int | None = None) -> None:
         self.bench = bench
+        self.parent = parent
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.kinds = tuple(kinds) if kinds is not None else None
         self.stopping = threading.Event()
@@ -142,6 +145,9 @@ class Worker:
         poll = self.bench.settings.jobs.poll_seconds if poll_s is None else poll_s
         ran = 0
         while not self.stopping.is_set():
+            if self.parent is not None and os.getppid() != self.parent:
+                log.info("the process that started worker %s has ended; stopping", self.name)
+                break
             self.tick()
             try:
                 job = self.run_one()
@@ -180,8 +186,8 @@ class WorkerProcesses:
         """Start the workers (none when the count is 0)."""
         env = {**os.environ, **(self.env or {})}
         for _ in range(self.count):
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "riskcore", "worker"], env=env,
-                                               stdin=subprocess.DEVNULL))
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "riskcore", "worker", "--parent",
+                                                str(os.getpid())], env=env, stdin=subprocess.DEVNULL))
         return self
 
     def alive(self) -> int:
