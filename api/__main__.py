@@ -27,6 +27,7 @@ from api.http import NoDelayH11Protocol
 from riskcore.config import load_settings, set_thread_defaults
 from riskcore.errors import RiskcoreError
 from riskcore.identity import KEY_ROLES, IdentitySettings, KeyFileError, KeyStore
+from riskcore.workbench import WorkerProcesses
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -68,8 +69,19 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print(f"error: --workers {args.workers} must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, http=NoDelayH11Protocol)
+    try:
+        count = load_settings().jobs.api_workers
+    except RiskcoreError as err:  # the app itself reports bad settings when it starts
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_status
+    # the job workers run beside the API's processes, not inside them: a portfolio scored for minutes never
+    # holds an API worker's interpreter, and stopping the API gives their running jobs back to the queue
+    workers = WorkerProcesses(count).start()
+    try:
+        uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level=args.log_level, http=NoDelayH11Protocol)
+    finally:
+        workers.stop()
     return EXIT_OK
 
 

@@ -50,12 +50,13 @@ import riskcore
 from api import answers, handlers, oidc, schemas, validation
 from api.grouping import CountArrivals, Grouper, submitted
 from api.handlers import NO_MODEL
+from api.jobs import add_job_routes
 from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter, SharedRateLimiter
 from api.monitoring import LatestMonitoring, no_monitoring
 from riskcore.config import Settings, load_settings
 from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
-from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission
+from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission, can_call
 from riskcore.lru import LRU
 from riskcore.workbench import (
     NO_CHAMPION,
@@ -77,6 +78,7 @@ log = logging.getLogger("api")
 _NO_AUDIT = ("the audit trail is not available, so no score can be returned; "
              "check the audit store (setting audit_url) — the server log has the details")
 _PER_BUNDLE = 4  # bundles whose request models and /model_info the API keeps (as the model server keeps bundles)
+_FORM_SLACK = 1 << 20  # a multipart body's boundaries and fields around the file, whose own limit api.jobs checks
 _AUDIT_READONLY = "the audit store is not writable, so scores are refused until it is"
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
@@ -250,8 +252,11 @@ def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
 # keys, roles and the rate limit
 # ---------------------------------------------------------------------------
 
-def _guard(permission: Permission) -> Any:
-    """A dependency that admits a valid key or bearer token (:mod:`api.oidc`) whose role holds ``permission``."""
+def _guard(permission: Permission, *others: Permission) -> Any:
+    """A dependency that admits a valid key or bearer token (:mod:`api.oidc`) whose role holds ``permission``.
+
+    With ``others``, a role holding any one of them is admitted (the job routes: the route checks the job).
+    """
 
     async def check(request: Request, key: str | None = Security(_api_key),
                     token: HTTPAuthorizationCredentials | None = Security(_bearer)) -> ApiKey:
@@ -265,7 +270,8 @@ def _guard(permission: Permission) -> Any:
         if wait:
             raise HTTPException(429, f"rate limit of {st.limiter.limit} requests per minute reached for this key; "
                                      f"retry after {wait} s", headers={"Retry-After": str(wait)})
-        authorize(found, permission)
+        if not any(can_call(found.role, p) for p in others):
+            authorize(found, permission)
         return found
 
     return check
@@ -420,7 +426,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     app.add_middleware(CountArrivals, grouper=state.grouper, paths=_SCORING_PATHS)  # type: ignore[arg-type]
     app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
-                       request_id=handlers.scope_request_id)
+                       request_id=handlers.scope_request_id,
+                       paths={"/jobs/score": settings.job_upload_max_bytes + _FORM_SLACK})
     app.add_middleware(handlers.RequestId)  # type: ignore[arg-type]
 
     @app.get("/health", response_model=schemas.Health, tags=["operations"], summary="The process is alive")
@@ -469,6 +476,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
         if found is None:
             raise HTTPException(404, no_monitoring(served.version))
         return found
+
+    add_job_routes(app, guard=_guard, bench_of=lambda request: _state(request).bench, responses=_E)
 
     state.served()  # the first look, and the scoring routes of what it found
     if state.installed is None:

@@ -125,16 +125,21 @@ class BodySizeLimit:
 
     A declared ``Content-Length`` above the cap is refused before the body is
     read; a body sent without one (chunked) is counted as it arrives and
-    refused as soon as it passes the cap.
+    refused as soon as it passes the cap. ``paths`` gives some paths a cap of their own (an upload's).
     """
 
-    def __init__(self, app: Any, max_bytes: int, request_id: Callable[[dict[str, Any]], str] = lambda scope: ""):
+    def __init__(self, app: Any, max_bytes: int, request_id: Callable[[dict[str, Any]], str] = lambda scope: "",
+                 paths: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self._request_id = request_id
+        self.paths = dict(paths or {})
 
-    def _message(self) -> str:
-        return (f"the request body is larger than the limit of {self.max_bytes:,} bytes; "
+    def _message(self, limit: int) -> str:
+        if limit != self.max_bytes:
+            return (f"the upload is larger than the limit of {limit / 1e6:,.0f} MB ([jobs] upload_max_mb); "
+                    "split it into smaller files")
+        return (f"the request body is larger than the limit of {limit:,} bytes; "
                 "send fewer companies per request")
 
     async def _reject(self, scope: dict[str, Any], send: Callable[..., Any], status: int, detail: str) -> None:
@@ -149,6 +154,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.max_bytes)
         declared = [v for k, v in scope.get("headers", []) if k == b"content-length"]
         if declared:
             try:
@@ -158,8 +164,8 @@ class BodySizeLimit:
             if length < 0:
                 await self._reject(scope, send, 400, "the Content-Length header is not a whole number of bytes")
                 return
-            if length > self.max_bytes:
-                await self._reject(scope, send, 413, self._message())
+            if length > limit:
+                await self._reject(scope, send, 413, self._message(limit))
                 return
         received = 0
         started = False
@@ -169,8 +175,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self._message())
+                if received > limit:
+                    raise _BodyTooLarge(self._message(limit))
             return dict(message)
 
         async def tracked_send(message: dict[str, Any]) -> None:
@@ -184,7 +190,7 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if started:  # pragma: no cover - our routes read the whole body before they answer
                 raise
-            await self._reject(scope, send, 413, self._message())
+            await self._reject(scope, send, 413, self._message(limit))
 
 
 class _BodyTooLarge(HTTPException):

@@ -90,16 +90,17 @@ class Worker:
                 if self.stopping.is_set() and queue.release(job):
                     log.info("job %s given back to the queue: the worker is stopping", job.id)
                 else:
-                    queue.finish(job, error="cancelled")
+                    queue.finish(job, error="cancelled", progress=beat.snapshot())
             except RiskcoreError as err:
                 log.info("job %s failed: %s", job.id, err)
-                queue.finish(job, error=str(err))
+                queue.finish(job, error=str(err), progress=beat.snapshot())
             except Exception as err:  # noqa: BLE001 - a bug must not stop the worker or leave the job running
                 log.exception("job %s failed unexpectedly", job.id)
                 queue.finish(job, error=f"the job failed unexpectedly ({type(err).__name__}); the worker's log "
-                                        f"({self.name}) has the details")
+                                        f"({self.name}) has the details", progress=beat.snapshot())
             else:
-                if not queue.finish(job, result):
+                beat.fraction = 1.0
+                if not queue.finish(job, result, progress=beat.snapshot()):
                     log.info("job %s ended after it stopped being this worker's; its result was not kept", job.id)
             finally:
                 beat.stopped.set()

@@ -277,10 +277,12 @@ class JobQueue:
                 jobs.c.attempts == job.attempts, jobs.c.cancel_requested == 0).values(**values)).rowcount
         return bool(renewed)
 
-    def finish(self, job: Job, result: Mapping[str, Any] | None = None, *, error: str = "") -> bool:
+    def finish(self, job: Job, result: Mapping[str, Any] | None = None, *, error: str = "",
+               progress: Mapping[str, Any] | None = None) -> bool:
         """End a running job: succeeded with ``result``, or failed with ``error``; cancelled when cancel was asked.
 
-        Returns False (and changes nothing) when the job is no longer this worker's.
+        ``progress``: where it ended (rows read, scored, rejected), kept with it. Returns False (and changes
+        nothing) when the job is no longer this worker's.
         """
         now = self._clock()
         with self.store.writing() as conn:
@@ -290,9 +292,10 @@ class JobQueue:
             if row is None:
                 return False
             state = "cancelled" if row[0] else "failed" if error else "succeeded"
+            values: dict[str, Any] = {"progress": _JSON.encode(dict(progress))} if progress is not None else {}
             conn.execute(update(jobs).where(jobs.c.id == job.id).values(
                 state=state, finished=now, lease_until=0.0, error=error,
-                result=_JSON.encode(dict(result or {})) if state == "succeeded" else "{}"))
+                result=_JSON.encode(dict(result or {})) if state == "succeeded" else "{}", **values))
         return True
 
     def release(self, job: Job) -> bool:

@@ -1,0 +1,352 @@
+"""The API's durable jobs: a portfolio uploaded and scored by a worker, polled, downloaded, cancelled; retraining.
+
+====================  ==================  ==========================================================
+endpoint              permission          answers
+====================  ==================  ==========================================================
+POST /jobs/score      score               202 the job (``Location``: its URL), 401, 403, 413, 422, 429,
+                                          503; a multipart upload (``file``: CSV, Excel or Parquet;
+                                          ``format``: csv or parquet for the result) or, for a role
+                                          with ``all_jobs``, JSON naming a file under ``[jobs] paths``
+POST /jobs/retrain    retrain             202 the job (a run already waiting is returned instead)
+GET  /jobs            score or retrain    200 the caller's jobs, newest first (every caller's with
+                                          ``all_jobs`` and ``?all=true``)
+GET  /jobs/{id}       score or retrain    200 state, progress, result; 404 unknown or not the caller's
+GET  /jobs/{id}/result                    200 the scored rows (CSV or Parquet); 409 not succeeded yet;
+GET  /jobs/{id}/rejects                   410 deleted after ``[jobs] keep_hours``; 404 no such file
+DELETE /jobs/{id}                         202 cancelled (queued) or asked to stop (running); 409 ended
+====================  ==================  ==========================================================
+
+The upload is streamed to the job's folder as it arrives (``python-multipart``'s parser, written a block at a
+time, never held in memory) up to ``[jobs] upload_max_mb``, which is the dashboard's upload limit unless set:
+the JSON body limit of the scoring routes does not apply here. The answer is sent as soon as the file is stored
+and the job queued; the scoring itself runs on a worker (``python -m riskcore worker``, or those the API
+process starts, ``[jobs] api_workers``). A caller sees only its own jobs unless its role holds ``all_jobs``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from riskcore.errors import DataFileError, RiskcoreError
+from riskcore.identity import ApiKey, Permission, can_call
+from riskcore.workbench import Job, Workbench
+
+__all__ = ["JobView", "add_job_routes"]
+
+_FORM_FIELDS = ("format", "model", "sheet", "explain", "lgd")
+_MAX_FIELD_BYTES = 1000
+_MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+
+
+class JobProgress(BaseModel):
+    """How far a running job is: a share of the work, what it is doing, the rows so far."""
+
+    fraction: float = 0.0
+    message: str = ""
+    rows_read: int | None = None
+    rows_scored: int | None = None
+    rows_rejected: int | None = None
+
+
+class JobView(BaseModel):
+    """A job as the API shows it: its state, progress and result, and where to fetch what it made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: str
+    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    caller: str
+    name: str = Field("", description="the uploaded file's name (scoring jobs)")
+    created: float = Field(description="UTC seconds")
+    started: float | None = None
+    finished: float | None = None
+    attempts: int
+    progress: JobProgress
+    result: dict[str, Any] = Field(default_factory=dict, description="counts, the audit request, the model version "
+                                                                      "(scoring); the decision and gate (retraining)")
+    error: str = ""
+    url: str
+    result_url: str | None = None
+    rejects_url: str | None = None
+
+
+class JobList(BaseModel):
+    """Jobs, newest first."""
+
+    jobs: list[JobView]
+
+
+class ServerFile(BaseModel):
+    """A file on the server to score, for a role that may name one (it must be under ``[jobs] paths``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    path: str = Field(min_length=1, max_length=4096)
+    format: str = Field("csv", pattern="^(csv|parquet)$")
+    model: str = Field("champion", min_length=1, max_length=200)
+    sheet: str | None = Field(None, max_length=200)
+    explain: bool = False
+    lgd: float | None = Field(None, ge=0, le=1)
+
+
+def _view(job: Job) -> dict[str, Any]:
+    base = f"/jobs/{job.id}"
+    files = job.result.get("files") or {} if job.state == "succeeded" and not job.result.get("files_deleted") else {}
+    progress = {k: job.progress[k] for k in JobProgress.model_fields if k in job.progress}
+    return {"id": job.id, "kind": job.kind, "state": job.state, "caller": job.caller,
+            "name": str(job.params.get("name") or ""), "created": job.created, "started": job.started or None,
+            "finished": job.finished or None, "attempts": job.attempts, "progress": progress,
+            "result": {k: v for k, v in job.result.items() if k not in ("report",)} if job.result else {},
+            "error": job.error, "url": base,
+            "result_url": f"{base}/result" if files.get("result") else None,
+            "rejects_url": f"{base}/rejects" if files.get("rejects") else None}
+
+
+class _Upload:
+    """One multipart body streamed into a file: the ``file`` part written as it arrives, small fields kept."""
+
+    def __init__(self, content_type: str, target: Path, max_bytes: int) -> None:
+        _, options = parse_options_header(content_type)
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise HTTPException(422, "the upload must be multipart/form-data with a boundary, its file in the "
+                                     "field 'file'")
+        self.target, self.max_bytes = target, max_bytes
+        self.fields: dict[str, str] = {}
+        self.filename = ""
+        self.size = 0
+        self._out: BinaryIO | None = None
+        self._pending: list[bytes] = []
+        self._name = ""
+        self._header = b""
+        self._value = b""
+        self._disposition = b""
+        self._field = bytearray()
+        self._in_file = False
+        self.parser = MultipartParser(boundary, {
+            "on_part_begin": self._begin, "on_part_data": self._data, "on_part_end": self._end,
+            "on_header_field": self._header_field, "on_header_value": self._header_value,
+            "on_header_end": self._header_end, "on_headers_finished": self._headers_done})
+
+    def _begin(self) -> None:
+        self._disposition, self._field, self._in_file, self._name = b"", bytearray(), False, ""
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._header, self._value = b"", b""
+
+    def _headers_done(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        if self._name == "file":
+            if self._out is not None or self.filename:
+                raise HTTPException(422, "send one file per job, in the field 'file'")
+            self.filename = options.get(b"filename", b"upload").decode("utf-8", "replace")[:200] or "upload"
+            self._out = self.target.open("wb")
+            self._in_file = True
+        elif self._name not in _FORM_FIELDS:
+            raise HTTPException(422, f"unknown form field {self._name[:50]!r}; the fields are file, "
+                                     f"{', '.join(_FORM_FIELDS)}")
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self.size += end - start
+            if self.size > self.max_bytes:
+                raise HTTPException(413, f"the file is larger than {self.max_bytes / 1e6:,.0f} MB, the largest a job "
+                                         "accepts ([jobs] upload_max_mb); split it into smaller files")
+            self._pending.append(data[start:end])
+        else:
+            self._field += data[start:end]
+            if len(self._field) > _MAX_FIELD_BYTES:
+                raise HTTPException(422, f"the form field {self._name!r} is too long")
+
+    def _end(self) -> None:
+        if self._in_file:
+            self.flush()
+            self._in_file = False
+        elif self._name:
+            self.fields[self._name] = self._field.decode("utf-8", "replace").strip()
+
+    def flush(self) -> None:
+        """Write what arrived to the file."""
+        if self._out is not None and self._pending:
+            self._out.write(b"".join(self._pending))
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._out is not None:
+            self._out.close()
+
+
+def _options(fields: dict[str, str]) -> dict[str, Any]:
+    """The scoring options of the form's fields, checked."""
+    fmt = fields.get("format") or "csv"
+    if fmt not in ("csv", "parquet"):
+        raise HTTPException(422, f"format={fmt[:20]!r} must be csv or parquet")
+    explain = (fields.get("explain") or "false").lower()
+    if explain not in ("true", "false", "1", "0"):
+        raise HTTPException(422, "explain must be true or false")
+    lgd = None
+    if fields.get("lgd"):
+        try:
+            lgd = float(fields["lgd"])
+        except ValueError:
+            lgd = math.nan
+        if not 0 <= lgd <= 1:
+            raise HTTPException(422, "lgd must be a share between 0 and 1, e.g. 0.45")
+    return {"result_format": fmt, "model": fields.get("model") or "champion", "sheet": fields.get("sheet") or None,
+            "explain": explain in ("true", "1"), "lgd": lgd}
+
+
+def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[Request], Workbench],
+                   responses: dict[int | str, dict[str, Any]]) -> None:
+    """Add the job routes to ``app``; ``guard(*permissions)`` admits a caller holding any of them."""
+    router = APIRouter(tags=["jobs"])
+    errors: dict[int | str, dict[str, Any]] = {c: responses[c] for c in (401, 403, 422, 429, 503) if c in responses}
+    lookup: dict[int | str, dict[str, Any]] = {**errors, 404: responses[401]}
+
+    def mine(request: Request, key: ApiKey, job_id: str) -> tuple[Workbench, Job]:
+        bench = bench_of(request)
+        job = bench.job(job_id) if len(job_id) == 32 and job_id.isalnum() else None
+        if job is None or (job.caller != key.id and not can_call(key.role, "all_jobs")):
+            raise HTTPException(404, f"there is no job {job_id[:40]!r} of this caller")
+        needed: Permission = "score" if job.kind == "score" else "retrain"
+        if not can_call(key.role, needed) and not can_call(key.role, "all_jobs"):
+            raise HTTPException(403, f"a key with role {key.role!r} may not read {job.kind} jobs")
+        return bench, job
+
+    def accepted(job: Job) -> JSONResponse:
+        return JSONResponse(_view(job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+
+    @router.post("/jobs/score", status_code=202, response_model=JobView,
+                 responses={**errors, 413: responses[413]}, summary="Upload a portfolio to be scored as a job",
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     "multipart/form-data": {"schema": {
+                         "type": "object", "required": ["file"], "additionalProperties": False,
+                         "properties": {"file": {"type": "string", "format": "binary",
+                                                 "description": "CSV, Excel .xlsx or Parquet"},
+                                        "format": {"type": "string", "enum": ["csv", "parquet"]},
+                                        "model": {"type": "string", "maxLength": 200},
+                                        "sheet": {"type": "string", "maxLength": 200},
+                                        "explain": {"type": "string", "enum": ["true", "false"]},
+                                        "lgd": {"type": "string", "pattern": "^(0(\\.[0-9]+)?|1(\\.0+)?)$"}}}},
+                     "application/json": {"schema": ServerFile.model_json_schema()}}}})
+    async def submit_score(request: Request, key: ApiKey = Depends(guard("score"))) -> Any:
+        bench = bench_of(request)
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/json"):
+            return accepted(await _server_file(request, key, bench))
+        if not content_type.startswith("multipart/form-data"):
+            raise HTTPException(415, "send the file as multipart/form-data (curl -F file=@portfolio.csv), or, for "
+                                     "a role that may name a file on the server, JSON {\"path\": ...}")
+        files = bench.job_files
+        job_id = files.new_id()
+        target = await anyio.to_thread.run_sync(files.receive, job_id)
+        upload = None
+        try:
+            upload = _Upload(content_type, target, bench.settings.job_upload_max_bytes)
+            async for chunk in request.stream():
+                upload.parser.write(chunk)
+                upload.flush()
+            upload.parser.finalize()
+            upload.close()
+            if not upload.filename:
+                raise HTTPException(422, "no file: send it in the form field 'file' (curl -F file=@portfolio.csv)")
+            options = _options(upload.fields)
+            job = await anyio.to_thread.run_sync(lambda: bench.submit_score(
+                files.settle(job_id, target, upload.filename if upload else ""), caller=key.id, face="api",
+                stored=True, job_id=job_id, name=upload.filename if upload else "", **options))
+        except BaseException as err:
+            if upload is not None:
+                upload.close()
+            files.discard(job_id)
+            if isinstance(err, ValueError) and not isinstance(err, RiskcoreError):  # the parser's own errors
+                raise HTTPException(422, "the multipart body cannot be read; send the file with "
+                                         "curl -F file=@portfolio.csv") from None
+            raise
+        return accepted(job)
+
+    async def _server_file(request: Request, key: ApiKey, bench: Workbench) -> Job:
+        if not can_call(key.role, "all_jobs"):
+            raise HTTPException(403, f"a key with role {key.role!r} may not name a file on the server; upload "
+                                     "the file instead (multipart/form-data)")
+        try:
+            body = ServerFile.model_validate_json(await request.body())
+        except ValueError as err:
+            raise HTTPException(422, f"the JSON body must be {{\"path\": ...}}: {str(err)[:300]}") from None
+        return await anyio.to_thread.run_sync(lambda: bench.submit_score(
+            body.path, caller=key.id, face="api", name=Path(body.path).name, result_format=body.format,
+            model=body.model, sheet=body.sheet, explain=body.explain, lgd=body.lgd))
+
+    @router.post("/jobs/retrain", status_code=202, response_model=JobView, responses=errors,
+                 summary="Run the retraining loop as a job (the one waiting, when there is one)")
+    def submit_retrain(request: Request, key: ApiKey = Depends(guard("retrain"))) -> Any:
+        return accepted(bench_of(request).submit_retrain(caller=key.id, trigger="api"))
+
+    @router.get("/jobs", response_model=JobList, responses=errors, summary="The caller's jobs, newest first")
+    def list_jobs(request: Request, key: ApiKey = Depends(guard("score", "retrain")),
+                  all: bool = Query(False, description="every caller's jobs (a role with all_jobs)"),
+                  kind: str | None = Query(None, pattern="^(score|retrain)$"),
+                  limit: int = Query(50, ge=1, le=500)) -> Any:
+        if all and not can_call(key.role, "all_jobs"):
+            raise HTTPException(403, f"a key with role {key.role!r} sees only its own jobs")
+        jobs = bench_of(request).jobs(caller=None if all else key.id, kind=kind, limit=limit)
+        return {"jobs": [_view(j) for j in jobs]}
+
+    @router.get("/jobs/{job_id}", response_model=JobView, responses=lookup, summary="A job's state and progress")
+    def get_job(job_id: str, request: Request, key: ApiKey = Depends(guard("score", "retrain"))) -> Any:
+        return _view(mine(request, key, job_id)[1])
+
+    def download(which: str) -> Callable[..., Any]:
+        def fetch(job_id: str, request: Request, key: ApiKey = Depends(guard("score", "retrain"))) -> Any:
+            bench, job = mine(request, key, job_id)
+            if job.state != "succeeded":
+                raise HTTPException(409, f"job {job.id} is {job.state}; its files exist once it has succeeded"
+                                    + (f" ({job.error})" if job.error and job.error != "cancelled" else ""))
+            if job.result.get("files_deleted"):
+                raise HTTPException(410, f"the files of job {job.id} were deleted: "
+                                         f"{job.result.get('files_deleted_reason')}")
+            try:
+                path = bench.job_file(job, which)
+            except DataFileError as err:
+                raise HTTPException(404, str(err)) from None
+            media = _MEDIA["csv"] if which == "rejects" else _MEDIA.get(str(job.result.get("format")), _MEDIA["csv"])
+            return FileResponse(path, media_type=media, filename=f"{job.id}-{path.name}")
+        return fetch
+
+    file_responses = {**lookup, 409: responses[401], 410: responses[401],
+                      200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
+                            "description": "The file."}}
+    router.add_api_route("/jobs/{job_id}/result", download("result"), methods=["GET"], responses=file_responses,
+                         summary="The scored rows of a succeeded job (CSV or Parquet)", response_class=FileResponse)
+    router.add_api_route("/jobs/{job_id}/rejects", download("rejects"), methods=["GET"], responses=file_responses,
+                         summary="The reject report of a succeeded job (CSV)", response_class=FileResponse)
+
+    @router.delete("/jobs/{job_id}", status_code=202, response_model=JobView, responses={**lookup, 409:
+                   responses[401]}, summary="Cancel a queued job, or stop a running one (nothing is recorded)")
+    def cancel_job(job_id: str, request: Request, key: ApiKey = Depends(guard("score", "retrain"))) -> Any:
+        bench, job = mine(request, key, job_id)
+        if job.done:
+            raise HTTPException(409, f"job {job.id} has already ended ({job.state})")
+        return JSONResponse(_view(bench.cancel_job(job.id) or job), status_code=202)
+
+    app.include_router(router)
+
