@@ -56,8 +56,8 @@ LEGACY_ACTIONS = {
 }
 LEGACY_KEY_ROLES = ("admin", "analyst", "service", "viewer")
 LEGACY_PERMISSIONS = {
-    "admin": {"score", "explain", "model_info"},
-    "analyst": {"explain", "model_info"},
+    "admin": {"score", "explain", "model_info", "retrain", "all_jobs"},
+    "analyst": {"explain", "model_info", "retrain"},
     "service": {"score"},
     "viewer": {"model_info"},
 }
