@@ -184,6 +184,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                         cluster=cluster_from_args(args))
     say(run.summary())
     say(f"Wrote {run.written}" + (f"; monitoring run {run.run_id}" if run.run_id else ""))
+    if run.retrain_job:
+        say(f"A failing alert named in [retraining] on_alert queued the retraining loop as job {run.retrain_job} "
+            f"(python -m riskcore jobs status {run.retrain_job})")
     if args.timings:
         print("timings: " + json.dumps({k: round(v, 3) for k, v in run.timings.items()}), file=sys.stderr,
               flush=True)
