@@ -44,6 +44,7 @@ __all__ = ["JobView", "add_job_routes"]
 
 _FORM_FIELDS = ("format", "model", "sheet", "explain", "lgd")
 _MAX_FIELD_BYTES = 1000
+_SERVER_ONLY = frozenset({"report", "data"})  # paths on the server: a retraining run's report and data
 _MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -106,7 +107,7 @@ def _view(job: Job) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "state": job.state, "caller": job.caller,
             "name": str(job.params.get("name") or ""), "created": job.created, "started": job.started or None,
             "finished": job.finished or None, "attempts": job.attempts, "progress": progress,
-            "result": {k: v for k, v in job.result.items() if k not in ("report",)} if job.result else {},
+            "result": {k: v for k, v in job.result.items() if k not in _SERVER_ONLY},
             "error": job.error, "url": base,
             "result_url": f"{base}/result" if files.get("result") else None,
             "rejects_url": f"{base}/rejects" if files.get("rejects") else None}

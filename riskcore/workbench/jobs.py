@@ -30,7 +30,7 @@ from typing import Any, Final, Literal
 
 from riskcore.config import Settings
 from riskcore.data.sources import format_of, open_source
-from riskcore.errors import ConfigError, DataFileError
+from riskcore.errors import AuditError, ConfigError, DataFileError
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.progress import Progress
 from riskcore.serving.audit import AuditLog, Job, JobEvent, JobQueue, Source
@@ -183,7 +183,7 @@ class Heartbeat:
         """Renew the lease now with the progress so far; False (and :attr:`stopped` set) when refused."""
         try:
             alive = self.queue.heartbeat(self.job, self.snapshot())
-        except Exception:  # noqa: BLE001 - a store that cannot be written now is tried again at the next beat
+        except AuditError:  # a store that cannot be written now is tried again at the next beat
             return True
         if not alive:
             self.stopped.set()
@@ -261,8 +261,8 @@ def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hour
         queue.annotate(job.id, files_deleted=now, files_deleted_reason=f"kept {keep_hours:g} h after the job ended")
         deleted.append(job.id)
     if files.root.is_dir():
-        known = {j.id for j in queue.list(limit=100_000)}
         for folder in files.root.iterdir():
-            if folder.is_dir() and folder.name not in known and folder.stat().st_mtime < before:
+            if folder.is_dir() and folder.stat().st_mtime < before and len(folder.name) == 32 \
+                    and queue.get(folder.name) is None:
                 shutil.rmtree(folder, ignore_errors=True)
     return deleted
