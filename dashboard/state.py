@@ -12,6 +12,7 @@ only the user's choices.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -51,6 +52,7 @@ from riskcore.workbench import (
     Served,
     VersionComparison,
     Workbench,
+    WorkerProcesses,
     render_report,
 )
 
@@ -70,6 +72,24 @@ def settings() -> Settings:
 def bench() -> Workbench:
     """The workbench of this server process: its experiment store, audit trail and model server, opened once."""
     return Workbench(settings())
+
+
+def _stop_workers(procs: WorkerProcesses) -> None:
+    procs.stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_workers)
+def workers() -> WorkerProcesses:
+    """The worker processes of this server process, started once: ``[jobs] dashboard_workers`` of them.
+
+    ``RISKCORE_JOB_WORKERS`` overrides the count; with 0 none starts and a separate ``python -m riskcore worker``
+    runs the queue. They run ``python -m riskcore worker`` with this process's settings, stop when it exits (and
+    by themselves should it die), and give a running job back to the queue when they stop. Called by the pages
+    that submit jobs (Portfolio scoring, Training runs), so a dashboard that never submits one starts none.
+    """
+    procs = WorkerProcesses(settings().jobs.dashboard_workers).start()
+    atexit.register(procs.stop)
+    return procs
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore.evaluation import grade_of
-from riskcore.workbench import DatasetSpec, Explanation, QualityReport, ScoreResult, write_csv
+from riskcore.workbench import DatasetSpec, Explanation, Job, QualityReport, ScoreResult, write_csv
 
 __all__ = [
     "candidates_table",
@@ -26,6 +26,7 @@ __all__ = [
     "filter_scores",
     "find_companies",
     "leakage_checklist",
+    "retrain_jobs_table",
     "missing_table",
     "run_metrics_table",
     "run_params_table",
@@ -141,6 +142,38 @@ def runs_table(runs: pd.DataFrame, versions: pd.DataFrame | None = None) -> pd.D
     out["label"] = (out["model_version"].astype(str) + " · " + out["kind"].astype(str) + " · " + auc
                     + np.where(champ, " · champion", ""))
     return out.sort_values("started", ascending=False, kind="stable").reset_index(drop=True)[_RUN_COLUMNS]
+
+
+_RETRAIN_COLUMNS = ["submitted", "trigger", "by", "state", "decision", "reason", "champion", "challenger", "gate",
+                    "ended", "job"]
+
+
+def retrain_jobs_table(jobs: list[Job]) -> pd.DataFrame:
+    """Runs of the retraining loop (``Workbench.jobs(kind="retrain")``), newest first, as a readable table.
+
+    Columns: submitted and ended (UTC, without a zone; ended empty while it runs), trigger (``dashboard``,
+    ``command``, ``schedule``, ``alert:…``), by (who submitted it), state (queued … cancelled), decision
+    (``promoted``, ``awaiting signoff``, ``gate failed``, ``stopped``), reason (the decision's, or the error),
+    champion and challenger (the versions), gate (``passed``, ``failed``, empty when it was not reached), job.
+    """
+    def stamp(ts: float) -> pd.Timestamp | None:
+        return pd.Timestamp(ts, unit="s") if ts else None
+
+    rows = []
+    for job in jobs:
+        r = job.result
+        passed = r.get("gate_passed")
+        rows.append({
+            "submitted": stamp(job.created), "trigger": str(job.params.get("trigger") or ""), "by": job.caller,
+            "state": job.state, "decision": str(r.get("decision") or "").replace("_", " "),
+            "reason": str(r.get("reason") or job.error or ""), "champion": str(r.get("champion") or ""),
+            "challenger": str(r.get("challenger") or ""),
+            "gate": "" if passed is None else ("passed" if passed else "failed"), "ended": stamp(job.finished),
+            "job": job.id})
+    out = pd.DataFrame(rows, columns=_RETRAIN_COLUMNS)
+    for col in ("submitted", "ended"):
+        out[col] = pd.to_datetime(out[col])
+    return out
 
 
 def filter_runs(table: pd.DataFrame, *, kinds: list[str] | None = None, query: str = "") -> pd.DataFrame:

@@ -1,10 +1,10 @@
-"""Training runs — the MLflow experiment: runs, candidates, parameters and metrics; train and promote."""
+"""Training runs — the MLflow experiment: runs, candidates, parameters and metrics; train, retrain and promote."""
 
 from collections.abc import Callable
 
 import streamlit as st
 
-from dashboard import auth, state, tables, widgets
+from dashboard import auth, jobs, state, tables, widgets
 from dashboard import charts_compare as compare_charts
 from dashboard import charts_model as charts
 from riskcore import identity
@@ -13,6 +13,7 @@ from riskcore.errors import RiskcoreError
 from riskcore.workbench import Move
 
 person = auth.require_page("training_runs")
+state.workers()  # this server's worker processes, which run the retraining loop, started once
 
 bundle = state.model_bundle()
 st.title("Training runs")
@@ -57,6 +58,9 @@ if auth.allowed("start_training"):
             start = st.form_submit_button("Start training", type="primary", key="train_start")
         if start:
             _train(profile, promote)
+
+with st.expander("The retraining loop", icon=":material/autorenew:", expanded=jobs.retraining_active()):
+    jobs.retraining_panel()
 
 try:
     table = tables.runs_table(state.runs(), state.registry_versions())

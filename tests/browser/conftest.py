@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,12 +71,12 @@ def browser_home(model_cache, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return state.copy_to(tmp_path_factory.mktemp("browser_home") / "home").folder
 
 
-@pytest.fixture(scope="session")
-def app_url(browser_home: Path):
-    """`streamlit run dashboard/app.py` on a free local port, stopped at the end of the session."""
+@contextmanager
+def _dashboard(home: Path, env: dict[str, str] | None = None, log_name: str = "server.log") -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on ``home`` and a free local port, with ``env`` added; stopped on exit."""
     port = _free_port()
-    env = {**os.environ, "RISKCORE_HOME": str(browser_home), "PYTHONUNBUFFERED": "1"}
-    log = (OUTPUT / "server.log")
+    env = {**os.environ, "RISKCORE_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+    log = (OUTPUT / log_name)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with log.open("w") as fh:
         proc = subprocess.Popen(
@@ -96,12 +98,36 @@ def app_url(browser_home: Path):
     else:
         proc.terminate()
         raise RuntimeError("the dashboard server did not become healthy in 90 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(browser_home: Path):
+    """`streamlit run dashboard/app.py` on a free local port, stopped at the end of the session."""
+    with _dashboard(browser_home) as url:
+        yield url
+
+
+@pytest.fixture
+def start_dashboard(model_cache, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """Start another dashboard with extra environment (e.g. its own workers), on its own copy of the demo home.
+
+    ``start_dashboard(env)`` returns its URL; it is stopped, with the workers it started, after the test.
+    """
+    with ExitStack() as stack:
+        def start(env: dict[str, str]) -> str:
+            home = model_cache.state("demo-quick-1500", _demo).copy_to(
+                tmp_path_factory.mktemp("browser_home") / "home").folder
+            return stack.enter_context(_dashboard(home, env, log_name="server-extra.log"))
+
+        yield start
 
 
 @pytest.fixture(scope="session")

@@ -162,3 +162,31 @@ def test_csv_bytes_neutralise_formulas():
     assert "'=HYPERLINK" in text and "'+1+2" in text
     back = pd.read_csv(io.BytesIO(tables.csv_bytes(frame)))
     assert back["p"].tolist() == [0.1, 0.2] and back["note"].tolist() == ["'+1+2", "-5"]
+
+
+# ---------------------------------------------------------------- the retraining loop's runs
+
+def _retrain_job(job_id: str, state: str, result: dict, *, error: str = "", finished: float = 0.0):
+    from riskcore.workbench import Job
+
+    return Job(id=job_id, kind="retrain", caller="dashboard:ana", params={"trigger": "dashboard"}, state=state,
+               cancel_requested=False, attempts=1, max_attempts=1, worker="", lease_until=0.0, progress={},
+               result=result, error=error, created=1_700_000_000.0, started=0.0, finished=finished)
+
+
+def test_retrain_jobs_table_says_each_runs_decision_and_gate():
+    jobs = [_retrain_job("b" * 32, "running", {}),
+            _retrain_job("a" * 32, "succeeded", {"decision": "gate_failed", "reason": "the AUC fell",
+                                                  "champion": "v1", "challenger": "v2", "gate_passed": False},
+                         finished=1_700_000_600.0),
+            _retrain_job("c" * 32, "failed", {}, error="the worker died", finished=1_700_000_060.0)]
+    table = tables.retrain_jobs_table(jobs)
+    assert table["job"].tolist() == ["b" * 32, "a" * 32, "c" * 32]
+    assert table["decision"].tolist() == ["", "gate failed", ""]
+    assert table["gate"].tolist() == ["", "failed", ""]
+    assert table["reason"].tolist() == ["", "the AUC fell", "the worker died"]
+    assert table.loc[1, ["champion", "challenger", "trigger", "by"]].tolist() == ["v1", "v2", "dashboard",
+                                                                                  "dashboard:ana"]
+    assert table["submitted"].iloc[0] == pd.Timestamp("2023-11-14 22:13:20")
+    assert pd.isna(table["ended"].iloc[0]) and table["ended"].iloc[1] == pd.Timestamp("2023-11-14 22:23:20")
+    assert tables.retrain_jobs_table([]).columns.tolist() == table.columns.tolist()
