@@ -228,6 +228,8 @@ def run_score_job(job: Job, *, settings: Settings, audit: AuditLog, files: JobFi
         rejects_path=rejects, sheet=p.get("sheet"), explain=bool(p.get("explain")), lgd=p.get("lgd"),
         max_bytes=settings.job_upload_max_bytes if p.get("stored") else None, risk_bands=settings.risk_bands,
         progress=progress, sink=counter)
+    if not scored.n_rejected:  # the reject report of a file without a rejected row is only its header
+        rejects.unlink(missing_ok=True)
     kept = {"result": output.name if output.exists() else None,
             "rejects": rejects.name if rejects.exists() else None}
     return {"request_id": scored.request_id, "model_version": scored.model_version, "rows": scored.n_rows,
