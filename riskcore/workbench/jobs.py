@@ -195,9 +195,14 @@ class Heartbeat:
                 return
 
     def progress(self, fraction: float, message: str) -> None:
-        """The run's progress callback: remember where it is; stop it when the job was cancelled."""
+        """The run's progress callback: remember where it is; stop it when the job was cancelled.
+
+        The last step (``fraction`` 1) is never stopped: the run is through, its scores committed to the audit
+        trail (or its ledger entry written), so stopping it then would only call a finished run cancelled, or
+        give it back to the queue to be recorded a second time.
+        """
         self.fraction, self.message = min(max(float(fraction), 0.0), 1.0), message
-        if self.stopped.is_set():
+        if self.stopped.is_set() and self.fraction < 1.0:
             raise JobStopped(f"job {self.job.id} was cancelled or taken over")
 
 

@@ -12,7 +12,8 @@ its audit request only at the end, so nothing of the lost run is recorded), or m
 been tried ``max_attempts`` times. A job is never left "running" without a live worker.
 
 States: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``cancelled``. Cancelling a queued job ends
-it at once; cancelling a running one asks its worker to stop (the next heartbeat answers ``False``).
+it at once; cancelling a running one asks its worker to stop (the next heartbeat answers ``False``). A run
+that ended before its worker noticed is not undone: it ends succeeded, with what it recorded and wrote.
 """
 
 from __future__ import annotations
@@ -278,8 +279,10 @@ class JobQueue:
         return bool(renewed)
 
     def finish(self, job: Job, result: Mapping[str, Any] | None = None, *, error: str = "") -> bool:
-        """End a running job: succeeded with ``result``, or failed with ``error``; cancelled when cancel was asked.
+        """End a running job: succeeded with ``result``, or failed with ``error``, or cancelled.
 
+        A job asked to stop that ends with an error (its worker stopped it) is cancelled; one that ends with its
+        result was through before its worker noticed (what it recorded is on record), so it succeeded.
         Returns False (and changes nothing) when the job is no longer this worker's.
         """
         now = self._clock()
@@ -289,7 +292,7 @@ class JobQueue:
                 jobs.c.attempts == job.attempts)).first()
             if row is None:
                 return False
-            state = "cancelled" if row[0] else "failed" if error else "succeeded"
+            state = ("cancelled" if row[0] else "failed") if error else "succeeded"
             conn.execute(update(jobs).where(jobs.c.id == job.id).values(
                 state=state, finished=now, lease_until=0.0, error=error,
                 result=_JSON.encode(dict(result or {})) if state == "succeeded" else "{}"))
