@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -151,7 +151,9 @@ def training_config_of(champion: ModelBundle, profile: str = "") -> TrainingConf
 
 def schedule_due(cron: str, now: datetime) -> datetime:
     """The latest time at or before ``now`` that the schedule (a cron expression, UTC) was due."""
-    return croniter(cron, now).get_prev(datetime)
+    # croniter's previous time of a moment that is itself due is the one before it: look from a second earlier
+    upcoming = croniter(cron, now - timedelta(seconds=1)).get_next(datetime)
+    return upcoming if upcoming <= now else croniter(cron, now).get_prev(datetime)
 
 
 def _champion_data(champion: ModelBundle) -> str:
