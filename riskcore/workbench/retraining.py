@@ -28,7 +28,7 @@ run once, however many were missed); a monitoring run that fails a rule of ``on_
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,7 +40,7 @@ from croniter import croniter
 
 from riskcore.config import Profile, Settings, TrainingConfig
 from riskcore.data.tabular import Table
-from riskcore.errors import LeakageError, RiskcoreError
+from riskcore.errors import LeakageError, RiskcoreError, TrackingError
 from riskcore.lifecycle.report import build_report, write_report
 from riskcore.lifecycle.versions import compare_versions, promote
 from riskcore.modelling.bundle import ModelBundle
@@ -133,16 +133,23 @@ def read_newest(where: str | Path, spec_of: ModelBundle | None = None) -> tuple[
     return dataset_of(table, path=Path(where)), files
 
 
-def training_config_of(champion: ModelBundle, profile: str = "") -> TrainingConfig:
-    """The champion's recorded training configuration, or a named profile's when ``profile`` is given."""
+def training_config_of(champion: ModelBundle, profile: str = "",
+                       params: Mapping[str, Any] | None = None) -> TrainingConfig:
+    """The champion's recorded training configuration, or a named profile's when ``profile`` is given.
+
+    ``params`` are the champion's training run's parameters as MLflow keeps them: the search size (folds and
+    configurations tried), which the bundle does not record, comes from there.
+    """
     if profile:
         return TrainingConfig.for_profile(cast(Profile, profile))
     model = champion.metrics.get("model", {})
-    info = champion.info
+    info, params = champion.info, params or {}
     recorded: dict[str, Any] = {"candidates": (model["kind"],)} if model.get("kind") else {}
     for key, name in (("calibration", "calibration"), ("smote", "smote"), ("monotone", "monotone"),
                       ("seed", "random_state"), ("cv_folds", "cv_folds"), ("n_iter", "n_iter")):
         value = model.get(key, info.get(key))
+        if value is None and key in ("cv_folds", "n_iter") and str(params.get(key, "")).isdigit():
+            value = int(params[key])
         if value is not None:
             recorded[name] = value
     base = model.get("profile") if model.get("profile") in ("quick", "full") else "full"
@@ -154,6 +161,14 @@ def schedule_due(cron: str, now: datetime) -> datetime:
     # croniter's previous time of a moment that is itself due is the one before it: look from a second earlier
     upcoming = croniter(cron, now - timedelta(seconds=1)).get_next(datetime)
     return upcoming if upcoming <= now else croniter(cron, now).get_prev(datetime)
+
+
+def _run_params(tracker: Tracker, run_id: str) -> dict[str, Any]:
+    """A training run's parameters (empty when the run cannot be read: the profile's search size is used)."""
+    try:
+        return dict(tracker.run(run_id)["params"]) if run_id else {}
+    except TrackingError:
+        return {}
 
 
 def _champion_data(champion: ModelBundle) -> str:
@@ -197,7 +212,7 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
         if digest in seen:
             raise _Stop(f"no new data: {where} is the data champion {champion_version} was trained on "
                         f"(SHA-256 {digest[:12]}…)")
-        config = training_config_of(champion, rules.profile)
+        config = training_config_of(champion, rules.profile, _run_params(tracker, ref.run_id))
         progress(0.05, f"training a challenger ({', '.join(config.candidates)}, profile {config.profile})")
         trained = train_file(dataset.table, dataset.spec, settings=settings, config=config, tracker=tracker,
                              positive=dataset.roles.positive, promote=False, source=str(Path(where).resolve()),
