@@ -123,13 +123,18 @@ def read_newest(where: str | Path, spec_of: ModelBundle | None = None) -> tuple[
     if len(files) == 1:
         return load_dataset(files[0]), files
     parts = [load_dataset(f).table for f in files]
-    offsets = np.cumsum([0] + [len(p.frame) for p in parts[:-1]])
+    # a partition spans its last row's number, rows it could not read included (their numbers stay theirs)
+    spans = [max([len(p.frame), int(p.rows.max()) if len(p.rows) else 0, *(pr.row or 0 for pr in p.problems)])
+             for p in parts]
+    offsets = np.cumsum([0] + spans[:-1])
     frame = pd.concat([p.frame for p in parts], ignore_index=True, sort=False)
     rows = np.concatenate([p.rows + off for p, off in zip(parts, offsets, strict=True)])
+    problems = [replace(pr, row=pr.row + int(off)) if pr.row is not None else pr
+                for p, off in zip(parts, offsets, strict=True) for pr in p.problems]
     info = replace(parts[0].info, n_rows=len(frame), n_columns=frame.shape[1],
                    notes=(*parts[0].info.notes, f"{len(files)} partitions read as one table, rows numbered across "
                           "them in name order"))
-    table = Table(frame, rows, info, [pr for p in parts for pr in p.problems])
+    table = Table(frame, rows, info, problems)
     return dataset_of(table, path=Path(where)), files
 
 
