@@ -186,6 +186,9 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
             previous: Callable[[], list[dict[str, Any]]] = list) -> RetrainOutcome:
     """Run the loop once (see the module docstring); never raises for what a run may meet, returns it.
 
+    A run stopped from outside (its job cancelled, its worker stopping: the progress callback raises) or by
+    a bug is recorded in the ledger as stopped too, then the exception is raised again.
+
     Parameters
     ----------
     trigger : what started it (``command``, ``dashboard``, ``api``, ``schedule``, ``alert:<rules>``).
@@ -198,6 +201,7 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
     where = data or rules.data
     champion_version = ""
     outcome = RetrainOutcome(trigger=trigger, decision="stopped", reason="", data=str(where or ""))
+    interrupted: Exception | None = None
     try:
         ref = tracker.champion()
         if ref is None:
@@ -256,9 +260,14 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
         outcome = replace(outcome, decision="stopped", reason=f"a leakage check stopped training: {err}")
     except RiskcoreError as err:
         outcome = replace(outcome, decision="stopped", reason=f"{type(err).__name__}: {err}")
+    except Exception as err:  # cancelled, its worker stopping, or a bug: on record all the same, then raised
+        interrupted = err
+        outcome = replace(outcome, decision="stopped", reason=f"the run was interrupted ({type(err).__name__}: {err})")
     entry = audit.record_move(ModelMove(event="retrain", actor=rules.identity, from_version=champion_version,
                                         to_version=outcome.challenger, reason=f"job {job_id}: {outcome.sentence()}",
                                         gate_digest=outcome.gate_digest))
+    if interrupted is not None:
+        raise interrupted
     progress(1.0, outcome.decision.replace("_", " "))
     return replace(outcome, ledger_seq=entry.seq)
 
