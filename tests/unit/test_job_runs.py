@@ -12,12 +12,12 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from jobhooks import Hooked, cancel_from_another_thread, noticed
 from models import champion_and_challenger, demo_panel
 from sqlalchemy import select
 
@@ -102,31 +102,6 @@ def _folder(bench: Workbench, job: Job) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-class _Hooked(Workbench):
-    """The workbench, calling ``hook(job, heartbeat)`` at the first progress step of a job that ``when`` picks.
-
-    The hook is how a test acts in the middle of a run (cancels it, stops the worker); the run itself is the
-    workbench's own.
-    """
-
-    def __init__(self, settings: Settings, when: Callable[[float, str], bool],
-                 hook: Callable[[Job, Heartbeat], None]) -> None:
-        super().__init__(settings)
-        self.when, self.hook, self.fired = when, hook, []
-
-    def run_job(self, job, heartbeat):
-        step = heartbeat.progress
-
-        def progress(fraction: float, message: str) -> None:
-            if not self.fired and self.when(fraction, message):
-                self.fired.append((job.id, fraction, message))
-                self.hook(job, heartbeat)
-            step(fraction, message)
-
-        heartbeat.progress = progress  # type: ignore[method-assign]
-        return super().run_job(job, heartbeat)
-
-
 def _scoring(fraction: float, message: str) -> bool:
     """The step after the first chunk was scored and handed to the audit trail (not yet committed)."""
     return message.startswith("scored")
@@ -135,20 +110,6 @@ def _scoring(fraction: float, message: str) -> bool:
 def _done(fraction: float, message: str) -> bool:
     """The last step: the scores are on record and the files written."""
     return fraction >= 1.0
-
-
-def _noticed(beat: Heartbeat) -> None:
-    assert beat.stopped.wait(60), "the heartbeat never noticed the job should stop"
-
-
-def _cancel_from_another_thread(bench: Workbench) -> Callable[[Job, Heartbeat], None]:
-    def hook(job: Job, beat: Heartbeat) -> None:
-        other = threading.Thread(target=bench.cancel_job, args=(job.id,))
-        other.start()
-        other.join(60)
-        _noticed(beat)
-
-    return hook
 
 
 # ---------------------------------------------------------------------------
@@ -311,7 +272,7 @@ def test_a_job_cancelled_while_it_runs_stops_and_records_nothing(bench, rows, tm
                 other = threading.Thread(target=bench.cancel_job, args=(job.id,))
                 other.start()
                 other.join(60)
-                _noticed(beat)
+                noticed(beat)
             step(fraction, message)
 
         beat.progress = progress  # type: ignore[method-assign]
@@ -326,8 +287,8 @@ def test_a_job_cancelled_while_it_runs_stops_and_records_nothing(bench, rows, tm
 
 
 def test_a_worker_whose_job_is_cancelled_mid_scoring_keeps_nothing(bench, rows, tmp_path):
-    hooked = _Hooked(bench.settings, _scoring, None)  # type: ignore[arg-type]
-    hooked.hook = _cancel_from_another_thread(hooked)
+    hooked = Hooked(bench.settings, _scoring)
+    hooked.hook = cancel_from_another_thread(hooked)
     job = hooked.submit_upload(_write(rows, tmp_path / "p.csv"), caller=CALLER, face="cli")
     ended = Worker(hooked).run_one()
     assert hooked.fired and hooked.fired[0][0] == job.id
@@ -342,9 +303,9 @@ def test_a_worker_stopped_mid_run_gives_the_job_back_then_it_runs_once(bench, ro
 
     def stop(job: Job, beat: Heartbeat) -> None:
         worker[0].stop()
-        _noticed(beat)
+        noticed(beat)
 
-    hooked = _Hooked(bench.settings, _scoring, stop)
+    hooked = Hooked(bench.settings, _scoring, stop)
     job = hooked.submit_upload(_write(rows, tmp_path / "p.csv"), caller=CALLER, face="cli")
     worker.append(Worker(hooked, name="stopping"))
     back = worker[0].run_one()
@@ -372,9 +333,9 @@ def test_a_stop_that_comes_once_the_scores_are_on_record_ends_the_job_succeeded(
         else:
             bench.cancel_job(job.id)
             beat.beat()
-        _noticed(beat)
+        noticed(beat)
 
-    hooked = _Hooked(bench.settings, _done, stop)
+    hooked = Hooked(bench.settings, _done, stop)
     job = hooked.submit_upload(_write(rows, tmp_path / "p.csv"), caller=CALLER, face="cli")
     worker.append(Worker(hooked))
     ended = worker[0].run_one()
