@@ -308,10 +308,10 @@ def test_a_worker_stopped_mid_run_gives_the_job_back_then_it_runs_once(bench, ro
     hooked = Hooked(bench.settings, _scoring, stop)
     job = hooked.submit_upload(_write(rows, tmp_path / "p.csv"), caller=CALLER, face="cli")
     worker.append(Worker(hooked, name="stopping"))
-    back = worker[0].run_one()
+    assert worker[0].serve(once=True) == 0  # it ran the job until told to stop, gave it back and ended none
+    back = hooked.job(job.id)
     assert (back.state, back.attempts, back.worker, back.progress) == ("queued", 0, "", {})
     assert _folder(hooked, back) == ["input.csv"] and _heads(hooked.audit) == []
-    assert worker[0].serve() == 0  # a stopped worker takes nothing more
 
     done = Worker(bench, name="another").run_one()
     assert (done.id, done.state, done.attempts, done.worker) == (job.id, "succeeded", 1, "another")
