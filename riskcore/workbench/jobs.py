@@ -254,7 +254,7 @@ def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hour
     now = time.time() if now is None else now
     before = now - keep_hours * 3600
     deleted = []
-    for job in queue.list(finished_before=before, limit=500):
+    for job in queue.list(finished_before=before, with_files=True, limit=500):  # the rest at the next call
         if job.result.get("files_deleted"):
             continue
         folder = files.folder(job.id)
@@ -268,8 +268,7 @@ def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hour
         queue.annotate(job.id, files_deleted=now, files_deleted_reason=f"kept {keep_hours:g} h after the job ended")
         deleted.append(job.id)
     if files.root.is_dir():
-        known = {j.id for j in queue.list(limit=100_000)}
         for folder in files.root.iterdir():
-            if folder.is_dir() and folder.name not in known and folder.stat().st_mtime < before:
+            if folder.is_dir() and folder.stat().st_mtime < before and queue.get(folder.name) is None:
                 shutil.rmtree(folder, ignore_errors=True)
     return deleted

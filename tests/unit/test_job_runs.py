@@ -403,3 +403,21 @@ def test_the_files_of_an_old_job_are_deleted_on_record(bench, rows, tmp_path):
     assert len(heads) == 2 and heads[0] == done.result["request_id"]  # the scores, then the record of the deletion
     assert bench.expire_job_files(now=later + DAYS) == []  # deleted once, recorded once
     assert len(bench.audit.events(JobEvent)) == 1
+
+
+def test_a_backlog_of_old_jobs_is_deleted_to_the_last_one(tmp_path):
+    """More jobs than one call deletes (500): the next calls take the rest, never the same ones again."""
+    bench = Workbench(Settings(home=tmp_path / "home"))
+    queue = bench.queue
+    ids = set()
+    for _ in range(520):
+        queue.submit("score", CALLER, {"input": "x.csv"})
+        job = queue.claim("w1")
+        queue.finish(job, {"rows": 1})
+        ids.add(job.id)
+    later = time.time() + 2 * DAYS
+    first = bench.expire_job_files(now=later)
+    second = bench.expire_job_files(now=later)
+    assert len(first) == 500 and set(first) | set(second) == ids and not set(first) & set(second)
+    assert bench.expire_job_files(now=later) == [] and len(bench.audit.events(JobEvent)) == 520
+    assert all(j.result["files_deleted"] == later for j in queue.list(limit=1000))

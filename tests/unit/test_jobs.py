@@ -88,6 +88,18 @@ def test_a_run_through_before_its_worker_noticed_the_cancel_succeeded(queue):
     assert jobs.cancel(job.id).state == "succeeded"  # an ended job stays as it ended
 
 
+def test_the_jobs_whose_files_are_still_there(queue):
+    jobs, clock = queue
+    ids = []
+    for note in ('the "files_deleted": key quoted in a note', "none"):
+        ids.append(jobs.submit("score", "alice").id)
+        clock.now += 1
+        jobs.finish(jobs.claim("worker-a"), {"notes": [note]})
+    assert jobs.annotate(ids[1], files_deleted=clock.now, files_deleted_reason="kept 24 h").result["notes"] == ["none"]
+    assert [j.id for j in jobs.list(with_files=True)] == [ids[0]]
+    assert [j.id for j in jobs.list()] == ids[::-1]
+
+
 def test_what_cannot_be_queued_is_refused(queue):
     jobs, _ = queue
     with pytest.raises(AuditError, match="max_attempts"):

@@ -213,10 +213,16 @@ class JobQueue:
         return None if found is None else _job(dict(found))
 
     def list(self, *, caller: str | None = None, kind: str | None = None, states: tuple[str, ...] | None = None,
-             finished_before: float | None = None, limit: int = 100) -> list[Job]:
-        """The newest jobs first: of one caller or kind, in some states, or finished before a time, when given."""
+             finished_before: float | None = None, with_files: bool = False, limit: int = 100) -> list[Job]:
+        """The newest jobs first: of one caller or kind, in some states, or finished before a time, when given.
+
+        ``with_files``: only jobs whose files were not deleted (no ``files_deleted`` noted on their result, see
+        :meth:`annotate`), so the jobs whose files are still to be deleted are found however many went before.
+        """
         self.store.ensure_side_table(jobs)
         query = select(jobs).order_by(jobs.c.created.desc(), jobs.c.id).limit(limit)
+        if with_files:  # the key as the result's JSON spells it (one in a text value would have its quote escaped)
+            query = query.where(jobs.c.result.not_like('%"files_deleted":%'))
         if caller is not None:
             query = query.where(jobs.c.caller == caller)
         if kind is not None:
