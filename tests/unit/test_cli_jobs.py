@@ -113,6 +113,11 @@ def test_submit_list_status_worker_result(config, portfolio, tmp_path, capsys):
     assert len(rejected) == 2 and 3 in rejected
     code, out, _ = run(capsys, "jobs", "result", job_id)
     assert code == 0 and (tmp_path / f"{job_id}-scored.csv").is_file()
+    (tmp_path / "downloads").mkdir()
+    code, out, _ = run(capsys, "jobs", "result", job_id, "--out", tmp_path / "downloads")
+    assert (code, out) == (0, f"Wrote {tmp_path / 'downloads' / f'{job_id}-scored.csv'}\n")
+    code, out, err = run(capsys, "jobs", "result", job_id, "--out", tmp_path / "nowhere" / "x.csv")
+    assert (code, out) == (2, "") and err.startswith(f"error: cannot write {str(tmp_path / 'nowhere' / 'x.csv')!r}: ")
 
     code, out, _ = run(capsys, "jobs", "cancel", job_id)
     assert (code, out) == (1, f"job {job_id} has already ended (succeeded); nothing to cancel\n")
