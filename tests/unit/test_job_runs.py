@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 from dataclasses import replace
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from riskcore.config import JobRules, Settings
 from riskcore.data.tabular import write_csv
-from riskcore.errors import DataFileError
+from riskcore.errors import ConfigError, DataFileError
 from riskcore.serving.audit import AuditLog, Job, JobEvent
 from riskcore.serving.audit._tables import audit_requests
 from riskcore.workbench import Workbench, Worker
@@ -212,6 +213,14 @@ def test_an_upload_over_the_limit_is_refused_and_leaves_nothing(bench, tmp_path)
     with pytest.raises(DataFileError, match=r"over 1 MB, the largest a job accepts \(\[jobs\] upload_max_mb\)"):
         small.submit_upload(path, caller=CALLER, face="cli")
     assert small.jobs() == [] and list(small.job_files.root.iterdir()) == []
+
+
+@pytest.mark.parametrize("options, words", [({"lgd": 1.5}, "lgd=1.5 must be a share between 0 and 1"),
+                                            ({"result_format": "xlsx"}, "format='xlsx' must be csv or parquet")])
+def test_options_out_of_range_are_refused_and_leave_nothing(bench, rows, tmp_path, options, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        bench.submit_upload(_write(rows, tmp_path / "p.csv"), caller=CALLER, face="cli", **options)
+    assert bench.jobs() == [] and list(bench.job_files.root.iterdir()) == []
 
 
 def test_a_server_file_is_read_only_under_the_jobs_paths(bench, rows, shared, tmp_path):
