@@ -16,7 +16,7 @@ import pytest
 from jobhooks import Hooked, cancel_from_another_thread
 from models import champion_and_challenger, demo_panel
 
-from riskcore.config import AlertRules, PromotionRules, RetrainingRules, Settings, load_settings
+from riskcore.config import AlertRules, JobRules, PromotionRules, RetrainingRules, Settings, load_settings
 from riskcore.data.tabular import write_csv
 from riskcore.errors import ConfigError
 from riskcore.serving.audit import ModelMove
@@ -128,7 +128,7 @@ def test_data_an_earlier_run_gave_the_champion_is_no_new_data(state, newer, tmp_
 
 
 def test_a_run_cancelled_before_it_trains_is_on_record_and_trains_nothing(state, newer, tmp_path):
-    plain = _bench(state, tmp_path, retraining=RetrainingRules(data=str(newer)))
+    plain = _bench(state, tmp_path, retraining=RetrainingRules(data=str(newer)), jobs=JobRules(lease_seconds=1))
     bench = Hooked(plain.settings, lambda fraction, message: message.startswith("training a challenger"))
     bench.hook = cancel_from_another_thread(bench)
     job = bench.submit_retrain(caller="cli:ops", trigger="command")
