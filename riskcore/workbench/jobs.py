@@ -246,7 +246,7 @@ def run_score_job(job: Job, *, settings: Settings, audit: AuditLog, files: JobFi
 
 def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hours: float, actor: str,
                  now: float | None = None) -> list[str]:
-    """Delete the files of jobs finished more than ``keep_hours`` ago, each deletion on record; their ids.
+    """Delete the files of scoring jobs finished more than ``keep_hours`` ago, each deletion on record; their ids.
 
     A job's row stays (its state, counts and audit request); its result notes when and why the files went.
     Folders of uploads that never became a job (a client that stopped half-way) go after the same time.
@@ -254,7 +254,8 @@ def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hour
     now = time.time() if now is None else now
     before = now - keep_hours * 3600
     deleted = []
-    for job in queue.list(finished_before=before, with_files=True, limit=500):  # the rest at the next call
+    # only scoring jobs have files here (a retraining run's report stays with the reports); the rest next call
+    for job in queue.list(kind=SCORE, finished_before=before, with_files=True, limit=500):
         if job.result.get("files_deleted"):
             continue
         folder = files.folder(job.id)

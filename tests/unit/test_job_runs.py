@@ -430,3 +430,13 @@ def test_a_backlog_of_old_jobs_is_deleted_to_the_last_one(tmp_path):
     assert len(first) == 500 and set(first) | set(second) == ids and not set(first) & set(second)
     assert bench.expire_job_files(now=later) == [] and len(bench.audit.events(JobEvent)) == 520
     assert all(j.result["files_deleted"] == later for j in queue.list(limit=1000))
+
+
+def test_a_retraining_run_has_no_files_to_delete(tmp_path):
+    """Its report stays with the reports: nothing is deleted, nothing is recorded as deleted."""
+    bench = Workbench(Settings(home=tmp_path / "home"))
+    bench.submit_retrain(caller=CALLER, trigger="command")
+    job = bench.queue.claim("w1")
+    bench.queue.finish(job, {"decision": "stopped"})
+    assert bench.expire_job_files(now=time.time() + 2 * DAYS) == []
+    assert bench.job(job.id).result == {"decision": "stopped"} and bench.audit.events(JobEvent) == []
