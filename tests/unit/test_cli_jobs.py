@@ -123,6 +123,7 @@ def test_submit_list_status_worker_result(config, portfolio, tmp_path, capsys):
     assert (code, out) == (1, f"job {job_id} has already ended (succeeded); nothing to cancel\n")
 
 
+@pytest.mark.timeout(300)  # --wait follows the job until it ends: a worker that never ends it must not hang the run
 def test_submit_wait_follows_the_job_a_worker_runs_to_its_end(config, portfolio, capsys):
     worker = Worker(Workbench(), name="beside")
     serving = threading.Thread(target=worker.serve, kwargs={"poll_s": 0.1}, daemon=True)
