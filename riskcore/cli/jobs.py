@@ -107,8 +107,13 @@ def cmd_jobs_result(args: argparse.Namespace) -> int:
     bench = Workbench()
     job = _found(bench, args.id)
     path = bench.job_file(job, "rejects" if args.rejects else "result")
-    out = Path(args.out) if args.out else Path.cwd() / f"{job.id}-{path.name}"
-    shutil.copyfile(path, out)
+    out = Path(args.out) if args.out else Path.cwd()
+    if out.is_dir():
+        out = out / f"{job.id}-{path.name}"
+    try:
+        shutil.copyfile(path, out)
+    except OSError as err:
+        raise DataFileError(f"cannot write {str(out)!r}: {err.strerror or err}") from None
     say(f"Wrote {out}")
     return EXIT_OK
 
@@ -196,7 +201,8 @@ def add_jobs_parsers(sub: Any) -> None:
     s.set_defaults(func=cmd_jobs_status)
     s = jobs_sub.add_parser("result", help="copy a succeeded job's scored rows (or --rejects) to a file")
     s.add_argument("id")
-    s.add_argument("--out", help="where to write (default ./JOB-scored.csv)")
+    s.add_argument("--out", help="the file to write, or a folder to write JOB-scored.csv in (default the current "
+                                 "folder)")
     s.add_argument("--rejects", action="store_true", help="the reject report instead of the scored rows")
     s.set_defaults(func=cmd_jobs_result)
     s = jobs_sub.add_parser("cancel", help="cancel a queued or running job")

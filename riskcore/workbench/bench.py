@@ -485,6 +485,7 @@ class Workbench:
             When the file is not a CSV, Excel or Parquet file, or is over ``[jobs] upload_max_mb``.
         """
         files, limit = self.job_files, self.settings.job_upload_max_bytes
+        name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "")
         job_id = files.new_id()
         target = files.receive(job_id)
         try:
@@ -501,8 +502,7 @@ class Workbench:
                 finally:
                     if handle is not source:
                         handle.close()
-            stored = files.settle(job_id, target, name or (Path(source).name if isinstance(source, (str, os.PathLike))
-                                                           else ""))
+            stored = files.settle(job_id, target, name)
             return self.submit_score(stored, caller=caller, face=face, stored=True, job_id=job_id,
                                      name=name or stored.name, **options)
         except OSError as err:

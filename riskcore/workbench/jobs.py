@@ -195,9 +195,14 @@ class Heartbeat:
                 return
 
     def progress(self, fraction: float, message: str) -> None:
-        """The run's progress callback: remember where it is; stop it when the job was cancelled."""
+        """The run's progress callback: remember where it is; stop it when the job was cancelled.
+
+        The last step (``fraction`` 1) is never stopped: the run is through, its scores committed to the audit
+        trail (or its ledger entry written), so stopping it then would only call a finished run cancelled, or
+        give it back to the queue to be recorded a second time.
+        """
         self.fraction, self.message = min(max(float(fraction), 0.0), 1.0), message
-        if self.stopped.is_set():
+        if self.stopped.is_set() and self.fraction < 1.0:
             raise JobStopped(f"job {self.job.id} was cancelled or taken over")
 
 
@@ -228,6 +233,8 @@ def run_score_job(job: Job, *, settings: Settings, audit: AuditLog, files: JobFi
         rejects_path=rejects, sheet=p.get("sheet"), explain=bool(p.get("explain")), lgd=p.get("lgd"),
         max_bytes=settings.job_upload_max_bytes if p.get("stored") else None, risk_bands=settings.risk_bands,
         progress=progress, sink=counter)
+    if not scored.n_rejected:  # the reject report of a file without a rejected row is only its header
+        rejects.unlink(missing_ok=True)
     kept = {"result": output.name if output.exists() else None,
             "rejects": rejects.name if rejects.exists() else None}
     return {"request_id": scored.request_id, "model_version": scored.model_version, "rows": scored.n_rows,
@@ -239,7 +246,7 @@ def run_score_job(job: Job, *, settings: Settings, audit: AuditLog, files: JobFi
 
 def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hours: float, actor: str,
                  now: float | None = None) -> list[str]:
-    """Delete the files of jobs finished more than ``keep_hours`` ago, each deletion on record; their ids.
+    """Delete the files of scoring jobs finished more than ``keep_hours`` ago, each deletion on record; their ids.
 
     A job's row stays (its state, counts and audit request); its result notes when and why the files went.
     Folders of uploads that never became a job (a client that stopped half-way) go after the same time.
@@ -247,7 +254,8 @@ def expire_files(queue: JobQueue, files: JobFiles, audit: AuditLog, *, keep_hour
     now = time.time() if now is None else now
     before = now - keep_hours * 3600
     deleted = []
-    for job in queue.list(finished_before=before, limit=500):
+    # only scoring jobs have files here (a retraining run's report stays with the reports); the rest next call
+    for job in queue.list(kind=SCORE, finished_before=before, with_files=True, limit=500):
         if job.result.get("files_deleted"):
             continue
         folder = files.folder(job.id)

@@ -28,9 +28,9 @@ run once, however many were missed); a monitoring run that fails a rule of ``on_
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -40,7 +40,7 @@ from croniter import croniter
 
 from riskcore.config import Profile, Settings, TrainingConfig
 from riskcore.data.tabular import Table
-from riskcore.errors import LeakageError, RiskcoreError
+from riskcore.errors import LeakageError, RiskcoreError, TrackingError
 from riskcore.lifecycle.report import build_report, write_report
 from riskcore.lifecycle.versions import compare_versions, promote
 from riskcore.modelling.bundle import ModelBundle
@@ -123,26 +123,38 @@ def read_newest(where: str | Path, spec_of: ModelBundle | None = None) -> tuple[
     if len(files) == 1:
         return load_dataset(files[0]), files
     parts = [load_dataset(f).table for f in files]
-    offsets = np.cumsum([0] + [len(p.frame) for p in parts[:-1]])
+    # a partition spans its last row's number, rows it could not read included (their numbers stay theirs)
+    spans = [max([len(p.frame), int(p.rows.max()) if len(p.rows) else 0, *(pr.row or 0 for pr in p.problems)])
+             for p in parts]
+    offsets = np.cumsum([0] + spans[:-1])
     frame = pd.concat([p.frame for p in parts], ignore_index=True, sort=False)
     rows = np.concatenate([p.rows + off for p, off in zip(parts, offsets, strict=True)])
+    problems = [replace(pr, row=pr.row + int(off)) if pr.row is not None else pr
+                for p, off in zip(parts, offsets, strict=True) for pr in p.problems]
     info = replace(parts[0].info, n_rows=len(frame), n_columns=frame.shape[1],
                    notes=(*parts[0].info.notes, f"{len(files)} partitions read as one table, rows numbered across "
                           "them in name order"))
-    table = Table(frame, rows, info, [pr for p in parts for pr in p.problems])
+    table = Table(frame, rows, info, problems)
     return dataset_of(table, path=Path(where)), files
 
 
-def training_config_of(champion: ModelBundle, profile: str = "") -> TrainingConfig:
-    """The champion's recorded training configuration, or a named profile's when ``profile`` is given."""
+def training_config_of(champion: ModelBundle, profile: str = "",
+                       params: Mapping[str, Any] | None = None) -> TrainingConfig:
+    """The champion's recorded training configuration, or a named profile's when ``profile`` is given.
+
+    ``params`` are the champion's training run's parameters as MLflow keeps them: the search size (folds and
+    configurations tried), which the bundle does not record, comes from there.
+    """
     if profile:
         return TrainingConfig.for_profile(cast(Profile, profile))
     model = champion.metrics.get("model", {})
-    info = champion.info
+    info, params = champion.info, params or {}
     recorded: dict[str, Any] = {"candidates": (model["kind"],)} if model.get("kind") else {}
     for key, name in (("calibration", "calibration"), ("smote", "smote"), ("monotone", "monotone"),
                       ("seed", "random_state"), ("cv_folds", "cv_folds"), ("n_iter", "n_iter")):
         value = model.get(key, info.get(key))
+        if value is None and key in ("cv_folds", "n_iter") and str(params.get(key, "")).isdigit():
+            value = int(params[key])
         if value is not None:
             recorded[name] = value
     base = model.get("profile") if model.get("profile") in ("quick", "full") else "full"
@@ -151,7 +163,17 @@ def training_config_of(champion: ModelBundle, profile: str = "") -> TrainingConf
 
 def schedule_due(cron: str, now: datetime) -> datetime:
     """The latest time at or before ``now`` that the schedule (a cron expression, UTC) was due."""
-    return croniter(cron, now).get_prev(datetime)
+    # croniter's previous time of a moment that is itself due is the one before it: look from a second earlier
+    upcoming = croniter(cron, now - timedelta(seconds=1)).get_next(datetime)
+    return upcoming if upcoming <= now else croniter(cron, now).get_prev(datetime)
+
+
+def _run_params(tracker: Tracker, run_id: str) -> dict[str, Any]:
+    """A training run's parameters (empty when the run cannot be read: the profile's search size is used)."""
+    try:
+        return dict(tracker.run(run_id)["params"]) if run_id else {}
+    except TrackingError:
+        return {}
 
 
 def _champion_data(champion: ModelBundle) -> str:
@@ -163,6 +185,9 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
             data: str | None = None, progress: Progress = no_progress,
             previous: Callable[[], list[dict[str, Any]]] = list) -> RetrainOutcome:
     """Run the loop once (see the module docstring); never raises for what a run may meet, returns it.
+
+    A run stopped from outside (its job cancelled, its worker stopping: the progress callback raises) or by
+    a bug is recorded in the ledger as stopped too, then the exception is raised again.
 
     Parameters
     ----------
@@ -176,6 +201,7 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
     where = data or rules.data
     champion_version = ""
     outcome = RetrainOutcome(trigger=trigger, decision="stopped", reason="", data=str(where or ""))
+    interrupted: Exception | None = None
     try:
         ref = tracker.champion()
         if ref is None:
@@ -195,7 +221,7 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
         if digest in seen:
             raise _Stop(f"no new data: {where} is the data champion {champion_version} was trained on "
                         f"(SHA-256 {digest[:12]}…)")
-        config = training_config_of(champion, rules.profile)
+        config = training_config_of(champion, rules.profile, _run_params(tracker, ref.run_id))
         progress(0.05, f"training a challenger ({', '.join(config.candidates)}, profile {config.profile})")
         trained = train_file(dataset.table, dataset.spec, settings=settings, config=config, tracker=tracker,
                              positive=dataset.roles.positive, promote=False, source=str(Path(where).resolve()),
@@ -234,9 +260,14 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
         outcome = replace(outcome, decision="stopped", reason=f"a leakage check stopped training: {err}")
     except RiskcoreError as err:
         outcome = replace(outcome, decision="stopped", reason=f"{type(err).__name__}: {err}")
+    except Exception as err:  # cancelled, its worker stopping, or a bug: on record all the same, then raised
+        interrupted = err
+        outcome = replace(outcome, decision="stopped", reason=f"the run was interrupted ({type(err).__name__}: {err})")
     entry = audit.record_move(ModelMove(event="retrain", actor=rules.identity, from_version=champion_version,
                                         to_version=outcome.challenger, reason=f"job {job_id}: {outcome.sentence()}",
                                         gate_digest=outcome.gate_digest))
+    if interrupted is not None:
+        raise interrupted
     progress(1.0, outcome.decision.replace("_", " "))
     return replace(outcome, ledger_seq=entry.seq)
 

@@ -142,7 +142,10 @@ class Worker:
         return done
 
     def serve(self, *, once: bool = False, poll_s: float | None = None) -> int:
-        """Run jobs until stopped (or, with ``once``, until the queue is empty); the number of jobs run."""
+        """Run jobs until stopped (or, with ``once``, until the queue is empty); the number of jobs it ended.
+
+        A job given back to the queue (the worker stopping) or taken over by another worker is not counted.
+        """
         poll = self.bench.settings.jobs.poll_seconds if poll_s is None else poll_s
         ran = 0
         while not self.stopping.is_set():
@@ -156,7 +159,8 @@ class Worker:
                 log.warning("the job queue cannot be reached (%s); trying again", err)
                 job = None
             if job is not None:
-                ran += 1
+                if job.done and job.worker == self.name:
+                    ran += 1
                 continue
             if once:
                 break

@@ -71,9 +71,33 @@ def test_cancelling(queue):
     assert claimed.id == running.id  # the cancelled one is never run
     assert jobs.cancel(running.id).cancel_requested
     assert not jobs.heartbeat(claimed)  # the worker is asked to stop
-    assert jobs.finish(claimed, {"rows": 5}) and jobs.get(running.id).state == "cancelled"
+    assert jobs.finish(claimed, {"rows": 5}, error="cancelled") and jobs.get(running.id).state == "cancelled"
     assert jobs.get(running.id).result == {}
     assert jobs.cancel("no-such-job") is None
+
+
+def test_a_run_through_before_its_worker_noticed_the_cancel_succeeded(queue):
+    """What it recorded is on record: the job says so, with its result, instead of claiming nothing was kept."""
+    jobs, _ = queue
+    job = jobs.submit("score", "alice")
+    claimed = jobs.claim("worker-a")
+    assert jobs.cancel(job.id).cancel_requested
+    assert jobs.finish(claimed, {"rows": 5, "request_id": "r1"})
+    ended = jobs.get(job.id)
+    assert (ended.state, ended.result) == ("succeeded", {"rows": 5, "request_id": "r1"})
+    assert jobs.cancel(job.id).state == "succeeded"  # an ended job stays as it ended
+
+
+def test_the_jobs_whose_files_are_still_there(queue):
+    jobs, clock = queue
+    ids = []
+    for note in ('the "files_deleted": key quoted in a note', "none"):
+        ids.append(jobs.submit("score", "alice").id)
+        clock.now += 1
+        jobs.finish(jobs.claim("worker-a"), {"notes": [note]})
+    assert jobs.annotate(ids[1], files_deleted=clock.now, files_deleted_reason="kept 24 h").result["notes"] == ["none"]
+    assert [j.id for j in jobs.list(with_files=True)] == [ids[0]]
+    assert [j.id for j in jobs.list()] == ids[::-1]
 
 
 def test_what_cannot_be_queued_is_refused(queue):

@@ -12,7 +12,8 @@ its audit request only at the end, so nothing of the lost run is recorded), or m
 been tried ``max_attempts`` times. A job is never left "running" without a live worker.
 
 States: ``queued`` → ``running`` → ``succeeded`` | ``failed`` | ``cancelled``. Cancelling a queued job ends
-it at once; cancelling a running one asks its worker to stop (the next heartbeat answers ``False``).
+it at once; cancelling a running one asks its worker to stop (the next heartbeat answers ``False``). A run
+that ended before its worker noticed is not undone: it ends succeeded, with what it recorded and wrote.
 """
 
 from __future__ import annotations
@@ -212,10 +213,16 @@ class JobQueue:
         return None if found is None else _job(dict(found))
 
     def list(self, *, caller: str | None = None, kind: str | None = None, states: tuple[str, ...] | None = None,
-             finished_before: float | None = None, limit: int = 100) -> list[Job]:
-        """The newest jobs first: of one caller or kind, in some states, or finished before a time, when given."""
+             finished_before: float | None = None, with_files: bool = False, limit: int = 100) -> list[Job]:
+        """The newest jobs first: of one caller or kind, in some states, or finished before a time, when given.
+
+        ``with_files``: only jobs whose files were not deleted (no ``files_deleted`` noted on their result, see
+        :meth:`annotate`), so the jobs whose files are still to be deleted are found however many went before.
+        """
         self.store.ensure_side_table(jobs)
         query = select(jobs).order_by(jobs.c.created.desc(), jobs.c.id).limit(limit)
+        if with_files:  # the key as the result's JSON spells it (one in a text value would have its quote escaped)
+            query = query.where(jobs.c.result.not_like('%"files_deleted":%'))
         if caller is not None:
             query = query.where(jobs.c.caller == caller)
         if kind is not None:
@@ -279,8 +286,10 @@ class JobQueue:
 
     def finish(self, job: Job, result: Mapping[str, Any] | None = None, *, error: str = "",
                progress: Mapping[str, Any] | None = None) -> bool:
-        """End a running job: succeeded with ``result``, or failed with ``error``; cancelled when cancel was asked.
+        """End a running job: succeeded with ``result``, or failed with ``error``, or cancelled.
 
+        A job asked to stop that ends with an error (its worker stopped it) is cancelled; one that ends with its
+        result was through before its worker noticed (what it recorded is on record), so it succeeded.
         ``progress``: where it ended (rows read, scored, rejected), kept with it. Returns False (and changes
         nothing) when the job is no longer this worker's.
         """
@@ -291,7 +300,7 @@ class JobQueue:
                 jobs.c.attempts == job.attempts)).first()
             if row is None:
                 return False
-            state = "cancelled" if row[0] else "failed" if error else "succeeded"
+            state = ("cancelled" if row[0] else "failed") if error else "succeeded"
             values: dict[str, Any] = {"progress": _JSON.encode(dict(progress))} if progress is not None else {}
             conn.execute(update(jobs).where(jobs.c.id == job.id).values(
                 state=state, finished=now, lease_until=0.0, error=error,
