@@ -205,7 +205,7 @@ class JobRules:
 class RetrainingRules:
     """The retraining loop (``python -m riskcore retrain``), set under ``[retraining]`` in riskcore.toml.
 
-    ``data``: the newest data, a file or a folder of partitions (CSV, Parquet or Excel files of whole
+    ``data``: the newest data, a file or a folder of partitions (CSV or Parquet files of whole
     companies). ``schedule``: ``monthly``, ``quarterly``, ``yearly`` or a five-field cron expression (UTC),
     run by the workers; empty for none. ``on_alert``: the monitoring alert rules whose failure starts the
     loop (of ``feature_psi``, ``score_psi``, ``auc_drop``, ``ece``, ``red_grade``). ``auto_promote``: promote

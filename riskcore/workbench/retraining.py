@@ -2,7 +2,7 @@
 
 One run (:func:`retrain`), from the ``[retraining]`` settings (:class:`riskcore.config.RetrainingRules`):
 
-1. **The newest data**: ``data`` names a file, or a folder of partitions (CSV, Parquet or Excel files of
+1. **The newest data**: ``data`` names a file, or a folder of partitions (CSV or Parquet files of
    whole companies, read in name order as one table). Its SHA-256 (of the file, or of the partitions' hashes
    in order) is the run's data hash. When it is the data the champion was trained on, the run stops: *no new
    data*.
@@ -216,11 +216,19 @@ def retrain(settings: Settings, *, tracker: Tracker, audit: AuditLog, trigger: s
         dataset, files = read_newest(where)
         digest = data_digest(files)
         outcome = replace(outcome, data_sha256=digest, rows=len(dataset.table.frame))
-        seen = {_champion_data(champion)} | {r.get("data_sha256", "") for r in previous()
+        earlier = previous()
+        seen = {_champion_data(champion)} | {r.get("data_sha256", "") for r in earlier
                                              if r.get("challenger") == champion_version}
         if digest in seen:
             raise _Stop(f"no new data: {where} is the data champion {champion_version} was trained on "
                         f"(SHA-256 {digest[:12]}…)")
+        waiting = [r for r in earlier if r.get("data_sha256") == digest and r.get("challenger")
+                   and r.get("champion") == champion_version]
+        if waiting:  # a repeated alert or schedule must not pile up challengers of the same data
+            last = waiting[0]
+            raise _Stop(f"no new data: challenger {last['challenger']} was already trained on this data against "
+                        f"champion {champion_version} (decision: {str(last.get('decision', '')).replace('_', ' ')}), "
+                        "and the same data would train the same challenger; the loop waits for new data")
         config = training_config_of(champion, rules.profile, _run_params(tracker, ref.run_id))
         progress(0.05, f"training a challenger ({', '.join(config.candidates)}, profile {config.profile})")
         trained = train_file(dataset.table, dataset.spec, settings=settings, config=config, tracker=tracker,

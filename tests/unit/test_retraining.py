@@ -127,6 +127,20 @@ def test_data_an_earlier_run_gave_the_champion_is_no_new_data(state, newer, tmp_
     assert len(bench.versions()) == 2  # nothing trained
 
 
+def test_data_a_waiting_challenger_was_trained_on_trains_no_second_one(state, newer, tmp_path):
+    bench = _bench(state, tmp_path)
+    champion = bench.champion().model_version
+    earlier = [{"challenger": "logistic-20990101T000000Z", "champion": champion, "data_sha256": _sha256(newer),
+                "decision": "awaiting_signoff"}]
+    outcome = retrain(bench.settings, tracker=bench.tracker, audit=bench.audit, trigger="alert:ece", job_id="e" * 32,
+                      out=tmp_path / "out", data=str(newer), previous=lambda: earlier)
+    assert (outcome.decision, outcome.challenger) == ("stopped", "")
+    assert outcome.reason == (f"no new data: challenger logistic-20990101T000000Z was already trained on this data "
+                              f"against champion {champion} (decision: awaiting signoff), and the same data would "
+                              "train the same challenger; the loop waits for new data")
+    assert len(bench.versions()) == 2  # nothing trained
+
+
 def test_a_run_cancelled_before_it_trains_is_on_record_and_trains_nothing(state, newer, tmp_path):
     plain = _bench(state, tmp_path, retraining=RetrainingRules(data=str(newer)), jobs=JobRules(lease_seconds=1))
     bench = Hooked(plain.settings, lambda fraction, message: message.startswith("training a challenger"))
