@@ -48,6 +48,14 @@ _SERVER_ONLY = frozenset({"report", "data"})  # paths on the server: a retrainin
 _MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
+class _JobFileResponse(FileResponse):
+    """A job's file, sent in blocks of 1 MiB."""
+
+    # Starlette's 64 KiB blocks cost a thread hop and a write each: a scored portfolio of 330 MB took the server
+    # 0.7-1.7 s on loopback, 0.3-0.4 s in blocks of 1 MiB (the same bytes and headers either way)
+    chunk_size = 1 << 20
+
+
 class JobProgress(BaseModel):
     """How far a running job is: a share of the work, what it is doing, the rows so far."""
 
@@ -330,7 +338,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             except DataFileError as err:
                 raise HTTPException(404, str(err)) from None
             media = _MEDIA["csv"] if which == "rejects" else _MEDIA.get(str(job.result.get("format")), _MEDIA["csv"])
-            return FileResponse(path, media_type=media, filename=f"{job.id}-{path.name}")
+            return _JobFileResponse(path, media_type=media, filename=f"{job.id}-{path.name}")
         return fetch
 
     file_responses = {**lookup, 409: responses[401], 410: responses[401],
