@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import FrameType
 
+import pyarrow as pa
+
 from riskcore.errors import AuditError, RiskcoreError
 from riskcore.serving.audit import Job
 from riskcore.workbench.bench import Workbench
@@ -56,12 +58,7 @@ def _release_memory() -> None:
     no such call (``malloc_trim`` is glibc's).
     """
     gc.collect()
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
+    pa.default_memory_pool().release_unused()
     try:
         trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:  # pragma: no cover - no C library to open
