@@ -263,7 +263,7 @@ def _guard(permission: Permission, *others: Permission) -> Any:
         st = _state(request)
         found: ApiKey
         if not key and token is not None and st.bearer is not None:  # the token's check may fetch the keys
-            found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission)
+            found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission, *others)
         else:
             found = key_caller(st.keys, key, bearer_accepted=st.bearer is not None)
         wait = await st.limiter.check(found.id)
