@@ -226,7 +226,10 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
     def mine(request: Request, key: ApiKey, job_id: str) -> tuple[Workbench, Job]:
         bench = bench_of(request)
         job = bench.job(job_id) if len(job_id) == 32 and job_id.isalnum() else None
-        if job is None or (job.caller != key.id and not can_call(key.role, "all_jobs")):
+        # the retraining loop's runs are the model's, not a person's: every role that may start one sees them
+        # (a second POST /jobs/retrain answers with the run already waiting, whoever started it)
+        shared = job is not None and job.kind == "retrain" and can_call(key.role, "retrain")
+        if job is None or (job.caller != key.id and not shared and not can_call(key.role, "all_jobs")):
             raise HTTPException(404, f"there is no job {job_id[:40]!r} of this caller")
         needed: Permission = "score" if job.kind == "score" else "retrain"
         if not can_call(key.role, needed) and not can_call(key.role, "all_jobs"):
