@@ -477,7 +477,9 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
             raise HTTPException(404, no_monitoring(served.version))
         return found
 
-    add_job_routes(app, guard=_guard, bench_of=lambda request: _state(request).bench, responses=_E)
+    # a pinned API's jobs score with its bundle, as /predict does (else the champion, as the worker finds it)
+    pinned = str(bundle.path) if bundle is not None else os.environ.get("RISKCORE_API_BUNDLE") or None
+    add_job_routes(app, guard=_guard, bench_of=lambda request: _state(request).bench, responses=_E, pinned=pinned)
 
     state.served()  # the first look, and the scoring routes of what it found
     if state.installed is None:

@@ -26,6 +26,7 @@ process starts, ``[jobs] api_workers``). A caller sees only its own jobs unless 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,6 +45,10 @@ __all__ = ["JobView", "add_job_routes"]
 
 _FORM_FIELDS = ("format", "model", "sheet", "explain", "lgd")
 _MAX_FIELD_BYTES = 1000
+# ``champion`` or a model version (``lightgbm-20261201T101500Z``): never a folder, which a caller could use to
+# make a worker load, or report on, any path of the server
+_MODEL_NAME = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+_BAD_MODEL = "model must be champion or a model version, e.g. lightgbm-20261201T101500Z"
 _MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -93,7 +98,8 @@ class ServerFile(BaseModel):
 
     path: str = Field(min_length=1, max_length=4096)
     format: str = Field("csv", pattern="^(csv|parquet)$")
-    model: str = Field("champion", min_length=1, max_length=200)
+    model: str = Field("champion", pattern=_MODEL_NAME, description="champion (the model the API serves) or a "
+                                                                    "model version")
     sheet: str | None = Field(None, max_length=200)
     explain: bool = False
     lgd: float | None = Field(None, ge=0, le=1)
@@ -197,7 +203,7 @@ class _Upload:
 
 
 def _options(fields: dict[str, str]) -> dict[str, Any]:
-    """The scoring options of the form's fields, checked."""
+    """The scoring options of the form's fields, checked (``model`` is the name given: champion or a version)."""
     fmt = fields.get("format") or "csv"
     if fmt not in ("csv", "parquet"):
         raise HTTPException(422, f"format={fmt[:20]!r} must be csv or parquet")
@@ -212,16 +218,25 @@ def _options(fields: dict[str, str]) -> dict[str, Any]:
             lgd = math.nan
         if not 0 <= lgd <= 1:
             raise HTTPException(422, "lgd must be a share between 0 and 1, e.g. 0.45")
+    if not re.fullmatch(_MODEL_NAME, fields.get("model") or "champion"):
+        raise HTTPException(422, _BAD_MODEL)
     return {"result_format": fmt, "model": fields.get("model") or "champion", "sheet": fields.get("sheet") or None,
             "explain": explain in ("true", "1"), "lgd": lgd}
 
 
 def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[Request], Workbench],
-                   responses: dict[int | str, dict[str, Any]]) -> None:
-    """Add the job routes to ``app``; ``guard(*permissions)`` admits a caller holding any of them."""
+                   responses: dict[int | str, dict[str, Any]], pinned: str | None = None) -> None:
+    """Add the job routes to ``app``; ``guard(*permissions)`` admits a caller holding any of them.
+
+    ``pinned``: the bundle folder the API serves instead of the registry's champion; a job's ``champion`` is
+    then that bundle, so a job scores with the model that ``/predict`` scores with.
+    """
     router = APIRouter(tags=["jobs"])
     errors: dict[int | str, dict[str, Any]] = {c: responses[c] for c in (401, 403, 422, 429, 503) if c in responses}
     lookup: dict[int | str, dict[str, Any]] = {**errors, 404: responses[401]}
+
+    def model_of(name: str) -> str:
+        return pinned if name == "champion" and pinned else name
 
     def mine(request: Request, key: ApiKey, job_id: str) -> tuple[Workbench, Job]:
         bench = bench_of(request)
@@ -247,7 +262,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
                          "properties": {"file": {"type": "string", "format": "binary",
                                                  "description": "CSV, Excel .xlsx or Parquet"},
                                         "format": {"type": "string", "enum": ["csv", "parquet"]},
-                                        "model": {"type": "string", "maxLength": 200},
+                                        "model": {"type": "string", "pattern": _MODEL_NAME},
                                         "sheet": {"type": "string", "maxLength": 200},
                                         "explain": {"type": "string", "enum": ["true", "false"]},
                                         "lgd": {"type": "string", "pattern": "^(0(\\.[0-9]+)?|1(\\.0+)?)$"}}}},
@@ -274,6 +289,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             if not upload.filename:
                 raise HTTPException(422, "no file: send it in the form field 'file' (curl -F file=@portfolio.csv)")
             options = _options(upload.fields)
+            options["model"] = model_of(options["model"])
             job = await anyio.to_thread.run_sync(lambda: bench.submit_score(
                 files.settle(job_id, target, upload.filename if upload else ""), caller=key.id, face="api",
                 stored=True, job_id=job_id, name=upload.filename if upload else "", **options))
@@ -297,7 +313,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             raise HTTPException(422, f"the JSON body must be {{\"path\": ...}}: {str(err)[:300]}") from None
         return await anyio.to_thread.run_sync(lambda: bench.submit_score(
             body.path, caller=key.id, face="api", name=Path(body.path).name, result_format=body.format,
-            model=body.model, sheet=body.sheet, explain=body.explain, lgd=body.lgd))
+            model=model_of(body.model), sheet=body.sheet, explain=body.explain, lgd=body.lgd))
 
     @router.post("/jobs/retrain", status_code=202, response_model=JobView, responses=errors,
                  summary="Run the retraining loop as a job (the one waiting, when there is one)")
