@@ -105,7 +105,24 @@ class ServerFile(BaseModel):
     lgd: float | None = Field(None, ge=0, le=1)
 
 
-def _view(job: Job) -> dict[str, Any]:
+def _scrub(text: str, job: Job | None, home: Path) -> str:
+    """``text`` without the server's paths: the job's input and model by their names, the state folder by its role."""
+    swaps: list[tuple[str, str]] = []
+    if job is not None:
+        params = job.params
+        if params.get("input"):
+            swaps.append((str(params["input"]), str(params.get("name") or "the file")))
+        model = str(params.get("model") or "")
+        if "/" in model or "\\" in model:
+            swaps.append((model, "the served model's folder"))
+    swaps += [(str(home.resolve()), "the state folder"), (str(home), "the state folder")]
+    for path, name in swaps:
+        if path:
+            text = text.replace(path, name)
+    return text
+
+
+def _view(job: Job, home: Path) -> dict[str, Any]:
     base = f"/jobs/{job.id}"
     files = job.result.get("files") or {} if job.state == "succeeded" and not job.result.get("files_deleted") else {}
     progress = {k: job.progress[k] for k in JobProgress.model_fields if k in job.progress}
@@ -113,7 +130,7 @@ def _view(job: Job) -> dict[str, Any]:
             "name": str(job.params.get("name") or ""), "created": job.created, "started": job.started or None,
             "finished": job.finished or None, "attempts": job.attempts, "progress": progress,
             "result": {k: v for k, v in job.result.items() if k not in ("report",)} if job.result else {},
-            "error": job.error, "url": base,
+            "error": _scrub(job.error, job, home), "url": base,
             "result_url": f"{base}/result" if files.get("result") else None,
             "rejects_url": f"{base}/rejects" if files.get("rejects") else None}
 
@@ -238,6 +255,9 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
     def model_of(name: str) -> str:
         return pinned if name == "champion" and pinned else name
 
+    def view(request: Request, job: Job) -> dict[str, Any]:
+        return _view(job, bench_of(request).settings.home)
+
     def mine(request: Request, key: ApiKey, job_id: str) -> tuple[Workbench, Job]:
         bench = bench_of(request)
         job = bench.job(job_id) if len(job_id) == 32 and job_id.isalnum() else None
@@ -251,8 +271,8 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             raise HTTPException(403, f"a key with role {key.role!r} may not read {job.kind} jobs")
         return bench, job
 
-    def accepted(job: Job) -> JSONResponse:
-        return JSONResponse(_view(job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+    def accepted(request: Request, job: Job) -> JSONResponse:
+        return JSONResponse(view(request, job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
 
     @router.post("/jobs/score", status_code=202, response_model=JobView,
                  responses={**errors, 413: responses[413]}, summary="Upload a portfolio to be scored as a job",
@@ -271,7 +291,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
         bench = bench_of(request)
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
-            return accepted(await _server_file(request, key, bench))
+            return accepted(request, await _server_file(request, key, bench))
         if not content_type.startswith("multipart/form-data"):
             raise HTTPException(415, "send the file as multipart/form-data (curl -F file=@portfolio.csv), or, for "
                                      "a role that may name a file on the server, JSON {\"path\": ...}")
@@ -300,8 +320,10 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             if isinstance(err, ValueError) and not isinstance(err, RiskcoreError):  # the parser's own errors
                 raise HTTPException(422, "the multipart body cannot be read; send the file with "
                                          "curl -F file=@portfolio.csv") from None
+            if isinstance(err, DataFileError):  # not a table: the message names the upload, never a path
+                raise HTTPException(422, _scrub(str(err), None, bench.settings.home)) from None
             raise
-        return accepted(job)
+        return accepted(request, job)
 
     async def _server_file(request: Request, key: ApiKey, bench: Workbench) -> Job:
         if not can_call(key.role, "all_jobs"):
@@ -311,14 +333,19 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
             body = ServerFile.model_validate_json(await request.body())
         except ValueError as err:
             raise HTTPException(422, f"the JSON body must be {{\"path\": ...}}: {str(err)[:300]}") from None
-        return await anyio.to_thread.run_sync(lambda: bench.submit_score(
-            body.path, caller=key.id, face="api", name=Path(body.path).name, result_format=body.format,
-            model=model_of(body.model), sheet=body.sheet, explain=body.explain, lgd=body.lgd))
+        try:
+            return await anyio.to_thread.run_sync(lambda: bench.submit_score(
+                body.path, caller=key.id, face="api", name=Path(body.path).name, result_format=body.format,
+                model=model_of(body.model), sheet=body.sheet, explain=body.explain, lgd=body.lgd))
+        except DataFileError:  # its message names the server's folders: the client is told the rule only
+            raise HTTPException(422, "the path must name a file under one of the folders of [jobs] paths, the "
+                                     "only ones the server reads job files from (none unless riskcore.toml "
+                                     "sets them); upload the file instead") from None
 
     @router.post("/jobs/retrain", status_code=202, response_model=JobView, responses=errors,
                  summary="Run the retraining loop as a job (the one waiting, when there is one)")
     def submit_retrain(request: Request, key: ApiKey = Depends(guard("retrain"))) -> Any:
-        return accepted(bench_of(request).submit_retrain(caller=key.id, trigger="api"))
+        return accepted(request, bench_of(request).submit_retrain(caller=key.id, trigger="api"))
 
     @router.get("/jobs", response_model=JobList, responses=errors, summary="The caller's jobs, newest first")
     def list_jobs(request: Request, key: ApiKey = Depends(guard("score", "retrain")),
@@ -328,18 +355,19 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
         if all and not can_call(key.role, "all_jobs"):
             raise HTTPException(403, f"a key with role {key.role!r} sees only its own jobs")
         jobs = bench_of(request).jobs(caller=None if all else key.id, kind=kind, limit=limit)
-        return {"jobs": [_view(j) for j in jobs]}
+        return {"jobs": [view(request, j) for j in jobs]}
 
     @router.get("/jobs/{job_id}", response_model=JobView, responses=lookup, summary="A job's state and progress")
     def get_job(job_id: str, request: Request, key: ApiKey = Depends(guard("score", "retrain"))) -> Any:
-        return _view(mine(request, key, job_id)[1])
+        return view(request, mine(request, key, job_id)[1])
 
     def download(which: str) -> Callable[..., Any]:
         def fetch(job_id: str, request: Request, key: ApiKey = Depends(guard("score", "retrain"))) -> Any:
             bench, job = mine(request, key, job_id)
             if job.state != "succeeded":
+                error = _scrub(job.error, job, bench.settings.home)
                 raise HTTPException(409, f"job {job.id} is {job.state}; its files exist once it has succeeded"
-                                    + (f" ({job.error})" if job.error and job.error != "cancelled" else ""))
+                                    + (f" ({error})" if error and error != "cancelled" else ""))
             if job.result.get("files_deleted"):
                 raise HTTPException(410, f"the files of job {job.id} were deleted: "
                                          f"{job.result.get('files_deleted_reason')}")
@@ -365,7 +393,7 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
         bench, job = mine(request, key, job_id)
         if job.done:
             raise HTTPException(409, f"job {job.id} has already ended ({job.state})")
-        return JSONResponse(_view(bench.cancel_job(job.id) or job), status_code=202)
+        return JSONResponse(view(request, bench.cancel_job(job.id) or job), status_code=202)
 
     app.include_router(router)
 
