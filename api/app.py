@@ -96,10 +96,13 @@ from the deployed riskcore model. Every score is written to the audit trail befo
 
 | role | may call |
 |---|---|
-| admin | everything |
-| analyst | GET /model_info, GET /monitoring, POST /predict_explain |
-| service | POST /predict, POST /predict_batch |
+| admin | everything, and every caller's jobs |
+| analyst | GET /model_info, GET /monitoring, POST /predict_explain, POST /jobs/retrain, its jobs |
+| service | POST /predict, POST /predict_batch, POST /jobs/score, its jobs |
 | viewer | GET /model_info, GET /monitoring |
+
+A portfolio too large for one request is uploaded to POST /jobs/score (multipart, up to {upload:,} bytes)
+and scored by a worker: poll GET /jobs/{{id}}, then download GET /jobs/{{id}}/result.
 
 When the server is configured with an OpenID Connect provider (`RISKCORE_OIDC_ISSUER`), a bearer
 token of that provider (`Authorization: Bearer …`) may be sent instead of a key; its role comes from
@@ -418,7 +421,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
                             max_items=settings.api_group_max, name="scoring")
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
-                                      body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
+                                      body=settings.api_max_body_bytes, max_batch=settings.api_max_batch,
+                                      upload=settings.job_upload_max_bytes)
     app = FastAPI(title="riskcore API", version=riskcore.__version__, description=description)
     app.state.riskcore = state
     state.app = app
