@@ -9,6 +9,7 @@ nothing left behind), and that no answer names a path of the server.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import time
 import zipfile
@@ -358,7 +359,8 @@ def test_admin_may_name_a_file_under_the_jobs_paths(make_client, settings, keys,
         r = api.call("POST", "/jobs/score", keys["admin"], json=body)
         assert r.status_code == 422 and loc in [d["loc"] for d in r.json()["detail"]], (body, r.text)
         assert "half-of-it" not in r.text and "../models" not in r.text  # the value sent is never echoed
-    r = api.call("POST", "/jobs/score", keys["admin"], content=b"{not json", headers={"content-type": "application/json"})
+    r = api.call("POST", "/jobs/score", keys["admin"], content=b"{not json",
+                 headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
     r = api.call("POST", "/jobs/score", keys["service"], json={"path": str(shared / "book.csv")})
     assert r.status_code == 403 and "upload the file instead" in r.json()["detail"]
@@ -397,6 +399,18 @@ def test_a_queued_job_cancelled_is_never_run(api, keys, audit, portfolio):
     assert r.status_code == 409 and "cancelled" in r.json()["detail"]
     assert api.call("DELETE", f"/jobs/{job['id']}", keys["service"]).status_code == 409
     assert audit.count() == 0
+
+
+def test_a_worker_whose_starter_has_ended_gives_its_running_job_back(api, keys, audit, portfolio):
+    """A face's worker (``parent``) whose face is gone stops its job at once: back to the queue, nothing recorded."""
+    job = api.upload(keys["service"], _csv(portfolio)).json()
+    orphan = Worker(api.bench, name="orphan", parent=os.getpid())  # never this process's parent
+    released = orphan.run_one()
+    assert (released.id, released.state, released.attempts) == (job["id"], "queued", 0)
+    assert orphan.stopping.is_set() and audit.count() == 0
+    assert not (api.bench.settings.jobs_dir / job["id"] / "scored.csv").exists()
+    again = api.run()  # another worker takes it from the start
+    assert (again.state, again.attempts) == ("succeeded", 1) and audit.count() == ROWS
 
 
 @pytest.mark.parametrize("change", ["altered", "removed"])
