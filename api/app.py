@@ -50,7 +50,7 @@ import riskcore
 from api import answers, handlers, oidc, schemas, validation
 from api.grouping import CountArrivals, Grouper, submitted
 from api.handlers import NO_MODEL
-from api.jobs import add_job_routes
+from api.jobs import add_job_routes, job_too_large
 from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter, SharedRateLimiter
 from api.monitoring import LatestMonitoring, no_monitoring
@@ -431,7 +431,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        request_id=handlers.scope_request_id,
-                       paths={"/jobs/score": settings.job_upload_max_bytes + _FORM_SLACK})
+                       paths={"/jobs/score": (settings.job_upload_max_bytes + _FORM_SLACK,
+                                              job_too_large(settings.job_upload_max_bytes))})
     app.add_middleware(handlers.RequestId)  # type: ignore[arg-type]
 
     @app.get("/health", response_model=schemas.Health, tags=["operations"], summary="The process is alive")

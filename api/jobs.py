@@ -47,7 +47,7 @@ from riskcore.errors import DataFileError, RiskcoreError
 from riskcore.identity import ApiKey, Permission, can_call
 from riskcore.workbench import Job, Workbench
 
-__all__ = ["JobView", "add_job_routes"]
+__all__ = ["JobView", "add_job_routes", "job_too_large"]
 
 _MAX_FIELD_BYTES = 1000
 # ``champion`` or a model version (``lightgbm-20261201T101500Z``): never a folder, which a caller could use to
@@ -177,6 +177,12 @@ def _view(job: Job, home: Path) -> dict[str, Any]:
             "rejects_url": f"{base}/rejects" if files.get("rejects") else None}
 
 
+def job_too_large(max_bytes: int) -> str:
+    """The 413 of an upload over ``[jobs] upload_max_mb`` (its bytes, and the body around them)."""
+    return (f"the file is larger than {max_bytes / 1e6:,.0f} MB, the largest a job accepts ([jobs] upload_max_mb); "
+            "split it into smaller files")
+
+
 class _Upload:
     """One multipart body streamed into a file: the ``file`` part written as it arrives, small fields kept."""
 
@@ -234,8 +240,7 @@ class _Upload:
         if self._in_file:
             self.size += end - start
             if self.size > self.max_bytes:
-                raise HTTPException(413, f"the file is larger than {self.max_bytes / 1e6:,.0f} MB, the largest a job "
-                                         "accepts ([jobs] upload_max_mb); split it into smaller files")
+                raise HTTPException(413, job_too_large(self.max_bytes))
             self._pending.append(data[start:end])
         else:
             self._field += data[start:end]

@@ -200,9 +200,19 @@ def test_a_file_over_the_upload_limit_is_413_and_leaves_nothing(make_client, set
     assert 1_000_000 < len(big) < 2_000_000
     r = api.upload(keys["service"], big)
     assert r.status_code == 413, r.text
-    assert "[jobs] upload_max_mb" in r.json()["detail"] and r.json()["request_id"]
-    huge = big * 2  # over the body limit itself: refused before it is read
-    assert api.upload(keys["service"], huge).status_code == 413
+    assert "larger than 1 MB" in r.json()["detail"] and "[jobs] upload_max_mb" in r.json()["detail"]
+    huge = big * 2  # over the body limit itself: refused before it is read, in the same words
+    r2 = api.upload(keys["service"], huge)
+    assert r2.status_code == 413 and r2.json()["detail"] == r.json()["detail"]
+    # a body over its cap without a Content-Length, though its file is small: counted as it arrives
+    field = b'--xyz\r\nContent-Disposition: form-data; name="sheet"\r\n\r\n' + b"s" * 190 + b"\r\n"
+    body = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="small.csv"\r\n\r\n'
+            + _csv(portfolio) + b"\r\n" + field * 12_000 + b"--xyz--\r\n")
+    assert len(body) > 2_100_000
+    chunked = api.call("POST", "/jobs/score", keys["service"], headers={"content-type": "multipart/form-data; "
+                                                                                   "boundary=xyz"},
+                       content=(body[i:i + 65536] for i in range(0, len(body), 65536)))  # no Content-Length
+    assert chunked.status_code == 413 and chunked.json()["detail"] == r.json()["detail"]
     assert api.folders() == [] and api.bench.jobs() == []
     assert api.upload(keys["service"], _csv(portfolio)).status_code == 202  # a file under it still goes
 
