@@ -148,7 +148,7 @@ def _invalid(msg: str, *loc: str, kind: str = "value_error") -> RequestValidatio
 
 
 def _scrub(text: str, job: Job | None, home: Path) -> str:
-    """``text`` without the server's paths: the job's input and model by their names, the state folder by its role."""
+    """``text`` without the server's paths: a job's files and model by their names, the state folder by its role."""
     swaps: list[tuple[str, str]] = []
     if job is not None:
         params = job.params
@@ -157,8 +157,10 @@ def _scrub(text: str, job: Job | None, home: Path) -> str:
         model = str(params.get("model") or "")
         if "/" in model or "\\" in model:
             swaps.append((model, "the served model's folder"))
+        for data in {str(params.get("data") or ""), str(job.result.get("data") or "")} - {""}:  # retraining's
+            swaps.append((data, Path(data).name or "the data"))
     swaps += [(str(home.resolve()), "the state folder"), (str(home), "the state folder")]
-    for path, name in swaps:
+    for path, name in sorted(swaps, key=lambda swap: -len(swap[0])):  # the longest first: a file in a folder
         if path:
             text = text.replace(path, name)
     return text
@@ -168,10 +170,11 @@ def _view(job: Job, home: Path) -> dict[str, Any]:
     base = f"/jobs/{job.id}"
     files = job.result.get("files") or {} if job.state == "succeeded" and not job.result.get("files_deleted") else {}
     progress = {k: job.progress[k] for k in JobProgress.model_fields if k in job.progress}
+    # the result's words without the server's paths (the retraining data by its name); its report stays on the server
+    result = {k: _scrub(v, job, home) if isinstance(v, str) else v for k, v in job.result.items() if k != "report"}
     return {"id": job.id, "kind": job.kind, "state": job.state, "caller": job.caller,
             "name": str(job.params.get("name") or ""), "created": job.created, "started": job.started or None,
-            "finished": job.finished or None, "attempts": job.attempts, "progress": progress,
-            "result": {k: v for k, v in job.result.items() if k not in ("report",)} if job.result else {},
+            "finished": job.finished or None, "attempts": job.attempts, "progress": progress, "result": result,
             "error": _scrub(job.error, job, home), "url": base,
             "result_url": f"{base}/result" if files.get("result") else None,
             "rejects_url": f"{base}/rejects" if files.get("rejects") else None}

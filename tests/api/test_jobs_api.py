@@ -341,6 +341,21 @@ def test_analyst_starts_the_retraining_loop_once(api, keystore, keys):
     assert api.run() is None  # never run
 
 
+def test_a_retraining_run_is_shown_without_the_servers_paths(make_client, settings, keys):
+    api = Api(make_client(), str(settings.home), str(settings.home.resolve()), "/srv/riskdata")
+    data = "/srv/riskdata/2026/newest.csv"
+    job = api.bench.submit_retrain(caller="retraining-loop", trigger="schedule", data=data)
+    claimed = api.bench.queue.claim("a worker")
+    api.bench.queue.finish(claimed, {"trigger": "schedule", "decision": "stopped", "data": data,
+                                     "reason": f"DataFileError: no such file: {data!r}",
+                                     "report": str(settings.home / "reports" / f"retraining-{job.id}")})
+    view = api.call("GET", f"/jobs/{job.id}", keys["analyst"]).json()
+    assert view["state"] == "succeeded" and view["result"]["decision"] == "stopped"
+    assert view["result"]["data"] == "newest.csv" and "'newest.csv'" in view["result"]["reason"]
+    assert "report" not in view["result"]
+    assert [j["id"] for j in api.call("GET", "/jobs?all=true", keys["admin"]).json()["jobs"]] == [job.id]
+
+
 # -- a file on the server ------------------------------------------------------------------------
 
 def test_admin_may_name_a_file_under_the_jobs_paths(make_client, settings, keys, audit, portfolio, tmp_path):
