@@ -83,6 +83,7 @@ class JobView(BaseModel):
     started: float | None = None
     finished: float | None = None
     attempts: int
+    cancel_requested: bool = Field(False, description="a cancel was asked while it ran: it stops at its next step")
     progress: JobProgress
     result: dict[str, Any] = Field(default_factory=dict, description="counts, the audit request, the model version "
                                                                       "(scoring); the decision and gate (retraining)")
@@ -174,7 +175,8 @@ def _view(job: Job, home: Path) -> dict[str, Any]:
     result = {k: _scrub(v, job, home) if isinstance(v, str) else v for k, v in job.result.items() if k != "report"}
     return {"id": job.id, "kind": job.kind, "state": job.state, "caller": job.caller,
             "name": str(job.params.get("name") or ""), "created": job.created, "started": job.started or None,
-            "finished": job.finished or None, "attempts": job.attempts, "progress": progress, "result": result,
+            "finished": job.finished or None, "attempts": job.attempts,
+            "cancel_requested": job.cancel_requested and job.state == "running", "progress": progress, "result": result,
             "error": _scrub(job.error, job, home), "url": base,
             "result_url": f"{base}/result" if files.get("result") else None,
             "rejects_url": f"{base}/rejects" if files.get("rejects") else None}
@@ -325,9 +327,10 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
     async def submit_score(request: Request, key: ApiKey = Depends(guard("score"))) -> Any:
         bench = bench_of(request)
         content_type = request.headers.get("content-type", "")
-        if content_type.startswith("application/json"):
+        media = content_type.split(";")[0].strip().lower()
+        if media == "application/json":
             return accepted(request, await _server_file(request, key, bench))
-        if not content_type.startswith("multipart/form-data"):
+        if media != "multipart/form-data":
             raise HTTPException(415, "send the file as multipart/form-data (curl -F file=@portfolio.csv), or, for "
                                      "a role that may name a file on the server, JSON {\"path\": ...}")
         files = bench.job_files
