@@ -140,6 +140,27 @@ def test_an_upload_is_scored_by_a_worker_and_every_score_is_recorded(api, keys, 
     assert audit.verify().ok
 
 
+def test_the_form_chooses_the_sheet_the_reasons_and_the_lgd(api, keys, portfolio):
+    book = io.BytesIO()
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        portfolio.head(3).to_excel(writer, sheet_name="Notes", index=False)
+        portfolio.to_excel(writer, sheet_name="Book", index=False)
+    plain = _scored(api, keys["service"], book.getvalue(), "book.xlsx", sheet="Book")
+    chosen = _scored(api, keys["service"], book.getvalue(), "book.xlsx", sheet="Book", explain="true", lgd="0.45")
+    assert plain["result"]["scored"] == chosen["result"]["scored"] == ROWS  # not the first sheet's three
+
+    def scored(view):
+        return pd.read_csv(io.BytesIO(api.call("GET", view["result_url"], keys["service"]).content))
+
+    before, after = scored(plain), scored(chosen)
+    assert after["p_default"].to_numpy() == pytest.approx(before["p_default"].to_numpy())
+    assert after["expected_loss"].to_numpy() == pytest.approx(
+        (after["p_default"] * 0.45 * portfolio["exposure_eur"]).to_numpy())
+    assert set(after.columns) - set(before.columns)  # the reason codes
+    missing = _scored(api, keys["service"], book.getvalue(), "book.xlsx", sheet="Nope")
+    assert missing["state"] == "failed" and "no sheet 'Nope'" in missing["error"]
+
+
 def test_the_result_as_parquet_holds_the_rows_of_the_csv(api, keys, audit, portfolio):
     as_csv = _scored(api, keys["service"], _csv(portfolio))
     as_parquet = _scored(api, keys["service"], _csv(portfolio), format="parquet")
@@ -217,7 +238,17 @@ def test_a_file_over_the_upload_limit_is_413_and_leaves_nothing(make_client, set
     assert api.upload(keys["service"], _csv(portfolio)).status_code == 202  # a file under it still goes
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_the_media_type_is_read_without_regard_to_case(api, keys, portfolio):
+    body = (b'--AbC\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n\r\n' + _csv(portfolio)
+            + b"\r\n--AbC--\r\n")
+    r = api.call("POST", "/jobs/score", keys["service"], content=body,
+                 headers={"content-type": "Multipart/Form-Data; boundary=AbC"})
+    assert r.status_code == 202, r.text
+    assert api.run().state == "succeeded"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/mixed; b=x",
+                                          "application/jsonl", None])
 def test_a_body_that_is_neither_multipart_nor_json_is_415(api, keys, content_type):
     headers = {**header(keys["service"]), **({"content-type": content_type} if content_type else {})}
     r = api.client.post("/jobs/score", content=b"company_id,roa\nC1,0.1\n", headers=headers)
@@ -422,6 +453,20 @@ def test_a_queued_job_cancelled_is_never_run(api, keys, audit, portfolio):
     assert api.call("GET", f"/jobs/{job['id']}", keys["service"]).json()["state"] == "cancelled"
     r = api.call("GET", f"/jobs/{job['id']}/result", keys["service"])
     assert r.status_code == 409 and "cancelled" in r.json()["detail"]
+    assert api.call("DELETE", f"/jobs/{job['id']}", keys["service"]).status_code == 409
+    assert audit.count() == 0
+
+
+def test_a_running_job_cancelled_stops_and_keeps_nothing(api, keys, audit, portfolio):
+    job = api.upload(keys["service"], _csv(portfolio)).json()
+    running = api.bench.queue.claim("elsewhere")  # a worker of another process holds it
+    r = api.call("DELETE", f"/jobs/{job['id']}", keys["service"])
+    assert r.status_code == 202
+    assert (r.json()["state"], r.json()["cancel_requested"]) == ("running", True)
+    assert not api.bench.queue.heartbeat(running)  # its worker is told at its next heartbeat
+    api.bench.queue.finish(running, {"rows": ROWS})
+    view = api.call("GET", f"/jobs/{job['id']}", keys["service"]).json()
+    assert (view["state"], view["cancel_requested"], view["result"]) == ("cancelled", False, {})
     assert api.call("DELETE", f"/jobs/{job['id']}", keys["service"]).status_code == 409
     assert audit.count() == 0
 
