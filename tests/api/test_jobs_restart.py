@@ -41,7 +41,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
+def _until(check: Callable[[], Any], what: str, timeout: float = 180.0) -> Any:
     """Poll ``check`` until it returns something true; its value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -171,7 +171,8 @@ def test_jobs_wait_through_a_restart_and_a_worker_process_runs_them(home, portfo
         assert _workers_of(server.proc.pid) == []
         jobs = [_submit(server, key, portfolio, f"book-{k}.csv") for k in range(2)]
         assert server.stop() == 0, log.read_text(errors="replace")
-    assert all(p.is_dir() for p in (home / "jobs").iterdir())
+    stored = sorted(p.name for p in (home / "jobs").iterdir() if (p / "input.csv").is_file())
+    assert stored == sorted(j["id"] for j in jobs)  # the uploads are on disk, waiting
 
     with _serving(env, log) as server:
         assert [_job(server, key, j["id"])["state"] for j in jobs] == ["queued", "queued"]  # nothing ran them
