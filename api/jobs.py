@@ -50,6 +50,7 @@ from riskcore.workbench import Job, Workbench
 __all__ = ["JobView", "add_job_routes", "job_too_large"]
 
 _MAX_FIELD_BYTES = 1000
+_MAX_JSON_BYTES = 64 * 1024  # a server file's JSON body: its path and options
 # ``champion`` or a model version (``lightgbm-20261201T101500Z``): never a folder, which a caller could use to
 # make a worker load, or report on, any path of the server
 _MODEL_NAME = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
@@ -368,8 +369,14 @@ def add_job_routes(app: Any, *, guard: Callable[..., Any], bench_of: Callable[[R
         if not can_call(key.role, "all_jobs"):
             raise HTTPException(403, f"a key with role {key.role!r} may not name a file on the server; upload "
                                      "the file instead (multipart/form-data)")
+        text = bytearray()
+        async for chunk in request.stream():  # the route's body cap is an upload's: this one is a few lines
+            text += chunk
+            if len(text) > _MAX_JSON_BYTES:
+                raise HTTPException(413, f"the JSON body is larger than {_MAX_JSON_BYTES:,} bytes; it only names a "
+                                         "file on the server")
         try:
-            body = ServerFile.model_validate_json(await request.body())
+            body = ServerFile.model_validate_json(bytes(text))
         except ValidationError as err:
             raise _field_errors(err) from None
         try:

@@ -418,6 +418,8 @@ def test_admin_may_name_a_file_under_the_jobs_paths(make_client, settings, keys,
     r = api.call("POST", "/jobs/score", keys["admin"], content=b"{not json",
                  headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    r = api.call("POST", "/jobs/score", keys["admin"], json={"path": str(shared / "book.csv"), "sheet": "x" * 70_000})
+    assert r.status_code == 413 and "JSON body is larger" in r.json()["detail"]  # not read whole into memory
     r = api.call("POST", "/jobs/score", keys["service"], json={"path": str(shared / "book.csv")})
     assert r.status_code == 403 and "upload the file instead" in r.json()["detail"]
     assert len(api.bench.jobs(limit=100)) == 1
