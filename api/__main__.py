@@ -18,8 +18,10 @@ engine its class's ``exit_status`` (3 invalid settings; see :mod:`riskcore.error
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 
@@ -77,12 +79,27 @@ def _serve(args: argparse.Namespace) -> int:
     # the job workers run beside the API's processes, not inside them: a portfolio scored for minutes never
     # holds an API worker's interpreter, and stopping the API gives their running jobs back to the queue
     workers = WorkerProcesses(count).start()
+    # uvicorn shuts down on SIGTERM, then raises the signal again for the handler it found: the default one
+    # would end this process before the workers are stopped (they would finish their jobs unwatched)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level=args.log_level, http=NoDelayH11Protocol)
+    except _Stopped:
+        pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         workers.stop()
     return EXIT_OK
+
+
+class _Stopped(Exception):
+    """SIGTERM, once uvicorn has shut down."""
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
 
 
 def _keys(args: argparse.Namespace) -> int:

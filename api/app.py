@@ -50,7 +50,7 @@ import riskcore
 from api import answers, handlers, oidc, schemas, validation
 from api.grouping import CountArrivals, Grouper, submitted
 from api.handlers import NO_MODEL
-from api.jobs import add_job_routes
+from api.jobs import add_job_routes, job_too_large
 from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter, SharedRateLimiter
 from api.monitoring import LatestMonitoring, no_monitoring
@@ -96,10 +96,13 @@ from the deployed riskcore model. Every score is written to the audit trail befo
 
 | role | may call |
 |---|---|
-| admin | everything |
-| analyst | GET /model_info, GET /monitoring, POST /predict_explain |
-| service | POST /predict, POST /predict_batch |
+| admin | everything, and every caller's jobs |
+| analyst | GET /model_info, GET /monitoring, POST /predict_explain, POST /jobs/retrain, its jobs |
+| service | POST /predict, POST /predict_batch, POST /jobs/score, its jobs |
 | viewer | GET /model_info, GET /monitoring |
+
+A portfolio too large for one request is uploaded to POST /jobs/score (multipart, up to {upload:,} bytes)
+and scored by a worker: poll GET /jobs/{{id}}, then download GET /jobs/{{id}}/result.
 
 When the server is configured with an OpenID Connect provider (`RISKCORE_OIDC_ISSUER`), a bearer
 token of that provider (`Authorization: Bearer …`) may be sent instead of a key; its role comes from
@@ -263,7 +266,7 @@ def _guard(permission: Permission, *others: Permission) -> Any:
         st = _state(request)
         found: ApiKey
         if not key and token is not None and st.bearer is not None:  # the token's check may fetch the keys
-            found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission)
+            found = await anyio.to_thread.run_sync(st.bearer.caller, token.credentials, permission, *others)
         else:
             found = key_caller(st.keys, key, bearer_accepted=st.bearer is not None)
         wait = await st.limiter.check(found.id)
@@ -418,7 +421,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
                             max_items=settings.api_group_max, name="scoring")
 
     description = _DESCRIPTION.format(header=API_KEY_HEADER, rate=settings.api_rate_limit,
-                                      body=settings.api_max_body_bytes, max_batch=settings.api_max_batch)
+                                      body=settings.api_max_body_bytes, max_batch=settings.api_max_batch,
+                                      upload=settings.job_upload_max_bytes)
     app = FastAPI(title="riskcore API", version=riskcore.__version__, description=description)
     app.state.riskcore = state
     state.app = app
@@ -427,7 +431,8 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]
                        request_id=handlers.scope_request_id,
-                       paths={"/jobs/score": settings.job_upload_max_bytes + _FORM_SLACK})
+                       paths={"/jobs/score": (settings.job_upload_max_bytes + _FORM_SLACK,
+                                              job_too_large(settings.job_upload_max_bytes))})
     app.add_middleware(handlers.RequestId)  # type: ignore[arg-type]
 
     @app.get("/health", response_model=schemas.Health, tags=["operations"], summary="The process is alive")
@@ -477,7 +482,9 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
             raise HTTPException(404, no_monitoring(served.version))
         return found
 
-    add_job_routes(app, guard=_guard, bench_of=lambda request: _state(request).bench, responses=_E)
+    # a pinned API's jobs score with its bundle, as /predict does (else the champion, as the worker finds it)
+    pinned = str(bundle.path) if bundle is not None else os.environ.get("RISKCORE_API_BUNDLE") or None
+    add_job_routes(app, guard=_guard, bench_of=lambda request: _state(request).bench, responses=_E, pinned=pinned)
 
     state.served()  # the first look, and the scoring routes of what it found
     if state.installed is None:

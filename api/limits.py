@@ -125,22 +125,18 @@ class BodySizeLimit:
 
     A declared ``Content-Length`` above the cap is refused before the body is
     read; a body sent without one (chunked) is counted as it arrives and
-    refused as soon as it passes the cap. ``paths`` gives some paths a cap of their own (an upload's).
+    refused as soon as it passes the cap. ``paths`` gives some paths a cap of their own and the message of its
+    413 (an upload's, whose cap holds the form around the file and whose message names the file's own limit).
     """
 
     def __init__(self, app: Any, max_bytes: int, request_id: Callable[[dict[str, Any]], str] = lambda scope: "",
-                 paths: dict[str, int] | None = None):
+                 paths: dict[str, tuple[int, str]] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self._request_id = request_id
         self.paths = dict(paths or {})
-
-    def _message(self, limit: int) -> str:
-        if limit != self.max_bytes:
-            return (f"the upload is larger than the limit of {limit / 1e6:,.0f} MB ([jobs] upload_max_mb); "
-                    "split it into smaller files")
-        return (f"the request body is larger than the limit of {limit:,} bytes; "
-                "send fewer companies per request")
+        self._default = (max_bytes, f"the request body is larger than the limit of {max_bytes:,} bytes; "
+                                    "send fewer companies per request")
 
     async def _reject(self, scope: dict[str, Any], send: Callable[..., Any], status: int, detail: str) -> None:
         body = json.dumps({"detail": detail, "request_id": self._request_id(scope)}).encode()
@@ -154,7 +150,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.paths.get(scope.get("path", ""), self.max_bytes)
+        limit, too_large = self.paths.get(scope.get("path", ""), self._default)
         declared = [v for k, v in scope.get("headers", []) if k == b"content-length"]
         if declared:
             try:
@@ -165,7 +161,7 @@ class BodySizeLimit:
                 await self._reject(scope, send, 400, "the Content-Length header is not a whole number of bytes")
                 return
             if length > limit:
-                await self._reject(scope, send, 413, self._message(limit))
+                await self._reject(scope, send, 413, too_large)
                 return
         received = 0
         started = False
@@ -176,7 +172,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge(self._message(limit))
+                    raise _BodyTooLarge(too_large)
             return dict(message)
 
         async def tracked_send(message: dict[str, Any]) -> None:
@@ -190,7 +186,7 @@ class BodySizeLimit:
         except _BodyTooLarge:
             if started:  # pragma: no cover - our routes read the whole body before they answer
                 raise
-            await self._reject(scope, send, 413, self._message(limit))
+            await self._reject(scope, send, 413, too_large)
 
 
 class _BodyTooLarge(HTTPException):

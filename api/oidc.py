@@ -135,9 +135,10 @@ class BearerVerifier:
             raise _unauthorized(_reason(err, s)) from None
         return _identity(claims, s)
 
-    def caller(self, token: str, permission: Permission) -> ApiKey:
+    def caller(self, token: str, permission: Permission, *others: Permission) -> ApiKey:
         """The key-like record of the token's holder, with the first of its roles that holds ``permission``.
 
+        With ``others`` (a route that admits any of several permissions), the first role holding any of them.
         When none of its roles holds it, the record carries its first role, so the guard's usual 403
         names it; a token with no API role at all is 403 here.
         """
@@ -146,7 +147,8 @@ class BearerVerifier:
         if not who.roles:
             raise HTTPException(403, f"the bearer token's {s.roles_claim!r} claim names no API role; "
                                      f"ask for one of {', '.join(KEY_ROLES)} (or a group mapped to one)")
-        role = next((r for r in who.roles if can_call(r, permission)), who.roles[0])
+        role = next((r for r in who.roles if any(can_call(r, p) for p in (permission, *others))),
+                    who.roles[0])
         return ApiKey(id=f"oidc:{who.name}", name=who.name, role=role, created_at="")
 
 

@@ -449,7 +449,10 @@ class Workbench:
         riskcore.errors.DataFileError
             When it is outside them (or none are set), or not a file.
         """
-        found = Path(path).expanduser().resolve()
+        try:
+            found = Path(path).expanduser().resolve()
+        except (ValueError, OSError, RuntimeError):  # a NUL byte, an unknown ~user, a loop of links
+            raise DataFileError(f"{str(path)[:200]!r} is not a path the server can read") from None
         roots = [Path(p).expanduser().resolve() for p in self.settings.jobs.paths]
         if not any(found.is_relative_to(root) for root in roots):
             where = ", ".join(map(str, roots)) if roots else "none are set"

@@ -132,8 +132,11 @@ class Worker:
         return queue.get(job.id)
 
     def _watch_stop(self, beat: Heartbeat) -> None:
-        """While a job runs: a stop request stops it at its next step."""
+        """While a job runs: a stop request, or the end of the process that started the worker, stops it."""
         while not beat.stopped.is_set():
+            if self.parent is not None and os.getppid() != self.parent:
+                log.info("the process that started worker %s has ended; giving its job back", self.name)
+                self.stop()
             if self.stopping.wait(0.2):
                 beat.stopped.set()
                 return
