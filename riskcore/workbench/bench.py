@@ -553,11 +553,8 @@ class Workbench:
     def submit_retrain(self, *, caller: str, trigger: str, data: str | None = None, job_id: str | None = None,
                        monitoring_run: str = "") -> Job:
         """Queue a run of the retraining loop; a run already queued or running is returned instead of a second."""
-        waiting = self.queue.list(kind=RETRAIN, states=("queued", "running"), limit=1)
-        if waiting and job_id is None:
-            return waiting[0]
         params = {"trigger": trigger, "data": data, "monitoring_run": monitoring_run}
-        return self.queue.submit(RETRAIN, caller, params, max_attempts=1, job_id=job_id)
+        return self.queue.submit(RETRAIN, caller, params, max_attempts=1, job_id=job_id, single=job_id is None)
 
     def retrain(self, *, trigger: str, job_id: str, data: str | None = None,
                 progress: Progress = no_progress) -> RetrainOutcome:

@@ -6,6 +6,7 @@ On SQLite and PostgreSQL (``database``), and with two processes claiming from on
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -136,4 +137,19 @@ def test_two_processes_on_one_queue_never_run_the_same_job(database):
     assert not set(results[0]) & set(results[1])
     assert set(results[0]) | set(results[1]) == ids
     assert all(j.state == "succeeded" for j in jobs.list(limit=100))
+    log.close()
+
+
+def test_a_single_run_is_queued_once_however_many_callers_race(database):
+    log = AuditLog(database.url)
+    jobs = JobQueue(log.store)
+    jobs.submit("score", "alice")  # another kind waits too: it does not count
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda k: jobs.submit("retrain", f"caller{k}", {"k": k}, single=True).id, range(16)))
+    assert len(set(got)) == 1
+    assert [j.id for j in jobs.list(kind="retrain")] == got[:1]
+    claimed = jobs.claim("w", ("retrain",))
+    assert jobs.submit("retrain", "late", single=True).id == claimed.id  # a running one is returned too
+    jobs.finish(claimed, {"decision": "stopped"})
+    assert jobs.submit("retrain", "after", single=True).id != claimed.id  # once it ended, a new one is queued
     log.close()

@@ -18,6 +18,7 @@ that ended before its worker noticed is not undone: it ends succeeded, with what
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -25,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, get_args
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select, text, update
 from sqlalchemy.engine import Connection
 
 from riskcore.errors import AuditError
@@ -170,11 +171,14 @@ class JobQueue:
 
     # -- submitting and reading -------------------------------------------------------------
     def submit(self, kind: str, caller: str, params: Mapping[str, Any] | None = None, *,
-               max_attempts: int = 3, job_id: str | None = None) -> Job:
+               max_attempts: int = 3, job_id: str | None = None, single: bool = False) -> Job:
         """Queue a job; returns it as stored.
 
         ``job_id`` (32 hexadecimal characters, default a new one) lets a caller store files under the id first,
         or submit a job at most once: a second submission with the same id returns the first job unchanged.
+        ``single``: when a job of this kind is queued or running, return it instead of queuing another; the look
+        and the insert are one transaction (SQLite's write lock; a transaction-scoped advisory lock per kind on
+        PostgreSQL), so callers racing each other queue one job.
 
         Raises
         ------
@@ -189,10 +193,10 @@ class JobQueue:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise AuditError(f"cannot queue the job: max_attempts={max_attempts!r} must be a whole number >= 1")
         try:
-            text = _JSON.encode(dict(params or {}))
+            encoded = _JSON.encode(dict(params or {}))
         except (TypeError, ValueError) as err:
             raise AuditError(f"cannot queue the job: its parameters cannot be stored as JSON ({err})") from None
-        row = {"id": job_id or uuid.uuid4().hex, "kind": kind, "caller": caller, "params": text, "state": "queued",
+        row = {"id": job_id or uuid.uuid4().hex, "kind": kind, "caller": caller, "params": encoded, "state": "queued",
                "cancel_requested": 0, "attempts": 0, "max_attempts": max_attempts, "worker": "", "lease_until": 0.0,
                "progress": "{}", "result": "{}", "error": "", "created": self._clock(), "started": 0.0,
                "finished": 0.0}
@@ -200,6 +204,15 @@ class JobQueue:
         with self.store.writing() as conn:
             if job_id is not None:
                 found = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+                if found is not None:
+                    return _job(dict(found))
+            if single:
+                if not self.store.is_sqlite:
+                    key = int.from_bytes(hashlib.sha256(f"riskcore_jobs:{kind}".encode()).digest()[:8], "big",
+                                         signed=True)
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                found = conn.execute(select(jobs).where(jobs.c.kind == kind, jobs.c.state.in_(("queued", "running")))
+                                     .order_by(jobs.c.created).limit(1)).mappings().first()
                 if found is not None:
                     return _job(dict(found))
             conn.execute(jobs.insert(), row)
@@ -328,10 +341,10 @@ class JobQueue:
                 return None
             merged = {**json.loads(found[0]), **result}
             try:
-                text = _JSON.encode(merged)
+                encoded = _JSON.encode(merged)
             except (TypeError, ValueError) as err:
                 raise AuditError(f"cannot record on job {job_id}: not JSON ({err})") from None
-            conn.execute(update(jobs).where(jobs.c.id == job_id).values(result=text))
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(result=encoded))
         return self.get(job_id)
 
     def cancel(self, job_id: str) -> Job | None:
