@@ -369,7 +369,7 @@ def monitoring_report(run_id: str) -> MonitorReport:
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")
 def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data: bytes, outcomes_id: str | None,
-                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[MonitorReport, str]:
+                   _outcomes: bytes | None, period: str | None, caller: str) -> tuple[MonitorReport, str, str]:
     """Monitor one uploaded portfolio (and its outcomes), record it in the audit trail as ``caller``, once.
 
     Keyed on the uploads' file ids and the period column, like :func:`scored_upload`, so a rerun of the page
@@ -378,15 +378,16 @@ def monitor_upload(_bundle: ModelBundle, model_version: str, file_id: str, _data
 
     Returns
     -------
-    tuple of (MonitorReport, str)
-        The report and the monitoring run's id.
+    tuple of (MonitorReport, str, str)
+        The report, the monitoring run's id, and the retraining job a failing alert of ``[retraining] on_alert``
+        queued (empty when none).
     """
     with exclusive("monitoring"):
         run = bench().monitor(_bundle, _data, face="dashboard", caller=caller, outcomes=_outcomes,
                               period=period or None)
     monitoring_runs.clear()
     assert run.run_id is not None  # record_monitoring with a tracker always logs the run
-    return run.report, run.run_id
+    return run.report, run.run_id, run.retrain_job
 
 
 # ---------------------------------------------------------------- champion against challenger

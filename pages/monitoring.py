@@ -139,14 +139,17 @@ def monitor_now() -> None:
                  icon=":material/query_stats:") and auth.check("monitor_upload"):
         assert portfolio is not None  # the button is disabled without a file
         try:
-            _, run_id = state.monitor_upload(bundle, bundle.version, portfolio.file_id, portfolio.getvalue(),
-                                             None if outcomes is None else outcomes.file_id,
-                                             None if outcomes is None else outcomes.getvalue(), period.strip(),
-                                             person.caller)
+            _, run_id, retrain_job = state.monitor_upload(
+                bundle, bundle.version, portfolio.file_id, portfolio.getvalue(),
+                None if outcomes is None else outcomes.file_id, None if outcomes is None else outcomes.getvalue(),
+                period.strip(), person.caller)
         except RiskcoreError as err:
             widgets.show_error(err)
             return
         st.session_state[MONITORED_RUN] = run_id
+        if retrain_job:
+            st.info(f"A failing alert named in `[retraining] on_alert` queued the retraining loop as job "
+                    f"`{retrain_job}`; the Training runs page follows it.", icon=":material/model_training:")
     shown = st.session_state.get(MONITORED_RUN)
     if shown:
         report = state.monitoring_report(shown)
