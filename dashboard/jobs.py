@@ -196,16 +196,23 @@ def downloads(job: Job, key: str) -> None:
 
 # ---------------------------------------------------------------- a scoring job: live, then ended
 
-@st.fragment(run_every=POLL_S)
-def _live_score_job(job_id: str, key: str) -> None:
-    """A queued or running scoring job, re-read every few seconds; the whole page reruns once it has ended."""
+def _read_job(job_id: str, gone: str) -> Job | None:
+    """The job as stored now; ``None`` (having said why: the queue cannot be read, or ``gone``) when there is none."""
     try:
         job = state.bench().job(job_id)
     except RiskcoreError as err:
         widgets.show_error(err)
-        return
+        return None
     if job is None:
-        st.warning(f"Job {job_id} is no longer in the job queue.")
+        st.warning(gone)
+    return job
+
+
+@st.fragment(run_every=POLL_S)
+def _live_score_job(job_id: str, key: str) -> None:
+    """A queued or running scoring job, re-read every few seconds; the whole page reruns once it has ended."""
+    job = _read_job(job_id, f"Job {job_id} is no longer in the job queue.")
+    if job is None:
         return
     if job.done:
         st.rerun()
@@ -238,13 +245,8 @@ def _ended(job: Job, key: str, *, metrics: bool) -> None:
 
 def follow_score_job(job_id: str) -> None:
     """The job a large upload was submitted as: live while it is queued or running, then what it gave."""
-    try:
-        job = state.bench().job(job_id)
-    except RiskcoreError as err:
-        widgets.show_error(err)
-        return
+    job = _read_job(job_id, f"Job {job_id} is no longer in the job queue; upload the file again to score it.")
     if job is None:
-        st.warning(f"Job {job_id} is no longer in the job queue; upload the file again to score it.")
         return
     with st.container(border=True):
         if job.done:
