@@ -1,9 +1,9 @@
 """Jobs outlive the API: submitted to a real ``python -m api``, kept across its restart, run by a worker process.
 
-Two real servers on a copy of a state folder holding a champion (tests/models.py): with no worker of its own
-(``RISKCORE_JOB_WORKERS=0``) the jobs wait through a SIGTERM and a restart until ``python -m riskcore worker``
-runs them; with one, the API's own worker runs the job, and stopping the API leaves no worker process behind.
-Each job's scores are one audit request of the trail.
+A real server on a copy of a state folder holding a champion (tests/models.py), started twice: first with no
+worker of its own (``RISKCORE_JOB_WORKERS=0``), so the jobs it takes wait through a SIGTERM; then with one, which
+runs them, and stopping the API leaves no worker process behind. Each job's scores are one audit request of the
+trail. (A worker whose face was killed stops on its own: tests/unit/test_worker_processes.py.)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from models import champion_and_challenger, demo_panel
 from riskcore.config import Settings
 from riskcore.identity import KeyStore
 from riskcore.serving.audit import AuditLog
+from riskcore.workbench import Workbench
 
 pytestmark = pytest.mark.slow  # real servers and worker processes
 
@@ -163,54 +164,28 @@ def _workers_of(pid: int) -> list[int]:
     return found
 
 
-def test_jobs_wait_through_a_restart_and_a_worker_process_runs_them(home, portfolio, tmp_path):
+def test_jobs_wait_through_a_restart_and_the_apis_own_worker_runs_them_and_stops_with_it(home, portfolio,
+                                                                                          tmp_path):
     key = KeyStore(Settings(home=home).keys_file).add("service", "restart")[1]
-    env = _env(home, workers=0)
     log = tmp_path / "server.log"
-    with _serving(env, log) as server:
+    with _serving(_env(home, workers=0), log) as server:
         assert _workers_of(server.proc.pid) == []
         jobs = [_submit(server, key, portfolio, f"book-{k}.csv") for k in range(2)]
         assert server.stop() == 0, log.read_text(errors="replace")
     stored = sorted(p.name for p in (home / "jobs").iterdir() if (p / "input.csv").is_file())
     assert stored == sorted(j["id"] for j in jobs)  # the uploads are on disk, waiting
+    assert [j.state for j in Workbench(Settings(home=home)).jobs()] == ["queued", "queued"]  # nothing ran them
 
-    with _serving(env, log) as server:
-        assert [_job(server, key, j["id"])["state"] for j in jobs] == ["queued", "queued"]  # nothing ran them
-        worker = subprocess.Popen([sys.executable, "-m", "riskcore", "worker", "--name", "restart-test"], cwd=ROOT,
-                                  env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"))
-        try:
-            ended = [_ended(server, key, j["id"]) for j in jobs]
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+    with _serving(_env(home, workers=1), log) as server:  # started again, now with a worker of its own
+        workers = _until(lambda: _workers_of(server.proc.pid), "the API's worker to start")
+        assert len(workers) == 1
+        ended = [_ended(server, key, j["id"]) for j in jobs]
         assert [j["state"] for j in ended] == ["succeeded", "succeeded"], ended
         for job in ended:
             assert (job["result"]["rows"], job["result"]["scored"], job["attempts"]) == (ROWS, ROWS, 1)
             r = httpx.get(f"{server.base}{job['result_url']}", headers={"X-API-Key": key}, timeout=30)
             assert r.status_code == 200 and r.content.count(b"\n") == ROWS + 1
-        server.stop()
-    per_request = _requests(home)  # exactly one audit request per job, holding each of its scores
-    assert per_request.to_dict() == {j["result"]["request_id"]: ROWS for j in ended}
-
-
-def test_the_apis_own_worker_runs_the_job_and_stops_with_it(home, portfolio, tmp_path):
-    key = KeyStore(Settings(home=home).keys_file).add("service", "own worker")[1]
-    log = tmp_path / "server.log"
-    with _serving(_env(home, workers=1), log) as server:
-        workers = _until(lambda: _workers_of(server.proc.pid), "the API's worker to start")
-        assert len(workers) == 1
-        job = _submit(server, key, portfolio, "book.csv")
-        ended = _ended(server, key, job["id"])
-        assert ended["state"] == "succeeded", ended
-        assert ended["result"]["scored"] == ROWS
         assert server.stop() == 0, log.read_text(errors="replace")
         _until(lambda: not any(_alive(pid) for pid in workers), "the API's worker to stop", timeout=60)
-    assert _requests(home).to_dict() == {ended["result"]["request_id"]: ROWS}
-
-
-def test_a_worker_whose_api_was_killed_stops_on_its_own(home, tmp_path):
-    """SIGKILL leaves the API no time to stop its worker: the worker notices its parent is gone."""
-    with _serving(_env(home, workers=1), tmp_path / "server.log") as server:
-        workers = _until(lambda: _workers_of(server.proc.pid), "the API's worker to start")
-        server.stop(signal.SIGKILL)
-        _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned worker to stop", timeout=60)
+    per_request = _requests(home)  # exactly one audit request per job, holding each of its scores
+    assert per_request.to_dict() == {j["result"]["request_id"]: ROWS for j in ended}
