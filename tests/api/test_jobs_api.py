@@ -466,7 +466,7 @@ def test_a_running_job_cancelled_stops_and_keeps_nothing(api, keys, audit, portf
     assert r.status_code == 202
     assert (r.json()["state"], r.json()["cancel_requested"]) == ("running", True)
     assert not api.bench.queue.heartbeat(running)  # its worker is told at its next heartbeat
-    api.bench.queue.finish(running, {"rows": ROWS})
+    api.bench.queue.finish(running, error="cancelled")  # and stops at its next step
     view = api.call("GET", f"/jobs/{job['id']}", keys["service"]).json()
     assert (view["state"], view["cancel_requested"], view["result"]) == ("cancelled", False, {})
     assert api.call("DELETE", f"/jobs/{job['id']}", keys["service"]).status_code == 409

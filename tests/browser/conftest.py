@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,24 +110,12 @@ def _dashboard(home: Path, env: dict[str, str] | None = None, log_name: str = "s
 
 @pytest.fixture(scope="session")
 def app_url(browser_home: Path):
-    """`streamlit run dashboard/app.py` on a free local port, stopped at the end of the session."""
-    with _dashboard(browser_home) as url:
-        yield url
+    """`streamlit run dashboard/app.py` on a free local port, stopped at the end of the session.
 
-
-@pytest.fixture
-def start_dashboard(model_cache, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
-    """Start another dashboard with extra environment (e.g. its own workers), on its own copy of the demo home.
-
-    ``start_dashboard(env)`` returns its URL; it is stopped, with the workers it started, after the test.
+    It starts its own job worker, as a user's dashboard does, so a large upload is scored by a real worker.
     """
-    with ExitStack() as stack:
-        def start(env: dict[str, str]) -> str:
-            home = model_cache.state("demo-quick-1500", _demo).copy_to(
-                tmp_path_factory.mktemp("browser_home") / "home").folder
-            return stack.enter_context(_dashboard(home, env, log_name="server-extra.log"))
-
-        yield start
+    with _dashboard(browser_home, {"RISKCORE_JOB_WORKERS": "1"}) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
