@@ -21,6 +21,8 @@ from riskcore.cli import main
 from riskcore.data.tabular import write_csv
 from riskcore.workbench import Workbench, Worker, default_caller
 
+pytestmark = pytest.mark.slow  # the retrain command trains a challenger: started early, with the other long files
+
 JOB = re.compile(r"job ([0-9a-f]{32})")
 ME = default_caller("cli")
 

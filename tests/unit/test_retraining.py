@@ -24,6 +24,8 @@ from riskcore.workbench import Workbench, Worker
 from riskcore.workbench.retraining import data_digest, read_newest, retrain, schedule_due, training_config_of
 from riskcore.workbench.worker import schedule_job_id
 
+pytestmark = pytest.mark.slow  # the loop trains real challengers: started early, with the other long files
+
 LOOP = "retraining-loop"
 LENIENT = PromotionRules(cost_confidence=0.5, cost_margin=0.99, max_ece=1.0, max_red_grades=100)
 QUARTERLY = "0 0 1 1,4,7,10 *"
