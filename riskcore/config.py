@@ -19,9 +19,9 @@ from croniter import croniter
 
 from riskcore.errors import ConfigError
 
-__all__ = ["ALERT_RULES", "AlertRules", "CostMode", "Costs", "JobRules", "NAMED_SCHEDULES", "Profile", "PromotionRules",
-           "RetrainingRules", "RiskBands", "ServingRules", "Settings", "TrainingConfig", "database_url",
-           "load_settings", "parse_candidates", "set_thread_defaults"]
+__all__ = ["ALERT_RULES", "AlertRules", "AuditRules", "CostMode", "Costs", "JobRules", "NAMED_SCHEDULES", "Profile",
+           "PromotionRules", "RetrainingRules", "RiskBands", "ServingRules", "Settings", "TrainingConfig",
+           "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -246,6 +246,25 @@ class RetrainingRules:
 
 
 @dataclass(frozen=True)
+class AuditRules:
+    """The audit trail's keeping, set under ``[audit]`` in riskcore.toml.
+
+    ``retain_years``: how many years of scores stay in the live database; ``python -m riskcore audit
+    archive`` moves older whole requests into verified archives (0: keep everything live).
+    ``redact``: input columns stored only as salted hashes, in addition to the product's default list of
+    columns that name people or contacts.
+    """
+
+    retain_years: int = 0
+    redact: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.retain_years <= 100:
+            raise ConfigError(f"audit setting retain_years={self.retain_years!r} must be in [0, 100] (0: keep "
+                              "every score in the live database), e.g. 7")
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
 
@@ -348,6 +367,7 @@ class Settings:
     serving: ServingRules = field(default_factory=ServingRules)
     jobs: JobRules = field(default_factory=JobRules)
     retraining: RetrainingRules = field(default_factory=RetrainingRules)
+    audit: AuditRules = field(default_factory=AuditRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -473,7 +493,8 @@ def _costs(value: Any, source: str) -> Costs:
         raise ConfigError(f"[costs]{where}: {err}") from None
 
 
-_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules")
+_RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
+                      "AuditRules")
 
 
 def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
@@ -495,7 +516,8 @@ def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleT
         if isinstance(getattr(base, key), tuple):
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 example = ", ".join(f'"{x}"' for x in getattr(base, key) or {"on_alert": ("auc_drop", "ece"),
-                                                                               "paths": ("/srv/portfolios",)}[key])
+                                                                               "paths": ("/srv/portfolios",),
+                                                                               "redact": ("company_name",)}[key])
                 raise ConfigError(f"setting {table}.{key}={v!r}{where} must be a list of "
                                   f"{'family ' if key == 'skip_families' else ''}names, e.g. [{example}]")
             kwargs[key] = tuple(v)
@@ -537,6 +559,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["jobs"] = _rules("jobs", JobRules, value, source)
         elif key == "retraining":
             kwargs["retraining"] = _rules("retraining", RetrainingRules, value, source)
+        elif key == "audit":
+            kwargs["audit"] = _rules("audit", AuditRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:
