@@ -50,12 +50,13 @@ import riskcore
 from api import answers, handlers, oidc, schemas, validation
 from api.grouping import CountArrivals, Grouper, submitted
 from api.handlers import NO_MODEL
+from api.http import keep_queries_out_of_access_log
 from api.jobs import add_job_routes, job_too_large
 from api.keys import API_KEY_HEADER, authorize, key_caller
 from api.limits import BodySizeLimit, RateLimiter, SharedRateLimiter
 from api.monitoring import LatestMonitoring, no_monitoring
 from riskcore.config import Settings, load_settings
-from riskcore.errors import AuditError, ModelNotFoundError, RiskcoreError
+from riskcore.errors import AuditError, ConfigError, ModelNotFoundError, RiskcoreError
 from riskcore.identity import ApiKey, IdentitySettings, KeyFileError, KeyStore, Permission, can_call
 from riskcore.lru import LRU
 from riskcore.workbench import (
@@ -246,7 +247,7 @@ def workbench(settings: Settings, audit: AuditLog | None, bundle: ModelBundle | 
 def _open_audit(settings: Settings) -> tuple[AuditLog | None, str]:
     try:
         return Workbench(settings).audit, ""
-    except AuditError as err:
+    except (AuditError, ConfigError) as err:  # ConfigError: the salt of the redacted inputs cannot be read
         log.error("cannot open the audit trail: %s", err)
         return None, _NO_AUDIT
 
@@ -427,6 +428,7 @@ def create_app(settings: Settings | None = None, *, bundle: ModelBundle | None =
     app.state.riskcore = state
     state.app = app
     handlers.install_handlers(app)
+    keep_queries_out_of_access_log()
     app.add_middleware(CountArrivals, grouper=state.grouper, paths=_SCORING_PATHS)  # type: ignore[arg-type]
     app.add_middleware(_FollowModel, state=state)  # type: ignore[arg-type]
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,  # type: ignore[arg-type]

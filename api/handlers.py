@@ -3,8 +3,9 @@
 Every response carries an ``X-Request-ID`` header and, when it is an error, a ``request_id`` in its
 body, so a client's complaint can be found in the server log. An engine error answers with its
 class's ``http_status`` (the table is in :mod:`riskcore.errors`) and a fixed public message; the
-engine's own text, which can name files and URLs, goes to the log only. Validation errors name the
-field and the rule, never the value sent.
+engine's own text, which can name files and URLs, goes to the log only, without the values of the data
+sent (:func:`riskcore.errors.loggable`). Validation errors name the field and the rule, never the value
+sent.
 """
 
 import logging
@@ -26,6 +27,7 @@ from riskcore.errors import (
     RiskcoreError,
     SchemaError,
     TrackingError,
+    loggable,
 )
 
 __all__ = ["AUDIT_FAILED", "BAD_MODEL", "NO_MODEL", "RequestId", "install_handlers", "request_id", "scope_request_id"]
@@ -126,7 +128,7 @@ def _public_message(err: RiskcoreError) -> str:
 async def _on_riskcore_error(request: Request, exc: RiskcoreError) -> JSONResponse:
     """An engine error that reached an endpoint: its class's ``http_status``, a message without paths, logged."""
     rid = request_id(request)
-    log.error("request %s: %s: %s", rid, type(exc).__name__, exc)
+    log.error("request %s: %s", rid, loggable(exc))  # the message may quote the data sent: not in the log
     if isinstance(exc, SchemaError):
         detail: Any = [{"loc": ["body", "features", p.column] if p.column else ["body"], "msg": p.problem,
                         "type": "value_error"} for p in exc.problems]

@@ -48,6 +48,7 @@ from riskcore.workbench import (
     Explanation,
     ModelBundle,
     ModelServer,
+    PersonalColumn,
     ScoreResult,
     Served,
     VersionComparison,
@@ -216,6 +217,12 @@ def training_data_path(bundle: ModelBundle) -> Path | None:
 def data_check(path: str, mtime: float, _spec: DatasetSpec, model_version: str, leakage: bool) -> DataCheck:
     """Quality report, split and (optionally) leakage checks of a data file (cached per file version)."""
     return bench().check(bench().load(path, spec=_spec), leakage=leakage)
+
+
+@st.cache_data(max_entries=4, show_spinner="Looking for personal data…")
+def personal_data(path: str, mtime: float, _spec: DatasetSpec, model_version: str) -> list[PersonalColumn]:
+    """The columns of a data file that look like personal data (cached per file version), told before training."""
+    return bench().personal_data(bench().load(path, spec=_spec))
 
 
 @st.cache_data(max_entries=4, show_spinner="Checking the file…")

@@ -56,6 +56,15 @@ else:
 d.metric("Errors · warnings", f"{len(report.errors)} · {len(report.warnings)}")
 for note in (*report.notes, *check.notes):
     st.caption(f"Note: {note}")
+personal = report.personal_frame()
+if len(personal):
+    used = personal["role"].isin(["feature", "id"]).any()
+    (st.warning if used else st.info)(
+        f"{len(personal)} column(s) look like personal data (e-mail addresses, phone numbers, IBANs, or a name "
+        "that says so). A model should not learn from them, and the audit trail keeps only the salted hashes of "
+        "those it records. What to do for each:", icon=":material/privacy_tip:")
+    st.dataframe(personal, hide_index=True, width="stretch", key="dq_personal",
+                 column_config={"share": st.column_config.NumberColumn(format="percent")})
 
 overview, missing, invalid, split, leakage = st.tabs(["Findings", "Missing values", "Invalid values & duplicates",
                                                      "Split", "Leakage checklist"])

@@ -52,6 +52,11 @@ if auth.allowed("start_training"):
         st.write("Trains on the file the model in use was trained on, with its data contract and the costs in the "
                  "settings, and logs the run to MLflow. *Quick* compares two candidates with a small search "
                  "(a few minutes); *full* compares six with a larger one.")
+        data_path = state.training_data_path(bundle)
+        if data_path is not None:
+            for found in state.personal_data(str(data_path), data_path.stat().st_mtime, bundle.spec, bundle.version):
+                tell = st.warning if found.role in ("feature", "id") else st.caption
+                tell(f"Personal data in {found.column!r} ({found.role}): {found.message}")
         with st.form("train_form", border=False):
             profile = st.radio("Profile", ["quick", "full"], horizontal=True, key="train_profile")
             promote = st.checkbox("Make the new model the champion when it is done", key="train_promote")

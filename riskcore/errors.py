@@ -48,6 +48,11 @@ answer rather than raised.
 ``MissingColumnError`` derives from both ``DataFileError`` (what training
 raised for a missing column) and ``SchemaError`` (what scoring raised, with
 the column as a :class:`Problem`), so code that caught either still catches it.
+
+Messages are for the person who sent the data, and quote the bad value so they
+can fix it; logs are not. :func:`loggable` is what a log may say of an error:
+a ``SchemaError`` by its columns and rules, any other by its ``log_message``
+when its text quotes a value from the data, else by its text.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ __all__ = [
     "SchemaError",
     "TrackingError",
     "driver_message",
+    "loggable",
 ]
 
 @dataclass(frozen=True)
@@ -125,6 +131,8 @@ class RiskcoreError(Exception):
 
     exit_status: ClassVar[int] = 2
     http_status: ClassVar[int] = 422
+    log_message: str | None = None
+    """What a log shows instead of the message when the message quotes a value from the data (None: the message)."""
 
 
 class SchemaError(RiskcoreError, ValueError):
@@ -248,3 +256,34 @@ def driver_message(err: BaseException) -> str:
     'ValueError'
     """
     return (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def loggable(err: BaseException) -> str:
+    """What a log may say of an error: its kind and where, never a value from the data.
+
+    A :class:`SchemaError` is told by its number of problems, their columns and the rules they break (a
+    problem with no value and no row key by its sentence); another :class:`RiskcoreError` by its
+    ``log_message`` when it has one, else by its message; any other exception by its type only (its
+    traceback goes to the log where it is caught, as a bug's).
+
+    Examples
+    --------
+    >>> loggable(SchemaError([Problem(3, "roa", -9.0, "row 3: -9.0 is below the minimum -3", check="range")]))
+    "SchemaError: 1 problem(s) in column(s) 'roa' (rules: range)"
+    >>> loggable(SchemaError("the file has no data rows"))
+    'SchemaError: the file has no data rows'
+    """
+    kind = type(err).__name__
+    if isinstance(err, SchemaError) and not isinstance(err, MissingColumnError):
+        told = [p.problem for p in err.problems if p.value is None and p.id is None and p.row is None
+                and p.column is None]
+        if len(told) == len(err.problems):
+            return f"{kind}: " + "; ".join(told[:5])
+        columns = sorted({p.column for p in err.problems if p.column})
+        checks = sorted({p.check for p in err.problems if p.check})
+        where = f" in column(s) {', '.join(map(repr, columns[:10]))}" if columns else ""
+        rules = f" (rules: {', '.join(checks)})" if checks else ""
+        return f"{kind}: {len(err.problems)} problem(s){where}{rules}"
+    if isinstance(err, RiskcoreError):
+        return f"{kind}: {err.log_message or err}"
+    return kind

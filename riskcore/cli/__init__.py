@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from riskcore.cli.audit import add_audit_find_parser
 from riskcore.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -48,7 +49,7 @@ from riskcore.cli.users import add_users_parser
 from riskcore.config import TrainingConfig, parse_candidates, set_thread_defaults
 from riskcore.errors import RiskcoreError
 from riskcore.progress import TextProgress
-from riskcore.workbench import Workbench
+from riskcore.workbench import Dataset, Workbench
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
@@ -141,6 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         dataset = data = bench.load(args.data, roles, sheet=args.sheet)
         say(f"Training on {args.data} — {dataset.describe()} ({config.profile} profile)")
+    _say_personal_data(bench, dataset)
     result = bench.train(data, roles=roles, config=config, costs=costs,
                          track=not args.no_mlflow, progress=TextProgress(), promote=args.promote, cluster=cluster,
                          sample_rows=args.sample_rows)
@@ -153,6 +155,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
         say(f"Wrote {out / 'metrics.json'}")
     return EXIT_OK
+
+
+def _say_personal_data(bench: Workbench, dataset: Dataset) -> None:
+    """Tell, before training, which columns look like personal data and what to do about them."""
+    found = bench.personal_data(dataset)
+    if found:
+        say(f"Personal data: {len(found)} column(s) look like it:")
+    for p in found:
+        say(f"  {'WARNING ' if p.role in ('feature', 'id') else ''}{p.column!r} ({p.role}): {p.message}")
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -302,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = audit_sub.add_parser("verify", help="verify the hash chain; name the first altered row")
     v.add_argument("--url", help="audit database URL (default: the settings')")
     v.set_defaults(func=cmd_audit_verify)
+    add_audit_find_parser(audit_sub)
     return parser
 
 

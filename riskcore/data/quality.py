@@ -4,7 +4,8 @@
 and builds the :class:`QualityReport`, one function per check: unreadable rows,
 missing columns, bad cells (not a number, unknown category, outside the valid
 range, outliers), required values missing, missingness, exact duplicate rows and
-duplicate keys, constant columns, the target and its balance, rows per period.
+duplicate keys, constant columns, the target and its balance, rows per period,
+and columns that look like personal data (:mod:`riskcore.data.personal`).
 :func:`clean_for_training` then applies the training-data policy to the report.
 
 Nothing here prints or raises for a data problem a user can fix: problems are
@@ -19,6 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from riskcore.data.personal import PersonalColumn, find_personal_data
 from riskcore.data.prepare import (
     CELL_COLUMNS,
     Prepared,
@@ -36,6 +38,7 @@ from riskcore.errors import DataFileError, MissingColumnError
 
 __all__ = [
     "Finding",
+    "PersonalColumn",
     "Prepared",
     "QualityReport",
     "Severity",
@@ -90,7 +93,9 @@ class QualityReport:
     * ``duplicates``: row, id, kind (``exact`` or ``key``), first_row;
     * ``missing_by_segment``: share of missing values, segment × column;
     * ``periods``: period, rows, defaults, default_rate;
-    * ``target``: a dict with rows, positives, rate (when the target is present).
+    * ``target``: a dict with rows, positives, rate (when the target is present);
+    * ``personal``: the columns that look like personal data (:class:`~riskcore.data.personal.PersonalColumn`),
+      as a table in :meth:`personal_frame`.
     """
 
     n_rows: int
@@ -103,6 +108,7 @@ class QualityReport:
     periods: pd.DataFrame
     target: dict[str, float] | None
     notes: tuple[str, ...] = ()
+    personal: tuple[PersonalColumn, ...] = ()
 
     @property
     def errors(self) -> list[Finding]:
@@ -126,6 +132,12 @@ class QualityReport:
               "message": f.message, "rows": ", ".join(f.keys)} for f in self.findings],
             columns=["severity", "check", "column", "count", "message", "rows"],
         )
+
+    def personal_frame(self) -> pd.DataFrame:
+        """The columns that look like personal data: column, kind, role, share, count, example (masked), advice."""
+        return pd.DataFrame([{"column": p.column, "kind": p.kind, "role": p.role, "share": p.share, "count": p.count,
+                              "example": p.example, "advice": p.advice} for p in self.personal],
+                            columns=["column", "kind", "role", "share", "count", "example", "advice"])
 
     def to_text(self) -> str:
         """The report as plain text for a terminal."""
@@ -192,18 +204,26 @@ def check_frame(
     duplicate_findings, duplicates = _duplicates(frame, spec, rows, ids)
     target_findings, target_info, y = _target(frame, spec, ids, positive or spec.positive)
     period_findings, periods = _periods(frame, spec, y)
+    personal = tuple(find_personal_data(frame, spec))
     findings = [
         *_unreadable_rows(data), *_missing_columns(data, frame, n), *_cell_findings(cells),
         *_required_missing(frame, spec, ids), *_missingness(frame, spec, ids, miss_counts),
         *duplicate_findings, *_constant_columns(frame, feature_cols), *target_findings, *period_findings,
+        *_personal_findings(personal),
     ]
     findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.check, f.column or ""))
     return QualityReport(
         n_rows=n, n_columns=len(frame.columns), findings=findings,
         columns=_column_table(frame, spec, data.cells, invalid, outliers), cells=cells,
         duplicates=duplicates, missing_by_segment=_missing_by_segment(frame, spec, feature_cols, miss_counts),
-        periods=periods, target=target_info, notes=_report_notes(data),
+        periods=periods, target=target_info, notes=_report_notes(data), personal=personal,
     )
+
+
+def _personal_findings(personal: tuple[PersonalColumn, ...]) -> list[Finding]:
+    """One finding per column of personal data: a warning when a model or the key would use it."""
+    return [Finding("personal_data", "warning" if p.role in ("feature", "id") else "info", p.message, p.column,
+                    p.count) for p in personal]
 
 
 def _unreadable_rows(data: Prepared) -> list[Finding]:

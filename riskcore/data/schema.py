@@ -4,7 +4,10 @@ A :class:`DatasetSpec` names the id, time, target, segment and exposure columns,
 lists the features with their kind, valid range, unit, plain-language label and
 family, and the columns that must never be used as features. The demo
 portfolio's spec is :data:`DEMO_SPEC`; a spec for any other CSV comes from
-:func:`riskcore.data.infer.infer_spec`.
+:func:`riskcore.data.infer.infer_spec`. :data:`PERSONAL_COLUMNS` names the
+columns that hold personal data by their header alone (people's names, contact
+details, account numbers); the audit trail stores their values only as salted
+hashes (:func:`is_personal`).
 
 Data generation, validation, the API's request model, slider ranges on the
 pages and the hypothesis strategies in the tests all read from here.
@@ -17,9 +20,12 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
+from riskcore.data.columns import normalise_name
+
 __all__ = [
     "DEMO_SPEC",
     "FAMILIES",
+    "PERSONAL_COLUMNS",
     "REGIONS",
     "SECTORS",
     "SIZE_CLASSES",
@@ -28,6 +34,7 @@ __all__ = [
     "FeatureKind",
     "FeatureSpec",
     "Recipe",
+    "is_personal",
 ]
 
 FeatureKind = Literal["numeric", "categorical"]
@@ -54,6 +61,40 @@ Region = Literal["Northern Europe", "Western Europe", "Southern Europe", "Centra
 REGIONS: tuple[str, ...] = get_args(Region)
 SizeClass = Literal["micro", "small", "medium"]
 SIZE_CLASSES: tuple[str, ...] = get_args(SizeClass)
+
+PERSONAL_COLUMNS: tuple[str, ...] = (
+    # a company's name: for a sole trader or a small partnership it is a person's name
+    "company_name",
+    # people
+    "name", "full_name", "first_name", "last_name", "surname", "given_name", "contact", "contact_name",
+    "contact_person", "director", "director_name", "directors", "owner", "owner_name", "ceo", "ceo_name",
+    "representative", "date_of_birth", "birth_date",
+    # how to reach them
+    "email", "email_address", "contact_email", "phone", "phone_number", "telephone", "mobile", "mobile_phone",
+    "contact_phone", "fax", "address", "street", "street_address", "postal_address",
+    # their numbers
+    "iban", "bank_account", "account_number", "national_id", "passport_number", "ssn", "social_security_number",
+    "tax_id",
+)
+"""Headers that name people or their contact details: the audit trail stores such inputs only as salted hashes.
+
+Matched as column names are (:func:`riskcore.data.columns.normalise_name`: ``Contact E-mail``,
+``contact_email`` and ``CONTACT-EMAIL`` are one name). ``[audit] redact`` in riskcore.toml adds to them; the
+data-quality report also flags columns whose *values* look like e-mail addresses, phone numbers or IBANs
+whatever their header (:mod:`riskcore.data.personal`).
+"""
+_PERSONAL_KEYS = frozenset(normalise_name(c) for c in PERSONAL_COLUMNS)
+
+
+def is_personal(name: str) -> bool:
+    """Whether a column's header names personal data (one of :data:`PERSONAL_COLUMNS`, as names are matched).
+
+    Examples
+    --------
+    >>> is_personal("Contact E-mail"), is_personal("current_ratio")
+    (True, False)
+    """
+    return normalise_name(name) in _PERSONAL_KEYS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from riskcore.modelling.bundle import ModelBundle, json_ready, load_bundle, writ
 from riskcore.modelling.demo import demo_later_paths, train_demo
 from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog
+from riskcore.serving.audit import HASH_PREFIX, AuditLog
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.monitor import MonitorSink, read_outcomes
 from riskcore.workflows import Face, default_caller, score_and_record
@@ -185,6 +185,13 @@ def _migration_since_last_period(audit: AuditLog, bundle: ModelBundle, rows: pd.
                           f"also scored in {before} (the audit trail's latest score of each)")
 
 
+def _hashed(values: pd.Series) -> pd.Series:
+    """Per row, whether the recorded value is a salted hash (a redacted input), as the trail stores them."""
+    if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+        return pd.Series(False, index=values.index)
+    return values.astype(str).str.startswith(HASH_PREFIX)
+
+
 def monitor_audit(
     bundle: ModelBundle,
     audit: AuditLog,
@@ -216,7 +223,8 @@ def monitor_audit(
     Raises
     ------
     riskcore.errors.SchemaError
-        When the model recorded no score in the window.
+        When the model recorded no score in the window, or a feature it uses is stored redacted (only its
+        salted hashes are in the trail).
     """
     started = time.perf_counter()
     found = read_outcomes(outcomes, bundle.spec, period=period, positive=positive) if outcomes is not None else None
@@ -225,6 +233,14 @@ def monitor_audit(
     if scored.empty:
         raise SchemaError(f"the audit trail holds no score of model {bundle.version} from {window}; score a "
                           "portfolio first (python -m riskcore score) or widen --since/--until")
+    redacted = [c for c in bundle.spec.model_inputs if c in scored and _hashed(scored[c]).any()]
+    if redacted:
+        raise SchemaError(f"the audit trail keeps only salted hashes of the feature(s) {', '.join(map(repr, redacted))}"
+                          " ([audit] redact, or a name that says it is personal data), so they cannot be monitored "
+                          "from it; monitor a file instead (python -m riskcore monitor --data FILE)")
+    if found is not None and audit.redaction is not None and _hashed(scored["_company_id"]).all():
+        # the trail keeps the ids' salted hashes: the outcomes' ids are looked up the same way
+        found.frame = found.frame.assign(id=[audit.redaction.hash_text(str(v)) for v in found.frame["id"]])
     column = period or bundle.spec.time
     periods = scored[column] if column and column in scored else None
     keys = ["_company_id"] + (["_period"] if periods is not None else [])

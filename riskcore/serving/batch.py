@@ -86,8 +86,9 @@ class ScoreRecorder(Protocol):
 class ScoreLog(Protocol):
     """What opens a :class:`ScoreRecorder` per request: the :class:`~riskcore.serving.audit.AuditLog`."""
 
-    def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str) -> ScoreRecorder:
-        """Start recording one request."""
+    def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str,
+              key: str = "company_id") -> ScoreRecorder:
+        """Start recording one request; ``key`` names the column of its company ids (which may be redacted)."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,8 @@ class _Pass:
         out = request.output
         self.writer: TableWriter | None = write_table(out, format=_format_of(out)) if out is not None else None
         self.batch: ScoreRecorder = audit.batch(source=request.face, caller=request.caller,
-                                             model_version=bundle.version, bundle_hash=bundle.manifest_hash)
+                                             model_version=bundle.version, bundle_hash=bundle.manifest_hash,
+                                             key=bundle.spec.id or "row")
         self.pipe = _Pipe()  # records and writes each scored chunk while the next one is scored
 
     def add(self, part: Table, history: FileHistory | None, expected: int) -> None:

@@ -84,7 +84,7 @@ def score_companies(
                               tuple(x.text for x in r["explanation"].reasons) if "explanation" in r else ())
                   for i, r in results]
     rid = audit.record(audit_rows, source=face, caller=caller, model_version=bundle.version,
-                       bundle_hash=bundle.manifest_hash, request_id=request_id)
+                       bundle_hash=bundle.manifest_hash, request_id=request_id, key=spec.id or "company_id")
     return CompanyScores(request_id=rid, results=results, problems=problems)
 
 

@@ -285,7 +285,7 @@ def _run(bundle: ModelBundle, parts: list[Path], *, client: Client, audit: Audit
                           risk_bands=request.risk_bands, lgd=request.lgd, explain=request.explain,
                           chunk_rows=request.chunk_rows, monitor=monitor, period=period)
     batch = audit.batch(source=request.face, caller=request.caller, model_version=bundle.version,
-                        bundle_hash=bundle.manifest_hash)
+                        bundle_hash=bundle.manifest_hash, key=bundle.spec.id or "row")
     gathered = _Gathered(parts, batch)
     timings = {"audit": 0.0}
     try:

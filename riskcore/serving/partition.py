@@ -127,7 +127,8 @@ class _Spill:
         self.path = path
         self._file: IO[bytes] | None = None
 
-    def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str) -> _Spill:
+    def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str,
+              key: str = "company_id") -> _Spill:
         """Start the spill file again (the arguments are the client's, who records the request)."""
         self.abort()
         self._file = open(self.path, "wb")  # noqa: SIM115 - closed by commit or abort

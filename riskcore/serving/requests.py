@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from riskcore.errors import ModelNotFoundError, SchemaError
+from riskcore.errors import ModelNotFoundError, SchemaError, loggable
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, AuditPart, AuditRecord
 from riskcore.serving.companies import company_id, score_records
@@ -54,7 +54,8 @@ class ServedScores:
 
     ``results`` holds ``(index, result)`` where ``result["model_version"]`` names the model that decided;
     ``problems`` ``(index, SchemaError)`` for the companies the deciding model could not score;
-    ``shadow_problems`` what the shadow scoring could not do (the answer does not depend on it).
+    ``shadow_problems`` what the shadow scoring could not do (the answer does not depend on it), in words a log may
+    hold: the company's index in the request and the rules its values broke, never the values or its id.
     """
 
     results: list[tuple[int, dict[str, Any]]]
@@ -116,7 +117,7 @@ def score_group(served: Served, requests: Sequence[ScoringRequest], *, audit: Au
                 out[r].problems.append((i, problem))
             else:
                 out[r].shadow_problems.append(f"company at index {i}: {bundle.version} cannot score it in shadow "
-                                              f"({problem})")
+                                              f"({loggable(problem)})")
         return [picked[j] for j, _ in problems]
 
     if challenger is not None:
@@ -124,8 +125,8 @@ def score_group(served: Served, requests: Sequence[ScoringRequest], *, audit: Au
         for r, i in refused:  # the challenger could not decide these: the champion does
             problem = next(p for k, p in out[r].problems if k == i)
             out[r].problems.remove((i, problem))
-            out[r].shadow_problems.append(f"company {requests[r].ids[i]}: the challenger cannot score it "
-                                          f"({problem}); the champion decided")
+            out[r].shadow_problems.append(f"company at index {i}: the challenger cannot score it "
+                                          f"({loggable(problem)}); the champion decided")
             canary[(r, i)] = False
     run(champion, [e for e in entries if not canary[e]], "api")
     if challenger is not None:
@@ -151,7 +152,8 @@ def _part(bundle: ModelBundle, source: Literal["api", "shadow"], requests: Seque
         records.append(AuditRecord(company_id(spec, req.records[i], i), inputs, result["p_default"],
                                    result["decision"], result["grade"], reasons))
     return AuditPart(records, [requests[r].request_id for (r, _), _ in done],
-                     [requests[r].caller for (r, _), _ in done], source, bundle.version, bundle.manifest_hash)
+                     [requests[r].caller for (r, _), _ in done], source, bundle.version, bundle.manifest_hash,
+                     key=spec.id or "company_id")
 
 
 def score_served(served: Served, records: Sequence[Mapping[str, Any]], ids: Sequence[str], *, audit: AuditLog,

@@ -30,7 +30,7 @@ class ScoreResult:
 
     @property
     def inputs(self) -> pd.DataFrame:
-        """Typed model inputs of the scored rows (keys, features, exposure), in the order of ``scores``.
+        """Typed model inputs of the scored rows (keys, features, exposure, name), in the order of ``scores``.
 
         Built on first use: a million-row file need not hold a second copy of its inputs
         unless something (the audit trail, a chart) asks for them.

@@ -153,7 +153,9 @@ def score_frame(
     n_absent = _check_columns(prepared, spec, notes)
     checked = _check_rows(prepared, spec, info.decimal if info is not None else ".", history, notes)
     frame, rows, good_idx = prepared.frame, prepared.rows, checked.good_idx
-    input_cols = [c for c in (*spec.key_columns, *spec.feature_names, spec.exposure) if c and c in frame]
+    # the display name too, so the audit trail can find a company by its name (it stores only its salted hash)
+    input_cols = [c for c in dict.fromkeys((*spec.key_columns, *spec.feature_names, spec.exposure, spec.name_column))
+                  if c and c in frame]
     inputs = frame[input_cols]
     panel = panel_values(frame, good_idx, checked.key_ok, spec, checked.provided, checked.id_codes, history, rows)
     columns = ModelColumns(bundle, frame, panel, prepared.category_codes)

@@ -13,7 +13,7 @@ here too, as ``mlflow.entities`` names what ``MlflowClient`` returns.
 
 from __future__ import annotations
 
-from riskcore.data.quality import QualityReport
+from riskcore.data.quality import PersonalColumn, QualityReport
 from riskcore.data.schema import DatasetSpec, FeatureSpec
 from riskcore.data.tabular import write_csv
 from riskcore.evaluation.grading import RISK_LEVELS
@@ -31,6 +31,7 @@ from riskcore.serving.audit import (
     AccessEvent,
     AccessEventKind,
     AuditLog,
+    FoundScores,
     Job,
     JobEvent,
     ModelMove,
@@ -73,6 +74,7 @@ __all__ = [
     "DemoFiles",
     "Explanation",
     "FeatureSpec",
+    "FoundScores",
     "Job",
     "JobEvent",
     "JobFiles",
@@ -80,6 +82,7 @@ __all__ = [
     "ModelMove",
     "ModelServer",
     "MonitorRun",
+    "PersonalColumn",
     "Move",
     "QualityReport",
     "RecordedMonitoring",

@@ -9,6 +9,7 @@ verb                      result
 ========================  ==========================================================================
 ``load``                  :class:`~riskcore.workbench.datasets.Dataset` (the demo layout recognised)
 ``check``                 :class:`~riskcore.workflows.DataCheck`
+``personal_data``         :class:`~riskcore.data.personal.PersonalColumn` s (told before training)
 ``train``                 :class:`~riskcore.modelling.train.TrainingResult` (here or on a cluster)
 ``score``                 :class:`~riskcore.serving.batch.ScoreJob` (here or on a cluster)
 ``predict``               :class:`~riskcore.serving.requests.ServedScores` (what the model server serves)
@@ -19,6 +20,7 @@ verb                      result
 ``versions``, ``history`` the registry's versions; the ledger's moves
 ``report``, ``sign``      the model report of a version; a validator's signature in the ledger
 ``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult`
+``find_scores``           :class:`~riskcore.serving.audit.FoundScores` (by company id or an input's exact value)
 ``submit_score``, ``job`` durable jobs: a portfolio scored by a worker, polled, downloaded, cancelled
 ``retrain``               :class:`~riskcore.workbench.retraining.RetrainOutcome` (one run of the loop)
 ========================  ==========================================================================
@@ -37,6 +39,7 @@ from typing import Any, BinaryIO, Literal
 import pandas as pd
 
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
+from riskcore.data.personal import PersonalColumn, find_personal_data
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import ConfigError, DataFileError
 from riskcore.evaluation.monitor_report import MonitorReport
@@ -52,7 +55,7 @@ from riskcore.modelling.demo import DemoFiles, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog, Job, JobQueue, ModelMove, Source, VerifyResult
+from riskcore.serving.audit import AuditLog, FoundScores, Job, JobQueue, ModelMove, Source, VerifyResult
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import score_partitions
@@ -171,6 +174,13 @@ class Workbench:
         """The quality report, the split and the leakage checks of a file, as training would see it."""
         return check_file(dataset.table, dataset.spec, positive=dataset.roles.positive, drop=dataset.roles.drop,
                           leakage=leakage)
+
+    def personal_data(self, dataset: Dataset) -> list[PersonalColumn]:
+        """The columns of a file that look like personal data, by their values or their header, to tell before training.
+
+        The quality report of :meth:`check` and of every training run carries the same findings.
+        """
+        return find_personal_data(dataset.table.frame, dataset.spec)
 
     def demo_data(self, out: str | os.PathLike[str], *, companies: int = 5000, seed: int = 7,
                   default_rate: float = 0.06, later_years: int = 0) -> DemoFiles:
@@ -586,3 +596,16 @@ class Workbench:
     def verify_audit(self, url: str | None = None) -> VerifyResult:
         """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row."""
         return AuditLog(url or self.settings.resolved_audit_url).verify()
+
+    def find_scores(self, value: str, *, column: str | None = None, limit: int | None = 100,
+                    source: Source | None = None) -> FoundScores:
+        """The recorded scores of a company, newest first: by its id, or by an input's exact value (``column``).
+
+        A redacted value (a company name, an e-mail address) is looked for by its salted hash, with this
+        state folder's salt, so a name is found without ever being stored.
+        """
+        audit = self.audit
+        by_hash = audit.redaction is not None
+        if column is None:
+            return FoundScores(audit.find(value, limit=limit, source=source), None, by_hash)
+        return audit.find_by(column, value, limit=limit, source=source)

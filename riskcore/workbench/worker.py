@@ -39,7 +39,7 @@ from types import FrameType
 
 import pyarrow as pa
 
-from riskcore.errors import AuditError, RiskcoreError
+from riskcore.errors import AuditError, RiskcoreError, loggable
 from riskcore.serving.audit import Job
 from riskcore.workbench.bench import Workbench
 from riskcore.workbench.jobs import Heartbeat, JobStopped
@@ -116,7 +116,7 @@ class Worker:
                 else:
                     queue.finish(job, error="cancelled", progress=beat.snapshot())
             except RiskcoreError as err:
-                log.info("job %s failed: %s", job.id, err)
+                log.info("job %s failed: %s", job.id, loggable(err))  # the job's error keeps the whole message
                 queue.finish(job, error=str(err), progress=beat.snapshot())
             except Exception as err:  # noqa: BLE001 - a bug must not stop the worker or leave the job running
                 log.exception("job %s failed unexpectedly", job.id)

@@ -18,7 +18,11 @@ tables (SQLAlchemy Core; a SQLite file by default, any SQLAlchemy URL works):
     company_id, p_default, decision, grade, reasons (codes joined with
     ``"; "``), fingerprint, and one ``input:<name>`` column per model input
     (numbers, text, booleans, missing values; anything else as canonical JSON
-    text). Nothing is serialised per row in Python.
+    text). Nothing is serialised per row in Python. An input that names a
+    person or their contact details (a company name, an e-mail address; see
+    :class:`Redaction`) is stored only as ``hmac-sha256:<key id>:<hex>``, a
+    salted hash whose salt is kept outside the database, and so is the
+    company id when its column is redacted.
 ``audit_ids``
     A narrow lookup index (company_id, batch_id, chunk), one row per distinct
     company of a chunk, so a company's scores are found without a scan. It is
@@ -77,9 +81,10 @@ Layout
 The modules are private; this package's ``__all__`` is the interface. They
 import one way, from the bottom up:
 
-``_tables`` (what is stored), ``_driver`` (what differs per database), ``_hashing``
+``_tables`` (what is stored), ``_driver`` (what differs per database), ``_hashing``, ``_redaction``
     The columns and constants, URLs and SQLite's locking and psycopg's COPY and
-    binary reads, the hashes and fingerprints.
+    binary reads, the hashes and fingerprints, the inputs stored only as salted
+    hashes and their salt.
 ``_store``
     :class:`AuditStore`, the database behind a small public interface: a
     connection for one read (``reading``) or one write (``writing``), the chain
@@ -106,9 +111,10 @@ from riskcore.serving.audit._batch import AuditBatch, AuditPart
 from riskcore.serving.audit._events import ChainedEvent, EventHead
 from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
-from riskcore.serving.audit._log import AuditLog
+from riskcore.serving.audit._log import AuditLog, FoundScores
 from riskcore.serving.audit._rates import RateBuckets
 from riskcore.serving.audit._records import AuditRecord
+from riskcore.serving.audit._redaction import HASH_PREFIX, SALT_ENV, Redaction, salt_file
 from riskcore.serving.audit._store import Appended, AuditStore, ChainTail, HeadFields
 from riskcore.serving.audit._tables import (
     DECISIONS,
@@ -127,9 +133,11 @@ __all__ = [
     "FIND_COLUMNS",
     "FINISHED",
     "GENESIS_HASH",
+    "HASH_PREFIX",
     "MOVES",
     "REASON_SEPARATOR",
     "RECENT_COLUMNS",
+    "SALT_ENV",
     "SOURCES",
     "AccessEvent",
     "AccessEventKind",
@@ -143,6 +151,7 @@ __all__ = [
     "ChainedEvent",
     "Decision",
     "EventHead",
+    "FoundScores",
     "HeadFields",
     "Job",
     "JobEvent",
@@ -152,6 +161,8 @@ __all__ = [
     "ModelEvent",
     "ModelMove",
     "RateBuckets",
+    "Redaction",
     "Source",
     "VerifyResult",
+    "salt_file",
 ]

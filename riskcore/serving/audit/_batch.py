@@ -29,6 +29,7 @@ from riskcore.serving.audit._records import (
     make_small_chunk,
     record_inputs,
 )
+from riskcore.serving.audit._redaction import Redaction
 from riskcore.serving.audit._store import AuditStore, HeadFields
 from riskcore.serving.audit._tables import (
     HEAD_JSON,
@@ -63,8 +64,9 @@ class AuditBatch(CommitOrAbort):
     """
 
     def __init__(self, store: AuditStore, *, request_id: str, source: str, caller: str, model_version: str,
-                 bundle_hash: str):
+                 bundle_hash: str, redaction: Redaction | None = None, key: str = "company_id"):
         self._store = store
+        self._redaction, self._key = redaction, key
         self.request_id = request_id
         self._meta = {"source": source, "caller": caller, "model_version": model_version, "bundle_hash": bundle_hash}
         self._batch_id = uuid.uuid4().hex
@@ -105,7 +107,8 @@ class AuditBatch(CommitOrAbort):
         self._check_open()
         try:
             chunk = make_chunk(company_ids, inputs, p_default, decision, grade, reasons, index=self._chunks,
-                               first_row=self.n_rows + 1, columns=self._columns)
+                               first_row=self.n_rows + 1, columns=self._columns, redaction=self._redaction,
+                               key=self._key)
         except AuditError:
             self.abort()
             raise
@@ -251,6 +254,7 @@ class AuditPart:
         request and caller the head carries them, as :meth:`AuditLog.record` writes it; otherwise the head gets a
         request id of its own and each row keeps its request id and caller in the chunk (readers show those).
     source, model_version, bundle_hash : as for :meth:`AuditLog.record`.
+    key : the name of the column the company ids come from (its redaction decides whether they are hashed).
     """
 
     records: Sequence[AuditRecord]
@@ -259,10 +263,13 @@ class AuditPart:
     source: str
     model_version: str
     bundle_hash: str
+    key: str = "company_id"
 
 
-def record_parts(store: AuditStore, parts: Sequence[AuditPart]) -> list[str]:
+def record_parts(store: AuditStore, parts: Sequence[AuditPart], redaction: Redaction | None = None) -> list[str]:
     """Record several parts in ONE transaction: every score is visible, or none is.
+
+    ``redaction``: the inputs it covers are stored as salted hashes (see :func:`make_chunk`).
 
     Returns
     -------
@@ -294,9 +301,10 @@ def record_parts(store: AuditStore, parts: Sequence[AuditPart]) -> list[str]:
             [r.grade for r in records]
         reasons = [REASON_SEPARATOR.join(r.reasons) for r in records]
         requests = None if one else (list(part.request_ids), list(part.callers))
-        chunk = make_small_chunk(ids, inputs, p, decisions, grades, reasons, requests=requests) or \
+        chunk = make_small_chunk(ids, inputs, p, decisions, grades, reasons, requests=requests, redaction=redaction,
+                                 key=part.key) or \
             make_chunk(ids, record_inputs(inputs), np.array(p), decisions, grades, reasons, index=0, first_row=1,
-                       columns=None, requests=requests)
+                       columns=None, requests=requests, redaction=redaction, key=part.key)
         assert chunk is not None  # the part has records
         heads[k] = request_id
         staged.append((k, HeadFields(request_id=request_id, batch_id=uuid.uuid4().hex, caller=caller,

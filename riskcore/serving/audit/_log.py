@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -24,13 +25,14 @@ from riskcore.serving.audit._access import AccessEvent
 from riskcore.serving.audit._batch import AuditBatch, AuditPart, record_parts
 from riskcore.serving.audit._events import ChainedEvent, chain_event, read_events
 from riskcore.serving.audit._ledger import ModelMove
-from riskcore.serving.audit._reading import read_rows, read_scored
+from riskcore.serving.audit._reading import read_matches, read_rows, read_scored
 from riskcore.serving.audit._records import AuditRecord, check_records, check_request, record_inputs
+from riskcore.serving.audit._redaction import Redaction
 from riskcore.serving.audit._store import AuditStore
 from riskcore.serving.audit._tables import REASON_SEPARATOR, SOURCES, audit_requests
 from riskcore.serving.audit._verify import VerifyResult, verify_trail
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "FoundScores"]
 
 E = TypeVar("E", bound=ChainedEvent)
 
@@ -38,7 +40,28 @@ _REQUEST_FIELDS = """\
 source : ``"cli"``, ``"dashboard"`` or ``"api"``.
 caller : who asked (user name or API key id).
 model_version, bundle_hash : the model that gives the scores.
-request_id : the request's id; a new ``uuid4().hex`` when ``None``."""
+request_id : the request's id; a new ``uuid4().hex`` when ``None``.
+key : the name of the input column the company ids come from; when the log's redaction covers it, the ids are
+    stored as salted hashes too."""
+
+
+@dataclass(frozen=True)
+class FoundScores:
+    """The recorded scores of a company looked up by its id or by an input's exact value.
+
+    Attributes
+    ----------
+    scores : the scores, newest first, in the columns of :meth:`AuditLog.find` (redacted values as stored).
+    column : the input looked in, or ``None`` for the company id.
+    by_hash : whether the value was also looked for as its salted hash (the trail redacts).
+    other_keys : values of the column hashed with another salt than this process's, which cannot match
+        (every host writing one trail must share its salt).
+    """
+
+    scores: pd.DataFrame
+    column: str | None
+    by_hash: bool
+    other_keys: int = 0
 
 
 class AuditLog:
@@ -53,6 +76,9 @@ class AuditLog:
         it gives up (and the write raises).
     stale_after_minutes : staged rows of a request that has neither committed
         nor stored a chunk for this long are removed by the next writer.
+    redaction : the inputs stored only as salted hashes, and their key
+        (:class:`~riskcore.serving.audit.Redaction`); ``None`` stores every
+        value as given. :meth:`from_settings` passes the settings' redaction.
 
     Raises
     ------
@@ -65,6 +91,8 @@ class AuditLog:
     store : AuditStore
         The database behind the log: engine, write lock and chain tail,
         fail-closed errors, reads.
+    redaction : Redaction or None
+        What the log stores only as salted hashes.
 
     Notes
     -----
@@ -83,14 +111,18 @@ class AuditLog:
     'chain intact: 1 rows'
     """
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, stale_after_minutes: float = 30.0):
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, stale_after_minutes: float = 30.0,
+                 redaction: Redaction | None = None):
         self.store = AuditStore(url, busy_timeout_ms=busy_timeout_ms, stale_after_minutes=stale_after_minutes)
+        self.redaction = redaction
 
     @classmethod
     def from_settings(cls, settings: Settings, *, busy_timeout_ms: int = 30_000) -> AuditLog:
-        """Open the audit log at ``settings.resolved_audit_url``.
+        """Open the audit log at ``settings.resolved_audit_url``, redacting as the settings say.
 
-        For a SQLite file, its folder is created when missing.
+        For a SQLite file, its folder is created when missing. The inputs that name people or their contact
+        details (:data:`~riskcore.data.schema.PERSONAL_COLUMNS` and ``[audit] redact``) are stored as salted
+        hashes, with the salt of ``$RISKCORE_AUDIT_SALT`` or of the state folder (made on first use).
 
         Parameters
         ----------
@@ -105,10 +137,12 @@ class AuditLog:
         ------
         AuditError
             When the folder cannot be created or the URL is unusable.
+        ConfigError
+            When the salt cannot be read or made (the message says what to do).
         """
         url = settings.resolved_audit_url
         AuditStore.make_folder(url)
-        return cls(url, busy_timeout_ms=busy_timeout_ms)
+        return cls(url, busy_timeout_ms=busy_timeout_ms, redaction=Redaction.from_settings(settings))
 
     def __repr__(self) -> str:
         return f"AuditLog({self.url!r})"
@@ -135,7 +169,7 @@ class AuditLog:
     # -- writing -----------------------------------------------------------
     @shared_docs(request_fields=_REQUEST_FIELDS)
     def batch(self, *, source: str, caller: str, model_version: str, bundle_hash: str,
-              request_id: str | None = None) -> AuditBatch:
+              request_id: str | None = None, key: str = "company_id") -> AuditBatch:
         """Start recording one request whose scores arrive in chunks.
 
         Parameters
@@ -166,7 +200,7 @@ class AuditLog:
         check_request(source=source, caller=caller, model_version=model_version, bundle_hash=bundle_hash,
                       request_id=request_id)
         return AuditBatch(self.store, request_id=request_id, source=source, caller=caller, model_version=model_version,
-                          bundle_hash=bundle_hash)
+                          bundle_hash=bundle_hash, redaction=self.redaction, key=key)
 
     @shared_docs(request_fields=_REQUEST_FIELDS)
     def record(
@@ -178,6 +212,7 @@ class AuditLog:
         model_version: str,
         bundle_hash: str,
         request_id: str | None = None,
+        key: str = "company_id",
     ) -> str:
         """Record the scores of one request, all in one transaction.
 
@@ -200,7 +235,7 @@ class AuditLog:
             cannot be written. The caller must then not return the scores.
         """
         batch = self.batch(source=source, caller=caller, model_version=model_version, bundle_hash=bundle_hash,
-                           request_id=request_id)
+                           request_id=request_id, key=key)
         if isinstance(records, AuditRecord):
             records = [records]
         check_records(records)
@@ -235,7 +270,7 @@ class AuditLog:
             When a value cannot be stored or the store cannot be written: nothing of any part is recorded, and
             none of the scores may be returned.
         """
-        return record_parts(self.store, parts)
+        return record_parts(self.store, parts, self.redaction)
 
     def check_writable(self) -> None:
         """Check that a request could be recorded now, without leaving one behind.
@@ -294,10 +329,14 @@ class AuditLog:
         AuditError
             When an argument is invalid or the store cannot be read.
         """
-        return self._read(limit, source, company_id, with_inputs=False)
+        return self._read(limit, source, None if company_id is None else self._stored_forms(company_id),
+                          with_inputs=False)
 
     def find(self, company_id: str, *, limit: int | None = None, source: str | None = None) -> pd.DataFrame:
         """Return every recorded score of one company, newest first, with its inputs.
+
+        A company recorded under a redacted key is found by its key as well: the key is looked up as given and
+        as its salted hash (the rows show the hash, as stored).
 
         Parameters
         ----------
@@ -319,7 +358,53 @@ class AuditLog:
         """
         if not isinstance(company_id, str):
             raise AuditError(f"company_id={company_id!r} must be a string")
-        return self._read(limit, source, company_id, with_inputs=True)
+        return self._read(limit, source, self._stored_forms(company_id), with_inputs=True)
+
+    def find_by(self, column: str, value: str, *, limit: int | None = None,
+                source: str | None = None) -> FoundScores:
+        """Return every recorded score whose input ``column`` is exactly ``value``, newest first, with its inputs.
+
+        A redacted input is matched by the salted hash of ``value`` (its stored form); any input by ``value``
+        itself too, as text (a number by the text Arrow writes, ``12`` or ``0.5``). Only the requests that
+        recorded the column are read, every chunk of each: inputs have no index (a company id has; use
+        :meth:`find` for it).
+
+        Parameters
+        ----------
+        column : the input's name, as recorded (e.g. ``company_name``).
+        value : the exact value looked for.
+        limit, source : as for :meth:`find`.
+
+        Returns
+        -------
+        FoundScores
+            The scores, in the columns of :meth:`find`, and how many values of the column were hashed with
+            another salt than this log's (they cannot be matched: every host writing the trail must share
+            one salt, ``$RISKCORE_AUDIT_SALT``).
+
+        Raises
+        ------
+        AuditError
+            When an argument is invalid, no recorded request has the input ``column`` (the message says so), or
+            the store cannot be read.
+        """
+        if not isinstance(column, str) or not column or not isinstance(value, str):
+            raise AuditError(f"column={column!r} and value={value!r} must be text; name an input, e.g. "
+                             "company_name, and the exact value looked for")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise AuditError(f"limit={limit!r} must be a whole number >= 1, e.g. 100")
+        if source is not None and source not in SOURCES:
+            raise AuditError(f"source={source!r} is unknown; use one of {', '.join(map(repr, SOURCES))} or None")
+        own = None if self.redaction is None else self.redaction.prefix
+        found, other_keys, recorded = read_matches(self.store, column, self._stored_forms(value), limit, source, own)
+        if not recorded:
+            raise AuditError(f"no score in the audit trail has an input named {column!r}; name an input as it was "
+                             "recorded (python -m riskcore audit find --company looks a company up by its id)")
+        return FoundScores(found, column, self.redaction is not None, other_keys)
+
+    def _stored_forms(self, value: str) -> list[str]:
+        """How ``value`` may be stored: as given, and as its salted hash when the log redacts."""
+        return [value] if self.redaction is None else [value, self.redaction.hash_text(value)]
 
     def scored(self, model_version: str, *, since: str | None = None, until: str | None = None) -> pd.DataFrame:
         """Return every score one model version gave between two times, with the inputs it scored, oldest first.
@@ -448,10 +533,10 @@ class AuditLog:
         with self.store.reading() as conn:
             return int(conn.execute(select(func.coalesce(func.sum(audit_requests.c.n_rows), 0))).scalar_one())
 
-    def _read(self, limit: int | None, source: str | None, company_id: str | None, *,
+    def _read(self, limit: int | None, source: str | None, company_ids: list[str] | None, *,
               with_inputs: bool) -> pd.DataFrame:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise AuditError(f"limit={limit!r} must be a whole number >= 1, e.g. 100")
         if source is not None and source not in SOURCES:
             raise AuditError(f"source={source!r} is unknown; use one of {', '.join(map(repr, SOURCES))} or None")
-        return read_rows(self.store, limit, source, company_id, with_inputs=with_inputs)
+        return read_rows(self.store, limit, source, company_ids, with_inputs=with_inputs)

@@ -1,4 +1,4 @@
-"""Reading the audit trail: the newest scores first, or one company's, with their inputs."""
+"""Reading the audit trail: the newest scores first, one company's, or those whose input has a value, with inputs."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from sqlalchemy.engine import Connection
 import riskcore.serving.audit._tables as tables  # HEADS_PAGE read at call time
 from riskcore.serving.audit._driver import fetch_binary, is_psycopg
 from riskcore.serving.audit._hashing import decode, kind_of
+from riskcore.serving.audit._redaction import HASH_PREFIX
 from riskcore.serving.audit._store import AuditStore
 from riskcore.serving.audit._tables import (
     FIND_COLUMNS,
+    HEAD_JSON,
     INPUT_PREFIX,
     INPUTS_JSON,
     REASON_SEPARATOR,
@@ -30,18 +32,21 @@ from riskcore.serving.audit._tables import (
     audit_segments,
 )
 
-__all__ = ["read_rows", "read_scored"]
+__all__ = ["read_matches", "read_rows", "read_scored"]
+
+_META = tuple(audit_requests.c[name] for name in ("seq", "ts", "request_id", "batch_id", "caller", "source",
+                                                   "model_version", "bundle_hash", "row_offset", "n_chunks"))
 
 
-def _newest_chunks(conn: Connection, source: str | None, company_id: str | None) -> Iterator[tuple[Any, int]]:
-    """(head, chunk) pairs of committed requests, newest first."""
+def _newest_chunks(conn: Connection, source: str | None,
+                   company_ids: list[str] | None) -> Iterator[tuple[Any, int]]:
+    """(head, chunk) pairs of committed requests (holding one of ``company_ids`` when given), newest first."""
     h = audit_requests.c
-    meta = (h.seq, h.ts, h.request_id, h.batch_id, h.caller, h.source, h.model_version, h.bundle_hash,
-            h.row_offset, h.n_chunks)
-    if company_id is not None:
+    meta = _META
+    if company_ids is not None:
         i = audit_ids.c
-        stmt = (select(*meta, i.chunk).join_from(audit_ids, audit_requests, i.batch_id == h.batch_id)
-                .where(i.company_id == company_id).order_by(h.seq.desc(), i.chunk.desc()))
+        stmt = (select(*meta, i.chunk).distinct().join_from(audit_ids, audit_requests, i.batch_id == h.batch_id)
+                .where(i.company_id.in_(company_ids)).order_by(h.seq.desc(), i.chunk.desc()))
         if source is not None:
             stmt = stmt.where(h.source == source)
         for found in conn.execute(stmt).all():
@@ -63,13 +68,12 @@ def _newest_chunks(conn: Connection, source: str | None, company_id: str | None)
         before = heads[-1].seq
 
 
-def _rows_of(head: Any, segment: pa.Table, company_id: str | None, limit: float,
+def _rows_of(head: Any, segment: pa.Table, match: np.ndarray | None, limit: float,
              with_inputs: bool) -> list[tuple[Any, ...]]:
-    """The rows of one chunk, newest first, as tuples of FIND_COLUMNS (or RECENT_COLUMNS)."""
-    ids = segment.column("company_id")
+    """The rows of one chunk where ``match`` holds (all when None), newest first, as FIND_COLUMNS tuples."""
     positions = np.arange(segment.num_rows)[::-1]
-    if company_id is not None:
-        positions = positions[pc.equal(ids, company_id).to_numpy(zero_copy_only=False)[::-1]]
+    if match is not None:
+        positions = positions[match[::-1]]
     if limit != math.inf:
         positions = positions[: int(limit)]
     picked = segment.take(pa.array(positions, pa.int64()))
@@ -103,19 +107,89 @@ def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
     return None if data is None else decode(data, head.request_id, chunk)
 
 
-def read_rows(store: AuditStore, limit: int | None, source: str | None, company_id: str | None, *,
+def _isin(values: pa.ChunkedArray | pa.Array, wanted: list[str]) -> np.ndarray:
+    """Per row, whether its value is one of ``wanted`` (text compared exactly; missing values never match)."""
+    return pc.fill_null(pc.is_in(values, value_set=pa.array(wanted, pa.string())), False).to_numpy(
+        zero_copy_only=False)
+
+
+def read_rows(store: AuditStore, limit: int | None, source: str | None, company_ids: list[str] | None, *,
               with_inputs: bool) -> pd.DataFrame:
-    """The newest committed scores (of one company, from one source), as :meth:`AuditLog.recent` returns them."""
+    """The newest committed scores (of one company: stored under one of ``company_ids``), as ``recent`` returns them."""
     wanted = math.inf if limit is None else limit
     out: list[tuple[Any, ...]] = []
     with store.reading() as conn:
-        for head, chunk in _newest_chunks(conn, source, company_id):
+        for head, chunk in _newest_chunks(conn, source, company_ids):
             if len(out) >= wanted:
                 break
             segment = _stored_chunk(conn, head, chunk)
             if segment is None:
                 continue
-            out.extend(_rows_of(head, segment, company_id, wanted - len(out), with_inputs))
+            match = None if company_ids is None else _isin(segment.column("company_id"), company_ids)
+            out.extend(_rows_of(head, segment, match, wanted - len(out), with_inputs))
+    return _frame(out, with_inputs)
+
+
+def read_matches(store: AuditStore, column: str, values: list[str], limit: int | None, source: str | None,
+                 own_prefix: str | None) -> tuple[pd.DataFrame, int, bool]:
+    """The newest committed scores whose input ``column`` holds one of ``values`` exactly, with their inputs.
+
+    Only the requests that recorded the column are read (their heads list it), every chunk of each: an input
+    has no index, unlike the company id.
+
+    Returns
+    -------
+    (frame, other_keys, recorded)
+        The scores as :meth:`AuditLog.find` returns them; how many values of the column read were hashed with a
+        salt whose prefix is not ``own_prefix`` (0 when ``own_prefix`` is None); whether any request recorded
+        the column at all.
+    """
+    wanted = math.inf if limit is None else limit
+    name = INPUT_PREFIX + column
+    out: list[tuple[Any, ...]] = []
+    other_keys = 0
+    recorded = False
+    with store.reading() as conn:
+        for head in _heads_with(conn, column, source):
+            recorded = True
+            for chunk in range(head.n_chunks - 1, -1, -1):
+                if len(out) >= wanted:
+                    return _frame(out, True), other_keys, recorded
+                segment = _stored_chunk(conn, head, chunk)
+                if segment is None or name not in segment.column_names:
+                    continue
+                stored = segment.column(name)
+                if not pa.types.is_string(stored.type):
+                    stored = pc.cast(stored, pa.string())  # a number stored unredacted is found by its text
+                elif own_prefix is not None:
+                    hashed = pc.fill_null(pc.starts_with(stored, HASH_PREFIX), False)
+                    ours = pc.fill_null(pc.starts_with(stored, own_prefix), False)
+                    other_keys += int(pc.sum(pc.and_not(hashed, ours)).as_py() or 0)
+                out.extend(_rows_of(head, segment, _isin(stored, values), wanted - len(out), True))
+    return _frame(out, True), other_keys, recorded
+
+
+def _heads_with(conn: Connection, column: str, source: str | None) -> Iterator[Any]:
+    """The heads of committed requests that recorded the input ``column``, newest first, a page at a time."""
+    h = audit_requests.c
+    before: int | None = None
+    while True:
+        stmt = (select(*_META, h.columns).where(h.columns.contains(HEAD_JSON.encode(column), autoescape=True))
+                .order_by(h.seq.desc()).limit(tables.HEADS_PAGE))
+        if source is not None:
+            stmt = stmt.where(h.source == source)
+        if before is not None:
+            stmt = stmt.where(h.seq < before)
+        heads = conn.execute(stmt).all()
+        if not heads:
+            return
+        # the text may have matched inside another name's quotes: the list itself decides
+        yield from (head for head in heads if column in json.loads(head.columns))
+        before = heads[-1].seq
+
+
+def _frame(out: list[tuple[Any, ...]], with_inputs: bool) -> pd.DataFrame:
+    """Rows read as the frame :meth:`AuditLog.recent` (or ``find``) returns."""
     columns = list(FIND_COLUMNS if with_inputs else RECENT_COLUMNS)
     frame = pd.DataFrame(out, columns=columns)
     frame["seq"] = frame["seq"].astype("int64")

@@ -26,6 +26,7 @@ from riskcore.serving.audit._hashing import (
     value_chunk_hash,
     value_fingerprints,
 )
+from riskcore.serving.audit._redaction import Redaction
 from riskcore.serving.audit._tables import (
     DECISIONS,
     INPUT_PREFIX,
@@ -79,13 +80,17 @@ class Chunk:
 
 def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, grade: Any, reasons: Any, *,
                index: int, first_row: int, columns: list[str] | None,
-               requests: tuple[Any, Any] | None = None) -> Chunk | None:
+               requests: tuple[Any, Any] | None = None, redaction: Redaction | None = None,
+               key: str = "company_id") -> Chunk | None:
     """Validate one chunk (vectorised), encode it and hash it; None for an empty chunk.
 
     ``index`` and ``first_row`` place the chunk in its request (0-based chunk, 1-based row); ``columns`` are
     the input names of the request's first chunk, which every chunk must repeat (None for the first).
     ``requests``: ``(request_ids, callers)`` per row, stored as the columns ``request_id`` and ``caller``, for a
     head that records the scores of several requests answered together (see :data:`ROW_REQUEST_COLUMNS`).
+    ``redaction``: the inputs it covers are stored as salted hashes, and the company ids too when it covers
+    ``key``, the name of the column they come from; values are checked before they are hashed, and the chunk's
+    hashes cover what is stored.
     """
     ids = _strings(company_ids, "company_ids")
     n = len(ids)
@@ -139,7 +144,13 @@ def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, gra
     if problems:
         head = "; ".join(problems[:5])
         more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
+        raise _refused(f"{head}{more}")
+    if redaction is not None:
+        input_fields = [(name, "text", redaction.hash_array(kind, arr))
+                        if redaction.covers(name.removeprefix(INPUT_PREFIX)) else (name, kind, arr)
+                        for name, kind, arr in input_fields]
+        if redaction.covers(key):
+            ids = redaction.hash_array("text", ids)
     rows = pa.array(np.arange(first, first + n, dtype=np.int64))
     outputs = [("row", "int", rows), ("company_id", "text", ids), ("p_default", "float", pa.array(p)),
                ("decision", "text", dec), ("grade", "text", grades), ("reasons", "text", why.fill_null("")),
@@ -156,7 +167,8 @@ def make_chunk(company_ids: Any, inputs: Any, p_default: Any, decision: Any, gra
 
 def make_small_chunk(company_ids: Sequence[Any], rows: Sequence[Mapping[str, Any]], p_default: Sequence[Any],
                      decision: Sequence[Any], grade: Sequence[Any], reasons: Sequence[Any], *,
-                     requests: tuple[Sequence[Any], Sequence[Any]] | None = None) -> Chunk | None:
+                     requests: tuple[Sequence[Any], Sequence[Any]] | None = None,
+                     redaction: Redaction | None = None, key: str = "company_id") -> Chunk | None:
     """``make_chunk(..., record_inputs(rows), ...)`` of a request's first chunk of a few rows, built in Python.
 
     An API request records one company, or a few: there the general path's pyarrow calls per column (a
@@ -164,7 +176,7 @@ def make_small_chunk(company_ids: Sequence[Any], rows: Sequence[Mapping[str, Any
     the same chunk (bytes, digest, fingerprints; a test holds it to that) from the Python values directly.
     It returns None, and the caller takes :func:`make_chunk`, for anything but plain values that check out:
     more than ``FEW_ROWS`` rows, a value of another kind, a value :func:`make_chunk` would refuse (so its
-    message is the one users see).
+    message is the one users see). ``redaction`` and ``key`` as for :func:`make_chunk`.
     """
     n = len(company_ids)
     per_row = [] if requests is None else [list(v) for v in requests]
@@ -194,7 +206,12 @@ def make_small_chunk(company_ids: Sequence[Any], rows: Sequence[Mapping[str, Any
         made = _small_input(column, any(name not in row for row in values))
         if made is None:
             return None
+        if redaction is not None and redaction.covers(name):
+            hashed = redaction.hash_array(made[0], made[2])
+            made = ("text", hashed.to_pylist(), hashed)
         inputs.append((INPUT_PREFIX + name, *made))
+    if redaction is not None and redaction.covers(key):
+        texts[0] = [redaction.hash_text(v) for v in texts[0]]
     outputs: list[tuple[str, str, list[Any], pa.Array]] = [
         ("row", "int", list(range(1, n + 1)), pa.array(np.arange(1, n + 1, dtype=np.int64))),
         ("company_id", "text", texts[0], pa.array(texts[0], pa.string())),
@@ -240,6 +257,14 @@ def _small_input(column: list[Any], absent: bool) -> tuple[str, list[Any], pa.Ar
     return "float", floats, arr
 
 
+def _refused(problems: str) -> AuditError:
+    """The error of values that cannot be stored: its message quotes them, its log message does not."""
+    err = AuditError(f"cannot record the scores, nothing was written: {problems}")
+    err.log_message = ("cannot record the scores, nothing was written: a value cannot be stored as given (the "
+                       "error shown to the caller names it)")
+    return err
+
+
 class _Where:
     """Name a row of a chunk in messages: its row in the chunk, in the request and its company."""
 
@@ -275,8 +300,7 @@ def _strings(values: Any, name: str) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         items = list(values)
         i = next(i for i, v in enumerate(items) if not isinstance(v, str) and v is not None)
-        raise AuditError(f"cannot record the scores, nothing was written: {name}[{i}]={items[i]!r} must be a "
-                         "string") from None
+        raise _refused(f"{name}[{i}]={items[i]!r} must be a string") from None
 
 
 def _floats(values: Any, name: str) -> np.ndarray:
@@ -292,8 +316,7 @@ def _floats(values: Any, name: str) -> np.ndarray:
         i = next((i for i, v in enumerate(items) if not isinstance(v, (int, float, np.number))
                   or isinstance(v, bool)), 0)
         shown = items[i] if items else values
-        raise AuditError(f"cannot record the scores, nothing was written: {name}[{i}]={shown!r} must be a number "
-                         "in [0, 1]") from None
+        raise _refused(f"{name}[{i}]={shown!r} must be a number in [0, 1]") from None
 
 
 def _input_columns(inputs: Any) -> dict[str, Any]:
@@ -435,7 +458,7 @@ def check_request(**fields: Any) -> None:
     if isinstance(fields["request_id"], str) and not fields["request_id"]:
         problems.append("request_id must not be empty; pass None to get a new one")
     if problems:
-        raise AuditError("cannot record the scores, nothing was written: " + "; ".join(problems))
+        raise _refused("; ".join(problems))
 
 
 def check_records(records: Sequence[AuditRecord]) -> None:
@@ -481,7 +504,7 @@ def check_records(records: Sequence[AuditRecord]) -> None:
     if problems:
         head = "; ".join(problems[:5])
         more = f" (+{len(problems) - 5} more{', checking stopped' if stopped else ''})" if len(problems) > 5 else ""
-        raise AuditError(f"cannot record the scores, nothing was written: {head}{more}")
+        raise _refused(f"{head}{more}")
 
 
 def plain(value: Any, where: str) -> Any:
