@@ -10,7 +10,7 @@ from riskcore.workbench import Workbench
 
 __all__ = ["add_audit_find_parser"]
 
-_SHOWN = ("seq", "ts", "source", "model_version", "p_default", "decision", "grade", "company_id")
+_SHOWN = ("seq", "ts", "request_id", "source", "model_version", "p_default", "decision", "grade", "company_id")
 
 
 def add_audit_find_parser(audit_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -38,9 +38,9 @@ __all__ = ["PERSONAL_KINDS", "MIN_SHARE", "PersonalColumn", "PersonalKind", "fin
 PersonalKind = Literal["email", "phone", "iban", "header"]
 PERSONAL_KINDS: tuple[str, ...] = get_args(PersonalKind)
 MIN_SHARE: dict[str, float] = {"email": 0.01, "iban": 0.01, "phone": 0.2}
-"""The share of a column's present values that must match for it to be flagged. E-mail addresses and IBANs
-with a valid checksum are rarely anything else, so a few in a free-text column count; a phone-number shape is
-looser, so a fifth of the values must have it."""
+"""The share of a column's present values that must match for it to be flagged. A value that is an e-mail address,
+or an IBAN whose checksum holds, is rarely anything else, so one in a hundred flags the column (the rest may be
+``n/a``); a phone number's shape is looser, so a fifth of the values must have it."""
 
 _EMAIL = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 _SEP = r"[ ()./-]"
@@ -50,7 +50,7 @@ _PHONE = "|".join((
     rf"^00[1-9][0-9 ()./-]*{_SEP}[0-9 ()./-]*[0-9]$",  # 0049 30 1234567
     r"^0[1-9][0-9]{7,9}$",  # 0612345678
     rf"^\(?0[1-9][0-9]*\)?{_SEP}[0-9 ()./-]*[0-9]$",  # 020 7946 0958, (030) 1234567
-    r"^(\+?1[ .-]?)?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}$",  # (555) 123-4567
+    r"^(\+?1[ .-]?)?(\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}$",  # (555) 123-4567
 ))
 _DATE = r"^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})$"
 _IBAN_SHAPE = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from apitools import assert_clean, header
@@ -484,6 +485,25 @@ def test_invalid_values_and_missing_columns_are_422_naming_the_field(make_client
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["body", "features", "roa"]
     assert audit.count() == 0
+
+
+def test_an_answer_may_quote_the_value_sent_but_the_log_never_does(make_client, keys, company, audit, monkeypatch,
+                                                                   caplog):
+    """An engine error that reaches the handler is logged by its columns and rules (one inside a company's
+    scoring is answered per company and logged nowhere)."""
+    import riskcore.serving.requests
+    from riskcore.errors import Problem, SchemaError
+
+    def failing(*args, **kwargs):
+        raise SchemaError(Problem(3, "contact_name", "Jan Kowalczyk", "'Jan Kowalczyk' is not a known category",
+                                  id="C-4711", check="unknown_category"))
+
+    monkeypatch.setattr(riskcore.serving.requests, "score_records", failing)
+    caplog.set_level(logging.INFO)
+    r = _call(make_client(), "predict", company, header(keys["admin"]))
+    assert r.status_code == 422 and "Jan Kowalczyk" in r.text  # so the client can fix it
+    assert "SchemaError: 1 problem(s) in column(s) 'contact_name' (rules: unknown_category)" in caplog.text
+    assert "Kowalczyk" not in caplog.text and "C-4711" not in caplog.text
 
 
 def test_the_handler_maps_any_engine_error_by_its_class(make_client, keys, company, audit, monkeypatch):

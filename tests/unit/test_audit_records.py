@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskcore.errors import AuditError
-from riskcore.serving.audit import AuditLog
+from riskcore.serving.audit import AuditLog, Redaction
 from riskcore.serving.audit._hashing import (
     COMPRESS_FROM_ROWS,
     FEW_ROWS,
@@ -206,21 +206,26 @@ _plain_values = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 
                           st.floats(allow_nan=True, allow_infinity=True), st.just([1, "x"]))
 
 
+_REDACTION = Redaction(b"a test salt of 32 characters...", columns=("b",))
+
+
 @settings(max_examples=300, deadline=None)
-@given(rows=st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), _plain_values, max_size=4),
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "email"]), _plain_values, max_size=4),
                      min_size=1, max_size=FEW_ROWS + 1),
-       per_row=st.booleans(), data=st.data())
-def test_a_small_chunk_built_in_python_is_the_general_paths_chunk(rows, per_row, data):
+       per_row=st.booleans(), redact=st.sampled_from([None, "company_id", "ssn"]), data=st.data())
+def test_a_small_chunk_built_in_python_is_the_general_paths_chunk(rows, per_row, redact, data):
+    """Also when inputs (``b`` by the setting, ``email`` by its name) and the ids (key ``ssn``) are redacted."""
     n = len(rows)
     ids = data.draw(st.lists(st.one_of(_text, st.just("C\x00")), min_size=n, max_size=n))
     p = data.draw(st.lists(st.one_of(st.floats(0, 1), st.just(1.5)), min_size=n, max_size=n))
     decisions = data.draw(st.lists(st.sampled_from(["accept", "refer", "maybe"]), min_size=n, max_size=n))
     grades, reasons = ["A"] * n, ["" if i % 2 else "late_payments" for i in range(n)]
     requests = ([f"r{i % 2}" for i in range(n)], ["key"] * n) if per_row else None
-    small = make_small_chunk(ids, rows, p, decisions, grades, reasons, requests=requests)
+    hidden = {} if redact is None else {"redaction": _REDACTION, "key": redact}
+    small = make_small_chunk(ids, rows, p, decisions, grades, reasons, requests=requests, **hidden)
     try:
         general = make_chunk(ids, record_inputs(rows), np.array(p), decisions, grades, reasons, index=0,
-                             first_row=1, columns=None, requests=requests)
+                             first_row=1, columns=None, requests=requests, **hidden)
     except AuditError:
         assert small is None  # the general path words the refusal
         return

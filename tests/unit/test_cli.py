@@ -141,3 +141,24 @@ def test_module_entry_point_has_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "empty" in proc.stderr
+
+
+def test_train_says_which_columns_look_like_personal_data_before_it_trains(tmp_path, capsys):
+    n = 60
+    frame = pd.DataFrame({"customer": [f"K{i:03d}" for i in range(n)],
+                          "contact_email": [f"owner{i % 5}@firm{i % 5}.example" for i in range(n)],
+                          "turnover": [float(i) for i in range(n)], "defaulted": [0] * n})
+    path = tmp_path / "own.csv"
+    frame.to_csv(path, index=False)
+    code, text, err = run("train", "--data", str(path), "--target", "defaulted", "--id", "customer", "--quick",
+                          "--no-mlflow", capsys=capsys)
+    assert code == 2, err  # a single class: nothing to learn, stopped after the warning
+    assert "Personal data: 1 column(s) look like it:" in text
+    assert "WARNING 'contact_email' (feature): 100% of its values (60) look like e-mail addresses, e.g. " \
+           "o***@f***.example; a model would learn from personal data: leave it out (--drop contact_email)" in text
+    assert "owner1@" not in text + err
+
+
+def test_audit_find_asks_for_a_value_with_a_column(capsys):
+    code, _, err = run("audit", "find", "--column", "company_name", capsys=capsys)
+    assert code == 3 and "--column needs --value" in err

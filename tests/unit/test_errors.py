@@ -8,6 +8,8 @@ raised is the kind's and the exit status its class's. The API's side is in ``tes
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import riskcore
 import riskcore.cli as cli
@@ -26,6 +28,7 @@ from riskcore.errors import (
     RiskcoreError,
     SchemaError,
     TrackingError,
+    loggable,
 )
 
 # kind of problem → (exception, exit status, HTTP status)
@@ -278,3 +281,27 @@ def test_rows_rejected_is_a_successful_run_not_an_error(quick_bundle, small_port
                                   tmp_path / "o.csv")])
     assert code == cli.EXIT_PROBLEMS and not caught
     assert (tmp_path / "o.csv").exists()
+
+
+_secrets = st.from_regex(r"[A-Z][a-z]{4,9} [A-Z][a-z]{4,9}", fullmatch=True)
+
+
+@given(values=st.lists(_secrets, min_size=1, max_size=8), rows=st.lists(st.integers(1, 10**6), min_size=8,
+                                                                        max_size=8))
+def test_a_log_never_says_the_values_of_a_schema_error(values, rows):
+    problems = [Problem(rows[i], "company_name" if i % 2 else "sector", v, f"{v!r} is not a known category",
+                        id=f"{v} Ltd", check="unknown_category") for i, v in enumerate(values)]
+    err = SchemaError(problems)
+    said = loggable(err)
+    assert all(v not in said for v in values) and "unknown_category" in said and "'sector'" in said
+    assert said.startswith(f"SchemaError: {len(values)} problem(s)")
+
+
+def test_a_log_says_an_errors_log_message_or_its_message_and_of_a_bug_only_its_type():
+    assert loggable(SchemaError("the file has no data rows")) == "SchemaError: the file has no data rows"
+    assert loggable(ConfigError("bad setting")) == "ConfigError: bad setting"
+    refused = AuditError("cannot record: 'Jan Kowalczyk' is too long")
+    refused.log_message = "cannot record: a value is too long"
+    assert loggable(refused) == "AuditError: cannot record: a value is too long"
+    assert loggable(KeyError("Jan Kowalczyk")) == "KeyError"
+    assert "Kowalczyk" not in loggable(MissingColumnError("roa", "the column 'roa' is missing"))

@@ -19,7 +19,7 @@ from riskcore.lifecycle import monitor_file, record_monitoring
 from riskcore.lifecycle.monitoring_history import MonitoringHistory
 from riskcore.modelling.bundle import load_bundle, write_json
 from riskcore.modelling.tracking import Tracker
-from riskcore.serving.audit import AuditLog
+from riskcore.serving.audit import AuditLog, Redaction
 
 YEAR = "fiscal_year"
 
@@ -239,6 +239,32 @@ def test_an_empty_window_or_a_bad_date_says_what_to_do(later, run):
         monitor_audit(later["bundle"], audit, since="2999-01-01")
     with pytest.raises(AuditError, match="not a date or time"):
         monitor_audit(later["bundle"], audit, since="last tuesday-ish")
+
+
+def test_a_trail_that_hashes_the_company_ids_is_monitored_with_the_outcomes_of_plain_ids(later, tmp_path):
+    from riskcore.lifecycle import monitor_audit
+
+    redaction = Redaction(b"a salt for the monitoring tests!", columns=("company_id",))
+    audit = AuditLog("sqlite:///" + str(tmp_path / "hashed.db"), redaction=redaction)
+    first_year = later["frame"][later["frame"][YEAR] == later["frame"][YEAR].min()]
+    outcomes = later["folder"] / "outcomes.csv"
+    found = monitor_file(later["bundle"], first_year, audit=audit, face="cli", outcomes=outcomes)
+    assert audit.scored(later["bundle"].version)["_company_id"].str.startswith(redaction.prefix).all()
+    again = monitor_audit(later["bundle"], audit, outcomes=outcomes)
+    assert found.report.data["realized"]["auc"] > 0.5
+    assert again.report.data["realized"]["auc"] == pytest.approx(found.report.data["realized"]["auc"], abs=1e-12)
+
+
+def test_a_feature_the_trail_keeps_only_hashed_cannot_be_monitored_from_it(later, tmp_path):
+    from riskcore.errors import SchemaError
+    from riskcore.lifecycle import monitor_audit
+    from riskcore.serving.audit import AuditRecord
+
+    audit = AuditLog("sqlite:///" + str(tmp_path / "sector.db"), redaction=Redaction(b"x" * 32, columns=("sector",)))
+    audit.record([AuditRecord("C1", {"sector": "Energy", "roa": 0.1}, 0.1, "accept", "A")], source="cli",
+                 caller="analyst", model_version=later["bundle"].version, bundle_hash="h")
+    with pytest.raises(SchemaError, match="keeps only salted hashes of the feature\\(s\\) 'sector'.*--data FILE"):
+        monitor_audit(later["bundle"], audit)
 
 
 def test_one_period_migrates_from_the_period_before_as_recorded_in_the_audit_trail(later, tmp_path):

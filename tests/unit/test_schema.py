@@ -1,6 +1,6 @@
 """The data contract: the demo's features, their ranges and roles, the spec's JSON form."""
 
-from riskcore.data.schema import DEMO_SPEC, FAMILIES, SECTORS, DatasetSpec
+from riskcore.data.schema import DEMO_SPEC, FAMILIES, PERSONAL_COLUMNS, SECTORS, DatasetSpec, is_personal
 
 
 def test_demo_spec_has_thirty_raw_features_in_four_families():
@@ -61,3 +61,10 @@ def test_format_value_uses_units():
     assert DEMO_SPEC.feature("roa").format_value(-0.052) == "-5.2%"
     assert DEMO_SPEC.feature("supplier_payment_delay").format_value(45.2) == "45 days"
     assert DEMO_SPEC.feature("esg_governance").format_value(float("nan")) == "missing"
+
+
+def test_personal_columns_are_known_by_their_header_however_it_is_written():
+    assert all(is_personal(c) for c in ("company_name", "Contact E-mail", "CONTACT-EMAIL", "e_mail", " Phone ",
+                                        "IBAN", "Director"))
+    assert not any(is_personal(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id, DEMO_SPEC.time, "emails_sent"))
+    assert len(set(PERSONAL_COLUMNS)) == len(PERSONAL_COLUMNS)
