@@ -262,6 +262,9 @@ class AuditRules:
         if not 0 <= self.retain_years <= 100:
             raise ConfigError(f"audit setting retain_years={self.retain_years!r} must be in [0, 100] (0: keep "
                               "every score in the live database), e.g. 7")
+        if any(not name.strip() for name in self.redact):
+            raise ConfigError(f"audit setting redact={list(self.redact)!r} names an empty column; list the input "
+                              "columns to store only as salted hashes, e.g. [\"internal_notes\", \"customer_number\"]")
 
 
 @dataclass(frozen=True)

@@ -206,13 +206,17 @@ def extend_spec(spec: DatasetSpec, frame: pd.DataFrame, *, decimal: str = ".") -
     """Add the frame's columns that the spec does not know as inferred features.
 
     A column a user added to a known layout is data the model may use, so it is
-    declared (and checked for leakage) rather than silently ignored.
+    declared (and checked for leakage) rather than silently ignored; one that cannot
+    be a feature (free text, a contact's e-mail address, an empty column) is left out
+    with a note, as :func:`infer_spec` leaves it out, and the layout's own features remain.
     """
     known = {normalise_name(c) for c in (*spec.role_columns, *spec.feature_names, *spec.engineered_names,
                                          spec.segment or "")}
     extra = [c for c in frame.columns if normalise_name(c) not in known]
     if not extra:
         return spec
-    inferred = infer_spec(frame[extra].assign(__target=0), target="__target", decimal=decimal)
-    return replace(spec, features=spec.features + inferred.features, never=spec.never + inferred.never,
-                   post_event=spec.post_event + inferred.post_event, notes=spec.notes + inferred.notes)
+    found = _Inferred()
+    for col in extra:
+        found.column(col, frame[col], decimal, None)
+    return replace(spec, features=spec.features + tuple(found.features), never=spec.never + tuple(found.never),
+                   post_event=spec.post_event + tuple(found.post_event), notes=spec.notes + tuple(found.notes))

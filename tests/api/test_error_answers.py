@@ -286,6 +286,25 @@ def test_503_and_no_score_when_the_audit_store_is_read_only(make_client, keys, c
     assert "readonly" in caplog.text.lower() or "read-only" in caplog.text.lower()  # the operator sees why
 
 
+def test_an_unreadable_audit_salt_keeps_the_api_up_and_refusing_scores(settings, bundle, keystore, keys, company,
+                                                                        monkeypatch, caplog):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from riskcore.serving.audit import SALT_ENV, salt_file
+
+    monkeypatch.delenv(SALT_ENV, raising=False)
+    salt_file(settings.home).unlink(missing_ok=True)  # made by the fixtures' audit trail
+    salt_file(settings.home).mkdir(parents=True)  # not a file: the salt cannot be read
+    client = TestClient(create_app(settings, bundle=bundle, keys=keystore))
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and "audit trail is not available" in ready.json()["reasons"][0]
+    r = client.post("/predict", json=company, headers=header(keys["service"]))
+    assert r.status_code == 503
+    assert_clean(r, "audit_salt", "secrets")
+    assert "the audit salt" in caplog.text and "cannot be read" in caplog.text  # the operator is told why
+
+
 def test_ready_is_503_when_the_audit_store_is_read_only(make_client, readonly_audit):
     r = make_client(audit_=readonly_audit).get("/ready")
     assert r.status_code == 503

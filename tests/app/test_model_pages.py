@@ -34,6 +34,20 @@ def test_data_quality_checks_an_uploaded_csv(at, app_home):
     assert "No column recorded after the outcome" in checks
 
 
+def test_data_quality_flags_columns_that_look_like_personal_data(at, app_home):
+    open_page(at, "data_quality")
+    lines = (app_home / "data" / "demo_portfolio.csv").read_text(encoding="utf-8").splitlines()[:301]
+    with_emails = [lines[0] + ",contact_email"] + [f"{line},owner{i}@firm{i}.example"
+                                                   for i, line in enumerate(lines[1:])]
+    at.segmented_control(key="dq_source").set_value("upload").run()
+    at.file_uploader(key="dq_upload").set_value(("people.csv", "\n".join(with_emails).encode(), "text/csv")).run()
+    assert not at.exception and not errors(at)
+    assert any("look like personal data" in box.value for box in at.info)  # no feature uses them: told, not warned
+    table = table_with(at, "column", "kind", "role", "share", "example", "advice").set_index("column")
+    assert table.loc["contact_email", ["kind", "role", "example"]].tolist() == ["email", "unused", "o***@f***.example"]
+    assert table.loc["company_name", "kind"] == "header"
+
+
 def test_data_quality_explains_an_unreadable_upload(at):
     open_page(at, "data_quality")
     at.segmented_control(key="dq_source").set_value("upload").run()

@@ -131,3 +131,12 @@ def test_an_invalid_alert_setting_names_its_key_and_the_file(tmp_path, text, exp
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     assert expected in str(info.value) and repr(str(path)) in str(info.value)
+
+
+def test_the_audit_table_adds_columns_to_redact_and_refuses_an_empty_name(tmp_path):
+    settings = load_settings(_toml(tmp_path, '[audit]\nredact = ["internal_notes", "customer_number"]\n'), env={})
+    assert settings.audit.redact == ("internal_notes", "customer_number")
+    with pytest.raises(ConfigError, match=r"riskcore.toml'.*redact=\['notes', ' '\] names an empty column"):
+        load_settings(_toml(tmp_path, '[audit]\nredact = ["notes", " "]\n'), env={})
+    with pytest.raises(ConfigError, match=r"audit.redact='notes'.* must be a list of names, e.g. \[\"company_name\"\]"):
+        load_settings(_toml(tmp_path, '[audit]\nredact = "notes"\n'), env={})

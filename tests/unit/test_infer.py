@@ -38,6 +38,13 @@ def test_extend_spec_declares_unknown_columns(small_portfolio):
     assert set(DEMO_SPEC.feature_names) < set(spec.feature_names)
 
 
+def test_extend_spec_leaves_out_an_added_column_that_cannot_be_a_feature(small_portfolio):
+    frame = small_portfolio.frame.head(400).assign(contact_email=[f"owner{i}@firm{i}.example" for i in range(400)])
+    spec = extend_spec(DEMO_SPEC, frame)  # was: "no usable feature columns", for a file with all the demo's
+    assert spec.feature_names == DEMO_SPEC.feature_names and spec.never == (*DEMO_SPEC.never, "contact_email")
+    assert any("'contact_email' has 400 distinct text values" in note for note in spec.notes)
+
+
 def test_infer_spec_reads_money_percent_and_dates_and_says_so():
     n = 60
     approved = pd.date_range("2010-01-01", periods=n, freq="30D")
