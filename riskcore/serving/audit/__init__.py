@@ -99,10 +99,14 @@ import one way, from the bottom up:
 ``_rates``
     :class:`RateBuckets`, the API's per-key request rates as token buckets in the same database, so
     every worker and every host share one limit.
+``_deliveries``
+    :class:`DeliveryLog`, the alerts delivered to people (webhooks, e-mail) with their outcome, and what keeps
+    a repeated alert from being sent on every run, in the same database.
 """
 
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
 from riskcore.serving.audit._batch import AuditBatch, AuditPart
+from riskcore.serving.audit._deliveries import Delivery, DeliveryLog, DeliveryState
 from riskcore.serving.audit._events import ChainedEvent, EventHead
 from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
@@ -142,6 +146,9 @@ __all__ = [
     "ChainTail",
     "ChainedEvent",
     "Decision",
+    "Delivery",
+    "DeliveryLog",
+    "DeliveryState",
     "EventHead",
     "HeadFields",
     "Job",
