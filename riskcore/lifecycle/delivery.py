@@ -70,7 +70,7 @@ from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.serving.audit import Delivery, DeliveryLog, Job, ModelMove
 
 __all__ = ["SIGNATURE_HEADER", "Notice", "NoticeKind", "Postman", "job_failed_notice", "mail_message",
-           "monitoring_notices", "move_notice", "signature", "verify_signature", "webhook_body"]
+           "monitoring_notices", "move_notice", "signature", "target_id", "verify_signature", "webhook_body"]
 
 log = logging.getLogger("riskcore.delivery")
 
@@ -297,6 +297,8 @@ def _send_webhook(target: WebhookTarget, body: bytes, *, delivery_id: str, timeo
     except urllib.error.URLError as err:
         failed = _unreachable(err.reason, timeout)
         raise _Failed(f"the webhook cannot be reached: {failed.reason}", permanent=failed.permanent) from None
+    except TimeoutError:
+        raise _Failed(f"the webhook did not answer within {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as err:
         failed = _unreachable(err, timeout)
         raise _Failed(f"the webhook's answer was cut short: {failed.reason}", permanent=failed.permanent) from None
@@ -351,8 +353,12 @@ def _said(text: bytes | str) -> str:
     return (text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)).strip()
 
 
-def _target_id(target: WebhookTarget | MailTarget) -> str:
-    """A stable id of a target (two webhooks of the same host are two targets; the URL itself is not stored)."""
+def target_id(target: WebhookTarget | MailTarget) -> str:
+    """A stable id of a target, as its deliveries record it (two webhooks of one host are two targets).
+
+    16 hexadecimal characters of SHA-256 of the URL (or of its variable's name) or of the addresses, so the
+    record tells targets apart without holding a webhook's URL, whose path is often its secret.
+    """
     what = (f"webhook|{target.url or '$' + target.url_env}" if isinstance(target, WebhookTarget)
             else "email|" + ",".join(sorted(a.lower() for a in target.to)))
     return hashlib.sha256(what.encode("utf-8")).hexdigest()[:16]
@@ -406,7 +412,7 @@ class Postman:
             targets = [t for t in self.rules.targets if notice.severity in t.severities]
             if not targets:
                 continue
-            described = [(_channel(t), _target_id(t), t.label) for t in targets]
+            described = [(_channel(t), target_id(t), t.label) for t in targets]
             found: list[Delivery] | None = None
             if self.deliveries is not None:
                 try:
@@ -435,7 +441,7 @@ class Postman:
         except AuditError as err:
             log.warning("pending deliveries cannot be read: %s", err)
             return []
-        targets = {_target_id(t): t for t in self.rules.targets}
+        targets = {target_id(t): t for t in self.rules.targets}
         for delivery in stale:
             target = targets.get(delivery.target_id)
             if target is None:
