@@ -48,7 +48,7 @@ from riskcore.cli.users import add_users_parser
 from riskcore.config import TrainingConfig, parse_candidates, set_thread_defaults
 from riskcore.errors import RiskcoreError
 from riskcore.progress import TextProgress
-from riskcore.workbench import Workbench
+from riskcore.workbench import Delivery, Workbench
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
@@ -187,10 +187,31 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if run.retrain_job:
         say(f"A failing alert named in [retraining] on_alert queued the retraining loop as job {run.retrain_job} "
             f"(python -m riskcore jobs status {run.retrain_job})")
+    if run.deliveries:
+        _say_deliveries(bench, run.deliveries)
     if args.timings:
         print("timings: " + json.dumps({k: round(v, 3) for k, v in run.timings.items()}), file=sys.stderr,
               flush=True)
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
+
+
+def _say_deliveries(bench: Workbench, planned: Sequence[Delivery]) -> None:
+    """Wait (at most ``[alerts.delivery] wait_seconds``) for the alerts being delivered, then say how each went."""
+    done = bench.wait_for_deliveries()
+    try:
+        found = {d.id: d for d in bench.deliveries(ids=[d.id for d in planned])}
+    except RiskcoreError:
+        found = {}
+    say("Alerts delivered:" if done else "Alerts delivered (those still being tried stay pending; a worker sends "
+        "them):")
+    for d in planned:
+        d = found.get(d.id, d)
+        rule = d.notice.get("rule") or d.kind
+        outcome = {"sent": f"sent ({d.attempts} attempt{'s' if d.attempts > 1 else ''})",
+                   "failed": f"FAILED: {d.error}", "repeat": "not sent again (sent within [alerts.delivery] "
+                                                              "repeat_hours)",
+                   "pending": "still being tried"}.get(d.state, d.state)
+        say(f"  {d.severity:<5} {rule} -> {d.target}: {outcome}")
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
