@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["AlertDelivery", "ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore",
+__all__ = ["AlertDelivery", "DeliveryTry", "ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore",
            "MonitoringAlert", "MonitoringSummary", "RealisedPerformance"]
 
 
@@ -19,6 +19,13 @@ class MonitoringAlert(BaseModel):
     rule: str
     status: Literal["pass", "warn", "fail"]
     detail: str
+
+
+class DeliveryTry(BaseModel):
+    """One attempt of a delivery: when, and what went wrong (empty for the one that was sent)."""
+
+    at: str
+    error: str
 
 
 class AlertDelivery(BaseModel):
@@ -37,6 +44,7 @@ class AlertDelivery(BaseModel):
         description="pending: being tried; repeat: the same alert was sent to this target lately, not sent again.")
     attempts: int
     error: str = Field(description="Why it failed or was not sent; empty when it was sent.")
+    tries: list[DeliveryTry] = Field(description="Each attempt, oldest first.")
     finished: str | None
 
 

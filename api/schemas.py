@@ -25,6 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from api.monitoring_bodies import (
     AlertDelivery,
+    DeliveryTry,
     ExpectedPerformance,
     GradeBacktest,
     MonitoredFeature,
@@ -44,6 +45,7 @@ __all__ = [
     "BatchItem",
     "BatchResult",
     "Contribution",
+    "DeliveryTry",
     "ErrorBody",
     "ExpectedPerformance",
     "Explained",

@@ -19,10 +19,10 @@ records each delivery in the audit trail's database (:class:`~riskcore.serving.a
 sending it and sends it on a background thread, so the monitoring run, the job or the server that raised it
 goes on at once: tried ``attempts`` times, waiting ``backoff_seconds``, then twice that, and so on, between
 tries; a failure that a retry cannot mend (a 4xx answer, a refused login, a secret not set) is not retried.
-Every outcome is recorded (sent, failed and why, the attempts). A delivery whose event (``Notice.key``: the
-same rule, model version and severity; the same job; the same fallback) was sent to the same target within
-``repeat_hours`` is recorded as ``repeat`` and not sent. Nothing here raises to its caller: a bad URL, a refused
-connection, a timeout or a refused login is a failed delivery with its reason.
+Every outcome is recorded (sent, failed and why, each attempt with its time and error). A delivery whose event
+(``Notice.key``: the same rule, model version and severity; the same job; the same fallback) was sent to the
+same target within ``repeat_hours`` is recorded as ``repeat`` and not sent. Nothing here raises to its caller:
+a bad URL, a refused connection, a timeout or a refused login is a failed delivery with its reason.
 
 A process that ends waits up to ``wait_seconds`` for deliveries in flight (``atexit``); what is still pending
 then is taken over by a worker (``python -m riskcore worker``, :meth:`Postman.resend_stale`) once its claim ran
@@ -222,7 +222,7 @@ def mail_message(notice: Notice, *, sender: str, to: Sequence[str], dashboard_ur
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid("riskcore")
+    message["Message-ID"] = make_msgid("riskcore", domain=sender.rpartition("@")[2] or None)
     if delivery_id:
         message["X-Riskcore-Delivery"] = delivery_id
     facts = [f"{name}: {value}" for name, value in (
@@ -479,15 +479,17 @@ class Postman:
 
     def _deliver(self, delivery: Delivery, target: WebhookTarget | MailTarget, notice: Notice, recorded: bool) -> None:
         try:
-            attempts, failed = 0, None
+            attempts, failed, tries = 0, None, []
             for attempt in range(1, self.rules.attempts + 1):
                 attempts = attempt
+                tries.append({"at": _now_iso(), "error": ""})
                 try:
                     self._send(delivery, target, notice)
                     failed = None
                     break
                 except _Failed as err:
                     failed = err
+                    tries[-1]["error"] = err.reason
                     if err.permanent or attempt == self.rules.attempts:
                         break
                     if self._closing.wait(self.rules.backoff_seconds * 2 ** (attempt - 1)):
@@ -499,7 +501,7 @@ class Postman:
                 error = failed.reason + ("" if failed.permanent else f" (gave up after {attempts} attempts)")
                 log.warning("%s not delivered to %s: %s", notice.title, target.label, error)
             if recorded:
-                self._finish(delivery, sent=failed is None, attempts=attempts, error=error)
+                self._finish(delivery, sent=failed is None, attempts=attempts, error=error, tries=tries)
         except Exception:  # noqa: BLE001 - a bug must not pass unnoticed, nor stop what raised the alert
             log.exception("delivering %s to %s failed unexpectedly", notice.title, target.label)
         finally:
@@ -517,11 +519,12 @@ class Postman:
                                    delivery_id=delivery.id)
             _send_mail(rules.smtp, message, timeout=rules.timeout_seconds, env=self._env)
 
-    def _finish(self, delivery: Delivery, *, sent: bool, attempts: int, error: str) -> None:
+    def _finish(self, delivery: Delivery, *, sent: bool, attempts: int, error: str,
+                tries: Sequence[Mapping[str, str]] = ()) -> None:
         if self.deliveries is None:
             return
         try:
-            self.deliveries.finish(delivery.id, sent=sent, attempts=attempts, error=error)
+            self.deliveries.finish(delivery.id, sent=sent, attempts=attempts, error=error, tries=tries)
         except AuditError as err:
             log.warning("the outcome of delivery %s cannot be recorded: %s", delivery.id, err)
 

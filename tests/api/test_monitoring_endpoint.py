@@ -57,7 +57,8 @@ def test_the_summary_says_where_the_runs_alerts_were_delivered(monitored, client
               "ref": monitored.run_id, "model_version": bundle.version, "rule": "score_psi"}
     (planned,) = deliveries.plan(notice, [("webhook", "0123456789abcdef", "risk-slack")], repeat_s=0, lease_s=60)
     deliveries.finish(planned.id, sent=False, attempts=3, error="the webhook cannot be reached: the connection was "
-                                                                "refused (gave up after 3 attempts)")
+                                                                "refused (gave up after 3 attempts)",
+                      tries=[{"at": "2026-05-01T10:00:00Z", "error": "the connection was refused"}] * 3)
     body = client.get("/monitoring", headers=header(keys["viewer"])).json()
     (delivery,) = body["deliveries"]
     assert {k: delivery[k] for k in ("id", "kind", "severity", "rule", "channel", "target", "ref", "state",
@@ -65,6 +66,7 @@ def test_the_summary_says_where_the_runs_alerts_were_delivered(monitored, client
         "id": planned.id, "kind": "monitoring_alert", "severity": "fail", "rule": "score_psi", "channel": "webhook",
         "target": "risk-slack", "ref": monitored.run_id, "state": "failed", "attempts": 3}
     assert delivery["error"].startswith("the webhook cannot be reached") and delivery["finished"].endswith("Z")
+    assert delivery["tries"] == [{"at": "2026-05-01T10:00:00Z", "error": "the connection was refused"}] * 3
 
 
 def test_scoring_role_may_not_read_it(monitored, client, keys):

@@ -127,6 +127,11 @@ def test_a_webhook_that_fails_twice_is_retried_with_the_same_delivery_id_and_sen
     assert [r.headers["X-Riskcore-Delivery"] for r in hook.requests] == [planned[0].id] * 3
     assert len({r.body for r in hook.requests}) == 1
     assert _outcome(deliveries, planned) == [("sent", 3, "")]
+    (recorded,) = deliveries.list(ids=[planned[0].id])
+    assert [t["error"] for t in recorded.tries] == ["the webhook answered HTTP 503 (Service Unavailable): no_service",
+                                                    "the webhook answered HTTP 500 (Internal Server Error): no_service",
+                                                    ""]
+    assert all(t["at"].endswith("Z") for t in recorded.tries)
 
 
 def test_a_webhook_that_keeps_failing_is_recorded_failed_after_the_attempts(deliveries):

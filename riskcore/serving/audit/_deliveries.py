@@ -57,6 +57,7 @@ deliveries = Table(
     Column("state", String(16), nullable=False, index=True),
     Column("attempts", Integer(), nullable=False),
     Column("error", Text(), nullable=False),
+    Column("tries", Text(), nullable=False),
     Column("claimed_until", Float(), nullable=False),
     Column("finished", Float(), nullable=False),
 )
@@ -75,6 +76,7 @@ class Delivery:
     notice : the event's fields, as sent (a worker sends a stale pending delivery from them).
     state : ``pending``, ``sent``, ``failed`` or ``repeat``; ``attempts`` made; ``error`` why it failed or
         was not sent.
+    tries : each attempt's time (ISO 8601) and what went wrong (``error``, empty for the one that was sent).
     """
 
     id: str
@@ -93,6 +95,7 @@ class Delivery:
     error: str
     claimed_until: float
     finished: float
+    tries: tuple[dict[str, str], ...] = ()
 
     @property
     def done(self) -> bool:
@@ -104,7 +107,7 @@ class Delivery:
         return {"id": self.id, "created": _iso(self.created), "kind": self.kind, "severity": self.severity,
                 "rule": self.notice.get("rule", ""), "channel": self.channel, "target": self.target,
                 "ref": self.ref, "model_version": self.model_version, "state": self.state,
-                "attempts": self.attempts, "error": self.error,
+                "attempts": self.attempts, "error": self.error, "tries": [dict(t) for t in self.tries],
                 "finished": _iso(self.finished) if self.finished else None}
 
 
@@ -165,7 +168,8 @@ class DeliveryLog:
                                                      c.state.in_(("sent", "pending")), c.created >= now - repeat_s)
                     .order_by(c.created.desc()).limit(1)).first() if repeat_s > 0 else None
                 row = {"id": uuid.uuid4().hex, "created": now, **fields, "channel": channel, "target_id": target_id,
-                       "target": target[:MAX_TEXT], "notice": encoded, "attempts": 0, "finished": 0.0}
+                       "target": target[:MAX_TEXT], "notice": encoded, "attempts": 0, "tries": "[]",
+                       "finished": 0.0}
                 if earlier is not None:
                     what = "sent" if earlier[1] == "sent" else "being sent"
                     row |= {"state": "repeat", "claimed_until": 0.0, "finished": now,
@@ -178,12 +182,17 @@ class DeliveryLog:
             conn.execute(deliveries.insert(), rows)
         return [_delivery(r) for r in rows]
 
-    def finish(self, delivery_id: str, *, sent: bool, attempts: int, error: str = "") -> None:
-        """Record how a pending delivery ended: sent, or failed with ``error`` (after ``attempts`` tries)."""
+    def finish(self, delivery_id: str, *, sent: bool, attempts: int, error: str = "",
+               tries: Sequence[Mapping[str, str]] = ()) -> None:
+        """Record how a pending delivery ended: sent, or failed with ``error``, after ``attempts`` tries.
+
+        ``tries``: each attempt's ``at`` (ISO 8601) and ``error`` (empty for the one that was sent).
+        """
+        kept = [{"at": str(t.get("at", "")), "error": str(t.get("error", ""))[:_MAX_ERROR]} for t in tries][-20:]
         with self.store.writing() as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.state == "pending")
                          .values(state="sent" if sent else "failed", attempts=attempts, error=error[:_MAX_ERROR],
-                                 claimed_until=0.0, finished=self._clock()))
+                                 tries=_JSON.encode(kept), claimed_until=0.0, finished=self._clock()))
 
     def claim_stale(self, *, lease_s: float, max_age_s: float, limit: int = 50) -> list[Delivery]:
         """Take over pending deliveries whose claim ran out (the process trying them ended), oldest first.
@@ -237,4 +246,5 @@ def _delivery(row: Mapping[str, Any]) -> Delivery:
                     model_version=str(row["model_version"]),
                     notice=json.loads(notice) if isinstance(notice, str) else dict(notice), state=state,
                     attempts=int(row["attempts"]), error=str(row["error"]),
-                    claimed_until=float(row["claimed_until"]), finished=float(row["finished"]))
+                    claimed_until=float(row["claimed_until"]), finished=float(row["finished"]),
+                    tries=tuple(json.loads(row["tries"]) if isinstance(row["tries"], str) else row["tries"]))
