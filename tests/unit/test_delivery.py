@@ -7,6 +7,7 @@ monitoring run, a job, the retraining loop, a fallback) go through the workbench
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -526,6 +527,19 @@ def test_a_failed_job_reaches_the_people_named_for_errors(hook, tmp_path, monkey
     told = []
     assert queue.claim("w3", lost=told.append) is None
     assert [(j.id, j.state) for j in told] == [(lost.id, "failed")] and "stopped answering" in told[0].error
+
+
+def test_a_worker_sends_what_a_process_that_ended_left_pending(hook, tmp_path, monkeypatch):
+    monkeypatch.setenv("RISKCORE_TEST_HOOK_SECRET", SECRET)
+    bench = Workbench(Settings(home=tmp_path / "home", alerts=AlertRules(delivery=_delivery(hook))))
+    (target,) = bench.settings.alerts.delivery.webhook
+    (left,) = DeliveryLog(bench.audit.store).plan(ALERT.as_dict(), [("webhook", target_id(target), target.label)],
+                                                  repeat_s=0, lease_s=0)
+    done = Worker(bench, name="w1").tick(now=time.time())
+    assert done == [f"alert delivery {left.id} (monitoring_alert to {target.label}) left pending, sent again"]
+    assert bench.wait_for_deliveries()
+    assert [r.headers["X-Riskcore-Delivery"] for r in hook.requests] == [left.id]
+    assert [(d.state, d.attempts) for d in bench.deliveries(ids=[left.id])] == [("sent", 1)]
 
 
 def test_a_retraining_decision_is_delivered_as_information(hook, tmp_path, monkeypatch):
