@@ -21,27 +21,26 @@ OPTIONS go to the service's own command (``python -m api --help``, ``streamlit r
 ``python -m riskcore worker --help``, ``mlflow server --help``), after the image's defaults.
 
 The environment, besides the product's own variables (``RISKCORE_HOME``, ``MLFLOW_TRACKING_URI``,
-``RISKCORE_AUDIT_URL``, ``RISKCORE_CONFIG``, ``RISKCORE_DEMO_COMPANIES``, ``RISKCORE_JOB_WORKERS``):
+``RISKCORE_AUDIT_URL``, ``RISKCORE_CONFIG``, ``RISKCORE_DEMO_COMPANIES``, ``RISKCORE_JOB_WORKERS``) and the MLflow
+server's store (``MLFLOW_BACKEND_STORE_URI``, default a SQLite file in the state folder):
 
-==================================  ==========================================================================
-``RISKCORE_DATABASE_URL``           a PostgreSQL URL without its password, e.g.
-                                    ``postgresql+psycopg://riskcore@postgres:5432/riskcore``: the audit
-                                    trail's database (unless ``RISKCORE_AUDIT_URL`` is set) and the MLflow
-                                    server's store
-``RISKCORE_DATABASE_PASSWORD_FILE`` the file holding its password (a secret); the password joins the URL in
-                                    the started process's environment only, never a command line or a log
-``RISKCORE_ADMIN_USER``             the first admin's name (default ``admin``)
-``RISKCORE_ADMIN_PASSWORD_FILE``    the first admin's password (default ``/run/secrets/riskcore_admin_password``)
-``RISKCORE_API_KEY_FILE``           the first API key, role admin (default ``/run/secrets/riskcore_api_key``)
-==================================  ==========================================================================
+===================================  =========================================================================
+``RISKCORE_DATABASE_PASSWORD_FILE``  the file holding PostgreSQL's password (a secret). It is copied into a
+                                     password file of PostgreSQL's client library (``PGPASSFILE``, default
+                                     ``/tmp/riskcore.pgpass``, owner-only), so the database URLs carry no
+                                     password and commands run later in the container find it too
+``RISKCORE_ADMIN_USER``              the first admin's name (default ``admin``)
+``RISKCORE_ADMIN_PASSWORD_FILE``     the first admin's password (default ``/run/secrets/riskcore_admin_password``)
+``RISKCORE_API_KEY_FILE``            the first API key, role admin (default ``/run/secrets/riskcore_api_key``)
+===================================  =========================================================================
 
 Every service first waits (up to three minutes) for the database and the MLflow server it reaches, so services
 started together come up in a working order. The dashboard adds the first admin too when init has not yet
 (a compose tool that ignores ``depends_on`` conditions starts both at once); without users it is one local user
 with every role, so it then listens inside its container only (as ``./scripts/run`` keeps it on 127.0.0.1) and
-says how to add the first admin. Exit statuses: the started
-command's; for ``init`` 0 done, 1 a service did not answer or a secret cannot be used, 2 bad arguments, and for
-an error of the engine its class's exit status (3 invalid settings).
+says how to add the first admin. Exit statuses: the started command's; for ``init`` 0 done, 1 a service did not
+answer or a secret cannot be used, 2 bad arguments, and for an error of the engine its class's exit status (3
+invalid settings).
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ import re
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +63,7 @@ HEALTH_PATHS = {"api": "/ready", "dashboard": "/_stcore/health", "mlflow": "/hea
 SERVICES = ("api", "dashboard", "worker", "mlflow")
 DEFAULT_ADMIN_PASSWORD_FILE = "/run/secrets/riskcore_admin_password"
 DEFAULT_API_KEY_FILE = "/run/secrets/riskcore_api_key"
+DEFAULT_PGPASSFILE = "/tmp/riskcore.pgpass"
 FIRST_KEY_ROLE = "admin"
 WAIT_SECONDS = 180
 
@@ -96,39 +95,36 @@ def read_secret(path: str, what: str) -> str | None:
     return text.rstrip("\r\n")
 
 
-def with_password(url: str, password: str) -> str:
-    """``url`` with ``password`` (percent-encoded) after its user name."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        raise Refused(f"RISKCORE_DATABASE_URL {url!r} names no user; write it as "
-                      "postgresql+psycopg://USER@HOST:5432/DATABASE (the password in its own file)")
-    user, host = parts.netloc.rsplit("@", 1)
-    netloc = f"{user.split(':', 1)[0]}:{urllib.parse.quote(password, safe='')}@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+def pgpass_line(password: str) -> str:
+    """A password file line (libpq's format) that gives ``password`` for every server, database and user."""
+    return "*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:") + "\n"
 
 
-def database_env() -> None:
-    """RISKCORE_DATABASE_URL with the password of its file, as RISKCORE_AUDIT_URL and as MLflow's store.
+def database_password() -> None:
+    """The password of RISKCORE_DATABASE_PASSWORD_FILE into a password file of libpq (``PGPASSFILE``).
 
-    Without it the MLflow server keeps its tables in a SQLite file of the state folder.
+    The database URLs (``RISKCORE_AUDIT_URL``, ``MLFLOW_BACKEND_STORE_URI``) then carry no password: PostgreSQL's
+    client library reads it from that file, owner-only in this container, for this process and for every command
+    run later in the container (``podman exec``), and it never reaches an environment listing, a command line or a
+    log.
     """
-    url = database_url(os.environ.get("RISKCORE_DATABASE_URL", "").strip())
-    if not url:
-        home = os.environ.get("RISKCORE_HOME") or str(load_settings().home)
-        os.environ.setdefault("MLFLOW_BACKEND_STORE_URI", "sqlite:///" + str(Path(home, "mlflow.db").resolve()))
+    path = os.environ.get("RISKCORE_DATABASE_PASSWORD_FILE", "").strip()
+    if not path:
         return
-    if not url.startswith("postgresql"):
-        raise Refused(f"RISKCORE_DATABASE_URL must be a PostgreSQL URL such as "
-                      f"postgresql+psycopg://USER@HOST:5432/DATABASE, not {shown(url)!r}")
-    password_file = os.environ.get("RISKCORE_DATABASE_PASSWORD_FILE", "").strip()
-    if password_file:
-        password = read_secret(password_file, "the database password")
-        if password is None:
-            raise Refused(f"RISKCORE_DATABASE_PASSWORD_FILE names {password_file}, which does not exist; give the "
-                          "database password as that secret")
-        url = with_password(url, password)
-    os.environ.setdefault("RISKCORE_AUDIT_URL", url)
-    os.environ.setdefault("MLFLOW_BACKEND_STORE_URI", url)
+    password = read_secret(path, "the database password")
+    if password is None:
+        raise Refused(f"RISKCORE_DATABASE_PASSWORD_FILE names {path}, which does not exist; give the database "
+                      "password as that secret")
+    target = Path(os.environ.setdefault("PGPASSFILE", DEFAULT_PGPASSFILE))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(pgpass_line(password))
+        os.chmod(target, 0o600)  # libpq ignores a password file others may read
+    except OSError as err:
+        raise Refused(f"cannot write the database password file {target} ({err.strerror}); set PGPASSFILE to a "
+                      "file this user may write") from None
 
 
 def identity() -> IdentitySettings:
@@ -153,7 +149,10 @@ def service_command(command: str, args: list[str], seconds: float = WAIT_SECONDS
     """
     python = sys.executable
     if command == "mlflow":
-        wait_for_database(database_url(os.environ.get("MLFLOW_BACKEND_STORE_URI", "")), seconds)
+        home = load_settings().home
+        store = database_url(os.environ.get("MLFLOW_BACKEND_STORE_URI", "").strip())
+        os.environ["MLFLOW_BACKEND_STORE_URI"] = store or "sqlite:///" + str(Path(home, "mlflow.db").resolve())
+        wait_for_database(os.environ["MLFLOW_BACKEND_STORE_URI"], seconds)
     else:
         settings = load_settings()
         wait_for_database(settings.resolved_audit_url, seconds)
@@ -163,7 +162,6 @@ def service_command(command: str, args: list[str], seconds: float = WAIT_SECONDS
     if command == "worker":
         return [python, "-m", "riskcore", "worker", *args]
     if command == "mlflow":
-        home = load_settings().home
         os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")  # MLflow's GenAI jobs: unused
         artifacts = Path(home, "mlartifacts")
         artifacts.mkdir(parents=True, exist_ok=True)
@@ -196,7 +194,8 @@ def wait_for_database(url: str, seconds: float) -> None:
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         if time.monotonic() > deadline:
             raise Refused(f"the database {shown(url)} did not accept a connection within {seconds:.0f} s: {reason}; "
-                          "check RISKCORE_DATABASE_URL, its password file, and that the database is up")
+                          "check the URL, the password file (RISKCORE_DATABASE_PASSWORD_FILE) and that the database "
+                          "is up")
         if not told:
             say(f"waiting for the database {shown(url)}")
             told = True
@@ -329,7 +328,7 @@ def main(argv: list[str]) -> int:
     if command == "health":
         return health(args)
     try:
-        database_env()
+        database_password()
         if command == "init":
             return init(args)
         program = service_command(command, args) if command in SERVICES else argv
