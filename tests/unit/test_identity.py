@@ -131,6 +131,21 @@ def test_a_person_cannot_be_given_the_machine_role_nor_a_key_a_dashboard_only_ro
     assert not (tmp_path / "users.json").exists() and not (tmp_path / "keys.json").exists()
 
 
+def test_a_key_given_by_the_operator_is_stored_hashed_and_authenticates(tmp_path):
+    store = KeyStore(tmp_path / "keys.json")
+    given = "f3" * 16
+    record, secret = store.add("admin", "first key", secret=given)
+    assert secret == given and record.role == "admin"
+    assert store.authenticate(given) == record
+    assert given not in (tmp_path / "keys.json").read_text()
+    with pytest.raises(KeyFileError, match="stored already"):
+        store.add("service", secret=given)
+    for unfit in ("short-key", "x" * 257, "spaces are " + "x" * 30, "tab\t" + "x" * 30, "é" * 30):
+        with pytest.raises(KeyFileError, match="24 to 256 visible ASCII characters without spaces"):
+            store.add("service", secret=unfit)
+    assert [k.id for k in store.keys()] == [record.id]
+
+
 def test_the_readme_describes_the_one_table():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     rows = {m[1]: m[2] for m in re.finditer(r"^\| \*\*(\w+)\*\* \|(.*)$", readme, re.M)}
