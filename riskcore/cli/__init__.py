@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from riskcore.cli.audit import add_audit_parser
 from riskcore.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -193,13 +194,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Verify the audit trail's hash chain; name the first altered row."""
-    result = Workbench().verify_audit(args.url)
-    say(result.message)
-    return EXIT_OK if result.ok else EXIT_PROBLEMS
-
-
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
@@ -297,11 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_users_parser(sub)
 
-    p = sub.add_parser("audit", help="the audit trail")
-    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    v = audit_sub.add_parser("verify", help="verify the hash chain; name the first altered row")
-    v.add_argument("--url", help="audit database URL (default: the settings')")
-    v.set_defaults(func=cmd_audit_verify)
+    add_audit_parser(sub)
     return parser
 
 
@@ -321,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "against_trail", False) and not args.export:
+        parser.error("audit verify --against-trail compares an export with the trail: name it with --export DIR")
     if getattr(args, "from_audit", False) and getattr(args, "models_command", None) == "compare" and not args.outcomes:
         parser.error("models compare --from-audit compares the shadow history with the outcomes observed since: "
                      "pass them with --outcomes FILE (company id, period, outcome)")

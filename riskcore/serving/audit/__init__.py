@@ -102,8 +102,12 @@ import one way, from the bottom up:
 """
 
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
+from riskcore.serving.audit._archive import AuditArchive
 from riskcore.serving.audit._batch import AuditBatch, AuditPart
+from riskcore.serving.audit._custody import CUSTODY_EVENTS, CustodyEvent, CustodyEventKind
 from riskcore.serving.audit._events import ChainedEvent, EventHead
+from riskcore.serving.audit._examine import ExportCheck, Finding, FindingKind, examine_export
+from riskcore.serving.audit._export import AuditExport
 from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog
@@ -123,6 +127,7 @@ from riskcore.serving.audit._tables import (
 from riskcore.serving.audit._verify import VerifyResult
 
 __all__ = [
+    "CUSTODY_EVENTS",
     "DECISIONS",
     "FIND_COLUMNS",
     "FINISHED",
@@ -134,15 +139,22 @@ __all__ = [
     "AccessEvent",
     "AccessEventKind",
     "Appended",
+    "AuditArchive",
     "AuditBatch",
+    "AuditExport",
     "AuditLog",
     "AuditPart",
     "AuditRecord",
     "AuditStore",
     "ChainTail",
     "ChainedEvent",
+    "CustodyEvent",
+    "CustodyEventKind",
     "Decision",
     "EventHead",
+    "ExportCheck",
+    "Finding",
+    "FindingKind",
     "HeadFields",
     "Job",
     "JobEvent",
@@ -154,4 +166,5 @@ __all__ = [
     "RateBuckets",
     "Source",
     "VerifyResult",
+    "examine_export",
 ]
