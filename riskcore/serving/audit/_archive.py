@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from riskcore.errors import AuditError, ConfigError
 from riskcore.progress import Progress, no_progress
@@ -191,6 +193,8 @@ def _archive(store: AuditStore, out: Path, *, before: str, actor: str, vacuum: b
         progress(0.95, "vacuuming the database")
         _vacuum(store)
         message += "; database vacuumed"
+    else:
+        _checkpoint(store)
     progress(1.0, "archived")
     return AuditArchive(before, written, anchor_seq, anchor_hash, vacuum, message)
 
@@ -226,6 +230,25 @@ def _remove_archived(store: AuditStore, written: AuditExport, anchor: Anchor | N
             window=f"before {before}")))
         progress(0.9, f"anchoring the live chain at head {last:,}")
     return last, written.last_hash
+
+
+def _checkpoint(store: AuditStore) -> None:
+    """SQLite: write the deletions' log back into the file and truncate it (the log grew by the rows deleted).
+
+    Best effort: a reader in the middle of a transaction keeps the log, which the next checkpoint shortens.
+    """
+    if not store.is_sqlite:
+        return
+    try:
+        raw = store.engine.raw_connection()
+    except SQLAlchemyError:
+        return
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    except sqlite3.Error:
+        pass  # the archive is committed; the next checkpoint shortens the log
+    finally:
+        raw.close()
 
 
 def _vacuum(store: AuditStore) -> None:

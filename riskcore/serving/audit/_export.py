@@ -401,7 +401,7 @@ def _conform(tables: list[pa.Table], heads: list[_Head], layout: Layout, schema:
     names = {name for name, _, _ in layout}
 
     def stored(name: str) -> pa.ChunkedArray:
-        return pa.chunked_array([t.column(name) for t in tables], tables[0].schema.field(name).type)
+        return pa.chunked_array([c for t in tables for c in t.column(name).chunks], tables[0].schema.field(name).type)
 
     def per_head(values: list[Any], t: pa.DataType) -> pa.Array:
         return pa.array(values, t).take(which)
