@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -94,6 +95,28 @@ def test_archives_follow_one_another_and_the_chain_goes_on_after_everything_was_
     assert "3 archive(s) verified" in result.message
     again = log.archive(folder, before="2000-01-01", actor="a")
     assert again.written is None and again.message.startswith("nothing to archive")
+
+
+def test_scores_recorded_while_an_archive_runs_chain_on_after_it(log, trail, database, tmp_path):
+    total = log.count()
+    recorded: list[str] = []
+    stop = threading.Event()
+
+    def record() -> None:
+        writer = AuditLog(database.url)
+        while not stop.is_set() and len(recorded) < 200:
+            recorded.append(writer.record([AuditRecord(f"W{len(recorded)}", {"x": 1.0}, 0.1, "accept", "A")],
+                                          **META))
+        writer.close()
+
+    thread = threading.Thread(target=record)
+    thread.start()
+    done = log.archive(tmp_path / "archives", before="2019-01-01", actor="a")
+    stop.set()
+    thread.join(60)
+    assert done.written is not None and recorded
+    assert log.count() == total - done.written.rows + len(recorded)
+    assert log.verify().ok and log.verify(archives=tmp_path / "archives").ok
 
 
 def test_an_export_cannot_reach_into_the_archived_years(log, trail, tmp_path):
