@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from riskcore.cli.audit import add_audit_parser
 from riskcore.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -214,13 +215,6 @@ def _say_deliveries(bench: Workbench, planned: Sequence[Delivery]) -> None:
         say(f"  {d.severity:<5} {rule} -> {d.target}: {outcome}")
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Verify the audit trail's hash chain; name the first altered row."""
-    result = Workbench().verify_audit(args.url)
-    say(result.message)
-    return EXIT_OK if result.ok else EXIT_PROBLEMS
-
-
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
@@ -318,11 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_users_parser(sub)
 
-    p = sub.add_parser("audit", help="the audit trail")
-    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    v = audit_sub.add_parser("verify", help="verify the hash chain; name the first altered row")
-    v.add_argument("--url", help="audit database URL (default: the settings')")
-    v.set_defaults(func=cmd_audit_verify)
+    add_audit_parser(sub)
     return parser
 
 
@@ -342,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "against_trail", False) and not args.export:
+        parser.error("audit verify --against-trail compares an export with the trail: name it with --export DIR")
     if getattr(args, "from_audit", False) and getattr(args, "models_command", None) == "compare" and not args.outcomes:
         parser.error("models compare --from-audit compares the shadow history with the outcomes observed since: "
                      "pass them with --outcomes FILE (company id, period, outcome)")

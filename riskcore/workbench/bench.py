@@ -18,7 +18,10 @@ verb                      result
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
 ``versions``, ``history`` the registry's versions; the ledger's moves
 ``report``, ``sign``      the model report of a version; a validator's signature in the ledger
-``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult`
+``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult` (the live chain; with the archives, all)
+``export_audit``          :class:`~riskcore.serving.audit.AuditExport` (a period, as Parquet an examiner verifies)
+``verify_export``         :class:`~riskcore.serving.audit.ExportCheck` (offline; or against the trail)
+``archive_audit``         :class:`~riskcore.serving.audit.AuditArchive` (old requests out, an anchor left)
 ``submit_score``, ``job`` durable jobs: a portfolio scored by a worker, polled, downloaded, cancelled
 ``retrain``               :class:`~riskcore.workbench.retraining.RetrainOutcome` (one run of the loop)
 ``notify``, ``deliveries`` alerts delivered to people (``[alerts.delivery]``), each on record
@@ -60,7 +63,20 @@ from riskcore.modelling.demo import DemoFiles, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog, Delivery, DeliveryLog, Job, JobQueue, ModelMove, Source, VerifyResult
+from riskcore.serving.audit import (
+    AuditArchive,
+    AuditExport,
+    AuditLog,
+    Delivery,
+    DeliveryLog,
+    ExportCheck,
+    Job,
+    JobQueue,
+    ModelMove,
+    Source,
+    VerifyResult,
+    examine_export,
+)
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import score_partitions
@@ -659,6 +675,58 @@ class Workbench:
         return expire_files(self.queue, self.job_files, self.audit, keep_hours=self.settings.jobs.keep_hours,
                             actor=actor, now=now)
 
-    def verify_audit(self, url: str | None = None) -> VerifyResult:
-        """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row."""
-        return AuditLog(url or self.settings.resolved_audit_url).verify()
+    def verify_audit(self, url: str | None = None, *, archives: str | os.PathLike[str] | None = None) -> VerifyResult:
+        """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row.
+
+        Once older requests were archived the live chain is verified from their anchor; with ``archives`` (the
+        folder holding them) each archive too, from its files, so the whole history is checked.
+        """
+        return AuditLog(url or self.settings.resolved_audit_url).verify(archives=archives)
+
+    def export_audit(self, *, since: str, until: str, actor: str,
+                     out: str | os.PathLike[str] | None = None) -> AuditExport:
+        """Write every score recorded from ``since`` until ``until`` (UTC) into a folder an examiner verifies offline.
+
+        ``out`` defaults to a new folder under the state folder's ``exports/``. The export is recorded in the
+        audit trail with its manifest's digest.
+        """
+        if out is None:
+            stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+            out = self.settings.home / "exports" / f"audit-{_safe(since)}-to-{_safe(until)}-{stamp}"
+        return self.audit.export(out, since=since, until=until, actor=actor)
+
+    def verify_export(self, folder: str | os.PathLike[str], *, against_trail: bool = False,
+                      url: str | None = None) -> ExportCheck:
+        """Verify an export or archive folder from its files alone; with ``against_trail``, compare it with the trail.
+
+        Offline, every row hash and every link is recomputed and a row edited, deleted or added is named. Against
+        the trail (the settings' audit database, or ``url``), the export's last head must be the trail's.
+        """
+        check = examine_export(folder)
+        if against_trail:
+            check = AuditLog(url or self.settings.resolved_audit_url).compare_export(check)
+        return check
+
+    def archive_audit(self, *, actor: str, before: str | None = None, out: str | os.PathLike[str] | None = None,
+                      vacuum: bool = False, progress: Progress = no_progress) -> AuditArchive:
+        """Move the requests recorded before ``before`` into a verified archive and out of the live database.
+
+        ``before`` defaults to today less ``[audit] retain_years`` (with 0, nothing is archived unless
+        ``before`` is given); ``out`` to the state folder's ``audit-archives/``.
+        """
+        if before is None:
+            years = self.settings.audit.retain_years
+            if years == 0:
+                return AuditArchive("", None, 0, "", False, "nothing archived: [audit] retain_years is 0 (every "
+                                    "score stays in the live database); set it, e.g. retain_years = 7, or name a "
+                                    "cut-off date")
+            today = pd.Timestamp.now(tz="UTC").date()
+            before = today.replace(year=today.year - years, day=28 if (today.month, today.day) == (2, 29)
+                                   else today.day).isoformat()
+        folder = self.settings.home / "audit-archives" if out is None else out
+        return self.audit.archive(folder, before=before, actor=actor, vacuum=vacuum, progress=progress)
+
+
+def _safe(text: str) -> str:
+    """A date or time as it can stand in a folder's name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text))[:40]

@@ -54,6 +54,9 @@ LEGACY_ACTIONS = {
     "compare_versions": "validator", "sign_report": "validator",
     "promote": "admin", "rollback": "admin", "manage_users": "admin",
 }
+# added since the two tables were merged: the audit trail page and its export, for those who may audit
+LEGACY_PAGES["audit_trail"] = "validator"
+LEGACY_ACTIONS["export_audit"] = "validator"
 LEGACY_KEY_ROLES = ("admin", "analyst", "service", "viewer")
 LEGACY_PERMISSIONS = {
     "admin": {"score", "explain", "model_info", "retrain", "all_jobs"},
