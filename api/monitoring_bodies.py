@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore", "MonitoringAlert",
-           "MonitoringSummary", "RealisedPerformance"]
+__all__ = ["AlertDelivery", "DeliveryTry", "ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore",
+           "MonitoringAlert", "MonitoringSummary", "RealisedPerformance"]
 
 
 class MonitoringAlert(BaseModel):
@@ -19,6 +19,33 @@ class MonitoringAlert(BaseModel):
     rule: str
     status: Literal["pass", "warn", "fail"]
     detail: str
+
+
+class DeliveryTry(BaseModel):
+    """One attempt of a delivery: when, and what went wrong (empty for the one that was sent)."""
+
+    at: str
+    error: str
+
+
+class AlertDelivery(BaseModel):
+    """Where one of the run's alerts was delivered (``[alerts.delivery]``), and how it went."""
+
+    id: str
+    created: str = Field(description="When the delivery was planned (ISO 8601, UTC).")
+    kind: str
+    severity: Literal["info", "warn", "fail", "error"]
+    rule: str
+    channel: Literal["webhook", "email"]
+    target: str = Field(description="The target's name (a webhook's host, never its URL; or the addresses).")
+    ref: str
+    model_version: str
+    state: Literal["pending", "sent", "failed", "repeat"] = Field(
+        description="pending: being tried; repeat: the same alert was sent to this target lately, not sent again.")
+    attempts: int
+    error: str = Field(description="Why it failed or was not sent; empty when it was sent.")
+    tries: list[DeliveryTry] = Field(description="Each attempt, oldest first.")
+    finished: str | None
 
 
 class MonitoredFeature(BaseModel):
@@ -85,3 +112,5 @@ class MonitoringSummary(BaseModel):
     expected: ExpectedPerformance
     realized: RealisedPerformance | None
     grades: list[GradeBacktest]
+    deliveries: list[AlertDelivery] = Field(default_factory=list,
+                                            description="Where the run's alerts were delivered, newest first.")

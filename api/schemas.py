@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from api.monitoring_bodies import (
+    AlertDelivery,
+    DeliveryTry,
     ExpectedPerformance,
     GradeBacktest,
     MonitoredFeature,
@@ -38,10 +40,12 @@ from riskcore.workbench import MAX_ID_CHARS, RISK_LEVELS, DatasetSpec, FeatureSp
 ID_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"  # one visible character at least, and no NUL (ECMA and Rust regex)
 
 __all__ = [
+    "AlertDelivery",
     "BatchError",
     "BatchItem",
     "BatchResult",
     "Contribution",
+    "DeliveryTry",
     "ErrorBody",
     "ExpectedPerformance",
     "Explained",

@@ -74,7 +74,8 @@ def navigation(person: auth.Person) -> dict[str, list[st.Page]]:
                   ("performance", "Performance", ":material/monitoring:"),
                   ("sectors", "Sectors", ":material/domain:"),
                   ("monitoring", "Monitoring", ":material/query_stats:"),
-                  ("model_report", "Model report", ":material/article:")],
+                  ("model_report", "Model report", ":material/article:"),
+                  ("audit_trail", "Audit trail", ":material/verified_user:")],
         "Companies": [("company_explorer", "Company explorer", ":material/search:"),
                       ("portfolio_scoring", "Portfolio scoring", ":material/upload_file:")],
     }

@@ -15,9 +15,11 @@ from typing import Any
 import pandas as pd
 
 from riskcore.evaluation import Alert, MonitorReport, PeriodHistory, period_history, period_order
+from riskcore.workbench import Delivery
 
-__all__ = ["ALERT_TITLES", "LIGHT_ICONS", "PeriodHistory", "alerts_in_order", "features_table", "grades_table",
-           "monitoring_history", "period_order", "runs_table", "segments_table", "vintages_table", "worst_alert"]
+__all__ = ["ALERT_TITLES", "LIGHT_ICONS", "PeriodHistory", "alerts_in_order", "deliveries_table", "features_table",
+           "grades_table", "monitoring_history", "period_order", "runs_table", "segments_table", "vintages_table",
+           "worst_alert"]
 
 ALERT_TITLES = {"feature_psi": "Feature drift", "score_psi": "Score drift", "auc_drop": "AUC drop",
                 "ece": "Calibration error (ECE)", "red_grade": "Back-test by grade"}
@@ -92,3 +94,15 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     if len(out):
         out["time"] = pd.to_datetime(out["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
     return out
+
+
+_DELIVERY_STATES = {"sent": "sent", "failed": "failed", "repeat": "not sent again (sent lately)",
+                    "pending": "being sent"}
+
+
+def deliveries_table(deliveries: Sequence[Delivery]) -> pd.DataFrame:
+    """Where a run's alerts were delivered: alert, severity, target, outcome, attempts, why (newest first)."""
+    rows = [{"alert": ALERT_TITLES.get(str(d.notice.get("rule", "")), d.kind), "severity": d.severity,
+             "target": d.target, "outcome": _DELIVERY_STATES.get(d.state, d.state), "attempts": d.attempts,
+             "why": d.error} for d in deliveries]
+    return pd.DataFrame(rows, columns=["alert", "severity", "target", "outcome", "attempts", "why"])

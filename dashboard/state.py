@@ -45,6 +45,7 @@ from riskcore.workbench import (
     ChampionRef,
     DataCheck,
     DatasetSpec,
+    Delivery,
     Explanation,
     ModelBundle,
     ModelServer,
@@ -372,6 +373,12 @@ def monitoring_runs(model_version: str | None) -> pd.DataFrame:
 def monitoring_report(run_id: str) -> MonitorReport:
     """The report of one monitoring run (a finished run never changes, so it is cached for good)."""
     return bench().monitoring_report(run_id)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def monitoring_deliveries(run_id: str) -> tuple[Delivery, ...]:
+    """Where a monitoring run's alerts were delivered and how (re-read every few seconds: they are sent after it)."""
+    return bench().monitoring_deliveries(run_id)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Monitoring the portfolio…")

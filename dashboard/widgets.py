@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -87,3 +90,17 @@ def big_table(frame: pd.DataFrame, what: str, *, downloadable: bool = False, **k
         st.caption(f"Showing the first {MAX_TABLE_ROWS:,} of {len(frame):,} {what}{rest}.")
         frame = frame.head(MAX_TABLE_ROWS)
     st.dataframe(frame, **kwargs)
+
+
+def folder_download(label: str, folder: Path, key: str) -> None:
+    """A download button for a folder, zipped (stored, not compressed again) only when clicked."""
+
+    def zipped() -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                archive.write(path, Path(folder.name) / path.relative_to(folder))
+        return buffer.getvalue()
+
+    st.download_button(label, data=zipped, file_name=f"{folder.name}.zip", mime="application/zip", key=key,
+                       icon=":material/download:")

@@ -73,6 +73,10 @@ def show_history(runs: pd.DataFrame) -> None:
     history = tables.monitoring_history(reports)
     st.subheader(f"Alerts of the latest run ({runs['start_time'].iloc[0]:%Y-%m-%d %H:%M} UTC)")
     show_alerts(latest)
+    deliveries = tables.deliveries_table(state.monitoring_deliveries(str(runs["run_id"].iloc[0])))
+    if len(deliveries):
+        with st.expander(f"Where these alerts were sent ({len(deliveries)} deliveries, [alerts.delivery])"):
+            st.dataframe(deliveries, hide_index=True, width="stretch")
     show_summary(latest)
 
     st.plotly_chart(charts.drift_heatmap(DriftHeatmap.from_drift(history.drift)), width="stretch",

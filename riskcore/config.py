@@ -9,18 +9,21 @@ pass the values down.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
+from urllib.parse import urlsplit
 
 from croniter import croniter
 
 from riskcore.errors import ConfigError
 
-__all__ = ["ALERT_RULES", "AlertRules", "AuditRules", "CostMode", "Costs", "JobRules", "NAMED_SCHEDULES", "Profile",
-           "PromotionRules", "RetrainingRules", "RiskBands", "ServingRules", "Settings", "TrainingConfig",
+__all__ = ["ALERT_RULES", "NAMED_SCHEDULES", "SEVERITIES", "AlertRules", "AuditRules", "CostMode", "Costs",
+           "DeliveryRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "RetrainingRules", "RiskBands",
+           "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer", "TrainingConfig", "WebhookTarget",
            "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
@@ -29,6 +32,13 @@ RiskBands = Literal["master", "fixed"]
 ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
 Calibration = Literal["isotonic", "platt"]
 CalibrationRows = Literal["pooled", "validation"]
+# how much an event that reaches people matters: a monitoring alert warns or fails; a job that failed or a fallback to
+# an earlier champion is an error; a retraining decision (or the champion served again) is information
+Severity = Literal["info", "warn", "fail", "error"]
+SEVERITIES: Final[tuple[str, ...]] = get_args(Severity)
+SmtpSecurity = Literal["starttls", "tls", "none"]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,184 @@ class Costs:
             raise ConfigError("; ".join(problems))
 
 
+def _env_names(table: str, **names: str) -> list[str]:
+    """Problems with settings that name environment variables (empty is allowed: not used)."""
+    return [f"{table} setting {key}={value!r} must name an environment variable (letters, digits and _), e.g. "
+            f"\"RISKCORE_{key.upper().removesuffix('_ENV')}\"" for key, value in names.items()
+            if value and not _ENV_NAME.fullmatch(value)]
+
+
+def _severities(table: str, severities: tuple[str, ...]) -> list[str]:
+    unknown = [s for s in severities if s not in SEVERITIES]
+    if unknown:
+        return [f"{table} setting severities names unknown severities {unknown!r}; allowed: {', '.join(SEVERITIES)} "
+                "(warn and fail: monitoring alerts; error: a job that failed, a fallback to an earlier champion; "
+                "info: a retraining decision, the champion served again)"]
+    return [] if severities else [f"{table} setting severities is empty: name at least one, e.g. [\"fail\", \"error\"]"]
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook that receives alerts, one ``[[alerts.delivery.webhook]]`` entry in riskcore.toml.
+
+    Each alert is a JSON POST whose body Slack and Microsoft Teams incoming webhooks accept (a ``text``) with the
+    alert's fields beside it. ``url``, or ``url_env``: the environment variable holding it (a Slack or Teams URL is
+    itself a secret). ``secret_env``: the environment variable holding a shared secret; with it every POST carries
+    ``X-Riskcore-Signature`` (HMAC-SHA256, see :mod:`riskcore.lifecycle.delivery`). ``severities``: what it
+    receives, of ``info``, ``warn``, ``fail``, ``error``. ``name``: how the records name it (default the URL's host,
+    never its path).
+    """
+
+    url: str = ""
+    url_env: str = ""
+    secret_env: str = ""
+    severities: tuple[str, ...] = ("fail", "error")
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if bool(self.url) == bool(self.url_env):
+            problems.append("webhook settings need exactly one of url (e.g. \"https://hooks.slack.com/services/"
+                            "...\") and url_env (the environment variable holding it)")
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problems.append(f"webhook setting url={self.url!r} must be an http(s) URL with a host, e.g. "
+                                "\"https://hooks.slack.com/services/...\"")
+        problems += _env_names("webhook", url_env=self.url_env, secret_env=self.secret_env)
+        problems += _severities("webhook", self.severities)
+        if len(self.name) > 100:
+            problems.append("webhook setting name must be at most 100 characters")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def label(self) -> str:
+        """How records and messages name it: its name, else the URL's host (the path of a Slack URL is secret)."""
+        if self.name:
+            return self.name
+        return f"webhook {urlsplit(self.url).hostname}" if self.url else f"webhook from ${self.url_env}"
+
+
+@dataclass(frozen=True)
+class MailTarget:
+    """Recipients of alerts by e-mail, one ``[[alerts.delivery.email]]`` entry in riskcore.toml.
+
+    ``to``: the addresses; ``severities``: what they receive (as :class:`WebhookTarget`); ``name``: how the
+    records name them (default the addresses). The server is ``[alerts.delivery.smtp]``.
+    """
+
+    to: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ("fail", "error")
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.to:
+            problems.append("email setting to needs at least one address, e.g. [\"model-risk@example.com\"]")
+        bad = [a for a in self.to if not _ADDRESS.fullmatch(a)]
+        if bad:
+            problems.append(f"email setting to has addresses that are not one e-mail address each: {bad!r}")
+        problems += _severities("email", self.severities)
+        if len(self.name) > 100:
+            problems.append("email setting name must be at most 100 characters")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def label(self) -> str:
+        """How records and messages name them: the name, else ``email to`` the addresses."""
+        return self.name or "email to " + ", ".join(self.to)
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """The mail server alerts are sent through, ``[alerts.delivery.smtp]`` in riskcore.toml.
+
+    ``security``: ``starttls`` (the default: the connection is upgraded before anything is sent, and refused when
+    the server cannot), ``tls`` (implicit TLS, usually port 465) or ``none`` (a relay on the same host or network).
+    ``username_env`` / ``password_env``: the environment variables holding the credentials (none: no login).
+    ``ca_file``: a PEM file of certificate authorities to trust instead of the system's (an internal server).
+    """
+
+    host: str = ""
+    port: int = 587
+    security: SmtpSecurity = "starttls"
+    sender: str = ""
+    username_env: str = ""
+    password_env: str = ""
+    ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.port <= 65535:
+            problems.append(f"smtp setting port={self.port!r} must be in [1, 65535], e.g. 587 (STARTTLS) or 465 (TLS)")
+        if self.security not in get_args(SmtpSecurity):
+            problems.append(f"smtp setting security={self.security!r} must be starttls, tls or none")
+        if self.sender and not _ADDRESS.fullmatch(self.sender):
+            problems.append(f"smtp setting sender={self.sender!r} must be one e-mail address, e.g. "
+                            "\"riskcore@example.com\"")
+        problems += _env_names("smtp", username_env=self.username_env, password_env=self.password_env)
+        if bool(self.username_env) != bool(self.password_env):
+            problems.append("smtp settings username_env and password_env go together: set both, or neither for a "
+                            "server that needs no login")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class DeliveryRules:
+    """Where alerts go, ``[alerts.delivery]`` in riskcore.toml (see :mod:`riskcore.lifecycle.delivery`).
+
+    ``webhook`` and ``email``: the targets, each with the severities it receives; ``smtp``: the mail server.
+    ``repeat_hours``: an alert already sent (the same rule, model version and severity; the same event) is not
+    sent to the same target again within this time. ``attempts``: tries per delivery, waiting ``backoff_seconds``,
+    then twice that, and so on, between them; ``timeout_seconds``: per try. ``wait_seconds``: how long a command
+    waits at its end for deliveries still in flight (the rest stay pending and a worker sends them).
+    ``dashboard_url``: the dashboard's address, linked from each alert (empty: no link).
+    """
+
+    webhook: tuple[WebhookTarget, ...] = ()
+    email: tuple[MailTarget, ...] = ()
+    smtp: SmtpServer = field(default_factory=SmtpServer)
+    repeat_hours: float = 24.0
+    attempts: int = 3
+    backoff_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+    wait_seconds: float = 30.0
+    dashboard_url: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.email and not (self.smtp.host and self.smtp.sender):
+            problems.append("e-mail alerts need a mail server: set host and sender under [alerts.delivery.smtp], "
+                            "e.g. host = \"smtp.example.com\" and sender = \"riskcore@example.com\"")
+        if not 0 <= self.repeat_hours <= 24 * 366:
+            problems.append(f"delivery setting repeat_hours={self.repeat_hours!r} must be in [0, 8784] (0: send every "
+                            "time), e.g. 24")
+        if not 1 <= self.attempts <= 10:
+            problems.append(f"delivery setting attempts={self.attempts!r} must be in [1, 10], e.g. 3")
+        if not 0 <= self.backoff_seconds <= 300:
+            problems.append(f"delivery setting backoff_seconds={self.backoff_seconds!r} must be in [0, 300], e.g. 1")
+        if not 0.1 <= self.timeout_seconds <= 300:
+            problems.append(f"delivery setting timeout_seconds={self.timeout_seconds!r} must be in [0.1, 300], "
+                            "e.g. 10")
+        if not 0 <= self.wait_seconds <= 3600:
+            problems.append(f"delivery setting wait_seconds={self.wait_seconds!r} must be in [0, 3600], e.g. 30")
+        if self.dashboard_url:
+            parts = urlsplit(self.dashboard_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problems.append(f"delivery setting dashboard_url={self.dashboard_url!r} must be an http(s) URL, e.g. "
+                                "\"https://riskcore.example.com\"")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def targets(self) -> tuple[WebhookTarget | MailTarget, ...]:
+        """Every target, the webhooks first."""
+        return (*self.webhook, *self.email)
+
+
 @dataclass(frozen=True)
 class AlertRules:
     """When monitoring raises an alert: each rule fails beyond its limit and warns beyond its warning level.
@@ -69,7 +257,8 @@ class AlertRules:
     test AUC (warning from 0.025), an ECE above 0.02 (warning from 0.015), and any
     red grade in the back-test (an amber grade warns). Features of the families in
     ``skip_families`` (macro series, which move every period by nature) are reported
-    but do not raise the feature alert.
+    but do not raise the feature alert. ``delivery`` (``[alerts.delivery]``): where alerts are sent
+    (:class:`DeliveryRules`).
     """
 
     feature_psi: float = 0.25
@@ -82,6 +271,7 @@ class AlertRules:
     ece_warn: float = 0.015
     red_grades: int = 1
     skip_families: tuple[str, ...] = ("macro",)
+    delivery: DeliveryRules = field(default_factory=DeliveryRules)
 
     def __post_init__(self) -> None:
         for warn, fail in (("feature_psi_warn", "feature_psi"), ("score_psi_warn", "score_psi"),
@@ -497,17 +687,24 @@ def _costs(value: Any, source: str) -> Costs:
 
 
 _RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
-                      "AuditRules")
+                      "AuditRules", "DeliveryRules", "WebhookTarget", "MailTarget", "SmtpServer")
+# tables of a rule table that may be given several times ([[alerts.delivery.webhook]]): the class of each entry
+_ENTRIES: Final[dict[str, type[Any]]] = {"webhook": WebhookTarget, "email": MailTarget}
+_LIST_EXAMPLES: Final[dict[str, tuple[str, ...]]] = {"on_alert": ("auc_drop", "ece"), "paths": ("/srv/portfolios",),
+                                                     "redact": ("company_name",), "to": ("model-risk@example.com",)}
 
 
 def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
-    """Read a table of rules (``[alerts]``, ``[promotion]``): each value checked and converted.
+    """Read a table of rules (``[alerts]``, ``[promotion]``, ``[alerts.delivery]``): each value checked and converted.
 
-    Every message names the key and the file.
+    A value whose default is itself a table of rules (``[alerts.delivery]``) is read the same way, and so is each
+    entry of an array of tables (``[[alerts.delivery.webhook]]``). Every message names the key and the file.
     """
     where = _where(source)
-    base = cls()
-    allowed = [f.name for f in fields(cls)]
+    # the defaults without building an instance: a webhook's defaults alone are not a valid webhook
+    defaults = {f.name: f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc, operator]
+                for f in fields(cls)}
+    allowed = list(defaults)
     if not isinstance(value, dict):
         raise ConfigError(f"[{table}]{where} must be a table with {', '.join(allowed)}")
     unknown = set(value) - set(allowed)
@@ -516,16 +713,24 @@ def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleT
         raise ConfigError(f"unknown {what} settings {sorted(unknown)!r}{where}; allowed: {', '.join(allowed)}")
     kwargs: dict[str, Any] = {}
     for key, v in value.items():
-        if isinstance(getattr(base, key), tuple):
+        default = defaults[key]
+        if key in _ENTRIES:
+            entries = [v] if isinstance(v, dict) else v
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ConfigError(f"setting {table}.{key}{where} must be tables: write each as [[{table}.{key}]] "
+                                  "followed by its settings")
+            kwargs[key] = tuple(_rules(f"{table}.{key}" + (f" #{k + 1}" if len(entries) > 1 else ""), _ENTRIES[key],
+                                       e, source) for k, e in enumerate(entries))
+        elif hasattr(default, "__dataclass_fields__"):
+            kwargs[key] = _rules(f"{table}.{key}", type(default), v, source)
+        elif isinstance(default, tuple):
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-                example = ", ".join(f'"{x}"' for x in getattr(base, key) or {"on_alert": ("auc_drop", "ece"),
-                                                                               "paths": ("/srv/portfolios",),
-                                                                               "redact": ("company_name",)}[key])
-                raise ConfigError(f"setting {table}.{key}={v!r}{where} must be a list of "
-                                  f"{'family ' if key == 'skip_families' else ''}names, e.g. [{example}]")
+                example = ", ".join(f'"{x}"' for x in default or _LIST_EXAMPLES[key])
+                items = {"skip_families": "family names", "to": "addresses"}.get(key, "names")
+                raise ConfigError(f"setting {table}.{key}={v!r}{where} must be a list of {items}, e.g. [{example}]")
             kwargs[key] = tuple(v)
         else:
-            kwargs[key] = _coerce(f"{table}.{key}", v, getattr(base, key), source)
+            kwargs[key] = _coerce(f"{table}.{key}", v, default, source)
     try:
         return cls(**kwargs)
     except ConfigError as err:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from riskcore.cli.audit import add_audit_find_parser
+from riskcore.cli.audit import add_audit_parser
 from riskcore.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -49,7 +49,7 @@ from riskcore.cli.users import add_users_parser
 from riskcore.config import TrainingConfig, parse_candidates, set_thread_defaults
 from riskcore.errors import RiskcoreError
 from riskcore.progress import TextProgress
-from riskcore.workbench import Dataset, Workbench
+from riskcore.workbench import Dataset, Delivery, Workbench
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PROBLEMS", "main"]
 
@@ -198,17 +198,31 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if run.retrain_job:
         say(f"A failing alert named in [retraining] on_alert queued the retraining loop as job {run.retrain_job} "
             f"(python -m riskcore jobs status {run.retrain_job})")
+    if run.deliveries:
+        _say_deliveries(bench, run.deliveries)
     if args.timings:
         print("timings: " + json.dumps({k: round(v, 3) for k, v in run.timings.items()}), file=sys.stderr,
               flush=True)
     return EXIT_PROBLEMS if run.report.failed else EXIT_OK
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Verify the audit trail's hash chain; name the first altered row."""
-    result = Workbench().verify_audit(args.url)
-    say(result.message)
-    return EXIT_OK if result.ok else EXIT_PROBLEMS
+def _say_deliveries(bench: Workbench, planned: Sequence[Delivery]) -> None:
+    """Wait (at most ``[alerts.delivery] wait_seconds``) for the alerts being delivered, then say how each went."""
+    done = bench.wait_for_deliveries()
+    try:
+        found = {d.id: d for d in bench.deliveries(ids=[d.id for d in planned])}
+    except RiskcoreError:
+        found = {}
+    say("Alerts delivered:" if done else "Alerts delivered (those still being tried stay pending; a worker sends "
+        "them):")
+    for d in planned:
+        d = found.get(d.id, d)
+        rule = d.notice.get("rule") or d.kind
+        outcome = {"sent": f"sent ({d.attempts} attempt{'s' if d.attempts > 1 else ''})",
+                   "failed": f"FAILED: {d.error}", "repeat": "not sent again (sent within [alerts.delivery] "
+                                                              "repeat_hours)",
+                   "pending": "still being tried"}.get(d.state, d.state)
+        say(f"  {d.severity:<5} {rule} -> {d.target}: {outcome}")
 
 
 # ---------------------------------------------------------------------------
@@ -308,12 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_users_parser(sub)
 
-    p = sub.add_parser("audit", help="the audit trail")
-    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    v = audit_sub.add_parser("verify", help="verify the hash chain; name the first altered row")
-    v.add_argument("--url", help="audit database URL (default: the settings')")
-    v.set_defaults(func=cmd_audit_verify)
-    add_audit_find_parser(audit_sub)
+    add_audit_parser(sub)
     return parser
 
 
@@ -333,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_thread_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "against_trail", False) and not args.export:
+        parser.error("audit verify --against-trail compares an export with the trail: name it with --export DIR")
     if getattr(args, "from_audit", False) and getattr(args, "models_command", None) == "compare" and not args.outcomes:
         parser.error("models compare --from-audit compares the shadow history with the outcomes observed since: "
                      "pass them with --outcomes FILE (company id, period, outcome)")

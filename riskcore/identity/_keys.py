@@ -2,7 +2,8 @@
 
 The keys file (``api_keys.json`` in the state folder, :attr:`IdentitySettings.keys_file`) holds, per key, a random
 id, a name, the role (one of :data:`KEY_ROLES`), the creation time, a revoked flag and the SHA-256 of the key. The
-key itself is shown once, when it is created (``python -m api keys add --role service``), and never stored. It is
+key itself is shown once, when it is created (``python -m api keys add --role service``), and never stored; a
+deployment may give the key instead (the container's first start reads it from a secret file). It is
 a :class:`JsonFileStore`, so a running API sees a revoked key on its next request without a restart.
 """
 
@@ -23,6 +24,7 @@ __all__ = ["ApiKey", "KeyFileError", "KeyStore"]
 
 _KEY_PREFIX = "rk_"
 _MAX_KEY_CHARS = 256
+_MIN_GIVEN_CHARS = 24  # a key given by the operator (a deployment's secret): at least 24 characters
 
 
 class KeyFileError(Exception):
@@ -104,21 +106,37 @@ class KeyStore:
                 found = e
         return None if found is None else _record(found)
 
-    def add(self, role: str, name: str = "") -> tuple[ApiKey, str]:
+    def add(self, role: str, name: str = "", secret: str | None = None) -> tuple[ApiKey, str]:
         """Create a key; returns its record and the secret, which is never shown again.
+
+        Parameters
+        ----------
+        role : one of :data:`KEY_ROLES`.
+        name : who or what uses the key.
+        secret : the key itself, when the operator chose it (a deployment's secret file); by default a random
+            one. A given key has 24 to 256 visible ASCII characters (no spaces) and is not a key already stored.
 
         Raises
         ------
         KeyFileError
-            When the role cannot hold a key or the file cannot be written.
+            When the role cannot hold a key, the given key is unfit or stored already, or the file cannot be
+            written.
         """
         if role not in KEY_ROLES:
             if role in USER_ROLES:
                 raise KeyFileError(f"role {role!r} opens dashboard pages only and holds no API permission; use one "
                                    f"of {', '.join(KEY_ROLES)}")
             raise KeyFileError(f"role {role!r} is unknown; use one of {', '.join(KEY_ROLES)}")
-        secret = _KEY_PREFIX + secrets.token_urlsafe(32)
+        if secret is None:
+            secret = _KEY_PREFIX + secrets.token_urlsafe(32)
+        elif not (_MIN_GIVEN_CHARS <= len(secret) <= _MAX_KEY_CHARS and secret.isascii() and secret.isprintable()
+                  and " " not in secret):
+            raise KeyFileError(f"an API key must have {_MIN_GIVEN_CHARS} to {_MAX_KEY_CHARS} visible ASCII characters "
+                               "without spaces (it travels in an HTTP header), e.g. the output of "
+                               "openssl rand -hex 32")
         with self._file.updating() as entries:
+            if any(hmac.compare_digest(_hash(secret), e["sha256"]) for e in entries):
+                raise KeyFileError("this API key is stored already; choose another one")
             ids = {e["id"] for e in entries}
             key_id = "k_" + secrets.token_hex(6)
             while key_id in ids:  # pragma: no cover - 48 random bits

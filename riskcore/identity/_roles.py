@@ -18,8 +18,8 @@ __all__ = ["ACTIONS", "GRANTS", "KEY_ROLES", "PAGES", "PERMISSIONS", "ROLES", "U
            "role_at_least"]
 
 Role = Literal["viewer", "officer", "analyst", "validator", "admin", "service"]
-Action = Literal["score_upload", "start_training", "monitor_upload", "compare_versions", "sign_report", "promote",
-                 "rollback", "manage_users"]
+Action = Literal["score_upload", "start_training", "monitor_upload", "compare_versions", "sign_report", "export_audit",
+                 "promote", "rollback", "manage_users"]
 Permission = Literal["score", "explain", "model_info", "retrain", "all_jobs"]
 
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -56,8 +56,9 @@ _TABLE: tuple[tuple[Role, str, tuple[str, ...], tuple[Action, ...], tuple[Permis
     ("analyst", "builds and watches models: data quality, training runs, costs and the cut-off, monitoring, the report",
      ("data_quality", "training_runs", "costs_threshold", "monitoring", "model_report"),
      ("start_training", "monitor_upload"), ("explain", "model_info", "retrain")),
-    ("validator", "checks a model independently: calibration, comparing two versions, signing the report",
-     ("calibration",), ("compare_versions", "sign_report"), ()),
+    ("validator", "checks a model independently: calibration, comparing two versions, signing the report; audits "
+     "the trail (verifies it, exports a period for an examiner)",
+     ("calibration", "audit_trail"), ("compare_versions", "sign_report", "export_audit"), ()),
     ("admin", "runs the model's life and the team: promotes, rolls back, manages the users; every API call",
      (), ("promote", "rollback", "manage_users"), ("score", "explain", "model_info", "retrain", "all_jobs")),
     ("service", "a machine that scores through the API; it opens no dashboard page",

@@ -2,6 +2,8 @@
 
 - :mod:`riskcore.lifecycle.monitoring`: :func:`monitor_file`, :func:`monitor_audit`, :func:`record_monitoring`,
   :func:`monitor_demo_years`, :func:`first_start`;
+- :mod:`riskcore.lifecycle.delivery`: :class:`~riskcore.lifecycle.delivery.Postman`, alerts delivered to people
+  (webhooks, e-mail) from ``[alerts.delivery]``, each delivery on record, a repeat sent once per period;
 - :mod:`riskcore.lifecycle.versions`: :func:`compare_versions`, :func:`promote`, :func:`rollback` (every move of
   the champion recorded in the audit trail's ledger, :class:`riskcore.serving.audit.ModelMove`);
 - :mod:`riskcore.lifecycle.shadow`: :func:`compare_from_audit`, the same comparison on the companies the API

@@ -30,7 +30,7 @@ from riskcore.modelling.bundle import ModelBundle, json_ready, load_bundle, writ
 from riskcore.modelling.demo import demo_later_paths, train_demo
 from riskcore.modelling.tracking import Tracker
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import HASH_PREFIX, AuditLog
+from riskcore.serving.audit import HASH_PREFIX, AuditLog, Delivery
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.monitor import MonitorSink, read_outcomes
 from riskcore.workflows import Face, default_caller, score_and_record
@@ -47,7 +47,11 @@ DEMO_LATER_YEARS = 3
 
 @dataclass
 class MonitorRun:
-    """The outcome of :func:`monitor_file`: the report, the scoring job behind it, and (once logged) its run."""
+    """The outcome of :func:`monitor_file`: the report, the scoring job behind it, and (once logged) its run.
+
+    ``deliveries``: its alerts' deliveries to the targets of ``[alerts.delivery]`` as planned when the run ended
+    (``pending`` ones are being sent in the background; ``repeat`` ones were sent lately and are not sent again).
+    """
 
     report: MonitorReport
     job: ScoreJob | None
@@ -55,6 +59,7 @@ class MonitorRun:
     written: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     retrain_job: str = ""
+    deliveries: tuple[Delivery, ...] = ()
 
     def summary(self) -> str:
         """The report's summary with the scoring job's counts."""

@@ -113,12 +113,15 @@ class ModelServer:
     pinned : serve this bundle (or the bundle in this folder) and nothing else; it is still re-verified, against
         the manifest it had when it was first loaded.
     clock : seconds, monotonic (tests pass their own).
+    on_move : called with each ``fallback`` and ``restore`` once it is recorded (or could not be), to tell people.
     """
 
     def __init__(self, settings: Settings, *, tracker: Tracker | None = None, audit: AuditLog | None = None,
                  pinned: ModelBundle | str | os.PathLike[str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_move: Callable[[ModelMove], object] | None = None) -> None:
         self.settings = settings
+        self._on_move = on_move
         self.rules = settings.serving
         self.audit = audit
         self._pinned: tuple[str, str] | None = None  # folder, manifest hash ("" until it first loads)
@@ -301,8 +304,10 @@ class ModelServer:
         self._recorded = state
         if self.audit is None:
             log.warning("%s (no audit trail to record it in)", move.reason)
-            return
-        try:
-            self.audit.record_move(move)
-        except AuditError as err:
-            log.error("cannot record the %s in the ledger: %s", event, err)
+        else:
+            try:
+                self.audit.record_move(move)
+            except AuditError as err:
+                log.error("cannot record the %s in the ledger: %s", event, err)
+        if self._on_move is not None:
+            self._on_move(move)

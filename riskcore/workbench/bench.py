@@ -19,15 +19,25 @@ verb                      result
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
 ``versions``, ``history`` the registry's versions; the ledger's moves
 ``report``, ``sign``      the model report of a version; a validator's signature in the ledger
-``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult`
+``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult` (the live chain; with the archives, all)
+``export_audit``          :class:`~riskcore.serving.audit.AuditExport` (a period, as Parquet an examiner verifies)
+``verify_export``         :class:`~riskcore.serving.audit.ExportCheck` (offline; or against the trail)
+``archive_audit``         :class:`~riskcore.serving.audit.AuditArchive` (old requests out, an anchor left)
 ``find_scores``           :class:`~riskcore.serving.audit.FoundScores` (by company id or an input's exact value)
 ``submit_score``, ``job`` durable jobs: a portfolio scored by a worker, polled, downloaded, cancelled
 ``retrain``               :class:`~riskcore.workbench.retraining.RetrainOutcome` (one run of the loop)
+``notify``, ``deliveries`` alerts delivered to people (``[alerts.delivery]``), each on record
 ========================  ==========================================================================
+
+Alerts reach people from here: a monitoring run's warnings and failures (:meth:`Workbench.monitor`), a
+retraining decision (:meth:`Workbench.retrain`), a server's fallback to an earlier champion (the model
+server's ``on_move``) and a job that failed (the worker) go to :meth:`Workbench.notify`, which records and
+sends them in the background (:mod:`riskcore.lifecycle.delivery`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,8 +51,9 @@ import pandas as pd
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
 from riskcore.data.personal import PersonalColumn, find_personal_data
 from riskcore.data.schema import DatasetSpec
-from riskcore.errors import ConfigError, DataFileError
+from riskcore.errors import AuditError, ConfigError, DataFileError
 from riskcore.evaluation.monitor_report import MonitorReport
+from riskcore.lifecycle.delivery import Notice, Postman, monitoring_notices, move_notice
 from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
 from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
 from riskcore.lifecycle.report import Report, build_report, html_to_pdf, render_report, write_report
@@ -55,7 +66,21 @@ from riskcore.modelling.demo import DemoFiles, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
-from riskcore.serving.audit import AuditLog, FoundScores, Job, JobQueue, ModelMove, Source, VerifyResult
+from riskcore.serving.audit import (
+    AuditArchive,
+    AuditExport,
+    AuditLog,
+    Delivery,
+    DeliveryLog,
+    ExportCheck,
+    FoundScores,
+    Job,
+    JobQueue,
+    ModelMove,
+    Source,
+    VerifyResult,
+    examine_export,
+)
 from riskcore.serving.batch import FileRequest, FileSource, ScoreJob
 from riskcore.serving.cluster import cluster_failures, open_cluster, partition_files
 from riskcore.serving.distributed import score_partitions
@@ -80,6 +105,8 @@ from riskcore.workbench.retraining import RetrainOutcome, retrain
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
 
 __all__ = ["Cluster", "Workbench"]
+
+log = logging.getLogger("riskcore.workbench")
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,7 @@ class Workbench:
         self._pinned = pinned
         self._server: ModelServer | None = None
         self._queue: JobQueue | None = None
+        self._postman: Postman | None = None
         self._opening = threading.RLock()
 
     # -------------------------------------------------------------- the stores
@@ -152,8 +180,58 @@ class Workbench:
         with self._opening:
             if self._server is None:
                 self._server = ModelServer(self.settings, tracker=self._tracker, audit=self._audit,
-                                           pinned=self._pinned)
+                                           pinned=self._pinned, on_move=self._served_move)
             return self._server
+
+    def _served_move(self, move: ModelMove) -> None:
+        """The model server fell back to an earlier champion, or serves the champion again: tell people."""
+        notice = move_notice(move)
+        if notice is not None:
+            self.notify([notice])
+
+    @property
+    def postman(self) -> Postman:
+        """Delivers alerts to the targets of ``[alerts.delivery]``, each recorded in the audit trail's database."""
+        with self._opening:
+            if self._postman is None:
+                rules = self.settings.alerts.delivery
+                log_ = None
+                if rules.targets:
+                    try:
+                        log_ = DeliveryLog(self.audit.store)
+                    except AuditError as err:
+                        log.warning("alert deliveries cannot be recorded (%s); they are sent unrecorded", err)
+                self._postman = Postman(rules, log_)
+            return self._postman
+
+    def notify(self, notices: Sequence[Notice]) -> list[Delivery]:
+        """Deliver notices to the targets of ``[alerts.delivery]`` in the background; their deliveries, at once.
+
+        Nothing happens without a target. Never raises: a delivery that fails is recorded with its reason.
+        """
+        if not notices or not self.settings.alerts.delivery.targets:
+            return []
+        return self.postman.notify(notices)
+
+    def deliveries(self, *, ref: str | None = None, ids: Sequence[str] | None = None, kind: str | None = None,
+                   limit: int = 100) -> list[Delivery]:
+        """The alerts delivered (newest first): about one monitoring run or job (``ref``), these ``ids``, a kind."""
+        return DeliveryLog(self.audit.store).list(ref=ref, ids=ids, kind=kind, limit=limit)
+
+    def wait_for_deliveries(self, timeout_s: float | None = None) -> bool:
+        """Wait for the deliveries in flight, at most ``timeout_s`` (default ``[alerts.delivery] wait_seconds``).
+
+        Returns whether none is still in flight; those that are stay pending, and a worker sends them.
+        """
+        if self._postman is None:
+            return True
+        return self._postman.wait(self.settings.alerts.delivery.wait_seconds if timeout_s is None else timeout_s)
+
+    def resend_deliveries(self) -> list[Delivery]:
+        """Send the deliveries a process that ended left pending (a worker's periodic work); those taken over."""
+        if not self.settings.alerts.delivery.targets:
+            return []
+        return self.postman.resend_stale()
 
     @contextmanager
     def exclusive(self, name: LockName) -> Iterator[None]:
@@ -330,7 +408,8 @@ class Workbench:
             job = self.submit_retrain(caller=self.settings.retraining.identity, trigger=f"alert:{','.join(failing)}",
                                       monitoring_run=run.run_id or "")
             run = replace(run, retrain_job=job.id)
-        return run
+        deliveries = self.notify(monitoring_notices(run.report, run_id=run.run_id or ""))
+        return replace(run, deliveries=tuple(deliveries)) if deliveries else run
 
     # -------------------------------------------------------------- the champion's life
     def compare(self, challenger: str | ModelBundle, champion: str | ModelBundle = "champion", *,
@@ -406,9 +485,21 @@ class Workbench:
         """The report of one monitoring run (its ``monitor.json``)."""
         return MonitoringHistory(self.tracker).report(run_id)
 
+    def monitoring_deliveries(self, run_id: str) -> tuple[Delivery, ...]:
+        """Where a monitoring run's alerts were delivered and how, newest first (empty when that cannot be read)."""
+        return self._monitoring_history().deliveries(run_id)
+
     def latest_monitoring(self, model_version: str) -> RecordedMonitoring | None:
-        """The newest monitoring run of a model version, or ``None`` when it was never monitored."""
-        return MonitoringHistory(self.tracker).latest(model_version)
+        """The newest monitoring run of a model version (with its deliveries), or ``None`` when never monitored."""
+        return self._monitoring_history().latest(model_version)
+
+    def _monitoring_history(self) -> MonitoringHistory:
+        try:
+            deliveries: DeliveryLog | None = DeliveryLog(self.audit.store)
+        except AuditError as err:
+            log.warning("the alert deliveries cannot be read: %s", err)
+            deliveries = None
+        return MonitoringHistory(self.tracker, deliveries)
 
     def history(self) -> list[ModelMove]:
         """Every move of the champion and every signature, oldest first, from the audit trail's ledger."""
@@ -572,9 +663,11 @@ class Workbench:
         def previous() -> list[dict[str, Any]]:
             return [j.result for j in self.queue.list(kind=RETRAIN, states=("succeeded",), limit=200)]
 
-        return retrain(self.settings, tracker=self.tracker, audit=self.audit, trigger=trigger, job_id=job_id,
-                       out=self.settings.home / "reports" / f"retraining-{job_id}", data=data, progress=progress,
-                       previous=previous)
+        outcome = retrain(self.settings, tracker=self.tracker, audit=self.audit, trigger=trigger, job_id=job_id,
+                          out=self.settings.home / "reports" / f"retraining-{job_id}", data=data, progress=progress,
+                          previous=previous)
+        self.notify([outcome.notice(job_id)])
+        return outcome
 
     def run_job(self, job: Job, heartbeat: Heartbeat) -> dict[str, Any]:
         """Run a claimed job (a worker's step): returns its result; raises what stops it."""
@@ -593,9 +686,56 @@ class Workbench:
         return expire_files(self.queue, self.job_files, self.audit, keep_hours=self.settings.jobs.keep_hours,
                             actor=actor, now=now)
 
-    def verify_audit(self, url: str | None = None) -> VerifyResult:
-        """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row."""
-        return AuditLog(url or self.settings.resolved_audit_url).verify()
+    def verify_audit(self, url: str | None = None, *, archives: str | os.PathLike[str] | None = None) -> VerifyResult:
+        """Verify the audit trail's hash chain (``url``: another audit database); name the first altered row.
+
+        Once older requests were archived the live chain is verified from their anchor; with ``archives`` (the
+        folder holding them) each archive too, from its files, so the whole history is checked.
+        """
+        return AuditLog(url or self.settings.resolved_audit_url).verify(archives=archives)
+
+    def export_audit(self, *, since: str, until: str, actor: str,
+                     out: str | os.PathLike[str] | None = None) -> AuditExport:
+        """Write every score recorded from ``since`` until ``until`` (UTC) into a folder an examiner verifies offline.
+
+        ``out`` defaults to a new folder under the state folder's ``exports/``. The export is recorded in the
+        audit trail with its manifest's digest.
+        """
+        if out is None:
+            stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+            out = self.settings.home / "exports" / f"audit-{_safe(since)}-to-{_safe(until)}-{stamp}"
+        return self.audit.export(out, since=since, until=until, actor=actor)
+
+    def verify_export(self, folder: str | os.PathLike[str], *, against_trail: bool = False,
+                      url: str | None = None) -> ExportCheck:
+        """Verify an export or archive folder from its files alone; with ``against_trail``, compare it with the trail.
+
+        Offline, every row hash and every link is recomputed and a row edited, deleted or added is named. Against
+        the trail (the settings' audit database, or ``url``), the export's last head must be the trail's.
+        """
+        check = examine_export(folder)
+        if against_trail:
+            check = AuditLog(url or self.settings.resolved_audit_url).compare_export(check)
+        return check
+
+    def archive_audit(self, *, actor: str, before: str | None = None, out: str | os.PathLike[str] | None = None,
+                      vacuum: bool = False, progress: Progress = no_progress) -> AuditArchive:
+        """Move the requests recorded before ``before`` into a verified archive and out of the live database.
+
+        ``before`` defaults to today less ``[audit] retain_years`` (with 0, nothing is archived unless
+        ``before`` is given); ``out`` to the state folder's ``audit-archives/``.
+        """
+        if before is None:
+            years = self.settings.audit.retain_years
+            if years == 0:
+                return AuditArchive("", None, 0, "", False, "nothing archived: [audit] retain_years is 0 (every "
+                                    "score stays in the live database); set it, e.g. retain_years = 7, or name a "
+                                    "cut-off date")
+            today = pd.Timestamp.now(tz="UTC").date()
+            before = today.replace(year=today.year - years, day=28 if (today.month, today.day) == (2, 29)
+                                   else today.day).isoformat()
+        folder = self.settings.home / "audit-archives" if out is None else out
+        return self.audit.archive(folder, before=before, actor=actor, vacuum=vacuum, progress=progress)
 
     def find_scores(self, value: str, *, column: str | None = None, limit: int | None = 100,
                     source: Source | None = None) -> FoundScores:
@@ -609,3 +749,8 @@ class Workbench:
         if column is None:
             return FoundScores(audit.find(value, limit=limit, source=source), None, by_hash)
         return audit.find_by(column, value, limit=limit, source=source)
+
+
+def _safe(text: str) -> str:
+    """A date or time as it can stand in a folder's name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text))[:40]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -41,6 +41,7 @@ from croniter import croniter
 from riskcore.config import Profile, Settings, TrainingConfig
 from riskcore.data.tabular import Table
 from riskcore.errors import LeakageError, RiskcoreError, TrackingError
+from riskcore.lifecycle.delivery import Notice
 from riskcore.lifecycle.report import build_report, write_report
 from riskcore.lifecycle.versions import compare_versions, promote
 from riskcore.modelling.bundle import ModelBundle
@@ -92,6 +93,16 @@ class RetrainOutcome:
             f"; gate {'passed' if self.gate_passed else 'failed'}"
         return f"retraining ({self.trigger}) on data {self.data_sha256[:12] or '-'}: {versions}{gate}; " \
                f"{self.decision.replace('_', ' ')}: {self.reason}"
+
+    def notice(self, job_id: str) -> Notice:
+        """The decision as a notice for people (``info``; see :mod:`riskcore.lifecycle.delivery`)."""
+        decided = {"promoted": f"promoted challenger {self.challenger}",
+                   "awaiting_signoff": f"challenger {self.challenger} waits for a validator's signature",
+                   "gate_failed": f"challenger {self.challenger} failed the promotion gate",
+                   "stopped": "stopped"}.get(self.decision, self.decision.replace("_", " "))
+        return Notice("retraining", "info", f"Retraining ({self.trigger}) {decided}", self.sentence(),
+                      f"retraining|{job_id}", model_version=self.challenger or self.champion, ref=job_id,
+                      link="training_runs", at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
 
 
 def data_digest(files: list[Path]) -> str:

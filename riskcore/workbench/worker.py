@@ -17,7 +17,9 @@ resident memory ratchets up job after job, above what one ``python -m riskcore s
 
 Between jobs, at most every ``_TICK_S`` seconds, a worker submits the retraining loop when its schedule is due
 (the job's id is derived from the due time, so however many workers look, the run is queued once; a missed run
-is queued once on the next start) and deletes the files of jobs kept longer than ``[jobs] keep_hours``.
+is queued once on the next start), deletes the files of jobs kept longer than ``[jobs] keep_hours``, and sends
+the alert deliveries a process that ended left pending. A job that fails (or whose worker stopped answering
+too often) is delivered to the people ``[alerts.delivery]`` names for errors.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from types import FrameType
 import pyarrow as pa
 
 from riskcore.errors import AuditError, RiskcoreError, loggable
+from riskcore.lifecycle.delivery import job_failed_notice
 from riskcore.serving.audit import Job
 from riskcore.workbench.bench import Workbench
 from riskcore.workbench.jobs import Heartbeat, JobStopped
@@ -99,12 +102,13 @@ class Worker:
     def run_one(self) -> Job | None:
         """Claim one job and run it to its end; the job as it ended, or ``None`` when none was waiting."""
         queue = self.bench.queue
-        job = queue.claim(self.name, self.kinds)
+        job = queue.claim(self.name, self.kinds, lost=self._failed)
         if job is None:
             return None
         log.info("job %s (%s) started by %s, attempt %d of %d", job.id, job.kind, self.name, job.attempts,
                  job.max_attempts)
         every = max(self.bench.settings.jobs.lease_seconds / 3, 0.2)
+        told = None  # what the people told of a failure read: the error without the data's values
         with Heartbeat(queue, job, every) as beat:
             watch = threading.Thread(target=self._watch_stop, args=(beat,), daemon=True)
             watch.start()
@@ -116,7 +120,8 @@ class Worker:
                 else:
                     queue.finish(job, error="cancelled", progress=beat.snapshot())
             except RiskcoreError as err:
-                log.info("job %s failed: %s", job.id, loggable(err))  # the job's error keeps the whole message
+                told = loggable(err)  # the job's own error, shown to who submitted it, keeps the whole message
+                log.info("job %s failed: %s", job.id, told)
                 queue.finish(job, error=str(err), progress=beat.snapshot())
             except Exception as err:  # noqa: BLE001 - a bug must not stop the worker or leave the job running
                 log.exception("job %s failed unexpectedly", job.id)
@@ -129,7 +134,14 @@ class Worker:
             finally:
                 beat.stopped.set()
         _release_memory()
-        return queue.get(job.id)
+        ended = queue.get(job.id)
+        if ended is not None and ended.state == "failed":
+            self._failed(ended, told)
+        return ended
+
+    def _failed(self, job: Job, told: str | None = None) -> None:
+        """A job failed: tell the people ``[alerts.delivery]`` names for errors (``told``: its error, for them)."""
+        self.bench.notify([job_failed_notice(job, told)])
 
     def _watch_stop(self, beat: Heartbeat) -> None:
         """While a job runs: a stop request, or the end of the process that started the worker, stops it."""
@@ -142,7 +154,9 @@ class Worker:
                 return
 
     def tick(self, *, now: float | None = None) -> list[str]:
-        """The periodic work: the retraining schedule and old files (at most every 30 s unless ``now`` is given).
+        """The periodic work: the retraining schedule, old files, alert deliveries a process that ended left pending.
+
+        At most every 30 s unless ``now`` is given.
 
         Returns what it did, in words (for the log and the tests).
         """
@@ -163,6 +177,8 @@ class Worker:
                     done.append(f"retraining due {due.isoformat()} queued as job {job.id}")
             deleted = self.bench.expire_job_files(actor=f"worker {self.name}", now=clock)
             done += [f"files of job {j} deleted" for j in deleted]
+            done += [f"alert delivery {d.id} ({d.kind} to {d.target}) left pending, sent again"
+                     for d in self.bench.resend_deliveries()]
         except AuditError as err:
             log.warning("the periodic work could not reach the job queue: %s", err)
         for line in done:

@@ -8,6 +8,7 @@ from apitools import header
 from api import monitoring as api_monitoring
 from riskcore.lifecycle import monitor_file, record_monitoring
 from riskcore.modelling.tracking import Tracker
+from riskcore.serving.audit import DeliveryLog
 
 
 @pytest.fixture
@@ -47,6 +48,25 @@ def test_latest_monitoring_summary(monitored, client, keys, bundle, role):
     assert body["realized"]["n"] == report["realized"]["n"] > 0
     assert body["expected"]["auc"] == pytest.approx(report["expected"]["auc"])
     assert {g["traffic_light"] for g in body["grades"]} <= {"green", "amber", "red"}
+    assert body["deliveries"] == []  # no [alerts.delivery] target: nothing was sent
+
+
+def test_the_summary_says_where_the_runs_alerts_were_delivered(monitored, client, keys, audit, bundle):
+    deliveries = DeliveryLog(audit.store)
+    notice = {"kind": "monitoring_alert", "severity": "fail", "key": "monitoring_alert|score_psi|fail",
+              "ref": monitored.run_id, "model_version": bundle.version, "rule": "score_psi"}
+    (planned,) = deliveries.plan(notice, [("webhook", "0123456789abcdef", "risk-slack")], repeat_s=0, lease_s=60)
+    deliveries.finish(planned.id, sent=False, attempts=3, error="the webhook cannot be reached: the connection was "
+                                                                "refused (gave up after 3 attempts)",
+                      tries=[{"at": "2026-05-01T10:00:00Z", "error": "the connection was refused"}] * 3)
+    body = client.get("/monitoring", headers=header(keys["viewer"])).json()
+    (delivery,) = body["deliveries"]
+    assert {k: delivery[k] for k in ("id", "kind", "severity", "rule", "channel", "target", "ref", "state",
+                                     "attempts")} == {
+        "id": planned.id, "kind": "monitoring_alert", "severity": "fail", "rule": "score_psi", "channel": "webhook",
+        "target": "risk-slack", "ref": monitored.run_id, "state": "failed", "attempts": 3}
+    assert delivery["error"].startswith("the webhook cannot be reached") and delivery["finished"].endswith("Z")
+    assert delivery["tries"] == [{"at": "2026-05-01T10:00:00Z", "error": "the connection was refused"}] * 3
 
 
 def test_scoring_role_may_not_read_it(monitored, client, keys):

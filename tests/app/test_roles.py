@@ -27,7 +27,8 @@ USERS = {"vera": "viewer", "otto": "officer", "ana": "analyst", "val": "validato
 TITLES = {"business_impact": "Business impact", "performance": "Performance", "sectors": "Sectors",
           "company_explorer": "Company explorer", "portfolio_scoring": "Portfolio scoring",
           "data_quality": "Data quality", "training_runs": "Training runs", "costs_threshold": "Costs & threshold",
-          "monitoring": "Monitoring", "model_report": "Model report", "calibration": "Calibration"}
+          "monitoring": "Monitoring", "model_report": "Model report", "calibration": "Calibration",
+          "audit_trail": "Audit trail"}
 
 
 def _password(name: str) -> str:

@@ -102,7 +102,7 @@ def test_the_page_table_is_the_issues_list():
     assert opens["officer"] - opens["viewer"] == {"company_explorer", "portfolio_scoring"}
     assert opens["analyst"] - opens["officer"] == {"data_quality", "training_runs", "monitoring", "model_report",
                                                   "costs_threshold"}
-    assert opens["validator"] - opens["analyst"] == {"calibration"}
+    assert opens["validator"] - opens["analyst"] == {"calibration", "audit_trail"}
     assert opens["admin"] == set(PAGES)
 
 
@@ -122,7 +122,7 @@ def test_the_action_table_is_the_issues_list():
     assert does["viewer"] == set()
     assert does["officer"] == {"score_upload"}
     assert does["analyst"] - does["officer"] == {"start_training", "monitor_upload"}
-    assert does["validator"] - does["analyst"] == {"compare_versions", "sign_report"}
+    assert does["validator"] - does["analyst"] == {"compare_versions", "sign_report", "export_audit"}
     assert does["admin"] - does["validator"] == {"promote", "rollback", "manage_users"}
 
 

@@ -10,6 +10,7 @@ from dashboard import charts_monitoring as charts
 from dashboard.charts import GREEN, ORANGE, RED
 from dashboard.monitoring_tables import (
     alerts_in_order,
+    deliveries_table,
     grades_table,
     monitoring_history,
     runs_table,
@@ -17,6 +18,7 @@ from dashboard.monitoring_tables import (
     worst_alert,
 )
 from riskcore.evaluation.figures import DriftHeatmap
+from riskcore.workbench import Delivery
 
 
 def _heatmap(reports: list[dict]) -> DriftHeatmap:
@@ -186,3 +188,19 @@ def test_drift_within_a_sector_gets_its_own_heatmap_row():
     assert row["label"].iloc[0] == "Delay within Retail"
     fig = charts.drift_heatmap(_heatmap([report]))
     assert fig.data[0].y[0] == "Delay within Retail"  # the worst row on top
+
+
+def test_the_deliveries_table_names_the_alert_the_target_and_the_outcome():
+    def delivery(state: str, error: str = "", rule: str = "score_psi", kind: str = "monitoring_alert") -> Delivery:
+        return Delivery(id=state, created=1.8e9, kind=kind, severity="fail", key="k", channel="webhook",
+                        target_id="t", target="risk-slack", ref="run", model_version="v",
+                        notice={"rule": rule} if rule else {}, state=state, attempts=1 if state != "repeat" else 0,
+                        error=error, claimed_until=0.0, finished=1.8e9)
+
+    table = deliveries_table([delivery("sent"), delivery("failed", "HTTP 404"), delivery("repeat", "sent lately"),
+                              delivery("pending", rule="", kind="job_failed")])
+    assert list(table.columns) == ["alert", "severity", "target", "outcome", "attempts", "why"]
+    assert list(table["alert"]) == ["Score drift"] * 3 + ["job_failed"]
+    assert list(table["outcome"]) == ["sent", "failed", "not sent again (sent lately)", "being sent"]
+    assert list(table["why"]) == ["", "HTTP 404", "sent lately", ""]
+    assert deliveries_table([]).empty

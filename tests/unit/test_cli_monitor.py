@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+from deliveries import Hook, free_port
 from samples import SEED
 from training_data import later_years_model
 
@@ -66,6 +67,28 @@ def test_a_failed_alert_exits_1_and_monitor_json_holds_the_promised_keys(files, 
     assert (out / "summary.txt").exists() and "validating" in err
     runs = Tracker.from_settings(load_settings()).monitoring_runs(files["version"])
     assert len(runs) == 1 and runs.iloc[0]["run_id"] in text
+
+
+def test_the_command_says_where_each_failed_alert_was_delivered(files, env, tmp_path, capsys):
+    hook = Hook()
+    try:
+        env.write_text(f'[alerts.delivery]\nbackoff_seconds = 0.01\n[[alerts.delivery.webhook]]\nurl = "{hook.url}"\n'
+                       f'name = "risk-hook"\n[[alerts.delivery.webhook]]\nurl = "http://127.0.0.1:{free_port()}/"\n'
+                       'name = "nobody"\n', encoding="utf-8")
+        code, text, err = run("monitor", "--model", files["model"], "--data", files["later"], "--outcomes",
+                              files["outcomes"], "--out", tmp_path / "r", "--no-mlflow", capsys=capsys)
+    finally:
+        hook.close()
+    assert code == 1, err
+    failing = sorted(a["rule"] for a in json.loads((tmp_path / "r" / "monitor.json").read_text())["alerts"]
+                     if a["status"] == "fail")
+    assert sorted(r.json["riskcore"]["rule"] for r in hook.requests) == failing
+    said = text.split("Alerts delivered:\n", 1)[1].splitlines()
+    assert sorted(line for line in said if "risk-hook" in line) == sorted(
+        f"  fail  {rule} -> risk-hook: sent (1 attempt)" for rule in failing)
+    assert sorted(line for line in said if "nobody" in line) == sorted(
+        f"  fail  {rule} -> nobody: FAILED: the webhook cannot be reached: the connection was refused (gave up after "
+        "3 attempts)" for rule in failing)
 
 
 def test_no_failed_alert_exits_0_and_no_mlflow_logs_nothing(files, env, tmp_path, capsys):

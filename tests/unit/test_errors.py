@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import riskcore
 import riskcore.cli as cli
+import riskcore.cli.audit as cli_audit
 from riskcore.cli import main
 from riskcore.data.tabular import write_csv
 from riskcore.errors import (
@@ -82,6 +83,9 @@ COMMANDS = {
     "train": ("cmd_train", ["train", "--data", "x.csv"]),
     "score": ("cmd_score", ["score", "--input", "x.csv", "--output", "y.csv"]),
     "audit verify": ("cmd_audit_verify", ["audit", "verify"]),
+    "audit export": ("cmd_audit_export", ["audit", "export", "--since", "2026-01-01", "--until", "2027-01-01",
+                                          "--out", "x"]),
+    "audit archive": ("cmd_audit_archive", ["audit", "archive"]),
 }
 
 
@@ -101,7 +105,7 @@ def _raise(cls: type[RiskcoreError]):
 def test_main_exits_with_the_class_status_on_every_command(monkeypatch, capsys, kind, command):
     cls, exit_status, _ = CONTRACT[kind]
     name, argv = COMMANDS[command]
-    monkeypatch.setattr(cli, name, _raise(cls))
+    monkeypatch.setattr(cli_audit if name.startswith("cmd_audit") else cli, name, _raise(cls))
     assert main(argv) == exit_status
     err = capsys.readouterr().err
     assert err.strip() == "error: the message"

@@ -54,6 +54,9 @@ LEGACY_ACTIONS = {
     "compare_versions": "validator", "sign_report": "validator",
     "promote": "admin", "rollback": "admin", "manage_users": "admin",
 }
+# added since the two tables were merged: the audit trail page and its export, for those who may audit
+LEGACY_PAGES["audit_trail"] = "validator"
+LEGACY_ACTIONS["export_audit"] = "validator"
 LEGACY_KEY_ROLES = ("admin", "analyst", "service", "viewer")
 LEGACY_PERMISSIONS = {
     "admin": {"score", "explain", "model_info", "retrain", "all_jobs"},
@@ -129,6 +132,21 @@ def test_a_person_cannot_be_given_the_machine_role_nor_a_key_a_dashboard_only_ro
     with pytest.raises(KeyFileError, match="role 'officer' opens dashboard pages only"):
         KeyStore(tmp_path / "keys.json").add("officer")
     assert not (tmp_path / "users.json").exists() and not (tmp_path / "keys.json").exists()
+
+
+def test_a_key_given_by_the_operator_is_stored_hashed_and_authenticates(tmp_path):
+    store = KeyStore(tmp_path / "keys.json")
+    given = "f3" * 16
+    record, secret = store.add("admin", "first key", secret=given)
+    assert secret == given and record.role == "admin"
+    assert store.authenticate(given) == record
+    assert given not in (tmp_path / "keys.json").read_text()
+    with pytest.raises(KeyFileError, match="stored already"):
+        store.add("service", secret=given)
+    for unfit in ("short-key", "x" * 257, "spaces are " + "x" * 30, "tab\t" + "x" * 30, "é" * 30):
+        with pytest.raises(KeyFileError, match="24 to 256 visible ASCII characters without spaces"):
+            store.add("service", secret=unfit)
+    assert [k.id for k in store.keys()] == [record.id]
 
 
 def test_the_readme_describes_the_one_table():

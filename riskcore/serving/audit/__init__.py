@@ -76,6 +76,20 @@ both. ``audit_ids`` is not covered by the hashes: deleting its rows hides a
 company from ``find()`` but cannot make it return a score that is not in the
 trail.
 
+Exports and archives
+--------------------
+:meth:`AuditLog.export` writes the heads of a period with their scores as
+Parquet, with a manifest naming the head before the first and the last with
+their hashes; :func:`examine_export` recomputes every hash of such a folder
+without the database and names each row edited, deleted or added. An export
+proves the folder is what the trail held up to its last head; comparing that
+head's hash with the live trail (:meth:`AuditLog.compare_export`) rules out a
+folder forged whole. :meth:`AuditLog.archive` moves the oldest requests into
+such a folder and removes them from the database in one transaction, leaving
+an anchor (``audit_anchors``: the last archived head and its hash) from which
+``verify()`` checks the live chain; ``verify(archives=FOLDER)`` checks the
+whole history.
+
 Layout
 ------
 The modules are private; this package's ``__all__`` is the interface. They
@@ -95,6 +109,13 @@ import one way, from the bottom up:
     rows (:class:`ChainedEvent`: the ledger's moves and signatures,
     :class:`ModelMove`, and the access events, :class:`AccessEvent`); reading
     scores back; verifying the chain. Each uses the store's interface only.
+``_anchor``, ``_custody``
+    Where the live chain starts once older requests were archived (below the
+    store, whose tail falls back on it); the record of an export or archive.
+``_folder``, ``_export``, ``_examine``, ``_archive``
+    The export folder's format; writing a stretch of the trail into one;
+    verifying one from its files alone; archiving, and verifying with the
+    archives.
 ``_log``
     :class:`AuditLog`, the façade that composes them.
 ``_jobs``
@@ -104,11 +125,19 @@ import one way, from the bottom up:
 ``_rates``
     :class:`RateBuckets`, the API's per-key request rates as token buckets in the same database, so
     every worker and every host share one limit.
+``_deliveries``
+    :class:`DeliveryLog`, the alerts delivered to people (webhooks, e-mail) with their outcome, and what keeps
+    a repeated alert from being sent on every run, in the same database.
 """
 
 from riskcore.serving.audit._access import AccessEvent, AccessEventKind
+from riskcore.serving.audit._archive import AuditArchive
 from riskcore.serving.audit._batch import AuditBatch, AuditPart
+from riskcore.serving.audit._custody import CUSTODY_EVENTS, CustodyEvent, CustodyEventKind
+from riskcore.serving.audit._deliveries import Delivery, DeliveryLog, DeliveryState
 from riskcore.serving.audit._events import ChainedEvent, EventHead
+from riskcore.serving.audit._examine import ExportCheck, Finding, FindingKind, examine_export
+from riskcore.serving.audit._export import AuditExport
 from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog, FoundScores
@@ -129,6 +158,7 @@ from riskcore.serving.audit._tables import (
 from riskcore.serving.audit._verify import VerifyResult
 
 __all__ = [
+    "CUSTODY_EVENTS",
     "DECISIONS",
     "FIND_COLUMNS",
     "FINISHED",
@@ -142,15 +172,25 @@ __all__ = [
     "AccessEvent",
     "AccessEventKind",
     "Appended",
+    "AuditArchive",
     "AuditBatch",
+    "AuditExport",
     "AuditLog",
     "AuditPart",
     "AuditRecord",
     "AuditStore",
     "ChainTail",
     "ChainedEvent",
+    "CustodyEvent",
+    "CustodyEventKind",
     "Decision",
+    "Delivery",
+    "DeliveryLog",
+    "DeliveryState",
     "EventHead",
+    "ExportCheck",
+    "Finding",
+    "FindingKind",
     "FoundScores",
     "HeadFields",
     "Job",
@@ -164,5 +204,6 @@ __all__ = [
     "Redaction",
     "Source",
     "VerifyResult",
+    "examine_export",
     "salt_file",
 ]

@@ -92,7 +92,7 @@ def fetch_binary(conn: Connection, query: Any) -> list[Any]:
     """The rows of a select through psycopg in binary, as named tuples (else bytea comes as hex text: 4x the time)."""
     from psycopg.rows import namedtuple_row
 
-    compiled = query.compile(dialect=conn.dialect)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})  # IN (...) lists
     with driver_cursor(conn, str(compiled), binary=True, row_factory=namedtuple_row) as cursor:
         return list(cursor.execute(str(compiled), compiled.params).fetchall())
 

@@ -29,7 +29,7 @@ from riskcore.serving.audit._hashing import digest
 from riskcore.serving.audit._store import AuditStore, HeadFields
 from riskcore.serving.audit._tables import audit_requests
 
-__all__ = ["ChainedEvent", "EventHead", "chain_event", "read_events"]
+__all__ = ["ChainedEvent", "EventHead", "chain_event", "event_head", "read_events"]
 
 E = TypeVar("E", bound="ChainedEvent")
 
@@ -83,17 +83,27 @@ def chain_event(store: AuditStore, event: E) -> E:
     riskcore.errors.AuditError
         When the event is incomplete or the store cannot be written (fail closed: nothing is recorded then).
     """
-    event.check()
-    head = event.head()
-    content = event.content()
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    fields = event_head(event)
     with store.writing() as conn:
         tail = store.lock_and_tail(conn)
-        seq, ts, _ = store.append_head(conn, tail, HeadFields(
-            request_id=f"{event.source}-{uuid.uuid4().hex}", batch_id=uuid.uuid4().hex, caller=head.caller,
-            source=event.source, model_version=head.model_version, bundle_hash=head.bundle_hash, n_rows=0,
-            n_chunks=0, columns=text, digest=digest([], 0)))
-    return type(event).from_content(content, ts=ts, seq=seq)
+        seq, ts, _ = store.append_head(conn, tail, fields)
+    return type(event).from_content(event.content(), ts=ts, seq=seq)
+
+
+def event_head(event: ChainedEvent) -> HeadFields:
+    """The head an event is chained as, once it checked itself (for a writer that appends it in its own transaction).
+
+    Raises
+    ------
+    riskcore.errors.AuditError
+        When the event is incomplete.
+    """
+    event.check()
+    head = event.head()
+    text = json.dumps(event.content(), sort_keys=True, separators=(",", ":"))
+    return HeadFields(request_id=f"{event.source}-{uuid.uuid4().hex}", batch_id=uuid.uuid4().hex, caller=head.caller,
+                      source=event.source, model_version=head.model_version, bundle_hash=head.bundle_hash, n_rows=0,
+                      n_chunks=0, columns=text, digest=digest([], 0))
 
 
 def read_events(store: AuditStore, kind: type[E], *, caller: str | None = None, limit: int | None = None) -> list[E]:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableSequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, get_args
 
@@ -249,11 +249,22 @@ class JobQueue:
             return [_job(dict(row)) for row in conn.execute(query).mappings().all()]
 
     # -- running -------------------------------------------------------------------------------
-    def claim(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+    def claim(self, worker: str, kinds: tuple[str, ...] | None = None, *,
+              lost: Callable[[Job], None] | None = None) -> Job | None:
         """Take the oldest job that is queued, or whose worker's lease expired; None when there is none.
 
-        A job whose lease expired after its last allowed attempt is marked failed instead, with the reason.
+        A job whose lease expired after its last allowed attempt is marked failed instead, with the reason, and
+        handed to ``lost`` once that is committed (the worker tells people).
         """
+        failed: MutableSequence[Job] = []
+        try:
+            return self._claim(worker, kinds, failed)
+        finally:
+            if lost is not None:
+                for job in failed:
+                    lost(job)
+
+    def _claim(self, worker: str, kinds: tuple[str, ...] | None, failed: MutableSequence[Job]) -> Job | None:
         self.store.ensure_side_table(jobs)
         while True:
             now = self._clock()
@@ -262,10 +273,11 @@ class JobQueue:
                 if found is None:
                     return None
                 if found["state"] == "running" and found["attempts"] >= found["max_attempts"]:
-                    conn.execute(update(jobs).where(jobs.c.id == found["id"]).values(
-                        state="failed", finished=now, worker="",
-                        error=f"the worker running it stopped answering {found['attempts']} times (attempts "
-                              f"{found['attempts']} of {found['max_attempts']}); submit it again"))
+                    ended = {"state": "failed", "finished": now, "worker": "",
+                             "error": f"the worker running it stopped answering {found['attempts']} times (attempts "
+                                      f"{found['attempts']} of {found['max_attempts']}); submit it again"}
+                    conn.execute(update(jobs).where(jobs.c.id == found["id"]).values(**ended))
+                    failed.append(_job({**found, **ended}))
                     continue
                 values = {"state": "running", "worker": worker, "lease_until": now + self.lease_s,
                           "attempts": found["attempts"] + 1, "started": now, "progress": "{}"}

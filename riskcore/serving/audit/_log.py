@@ -8,10 +8,12 @@ verifier read through the store.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -21,9 +23,13 @@ from sqlalchemy import func, select
 from riskcore.config import Settings
 from riskcore.errors import AuditError
 from riskcore.evaluation.docs import shared_docs
+from riskcore.progress import Progress, no_progress
 from riskcore.serving.audit._access import AccessEvent
+from riskcore.serving.audit._archive import AuditArchive, archive_trail, check_against_trail, verify_with_archives
 from riskcore.serving.audit._batch import AuditBatch, AuditPart, record_parts
 from riskcore.serving.audit._events import ChainedEvent, chain_event, read_events
+from riskcore.serving.audit._examine import ExportCheck
+from riskcore.serving.audit._export import AuditExport, export_trail, utc_bound
 from riskcore.serving.audit._ledger import ModelMove
 from riskcore.serving.audit._reading import read_matches, read_rows, read_scored
 from riskcore.serving.audit._records import AuditRecord, check_records, check_request, record_inputs
@@ -286,14 +292,21 @@ class AuditLog:
         self.store.check_writable()
 
     # -- reading -----------------------------------------------------------
-    def verify(self) -> VerifyResult:
+    def verify(self, archives: str | os.PathLike[str] | None = None) -> VerifyResult:
         """Check every request head, every chunk and the chain; name the first broken row.
 
         For each head in ``seq`` order it checks that no head is missing, that
         its hash matches its contents and links to the previous head, that its
         chunks are all there with consecutive rows, and that the SHA-256 of
         its stored scores equals its digest. On a mismatch it compares rows
-        and fingerprints to name the row.
+        and fingerprints to name the row. Once older requests were archived,
+        the live chain is checked from the anchor they left.
+
+        Parameters
+        ----------
+        archives : the folder holding the archives (:meth:`archive`): each is
+            verified from its files as well, chained from the first head to
+            the anchor, so the whole history is checked.
 
         Returns
         -------
@@ -304,7 +317,84 @@ class AuditLog:
         AuditError
             When the store cannot be read.
         """
+        if archives is not None:
+            return verify_with_archives(self.store, Path(archives))
         return verify_trail(self.store)
+
+    def export(self, out: str | os.PathLike[str], *, since: str, until: str, actor: str) -> AuditExport:
+        """Write every score recorded in a period into a folder an examiner verifies without the database.
+
+        The folder holds the scores as Parquet (inputs, outputs, who, when, the model, the request), the chain
+        heads that cover them with the head before the first, and a manifest with every file's SHA-256 and its
+        own digest (see ``riskcore/serving/audit/_folder.py``). The export is recorded in the trail (a
+        :class:`~riskcore.serving.audit.CustodyEvent` with the manifest's digest).
+
+        Parameters
+        ----------
+        out : a folder that does not exist yet (or is empty).
+        since, until : ISO 8601 dates or times (UTC): the requests recorded from ``since``, before ``until``.
+        actor : who asks for it (recorded).
+
+        Returns
+        -------
+        AuditExport
+
+        Raises
+        ------
+        ConfigError
+            When the period or the folder is unusable, or no request was recorded in the period.
+        AuditError
+            When the trail cannot be read or written, or the period fails verification (nothing is written).
+        """
+        return export_trail(self.store, Path(out), since=since, until=until, actor=actor)
+
+    def archive(self, out: str | os.PathLike[str], *, before: str, actor: str, vacuum: bool = False,
+                progress: Progress = no_progress) -> AuditArchive:
+        """Move the requests recorded before a cut-off into a verified archive, leaving an anchor.
+
+        See ``riskcore/serving/audit/_archive.py`` for the steps and what a killed process leaves.
+
+        Parameters
+        ----------
+        out : the folder holding the archives (each run writes one folder in it).
+        before : the cut-off: an ISO 8601 date or time (UTC).
+        actor : who archives (recorded in the trail).
+        vacuum : run ``VACUUM`` once the rows are removed.
+        progress : called with (fraction, message) at each step.
+
+        Returns
+        -------
+        AuditArchive
+
+        Raises
+        ------
+        ConfigError
+            When ``before`` is not a date or ``out`` cannot be created.
+        AuditError
+            When the trail cannot be read or written, fails verification or changed meanwhile; nothing is
+            removed then.
+        """
+        return archive_trail(self.store, Path(out), before=utc_bound("before", before), actor=actor, vacuum=vacuum,
+                             progress=progress)
+
+    def compare_export(self, check: ExportCheck) -> ExportCheck:
+        """Compare an export verified offline (:func:`~riskcore.serving.audit.examine_export`) with this trail.
+
+        The chain runs forward, so the trail's head at the export's last position having the export's last hash
+        proves every head of the export is the trail's; the trail's custody record of the manifest's digest says
+        who wrote it.
+
+        Returns
+        -------
+        ExportCheck
+            ``check`` with ``trail`` saying what was found; ``ok`` False when the trail's head differs.
+
+        Raises
+        ------
+        AuditError
+            When the store cannot be read.
+        """
+        return check_against_trail(self.store, check)
 
     def recent(self, limit: int = 100, *, source: str | None = None, company_id: str | None = None) -> pd.DataFrame:
         """Return the newest scores first.

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from riskcore.errors import AuditError, driver_message
+from riskcore.serving.audit._anchor import latest_anchor
 from riskcore.serving.audit._driver import WRITE_OPTION, forget_connections, parse_url, serialise_sqlite, sqlite_file
 from riskcore.serving.audit._hashing import head_hash
 from riskcore.serving.audit._tables import (
@@ -236,12 +237,15 @@ class AuditStore:
         self._side_tables.add(table.name)
 
     def lock_and_tail(self, conn: Connection) -> ChainTail:
-        """Serialise writers, then read the last head's seq, hash and the number of scores so far."""
+        """Serialise writers, then read the last head's seq, hash and the number of scores so far (or the anchor's)."""
         if not self.is_sqlite:  # SQLite is already serialised by BEGIN IMMEDIATE
             table = conn.dialect.identifier_preparer.format_table(audit_requests)
             conn.exec_driver_sql(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         last = conn.execute(_TAIL).first()
-        return ChainTail(0, GENESIS_HASH, 0) if last is None else ChainTail(int(last[0]), str(last[1]), int(last[2]))
+        if last is not None:
+            return ChainTail(int(last[0]), str(last[1]), int(last[2]))
+        anchor = latest_anchor(conn)  # every head archived: the chain goes on from the last archived one
+        return ChainTail(0, GENESIS_HASH, 0) if anchor is None else ChainTail(anchor.seq, anchor.row_hash, anchor.rows)
 
     def append_head(self, conn: Connection, tail: ChainTail, head: HeadFields) -> Appended:
         """Chain one head onto ``tail`` in the caller's write transaction; returns its position, time and the new tail.

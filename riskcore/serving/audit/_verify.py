@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 import riskcore.serving.audit._tables as tables  # HEADS_PAGE read at call time
+from riskcore.serving.audit._anchor import latest_anchor
 from riskcore.serving.audit._driver import fetch_binary, is_psycopg
 from riskcore.serving.audit._hashing import (
     Unreadable,
@@ -38,7 +39,9 @@ class VerifyResult:
     ``last_hash`` is the hash of the last request head checked; store it
     elsewhere with ``rows`` to anchor the chain. ``leftovers`` counts rows of
     interrupted requests that never committed: they are not part of the trail
-    and do not make ``ok`` False.
+    and do not make ``ok`` False. ``anchor_seq`` is the last archived head
+    (0 when nothing was archived): the live chain was checked from there on,
+    and ``rows`` and ``requests`` count the archived ones too.
     """
 
     ok: bool
@@ -50,6 +53,7 @@ class VerifyResult:
     row: int | None = None
     requests: int = 0
     leftovers: int = 0
+    anchor_seq: int = 0
 
 
 def _check_head(values: tuple[Any, ...], expected_seq: int, prev_hash: str,
@@ -162,9 +166,11 @@ def verify_trail(store: AuditStore) -> VerifyResult:
 
 def _verify(conn: Connection) -> VerifyResult:
     """:func:`verify_trail` on one connection."""
-    expected_seq, prev_hash, total = 1, GENESIS_HASH, 0
+    anchor = latest_anchor(conn)
+    expected_seq, prev_hash, total = (1, GENESIS_HASH, 0) if anchor is None else \
+        (anchor.seq + 1, anchor.row_hash, anchor.rows)
     stmt = (select(*(audit_requests.c[name] for name in (*HEAD_COLUMNS, "row_hash")))
-            .order_by(audit_requests.c.seq))
+            .where(audit_requests.c.seq >= expected_seq).order_by(audit_requests.c.seq))
     result = conn.execution_options(yield_per=tables.HEADS_PAGE).execute(stmt)
     for head in result:
         values = tuple(head)
@@ -175,11 +181,16 @@ def _verify(conn: Connection) -> VerifyResult:
             result.close()
             bad_seq, row, message = problem
             rows = bad_seq if bad_seq is not None else total
-            return VerifyResult(False, rows, bad_seq, message, prev_hash, head.request_id, row, expected_seq - 1)
+            return VerifyResult(False, rows, bad_seq, message, prev_hash, head.request_id, row, expected_seq - 1,
+                                anchor_seq=anchor.seq if anchor else 0)
         prev_hash, expected_seq, total = head.row_hash, head.seq + 1, total + head.n_rows
     batches, leftovers = _leftovers(conn)
     message = f"chain intact: {total:,} rows"
+    if anchor is not None:
+        message += (f" ({total - anchor.rows:,} live, from the anchor at head {anchor.seq:,}; the {anchor.rows:,} "
+                    f"before it are archived, the newest in {anchor.archive})")
     if leftovers or batches:
         message += (f"; {leftovers:,} rows of {batches:,} interrupted request(s) were never committed and are "
                     "not part of the trail (the next writer removes them once stale)")
-    return VerifyResult(True, total, None, message, prev_hash, requests=expected_seq - 1, leftovers=leftovers)
+    return VerifyResult(True, total, None, message, prev_hash, requests=expected_seq - 1, leftovers=leftovers,
+                        anchor_seq=anchor.seq if anchor else 0)
