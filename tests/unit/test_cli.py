@@ -157,8 +157,3 @@ def test_train_says_which_columns_look_like_personal_data_before_it_trains(tmp_p
     assert "WARNING 'contact_email' (feature): 100% of its values (60) look like e-mail addresses, e.g. " \
            "o***@f***.example; a model would learn from personal data: leave it out (--drop contact_email)" in text
     assert "owner1@" not in text + err
-
-
-def test_audit_find_asks_for_a_value_with_a_column(capsys):
-    code, _, err = run("audit", "find", "--column", "company_name", capsys=capsys)
-    assert code == 3 and "--column needs --value" in err

@@ -1,4 +1,4 @@
-"""``python -m riskcore audit export | verify | archive``: what a user runs, its output and its exit status."""
+"""``python -m riskcore audit export | verify | archive | find``: what a user runs, its output and its exit status."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from trails import clock, record_years  # noqa: F401  (clock: the fixture)
 
 from riskcore.cli import EXIT_OK, EXIT_PROBLEMS, main
 from riskcore.config import load_settings
-from riskcore.serving.audit import AuditLog
+from riskcore.serving.audit import AuditLog, AuditRecord
 
 
 @pytest.fixture
@@ -63,3 +63,22 @@ def test_bad_options_say_what_to_do(home, tmp_path, capsys):
         main(["audit", "verify", "--against-trail"])
     assert exited.value.code == 2
     assert "--against-trail compares an export with the trail" in capsys.readouterr().err
+
+
+def test_find_lists_a_companys_scores_by_its_redacted_name_or_its_id(home, capsys):
+    log = AuditLog.from_settings(load_settings())
+    log.record([AuditRecord("C-77", {"company_name": "Zyxwvut Ltd", "roa": 0.1}, 0.25, "refer", "C")],
+               source="cli", caller="analyst", model_version="v9", bundle_hash="h")
+    log.close()
+    assert main(["audit", "find", "--column", "company_name", "--value", "Zyxwvut Ltd"]) == EXIT_OK
+    said = capsys.readouterr().out
+    assert "1 recorded score(s) with that input 'company_name' (as given and as its salted hash)" in said
+    assert "C-77" in said and "v9" in said and "refer" in said
+    assert main(["audit", "find", "--column", "company_name", "--value", "Zyxwvut"]) == EXIT_OK
+    assert "No recorded score has that input 'company_name'" in capsys.readouterr().out
+    assert main(["audit", "find", "--company", "C-77"]) == EXIT_OK
+    assert "1 recorded score(s) with that company id" in capsys.readouterr().out
+    assert main(["audit", "find", "--column", "company_name"]) == 3
+    assert "--column needs --value" in capsys.readouterr().err
+    assert main(["audit", "find", "--column", "nickname", "--value", "x"]) == 6
+    assert "no score in the audit trail has an input named 'nickname'" in capsys.readouterr().err

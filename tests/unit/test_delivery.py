@@ -7,6 +7,7 @@ monitoring run, a job, the retraining loop, a fallback) go through the workbench
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from riskcore.config import (
     load_settings,
 )
 from riskcore.data.tabular import write_csv
-from riskcore.errors import ConfigError
+from riskcore.errors import ConfigError, Problem, SchemaError
 from riskcore.lifecycle.delivery import (
     SIGNATURE_HEADER,
     Notice,
@@ -574,3 +575,24 @@ def test_a_fallback_to_the_previous_champion_and_the_return_are_delivered(state,
     fallback = hook.requests[0].json["riskcore"]
     assert fallback["title"] == f"Serving fell back from champion {second} to {first}"
     assert fallback["model_version"] == first and "cannot be served" in fallback["detail"]
+
+
+def test_a_failed_jobs_alert_and_the_workers_log_hold_no_value_of_its_data(hook, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("RISKCORE_TEST_HOOK_SECRET", SECRET)
+    bench = Workbench(Settings(home=tmp_path / "home", alerts=AlertRules(delivery=_delivery(hook))))
+
+    def failing(job, beat):
+        raise SchemaError(Problem(3, "contact_name", "Jan Kowalczyk", "'Jan Kowalczyk' is not a known category",
+                                  check="unknown_category"))
+
+    monkeypatch.setattr(bench, "run_job", failing)
+    job = bench.queue.submit("score", "cli:ops", {})
+    caplog.set_level(logging.INFO)
+    ended = Worker(bench, name="w1").run_one()
+    assert ended.state == "failed" and "Jan Kowalczyk" in ended.error  # who submitted it learns what to fix
+    assert bench.wait_for_deliveries()
+    (received,) = hook.requests
+    detail = received.json["riskcore"]["detail"]
+    assert detail == "SchemaError: 1 problem(s) in column(s) 'contact_name' (rules: unknown_category)"
+    assert b"Kowalczyk" not in received.body and "Kowalczyk" not in caplog.text
+    assert f"job {job.id} failed: SchemaError" in caplog.text
