@@ -24,7 +24,7 @@ import streamlit as st
 
 from dashboard.tables import company_table
 from riskcore.config import Costs, Settings, load_settings
-from riskcore.errors import ConfigError, ModelNotFoundError, RiskcoreError
+from riskcore.errors import ModelNotFoundError, RiskcoreError
 from riskcore.evaluation import (
     CostSweep,
     DecisionView,
@@ -50,12 +50,13 @@ from riskcore.workbench import (
     ModelBundle,
     ModelServer,
     PersonalColumn,
+    Report,
+    ReportFiles,
     ScoreResult,
     Served,
     VersionComparison,
     Workbench,
     WorkerProcesses,
-    render_report,
 )
 
 # session-state keys of the user's choices
@@ -453,24 +454,43 @@ def comparison_curves(result: VersionComparison, costs: Costs) -> dict[str, figu
 
 # ---------------------------------------------------------------- the model report
 
-@st.cache_data(max_entries=4, show_spinner="Writing the model report…")
-def model_report(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> tuple[str, bytes | None, str]:
-    """The model report of a version: its HTML, its PDF (or ``None``) and why there is no PDF.
-
-    Keyed on the bundle's manifest hash and the day: a bundle never changes, so the report of the same
-    version is the same bytes all day (``generated_on`` is its one generation line); the ledger's later
-    moves show from the next day, or after ``model_report.clear()``.
-    """
-    import tempfile
-
+def _report_audit() -> AuditLog | None:
+    """The audit trail whose ledger the report's history and sign-off read, or ``None`` when it cannot be opened."""
     try:
-        audit: AuditLog | None = bench().audit
+        return bench().audit
     except RiskcoreError:
-        audit = None
-    report = bench().report(_bundle, audit=audit, generated_at=generated_on)
-    with tempfile.TemporaryDirectory(prefix="riskcore-report-") as tmp:
-        try:
-            pdf = bench().write_report(report, tmp, ("pdf",))[0].read_bytes()
-        except ConfigError as err:
-            return render_report(report), None, str(err)
-    return render_report(report), pdf, ""
+        return None
+
+
+def report_files(bundle: ModelBundle, generated_on: str) -> ReportFiles | None:
+    """A version's model report of the day (HTML and PDF), when it is written.
+
+    Not cached here: the workbench's report store on disk is the cache, shared by every session and process
+    and named by everything the report reads, so a signature or a newly registered version is never shown
+    stale. Finding it reads the registry and the ledger (a tenth of a second); writing it the first time
+    takes seconds (the figures and the PDF), later only the sections the ledger changes and the PDF.
+    """
+    return bench().find_report(bundle, audit=_report_audit(), generated_at=generated_on)
+
+
+def written_report(bundle: ModelBundle, generated_on: str, *, pdf: bool = True) -> ReportFiles:
+    """A version's model report of the day: found, or written now and kept (see :func:`report_files`).
+
+    ``pdf=False``: the HTML alone, not kept (the text a signature is over).
+    """
+    return bench().written_report(bundle, audit=_report_audit(), generated_at=generated_on, pdf=pdf)
+
+
+@st.cache_data(max_entries=4, ttl=30, show_spinner="Gathering the report's facts…")
+def report_facts(_bundle: ModelBundle, bundle_hash: str, generated_on: str) -> Report:
+    """The facts of a version's report, for a preview of one section while the whole report is not written.
+
+    Keyed on the bundle's manifest hash and the day; the history (registry, ledger) is at most 30 s old here,
+    and ``report_facts.clear()`` after a signature.
+    """
+    return bench().report(_bundle, audit=_report_audit(), generated_at=generated_on)
+
+
+def report_section(bundle: ModelBundle, section_id: str, generated_on: str) -> str:
+    """One section of the version's report alone in the report's page (the bundle's sections kept on disk)."""
+    return bench().report_section(report_facts(bundle, bundle.manifest_hash, generated_on), section_id)

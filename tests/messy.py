@@ -30,6 +30,7 @@ __all__ = [
     "money_text",
     "nul_in_cell",
     "parse_money",
+    "numbered_in_turn",
     "spreadsheet_headers",
     "to_csv_bytes",
 ]
@@ -198,6 +199,21 @@ def loan_export(n: int = 3000, seed: int = 0) -> pd.DataFrame:
         "ChgOffDate": np.where(default, _date_text(charge_off), ""),
     })
     return frame.astype(object)
+
+
+def numbered_in_turn(frame: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`loan_export` as a lender's system numbers its loans, with the guaranteed share as a ratio.
+
+    ``LoanNr`` becomes a sequential 10-digit number with a check digit, handed out in approval order (so it
+    rises with ``ApprovalFY``, as the loan number of a real public export does); ``SBA_Share`` is
+    ``SBA_Appv / GrAppv`` written with ten decimals: a genuine feature, unique per row because it is a ratio.
+    """
+    approved = pd.to_datetime(frame["ApprovalDate"], format="%d-%b-%y").to_numpy()
+    turn = np.empty(len(frame), dtype=np.int64)
+    turn[np.argsort(approved, kind="stable")] = np.arange(len(frame))
+    number = 100_001_400 + 10 * turn
+    share = parse_money(frame["SBA_Appv"]) / parse_money(frame["GrAppv"])
+    return frame.assign(LoanNr=[f"{n}{n % 7}" for n in number], SBA_Share=[f"{v:.10f}" for v in share])
 
 
 def to_csv_bytes(frame: pd.DataFrame, *, line_end: str = "\n") -> bytes:

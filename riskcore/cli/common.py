@@ -21,7 +21,7 @@ def say(*parts: object) -> None:
 
 
 def add_role_options(p: argparse.ArgumentParser, *, target_default: str | None = None) -> None:
-    """``--target``, ``--positive``, ``--id``, ``--time``, ``--segment``, ``--exposure``, ``--drop``: a file's roles."""
+    """``--target``, ``--positive``, ``--id``, ``--time``, ``--segment``, ``--exposure``, ``--drop``, ``--feature``."""
     p.add_argument("--target", default=target_default,
                    help="the 0/1 (or two-label) outcome column; the demo layout is recognised without it")
     p.add_argument("--positive", help="the target label that means default, when it is not 0/1 or true/false")
@@ -30,6 +30,9 @@ def add_role_options(p: argparse.ArgumentParser, *, target_default: str | None =
     p.add_argument("--segment", help="segment column used for breakdowns (e.g. sector)")
     p.add_argument("--exposure", help="exposure-at-default column (money)")
     p.add_argument("--drop", nargs="*", default=[], metavar="COL", help="columns to leave out of the features")
+    p.add_argument("--feature", dest="features", nargs="*", default=[], metavar="COL",
+                   help="columns to use as features even when they look like identifiers (a number unique per row, "
+                        "or one that rises with the time column), which are otherwise left out with a note")
 
 
 def roles_from_args(args: argparse.Namespace) -> DataRoles:
@@ -37,7 +40,8 @@ def roles_from_args(args: argparse.Namespace) -> DataRoles:
     return DataRoles(target=getattr(args, "target", None), positive=getattr(args, "positive", None),
                      id=getattr(args, "id_col", None), time=getattr(args, "time_col", None),
                      segment=getattr(args, "segment", None), exposure=getattr(args, "exposure", None),
-                     drop=tuple(getattr(args, "drop", None) or ()))
+                     drop=tuple(getattr(args, "drop", None) or ()),
+                     features=tuple(getattr(args, "features", None) or ()))
 
 
 def costs_from_args(args: argparse.Namespace, costs: Costs) -> Costs:

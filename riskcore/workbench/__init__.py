@@ -19,7 +19,7 @@ from riskcore.data.tabular import write_csv
 from riskcore.evaluation.grading import RISK_LEVELS
 from riskcore.lifecycle.monitoring import MonitorRun
 from riskcore.lifecycle.monitoring_history import RecordedMonitoring
-from riskcore.lifecycle.report import SECTION_IDS, Report, render_report
+from riskcore.lifecycle.report import SECTION_IDS, Report, ReportFiles, render_report
 from riskcore.lifecycle.versions import Move, VersionComparison
 from riskcore.modelling.bundle import ModelBundle, json_ready
 from riskcore.modelling.demo import DemoFiles
@@ -97,6 +97,7 @@ __all__ = [
     "QualityReport",
     "RecordedMonitoring",
     "Report",
+    "ReportFiles",
     "RetrainOutcome",
     "ScoreJob",
     "ScoreResult",

@@ -19,6 +19,8 @@ verb                      result
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
 ``versions``, ``history`` the registry's versions; the ledger's moves
 ``report``, ``sign``      the model report of a version; a validator's signature in the ledger
+``find_report``,          the report's HTML and PDF kept in the state folder, found, or written and kept
+``written_report``
 ``verify_audit``          :class:`~riskcore.serving.audit.VerifyResult` (the live chain; with the archives, all)
 ``export_audit``          :class:`~riskcore.serving.audit.AuditExport` (a period, as Parquet an examiner verifies)
 ``verify_export``         :class:`~riskcore.serving.audit.ExportCheck` (offline; or against the trail)
@@ -43,6 +45,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -56,7 +59,19 @@ from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.lifecycle.delivery import Notice, Postman, monitoring_notices, move_notice
 from riskcore.lifecycle.monitoring import MonitorRun, first_start, monitor_audit, monitor_file, record_monitoring
 from riskcore.lifecycle.monitoring_history import MonitoringHistory, RecordedMonitoring
-from riskcore.lifecycle.report import Report, build_report, html_to_pdf, render_report, write_report
+from riskcore.lifecycle.report import (
+    REPORT_CACHE,
+    History,
+    Report,
+    ReportFiles,
+    ReportStore,
+    build_report,
+    gather_history,
+    html_to_pdf,
+    render_report,
+    report_key,
+    write_report,
+)
 from riskcore.lifecycle.shadow import compare_from_audit
 from riskcore.lifecycle.signoff import sign_report
 from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
@@ -522,6 +537,57 @@ class Workbench:
         if "pdf" in formats:
             written.append(html_to_pdf(render_report(report), folder / f"model-report-{report.version}.pdf"))
         return written
+
+    @property
+    def report_store(self) -> ReportStore:
+        """The reports and sections written, kept in the state folder (``report-cache``) by what made them."""
+        return ReportStore(self.settings.home / REPORT_CACHE)
+
+    def _report_inputs(self, model: str | ModelBundle, audit: AuditLog | None,
+                       generated_at: str | None) -> tuple[ModelBundle, str, History, str]:
+        """The bundle, the generation line, the history and the key of a version's report as it is now."""
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        stamp = generated_at or datetime.now(UTC).date().isoformat()
+        history = gather_history(bundle.version, self.tracker, audit)
+        settings = self.settings
+        key = report_key(bundle_hash=bundle.manifest_hash, generated_at=stamp, alerts=settings.alerts,
+                         promotion=settings.promotion, serving=settings.serving, history=history)
+        return bundle, stamp, history, key
+
+    def find_report(self, model: str | ModelBundle = "champion", *, audit: AuditLog | None = None,
+                    generated_at: str | None = None) -> ReportFiles | None:
+        """A version's report (HTML and PDF) for its facts as they are now, when it was written; else ``None``.
+
+        The facts' key (:func:`riskcore.lifecycle.report.report_key`) is computed without writing anything: the
+        registry, the run and the ledger are read, which takes a fraction of a second.
+
+        Parameters
+        ----------
+        model : a version, a bundle folder, ``"champion"``, or a loaded bundle.
+        audit : the audit trail whose ledger the history and sign-off sections read (none: they say so).
+        generated_at : the report's generation line (default: today's date, UTC).
+        """
+        bundle, _, _, key = self._report_inputs(model, audit, generated_at)
+        return self.report_store.find(key, bundle.version)
+
+    def written_report(self, model: str | ModelBundle = "champion", *, audit: AuditLog | None = None,
+                       generated_at: str | None = None, pdf: bool = True) -> ReportFiles:
+        """A version's report (HTML and PDF) for its facts as they are now: found, or written and kept.
+
+        A report is written with the sections that read the bundle only taken from the store, and kept in the
+        state folder, so the next call, in any process, finds it. ``pdf=False`` writes the HTML alone and does
+        not keep it (what a signature needs). The other arguments are those of :meth:`find_report`.
+        """
+        bundle, stamp, history, key = self._report_inputs(model, audit, generated_at)
+        found = self.report_store.find(key, bundle.version)
+        if found is not None:
+            return found
+        return self.report_store.write(build_report(bundle, settings=self.settings, tracker=self.tracker,
+                                                    audit=audit, generated_at=stamp, history=history), pdf=pdf)
+
+    def report_section(self, report: Report, section_id: str) -> str:
+        """One section of a report alone in the report's page (for a preview); kept in the store when it can be."""
+        return self.report_store.section_page(report, section_id)
 
     def sign(self, *, version: str, bundle_hash: str, html: str, actor: str, role: str, decision: str) -> ModelMove:
         """Record a validator's (or an approver's) signature of a version's report in the ledger."""

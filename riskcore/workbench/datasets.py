@@ -23,7 +23,9 @@ class DataRoles:
 
     ``target`` the 0/1 (or two-label) outcome; ``positive`` the label that means default when it is not
     0/1 or true/false; ``id``, ``time``, ``segment``, ``exposure`` the company id, fiscal year or date,
-    breakdown segment and exposure-at-default columns; ``drop`` columns left out of the features.
+    breakdown segment and exposure-at-default columns; ``drop`` columns left out of the features;
+    ``features`` columns used as features even when they look like identifiers (a loan number is left out
+    otherwise, see :mod:`riskcore.data.identifiers`).
     """
 
     target: str | None = None
@@ -33,10 +35,11 @@ class DataRoles:
     segment: str | None = None
     exposure: str | None = None
     drop: tuple[str, ...] = field(default_factory=tuple)
+    features: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def explicit(self) -> bool:
-        """Whether any column role was named (the positive label and dropped columns are not roles)."""
+        """Whether any column role was named (the positive label, dropped columns and features are not roles)."""
         return any((self.target, self.id, self.time, self.segment, self.exposure))
 
 
@@ -89,11 +92,11 @@ def dataset_of(table: Table, roles: DataRoles | None = None, *, spec: DatasetSpe
     cols = {normalise_name(c) for c in table.frame.columns}
     demo_cols = {normalise_name(c) for c in (*DEMO_SPEC.feature_names, DEMO_SPEC.id or "", DEMO_SPEC.time or "")}
     if demo_cols <= cols and (not roles.explicit or roles.target in (None, DEMO_SPEC.target)):
-        spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal)
+        spec = extend_spec(DEMO_SPEC, table.frame, decimal=table.info.decimal, features=roles.features)
         if roles.drop:
             spec = spec.without_features(tuple(roles.drop))
     else:
         spec = infer_spec(table.frame, target=roles.target, id=roles.id, time=roles.time, segment=roles.segment,
                           exposure=roles.exposure, positive=roles.positive, drop=tuple(roles.drop),
-                          decimal=table.info.decimal)
+                          features=tuple(roles.features), decimal=table.info.decimal)
     return Dataset(table, spec, roles, path)

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 from models import ModelCache, quick
-from pagetools import APP, clear_streamlit_caches
+from pagetools import APP, TIMEOUT, clear_streamlit_caches
 from streamlit.testing.v1 import AppTest
-
-TIMEOUT = 120
 
 
 def _first_start(home: Path) -> dict:

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 # shared with conftest.py; test modules import them from here ("conftest" can name another folder's)
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
+TIMEOUT = 120
 
 
 def clear_streamlit_caches() -> None:

@@ -1,8 +1,29 @@
-"""Fixtures the command-line tests share."""
+"""Fixtures the unit tests share: an audit trail for the commands, the session champion's model report."""
 
 from __future__ import annotations
 
 import pytest
+
+REPORT_STAMP = "2026-03-01T09:30:00+00:00"
+"""The generation line of :func:`demo_report`."""
+
+
+@pytest.fixture(scope="session")
+def demo_report(quick_bundle, tmp_path_factory):
+    """The facts of the session champion's model report, without a registry or an audit trail."""
+    from riskcore.config import Settings
+    from riskcore.lifecycle.report import build_report
+
+    return build_report(quick_bundle, settings=Settings(home=tmp_path_factory.mktemp("report_home")),
+                        generated_at=REPORT_STAMP)
+
+
+@pytest.fixture(scope="session")
+def demo_html(demo_report):
+    """That report as HTML (written once per worker: its figures take seconds)."""
+    from riskcore.lifecycle.report import render_report
+
+    return render_report(demo_report)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from messy import (
     fiscal_year_as_date,
     loan_export,
     nul_in_cell,
+    numbered_in_turn,
     parse_money,
     spreadsheet_headers,
     to_csv_bytes,
@@ -36,6 +37,7 @@ from riskcore.workbench import load_dataset
 
 LOAN = LoanColumns()
 ROLES = ["--target", LOAN.target, "--positive", LOAN.positive, "--id", LOAN.id, "--time", LOAN.time]
+NO_ID = ["--target", LOAN.target, "--positive", LOAN.positive, "--time", LOAN.time]  # each loan its own borrower
 QUICK = ["--quick", "--no-mlflow", "--candidates", "logistic"]
 ID, YEAR = "company_id", "fiscal_year"
 
@@ -68,6 +70,14 @@ def loan_frame():
 def loan_csv(loan_frame, tmp_path_factory):
     path = tmp_path_factory.mktemp("loans") / "loan.csv"
     path.write_bytes(to_csv_bytes(loan_frame))
+    return path
+
+
+@pytest.fixture(scope="module")
+def numbered_csv(loan_frame, tmp_path_factory):
+    """The export with its loan number handed out in approval order (not named as the id) and a share ratio."""
+    path = tmp_path_factory.mktemp("loans") / "numbered.csv"
+    path.write_bytes(to_csv_bytes(numbered_in_turn(loan_frame)))
     return path
 
 
@@ -142,10 +152,11 @@ def test_train_refuses_the_post_outcome_columns(loan_csv, home, capsys):
         assert col in out + err, f"the refusal does not name {col!r}:\n{out}\n{err}"
 
 
-def test_train_without_them_splits_out_of_time_with_an_honest_auc(loan_csv, home, capsys):
+def test_train_without_them_splits_out_of_time_with_an_honest_auc(numbered_csv, home, capsys):
     from riskcore.modelling.bundle import load_bundle
 
-    code, out, err = run("train", "--data", loan_csv, *ROLES, *QUICK, "--drop", *LOAN_POST_OUTCOME, capsys=capsys)
+    code, out, err = run("train", "--data", numbered_csv, *NO_ID, *QUICK, "--drop", *LOAN_POST_OUTCOME,
+                         capsys=capsys)
     assert code == 0, err
     assert re.search(r"^Split: out-of-time\b", out, re.M), out
     auc = float(re.search(r"^Test \(out of sample[^\n]*?AUC (\d\.\d+)", out, re.M).group(1))
@@ -153,6 +164,29 @@ def test_train_without_them_splits_out_of_time_with_an_honest_auc(loan_csv, home
     bundle = load_bundle(re.search(r"^Bundle: (.+)$", out, re.M).group(1).strip())
     assert not set(LOAN_POST_OUTCOME) & set(bundle.spec.model_inputs)
     assert bundle.spec.feature(LOAN.guarantor).kind == "categorical"
+    # the sequential loan number is not a feature, and the summary says why; the share ratio is one
+    assert "LoanNr" not in bundle.spec.model_inputs and "SBA_Share" in bundle.spec.model_inputs
+    assert re.search(r"^Note: 'LoanNr' was left out of the features: 3,000 distinct whole numbers .* rises with the "
+                     r"time column 'ApprovalFY'", out, re.M), out
+    assert "LoanNr" in bundle.spec.never and any(n.startswith("'LoanNr' was left out") for n in bundle.spec.notes)
+
+
+def test_a_sequential_loan_number_is_left_out_named_and_still_screened_for_leakage(numbered_csv, home, capsys):
+    code, out, _ = run("check", "--data", numbered_csv, *NO_ID, "--drop", *LOAN_POST_OUTCOME, capsys=capsys)
+    assert code in (0, 1)
+    assert re.search(r"^\s*note: 'LoanNr' was left out of the features: .*--feature LoanNr", out, re.M | re.I), out
+    from riskcore.workbench import Workbench
+
+    bench = Workbench()
+    args = build_parser().parse_args(["check", "--data", str(numbered_csv), *NO_ID, "--drop", *LOAN_POST_OUTCOME])
+    check = bench.check(bench.load(str(numbered_csv), roles_from_args(args)))
+    assert any(n.startswith("'LoanNr' was left out") for n in check.report.notes)  # the Data quality page's notes
+    screened = check.leakage.feature_auc.set_index("column")
+    assert "LoanNr" in screened.index and "SBA_Share" in screened.index
+    post_event = next(f for f in check.leakage.findings if f.check == "post_event")
+    assert post_event.status == "pass" and "LoanNr" in post_event.detail  # excluded by the spec, named
+    named = build_parser().parse_args(["check", "--data", str(numbered_csv), *NO_ID, "--feature", "LoanNr"])
+    assert "LoanNr" in load_dataset(str(numbered_csv), roles_from_args(named)).spec.feature_names
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
 from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
 
-STAMP = "2026-03-01T09:30:00+00:00"
+STAMP = "2026-03-01T09:30:00+00:00"  # the generation line of the demo_report fixture (tests/unit/conftest.py)
 _DATA = re.compile(r'<data class="(m|r)" value="([^"]*)" data-key="([^"]*)">([^<]*)</data>')
 _SECTION = re.compile(r'<section id="([^"]+)">(.*?)</section>', re.S)
 
@@ -46,16 +46,6 @@ def _without(bundle, *keys):
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
     return _settings(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def demo_report(quick_bundle, settings):
-    return build_report(quick_bundle, settings=settings, generated_at=STAMP)
-
-
-@pytest.fixture(scope="module")
-def demo_html(demo_report):
-    return render_report(demo_report)
 
 
 @pytest.fixture(scope="module")

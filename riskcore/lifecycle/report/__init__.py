@@ -18,6 +18,7 @@ How it is built, bottom to top (each module imports only those above it in this 
     page        the page around the sections: style, header, contents
     document    SECTIONS (the list), render_report, write_report
     pdf         html_to_pdf: the same HTML printed as PDF
+    store       ReportStore: written sections and files kept on disk by what made them
 
 Where the numbers come from, so a validator can check them:
 
@@ -34,14 +35,19 @@ Where the numbers come from, so a validator can check them:
 Nothing is refitted or rescored. A block a version does not hold (a bundle trained
 before riskcore measured directions or sensitivities) is reported as not recorded.
 The same inputs give the same bytes apart from the one line that holds the generation time.
+:class:`ReportStore` keeps the written sections that read the bundle only, and each report's
+HTML and PDF, on disk under a digest of what made them (:func:`report_key`), so the dashboard
+opens a report written once at once, in any process, and writes the same bytes when it writes.
 """
 
 from riskcore.lifecycle.report.document import REPORT_FORMATS, SECTION_IDS, SECTIONS, render_report, write_report
 from riskcore.lifecycle.report.facts import History, Performance, Report
-from riskcore.lifecycle.report.gather import build_report
+from riskcore.lifecycle.report.gather import build_report, gather_history
 from riskcore.lifecycle.report.markup import NOT_RECORDED
 from riskcore.lifecycle.report.pdf import NO_PDF_ENGINE, html_to_pdf
 from riskcore.lifecycle.report.section import Section
+from riskcore.lifecycle.report.store import REPORT_CACHE, ReportFiles, ReportStore, report_key
 
-__all__ = ["NOT_RECORDED", "NO_PDF_ENGINE", "REPORT_FORMATS", "SECTIONS", "SECTION_IDS", "History",
-           "Performance", "Report", "Section", "build_report", "html_to_pdf", "render_report", "write_report"]
+__all__ = ["NOT_RECORDED", "NO_PDF_ENGINE", "REPORT_CACHE", "REPORT_FORMATS", "SECTIONS", "SECTION_IDS", "History",
+           "Performance", "Report", "ReportFiles", "ReportStore", "Section", "build_report", "gather_history",
+           "html_to_pdf", "render_report", "report_key", "write_report"]

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from riskcore.errors import ConfigError
@@ -41,20 +41,23 @@ SECTION_IDS: tuple[str, ...] = tuple(s.id for s in SECTIONS)
 REPORT_FORMATS: tuple[str, ...] = ("html", "pdf")
 
 
-def render_report(report: Report, sections: Sequence[Section] = SECTIONS) -> str:
+def render_report(report: Report, sections: Sequence[Section] = SECTIONS, *,
+                  written: Mapping[str, str] | None = None) -> str:
     """The report as one self-contained HTML document (inline CSS and SVG, no script, no external resource).
 
     Parameters
     ----------
     report : from :func:`riskcore.lifecycle.report.build_report`.
     sections : the sections to write, in order (default all of :data:`SECTIONS`).
+    written : sections already written for these facts, by id (what ``Section.html`` gave); the others are
+        written now. The document is the same either way.
 
     Returns
     -------
     str
         The HTML; the same facts give the same text apart from the one line that holds the generation time.
     """
-    return page(report, sections)
+    return page(report, sections, written)
 
 
 def write_report(report: Report, out_dir: str | Path, formats: tuple[str, ...] | list[str] = ("html",)) -> list[Path]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from riskcore.modelling.tracking import Tracker
     from riskcore.serving.audit import AuditLog
 
-__all__ = ["MISSING_RATIO_NOTED", "MISSING_SHARE_NOTED", "build_report"]
+__all__ = ["MISSING_RATIO_NOTED", "MISSING_SHARE_NOTED", "build_report", "gather_history"]
 
 MISSING_SHARE_NOTED = 0.10
 """A group's missing share of a family's inputs is a limitation from this share on ..."""
@@ -134,8 +134,14 @@ def _training_segments(bundle: ModelBundle) -> pd.DataFrame:
 # history
 # ---------------------------------------------------------------------------
 
-def _history(version: str, tracker: Tracker | None, audit: AuditLog | None) -> History:
-    """The registry's versions and this version's MLflow run (with a tracker); the ledger's moves (with an audit)."""
+def gather_history(version: str, tracker: Tracker | None = None, audit: AuditLog | None = None) -> History:
+    """The registry's versions and this version's MLflow run (with a tracker); the ledger's moves (with an audit).
+
+    Raises
+    ------
+    TrackingError, AuditError
+        When a given registry or audit trail cannot be read.
+    """
     registry = run = run_id = None
     if tracker is not None:
         registry = tracker.registry_versions()
@@ -150,7 +156,8 @@ def _history(version: str, tracker: Tracker | None, audit: AuditLog | None) -> H
 
 
 def build_report(bundle: ModelBundle, *, settings: Settings, tracker: Tracker | None = None,
-                 audit: AuditLog | None = None, generated_at: datetime | str | None = None) -> Report:
+                 audit: AuditLog | None = None, generated_at: datetime | str | None = None,
+                 history: History | None = None) -> Report:
     """Gather every fact of a model version's documentation report.
 
     Parameters
@@ -160,6 +167,8 @@ def build_report(bundle: ModelBundle, *, settings: Settings, tracker: Tracker | 
     tracker : the MLflow tracker; with it the report shows the run's parameters and the registered versions.
     audit : the audit trail; with it the report lists the champion's promotions, overrides, rollbacks and fallbacks.
     generated_at : the generation time written on the report's one time line (default: now, UTC).
+    history : the version's history already gathered (:func:`gather_history`); read from ``tracker`` and
+        ``audit`` when omitted.
 
     Returns
     -------
@@ -184,4 +193,4 @@ def build_report(bundle: ModelBundle, *, settings: Settings, tracker: Tracker | 
         training_segments=_training_segments(bundle), missing_by_group=missing, performance=performance,
         limitations=limitations(metrics, bundle.spec, performance.backtest, missing, settings.alerts),
         alerts=settings.alerts, promotion=settings.promotion, serving=settings.serving,
-        history=_history(bundle.version, tracker, audit))
+        history=history if history is not None else gather_history(bundle.version, tracker, audit))

@@ -7,13 +7,13 @@ script and no reference to another file or address. :func:`page` walks a list of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from riskcore.lifecycle.report.facts import Report
 from riskcore.lifecycle.report.markup import Numbers, esc
 from riskcore.lifecycle.report.section import Section
 
-__all__ = ["page"]
+__all__ = ["page", "section_page"]
 
 _CSS = """
 body{font-family:"DejaVu Sans",Verdana,Arial,sans-serif;font-size:10.5pt;line-height:1.45;color:#1a1a1a;
@@ -58,13 +58,21 @@ def _toc(sections: Sequence[Section]) -> str:
     return f"<nav><h2>Contents</h2><ol>{items}</ol></nav>"
 
 
-def page(report: Report, sections: Sequence[Section]) -> str:
+def _head(report: Report) -> str:
+    """The document's start: its head with the inline style, and the opening of its body."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>Model documentation {esc(report.version)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n")
+
+
+def page(report: Report, sections: Sequence[Section], written: Mapping[str, str] | None = None) -> str:
     """The whole document: head and style, header, contents, then each section in the order given.
 
     Parameters
     ----------
     report : the facts.
     sections : the sections to write, in order (:data:`riskcore.lifecycle.report.document.SECTIONS`).
+    written : sections already written for these facts, by id (``Section.html`` of each); the others are
+        written here.
 
     Returns
     -------
@@ -72,8 +80,12 @@ def page(report: Report, sections: Sequence[Section]) -> str:
         One self-contained HTML document.
     """
     numbers = Numbers(report.metrics)
-    body = [section.html(report, numbers) for section in sections]
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>Model documentation {esc(report.version)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + _header(report) + "\n" + _toc(sections) + "\n"
+    done = written or {}
+    body = [done[s.id] if s.id in done else s.html(report, numbers) for s in sections]
+    return (_head(report) + _header(report) + "\n" + _toc(sections) + "\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def section_page(report: Report, section_html: str) -> str:
+    """One written section alone in the report's page (its style, no header and no contents), for a preview."""
+    return _head(report) + section_html + "\n</body>\n</html>\n"

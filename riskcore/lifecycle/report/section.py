@@ -31,11 +31,17 @@ class Section:
         The heading, numbered as the section's place in the report (``1. Purpose and use``).
     body : callable
         ``body(report, numbers) -> str``, the section's HTML under its heading.
+    bundle_only : bool
+        The body reads only what the bundle holds (its spec, ``metrics.json``, importances and scored hold-out
+        rows), never the settings, the registry, the ledger or the generation time, so it is the same in every
+        report of one bundle; :class:`riskcore.lifecycle.report.store.ReportStore` keeps it by the bundle's
+        manifest hash.
     """
 
     id: str
     title: str
     body: SectionBody
+    bundle_only: bool = False
 
     def html(self, report: Report, numbers: Numbers) -> str:
         """The section as ``<section id="…">`` with its heading and body."""

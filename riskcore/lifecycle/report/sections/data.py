@@ -78,4 +78,4 @@ def data_section(report: Report, n: Numbers) -> str:
         "<h3>Segments</h3>", _segments(report, n), "<h3>Quality findings</h3>", _quality_findings(report, n)])
 
 
-SECTION = Section("data", "2. Data", data_section)
+SECTION = Section("data", "2. Data", data_section, bundle_only=True)

@@ -61,4 +61,4 @@ def features_section(report: Report, n: Numbers) -> str:
     return "\n".join(parts)
 
 
-SECTION = Section("features", "3. Features", features_section)
+SECTION = Section("features", "3. Features", features_section, bundle_only=True)

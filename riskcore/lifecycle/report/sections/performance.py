@@ -139,4 +139,5 @@ def performance_section(report: Report, n: Numbers) -> str:
                       "<h3>Calibration by grade</h3>", _grades(report), "<h3>Stability</h3>", _stability(report, n)])
 
 
-SECTION = Section("performance", "6. Performance (outcomes analysis)", performance_section)
+SECTION = Section("performance", "6. Performance (outcomes analysis)", performance_section,
+                  bundle_only=True)

@@ -40,4 +40,4 @@ def purpose_section(report: Report, n: Numbers) -> str:
         "<h3>Master scale</h3>", grades])
 
 
-SECTION = Section("purpose", "1. Purpose and use", purpose_section)
+SECTION = Section("purpose", "1. Purpose and use", purpose_section, bundle_only=True)

@@ -58,4 +58,4 @@ def sensitivity_section(report: Report, n: Numbers) -> str:
     return "\n".join(["<h3>Macro stress</h3>", _stress(n), "<h3>Feature families</h3>", _families(n)])
 
 
-SECTION = Section("sensitivity", "7. Sensitivity", sensitivity_section)
+SECTION = Section("sensitivity", "7. Sensitivity", sensitivity_section, bundle_only=True)

@@ -71,4 +71,4 @@ def soundness_section(report: Report, n: Numbers) -> str:
                       _directions(report, n)])
 
 
-SECTION = Section("soundness", "5. Conceptual soundness", soundness_section)
+SECTION = Section("soundness", "5. Conceptual soundness", soundness_section, bundle_only=True)
