@@ -80,6 +80,62 @@ def _sqlite_files_without_fsync():
     event.remove(Engine, "connect", _without_fsync)
 
 
+def _migrated_mlflow_store(path: Path) -> None:
+    """An empty MLflow SQLite store at ``path``: MLflow's tables, made by MLflow's own migrations."""
+    from mlflow.store.db.utils import _initialize_tables, create_sqlalchemy_engine_with_retry
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_sqlalchemy_engine_with_retry("sqlite:///" + str(path))
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+
+
+def _has_no_table(path: str) -> bool:
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False  # not a database: MLflow finds out, and says so, as it would have
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_sqlite_stores_from_one_migration(model_cache: ModelCache) -> None:
+    """A new MLflow SQLite store starts as a copy of one that MLflow migrated once per test run.
+
+    MLflow makes a new store by running its ~70 schema migrations one by one (seconds per store; some forty
+    tests make one). Once a test has loaded MLflow's store code, each later empty SQLite store is given the
+    tables of a store migrated once (the file lock of tests/models.py), with SQLite's backup; MLflow then
+    finds its tables at the latest revision and carries on as with any store: the default experiment, runs,
+    the registry. PostgreSQL stores, the processes the tests start and stores that are not empty are left
+    to MLflow.
+    """
+    utils = sys.modules.get("mlflow.store.db.utils")
+    if utils is None or getattr(utils._initialize_tables, "copies_a_template", False):
+        return
+    migrate = utils._initialize_tables
+    template = str(model_cache.file("mlflow/empty-store.db", _migrated_mlflow_store))
+
+    def initialize(engine) -> None:
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:" or path.startswith("file:") or not _has_no_table(path):
+            migrate(engine)
+            return
+        source, dest = sqlite3.connect(template), sqlite3.connect(path)
+        try:
+            source.backup(dest)
+        finally:
+            source.close()
+            dest.close()
+
+    initialize.copies_a_template = True  # type: ignore[attr-defined]
+    utils._initialize_tables = initialize
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every test session writes its state (models, MLflow, audit) under a temporary folder."""

@@ -236,6 +236,10 @@ class ModelCache:
                 done.touch()
         return target
 
+    def file(self, name: str, make: Callable[[Path], None]) -> Path:
+        """``root / name``, a file or folder made once per test run by ``make(path)`` (read it, never change it)."""
+        return self._once(name, make)
+
     def portfolio(self, companies: int, *, seed: int = SEED, later_years: int = 0) -> Portfolio:
         """``generate_portfolio(companies, seed=seed, later_years=later_years)``, generated once."""
         path = self._once(f"portfolios/demo-{companies}-{seed}-{later_years}.pkl", lambda p: _dump(
