@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from models import quick
+from models import demo_panel, quick
 
 from riskcore.data.quality import prepare_frame
 from riskcore.data.schema import DEMO_SPEC
@@ -64,11 +64,11 @@ def test_waterfall_adds_up_to_the_scored_pd(bundle, panel):
     assert (np.sign(ex.phi_pd.sum(axis=1)) == np.sign(moves))[np.abs(moves) > 1e-9].all()
 
 
-def test_a_booster_trained_with_smote_is_explained_too(small_portfolio, panel, tmp_path):
+def test_a_booster_trained_with_smote_is_explained_too(model_cache, panel, tmp_path):
     from riskcore.modelling.bundle import load_bundle
     from riskcore.modelling.train import train
 
-    result = train(small_portfolio.frame, DEMO_SPEC, models_dir=tmp_path,
+    result = train(demo_panel(model_cache).frame, DEMO_SPEC, models_dir=tmp_path,
                    config=quick("lightgbm", n_bootstrap=50, smote=True))
     bundle = load_bundle(result.bundle_dir)
     scores = score_frame(bundle, panel.head(50)).scores

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from models import quick
+from models import demo_panel, quick
 from scipy.stats import spearmanr
 
 from riskcore.config import TrainingConfig
@@ -68,10 +68,11 @@ def planted(small_portfolio, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def monotone_run(small_portfolio, tmp_path_factory):
-    """A quick LightGBM model constrained to the declared directions."""
+def monotone_run(model_cache, tmp_path_factory):
+    """A quick LightGBM model constrained to the declared directions (on the 800-company panel the run shares)."""
     config = quick("lightgbm", n_bootstrap=100, monotone=True)
-    return train(small_portfolio.frame, DEMO_SPEC, config=config, models_dir=tmp_path_factory.mktemp("monotone"))
+    return train(demo_panel(model_cache).frame, DEMO_SPEC, config=config,
+                 models_dir=tmp_path_factory.mktemp("monotone"))
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from models import quick
+from models import demo_panel, quick
 
 from riskcore.config import TrainingConfig
 from riskcore.data.infer import extend_spec, infer_spec
@@ -18,6 +18,12 @@ REQUIRED_KEYS = [
     "costs.fp", "business.loss_without_model", "business.loss_with_model", "business.savings",
     "business.savings_pct", "business.top_decile_lift", "oracle.auc", "oracle.ece_vs_true_pd", "segments", "leakage",
 ]
+
+
+@pytest.fixture(scope="module")
+def panel(model_cache):
+    """The 800-company demo panel the run shares: what a candidate does to a frame does not need the bigger one."""
+    return demo_panel(model_cache).frame
 
 
 def _get(d, dotted):
@@ -58,15 +64,15 @@ def test_training_is_logged_and_registered(quick_training, tracker):
     assert "metrics.test.auc" in runs.columns
 
 
-def test_leaked_column_stops_the_run_with_its_name(small_portfolio, tmp_path):
-    frame = small_portfolio.frame.rename(columns={"true_pd": "internal_score"})
+def test_leaked_column_stops_the_run_with_its_name(panel, tmp_path):
+    frame = panel.rename(columns={"true_pd": "internal_score"})
     spec = extend_spec(DEMO_SPEC, frame)
     with pytest.raises(LeakageError, match="internal_score"):
         train(frame, spec, config=TrainingConfig.quick(n_iter=1, cv_folds=2), models_dir=tmp_path)
 
 
-def test_allow_leaks_continues_and_warns(small_portfolio, tmp_path):
-    frame = small_portfolio.frame.rename(columns={"true_pd": "internal_score"})
+def test_allow_leaks_continues_and_warns(panel, tmp_path):
+    frame = panel.rename(columns={"true_pd": "internal_score"})
     spec = extend_spec(DEMO_SPEC, frame)
     result = train(frame, spec, config=quick("lightgbm", n_bootstrap=100, allow_leaks=True),
                    models_dir=tmp_path)
@@ -104,10 +110,10 @@ def test_too_few_defaults_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["xgboost", "hist_gb", "random_forest"])
-def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path, kind):
+def test_every_candidate_kind_trains_saves_and_reloads(panel, tmp_path, kind):
     from riskcore.modelling.bundle import load_bundle
 
-    result = train(small_portfolio.frame, DEMO_SPEC,
+    result = train(panel, DEMO_SPEC,
                    config=quick(kind, n_bootstrap=100),
                    models_dir=tmp_path)
     bundle = load_bundle(result.bundle_dir)
@@ -119,8 +125,8 @@ def test_every_candidate_kind_trains_saves_and_reloads(small_portfolio, tmp_path
     np.testing.assert_allclose(p, test["p_default"].to_numpy(), atol=1e-6 if kind == "xgboost" else 1e-9)
 
 
-def test_ensemble_and_smote(small_portfolio, tmp_path):
-    result = train(small_portfolio.frame, DEMO_SPEC,
+def test_ensemble_and_smote(panel, tmp_path):
+    result = train(panel, DEMO_SPEC,
                    config=quick("logistic", "lightgbm", "ensemble", n_bootstrap=100, smote=True, tie_tolerance=1.0,
                                 random_state=3),
                    models_dir=tmp_path)

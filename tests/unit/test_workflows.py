@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from models import quick
+from models import demo_panel, quick
 
 from riskcore.data.schema import DEMO_SPEC
 from riskcore.data.tabular import read_table, write_csv
@@ -332,12 +332,12 @@ def test_the_cli_and_the_dashboard_give_the_same_findings_for_the_same_file(smal
     assert code == (1 if from_cli.has_problems else 0)
 
 
-def test_train_file_reads_a_path_and_records_its_source(small_portfolio, tmp_path):
+def test_train_file_reads_a_path_and_records_its_source(model_cache, tmp_path):
     from riskcore.config import load_settings
     from riskcore.data.schema import DEMO_SPEC as SPEC
 
     path = tmp_path / "portfolio.csv"
-    write_csv(small_portfolio.frame, path)
+    write_csv(demo_panel(model_cache).frame, path)
     settings = load_settings()
     config = quick("logistic")
     result = train_file(path, SPEC, settings=settings, config=config)
