@@ -63,8 +63,16 @@ def client(make_client) -> TestClient:
     return make_client()
 
 
+_COMPANY_EXAMPLES: list[dict[str, Any]] = []
+
+
 @pytest.fixture
 def company(client: TestClient) -> dict[str, Any]:
-    """A valid company: the first example of the Company schema in the OpenAPI document."""
-    examples = client.get("/openapi.json").json()["components"]["schemas"]["Company"]["examples"]
-    return copy.deepcopy(examples[0])
+    """A valid company: the first example of the Company schema in the OpenAPI document.
+
+    The document is the same for every app of the run (the schemas are the code's), so it is read once per
+    process; each test gets its own copy to change.
+    """
+    if not _COMPANY_EXAMPLES:
+        _COMPANY_EXAMPLES.append(client.get("/openapi.json").json()["components"]["schemas"]["Company"]["examples"][0])
+    return copy.deepcopy(_COMPANY_EXAMPLES[0])
