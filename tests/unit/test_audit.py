@@ -330,11 +330,22 @@ def _write_batches(url: str, worker: int, calls: int, most: int = 3) -> int:
     return written
 
 
+def _writers(processes: int):
+    """A pool of writer processes, each forked from a server process that imported this module once.
+
+    Separate processes as the API's are, each with its own connections; a spawned one would import the
+    modules again (a second or two each on two cores, for some forty writers).
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context.Pool(processes)
+
+
 @pytest.mark.slow  # spawns writer processes
 def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db):
     url = db.url
     AuditLog(url).count()  # create the table first so the workers only race on rows
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
+    with _writers(6) as pool:
         written = sum(pool.starmap(_write_batches, [(url, w, 150) for w in range(6)]))
     log = AuditLog(url)
     assert log.count() == written
@@ -352,7 +363,7 @@ def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db)
 def test_eight_processes_of_single_company_writes_lose_nothing(db):
     url = db.url
     AuditLog(url).count()
-    with multiprocessing.get_context("spawn").Pool(8) as pool:
+    with _writers(8) as pool:
         written = sum(pool.starmap(_write_batches, [(url, w, 500, 1) for w in range(8)]))
     log = AuditLog(url)
     assert written == log.count() == 4000
@@ -366,7 +377,7 @@ def test_verify_while_writers_commit_always_sees_an_intact_chain(db):
     url = db.url
     AuditLog(url).count()
     log = AuditLog(url)
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with _writers(4) as pool:
         pending = pool.starmap_async(_write_batches, [(url, w, 120, 40) for w in range(4)])
         seen = []
         while not pending.ready():
