@@ -276,8 +276,12 @@ def test_the_score_command_on_dask_writes_the_same_scores(data, scored, tmp_path
     assert main(["audit", "verify"]) == 0
 
 
-def test_the_monitor_command_on_dask_reports_what_one_process_reports(data, tmp_path, monkeypatch):
-    """``monitor --engine dask --data FOLDER`` and ``monitor --data FILE`` on the same rows: the same report."""
+def test_the_monitor_command_on_dask_reports_what_one_process_reports(client, data, tmp_path, monkeypatch):
+    """``monitor --engine dask --data FOLDER`` and ``monitor --data FILE`` on the same rows: the same report.
+
+    The dask run goes to the module's cluster by its scheduler's address (``--scheduler``), as on a shared cluster;
+    the score command above starts its own workers.
+    """
     from riskcore.cli import main
 
     monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "home"))
@@ -286,8 +290,8 @@ def test_the_monitor_command_on_dask_reports_what_one_process_reports(data, tmp_
     model = str(data["bundle"].path)
     local = main(["monitor", "--model", model, "--data", str(data["whole"]), "--out", str(tmp_path / "one"),
                   "--no-mlflow"])
-    dask_ = main(["monitor", "--engine", "dask", "--workers", "2", "--model", model, "--data", str(data["parts"]),
-                  "--out", str(tmp_path / "two"), "--no-mlflow"])
+    dask_ = main(["monitor", "--engine", "dask", "--scheduler", client.scheduler.address, "--model", model,
+                  "--data", str(data["parts"]), "--out", str(tmp_path / "two"), "--no-mlflow"])
     assert local == dask_ and local in (0, 1)
 
     def comparable(folder):
