@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -26,24 +27,32 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 _MAIN_MODULE = sys.modules["__main__"]
 
 
+FILE_SECONDS = json.loads((Path(__file__).parent / "file_seconds.json").read_text(encoding="utf-8"))
+"""Seconds each test file took, from a run with ``--durations=0`` (per file: setup, call and teardown summed).
+
+Only their order matters: it decides which files the workers start first. A file not listed counts 0.3 s a test.
+"""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order the files: those with slow tests first, the others after them by their number of tests.
+    """Order the files: those with slow tests first, the others after them, the longest first.
 
     pytest-xdist (``--dist loadfile --no-loadscope-reorder``, see pyproject.toml) hands the files to the two
     workers in this order, so the long integration files start at once and the short ones fill the end,
-    instead of one worker running the team script alone while the other has finished. Among the slow files,
-    those with the fewest tests come first: each of their tests is long (the team script's two take minutes).
-    A file's tests keep their order.
+    instead of one worker running the team script alone while the other has finished. In each group the longest
+    file goes first (tests/file_seconds.json), so the last files handed out are short ones: a file of two long
+    tests (a first start, a report's PDF) does not come last for having few tests. A file's tests keep their order.
     """
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
-    def weight(tests: list[pytest.Item]) -> tuple[bool, int]:
+    def weight(path: str) -> tuple[bool, float]:
+        tests = files[path]
         slow = any(t.get_closest_marker("slow") for t in tests)
-        return not slow, len(tests) if slow else -len(tests)
+        return not slow, -FILE_SECONDS.get(path, 0.3 * len(tests))
 
-    items[:] = [item for tests in sorted(files.values(), key=weight) for item in tests]
+    items[:] = [item for path in sorted(files, key=weight) for item in files[path]]
 
 
 @pytest.fixture(autouse=True)
