@@ -43,7 +43,7 @@ from riskcore.modelling.tracking import Tracker
 from riskcore.modelling.train import TrainingResult, train
 
 __all__ = ["PANEL_COMPANIES", "QUICK", "SEED", "SESSION_CONFIG", "ModelCache", "State", "Trained", "cache_root",
-           "champion_and_challenger", "copy_state", "demo_panel", "quick"]
+           "champion_and_challenger", "copy_state", "demo_panel", "first_start_home", "quick"]
 
 SEED = 7
 
@@ -309,3 +309,28 @@ def champion_and_challenger(cache: ModelCache, *, challenger_by: str | None = No
         return {name: run.register(tracker, settings.models_dir) for name, run in runs.items()}
 
     return cache.state("home-" + "-".join(run.model_version for run in runs.values()), make)
+
+
+def _first_start(home: Path) -> dict[str, TrainingResult]:
+    """Make a dashboard's first start in ``home``, then log a second (logistic) run next to it."""
+    from riskcore.config import load_settings
+    from riskcore.data.tabular import read_table
+    from riskcore.lifecycle import first_start
+
+    settings = load_settings(env={"RISKCORE_HOME": str(home)})
+    first_start(settings, profile="quick", n_companies=1500)
+    data = settings.data_dir / "demo_portfolio.csv"
+    train(read_table(data), DEMO_SPEC, config=quick("logistic"), costs=settings.costs,
+          models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
+    return {}
+
+
+def first_start_home(cache: ModelCache) -> State:
+    """A ``RISKCORE_HOME`` as the dashboard's first start leaves it, and a second (logistic) run logged next to it.
+
+    The first start is the dashboard's own call (``first_start``: the demo portfolio of 1,500 companies and its
+    later years, a champion trained with the quick profile, those years monitored, so the monitoring page has a
+    history); the second run is not promoted, so the training-runs page has a run to switch to and a model to
+    promote. The page tests and the browser tests share it (each copies it). Copy it to change it.
+    """
+    return cache.state("first-start-quick-1500-and-logistic", _first_start)

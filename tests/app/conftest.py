@@ -4,7 +4,8 @@ The champion is trained once per test run with the dashboard's own first-start
 call (``first_start``, quick profile, 1,500 companies), which also monitors the
 demo's later years, so the monitoring page has a history. A second, cheaper run
 is logged next to it (not promoted) so the training-runs page has a run to
-switch to and a model to promote.
+switch to and a model to promote (tests/models.py: ``first_start_home``, which
+the browser tests share).
 """
 
 from __future__ import annotations
@@ -12,26 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from models import ModelCache, quick
+from models import ModelCache, first_start_home
 from pagetools import APP, TIMEOUT, clear_streamlit_caches
 from streamlit.testing.v1 import AppTest
-
-
-def _first_start(home: Path) -> dict:
-    """Make a dashboard's first start in ``home``, then log a second (logistic) run next to it."""
-    from riskcore.config import load_settings
-    from riskcore.data.schema import DEMO_SPEC
-    from riskcore.data.tabular import read_table
-    from riskcore.lifecycle import first_start
-    from riskcore.modelling.tracking import Tracker
-    from riskcore.modelling.train import train
-
-    settings = load_settings(env={"RISKCORE_HOME": str(home)})
-    first_start(settings, profile="quick", n_companies=1500)
-    data = settings.data_dir / "demo_portfolio.csv"
-    train(read_table(data), DEMO_SPEC, config=quick("logistic"), costs=settings.costs,
-          models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
-    return {}
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +24,7 @@ def app_home(model_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) 
 
     Made once per test run (tests/models.py); each worker process gets its own copy, which its tests change.
     """
-    state = model_cache.state("first-start-quick-1500-and-logistic", _first_start)
-    return state.copy_to(tmp_path_factory.mktemp("dashboard_home") / "home").folder
+    return first_start_home(model_cache).copy_to(tmp_path_factory.mktemp("dashboard_home") / "home").folder
 
 
 @pytest.fixture(scope="module", autouse=True)

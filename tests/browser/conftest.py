@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from models import first_start_home
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
@@ -55,20 +56,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _demo(home: Path) -> dict:
-    """Train the demo's champion in ``home`` as the dashboard's first training does."""
-    from riskcore.config import load_settings
-    from riskcore.modelling.demo import train_demo
-
-    train_demo(load_settings(env={"RISKCORE_HOME": str(home)}), profile="quick", n_companies=1500)
-    return {}
-
-
 @pytest.fixture(scope="session")
 def browser_home(model_cache, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A state folder with a champion trained on a small demo portfolio (made once per run, copied here)."""
-    state = model_cache.state("demo-quick-1500", _demo)
-    return state.copy_to(tmp_path_factory.mktemp("browser_home") / "home").folder
+    """A state folder as the dashboard's first start leaves it (the page tests' too: made once per run, copied here)."""
+    return first_start_home(model_cache).copy_to(tmp_path_factory.mktemp("browser_home") / "home").folder
 
 
 @contextmanager
