@@ -22,9 +22,9 @@ from croniter import croniter
 from riskcore.errors import ConfigError
 
 __all__ = ["ALERT_RULES", "NAMED_SCHEDULES", "SEVERITIES", "AlertRules", "AuditRules", "CostMode", "Costs",
-           "DeliveryRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "RetrainingRules", "RiskBands",
-           "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer", "TrainingConfig", "WebhookTarget",
-           "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
+           "DeliveryRules", "GradingRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "RetrainingRules",
+           "RiskBands", "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer", "TrainingConfig",
+           "WebhookTarget", "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -458,6 +458,46 @@ class AuditRules:
 
 
 @dataclass(frozen=True)
+class GradingRules:
+    """Through-the-cycle grades, set under ``[grading]`` in riskcore.toml and frozen in the bundle at training.
+
+    ``through_the_cycle``: grade each company on its through-the-cycle PD instead of its point-in-time PD
+    (decisions keep the point-in-time PD); off by default, so the grades of existing users do not change.
+    ``long_run_default_rate``: the rate the through-the-cycle PDs centre on, ``"training"`` (the average of
+    the yearly default rates over the training periods) or a share such as ``0.03``. Both take effect for the
+    models trained after the change (see :mod:`riskcore.modelling.cycle`).
+    """
+
+    through_the_cycle: bool = False
+    long_run_default_rate: str | float = "training"
+
+    def __post_init__(self) -> None:
+        rate = self.long_run_default_rate
+        if isinstance(rate, str) and rate.strip().casefold() == "training":
+            object.__setattr__(self, "long_run_default_rate", "training")
+            return
+        number: float | None = None
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+            number = float(rate)
+        elif isinstance(rate, str):
+            try:
+                number = float(rate.strip())
+            except ValueError:
+                number = None
+        if number is None or not 0.0005 <= number < 0.5:
+            raise ConfigError(f"grading setting long_run_default_rate={rate!r} must be \"training\" (the average of "
+                              "the yearly default rates over the training periods) or a share between 0.0005 and "
+                              "0.5, e.g. 0.03 for 3%")
+        object.__setattr__(self, "long_run_default_rate", number)
+
+    @property
+    def long_run_rate(self) -> float | None:
+        """The long-run default rate as a number, or None for the training periods' average."""
+        rate = self.long_run_default_rate
+        return None if isinstance(rate, str) else float(rate)
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
 
@@ -485,6 +525,8 @@ class TrainingConfig:
     importance_warning: float = 0.5
     # cross-validation fits run this many at a time, each on one thread, in worker processes
     n_jobs: int = 2
+    # through-the-cycle grades ([grading] of the settings, applied by the faces)
+    grading: GradingRules = field(default_factory=GradingRules)
 
     def __post_init__(self) -> None:
         kinds = get_args(ModelKind)
@@ -561,6 +603,7 @@ class Settings:
     jobs: JobRules = field(default_factory=JobRules)
     retraining: RetrainingRules = field(default_factory=RetrainingRules)
     audit: AuditRules = field(default_factory=AuditRules)
+    grading: GradingRules = field(default_factory=GradingRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -687,11 +730,13 @@ def _costs(value: Any, source: str) -> Costs:
 
 
 _RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
-                      "AuditRules", "DeliveryRules", "WebhookTarget", "MailTarget", "SmtpServer")
+                      "AuditRules", "GradingRules", "DeliveryRules", "WebhookTarget", "MailTarget", "SmtpServer")
 # tables of a rule table that may be given several times ([[alerts.delivery.webhook]]): the class of each entry
 _ENTRIES: Final[dict[str, type[Any]]] = {"webhook": WebhookTarget, "email": MailTarget}
 _LIST_EXAMPLES: Final[dict[str, tuple[str, ...]]] = {"on_alert": ("auc_drop", "ece"), "paths": ("/srv/portfolios",),
                                                      "redact": ("company_name",), "to": ("model-risk@example.com",)}
+# settings that are a word or a number ([grading] long_run_default_rate = "training" or 0.03)
+_TEXT_OR_NUMBER: Final[frozenset[str]] = frozenset({"long_run_default_rate"})
 
 
 def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleTable:
@@ -721,6 +766,8 @@ def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleT
                                   "followed by its settings")
             kwargs[key] = tuple(_rules(f"{table}.{key}" + (f" #{k + 1}" if len(entries) > 1 else ""), _ENTRIES[key],
                                        e, source) for k, e in enumerate(entries))
+        elif key in _TEXT_OR_NUMBER:
+            kwargs[key] = v  # the class checks it: a word or a number
         elif hasattr(default, "__dataclass_fields__"):
             kwargs[key] = _rules(f"{table}.{key}", type(default), v, source)
         elif isinstance(default, tuple):
@@ -769,6 +816,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["retraining"] = _rules("retraining", RetrainingRules, value, source)
         elif key == "audit":
             kwargs["audit"] = _rules("audit", AuditRules, value, source)
+        elif key == "grading":
+            kwargs["grading"] = _rules("grading", GradingRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -161,7 +161,7 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     ----------
     data : a table already read (the CLI reads it to decide the spec), or the file's path.
     spec : the file's data contract.
-    settings : where models are saved (``models_dir``) and the default costs.
+    settings : where models are saved (``models_dir``), the default costs and ``[grading]``.
     config : the training profile and its overrides.
     costs : the costs to choose the cut-off with (default the settings').
     tracker : the MLflow tracker to log and register with; ``None`` logs nothing.
@@ -177,6 +177,7 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     table = data if isinstance(data, Table) else read_table(data)
     if source is None and not isinstance(data, Table):
         source = str(Path(data).resolve())
+    config = replace(config, grading=settings.grading)  # [grading] is frozen in the bundle it trains
     return train(table, spec, config=config, costs=costs or settings.costs, models_dir=settings.models_dir,
                  tracker=tracker, progress=progress, positive=positive, promote=promote, source=source,
                  trained_by=trained_by)

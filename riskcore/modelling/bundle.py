@@ -15,6 +15,8 @@ Layout (every file but ``manifest.json`` is listed in it with its SHA-256)::
     reference.json     the monitoring reference: frozen bins per feature, score and grade, test back-test
                        (riskcore.evaluation.reference; bundles written before monitoring existed lack it)
     holdout.parquet    validation and test rows with their scores, for the dashboard
+    cycle.parquet      the reference sample of training rows whose mean PD is the cycle's central tendency
+                       (riskcore.modelling.cycle; its parameters are bundle.json's ``cycle``)
 
 Nothing here is a pickle: LightGBM and XGBoost models are their own text/JSON
 formats, scikit-learn estimators use skops with an allowlist (those files, and the
@@ -40,6 +42,7 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
 from riskcore.evaluation.outcomes import strict_json
 from riskcore.modelling.calibration import Calibrator, calibrated_pd
+from riskcore.modelling.cycle import CentralTendency, CycleModel
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, write_model
 
@@ -108,7 +111,9 @@ class ModelBundle:
     profile: dict[str, Any]
     manifest_hash: str
     reference_data: dict[str, Any] | None = field(default=None, repr=False)
+    cycle: CycleModel | None = field(default=None, repr=False)
     _holdout: pd.DataFrame | None = field(default=None, repr=False)
+    _central: CentralTendency | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> str:
@@ -160,6 +165,27 @@ class ModelBundle:
     def predict_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(raw score, calibrated PD) of a prepared frame."""
         return self.score_matrix(self.matrix(frame))
+
+    @property
+    def grade_basis(self) -> str:
+        """``ttc`` when grades follow the through-the-cycle PD (frozen at training), else ``pit``."""
+        return self.cycle.basis if self.cycle is not None else "pit"
+
+    def ttc_pd(self, p_default: np.ndarray, frame: pd.DataFrame) -> np.ndarray | None:
+        """The through-the-cycle PD of scored rows (``frame`` holds their macro inputs), or None on a PIT basis.
+
+        See :mod:`riskcore.modelling.cycle`; the central tendency of each macro state is computed once per
+        bundle object and kept.
+        """
+        if self.cycle is None or self.cycle.basis != "ttc":
+            return None
+        if self._central is None:
+            self._central = CentralTendency(self.cycle, self._calibrated_pd)
+        return self._central.ttc(np.asarray(p_default, dtype=float), frame)
+
+    def _calibrated_pd(self, frame: pd.DataFrame) -> np.ndarray:
+        """The calibrated PD of a prepared frame."""
+        return self.predict_frame(frame)[1]
 
     @property
     def reference(self) -> ReferenceProfile:
@@ -222,6 +248,7 @@ def save_bundle(
     holdout: pd.DataFrame,
     members: list[tuple[str, Any]] | None = None,
     reference: dict[str, Any] | None = None,
+    cycle: CycleModel | None = None,
 ) -> Path:
     """Write a bundle folder and its manifest; returns the folder.
 
@@ -241,6 +268,9 @@ def save_bundle(
     else:
         _save_member(folder, kind, pipeline)
     info = {**info, "kind": kind, "format": FORMAT_VERSION}
+    if cycle is not None:
+        info["cycle"] = cycle.info()
+        cycle.reference.to_parquet(folder / "cycle.parquet", index=False)
     write_json(folder / "bundle.json", info)
     (folder / "spec.json").write_text(spec.to_json(), encoding="utf-8")
     write_json(folder / "calibration.json", {"chosen": info["calibration"],
@@ -350,4 +380,15 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     reference = json.loads(ref_path.read_text(encoding="utf-8")) if ref_path.exists() else None
     return ModelBundle(path=folder, info=info, spec=spec, features=fb, scorer=scorer, calibrators=calibrators,
                        metrics=metrics, importances=importances, profile=profile, manifest_hash=bundle_hash(folder),
-                       reference_data=reference)
+                       reference_data=reference, cycle=_read_cycle(folder, info))
+
+
+def _read_cycle(folder: Path, info: dict[str, Any]) -> CycleModel | None:
+    """The frozen cycle, or None for a bundle trained before through-the-cycle grades existed."""
+    if "cycle" not in info:
+        return None
+    try:
+        return CycleModel.from_info(info["cycle"], pd.read_parquet(folder / "cycle.parquet"))
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        raise BundleError(f"the bundle's through-the-cycle parameters cannot be read ({err}); retrain the model") \
+            from None

@@ -33,6 +33,7 @@ from riskcore.data.tabular import Table
 from riskcore.errors import RiskcoreError
 from riskcore.modelling.assessment import Assessment, Baseline
 from riskcore.modelling.bundle import ModelBundle
+from riskcore.modelling.cycle import CycleModel
 from riskcore.modelling.leakage import LeakageReport
 from riskcore.modelling.publish import Registration
 from riskcore.modelling.split import Split
@@ -136,6 +137,7 @@ class RunContext:
     importances: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     blocks: dict[str, Any] = field(default_factory=dict)
+    cycle: CycleModel | None = None
     extra_metrics: dict[str, Any] = field(default_factory=dict)
     extra_info: dict[str, Any] = field(default_factory=dict)
     extra_params: dict[str, Any] = field(default_factory=dict)

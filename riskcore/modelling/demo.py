@@ -111,7 +111,8 @@ def train_demo(settings: Settings, *, profile: Profile = "quick", progress: Prog
     def scaled(fraction: float, message: str) -> None:
         progress(0.05 + 0.95 * fraction, message)
 
-    return train(table, DEMO_SPEC, config=TrainingConfig.for_profile(profile, random_state=seed),
+    config = TrainingConfig.for_profile(profile, random_state=seed, grading=settings.grading)
+    return train(table, DEMO_SPEC, config=config,
                  costs=settings.costs, models_dir=settings.models_dir, tracker=Tracker.from_settings(settings),
                  progress=scaled, promote=True, source=str(path))
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from riskcore.errors import DataFileError
 from riskcore.evaluation.reference import build_reference
-from riskcore.modelling import assessment, publish, recording, soundness, stages
+from riskcore.modelling import assessment, cycle, publish, recording, soundness, stages
 from riskcore.modelling.context import Rows, RunContext, Saved, known
 from riskcore.modelling.importance import importance_table, importance_warnings
 from riskcore.modelling.result import TrainingResult
@@ -226,9 +226,15 @@ def _importance(ctx: RunContext, budget: Budget) -> None:
 
 def _soundness(ctx: RunContext, budget: Budget) -> None:
     """The declared directions against the model's own, the macro stress, the families, the monotone cost."""
-    ctx.blocks = soundness.measure(ctx.pipeline, known(ctx.search, "the search").chosen,
-                                   known(ctx.rows, "the rows").parts, known(ctx.calibrated, "the calibration"),
+    rows, calibrated = known(ctx.rows, "the rows"), known(ctx.calibrated, "the calibration")
+    ctx.blocks = soundness.measure(ctx.pipeline, known(ctx.search, "the search").chosen, rows.parts, calibrated,
                                    ctx.spec, ctx.inputs, ctx.config)
+    # the through-the-cycle parameters are frozen for every model, so the report shows what TTC grades would do
+    model = soundness.CalibratedModel(ctx.pipeline, calibrated.calibrators[ctx.config.calibration])
+    parts = rows.parts
+    ctx.cycle, central = cycle.fit_cycle(parts.X_train, parts.y_train, model.p_default, ctx.spec, ctx.inputs,
+                                         ctx.config.grading, random_state=ctx.config.random_state)
+    ctx.blocks["cycle"] = cycle.cycle_block(central, model.p_default, rows.frame, rows.y, rows.split.train, ctx.spec)
 
 
 def _save(ctx: RunContext, budget: Budget) -> None:
@@ -248,7 +254,8 @@ def _save(ctx: RunContext, budget: Budget) -> None:
                                          ctx.baseline.p_test if ctx.baseline else None),
         reference=build_reference(ctx.spec, parts.X_train,
                                   np.concatenate([every_calibrated.p_validation, every_calibrated.p_test]),
-                                  every_calibrated.p_test, every.y_test).as_dict())
+                                  every_calibrated.p_test, every.y_test).as_dict(),
+        cycle=ctx.cycle)
     bundle = publish.save_and_verify(bundle_dir, pipeline=ctx.pipeline, kind=chosen.kind, spec=ctx.spec,
                                      content=content, X_test=parts.X_test, p_test=calibrated.p_test)
     ctx.saved = Saved(version, bundle_dir, bundle, metrics)

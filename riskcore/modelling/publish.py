@@ -23,6 +23,7 @@ from riskcore.data.schema import DatasetSpec
 from riskcore.errors import BundleError
 from riskcore.modelling.bundle import ModelBundle, load_bundle, save_bundle
 from riskcore.modelling.calibration import Calibrator
+from riskcore.modelling.cycle import CycleModel
 from riskcore.modelling.features import FeatureBuilder
 from riskcore.modelling.tracking import Tracker
 
@@ -41,6 +42,7 @@ class BundleContent:
     profile: dict[str, Any]
     holdout: pd.DataFrame
     reference: dict[str, Any] | None = None
+    cycle: CycleModel | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,8 @@ def save_and_verify(bundle_dir: Path, *, pipeline: Any, kind: str, spec: Dataset
     members = list(pipeline.members) if kind == "ensemble" else None
     save_bundle(bundle_dir, pipeline=pipeline, kind=kind, spec=spec, info=content.info,
                 calibrators=content.calibrators, metrics=content.metrics, importances=content.importances,
-                profile=content.profile, holdout=content.holdout, members=members, reference=content.reference)
+                profile=content.profile, holdout=content.holdout, members=members, reference=content.reference,
+                cycle=content.cycle)
     bundle = load_bundle(bundle_dir)
     _, p_check = bundle.predict_frame(X_test)
     gap = float(np.max(np.abs(p_check - p_test))) if len(p_test) else 0.0

@@ -302,6 +302,7 @@ class Workbench:
         it (default: the file's absolute path).
         """
         costs = costs or self.settings.costs
+        config = replace(config, grading=self.settings.grading)  # [grading] is frozen in the bundle it trains
         tracker = self.tracker if track else None
         trained_by = trained_by or default_caller("cli")
         if cluster is not None:
