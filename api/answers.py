@@ -19,7 +19,9 @@ def prediction(company: BaseModel, result: dict[str, Any], rid: str, ts: datetim
     """One company's score as the API answers it (``schemas.Prediction``)."""
     return {"company_id": company.company_id, "fiscal_year": getattr(company, "fiscal_year", None),  # type: ignore[attr-defined]
             "p_default": result["p_default"], "score_raw": result["score_raw"], "decision": result["decision"],
-            "grade": result["grade"], "risk_level": result["risk_level"], "expected_loss": result["expected_loss"],
+            "p_default_ttc": result.get("p_default_ttc"), "grade": result["grade"],
+            "grade_pit": result.get("grade_pit", result["grade"]), "grade_basis": result.get("grade_basis", "pit"),
+            "risk_level": result["risk_level"], "expected_loss": result["expected_loss"],
             "n_missing": result["n_missing"], "model_version": result["model_version"], "request_id": rid,
             "timestamp": ts}
 
@@ -67,6 +69,7 @@ def model_info(bundle: ModelBundle, max_batch: int) -> dict[str, Any]:
     trained = (bundle.metrics.get("model") or {}).get("trained_at") or bundle.created_at
     return {"model_version": bundle.version, "kind": bundle.kind, "trained_at": str(trained),
             "bundle_hash": bundle.manifest_hash, "calibration": str(bundle.info.get("calibration", "")),
-            "threshold": bundle.threshold,
+            "threshold": bundle.threshold, "grade_basis": bundle.grade_basis,
+            "long_run_default_rate": bundle.cycle.long_run_default_rate if bundle.cycle is not None else None,
             "costs": {"fn": costs.fn, "fp": costs.fp, "lgd": costs.lgd, "mode": costs.mode},
             "test_metrics": metrics, "features": features, "max_batch": max_batch}

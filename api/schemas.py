@@ -112,8 +112,14 @@ class Prediction(BaseModel):
     score_raw: float = Field(description="The model's raw score (log-odds) before calibration.")
     decision: Literal["accept", "refer"] = Field(description="'refer' when p_default is at or above the model's "
                                                              "cost-based threshold, else 'accept'.")
-    grade: str = Field(description="Master-scale grade, '1' (best) to '10'.")
-    risk_level: Literal[RISK_LEVELS] = Field(description="Low, Medium, High or Critical.")  # type: ignore[valid-type]
+    p_default_ttc: float | None = Field(default=None, description="Through-the-cycle PD: p_default with the credit "
+                                        "cycle's central tendency shifted to the long-run default rate, in [0, 1]; "
+                                        "null unless the model grades through the cycle.")
+    grade: str = Field(description="Master-scale grade, '1' (best) to '10', of the PD named by grade_basis.")
+    grade_pit: str = Field(description="Master-scale grade of the point-in-time p_default.")
+    grade_basis: Literal["pit", "ttc"] = Field(description="'ttc' when grade and risk_level follow p_default_ttc "
+                                                           "(set when the model was trained), else 'pit'.")
+    risk_level: Literal[RISK_LEVELS] = Field(description="Low, Medium, High or Critical, of the graded PD.")  # type: ignore[valid-type]
     expected_loss: float | None = Field(description="p_default × LGD × exposure, when an exposure was sent.")
     n_missing: int = Field(description="Optional features sent without a value (scored as missing).")
     model_version: str
@@ -220,6 +226,10 @@ class ModelInfo(BaseModel):
     bundle_hash: str = Field(description="SHA-256 of the bundle's manifest; pins every file of the model.")
     calibration: str
     threshold: float
+    grade_basis: Literal["pit", "ttc"] = Field(description="'ttc' when the model grades on the through-the-cycle "
+                                                           "PD, else 'pit'.")
+    long_run_default_rate: float | None = Field(description="The long-run default rate the through-the-cycle PDs "
+                                                            "centre on (null for a model trained before it was kept).")
     costs: Costs
     test_metrics: dict[str, float | int | list[float] | None]
     features: list[FeatureInfo]

@@ -169,7 +169,8 @@ def _states(frame: pd.DataFrame, macro: tuple[str, ...]) -> tuple[np.ndarray, np
     """The distinct macro states of a frame's rows and each row's position among them (missing is a value)."""
     if not macro:
         return np.zeros((1, 0)), np.zeros(len(frame), dtype=np.intp)
-    values = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in macro])
+    values = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) if c in frame
+                              else np.full(len(frame), np.nan) for c in macro])
     filled = np.where(np.isnan(values), np.inf, values)  # np.unique sees every NaN as a new value; inf never occurs
     uniq, inverse = np.unique(filled, axis=0, return_inverse=True)
     return np.where(np.isinf(uniq), np.nan, uniq), inverse.reshape(-1)

@@ -101,9 +101,10 @@ class ScoreTally:
         p = scores["p_default"].to_numpy(dtype=float)
         self.n_refer += int((scores["decision"] == "refer").sum())
         self.sum_pd += float(p.sum())
-        g = grade_index(p)
+        graded = scores["p_default_ttc"].to_numpy(dtype=float) if "p_default_ttc" in scores else p
+        g = grade_index(graded)
         self.grade_counts += np.bincount(g, minlength=len(MASTER_SCALE))
-        self.grade_pd += np.bincount(g, weights=p, minlength=len(MASTER_SCALE))
+        self.grade_pd += np.bincount(g, weights=graded, minlength=len(MASTER_SCALE))
         el = scores["expected_loss"].to_numpy(dtype=float)
         if np.isfinite(el).any():
             self.has_expected_loss = True

@@ -10,7 +10,10 @@ model handles missing values.
 Output columns (``ScoreResult.scores``): the id (and time) column, ``p_default``
 (calibrated), ``score_raw`` (the model's log-odds), ``decision`` (``refer`` at or
 above the bundle's threshold, else ``accept``), ``grade`` (master scale, see
-:mod:`riskcore.evaluation.grading`), ``risk_level``, ``expected_loss`` (PD × LGD × exposure,
+:mod:`riskcore.evaluation.grading`), ``risk_level``; with a bundle trained with through-the-cycle grades
+(``[grading] through_the_cycle``, :mod:`riskcore.modelling.cycle`) also ``p_default_ttc`` after
+``p_default`` and ``grade_pit`` after ``grade``, and ``grade`` and ``risk_level`` follow ``p_default_ttc``
+(decisions and the expected loss keep ``p_default``); ``expected_loss`` (PD × LGD × exposure,
 when the data has an exposure column), ``n_missing`` (optional features without
 a value), ``flags`` (outliers and other remarks), ``model_version``, then the
 file's other columns unchanged.
@@ -297,10 +300,17 @@ def _output_columns(bundle: ModelBundle, prepared: Prepared, checked: _CheckedRo
     if spec.time and spec.time in frame:
         out[spec.time] = time_values(frame[spec.time].iloc[good_idx])
     out["p_default"] = p
+    p_ttc = bundle.ttc_pd(p, frame.iloc[good_idx])
+    if p_ttc is not None:
+        out["p_default_ttc"] = p_ttc
+    graded = p if p_ttc is None else p_ttc  # decisions and expected loss keep the point-in-time PD
     out["score_raw"] = raw
     out["decision"] = text_labels((p >= bundle.threshold).astype(np.int32), ("accept", "refer"))
-    out["grade"] = text_labels(grade_index(p), [g.name for g in MASTER_SCALE])
-    out["risk_level"] = text_labels(risk_level_index(p, risk_bands), RISK_LEVELS)
+    grade_names = [g.name for g in MASTER_SCALE]
+    out["grade"] = text_labels(grade_index(graded), grade_names)
+    if p_ttc is not None:
+        out["grade_pit"] = text_labels(grade_index(p), grade_names)
+    out["risk_level"] = text_labels(risk_level_index(graded, risk_bands), RISK_LEVELS)
     if spec.exposure and spec.exposure in frame:
         ead = frame[spec.exposure].to_numpy(dtype=float)[good_idx]
         out["expected_loss"] = np.maximum(p, PD_FLOOR) * lgd * ead
@@ -392,16 +402,25 @@ def company_results(bundle: ModelBundle, cleans: list[dict[str, Any]], raw: np.n
     """
     spec = bundle.spec
     lgd = bundle.costs.lgd if lgd is None else lgd
-    grades = grade_of(p)
-    levels = risk_level_of(p, risk_bands)
+    macro = bundle.cycle.macro if bundle.cycle is not None else ()
+    p_ttc = bundle.ttc_pd(p, pd.DataFrame({m: [c.get(m) for c in cleans] for m in macro}, index=range(len(cleans)),
+                                          dtype=float))
+    graded = p if p_ttc is None else p_ttc
+    grades, grades_pit = grade_of(graded), grade_of(p)
+    levels = risk_level_of(graded, risk_bands)
+    ttcs: list[float | None] = [None] * len(cleans) if p_ttc is None else p_ttc.tolist()
     out = []
-    for clean, raw_i, pd_, grade, level in zip(cleans, raw.tolist(), p.tolist(), grades, levels, strict=True):
+    for clean, raw_i, pd_, pd_ttc, grade, grade_pit, level in zip(cleans, raw.tolist(), p.tolist(), ttcs, grades,
+                                                                    grades_pit, levels, strict=True):
         ead = clean.get(spec.exposure) if spec.exposure else None
         out.append({
             "p_default": pd_,
+            "p_default_ttc": pd_ttc,
             "score_raw": raw_i,
             "decision": "refer" if pd_ >= bundle.threshold else "accept",
             "grade": str(grade),
+            "grade_pit": str(grade_pit),
+            "grade_basis": bundle.grade_basis,
             "risk_level": str(level),
             "expected_loss": None if ead is None else float(max(pd_, PD_FLOOR) * lgd * ead),
             "n_missing": sum(1 for f in spec.features if clean.get(f.name) is None),
