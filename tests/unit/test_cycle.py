@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,8 @@ from riskcore.config import GradingRules, TrainingConfig, load_settings
 from riskcore.data.schema import DEMO_SPEC
 from riskcore.errors import ConfigError
 from riskcore.evaluation.grading import grade_of
+from riskcore.lifecycle.report.markup import NOT_RECORDED, Numbers
+from riskcore.lifecycle.report.sections.sensitivity import sensitivity_section
 from riskcore.modelling.bundle import load_bundle
 from riskcore.modelling.cycle import (
     CentralTendency,
@@ -218,3 +221,13 @@ def test_the_bundle_freezes_the_cycle(quick_bundle):
     assert again.cycle.info() == quick_bundle.cycle.info() == {
         k: v for k, v in quick_bundle.info["cycle"].items()}
     assert len(again.cycle.reference) == quick_bundle.info["cycle"]["reference_rows"] > 0
+
+
+def test_the_report_shows_the_grade_moves_under_each_basis(quick_bundle):
+    text = sensitivity_section(None, Numbers(quick_bundle.metrics))  # the section reads metrics.json only
+    assert "<h3>Through-the-cycle grades</h3>" in text and "point-in-time</strong> PD" in text
+    stress = quick_bundle.metrics["cycle"]["stress"]
+    for key in ("moved_pit", "moved_ttc", "downgraded_pit", "downgraded_ttc", "companies"):
+        assert f'value="{stress[key]!r}" data-key="cycle.stress.{key}"' in text, key
+    old = {k: v for k, v in quick_bundle.metrics.items() if k != "cycle"}
+    assert NOT_RECORDED in html.unescape(sensitivity_section(None, Numbers(old)))

@@ -1,4 +1,4 @@
-"""Section 7, sensitivity: the macro stress and the effect of dropping each feature family."""
+"""Section 7, sensitivity: the macro stress, the effect of dropping each feature family, through-the-cycle grades."""
 
 from __future__ import annotations
 
@@ -51,11 +51,44 @@ def _families(n: Numbers) -> str:
     return "\n".join(out)
 
 
+def _cycle(n: Numbers) -> str:
+    """Grade moves between the stress period and the one before it, under point-in-time and through-the-cycle grades."""
+    if not n.get("cycle"):
+        return missing_note("The through-the-cycle grades")
+    basis = "through-the-cycle" if n.get("cycle.basis") == "ttc" else "point-in-time"
+    source = ("the average of the yearly default rates over the training periods"
+              if n.get("cycle.long_run_source") == "training" else "set in [grading] long_run_default_rate")
+    macro = ", ".join(f"<code>{esc(m)}</code>" for m in n.get("cycle.macro") or []) or "none"
+    out = [f"<p>This model grades on the <strong>{basis}</strong> PD; decisions use the point-in-time PD. The "
+           "through-the-cycle PD shifts each point-in-time PD in log-odds from the cycle's central tendency (the "
+           f"mean PD of {n('cycle.reference_rows', 'int')} training rows re-scored with the company's macro "
+           f"values: {macro}) to the long-run default rate of {n('cycle.long_run_default_rate', 'pct2')} "
+           f"({source}). Over the training periods the mean point-in-time PD is "
+           f"{n('cycle.training.mean_pd_pit', 'pct2')} and the mean through-the-cycle PD "
+           f"{n('cycle.training.mean_pd_ttc', 'pct2')}.</p>"]
+    if not n.get("cycle.stress"):
+        out.append("<p>No stress period: the data has no time column, no id, or a single period.</p>")
+        return "\n".join(out)
+    rows = [[cell(name), num(n, "cycle.stress.companies", "int"), num(n, f"cycle.stress.moved_{k}", "int"),
+             num(n, f"cycle.stress.share_{k}", "pct"), num(n, f"cycle.stress.downgraded_{k}", "int"),
+             num(n, f"cycle.stress.upgraded_{k}", "int"), num(n, f"cycle.stress.mean_pd_{k}_before", "pct2"),
+             num(n, f"cycle.stress.mean_pd_{k}", "pct2")]
+            for name, k in (("Point-in-time", "pit"), ("Through-the-cycle", "ttc"))]
+    out.append(f"<p>Companies scored in both the stress period {esc(n.get('cycle.stress.period'))} (the highest "
+               f"observed default rate, {n('cycle.stress.default_rate', 'pct2')}) and the period before it, "
+               f"{esc(n.get('cycle.stress.before'))} ({n('cycle.stress.default_rate_before', 'pct2')}), and how "
+               "many changed grade between them under each basis.</p>")
+    out.append(table(["Grades on", "Companies", "Changed grade", "Share", "Downgraded", "Upgraded",
+                      "Mean PD before", "Mean PD in the stress"], rows))
+    return "\n".join(out)
+
+
 def sensitivity_section(report: Report, n: Numbers) -> str:
-    """Section 7: the macro stress and the effect of dropping each feature family."""
+    """Section 7: the macro stress, the effect of dropping each feature family, through-the-cycle grades."""
     if not n.get("sensitivity"):
         return missing_note("The macro-stress what-if and the feature families' effect")
-    return "\n".join(["<h3>Macro stress</h3>", _stress(n), "<h3>Feature families</h3>", _families(n)])
+    return "\n".join(["<h3>Macro stress</h3>", _stress(n), "<h3>Feature families</h3>", _families(n),
+                      "<h3>Through-the-cycle grades</h3>", _cycle(n)])
 
 
 SECTION = Section("sensitivity", "7. Sensitivity", sensitivity_section, bundle_only=True)
