@@ -402,11 +402,13 @@ def company_results(bundle: ModelBundle, cleans: list[dict[str, Any]], raw: np.n
     """
     spec = bundle.spec
     lgd = bundle.costs.lgd if lgd is None else lgd
-    macro = bundle.cycle.macro if bundle.cycle is not None else ()
-    p_ttc = bundle.ttc_pd(p, pd.DataFrame({m: [c.get(m) for c in cleans] for m in macro}, index=range(len(cleans)),
-                                          dtype=float))
+    p_ttc = None
+    if bundle.cycle is not None and bundle.grade_basis == "ttc":  # the API's hot path builds no frame otherwise
+        p_ttc = bundle.ttc_pd(p, pd.DataFrame({m: [c.get(m) for c in cleans] for m in bundle.cycle.macro},
+                                              index=range(len(cleans)), dtype=float))
     graded = p if p_ttc is None else p_ttc
-    grades, grades_pit = grade_of(graded), grade_of(p)
+    grades = grade_of(graded)
+    grades_pit = grades if p_ttc is None else grade_of(p)
     levels = risk_level_of(graded, risk_bands)
     ttcs: list[float | None] = [None] * len(cleans) if p_ttc is None else p_ttc.tolist()
     out = []
