@@ -74,8 +74,14 @@ def _score_here(upload) -> None:
         decisions = right.multiselect("Decisions", ["accept", "refer"], key="score_decisions",
                                       placeholder="all decisions")
         shown = tables.filter_scores(scores, grades=grades, decisions=decisions)
+        if "p_default_ttc" in scores:
+            st.caption("This model grades through the cycle: grade and risk level follow the through-the-cycle PD, "
+                       "decisions the point-in-time PD.")
         widgets.big_table(shown, "scored rows", downloadable=True, hide_index=True, width="stretch",
                           column_config={"p_default": st.column_config.NumberColumn("PD", format="percent"),
+                                         "p_default_ttc": st.column_config.NumberColumn("PD through the cycle",
+                                                                                        format="percent"),
+                                         "grade_pit": st.column_config.TextColumn("grade point-in-time"),
                                          "score_raw": st.column_config.NumberColumn(format="%.3f"),
                                          "expected_loss": st.column_config.NumberColumn("expected loss",
                                                                                          format="localized", step=1)})

@@ -61,7 +61,7 @@ def _cycle(n: Numbers) -> str:
     macro = ", ".join(f"<code>{esc(m)}</code>" for m in n.get("cycle.macro") or []) or "none"
     out = [f"<p>This model grades on the <strong>{basis}</strong> PD; decisions use the point-in-time PD. The "
            "through-the-cycle PD shifts each point-in-time PD in log-odds from the cycle's central tendency (the "
-           f"mean PD of {n('cycle.reference_rows', 'int')} training rows re-scored with the company's macro "
+           f"mean log-odds of {n('cycle.reference_rows', 'int')} training rows re-scored with the company's macro "
            f"values: {macro}) to the long-run default rate of {n('cycle.long_run_default_rate', 'pct2')} "
            f"({source}). Over the training periods the mean point-in-time PD is "
            f"{n('cycle.training.mean_pd_pit', 'pct2')} and the mean through-the-cycle PD "
