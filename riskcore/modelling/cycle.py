@@ -317,7 +317,8 @@ def cycle_block(central: CentralTendency, p_of: PScorer, frame: pd.DataFrame, y:
     dict with the parameters of :meth:`CycleModel.info`, ``training`` (rows, periods, mean PIT PD, mean TTC
     PD, the long-run rate) and ``stress`` (the stress and normal periods, their default rates, the companies
     in both, how many changed grade and how many were downgraded and upgraded under PIT and under TTC grades,
-    each period's mean PIT and TTC PD; None without a time column or an id).
+    each period's mean PIT and TTC PD; None without a time column or an id) and ``normal`` (the same counts
+    between the period before the stress and the one before that, the companies' own churn; None without it).
     """
     cycle = central.cycle
     X_train = frame.iloc[train_rows]
@@ -331,11 +332,22 @@ def cycle_block(central: CentralTendency, p_of: PScorer, frame: pd.DataFrame, y:
                      "mean_pd_pit": float(p_train.mean()), "mean_pd_ttc": float(t_train.mean()),
                      "long_run_default_rate": cycle.long_run_default_rate},
         "stress": None,
+        "normal": None,
     }
     pair = stress_periods(periods, y) if periods is not None and spec.id and spec.id in frame else None
     if pair is None or periods is None:
         return out
     stress, before = pair
+    earlier = sorted(q for q in np.unique(periods) if q < before)
+    if earlier:  # the same counts between two ordinary years: the companies' own churn, for comparison
+        rows = np.flatnonzero(np.isin(periods, [before, earlier[-1]]))
+        part = frame.iloc[rows]
+        p = p_of(part)
+        ids, when = part[spec.id].to_numpy(), periods[rows]
+        companies, moved_pit, _ = _moves(ids, when, grade_index(p), before, earlier[-1])
+        _, moved_ttc, _ = _moves(ids, when, grade_index(central.ttc(p, part)), before, earlier[-1])
+        out["normal"] = {"period": _plain(before), "before": _plain(earlier[-1]), "companies": companies,
+                         "moved_pit": moved_pit, "moved_ttc": moved_ttc}
     rows = np.flatnonzero(np.isin(periods, [stress, before]))
     part = frame.iloc[rows]
     p = p_of(part)

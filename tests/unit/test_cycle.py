@@ -124,6 +124,9 @@ def test_the_stress_block_counts_the_companies_that_change_grade():
     # company quality is constant here: PIT grades follow GDP, TTC grades move only where the mean PD of the
     # sample is not exactly logit-linear in GDP (a company on a grade's edge)
     assert stress["moved_ttc"] < 0.05 * stress["moved_pit"]
+    normal = block["normal"]
+    assert (normal["period"], normal["before"]) == (stress["before"], stress["before"] - 1)
+    assert normal["companies"] == 300 and normal["moved_ttc"] <= normal["moved_pit"] + 3
 
 
 def test_the_central_tendency_is_kept_per_macro_state():
@@ -229,5 +232,6 @@ def test_the_report_shows_the_grade_moves_under_each_basis(quick_bundle):
     stress = quick_bundle.metrics["cycle"]["stress"]
     for key in ("moved_pit", "moved_ttc", "downgraded_pit", "downgraded_ttc", "companies"):
         assert f'value="{stress[key]!r}" data-key="cycle.stress.{key}"' in text, key
+    assert 'data-key="cycle.normal.moved_ttc"' in text
     old = {k: v for k, v in quick_bundle.metrics.items() if k != "cycle"}
     assert NOT_RECORDED in html.unescape(sensitivity_section(None, Numbers(old)))

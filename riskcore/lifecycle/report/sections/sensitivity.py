@@ -80,6 +80,12 @@ def _cycle(n: Numbers) -> str:
                "many changed grade between them under each basis.</p>")
     out.append(table(["Grades on", "Companies", "Changed grade", "Share", "Downgraded", "Upgraded",
                       "Mean PD before", "Mean PD in the stress"], rows))
+    if n.get("cycle.normal"):
+        out.append(f"<p>Between two ordinary periods, {esc(n.get('cycle.normal.before'))} and "
+                   f"{esc(n.get('cycle.normal.period'))}, {n('cycle.normal.moved_pit', 'int')} of "
+                   f"{n('cycle.normal.companies', 'int')} companies changed grade on point-in-time grades and "
+                   f"{n('cycle.normal.moved_ttc', 'int')} on through-the-cycle grades: the companies' own changes, "
+                   "which through-the-cycle grades keep.</p>")
     return "\n".join(out)
 
 
