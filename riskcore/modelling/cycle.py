@@ -24,10 +24,9 @@ of a fixed *reference sample* of training rows (:data:`REFERENCE_ROWS`, drawn wi
 re-scored with the macro values of the company being scored. The mean of the log-odds, not the log-odds
 of the mean PD: for a model additive in log-odds (the logistic candidate; boosted trees to first order) a
 macro move shifts every company's log-odds by the same amount, which the mean log-odds recovers exactly,
-while the mean PD is pulled by the sample's few riskiest companies (on the 5,000-company demo, the mean
-PD's central tendency gave 2,048 grade changes between 2019 and the 2020 stress year against 2,010 on
-PIT grades; the mean log-odds 1,969). So the shift removes exactly the part of the PD that the model's
-macro inputs explain, for an average company, and a single request is graded from the bundle alone.
+while the mean PD is pulled by the sample's few riskiest companies. So the shift removes the part of the
+PD that the model's macro inputs explain, for an average company, and a single request is graded from the
+bundle alone.
 The sample (``cycle.parquet``) and the parameters (``bundle.json``'s ``cycle``) are frozen in the bundle
 when it is trained; :class:`CentralTendency` re-scores the sample once per distinct macro state and keeps
 the answer (a file of a million company-years holds a few hundred states: the year, the region's GDP, the
@@ -39,6 +38,13 @@ sits well below the log-odds of the portfolio's mean PD, and a shift in log-odds
 PDs differently from their mean's log-odds, so without it the training mean would miss the long-run rate
 (by 5-10% on the demo even with the mean PD). A model without macro inputs has one state: ``CT`` is the
 mean PD of the training rows and the TTC PD a constant logit shift to the long-run rate.
+
+**What it does on the demo.** Between 2019 and the 2020 stress year the mean PD of the 5,000-company
+demo rises from 6.1% to 9.1% on PIT PDs and from 5.8% to 6.9% on TTC PDs (the rest moves through the
+companies' own financials, which the macro inputs do not explain); downgrades less upgrades fall from 715
+to 209. The number of companies that change grade does not fall (2,031 of 2,531 on PIT grades, 2,065 on
+TTC grades): 77-80% of the demo's companies change grade between any two years, with the true PD too, so
+the cycle gives the moves their direction, not their number (on 1,500 companies: 563 against 555).
 
 **The long-run default rate** is ``[grading] long_run_default_rate``: ``"training"`` (the mean of the
 yearly default rates over the training periods, each year weighing the same, as a cycle average should)
@@ -362,6 +368,8 @@ def cycle_block(central: CentralTendency, p_of: PScorer, frame: pd.DataFrame, y:
         "companies": companies, "moved_pit": moved_pit, "moved_ttc": moved_ttc,
         "downgraded_pit": down_pit, "downgraded_ttc": down_ttc,
         "upgraded_pit": moved_pit - down_pit, "upgraded_ttc": moved_ttc - down_ttc,
+        # the cycle's re-grading of the book: downgrades less upgrades (the companies' own churn cancels out)
+        "net_downgraded_pit": 2 * down_pit - moved_pit, "net_downgraded_ttc": 2 * down_ttc - moved_ttc,
         "share_pit": moved_pit / companies if companies else None,
         "share_ttc": moved_ttc / companies if companies else None,
         "mean_pd_pit": float(p[at_stress].mean()), "mean_pd_pit_before": float(p[at_before].mean()),

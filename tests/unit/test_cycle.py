@@ -186,8 +186,11 @@ def test_the_demo_stress_year_moves_fewer_companies_across_grades_with_ttc_grade
     stress = block["stress"]
     assert stress["period"] == small_portfolio.manifest.stress_year
     assert stress["before"] == small_portfolio.manifest.stress_year - 1
+    # most companies of the demo change grade every year (their own changes): the cycle adds the direction, which
+    # TTC grades take out; the gross count falls too on this panel (563 to 555), by little
     assert stress["moved_ttc"] < stress["moved_pit"]
     assert stress["downgraded_ttc"] < stress["downgraded_pit"]
+    assert abs(stress["net_downgraded_ttc"]) < 0.5 * stress["net_downgraded_pit"]
     # the cycle's swing of the mean PD is mostly gone
     swing_pit = stress["mean_pd_pit"] - stress["mean_pd_pit_before"]
     swing_ttc = stress["mean_pd_ttc"] - stress["mean_pd_ttc_before"]

@@ -71,7 +71,8 @@ def _cycle(n: Numbers) -> str:
         return "\n".join(out)
     rows = [[cell(name), num(n, "cycle.stress.companies", "int"), num(n, f"cycle.stress.moved_{k}", "int"),
              num(n, f"cycle.stress.share_{k}", "pct"), num(n, f"cycle.stress.downgraded_{k}", "int"),
-             num(n, f"cycle.stress.upgraded_{k}", "int"), num(n, f"cycle.stress.mean_pd_{k}_before", "pct2"),
+             num(n, f"cycle.stress.upgraded_{k}", "int"), num(n, f"cycle.stress.net_downgraded_{k}", "int"),
+             num(n, f"cycle.stress.mean_pd_{k}_before", "pct2"),
              num(n, f"cycle.stress.mean_pd_{k}", "pct2")]
             for name, k in (("Point-in-time", "pit"), ("Through-the-cycle", "ttc"))]
     out.append(f"<p>Companies scored in both the stress period {esc(n.get('cycle.stress.period'))} (the highest "
@@ -79,7 +80,7 @@ def _cycle(n: Numbers) -> str:
                f"{esc(n.get('cycle.stress.before'))} ({n('cycle.stress.default_rate_before', 'pct2')}), and how "
                "many changed grade between them under each basis.</p>")
     out.append(table(["Grades on", "Companies", "Changed grade", "Share", "Downgraded", "Upgraded",
-                      "Mean PD before", "Mean PD in the stress"], rows))
+                      "Net downgrades", "Mean PD before", "Mean PD in the stress"], rows))
     if n.get("cycle.normal"):
         out.append(f"<p>Between two ordinary periods, {esc(n.get('cycle.normal.before'))} and "
                    f"{esc(n.get('cycle.normal.period'))}, {n('cycle.normal.moved_pit', 'int')} of "
