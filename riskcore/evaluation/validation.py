@@ -666,6 +666,14 @@ class ValidationBattery:
         table = self.frame()
         return dict(zip(table["test"], table["light"], strict=True))
 
+    def summary(self) -> dict[str, Any]:
+        """Plain strict-JSON data for a reader (``GET /monitoring``): the table's rows, the grades, the notes."""
+        rows = [{k: _plain(v) if not (isinstance(v, float) and np.isnan(v)) else None for k, v in row.items()}
+                for row in self.frame().to_dict(orient="records")]
+        return {"sample": self.sample, "n": self.n, "defaults": self.defaults,
+                "asset_correlation": self.asset_correlation, "tests": rows,
+                "grades": [g.as_dict() for g in self.grades], "notes": list(self.notes)}
+
     def grades_frame(self) -> pd.DataFrame:
         """The per-grade tests, one row per grade (columns :data:`GRADE_COLUMNS`)."""
         return pd.DataFrame([g.as_dict() for g in self.grades], columns=GRADE_COLUMNS)
