@@ -21,7 +21,7 @@ record                 ``monitor.json`` key
 :class:`GradeBacktest`     ``grades[]``: one grade's back-test (observed figures null before outcomes)
 :class:`VintageBacktest`   ``vintages[]``: one period's back-test
 :class:`GradeMigration`    ``migration``: companies' moves between grades in consecutive periods
-:class:`~riskcore.evaluation.validation.ValidationBattery`  ``validation``: the validation battery, with outcomes
+:class:`ValidationBattery`  ``validation``: the validation battery (only with outcomes)
 :class:`Intake`            ``audit_request``, ``rows_in_file``, ``rejected``: the scoring pass behind it
 =====================  ================================================================
 """
@@ -405,8 +405,10 @@ class MonitorReport:
             "features": _plain(self.features), "segments": _plain(self.segments), "score": self.score.as_dict(),
             "grade_mix": _plain(self.grade_mix), "grade_psi": self.grade_psi, "expected": self.expected.as_dict(),
             "realized": _plain(self.realized), "grades": _plain(self.grades), "vintages": _plain(self.vintages),
-            "migration": _plain(self.migration),
-            "validation": None if self.validation is None else self.validation.to_json(), "notes": list(self.notes)}
+            "migration": _plain(self.migration)}
+        if self.validation is not None:  # absent before outcomes (and in reports written before the battery)
+            out["validation"] = self.validation.to_json()
+        out["notes"] = list(self.notes)
         if self.intake is not None:
             out.update(self.intake.as_dict())
         out["alerts"] = [a.as_dict() for a in self.alerts]
@@ -480,6 +482,13 @@ class MonitorReport:
             lines.append("  grades: " + (", ".join(f"{g.grade} {g.traffic_light} ({g.defaults} defaults "
                                                    f"of {g.n}, PD {_num(g.predicted_pd):.2%})" for g in bad)
                                          or "every grade green"))
+        if self.validation is not None:
+            table = self.validation.frame()
+            judged = table[table["light"].isin(["amber", "red"])]
+            lines.append("  validation battery: " + ("; ".join(f"{t} {light} (p {_num(p):.2g})" if p == p else
+                                                              f"{t} {light}" for t, light, p in
+                                                              zip(judged["test"], judged["light"], judged["p_value"],
+                                                                  strict=True)) or "every test green"))
         for note in self.notes:
             lines.append(f"Note: {note}")
         return "\n".join(lines)

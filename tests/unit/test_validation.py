@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -10,6 +13,7 @@ from riskcore.config import ValidationRules, load_settings
 from riskcore.errors import ConfigError
 from riskcore.evaluation.compare import auc_standard_error
 from riskcore.evaluation.grading import grade_index
+from riskcore.evaluation.monitor_report import MonitorReport
 from riskcore.evaluation.validation import (
     ValidationBattery,
     basel_correlation,
@@ -140,6 +144,12 @@ def test_the_battery_reads_back_from_json_equal():
     assert ValidationBattery.from_json(battery.to_json()) == battery
     assert list(battery.frame()["test"])[:3] == ["binomial (per grade)", "binomial, correlation-adjusted (per grade)",
                                                  "Jeffreys (per grade)"]
+    written = json.loads((Path(__file__).parent / "data" / "monitor.json").read_text(encoding="utf-8"))
+    keys = list(written)
+    with_battery = {**{k: written[k] for k in keys[:keys.index("notes")]}, "validation": battery.to_json(),
+                    **{k: written[k] for k in keys[keys.index("notes"):]}}
+    assert MonitorReport.from_json(with_battery).to_json() == with_battery  # monitor.json's key, in its place
+    assert MonitorReport.from_json(with_battery).validation == battery
     empty = validation_battery([], [], RULES, sample="rows")
     assert empty.spiegelhalter is None and empty.grades == () and "no rows with outcomes" in empty.notes[0]
 
