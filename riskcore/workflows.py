@@ -180,7 +180,7 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     config = replace(config, grading=settings.grading)  # [grading] is frozen in the bundle it trains
     return train(table, spec, config=config, costs=costs or settings.costs, models_dir=settings.models_dir,
                  tracker=tracker, progress=progress, positive=positive, promote=promote, source=source,
-                 trained_by=trained_by)
+                 trained_by=trained_by, validation=settings.validation)
 
 
 # ---------------------------------------------------------------------------

@@ -81,6 +81,13 @@ def _cycle(n: Numbers) -> str:
                "many changed grade between them under each basis.</p>")
     out.append(table(["Grades on", "Companies", "Changed grade", "Share", "Downgraded", "Upgraded",
                       "Net downgrades", "Mean PD before", "Mean PD in the stress"], rows))
+    if n.get("cycle.cycle_only"):
+        out.append(f"<p><strong>The cycle alone.</strong> The same {n('cycle.cycle_only.companies', 'int')} companies "
+                   f"with their financials of {esc(n.get('cycle.cycle_only.period'))}, graded once with that period's "
+                   f"macro values and once with those of {esc(n.get('cycle.cycle_only.macro_of'))}: "
+                   f"{n('cycle.cycle_only.moved_pit', 'int')} change grade on point-in-time grades, "
+                   f"{n('cycle.cycle_only.moved_ttc', 'int')} on through-the-cycle grades. The observed moves above "
+                   "add the companies' own changes between the two years, which no cycle adjustment removes.</p>")
     if n.get("cycle.normal"):
         out.append(f"<p>Between two ordinary periods, {esc(n.get('cycle.normal.before'))} and "
                    f"{esc(n.get('cycle.normal.period'))}, {n('cycle.normal.moved_pit', 'int')} of "
