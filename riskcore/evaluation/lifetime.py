@@ -78,6 +78,8 @@ class PanelOutcomes:
         if n == 0:
             raise ValueError("the panel has no company-years with a known outcome; lifetime PDs need at least two "
                              "consecutive years of history with the default flag")
+        if pd.MultiIndex.from_arrays([self.ids, self.periods]).has_duplicates:
+            raise ValueError("the panel holds a company-year more than once; keep one row per company and year")
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, id_column: str, period_column: str, pd_column: str,
