@@ -1,0 +1,52 @@
+"""``python -m riskcore provisions``: a panel file in; stages, ECL and summaries out; scores and the run on record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from riskcore.cli import main
+from riskcore.serving.audit import AuditLog, ProvisionRecord
+
+
+def test_provisions_write_the_files_after_recording_scores_and_the_run(quick_bundle, demo_csv, tmp_path, audit_url,
+                                                                          capsys):
+    out = tmp_path / "provisions"
+    scenarios = tmp_path / "scenarios.toml"
+    scenarios.write_text("[base]\nweight = 0.7\n[downside]\nweight = 0.3\ngdp_growth = -3.0\n")
+    code = main(["provisions", "--model", str(quick_bundle.path), "--input", str(demo_csv), "--as-of", "2024-12-31",
+                 "--scenarios", str(scenarios), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "Provisions (IFRS9, hazard lifetime PDs) of" in text and "scenario downside (weight 0.3)" in text
+    companies = pd.read_csv(out / "companies.csv")
+    assert {"company_id", "sector", "stage", "stage_reason", "grade", "pd_12m", "lifetime_pd", "ecl_base",
+            "ecl_downside", "ecl", "pd_12m_base", "pd_12m_downside"} <= set(companies.columns)
+    by_stage = pd.read_csv(out / "by_stage.csv").set_index("stage")
+    assert by_stage.loc["total", "ecl"] == pytest.approx(companies["ecl"].sum())
+    assert {"by_grade.csv", "by_sector.csv", "hazards.csv", "migration.csv", "summary.json"} <= \
+        {p.name for p in out.iterdir()}
+
+    log = AuditLog(audit_url)
+    assert log.verify().ok
+    [record] = log.events(ProvisionRecord)
+    summary = json.loads((out / "summary.json").read_text())
+    assert record.as_of == 2024 and record.standard == "ifrs9" and record.weights == {"base": 0.7, "downside": 0.3}
+    assert record.input_sha256 == hashlib.sha256(demo_csv.read_bytes()).hexdigest() == summary["input_sha256"]
+    assert record.outputs == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
+    assert record.model_version == quick_bundle.version and record.scores_request == summary["scores_request"]
+    # every performing company's PD is on record with its inputs, its stage as its reason
+    live = companies[companies["stage"] < 3]
+    assert log.count() == len(live)
+    one = live.iloc[0]
+    found = log.find(one["company_id"])
+    assert found["p_default"].iloc[0] == one["pd_12m_base"]
+    assert found["reasons"].iloc[0][0].startswith(f"stage {one['stage']}: ")
+
+    code = main(["provisions", "--model", str(quick_bundle.path), "--input", str(demo_csv), "--as-of", "someday",
+                 "--out", str(tmp_path / "again")])
+    assert code == 3 and "as-of date 'someday' is not a date" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
