@@ -138,7 +138,7 @@ def test_true_lifetime_pd_follows_true_pd_and_leaves_the_portfolio_alone(model_c
 
     portfolio = model_cache.portfolio(800, later_years=2)  # the later years do not move the truth's start
     before = portfolio.frame.copy()
-    truth = true_lifetime_pd(portfolio, 4, n_paths=20)
+    truth = true_lifetime_pd(portfolio, 4, n_paths=6)
     pd.testing.assert_frame_equal(portfolio.frame, before)
     last = before[before["fiscal_year"] == before["fiscal_year"].max()].drop_duplicates(["company_id"])
     assert list(truth["company_id"]) == list(last["company_id"])
@@ -148,7 +148,7 @@ def test_true_lifetime_pd_follows_true_pd_and_leaves_the_portfolio_alone(model_c
     np.testing.assert_allclose(cumulative_from_marginal(np.diff(cum, axis=1, prepend=0.0)), cum)
     # a company's later risk follows its present risk, through its persistent condition
     assert spearmanr(cum[:, 0], cum[:, 3] - cum[:, 0]).statistic > 0.5
-    again = true_lifetime_pd(portfolio, 4, n_paths=20)
+    again = true_lifetime_pd(portfolio, 4, n_paths=6)
     pd.testing.assert_frame_equal(truth, again)
     with pytest.raises(ValueError, match="years=0 is outside 1-30"):
         true_lifetime_pd(portfolio, 0)
