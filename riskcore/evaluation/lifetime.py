@@ -233,7 +233,8 @@ def grade_hazards(panel: PanelOutcomes, horizon: int, *, prior_weight: float = P
 
     A company in grade *g* in year *t* is at risk in year *k* when it has a row in year *t + k − 1* (it
     survived and was still observed; a gap or an exit ends its history) and defaults in year *k* when that
-    row's default flag is 1.
+    row's default flag is 1. Years ahead with no default in the panel at all (beyond its history) repeat the
+    hazards of the last year that has one.
 
     Raises
     ------
@@ -263,6 +264,10 @@ def grade_hazards(panel: PanelOutcomes, horizon: int, *, prior_weight: float = P
     hazard = np.zeros((_K, horizon))
     for k in range(horizon):
         pair = np.column_stack([at_risk[:, k], defaults[:, k]])
+        if k and pair[:, 1].sum() == 0:
+            # beyond what the panel's history shows (no default that many years ahead): the last year it shows
+            hazard[:, k] = hazard[:, k - 1]
+            continue
         for g in range(_K):
             prior = _neighbour_prior(pair, g, "hazard") if (prior_weight > 0 or at_risk[g, k] == 0) else pair[g]
             p0 = prior[1] / prior[0]

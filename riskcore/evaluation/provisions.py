@@ -43,7 +43,7 @@ from riskcore.evaluation.grading import grade_of
 from riskcore.evaluation.lifetime import GradeHazards, LifetimeCurves, LifetimeMethod, MigrationMatrix, lifetime_curves
 
 __all__ = ["STAGE_REASONS", "Exposures", "ProvisionResult", "assign_stages", "discount_factors", "ead_profile",
-           "expected_credit_loss", "provisions"]
+           "expected_credit_loss", "provisions", "stage_movements"]
 
 STAGE_REASONS: dict[str, str] = {
     "defaulted": "in default (the defaulted flag)",
@@ -282,3 +282,39 @@ def provisions(pd_by_scenario: Mapping[str, np.ndarray], weights: Mapping[str, f
     weighted = sum(weights[s] * ecl[s] for s in ecl)
     return ProvisionResult(standard, dict(weights), stage, reason, np.asarray(pd_12m), np.asarray(lifetime),
                            orig_lifetime, first.terms, exposures.ead, ecl_12m, ecl_life, ecl, np.asarray(weighted))
+
+
+def stage_movements(previous: pd.DataFrame, current: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Companies and ECL moving between stages from one run to the next (a provisions waterfall's parts).
+
+    Parameters
+    ----------
+    previous, current : per company ``id_column``, ``stage`` and ``ecl`` (two runs' ``companies`` tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``from_stage``, ``to_stage``, ``companies``, ``ecl_before``, ``ecl_after``, ``ecl_change``: one row per
+        pair seen; ``from_stage`` is ``new`` for a company only in ``current``, ``to_stage`` ``gone`` for one
+        only in ``previous`` (repaid, sold or written off).
+
+    Raises
+    ------
+    ValueError
+        When either table lacks the id, ``stage`` or ``ecl`` column.
+    """
+    for name, table in (("previous", previous), ("current", current)):
+        missing = [c for c in (id_column, "stage", "ecl") if c not in table]
+        if missing:
+            raise ValueError(f"the {name} run has no column {', '.join(map(repr, missing))}; give a provisions run's "
+                             "companies.csv")
+    before = previous[[id_column, "stage", "ecl"]].astype({id_column: str}).drop_duplicates(id_column)
+    after = current[[id_column, "stage", "ecl"]].astype({id_column: str})
+    both = before.merge(after, on=id_column, how="outer", suffixes=("_before", "_after"))
+    both["from_stage"] = both["stage_before"].map(lambda v: "new" if pd.isna(v) else str(int(v)))
+    both["to_stage"] = both["stage_after"].map(lambda v: "gone" if pd.isna(v) else str(int(v)))
+    both[["ecl_before", "ecl_after"]] = both[["ecl_before", "ecl_after"]].fillna(0.0)
+    out = both.groupby(["from_stage", "to_stage"]).agg(companies=(id_column, "size"), ecl_before=("ecl_before", "sum"),
+                                                        ecl_after=("ecl_after", "sum")).reset_index()
+    out["ecl_change"] = out["ecl_after"] - out["ecl_before"]
+    return out

@@ -40,6 +40,7 @@ from riskcore.serving.scoring import score_frame
 __all__ = ["STRESS_POINTS", "ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_frame",
            "read_scenarios"]
 
+_MAX_TERM = 100.0
 STRESS_POINTS = 2.0
 """The downside's move of a macro input in percentage points at severity 1 (the model report's macro stress)."""
 
@@ -255,11 +256,14 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
                             f"{spec.target!r}; lifetime PDs are estimated from that history")
     panel = PanelOutcomes(ids.to_numpy()[history], years.to_numpy()[history].astype(np.int64), p_all[history],
                           flags[history].astype(np.int64))
-    horizon = int(np.ceil(max(rules.term_years, float(np.nanmax(pd.to_numeric(data[rules.term_column],
-                                                                                errors="coerce"))
-                                                     if rules.term_column in data else 1.0))))
-    hazards = grade_hazards(panel, horizon, prior_weight=rules.prior_weight)
-    migration = migration_matrix(panel, prior_weight=rules.prior_weight)
+    longest = (float(np.nanmax(pd.to_numeric(data[rules.term_column], errors="coerce").to_numpy(float),
+                               initial=1.0)) if rules.term_column in data else 1.0)
+    horizon = int(np.ceil(min(max(rules.term_years, longest), _MAX_TERM)))  # a longer term is refused below
+    try:
+        hazards = grade_hazards(panel, horizon, prior_weight=rules.prior_weight)
+        migration = migration_matrix(panel, prior_weight=rules.prior_weight)
+    except ValueError as err:
+        raise DataFileError(f"lifetime PDs cannot be estimated from the years before {year}: {err}") from None
 
     # the portfolio: scored rows of the as-of year, and the companies in default since the year before
     now = data.iloc[now_rows].drop_duplicates(id_col)
@@ -299,12 +303,20 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
                                  "days_past_due": _column(data, rules.dpd_column, book)}.items() if v is not None}
     watch = _column(data, rules.watchlist_column, book)
     flagged = _column(data, rules.defaulted_column, book)
-    exposures = Exposures.uniform(
-        ead, rules, origination_pd=origination, **columns,
-        watch_list=np.nan_to_num(watch, nan=0.0) > 0 if watch is not None else np.zeros(len(book), dtype=bool),
-        defaulted=in_default | ((np.nan_to_num(flagged, nan=0.0) > 0) if flagged is not None else False))
-    result = provisions(p_scen, {s.name: s.weight for s in chosen}, exposures, rules, hazards=hazards,
-                        migration=migration, standard=standard)
+    try:
+        exposures = Exposures.uniform(
+            ead, rules, origination_pd=origination, **columns,
+            watch_list=np.nan_to_num(watch, nan=0.0) > 0 if watch is not None else np.zeros(len(book), dtype=bool),
+            defaulted=in_default | ((np.nan_to_num(flagged, nan=0.0) > 0) if flagged is not None else False))
+    except ValueError as err:
+        raise DataFileError(f"the as-of portfolio's exposures cannot be used: {err} (rows counted in the as-of "
+                            f"year; the columns {rules.term_column!r}, {rules.lgd_column!r} and {rules.eir_column!r} "
+                            "give the remaining term, LGD and EIR, as [provisions] names them)") from None
+    try:
+        result = provisions(p_scen, {s.name: s.weight for s in chosen}, exposures, rules, hazards=hazards,
+                            migration=migration, standard=standard)
+    except ValueError as err:
+        raise ConfigError(f"provisions cannot be computed: {err}") from None
     out = result.frame()
     out.insert(0, id_col, book_ids)
     if spec.segment and spec.segment in book:

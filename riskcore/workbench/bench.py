@@ -395,16 +395,19 @@ class Workbench:
     # -------------------------------------------------------------- provisions
     def provisions(self, model: str | ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
                    out: str | os.PathLike[str], scenarios: str | os.PathLike[str] | None = None,
-                   standard: str | None = None, face: Source = "cli", caller: str | None = None) -> ProvisionFiles:
+                   standard: str | None = None, previous: str | os.PathLike[str] | None = None,
+                   face: Source = "cli", caller: str | None = None) -> ProvisionFiles:
         """IFRS 9 or CECL provisions of a panel file at an as-of date, recorded in the audit trail, then written.
 
         ``scenarios``: a TOML file of macro scenarios (default: the ``[provisions]`` weights and severities);
-        ``standard``: ``ifrs9`` or ``cecl`` (default: the settings').
+        ``standard``: ``ifrs9`` or ``cecl`` (default: the settings'); ``previous``: an earlier run's folder,
+        for the stage movements since.
         """
         bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
         chosen = read_scenarios(scenarios, bundle.spec) if scenarios is not None else None
         return run_provisions(bundle, source, as_of=as_of, out=out, rules=self.settings.provisions, audit=self.audit,
-                              caller=caller or default_caller(face), face=face, scenarios=chosen, standard=standard)
+                              caller=caller or default_caller(face), face=face, scenarios=chosen, standard=standard,
+                              previous=previous)
 
     # -------------------------------------------------------------- monitoring
     def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,

@@ -18,6 +18,9 @@ and only then writes the files (each atomically) into the output folder:
     companies, EAD, ECL (weighted and per scenario) and coverage, with a total row;
 ``hazards.csv``, ``migration.csv``
     the term structures, as estimated on the years before the as-of year;
+``stage_movements.csv``
+    with a previous run (its folder or its ``companies.csv``): companies and ECL from each stage to each stage,
+    ``new`` and ``gone`` included (:func:`riskcore.evaluation.provisions.stage_movements`);
 ``summary.json``
     the run: model, as-of year, standard, method, scenarios (weights and macro moves), totals, the audit ids.
 """
@@ -36,6 +39,7 @@ import pandas as pd
 from riskcore.config import ProvisionRules
 from riskcore.data.tabular import read_table
 from riskcore.errors import DataFileError
+from riskcore.evaluation.provisions import stage_movements
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, ProvisionRecord
 from riskcore.serving.provisions import ProvisionRun, Scenario, provision_frame
@@ -45,12 +49,13 @@ __all__ = ["ProvisionFiles", "run_provisions"]
 
 @dataclass(frozen=True)
 class ProvisionFiles:
-    """What a provisions run left: the run, the folder and its files, and its record in the audit trail."""
+    """What a provisions run left: the run, the folder and its files, its record, the stage movements (or None)."""
 
     run: ProvisionRun
     folder: Path
     files: dict[str, Path]
     record: ProvisionRecord
+    movements: pd.DataFrame | None = None
 
 
 def _csv(frame: pd.DataFrame) -> bytes:
@@ -59,12 +64,28 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _outputs(run: ProvisionRun, spec_segment: str | None, summary: dict[str, object]) -> dict[str, bytes]:
+def _previous(path: str | os.PathLike[str], id_column: str) -> pd.DataFrame:
+    """A previous run's companies table, from its folder or its ``companies.csv``."""
+    file = Path(path) / "companies.csv" if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise DataFileError(f"previous provisions run {str(path)!r} not found; give the folder a provisions run "
+                            "wrote, or its companies.csv")
+    try:
+        frame = pd.read_csv(file, dtype={id_column: str})
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise DataFileError(f"previous provisions run {str(file)!r} cannot be read: {err}") from None
+    return frame
+
+
+def _outputs(run: ProvisionRun, spec_segment: str | None, summary: dict[str, object],
+             movements: pd.DataFrame | None) -> dict[str, bytes]:
     out = {"companies.csv": _csv(run.companies), "by_stage.csv": _csv(run.summary("stage")),
            "by_grade.csv": _csv(run.summary("grade")), "hazards.csv": _csv(run.hazards.frame()),
            "migration.csv": _csv(run.migration.frame())}
     if spec_segment and spec_segment in run.companies:
         out[f"by_{spec_segment}.csv"] = _csv(run.summary(spec_segment))
+    if movements is not None:
+        out["stage_movements.csv"] = _csv(movements)
     out["summary.json"] = json.dumps(summary, indent=1, sort_keys=True).encode("utf-8")
     return out
 
@@ -79,7 +100,8 @@ def _write(folder: Path, name: str, data: bytes) -> Path:
 
 def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
                    out: str | os.PathLike[str], rules: ProvisionRules, audit: AuditLog, caller: str, face: str = "cli",
-                   scenarios: list[Scenario] | None = None, standard: str | None = None) -> ProvisionFiles:
+                   scenarios: list[Scenario] | None = None, standard: str | None = None,
+                   previous: str | os.PathLike[str] | None = None) -> ProvisionFiles:
     """Provisions of a panel file at an as-of date, recorded in the audit trail, then written (module notes).
 
     Raises
@@ -95,6 +117,7 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     if not path.is_file():
         raise DataFileError(f"input file {str(path)!r} does not exist; give the portfolio's panel (CSV, Excel or "
                             "Parquet) with the years before the as-of date")
+    earlier = _previous(previous, bundle.spec.id or "id") if previous is not None else None
     audit.check_writable()  # before any work: no record, no provisions
     raw = path.read_bytes()
     table = read_table(raw)
@@ -126,7 +149,13 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
         "ead": float(companies["ead"].sum()), "by_stage": totals, "history_rows": run.history_rows,
         "rejected_rows": run.rejected, "scores_request": batch.request_id,
         "input_sha256": hashlib.sha256(raw).hexdigest()}
-    files = _outputs(run, spec.segment, summary)
+    movements = None
+    if earlier is not None:
+        try:
+            movements = stage_movements(earlier, companies, spec.id or "id")
+        except ValueError as err:
+            raise DataFileError(f"previous provisions run: {err}") from None
+    files = _outputs(run, spec.segment, summary, movements)
     record = audit.record_event(ProvisionRecord(
         caller=caller, model_version=bundle.version, bundle_hash=bundle.manifest_hash, as_of=run.as_of,
         standard=run.result.standard, method=rules.method, scores_request=batch.request_id,
@@ -137,4 +166,4 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     written = {name: _write(folder, name, data) for name, data in files.items()}
-    return ProvisionFiles(run, folder, written, record)
+    return ProvisionFiles(run, folder, written, record, movements)

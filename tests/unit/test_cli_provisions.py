@@ -50,3 +50,21 @@ def test_provisions_write_the_files_after_recording_scores_and_the_run(quick_bun
                  "--out", str(tmp_path / "again")])
     assert code == 3 and "as-of date 'someday' is not a date" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+
+
+def test_stage_movements_since_a_previous_run(quick_bundle, demo_csv, tmp_path, audit_url, capsys):
+    args = ["provisions", "--model", str(quick_bundle.path), "--input", str(demo_csv)]
+    assert main([*args, "--as-of", "2023", "--out", str(tmp_path / "2023")]) == 0
+    capsys.readouterr()
+    assert main([*args, "--as-of", "2024", "--previous", str(tmp_path / "2023"), "--out", str(tmp_path / "2024")]) == 0
+    text = capsys.readouterr().out
+    assert "new since the previous run:" in text and "gone since the previous run:" in text
+    moves = pd.read_csv(tmp_path / "2024" / "stage_movements.csv", dtype={"from_stage": str, "to_stage": str})
+    before = pd.read_csv(tmp_path / "2023" / "companies.csv")
+    after = pd.read_csv(tmp_path / "2024" / "companies.csv")
+    assert moves["ecl_change"].sum() == pytest.approx(after["ecl"].sum() - before["ecl"].sum())
+    assert moves.loc[moves["to_stage"] != "gone", "companies"].sum() == len(after)
+    # last year's stage 3 are written off or gone by now; entrants arrive as new
+    assert {"new", "1"} <= set(moves["from_stage"]) and "gone" in set(moves["to_stage"])
+    assert main([*args, "--as-of", "2024", "--previous", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
+    assert "previous provisions run" in capsys.readouterr().err

@@ -184,3 +184,11 @@ def test_bad_inputs_say_what_to_do():
         grade_hazards(PanelOutcomes(np.array(["a"]), np.array([2020]), np.array([0.01]), np.array([0])), 2)
     with pytest.raises(ValueError, match="no company-years"):
         PanelOutcomes(np.array([]), np.array([]), np.array([]), np.array([]))
+
+
+def test_years_beyond_the_history_repeat_the_last_observed_hazards():
+    panel = random_panel(5, n_companies=200, years=4)
+    hz = grade_hazards(panel, 12)
+    assert hz.at_risk[:, 5:].sum() == 0
+    np.testing.assert_array_equal(hz.hazard[:, 11], hz.hazard[:, 3])
+    assert (lifetime_curves(np.array([0.01]), 12, "hazard", hazards=hz).marginal > 0).all()

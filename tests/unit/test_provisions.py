@@ -131,3 +131,19 @@ def test_bad_inputs_say_what_to_do():
         Exposures.uniform(np.array([1.0]), RULES, lgd=np.array([1.5]))
     with pytest.raises(ValueError, match="the hazard method needs"):
         provisions({"base": p}, {"base": 1.0}, exposures, RULES)
+
+
+def test_stage_movements_pair_the_two_runs():
+    import pandas as pd
+
+    from riskcore.evaluation.provisions import stage_movements
+
+    before = pd.DataFrame({"id": ["a", "b", "c", "d"], "stage": [1, 1, 2, 2], "ecl": [1.0, 2.0, 10.0, 20.0]})
+    after = pd.DataFrame({"id": ["a", "b", "c", "e"], "stage": [1, 2, 3, 1], "ecl": [1.5, 9.0, 40.0, 0.5]})
+    moves = stage_movements(before, after, "id").set_index(["from_stage", "to_stage"])
+    assert moves["companies"].to_dict() == {("1", "1"): 1, ("1", "2"): 1, ("2", "3"): 1, ("2", "gone"): 1,
+                                           ("new", "1"): 1}
+    assert moves.loc[("1", "2"), "ecl_change"] == 7.0 and moves.loc[("2", "gone"), "ecl_change"] == -20.0
+    assert moves["ecl_change"].sum() == pytest.approx(after["ecl"].sum() - before["ecl"].sum())
+    with pytest.raises(ValueError, match="the previous run has no column 'ecl'"):
+        stage_movements(before.drop(columns="ecl"), after, "id")

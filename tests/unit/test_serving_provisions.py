@@ -80,3 +80,14 @@ def test_bad_as_of_dates_and_missing_years_say_what_to_do(quick_bundle, small_po
         provision_frame(quick_bundle, small_portfolio.frame, "2031", ProvisionRules())
     with pytest.raises(DataFileError, match="no scored year before the as-of year 2015"):
         provision_frame(quick_bundle, small_portfolio.frame, "2015", ProvisionRules())
+
+
+def test_unusable_exposure_columns_are_named_not_a_traceback(quick_bundle, small_portfolio):
+    frame = small_portfolio.frame.copy()
+    frame["lgd"] = np.where(frame["fiscal_year"] == 2024, 1.5, np.nan)
+    with pytest.raises(DataFileError, match=r"lgd value\(s\) are missing or outside the range.*'lgd'"):
+        provision_frame(quick_bundle, frame, 2024, ProvisionRules())
+    frame = small_portfolio.frame.copy()
+    frame["remaining_term_years"] = 1e9
+    with pytest.raises(DataFileError, match=r"terms value\(s\).*must be a number of years in \[1, 100\]"):
+        provision_frame(quick_bundle, frame, 2024, ProvisionRules())
