@@ -45,8 +45,9 @@ import pandas as pd
 from riskcore.evaluation.grading import MASTER_SCALE, grade_index
 
 __all__ = ["DEFAULT_STATE", "LIFETIME_METHODS", "PRIOR_WEIGHT", "GradeHazards", "LifetimeCurves", "LifetimeMethod",
-           "MigrationMatrix", "PanelOutcomes", "cumulative_from_marginal", "grade_hazards", "hazard_term_structure",
-           "lifetime_curves", "migration_matrix", "migration_term_structure", "transition_counts"]
+           "MigrationMatrix", "PanelOutcomes", "against_truth", "cumulative_from_marginal", "grade_hazards",
+           "hazard_term_structure", "lifetime_curves", "migration_matrix", "migration_term_structure",
+           "transition_counts"]
 
 LifetimeMethod = Literal["hazard", "migration"]
 LIFETIME_METHODS: tuple[str, ...] = ("hazard", "migration")
@@ -388,3 +389,41 @@ def lifetime_curves(p_default: np.ndarray, terms: np.ndarray | int, method: Life
         raise ValueError(f"lifetime method {method!r} is unknown; use one of {', '.join(LIFETIME_METHODS)}")
     marginal = np.where(np.arange(1, horizon + 1)[None, :] <= years[:, None], marginal, 0.0)
     return LifetimeCurves(method, marginal, cumulative_from_marginal(marginal), years)
+
+
+def against_truth(p_default: np.ndarray, true_cumulative: np.ndarray, *, hazards: GradeHazards,
+                  migration: MigrationMatrix) -> pd.DataFrame:
+    """Estimated against true cumulative PD per grade and horizon, for both methods (the demo's known truth).
+
+    Parameters
+    ----------
+    p_default : (n,) the model's 12-month PD of each company.
+    true_cumulative : (n, horizon) each company's true cumulative PD for 1 … horizon years
+        (:func:`riskcore.data.synth.true_lifetime_pd`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grade``, ``year``, ``companies``, ``true_pd``, ``hazard_pd``, ``migration_pd`` (grade means of the
+        cumulative PDs) and ``hazard_error``, ``migration_error`` (relative to the truth), in grade order.
+    """
+    p = np.asarray(p_default, dtype=float)
+    truth = np.asarray(true_cumulative, dtype=float)
+    if truth.ndim != 2 or len(truth) != len(p):
+        raise ValueError(f"true_cumulative must hold one row of horizons per company ({len(p)}), not "
+                         f"{truth.shape}")
+    horizon = truth.shape[1]
+    est = {m: lifetime_curves(p, horizon, m, hazards=hazards, migration=migration).cumulative
+           for m in ("hazard", "migration")}
+    g = grade_index(p)
+    rows = []
+    for gi in np.unique(g):
+        sel = g == gi
+        for k in range(horizon):
+            true_k = float(truth[sel, k].mean())
+            row = {"grade": _GRADES[gi], "year": k + 1, "companies": int(sel.sum()), "true_pd": true_k}
+            for m, values in est.items():
+                row[f"{m}_pd"] = float(values[sel, k].mean())
+                row[f"{m}_error"] = row[f"{m}_pd"] / true_k - 1.0 if true_k > 0 else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -192,3 +192,19 @@ def test_years_beyond_the_history_repeat_the_last_observed_hazards():
     assert hz.at_risk[:, 5:].sum() == 0
     np.testing.assert_array_equal(hz.hazard[:, 11], hz.hazard[:, 3])
     assert (lifetime_curves(np.array([0.01]), 12, "hazard", hazards=hz).marginal > 0).all()
+
+
+def test_against_truth_is_zero_error_when_the_truth_is_the_estimate():
+    from riskcore.evaluation.lifetime import against_truth
+
+    panel = random_panel(6, n_companies=300)
+    hz, m = grade_hazards(panel, 3), migration_matrix(panel)
+    p = np.array([0.002, 0.0021, 0.05, 0.3])
+    truth = lifetime_curves(p, 3, "hazard", hazards=hz).cumulative
+    table = against_truth(p, truth, hazards=hz, migration=m)
+    assert list(table["grade"].unique()) == ["2", "7", "10"] and list(table["year"][:3]) == [1, 2, 3]
+    np.testing.assert_allclose(table["hazard_error"], 0.0, atol=1e-12)
+    assert table.loc[table["grade"] == "2", "companies"].iloc[0] == 2
+    np.testing.assert_allclose(table.loc[table["year"] == 1, "migration_error"], 0.0, atol=1e-12)  # year 1: the PD
+    with pytest.raises(ValueError, match="one row of horizons per company"):
+        against_truth(p, truth[:2], hazards=hz, migration=m)

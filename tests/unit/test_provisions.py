@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskcore.config import ProvisionRules
 from riskcore.evaluation.grading import MASTER_SCALE, grade_index
@@ -147,3 +149,24 @@ def test_stage_movements_pair_the_two_runs():
     assert moves["ecl_change"].sum() == pytest.approx(after["ecl"].sum() - before["ecl"].sum())
     with pytest.raises(ValueError, match="the previous run has no column 'ecl'"):
         stage_movements(before.drop(columns="ecl"), after, "id")
+
+
+@given(p=st.lists(st.floats(0.0005, 0.9), min_size=1, max_size=8), lgd=st.floats(0.05, 1.0),
+       eir=st.floats(0.0, 0.3), term=st.integers(1, 8), profile=st.sampled_from(["constant", "amortising"]))
+def test_ecl_is_bounded_and_cecl_never_below_ifrs9(p, lgd, eir, term, profile):
+    p = np.array(p)
+    n = len(p)
+    rules = ProvisionRules(ead_profile=profile)
+    exposures = Exposures.uniform(np.full(n, 1000.0), rules, lgd=np.full(n, lgd), eir=np.full(n, eir),
+                                  terms=np.full(n, float(term)), origination_pd=p / 3)
+    hz = flat_hazards()
+    ifrs9 = provisions({"base": p}, {"base": 1.0}, exposures, rules, hazards=hz)
+    cecl = provisions({"base": p}, {"base": 1.0}, exposures, rules, hazards=hz, standard="cecl")
+    assert (ifrs9.weighted >= 0).all() and (cecl.weighted <= lgd * 1000.0 + 1e-9).all()
+    assert (cecl.weighted >= ifrs9.weighted - 1e-12).all()
+    one = ifrs9.stage == 1
+    np.testing.assert_allclose(ifrs9.weighted[~one], cecl.weighted[~one])
+    # more risk never costs less: the same portfolio with every PD raised
+    worse = provisions({"base": np.minimum(p * 1.5, 0.95)}, {"base": 1.0}, exposures, rules, hazards=hz,
+                       standard="cecl")
+    assert (worse.weighted >= cecl.weighted - 1e-12).all()
