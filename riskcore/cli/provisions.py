@@ -40,6 +40,8 @@ def cmd_provisions(args: argparse.Namespace) -> int:
             hit = moved[moved[column] == kind]
             say(f"  {kind} since the previous run: {int(hit['companies'].sum())} companies, ECL "
                 f"{float(hit['ecl_change'].sum()):+,.0f}")
+    for note in run.notes:
+        say(f"note: {note}")
     if run.rejected:
         say(f"note: {run.rejected} row(s) could not be scored and were left out; python -m riskcore score lists why")
     say(f"Wrote {len(done.files)} files to {done.folder}; audit: scores request {done.record.scores_request}, "

@@ -162,6 +162,7 @@ class ProvisionRun:
     hazards, migration : the term structures estimated on the years before the as-of year.
     as_of : the fiscal year; ``history_rows`` the company-years the term structures were estimated on;
     rejected : rows the model could not score (left out, listed by scoring's reject report).
+    notes : what the run assumed for the user to know (no exposure column, origination from the file).
     """
 
     companies: pd.DataFrame
@@ -173,6 +174,7 @@ class ProvisionRun:
     history_rows: int
     rejected: int
     model_version: str
+    notes: tuple[str, ...] = ()
 
     def summary(self, by: str) -> pd.DataFrame:
         """ECL, EAD, companies and coverage by ``stage``, ``grade`` or ``sector`` (with a total row)."""
@@ -249,7 +251,11 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     base = _scores(bundle, data, spec, id_col, time_col)
     key = pd.MultiIndex.from_arrays([ids, years.fillna(-1).astype(int)])
     p_all = base.reindex(key).to_numpy()
-    flags = pd.to_numeric(data[spec.target], errors="coerce").to_numpy(dtype=float)
+    if spec.positive is not None:  # an outcome written as labels: the positive one is a default
+        target = data[spec.target]
+        flags = np.where(target.isna(), np.nan, (target.astype(str) == str(spec.positive)).astype(float))
+    else:
+        flags = pd.to_numeric(data[spec.target], errors="coerce").to_numpy(dtype=float)
     history = (years < year).to_numpy() & ~np.isnan(p_all) & ~np.isnan(flags)
     if not history.any():
         raise DataFileError(f"the data has no scored year before the as-of year {year} with the default flag "
@@ -294,9 +300,16 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     orig_key = pd.MultiIndex.from_arrays([book_ids, first_year.reindex(book_ids).fillna(-1).astype(int).to_numpy()])
     origination = _column(data, rules.origination_column, book)
     first_pd = base.reindex(orig_key).to_numpy()
+    notes: list[str] = []
+    if spec.exposure and spec.exposure in book:
+        ead = pd.to_numeric(book[spec.exposure], errors="coerce").fillna(0.0).to_numpy(float)
+    else:
+        ead = np.ones(len(book))
+        notes.append("the data has no exposure column: every EAD is 1, so each ECL is a share of its exposure")
+    if origination is None:
+        notes.append(f"no {rules.origination_column!r} column: the origination PD is each company's PD in its first "
+                     "year in the file")
     origination = first_pd if origination is None else np.where(np.isnan(origination), first_pd, origination)
-    ead = (pd.to_numeric(book[spec.exposure], errors="coerce").fillna(0.0).to_numpy(float)
-           if spec.exposure and spec.exposure in book else np.ones(len(book)))
     columns = {k: v for k, v in {"terms": _column(data, rules.term_column, book),
                                  "lgd": _column(data, rules.lgd_column, book),
                                  "eir": _column(data, rules.eir_column, book),
@@ -324,4 +337,4 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     for name, p in p_scen.items():
         out[f"pd_12m_{name}"] = p
     return ProvisionRun(out, result, chosen, hazards, migration, year, int(history.sum()),
-                        int(len(data) - len(base)), bundle.version)
+                        int(len(data) - len(base)), bundle.version, tuple(notes))

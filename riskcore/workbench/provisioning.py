@@ -147,7 +147,7 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
                                                "description": s.describe(spec)} for s in run.scenarios],
         "companies": int(len(companies)), "ecl": float(companies["ecl"].sum()),
         "ead": float(companies["ead"].sum()), "by_stage": totals, "history_rows": run.history_rows,
-        "rejected_rows": run.rejected, "scores_request": batch.request_id,
+        "rejected_rows": run.rejected, "notes": list(run.notes), "scores_request": batch.request_id,
         "input_sha256": hashlib.sha256(raw).hexdigest()}
     movements = None
     if earlier is not None:

@@ -91,3 +91,18 @@ def test_unusable_exposure_columns_are_named_not_a_traceback(quick_bundle, small
     frame["remaining_term_years"] = 1e9
     with pytest.raises(DataFileError, match=r"terms value\(s\).*must be a number of years in \[1, 100\]"):
         provision_frame(quick_bundle, frame, 2024, ProvisionRules())
+
+
+def test_columns_of_the_file_take_the_settings_place(runs, quick_bundle, small_portfolio):
+    assert any("origination PD is each company's PD in its first year" in n for n in runs["ifrs9"].notes)
+    frame = small_portfolio.frame.copy()
+    frame["origination_pd"] = 0.9  # every company was riskier at origination: no increase since
+    frame["watch_list"] = (frame["company_id"] == "C00001").astype(int)
+    frame["remaining_term_years"] = 2.0
+    run = provision_frame(quick_bundle, frame, 2024, ProvisionRules())
+    c = run.companies.set_index("company_id")
+    assert not run.notes
+    assert set(c.loc[c["stage"] == 2].index) == {"C00001"}
+    assert c.loc["C00001", "stage_reason"] == "on the watch list"
+    assert (c["term_years"] == 2).all()
+    assert (c.loc[c["stage"] == 1, "stage_reason"] == "no significant increase in credit risk since origination").all()
