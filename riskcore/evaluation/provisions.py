@@ -148,24 +148,20 @@ def assign_stages(lifetime_pd: np.ndarray, origination_lifetime_pd: np.ndarray, 
         sicr = (~np.isnan(orig)) & (rel >= rules.sicr_relative) & (now - orig >= rules.sicr_absolute)
         late_default = dpd > rules.dpd_default
         late = dpd > rules.dpd_backstop
-    stage = np.ones(len(now), dtype=np.int64)
-    reason = np.empty(len(now), dtype=object)
-    for i in range(len(now)):
-        if exposures.defaulted[i]:
-            stage[i], reason[i] = 3, STAGE_REASONS["defaulted"]
-        elif late_default[i]:
-            stage[i], reason[i] = 3, STAGE_REASONS["dpd_default"].format(dpd_default=rules.dpd_default)
-        elif sicr[i]:
-            stage[i], reason[i] = 2, STAGE_REASONS["sicr"].format(now=now[i], orig=orig[i], rel=rel[i],
-                                                                  abs=now[i] - orig[i])
-        elif late[i]:
-            stage[i], reason[i] = 2, STAGE_REASONS["dpd_backstop"].format(dpd_backstop=rules.dpd_backstop)
-        elif exposures.watch_list[i]:
-            stage[i], reason[i] = 2, STAGE_REASONS["watch_list"]
-        elif np.isnan(orig[i]):
-            reason[i] = STAGE_REASONS["no_origination"]
-        else:
-            reason[i] = STAGE_REASONS["performing"]
+    rules_in_order = [
+        (exposures.defaulted, 3, STAGE_REASONS["defaulted"]),
+        (late_default, 3, STAGE_REASONS["dpd_default"].format(dpd_default=rules.dpd_default)),
+        (sicr, 2, None),
+        (late, 2, STAGE_REASONS["dpd_backstop"].format(dpd_backstop=rules.dpd_backstop)),
+        (exposures.watch_list, 2, STAGE_REASONS["watch_list"]),
+        (np.isnan(orig), 1, STAGE_REASONS["no_origination"]),
+    ]
+    which = np.select([np.asarray(c, dtype=bool) for c, _, _ in rules_in_order], list(range(len(rules_in_order))),
+                      default=len(rules_in_order))
+    stage = np.array([s for _, s, _ in rules_in_order] + [1], dtype=np.int64)[which]
+    reason = np.array([r or "" for _, _, r in rules_in_order] + [STAGE_REASONS["performing"]], dtype=object)[which]
+    for i in np.flatnonzero(which == 2):  # the increase in words, with the company's own numbers
+        reason[i] = STAGE_REASONS["sicr"].format(now=now[i], orig=orig[i], rel=rel[i], abs=now[i] - orig[i])
     return stage, reason
 
 
