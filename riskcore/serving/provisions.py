@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore.config import ProvisionRules
+from riskcore.data.parsing import fiscal_years, parse_dates
 from riskcore.data.schema import DatasetSpec, FeatureSpec
 from riskcore.errors import ConfigError, DataFileError
 from riskcore.evaluation.lifetime import GradeHazards, MigrationMatrix, PanelOutcomes, grade_hazards, migration_matrix
@@ -38,7 +39,7 @@ from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.scoring import score_frame
 
 __all__ = ["STRESS_POINTS", "ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_frame",
-           "read_scenarios"]
+           "read_scenarios", "row_years"]
 
 _MAX_TERM = 100.0
 STRESS_POINTS = 2.0
@@ -209,6 +210,15 @@ def _scores(bundle: ModelBundle, frame: pd.DataFrame, spec: DatasetSpec, id_col:
                      index=pd.MultiIndex.from_arrays([scores[id_col].astype(str), scores[time_col].astype(int)]))
 
 
+def row_years(values: pd.Series, spec: DatasetSpec) -> pd.Series:
+    """Each row's fiscal year: the time column's numbers, or its dates' fiscal years (as scoring reads them)."""
+    years = pd.to_numeric(values, errors="coerce")
+    if years.isna().sum() > 0.1 * max(int(values.notna().sum()), 1):
+        dates, _, _ = parse_dates(values.astype("string"))
+        years = pd.Series(fiscal_years(dates, spec.year_end_month), index=values.index)
+    return years
+
+
 def _column(frame: pd.DataFrame, name: str, rows: pd.DataFrame) -> np.ndarray | None:
     return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float) if name in frame else None
 
@@ -240,7 +250,7 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     year = as_of_year(as_of)
     id_col, time_col = spec.id, spec.time
     data = frame.drop_duplicates([id_col, time_col]).reset_index(drop=True)  # a repeated row counts once
-    years = pd.to_numeric(data[time_col], errors="coerce")
+    years = row_years(data[time_col], spec)
     ids = data[id_col].astype(str)
     now_rows = np.flatnonzero((years == year).to_numpy())
     if not len(now_rows):
@@ -274,13 +284,13 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     # the portfolio: scored rows of the as-of year, and the companies in default since the year before
     now = data.iloc[now_rows].drop_duplicates(id_col)
     now = now[~np.isnan(base.reindex(pd.MultiIndex.from_arrays([now[id_col].astype(str),
-                                                                 now[time_col].astype(int)])).to_numpy())]
+                                                                 np.full(len(now), year)])).to_numpy())]
     before = data[(years == year - 1).to_numpy() & (flags == 1)].drop_duplicates(id_col)
     before = before[~before[id_col].astype(str).isin(now[id_col].astype(str))]
     book = pd.concat([now, before], ignore_index=True)
     in_default = np.r_[np.zeros(len(now), dtype=bool), np.ones(len(before), dtype=bool)]
     book_ids = book[id_col].astype(str).to_numpy()
-    book_years = pd.to_numeric(book[time_col]).astype(int).to_numpy()
+    book_years = row_years(book[time_col], spec).astype(int).to_numpy()
     rows_now = np.arange(len(now))
     chosen = scenarios if scenarios is not None else default_scenarios(spec, data, rules)
     p_scen: dict[str, np.ndarray] = {}
@@ -288,7 +298,7 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
         if sc.shifts:
             hist_mask = (years <= year).to_numpy() & ids.isin(set(book_ids)).to_numpy()
             sub = data[hist_mask].reset_index(drop=True)
-            sub_now = np.flatnonzero((pd.to_numeric(sub[time_col]) == year).to_numpy())
+            sub_now = np.flatnonzero((row_years(sub[time_col], spec) == year).to_numpy())
             scored = _scores(bundle, _shifted(sub, sub_now, sc, spec), spec, id_col, time_col)
         else:
             scored = base

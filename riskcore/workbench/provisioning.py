@@ -42,7 +42,7 @@ from riskcore.errors import DataFileError
 from riskcore.evaluation.provisions import stage_movements
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, ProvisionRecord
-from riskcore.serving.provisions import ProvisionRun, Scenario, provision_frame
+from riskcore.serving.provisions import ProvisionRun, Scenario, provision_frame, row_years
 
 __all__ = ["ProvisionFiles", "run_provisions"]
 
@@ -126,7 +126,7 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     companies = run.companies
     live = companies["stage"] < 3
     book = table.frame.assign(_id=table.frame[spec.id].astype(str))
-    book = book[pd.to_numeric(book[spec.time], errors="coerce") == run.as_of].drop_duplicates("_id")
+    book = book[(row_years(book[spec.time or "year"], spec) == run.as_of).to_numpy()].drop_duplicates("_id")
     book = book.set_index("_id").reindex(companies.loc[live, spec.id or "id"].astype(str))
     inputs = book[[c for c in spec.feature_names if c in book]].reset_index(drop=True)
     p = companies.loc[live, "pd_12m_base" if "pd_12m_base" in companies else "pd_12m"].to_numpy(float)

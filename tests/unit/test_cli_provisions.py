@@ -68,3 +68,18 @@ def test_stage_movements_since_a_previous_run(quick_bundle, demo_csv, tmp_path, 
     assert {"new", "1"} <= set(moves["from_stage"]) and "gone" in set(moves["to_stage"])
     assert main([*args, "--as-of", "2024", "--previous", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     assert "previous provisions run" in capsys.readouterr().err
+
+
+def test_a_time_column_of_dates_is_read_as_fiscal_years(quick_bundle, small_portfolio, tmp_path, audit_url, capsys):
+    from riskcore.data.tabular import write_csv
+
+    frame = small_portfolio.frame.copy()
+    frame = frame[frame["fiscal_year"] >= 2021]
+    frame["fiscal_year"] = frame["fiscal_year"].astype(str) + "-12-31"
+    path = tmp_path / "dated.csv"
+    write_csv(frame, path)
+    assert main(["provisions", "--model", str(quick_bundle.path), "--input", str(path), "--as-of", "2024-12-31",
+                 "--out", str(tmp_path / "out")]) == 0, capsys.readouterr()
+    companies = pd.read_csv(tmp_path / "out" / "companies.csv")
+    assert len(companies) > 0 and set(companies["stage"]) <= {1, 2, 3}
+    assert AuditLog(audit_url).count() == int((companies["stage"] < 3).sum())
