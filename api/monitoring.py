@@ -34,7 +34,7 @@ def no_monitoring(model_version: str) -> str:
 
 
 def summary_of(recorded: RecordedMonitoring) -> dict[str, Any]:
-    """The API's view of a recorded run: alerts, drifted features, score, expected, realised, grades, deliveries."""
+    """The API's view of a recorded run: alerts, drift, score, expected, realised, grades, the battery, deliveries."""
     report = recorded.report
     realised = report.realized
     return {
@@ -52,6 +52,7 @@ def summary_of(recorded: RecordedMonitoring) -> dict[str, Any]:
             "auc": realised.auc, "gini": realised.gini, "ks": realised.ks, "ece": realised.ece},
         "grades": [{"grade": g.grade, "n": g.n, "predicted_pd": g.predicted_pd, "observed_rate": g.observed_rate,
                     "traffic_light": g.traffic_light} for g in report.grades],
+        "validation": None if report.validation is None else report.validation.summary(),
         "deliveries": [d.as_dict() for d in recorded.deliveries],
     }
 

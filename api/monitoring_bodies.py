@@ -10,7 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 __all__ = ["AlertDelivery", "DeliveryTry", "ExpectedPerformance", "GradeBacktest", "MonitoredFeature", "MonitoredScore",
-           "MonitoringAlert", "MonitoringSummary", "RealisedPerformance"]
+           "MonitoringAlert", "MonitoringSummary", "RealisedPerformance", "ValidationGrade", "ValidationSummary",
+           "ValidationTest"]
+
+Light = Literal["green", "amber", "red"]
 
 
 class MonitoringAlert(BaseModel):
@@ -98,6 +101,48 @@ class GradeBacktest(BaseModel):
     traffic_light: Literal["green", "amber", "red"] | None
 
 
+class ValidationTest(BaseModel):
+    """One test of the validation battery: its statistic, p-value, what it found, the rule it was judged by."""
+
+    test: str
+    statistic: float | None
+    p_value: float | None
+    detail: str
+    rule: str = Field(description="The rule of the light, with the thresholds of [validation] it was judged by.")
+    light: Light | None = Field(description="null when the test could not be judged.")
+
+
+class ValidationGrade(BaseModel):
+    """One grade's calibration tests (one-sided p-values: too many defaults for the grade's PD)."""
+
+    grade: str
+    n: int
+    defaults: int
+    predicted_pd: float | None
+    observed_rate: float | None
+    jeffreys_low: float | None
+    jeffreys_high: float | None
+    jeffreys_p: float | None
+    jeffreys_light: Light | None
+    binomial_p: float | None
+    binomial_light: Light | None
+    correlation: float | None = Field(description="The asset correlation of the correlation-adjusted test.")
+    vasicek_p: float | None = Field(description="The binomial p-value with defaults correlated (Vasicek one-factor).")
+    vasicek_light: Light | None
+
+
+class ValidationSummary(BaseModel):
+    """The validation battery on the rows whose outcomes arrived."""
+
+    sample: str
+    n: int
+    defaults: int
+    asset_correlation: float | str = Field(description="The [validation] setting: a number, or \"basel\".")
+    tests: list[ValidationTest]
+    grades: list[ValidationGrade]
+    notes: list[str]
+
+
 class MonitoringSummary(BaseModel):
     """The newest monitoring run of the deployed model."""
 
@@ -112,5 +157,7 @@ class MonitoringSummary(BaseModel):
     expected: ExpectedPerformance
     realized: RealisedPerformance | None
     grades: list[GradeBacktest]
+    validation: ValidationSummary | None = Field(
+        default=None, description="The validation battery, once outcomes arrived (null before).")
     deliveries: list[AlertDelivery] = Field(default_factory=list,
                                             description="Where the run's alerts were delivered, newest first.")

@@ -33,6 +33,9 @@ from api.monitoring_bodies import (
     MonitoringAlert,
     MonitoringSummary,
     RealisedPerformance,
+    ValidationGrade,
+    ValidationSummary,
+    ValidationTest,
 )
 from api.validation import engine_record
 from riskcore.workbench import MAX_ID_CHARS, RISK_LEVELS, DatasetSpec, FeatureSpec, ModelBundle, validate_record
@@ -64,6 +67,9 @@ __all__ = [
     "Reason",
     "RequestModels",
     "ValidationErrorBody",
+    "ValidationGrade",
+    "ValidationSummary",
+    "ValidationTest",
     "build_request_models",
 ]
 

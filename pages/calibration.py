@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, state, widgets
+from dashboard import auth, state, validation_tables, widgets
 from dashboard import charts_model as charts
 from riskcore.evaluation import SMALL_SEGMENT_DEFAULTS
 
@@ -59,3 +59,11 @@ left.plotly_chart(charts.pd_histogram(rows["y"].to_numpy(), rows["p_default"].to
 if bundle.spec.segment:
     sectors = state.sectors(bundle, bundle.version, part, SMALL_SEGMENT_DEFAULTS)
     right.plotly_chart(charts.ece_by_segment(sectors), width="stretch", key="cal_sectors")
+
+st.subheader("Validation battery on the test rows")
+battery = validation_tables.battery_of_metrics(bundle.metrics)
+if battery is None:
+    st.info(f"Model {bundle.version} was trained before riskcore ran the validation battery at training; retrain it "
+            "to see the supervisors' tests here (monitoring runs with outcomes show them for any model).")
+else:
+    validation_tables.show_battery(battery, key="cal_battery_grades")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, state, widgets
+from dashboard import auth, state, validation_tables, widgets
 from dashboard import charts_monitoring as charts
 from dashboard import monitoring_tables as tables
 from riskcore.errors import RiskcoreError
@@ -102,6 +102,12 @@ def show_history(runs: pd.DataFrame) -> None:
                      column_config={"p_value": P_VALUE, "predicted_pd": PERCENT, "observed_rate": PERCENT,
                                     "jeffreys_low": PERCENT,
                                     "jeffreys_high": PERCENT})
+        st.subheader("Validation battery")
+        if with_outcomes.validation is None:
+            st.info("This run was recorded before monitoring ran the validation battery; monitor the period again "
+                    "with its outcomes to see it.")
+        else:
+            validation_tables.show_battery(with_outcomes.validation, key="monitor_battery_grades")
         st.subheader("Back-test by vintage")
         st.dataframe(tables.vintages_table(history.vintages), hide_index=True, width="stretch",
                      column_config={"p_value": P_VALUE, "predicted_pd": PERCENT, "observed_rate": PERCENT,

@@ -24,7 +24,8 @@ from riskcore.errors import ConfigError
 __all__ = ["ALERT_RULES", "NAMED_SCHEDULES", "SEVERITIES", "AlertRules", "AuditRules", "CostMode", "Costs",
            "DeliveryRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "ProvisionRules", "RetrainingRules",
            "RiskBands", "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer", "TrainingConfig",
-           "WebhookTarget", "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
+           "ValidationRules", "WebhookTarget", "database_url", "load_settings", "parse_candidates",
+           "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -281,6 +282,61 @@ class AlertRules:
                 raise ConfigError(f"alert setting {warn}={w!r} must be between 0 and {fail}={f!r}")
         if self.red_grades < 1:
             raise ConfigError(f"alert setting red_grades={self.red_grades!r} must be at least 1")
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """The traffic lights of the validation battery (``evaluation/validation.py``), set under ``[validation]``.
+
+    A test judged by a p-value is amber below its ``*_p_amber`` and red below its ``*_p_red``; a
+    measure of size (a concentration, a share, a PSI) is amber above its ``*_amber`` and red above its
+    ``*_red``. The defaults: the per-grade binomial, Jeffreys and correlation-adjusted tests at 0.05
+    and 0.001 (the back-test's zones), Hosmer–Lemeshow, Spiegelhalter and the AUC test at 0.05 and
+    0.01; a Herfindahl index of the grade distribution above 0.40 (0.52: on ten grades, as concentrated as
+    every company in four, or three, equally full grades); more than 10 % (20 %) of
+    the companies moving more than one grade between two periods; a grade PSI above 0.10 (0.25).
+
+    ``asset_correlation``: the one-factor (Vasicek) asset correlation of the correlation-adjusted
+    binomial test, a number in [0, 1) (e.g. 0.12), or ``"basel"`` (the default) for the Basel
+    formula for corporate exposures at each grade's PD, reduced for SMEs by the firm-size
+    adjustment at ``sme_turnover_meur`` (annual turnover in € million; 50 or more: none).
+    """
+
+    binomial_p_amber: float = 0.05
+    binomial_p_red: float = 0.001
+    asset_correlation: float | str = "basel"
+    sme_turnover_meur: float = 50.0
+    hosmer_lemeshow_p_amber: float = 0.05
+    hosmer_lemeshow_p_red: float = 0.01
+    spiegelhalter_p_amber: float = 0.05
+    spiegelhalter_p_red: float = 0.01
+    auc_p_amber: float = 0.05
+    auc_p_red: float = 0.01
+    herfindahl_amber: float = 0.40
+    herfindahl_red: float = 0.52
+    migration_amber: float = 0.10
+    migration_red: float = 0.20
+    grade_psi_amber: float = 0.10
+    grade_psi_red: float = 0.25
+
+    def __post_init__(self) -> None:
+        for test in ("binomial", "hosmer_lemeshow", "spiegelhalter", "auc"):
+            amber, red = getattr(self, f"{test}_p_amber"), getattr(self, f"{test}_p_red")
+            if not 0 < red <= amber < 1:
+                raise ConfigError(f"validation settings {test}_p_red={red!r} and {test}_p_amber={amber!r} must be "
+                                  "p-values with 0 < red <= amber < 1, e.g. 0.01 and 0.05")
+        for test in ("herfindahl", "migration", "grade_psi"):
+            amber, red = getattr(self, f"{test}_amber"), getattr(self, f"{test}_red")
+            if not 0 <= amber <= red:
+                raise ConfigError(f"validation settings {test}_amber={amber!r} and {test}_red={red!r} must be "
+                                  "limits with 0 <= amber <= red, e.g. 0.10 and 0.25")
+        rho = self.asset_correlation
+        if rho != "basel" and (isinstance(rho, str | bool) or not 0 <= rho < 1):
+            raise ConfigError(f"validation setting asset_correlation={rho!r} must be \"basel\" (the Basel formula "
+                              "for corporate and SME exposures) or a number in [0, 1), e.g. 0.12")
+        if not 0 < self.sme_turnover_meur:
+            raise ConfigError(f"validation setting sme_turnover_meur={self.sme_turnover_meur!r} must be a turnover "
+                              "in € million above 0 (50 or more: no SME adjustment), e.g. 20")
 
 
 @dataclass(frozen=True)
@@ -647,6 +703,7 @@ class Settings:
     jobs: JobRules = field(default_factory=JobRules)
     retraining: RetrainingRules = field(default_factory=RetrainingRules)
     audit: AuditRules = field(default_factory=AuditRules)
+    validation: ValidationRules = field(default_factory=ValidationRules)
     provisions: ProvisionRules = field(default_factory=ProvisionRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
@@ -774,7 +831,8 @@ def _costs(value: Any, source: str) -> Costs:
 
 
 _RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
-                      "AuditRules", "ProvisionRules", "DeliveryRules", "WebhookTarget", "MailTarget", "SmtpServer")
+                      "AuditRules", "ValidationRules", "ProvisionRules", "DeliveryRules", "WebhookTarget", "MailTarget",
+                      "SmtpServer")
 # tables of a rule table that may be given several times ([[alerts.delivery.webhook]]): the class of each entry
 _ENTRIES: Final[dict[str, type[Any]]] = {"webhook": WebhookTarget, "email": MailTarget}
 _LIST_EXAMPLES: Final[dict[str, tuple[str, ...]]] = {"on_alert": ("auc_drop", "ece"), "paths": ("/srv/portfolios",),
@@ -824,6 +882,25 @@ def _rules(table: str, cls: type[_RuleTable], value: Any, source: str) -> _RuleT
         raise ConfigError(f"[{table}]{where}: {err}") from None
 
 
+def _validation_rules(value: Any, source: str) -> ValidationRules:
+    """The ``[validation]`` table: ``asset_correlation`` is a number or ``"basel"``, the rest as any rule table."""
+    if not isinstance(value, dict) or "asset_correlation" not in value:
+        return _rules("validation", ValidationRules, value, source)
+    rest = {k: v for k, v in value.items() if k != "asset_correlation"}
+    given, where = value["asset_correlation"], _where(source)
+    rho: float | str = given
+    if given != "basel":
+        try:
+            rho = _number("validation.asset_correlation", given, where)
+        except ConfigError:
+            raise ConfigError(f"setting validation.asset_correlation={given!r}{where} must be \"basel\" (the Basel "
+                              "formula for corporate and SME exposures) or a number in [0, 1), e.g. 0.12") from None
+    try:
+        return replace(_rules("validation", ValidationRules, rest, source), asset_correlation=rho)
+    except ConfigError as err:
+        raise ConfigError(f"[validation]{_where(source)}: {err}") from None
+
+
 def _read_file(file: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings file as a dict; ConfigError when it is missing or not valid TOML."""
     try:
@@ -856,6 +933,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["retraining"] = _rules("retraining", RetrainingRules, value, source)
         elif key == "audit":
             kwargs["audit"] = _rules("audit", AuditRules, value, source)
+        elif key == "validation":
+            kwargs["validation"] = _validation_rules(value, source)
         elif key == "provisions":
             kwargs["provisions"] = _rules("provisions", ProvisionRules, value, source)
         elif key in known:

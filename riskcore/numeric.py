@@ -11,7 +11,8 @@ which calibration and explanations can work with.
 
 :func:`roc_auc` is scikit-learn's ``roc_auc_score`` returning NaN instead of raising
 when only one class is present, because a fold, a segment or a resample without
-defaults is an ordinary event in credit data, not an error.
+defaults is an ordinary event in credit data, not an error. Unweighted 0/1 outcomes with
+finite scores take the rank-sum form of the same number (held equal to the library in a test).
 
 This module imports only numpy, scipy and scikit-learn, so every layer may use it.
 """
@@ -85,6 +86,25 @@ def roc_auc(y_true: ArrayLike, y_score: ArrayLike, sample_weight: ArrayLike | No
 
     y = np.asarray(y_true)
     present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
-    if len(np.unique(present)) < 2:
+    classes = np.unique(present)
+    if len(classes) < 2:
         return float("nan")
+    if sample_weight is None and len(classes) == 2 and classes[0] == 0 and classes[1] == 1:
+        score = np.asarray(y_score, dtype=np.float64)
+        if score.shape == y.shape and y.ndim == 1 and np.isfinite(score).all():
+            return _rank_auc(y == 1, score)
     return float(roc_auc_score(y, y_score, sample_weight=sample_weight))
+
+
+def _rank_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """The AUC from the positives' rank sum (Mann–Whitney, average ranks for ties).
+
+    The same number as scikit-learn's trapezoids over the ROC curve (a property test holds them
+    within 1e-12) without its input checks, which cost about 10 ms a call: training computes a few
+    hundred AUCs (leakage screens, permutation importance, folds) on a few thousand rows each.
+    """
+    from scipy.stats import rankdata
+
+    n1 = int(np.count_nonzero(positive))
+    n0 = len(positive) - n1
+    return float((rankdata(score)[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))

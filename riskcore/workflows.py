@@ -179,7 +179,7 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
         source = str(Path(data).resolve())
     return train(table, spec, config=config, costs=costs or settings.costs, models_dir=settings.models_dir,
                  tracker=tracker, progress=progress, positive=positive, promote=promote, source=source,
-                 trained_by=trained_by)
+                 trained_by=trained_by, validation=settings.validation)
 
 
 # ---------------------------------------------------------------------------

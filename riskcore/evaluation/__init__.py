@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the names for type checkers; at run time each loads with it
         sector_table,
         small_segments_note,
     )
+    from riskcore.evaluation.validation import ValidationBattery
 
 # Loaded on first use (as riskcore's own names are), so importing one evaluation module, as scoring does,
 # does not import the others (the metrics' scikit-learn, for one).
@@ -49,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "PSI_WATCH": "riskcore.evaluation.drift",
     "PeriodHistory": "riskcore.evaluation.monitor_periods",
     "SMALL_SEGMENT_DEFAULTS": "riskcore.evaluation.curves",
+    "ValidationBattery": "riskcore.evaluation.validation",
     "at_threshold": "riskcore.evaluation.metrics",
     "calibration_columns": "riskcore.evaluation.report",
     "calibration_table": "riskcore.evaluation.report",
@@ -80,6 +82,7 @@ __all__ = [
     "DecisionView",
     "MonitorReport",
     "PeriodHistory",
+    "ValidationBattery",
     "at_threshold",
     "calibration_columns",
     "calibration_table",

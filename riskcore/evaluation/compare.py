@@ -29,8 +29,8 @@ from riskcore.evaluation.drift import FrozenBins, psi
 from riskcore.evaluation.outcomes import PlainData
 from riskcore.evaluation.ranking import matvec
 
-__all__ = ["AucDifference", "CostDifference", "SwapSet", "auc_difference", "cost_difference", "row_costs",
-           "score_shift", "swap_set"]
+__all__ = ["AucDifference", "CostDifference", "SwapSet", "auc_difference", "auc_standard_error", "cost_difference",
+           "row_costs", "score_shift", "swap_set"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,34 @@ def auc_difference(y_true: ArrayLike, p_champion: ArrayLike, p_challenger: Array
     z = stats.norm.ppf(0.5 + confidence / 2)
     p_value = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
     return AucDifference(auc_a, auc_b, diff, se, diff - z * se, diff + z * se, p_value, confidence)
+
+
+def auc_standard_error(y_true: ArrayLike, y_score: ArrayLike) -> tuple[float, float]:
+    """One model's AUC and DeLong's standard error of it (the one-model case of :func:`auc_difference`).
+
+    ``var = var(v10) / m + var(v01) / n`` over the placement values of the ``m`` defaults and ``n``
+    non-defaults (DeLong, DeLong and Clarke-Pearson, 1988), in the mid-rank form.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Outcomes (1 = default).
+    y_score : array-like of shape (n,)
+        The model's scores (PDs here).
+
+    Returns
+    -------
+    tuple of float
+        ``(auc, se)``; NaN for both when only one outcome class is present.
+    """
+    y, (s,) = _paired(y_true, y_score)
+    pos, neg = y == 1, y == 0
+    m, n = int(pos.sum()), int(neg.sum())
+    if m == 0 or n == 0:
+        return float("nan"), float("nan")
+    auc, v10, v01 = _placements(s[pos], s[neg])
+    var = (float(np.var(v10, ddof=1)) / m if m > 1 else 0.0) + (float(np.var(v01, ddof=1)) / n if n > 1 else 0.0)
+    return auc, float(np.sqrt(max(var, 0.0)))
 
 
 def row_costs(y_true: ArrayLike, p_default: ArrayLike, threshold: float, costs: Costs,

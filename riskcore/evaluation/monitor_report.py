@@ -21,6 +21,7 @@ record                 ``monitor.json`` key
 :class:`GradeBacktest`     ``grades[]``: one grade's back-test (observed figures null before outcomes)
 :class:`VintageBacktest`   ``vintages[]``: one period's back-test
 :class:`GradeMigration`    ``migration``: companies' moves between grades in consecutive periods
+:class:`ValidationBattery`  ``validation``: the validation battery (only with outcomes)
 :class:`Intake`            ``audit_request``, ``rows_in_file``, ``rejected``: the scoring pass behind it
 =====================  ================================================================
 """
@@ -33,6 +34,7 @@ from typing import Any, ClassVar, Self
 
 from riskcore.evaluation.alerts import Alert
 from riskcore.evaluation.outcomes import strict_json
+from riskcore.evaluation.validation import ValidationBattery
 
 __all__ = ["ALL_PERIODS", "Expectation", "FeatureDrift", "GradeBacktest", "GradeMigration", "GradeShare", "Intake",
            "MigrationPair", "MonitorReport", "Period", "PeriodDrift", "PeriodExpectation", "RealisedCalibration",
@@ -352,6 +354,8 @@ class MonitorReport:
     grades : tuple of GradeBacktest
     vintages : tuple of VintageBacktest
     migration : GradeMigration or None
+    validation : ValidationBattery or None
+        The validation battery on the rows with outcomes (None before outcomes arrive).
     notes : tuple of str
         What a reader should know about the numbers (rejected rows, unmatched outcomes, …).
     intake : Intake or None
@@ -376,6 +380,7 @@ class MonitorReport:
     grades: tuple[GradeBacktest, ...]
     vintages: tuple[VintageBacktest, ...]
     migration: GradeMigration | None
+    validation: ValidationBattery | None
     notes: tuple[str, ...]
     intake: Intake | None
     alerts: tuple[Alert, ...]
@@ -400,7 +405,10 @@ class MonitorReport:
             "features": _plain(self.features), "segments": _plain(self.segments), "score": self.score.as_dict(),
             "grade_mix": _plain(self.grade_mix), "grade_psi": self.grade_psi, "expected": self.expected.as_dict(),
             "realized": _plain(self.realized), "grades": _plain(self.grades), "vintages": _plain(self.vintages),
-            "migration": _plain(self.migration), "notes": list(self.notes)}
+            "migration": _plain(self.migration)}
+        if self.validation is not None:  # absent before outcomes (and in reports written before the battery)
+            out["validation"] = self.validation.to_json()
+        out["notes"] = list(self.notes)
         if self.intake is not None:
             out.update(self.intake.as_dict())
         out["alerts"] = [a.as_dict() for a in self.alerts]
@@ -424,7 +432,7 @@ class MonitorReport:
         -------
         MonitorReport
         """
-        realised, migration = data.get("realized"), data.get("migration")
+        realised, migration, battery = data.get("realized"), data.get("migration"), data.get("validation")
         intake = Intake.from_json(data) if "rows_in_file" in data else None
         return cls(
             model_version=data.get("model_version", ""), source=data.get("source", ""),
@@ -438,6 +446,7 @@ class MonitorReport:
             grades=_records(GradeBacktest, data.get("grades")),
             vintages=_records(VintageBacktest, data.get("vintages")),
             migration=None if migration is None else GradeMigration.from_json(migration),
+            validation=None if battery is None else ValidationBattery.from_json(battery),
             notes=tuple(data.get("notes") or ()), intake=intake,
             alerts=tuple(Alert.from_json(a) for a in data.get("alerts") or ()))
 
@@ -473,6 +482,13 @@ class MonitorReport:
             lines.append("  grades: " + (", ".join(f"{g.grade} {g.traffic_light} ({g.defaults} defaults "
                                                    f"of {g.n}, PD {_num(g.predicted_pd):.2%})" for g in bad)
                                          or "every grade green"))
+        if self.validation is not None:
+            table = self.validation.frame()
+            judged = table[table["light"].isin(["amber", "red"])]
+            lines.append("  validation battery: " + ("; ".join(f"{t} {light} (p {_num(p):.2g})" if p == p else
+                                                              f"{t} {light}" for t, light, p in
+                                                              zip(judged["test"], judged["light"], judged["p_value"],
+                                                                  strict=True)) or "every test green"))
         for note in self.notes:
             lines.append(f"Note: {note}")
         return "\n".join(lines)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from riskcore.config import AlertRules
+from riskcore.config import AlertRules, ValidationRules
 from riskcore.evaluation.alerts import evaluate_alerts
 from riskcore.evaluation.backtest import expected_auc
 from riskcore.evaluation.drift import as_numbers, category_codes, chi2_p_value, psi, psi_band
@@ -57,6 +57,7 @@ from riskcore.evaluation.monitor_report import (
 )
 from riskcore.evaluation.realised import grade_migration, realised_performance
 from riskcore.evaluation.reference import GRADE_NAMES, ReferenceProfile
+from riskcore.evaluation.validation import ValidationBattery, validation_battery
 
 __all__ = ["MIN_SEGMENT_ROWS", "SEGMENT_NATURAL_FACTOR", "MonitorCounts", "MonitorReport", "PriorMigration", "monitor",
            "period_order"]
@@ -380,7 +381,7 @@ def _expectation(rows: pd.DataFrame, labels: list[Hashable], random_state: int) 
 def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | None = None,
             outcomes: pd.DataFrame | None = None, period_column: str | None = None, source: str = "",
             random_state: int = 0, notes: Sequence[str] = (), prior_migration: PriorMigration | None = None,
-            intake: Intake | None = None) -> MonitorReport:
+            intake: Intake | None = None, validation: ValidationRules | None = None) -> MonitorReport:
     """Turn a portfolio's counts into the monitoring report, complete with its alerts.
 
     Parameters
@@ -407,6 +408,8 @@ def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | No
         follows the report's own notes.
     intake : Intake, optional
         The scoring pass behind the counts (audit request, rows read, rows rejected).
+    validation : ValidationRules, optional
+        The lights of the validation battery, run when outcomes arrived (default: the product's).
 
     Returns
     -------
@@ -425,6 +428,8 @@ def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | No
     if found is None and prior_migration is not None:
         found = prior_migration.migration
         said.append(prior_migration.note)
+    battery = None if realised is None else _battery(counts, realised.matched, mix, found,
+                                                     validation or ValidationRules())
     report = MonitorReport(
         model_version=model_version, source=source, period_column=period_column, periods=tuple(labels),
         n=int(len(rows)), reference=_reference(counts.reference), features=tuple(features),
@@ -433,8 +438,29 @@ def monitor(counts: MonitorCounts, *, model_version: str, rules: AlertRules | No
         grades=(tuple(GradeBacktest.from_json(g) for g in realised.grades) if realised is not None
                 else _unrealised_grades(rows)),
         vintages=() if realised is None else tuple(VintageBacktest.from_json(v) for v in realised.vintages),
-        migration=found, notes=tuple(said), intake=intake, alerts=())
+        migration=found, validation=battery, notes=tuple(said), intake=intake, alerts=())
     return replace(report, alerts=tuple(evaluate_alerts(report.data, rules)))
+
+
+def _battery(counts: MonitorCounts, matched: pd.DataFrame, mix: tuple[GradeShare, ...],
+             migration: GradeMigration | None, rules: ValidationRules) -> ValidationBattery:
+    """The validation battery on the rows with outcomes, against the model's test rows at training.
+
+    The concentration and the grade PSI judge the whole monitored portfolio's grade mix (outcomes
+    or not) against the reference's held-out grade mix (its bins of the master scale's grades; the
+    missing and out-of-range bins stay empty for a PD), so the grade PSI is the report's own
+    ``grade_psi``; the AUC test takes the test AUC recorded at training as the initial validation's;
+    the migration is the report's (consecutive periods, or the period before from the audit trail).
+    """
+    ref = counts.reference
+    periods = "" if migration is None else ", ".join(f"{p.from_period} → {p.to_period}" for p in migration.pairs)
+    return validation_battery(
+        matched["p_default"].to_numpy(dtype=np.float64), matched["y"].to_numpy(dtype=np.int64), rules,
+        sample="monitored rows with outcomes", grade_counts=[g.n or 0 for g in mix],
+        reference_grade_counts=np.asarray(ref.grades.reference_counts, dtype=np.float64)[:len(GRADE_NAMES)],
+        reference="the held-out rows at training", auc_initial=ref.test.get("auc"),
+        initial="the test rows at training", migration=None if migration is None else migration.matrix,
+        migration_periods=periods)
 
 
 def _unrealised_grades(rows: pd.DataFrame) -> tuple[GradeBacktest, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,11 +37,16 @@ __all__ = ["Realised", "grade_migration", "join_outcomes", "realised_performance
 
 @dataclass(frozen=True)
 class Realised:
-    """Realised performance: the summary numbers, the per-grade back-test and the back-test by vintage."""
+    """Realised performance: the summary numbers, the per-grade back-test, the back-test by vintage, the rows.
+
+    ``matched``: the scored rows that have an outcome (``p_default``, ``y``, …), which the validation
+    battery tests.
+    """
 
     summary: dict[str, Any]
     grades: list[dict[str, Any]]
     vintages: list[dict[str, Any]]
+    matched: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 _WHOLE_DECIMAL = r"^(-?\d+)\.0*$"
@@ -165,7 +170,7 @@ def realised_performance(rows: pd.DataFrame, outcomes: pd.DataFrame, periods: li
     period_of = matched["period"].to_numpy(dtype=object)
     vintages = [_vintage(lab, p[period_of == lab], y[period_of == lab]) for lab in periods
                 if (period_of == lab).any()]
-    return Realised(summary, grades, vintages)
+    return Realised(summary, grades, vintages, matched)
 
 
 def grade_migration(rows: pd.DataFrame, periods: list[Hashable]) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ from riskcore.serving.monitor import MonitorSink, read_outcomes
 from riskcore.workflows import Face, default_caller, score_and_record
 
 if TYPE_CHECKING:
-    from riskcore.config import AlertRules, Profile, Settings
+    from riskcore.config import AlertRules, Profile, Settings, ValidationRules
     from riskcore.modelling.train import TrainingResult
 
 __all__ = ["DEMO_LATER_YEARS", "MonitorRun", "first_start", "monitor_audit", "monitor_demo_years", "monitor_file",
@@ -80,6 +80,7 @@ def monitor_file(
     outcomes: FileSource | None = None,
     period: str | None = None,
     rules: AlertRules | None = None,
+    validation: ValidationRules | None = None,
     caller: str | None = None,
     sheet: str | None = None,
     max_bytes: int | None = None,
@@ -103,6 +104,7 @@ def monitor_file(
     outcomes : the outcomes file (company id, period, 0/1), when the outcomes arrived.
     period : the column naming each row's period (default the model's time column).
     rules : the alert thresholds (default the product's).
+    validation : the lights of the validation battery, run when outcomes arrived (default the product's).
     caller, sheet, max_bytes : as :func:`score_and_record`.
     positive : the outcome label that means default, when it is not 0/1.
     rejects_path : where to write the reject report, when rows were rejected.
@@ -152,7 +154,8 @@ def monitor_file(
                      outcomes=None if found is None else found.frame,
                      period_column=sink.period if sink.period_found else None,
                      source=name or (str(source) if isinstance(source, str | Path) else "upload"), notes=leading,
-                     prior_migration=prior, intake=Intake(job.request_id, job.n_rows, job.n_rejected))
+                     prior_migration=prior, intake=Intake(job.request_id, job.n_rows, job.n_rejected),
+                     validation=validation)
     # "score" includes the monitoring counts of each chunk, also shown on their own as "monitor_counts"
     timings = {**job.timings, "outcomes": outcomes_s, "monitor_counts": sink.seconds,
                "monitor_report": time.perf_counter() - t0}
@@ -206,6 +209,7 @@ def monitor_audit(
     outcomes: FileSource | None = None,
     period: str | None = None,
     rules: AlertRules | None = None,
+    validation: ValidationRules | None = None,
     positive: str | None = None,
 ) -> MonitorRun:
     """Monitor the scores a model already gave, read back from the audit trail, without scoring anything again.
@@ -218,7 +222,7 @@ def monitor_audit(
     bundle : the model (its version selects the scores; its reference profile is compared with).
     audit : the audit trail.
     since, until : ISO dates or times (UTC), ``since <= recorded < until``; ``None`` leaves a side open.
-    outcomes, period, rules, positive : as :func:`monitor_file`.
+    outcomes, period, rules, validation, positive : as :func:`monitor_file`.
 
     Returns
     -------
@@ -265,7 +269,7 @@ def monitor_audit(
                      outcomes=None if found is None else found.frame,
                      period_column=column if periods is not None else None,
                      source=f"audit trail, scores of {bundle.version} from {window}", notes=leading,
-                     intake=Intake(None, int(len(scored)), 0))
+                     intake=Intake(None, int(len(scored)), 0), validation=validation)
     return MonitorRun(report, None, timings={"monitor_counts": counts_s, "total": time.perf_counter() - started})
 
 
@@ -334,7 +338,8 @@ def monitor_demo_years(settings: Settings, bundle: ModelBundle, *,
         part = later[pd.to_numeric(later[time], errors="coerce") == year].reset_index(drop=True)
         found = outcomes[outcomes[time] == year].to_csv(index=False).encode()
         run = monitor_file(bundle, part, audit=audit, face="dashboard", caller="first start", outcomes=found,
-                           rules=settings.alerts, name=f"demo later year {year} ({later_path.name})")
+                           rules=settings.alerts, validation=settings.validation,
+                           name=f"demo later year {year} ({later_path.name})")
         runs.append(record_monitoring(run, bundle, tracker=tracker))
     progress(1.0, "monitoring history recorded")
     return runs

@@ -18,19 +18,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import Costs, TrainingConfig, ValidationRules
 from riskcore.data.schema import DatasetSpec
 from riskcore.evaluation.costs import business_impact
 from riskcore.evaluation.curves import segment_table
+from riskcore.evaluation.grading import grade_index
 from riskcore.evaluation.metrics import evaluate, oracle_metrics, roc_auc
+from riskcore.evaluation.realised import grade_migration
+from riskcore.evaluation.reference import GRADE_NAMES
 from riskcore.evaluation.reliability import expected_calibration_error
+from riskcore.evaluation.validation import ValidationBattery, validation_battery
 from riskcore.modelling.calibration import calibrated_pd, fit_calibrator
 from riskcore.modelling.models import make_pipeline, raw_score
 from riskcore.modelling.split import Split
 from riskcore.modelling.stages import Calibrated, Cutoff, Parts, SearchOutcome, calibration_rows
 from riskcore.numeric import expit
 
-__all__ = ["Assessment", "Baseline", "assess", "baseline", "holdout_frame", "split_info"]
+__all__ = ["Assessment", "Baseline", "assess", "baseline", "battery_on_test_rows", "holdout_frame", "split_info"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,32 @@ def assess(parts: Parts, calibrated: Calibrated, cutoff: Cutoff, spec: DatasetSp
                                  n_resamples=min(config.n_bootstrap, 500), random_state=config.random_state)
     return Assessment(test, validation, _calibration_report(calibrated, parts, config), business, segments,
                       _oracle(parts, p_te, spec, test.get("auc")))
+
+
+def battery_on_test_rows(parts: Parts, calibrated: Calibrated, spec: DatasetSpec, validation_auc: float | None,
+                 rules: ValidationRules) -> ValidationBattery:
+    """Stage 7c: the validation battery on the test rows (``metrics.json``'s ``validation_battery``).
+
+    What the test rows are compared with is the validation rows, the held-out part before them:
+    the AUC test takes the validation AUC as the initial one, the grade PSI and the Herfindahl
+    comparison the validation rows' grade distribution, and the migration the companies graded in
+    both parts (by the spec's id column; none without one). Monitoring later compares with the
+    test rows themselves.
+    """
+    p_va, p_te = calibrated.p_validation, calibrated.p_test
+    migration = None
+    if spec.id and spec.id in parts.X_validation and spec.id in parts.X_test:
+        rows = pd.DataFrame({"id": np.concatenate([parts.X_validation[spec.id].to_numpy(dtype=object),
+                                                   parts.X_test[spec.id].to_numpy(dtype=object)]),
+                             "period": ["validation"] * len(p_va) + ["test"] * len(p_te),
+                             "p_default": np.concatenate([p_va, p_te])})
+        migration = grade_migration(rows, ["validation", "test"])
+    reference = np.bincount(grade_index(p_va), minlength=len(GRADE_NAMES)) if len(p_va) else None
+    return validation_battery(p_te, parts.y_test, rules, sample="test rows", reference_grade_counts=reference,
+                              reference="the validation rows", auc_initial=validation_auc,
+                              initial="the validation rows",
+                              migration=None if migration is None else migration["matrix"],
+                              migration_periods="from the validation rows to the test rows")
 
 
 def baseline(search: SearchOutcome, pipeline: Any, parts: Parts, spec: DatasetSpec, config: TrainingConfig,

@@ -41,7 +41,7 @@ from riskcore.errors import BundleError
 from riskcore.evaluation.outcomes import strict_json
 from riskcore.modelling.calibration import Calibrator, calibrated_pd
 from riskcore.modelling.features import FeatureBuilder
-from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, write_model
+from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, split_pipeline, write_model
 
 if TYPE_CHECKING:  # the reference loads scipy.stats, which scoring (the API's hot path) never needs
     from riskcore.evaluation.reference import ReferenceProfile
@@ -191,19 +191,10 @@ class ModelBundle:
 # save
 # ---------------------------------------------------------------------------
 
-def _split_pipeline(pipeline: Any) -> tuple[FeatureBuilder, list[tuple[str, Any]], Any]:
-    steps = list(pipeline.steps)
-    fb = steps[0][1]
-    if not isinstance(fb, FeatureBuilder):
-        raise BundleError("a riskcore pipeline starts with a FeatureBuilder step")
-    middle = [(n, s) for n, s in steps[1:-1] if not hasattr(s, "fit_resample")]  # samplers act only in fit
-    return fb, middle, steps[-1][1]
-
-
 def _save_member(folder: Path, kind: str, pipeline: Any) -> None:
     """One member's files: the feature step's state, then the model in its own format."""
     folder.mkdir(parents=True, exist_ok=True)
-    fb, middle, model = _split_pipeline(pipeline)
+    fb, middle, model = split_pipeline(pipeline)
     write_json(folder / "features.json", fb.state())
     write_model(folder, kind, model, middle)
 

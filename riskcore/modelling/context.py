@@ -26,11 +26,12 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import Costs, TrainingConfig, ValidationRules
 from riskcore.data.quality import QualityReport
 from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import Table
 from riskcore.errors import RiskcoreError
+from riskcore.evaluation.validation import ValidationBattery
 from riskcore.modelling.assessment import Assessment, Baseline
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.modelling.leakage import LeakageReport
@@ -117,6 +118,7 @@ class RunContext:
     source: str | None = None
     trained_by: str | None = None
     notes: list[str] = field(default_factory=list)
+    validation_rules: ValidationRules = field(default_factory=ValidationRules)
     started: float = field(default_factory=time.monotonic)
 
     quality: QualityReport | None = None
@@ -133,6 +135,7 @@ class RunContext:
     cutoff: Cutoff | None = None
     assessment: Assessment | None = None
     baseline: Baseline | None = None
+    battery: ValidationBattery | None = None
     importances: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     blocks: dict[str, Any] = field(default_factory=dict)

@@ -211,6 +211,8 @@ def _assess(ctx: RunContext, budget: Budget) -> None:
     parts, calibrated = ctx.every_heldout()
     cutoff = known(ctx.cutoff, "the cut-off")
     ctx.assessment = assessment.assess(parts, calibrated, cutoff, ctx.spec, ctx.config, ctx.costs)
+    ctx.battery = assessment.battery_on_test_rows(parts, calibrated, ctx.spec, ctx.assessment.validation.get("auc"),
+                                          ctx.validation_rules)
     ctx.baseline = assessment.baseline(known(ctx.search, "the search"), ctx.pipeline, known(ctx.rows, "the rows").parts,
                                        ctx.spec, ctx.config, cutoff.threshold)
 

@@ -70,6 +70,7 @@ def run_metrics(ctx: RunContext, *, version: str, created: datetime) -> dict[str
                        "method": "permutation (validation AUC lost when the column is shuffled)"},
         "leakage": [f.as_dict() for f in leak.findings],
         "warnings": ctx.warnings,
+        "validation_battery": None if ctx.battery is None else ctx.battery.to_json(),
         **ctx.blocks,  # soundness, sensitivity and (with monotone constraints) monotone
         **ctx.extra_metrics,
     }

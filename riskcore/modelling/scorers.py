@@ -31,7 +31,11 @@ from riskcore.modelling.features import FeatureBuilder
 from riskcore.numeric import expit, logit
 
 __all__ = ["SKOPS_ALLOWLIST", "EnsembleScorer", "LightGBMScorer", "Scorer", "SklearnScorer", "TransformedNative",
-           "XGBoostScorer", "read_scorer", "write_model"]
+           "XGBoostScorer", "fitted_scorer", "read_scorer", "split_pipeline", "write_model"]
+
+# the kinds whose fitted pipeline :func:`fitted_scorer` scores through the direct paths (the boosters' own
+# predict already has no per-column cost; an ensemble averages pipelines of these)
+_DIRECT_KINDS = ("logistic", "hist_gb", "random_forest")
 
 # Types skops may rebuild beyond its own defaults. Anything else in a file is refused.
 SKOPS_ALLOWLIST: tuple[str, ...] = (
@@ -190,6 +194,40 @@ class EnsembleScorer(Scorer):
         """Raw log-odds of the averaged member probabilities (matrix from the first member's builder)."""
         probs = [expit(s.raw(matrix)) for _, s in self.members]
         return logit(np.mean(probs, axis=0))
+
+
+def split_pipeline(pipeline: Any) -> tuple[FeatureBuilder, list[tuple[str, Any]], Any]:
+    """A fitted riskcore pipeline's feature step, the fitted transformers after it, and its final estimator.
+
+    Samplers (SMOTE) act only in ``fit`` and are left out of the transformers.
+    """
+    steps = list(pipeline.steps)
+    fb = steps[0][1]
+    if not isinstance(fb, FeatureBuilder):
+        raise BundleError("a riskcore pipeline starts with a FeatureBuilder step")
+    middle = [(n, s) for n, s in steps[1:-1] if not hasattr(s, "fit_resample")]
+    return fb, middle, steps[-1][1]
+
+
+def fitted_scorer(kind: str, pipeline: Any) -> tuple[FeatureBuilder, Scorer] | None:
+    """A fitted pipeline's feature step and a :class:`SklearnScorer` of the rest, or None.
+
+    The training run scores its own pipeline thousands of times over (the partial-dependence sweeps,
+    the shuffled columns of the permutation importance); for the logistic candidate most of a call
+    is scikit-learn's quantile transform, one ``scipy.stats.norm.ppf`` per column. The bundle's scorer
+    applies the same numbers directly (:mod:`riskcore.modelling.direct`). None for a kind it has no
+    direct path for (the boosters, an ensemble) and for a pipeline of another shape: the caller then
+    calls the pipeline itself.
+    """
+    if kind not in _DIRECT_KINDS or not hasattr(pipeline, "steps"):
+        return None
+    try:
+        fb, middle, model = split_pipeline(pipeline)
+    except BundleError:
+        return None
+    from sklearn.pipeline import Pipeline  # as in write_model: the pipeline class only when there are transformers
+
+    return fb, SklearnScorer(kind, model, Pipeline(middle) if middle else None)
 
 
 def write_model(folder: Path, kind: str, model: Any, middle: list[tuple[str, Any]]) -> None:

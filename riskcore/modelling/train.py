@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskcore.config import Costs, TrainingConfig
+from riskcore.config import Costs, TrainingConfig, ValidationRules
 from riskcore.data.schema import DatasetSpec
 from riskcore.data.tabular import Table
 from riskcore.modelling.context import RunContext
@@ -52,6 +52,7 @@ def train(
     promote: bool | None = None,
     source: str | None = None,
     trained_by: str | None = None,
+    validation: ValidationRules | None = None,
 ) -> TrainingResult:
     """Train, evaluate, save, register.
 
@@ -69,6 +70,7 @@ def train(
     source : where the data came from (a file path), recorded with the model.
     trained_by : who started the run (``cli:<login>``, ``dashboard:<user>``), recorded with the model: the
         person who trained a version may not promote it (separation of duties).
+    validation : the lights of the validation battery run on the test rows (default: ``[validation]``'s defaults).
 
     Returns
     -------
@@ -83,5 +85,6 @@ def train(
     """
     ctx = RunContext(spec, config=config or TrainingConfig(), costs=costs or Costs(), data=data, positive=positive,
                      progress=progress, models_dir=Path(models_dir), tracker=tracker, promote=promote, source=source,
-                     trained_by=trained_by, notes=list(spec.notes))  # the notes start with what reading converted
+                     trained_by=trained_by, notes=list(spec.notes),  # the notes start with what reading converted
+                     validation_rules=validation or ValidationRules())  # the notes start with what reading converted
     return run_training(ctx)

@@ -39,6 +39,7 @@ every worker (a local disk for a ``LocalCluster``; a shared file system for a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -70,6 +71,8 @@ __all__ = ["PartitionSummary", "PartitionedJob", "monitor_partitions", "score_pa
 
 MANIFEST = "_manifest.json"
 REJECTS = "_rejects.csv"
+STOP_SECONDS = 30.0
+"""How long a failed job waits for its partitions in progress to end before it removes its staging folder."""
 
 
 @dataclass(frozen=True)
@@ -358,7 +361,21 @@ def _completed(bundle: ModelBundle, parts: list[Path], options: TaskOptions, *, 
             yield scored
     finally:
         if live:
-            client.cancel(list(live.values()))
+            _stop(client, list(live.values()))
+
+
+def _stop(client: Client, futures: list[Future]) -> None:
+    """Let the partitions in progress end (at most :data:`STOP_SECONDS`), then cancel what is left.
+
+    A task already running on a worker cannot be stopped: cancelling only drops its result, and it would go
+    on writing its part into the staging folder the caller removes next, creating the folder again. The tasks
+    handed out are at most the job's ``in_flight``, each one partition.
+    """
+    from distributed import wait
+
+    with contextlib.suppress(Exception):  # a timeout, or a future that failed: either way, it is cancelled next
+        wait(futures, timeout=STOP_SECONDS)
+    client.cancel(futures)
 
 
 def _add_tally(total: ScoreTally, part: ScoreTally) -> None:

@@ -425,15 +425,17 @@ class Workbench:
         rejects = Path(out) / "rejects.csv" if out is not None else None
         if data is None:
             run = monitor_audit(bundle, audit, since=since, until=until, outcomes=outcomes, period=period,
-                                rules=rules, positive=positive)
+                                rules=rules, validation=self.settings.validation, positive=positive)
         elif cluster is not None:
             with open_cluster(cluster.scheduler, cluster.workers) as client:
                 run = monitor_file(bundle, data, audit=audit, face=face, caller=caller, outcomes=outcomes,
-                                   period=period, rules=rules, positive=positive, rejects_path=rejects,
+                                   period=period, rules=rules, validation=self.settings.validation, positive=positive,
+                                   rejects_path=rejects,
                                    progress=progress, client=client)
         else:
             run = monitor_file(bundle, data, audit=audit, face=face, caller=caller, outcomes=outcomes, period=period,
-                               rules=rules, sheet=sheet, positive=positive, rejects_path=rejects, name=name,
+                               rules=rules, validation=self.settings.validation, sheet=sheet, positive=positive,
+                               rejects_path=rejects, name=name,
                                max_bytes=self.settings.upload_max_mb * 1_000_000 if face == "dashboard" else None,
                                progress=progress)
         run = record_monitoring(run, bundle, out=out, tracker=self.tracker if track else None)

@@ -48,6 +48,12 @@ def test_latest_monitoring_summary(monitored, client, keys, bundle, role):
     assert body["realized"]["n"] == report["realized"]["n"] > 0
     assert body["expected"]["auc"] == pytest.approx(report["expected"]["auc"])
     assert {g["traffic_light"] for g in body["grades"]} <= {"green", "amber", "red"}
+    battery = body["validation"]
+    assert battery["n"] == report["realized"]["n"] and battery["asset_correlation"] == "basel"
+    assert {t["test"] for t in battery["tests"]} >= {"Hosmer–Lemeshow (grades)", "Spiegelhalter", "grade PSI",
+                                                    "AUC against initial validation", "grade migration"}
+    assert all(t["rule"] and t["light"] in ("green", "amber", "red") for t in battery["tests"])
+    assert [g["grade"] for g in battery["grades"]] == [g["grade"] for g in report["grades"]]
     assert body["deliveries"] == []  # no [alerts.delivery] target: nothing was sent
 
 

@@ -93,6 +93,17 @@ def test_calibration_bins_change_the_reliability_diagram(at):
     assert chart_specs(at)[0] != before
 
 
+def test_calibration_shows_the_validation_battery_and_its_grades(at):
+    open_page(at, "calibration")
+    battery = table_with(at, "test", "light", "statistic", "p_value", "rule")
+    assert {"Hosmer–Lemeshow (grades)", "Spiegelhalter", "Herfindahl", "grade PSI"} <= set(battery["test"])
+    assert set(battery["light"]) <= {"🟢 green", "🟠 amber", "🔴 red", "—"}
+    at.checkbox(key="cal_battery_grades").check().run()
+    assert not at.exception
+    grades = table_with(at, "grade", "binomial_p", "vasicek_p", "jeffreys_p", "correlation")
+    assert len(grades) >= 5 and grades["correlation"].between(0.12, 0.24).all()
+
+
 def test_performance_compares_with_the_baseline_and_can_hide_it(at):
     open_page(at, "performance")
     specs = chart_specs(at)

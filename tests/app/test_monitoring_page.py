@@ -88,6 +88,10 @@ def test_the_page_shows_the_latest_alerts_first_and_the_drift_heatmap(at, histor
     assert len(runs) == len(history)
     vintages = table_with(at, "period", "predicted_pd", "observed_rate", "traffic_light")
     assert len(vintages) >= 2  # one period per monitored year, with outcomes
+    battery = table_with(at, "test", "light", "p_value", "rule")
+    assert {"AUC against initial validation", "grade migration", "grade PSI"} <= set(battery["test"])
+    at.checkbox(key="monitor_battery_grades").check().run()
+    assert len(table_with(at, "grade", "binomial_light", "vasicek_light", "jeffreys_light")) >= 5
     at.run()  # a warm rerun reads the runs and reports from the caches (benchmarks/dashboard_bench.py times it)
     assert not at.exception
 

@@ -11,7 +11,7 @@ import pytest
 from models import quick
 from training_data import calibrated_run, small_panel
 
-from riskcore.config import Costs
+from riskcore.config import Costs, ValidationRules
 from riskcore.evaluation.metrics import evaluate
 from riskcore.evaluation.reliability import expected_calibration_error
 from riskcore.modelling import assessment, stages
@@ -83,7 +83,8 @@ def test_run_metrics_records_every_section(run):
     metrics = run_metrics(ctx, version="v1", created=datetime(2026, 1, 1, tzinfo=UTC))
     assert list(metrics) == ["model", "data", "split", "candidates", "validation", "test", "threshold", "costs",
                              "business", "calibration", "segments", "oracle", "baseline", "importance", "leakage",
-                             "warnings"]
+                             "warnings", "validation_battery"]
+    assert metrics["validation_battery"] is None  # the battery is the assess stage's; this context has none
     assert metrics["model"]["version"] == "v1" and metrics["model"]["trained_at"] == "2026-01-01T00:00:00+00:00"
     assert metrics["data"]["features"] == INPUTS and metrics["data"]["source"] == "loans.csv"
     assert metrics["importance"]["top_feature"] == "x1" and metrics["baseline"] is None
@@ -102,3 +103,13 @@ def test_holdout_frame_holds_validation_then_test_rows_with_every_score(run):
     np.testing.assert_array_equal(hold["p_default"].to_numpy()[n_va:], cal.p_test)
     assert hold["p_baseline"].iloc[:n_va].isna().all() and (hold["p_baseline"].iloc[n_va:] == 0.1).all()
     assert "p_baseline" not in assessment.holdout_frame(parts, INPUTS, spec, cal, None)
+
+
+def test_the_battery_on_the_test_rows_compares_them_with_the_validation_rows(run):
+    parts, cal, spec = run["parts"], run["calibrated"], run["spec"]
+    battery = assessment.battery_on_test_rows(parts, cal, spec, 0.8, ValidationRules())
+    assert battery.sample == "test rows" and battery.n == len(parts.y_test)
+    assert battery.defaults == int(parts.y_test.sum()) and sum(g.n for g in battery.grades) == battery.n
+    assert battery.auc is not None and battery.auc.auc_initial == 0.8 and battery.auc.initial == "the validation rows"
+    assert battery.grade_psi is not None and battery.grade_psi.reference == "the validation rows"
+    assert battery.migration is not None and battery.migration.companies > 0  # the same companies, a year later

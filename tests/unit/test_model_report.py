@@ -278,3 +278,16 @@ def test_write_report_writes_one_html_file_and_refuses_unknown_formats(demo_repo
         write_report(demo_report, tmp_path, formats=("html", "docx"))
     with pytest.raises(ConfigError, match="PDF"):
         write_report(demo_report, tmp_path, formats=("pdf",))
+
+
+def test_the_performance_section_shows_the_validation_battery_of_the_test_rows(quick_bundle, demo_html, settings):
+    section = _sections(demo_html)["performance"]
+    keys = {k for _, _, k, _ in _DATA.findall(section)}
+    assert {"validation_battery.n", "validation_battery.spiegelhalter.statistic",
+            "validation_battery.hosmer_lemeshow_grades.p_value", "validation_battery.herfindahl.statistic",
+            "validation_battery.grades.0.vasicek_p"} <= keys
+    assert "Validation battery" in section and "Hosmer–Lemeshow (deciles)" in section
+    from riskcore.lifecycle.report.sections.performance import SECTION
+
+    older = build_report(_without(quick_bundle, "validation_battery"), settings=settings, generated_at=STAMP)
+    assert "trained before riskcore ran the validation battery" in render_report(older, sections=[SECTION])

@@ -115,9 +115,19 @@ class Team:
                 process.kill()
 
 
+@pytest.fixture(scope="module")
+def team_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One state folder for the module, as the database is one: the first test's model is the later tests' champion.
+
+    The registry (in the database) and the bundles (in the folder's MLflow artifacts) stay together, so a later
+    start finds a champion and does not train a first model again.
+    """
+    return tmp_path_factory.mktemp("team-host") / "home"
+
+
 @pytest.fixture
-def team(team_database: Database, tmp_path: Path) -> Iterator[Team]:
-    running = Team(team_database, tmp_path / "home")
+def team(team_database: Database, team_home: Path) -> Iterator[Team]:
+    running = Team(team_database, team_home)
     yield running
     running.kill()
 

@@ -49,6 +49,10 @@ def test_quick_training_end_to_end(quick_training):
     assert m["business"]["savings"] == pytest.approx(
         m["business"]["loss_without_model"] - m["business"]["loss_with_model"])
     assert {s["segment"] for s in m["segments"]} <= set(DEMO_SPEC.feature("sector").categories)
+    battery = m["validation_battery"]  # the validation battery on the test rows, against the validation rows
+    assert battery["sample"] == "test rows" and battery["n"] == m["test"]["n"]
+    assert battery["asset_correlation"] == "basel" and battery["migration"]["companies"] > 0
+    assert battery["auc"]["auc_initial"] == m["validation"]["auc"]
     text = quick_training.summary()
     assert "Test (out of sample" in text and "Leakage checks" in text and "Threshold" in text
 

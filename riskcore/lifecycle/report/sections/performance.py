@@ -1,10 +1,11 @@
-"""Section 6, performance: test metrics, the baseline, the curves, sectors, grades and stability."""
+"""Section 6, performance: test metrics, baseline, curves, sectors, grades, the validation battery, stability."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from riskcore.evaluation.figures import CurveBand, GainsCurve, KsCurve, unstack
+from riskcore.evaluation.validation import ValidationBattery
 from riskcore.lifecycle import report_figures as figures
 from riskcore.lifecycle.report.facts import Report
 from riskcore.lifecycle.report.markup import Numbers, cell, esc, figure, note, num, table
@@ -114,6 +115,57 @@ def _grades(report: Report) -> str:
                                                "(black bar) per grade.") if len(bt) else ""))
 
 
+_BATTERY_TESTS = (("hosmer_lemeshow_grades", "Hosmer–Lemeshow (grades)"),
+                  ("hosmer_lemeshow_deciles", "Hosmer–Lemeshow (deciles)"), ("spiegelhalter", "Spiegelhalter's z"),
+                  ("herfindahl", "Herfindahl index of the grades"), ("auc", "AUC against the validation rows"),
+                  ("migration", "Grade migration beyond one grade"), ("grade_psi", "Grade PSI"))
+
+
+def _light_or_dash(colour: str | None) -> str:
+    return cell("—") if colour is None else _light(colour)
+
+
+def _battery(n: Numbers) -> str:
+    """The validation battery on the test rows, recorded at training; a bundle from before it says so."""
+    data = n.get("validation_battery")
+    if not data:
+        return ("<p>This version was trained before riskcore ran the validation battery at training: retrain it "
+                "for these tests. Monitoring runs with outcomes run them for any version.</p>")
+    battery = ValidationBattery.from_json(data)
+    details = dict(zip(battery.frame()["test"], battery.frame()["detail"], strict=True))
+    labels = {"hosmer_lemeshow_grades": "Hosmer–Lemeshow (grades)", "hosmer_lemeshow_deciles":
+              "Hosmer–Lemeshow (deciles)"}
+    rows = []
+    for key, label in _BATTERY_TESTS:
+        result = getattr(battery, key)
+        if result is None:
+            continue
+        k = f"validation_battery.{key}"
+        detail = details.get(labels.get(key, type(result).TEST), "")
+        rows.append([cell(label), num(n, f"{k}.statistic", "f3"),
+                     num(n, f"{k}.p_value", "g") if hasattr(result, "p_value") else cell("—"), cell(detail),
+                     cell(result.rule), _light_or_dash(result.light)])
+    tests = table(["Test", "Statistic", "p-value", "What it found", "Rule", "Light"], rows)
+    grade_rows = []
+    for i, g in enumerate(battery.grades):
+        k = f"validation_battery.grades.{i}"
+        grade_rows.append([cell(g.grade), num(n, f"{k}.n", "int"), num(n, f"{k}.defaults", "int"),
+                           num(n, f"{k}.predicted_pd", "pct2"), num(n, f"{k}.binomial_p", "g"),
+                           _light_or_dash(g.binomial_light), num(n, f"{k}.correlation", "f3"),
+                           num(n, f"{k}.vasicek_p", "g"), _light_or_dash(g.vasicek_light),
+                           num(n, f"{k}.jeffreys_p", "g"), _light_or_dash(g.jeffreys_light)])
+    rho = ("the Basel formula for corporate exposures at each grade's PD" if battery.asset_correlation == "basel"
+           else f"an asset correlation of {battery.asset_correlation}")
+    notes = "".join(f"<p>{esc(text)}</p>" for text in battery.notes)
+    return (f"<p>The supervisors' tests on the {n('validation_battery.n', 'int')} test rows "
+            f"({n('validation_battery.defaults', 'int')} defaults), judged by the thresholds of "
+            "<code>[validation]</code> in force at training. The AUC test, the grade PSI and the migration compare "
+            "the test rows with the validation rows before them; monitoring compares later portfolios with the test "
+            f"rows. The correlation-adjusted binomial test uses {esc(rho)} (Vasicek one-factor).</p>"
+            + tests + table(["Grade", "Rows", "Defaults", "Mean PD", "Binomial p", "Light", "Correlation",
+                             "Adjusted p", "Light", "Jeffreys p", "Light"], grade_rows) + notes)
+
+
 def _stability(report: Report, n: Numbers) -> str:
     """AUC per hold-out period, or per cross-validation fold without periods."""
     perf = report.performance
@@ -133,10 +185,11 @@ def _stability(report: Report, n: Numbers) -> str:
 
 
 def performance_section(report: Report, n: Numbers) -> str:
-    """Section 6: test metrics, the baseline, curves, sectors, grades and stability."""
+    """Section 6: test metrics, the baseline, curves, sectors, grades, the validation battery and stability."""
     return "\n".join(["<h3>Test metrics</h3>", _test_metrics(n), "<h3>Against the logistic baseline</h3>",
                       _baseline(report, n), _curves(report, n), "<h3>By sector</h3>", _by_sector(n),
-                      "<h3>Calibration by grade</h3>", _grades(report), "<h3>Stability</h3>", _stability(report, n)])
+                      "<h3>Calibration by grade</h3>", _grades(report), "<h3>Validation battery</h3>", _battery(n),
+                      "<h3>Stability</h3>", _stability(report, n)])
 
 
 SECTION = Section("performance", "6. Performance (outcomes analysis)", performance_section,
