@@ -22,10 +22,10 @@ from croniter import croniter
 from riskcore.errors import ConfigError
 
 __all__ = ["ALERT_RULES", "NAMED_SCHEDULES", "SEVERITIES", "AlertRules", "AuditRules", "CostMode", "Costs",
-           "DeliveryRules", "GradingRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "RetrainingRules",
-           "RiskBands", "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer", "TrainingConfig",
-           "ValidationRules",
-           "WebhookTarget", "database_url", "load_settings", "parse_candidates", "set_thread_defaults"]
+           "DeliveryRules", "GradingRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "ProvisionRules",
+           "RetrainingRules", "RiskBands", "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer",
+           "TrainingConfig", "ValidationRules", "WebhookTarget", "database_url", "load_settings", "parse_candidates",
+           "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
@@ -554,6 +554,92 @@ class GradingRules:
 
 
 @dataclass(frozen=True)
+class ProvisionRules:
+    """Expected credit loss (``python -m riskcore provisions``), set under ``[provisions]`` in riskcore.toml.
+
+    ``standard``: ``ifrs9`` (12 months of loss in stage 1, the whole remaining life in stages 2 and 3) or
+    ``cecl`` (lifetime for every exposure). ``method``: how the 12-month PD is carried over the remaining
+    life, ``hazard`` or ``migration`` (``evaluation/lifetime.py``); ``term_years``: the remaining term of an
+    exposure without a ``term_column`` value. A significant increase in credit risk (stage 2) is a lifetime
+    PD at least ``sicr_relative`` above the one expected at origination (1.0: doubled) *and* at least
+    ``sicr_absolute`` above it in points of PD; or more than ``dpd_backstop`` days past due; or a company
+    on the watch list. More than ``dpd_default`` days past due, or the ``defaulted_column`` set, is stage 3.
+    ``lgd`` and ``eir`` (the effective interest rate the losses are discounted at) apply where the
+    ``lgd_column`` / ``eir_column`` give none; ``ead_profile`` is ``constant`` or ``amortising`` (straight
+    line to zero at the end of the term). The scenarios' weights must add up to 1; the downside and upside
+    move the model's macro inputs by ``downside_severity`` / ``upside_severity`` times the model report's
+    macro stress (2 points for inputs in percentage points, else one training standard deviation).
+    ``prior_weight``: pseudo-observations each grade borrows from its neighbours in the term structures.
+    """
+
+    standard: str = "ifrs9"
+    method: str = "hazard"
+    term_years: float = 5.0
+    sicr_relative: float = 1.0
+    sicr_absolute: float = 0.02
+    dpd_backstop: int = 30
+    dpd_default: int = 90
+    lgd: float = 0.45
+    eir: float = 0.05
+    ead_profile: str = "constant"
+    base_weight: float = 0.5
+    upside_weight: float = 0.2
+    downside_weight: float = 0.3
+    downside_severity: float = 1.0
+    upside_severity: float = 0.5
+    prior_weight: float = 20.0
+    term_column: str = "remaining_term_years"
+    origination_column: str = "origination_pd"
+    dpd_column: str = "days_past_due"
+    watchlist_column: str = "watch_list"
+    defaulted_column: str = "defaulted"
+    lgd_column: str = "lgd"
+    eir_column: str = "eir"
+
+    def __post_init__(self) -> None:
+        if self.standard not in ("ifrs9", "cecl"):
+            raise ConfigError(f"provisions setting standard={self.standard!r} must be ifrs9 or cecl")
+        if self.method not in ("hazard", "migration"):
+            raise ConfigError(f"provisions setting method={self.method!r} must be hazard or migration")
+        if not 1 <= self.term_years <= 50:
+            raise ConfigError(f"provisions setting term_years={self.term_years!r} must be in [1, 50], e.g. 5")
+        if not 0 < self.sicr_relative <= 100 or not 0 <= self.sicr_absolute < 1:
+            raise ConfigError(f"provisions settings sicr_relative={self.sicr_relative!r} must be in (0, 100] (1.0: "
+                              f"the lifetime PD doubled since origination) and sicr_absolute={self.sicr_absolute!r} "
+                              "a share of PD in [0, 1), e.g. 1.0 and 0.02")
+        if not 0 < self.dpd_backstop < self.dpd_default <= 3650:
+            raise ConfigError(f"provisions settings dpd_backstop={self.dpd_backstop!r} and dpd_default="
+                              f"{self.dpd_default!r} must be days with 0 < dpd_backstop < dpd_default, e.g. 30 and 90")
+        if not 0 < self.lgd <= 1:
+            raise ConfigError(f"provisions setting lgd={self.lgd!r} must be in (0, 1], e.g. 0.45")
+        if not 0 <= self.eir < 1:
+            raise ConfigError(f"provisions setting eir={self.eir!r} must be a yearly rate in [0, 1), e.g. 0.05")
+        if self.ead_profile not in ("constant", "amortising"):
+            raise ConfigError(f"provisions setting ead_profile={self.ead_profile!r} must be constant or amortising")
+        weights = (self.base_weight, self.upside_weight, self.downside_weight)
+        if min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-9:
+            raise ConfigError(f"provisions settings base_weight, upside_weight and downside_weight ({weights[0]!r}, "
+                              f"{weights[1]!r}, {weights[2]!r}) must be at least 0 and add up to 1, e.g. 0.5, "
+                              "0.2 and 0.3")
+        if not 0 <= self.downside_severity <= 10 or not 0 <= self.upside_severity <= 10:
+            raise ConfigError(f"provisions settings downside_severity={self.downside_severity!r} and "
+                              f"upside_severity={self.upside_severity!r} must be in [0, 10] (1: the model "
+                              "report's macro stress), e.g. 1.0 and 0.5")
+        if not 0 <= self.prior_weight <= 1e6:
+            raise ConfigError(f"provisions setting prior_weight={self.prior_weight!r} must be in [0, 1000000], "
+                              "e.g. 20")
+        columns = (self.term_column, self.origination_column, self.dpd_column, self.watchlist_column,
+                   self.defaulted_column, self.lgd_column, self.eir_column)
+        if any(not c.strip() for c in columns):
+            raise ConfigError("provisions settings *_column must each name a column, e.g. \"days_past_due\"")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The scenarios' weights by name (base, upside, downside)."""
+        return {"base": self.base_weight, "upside": self.upside_weight, "downside": self.downside_weight}
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
 
@@ -661,6 +747,7 @@ class Settings:
     audit: AuditRules = field(default_factory=AuditRules)
     grading: GradingRules = field(default_factory=GradingRules)
     validation: ValidationRules = field(default_factory=ValidationRules)
+    provisions: ProvisionRules = field(default_factory=ProvisionRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -787,8 +874,8 @@ def _costs(value: Any, source: str) -> Costs:
 
 
 _RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
-                      "AuditRules", "GradingRules", "ValidationRules", "DeliveryRules", "WebhookTarget", "MailTarget",
-                      "SmtpServer")
+                      "AuditRules", "GradingRules", "ValidationRules", "ProvisionRules", "DeliveryRules",
+                      "WebhookTarget", "MailTarget", "SmtpServer")
 # tables of a rule table that may be given several times ([[alerts.delivery.webhook]]): the class of each entry
 _ENTRIES: Final[dict[str, type[Any]]] = {"webhook": WebhookTarget, "email": MailTarget}
 _LIST_EXAMPLES: Final[dict[str, tuple[str, ...]]] = {"on_alert": ("auc_drop", "ece"), "paths": ("/srv/portfolios",),
@@ -897,6 +984,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["grading"] = _rules("grading", GradingRules, value, source)
         elif key == "validation":
             kwargs["validation"] = _validation_rules(value, source)
+        elif key == "provisions":
+            kwargs["provisions"] = _rules("provisions", ProvisionRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

@@ -44,6 +44,7 @@ from riskcore.cli.common import (
 )
 from riskcore.cli.jobs import add_jobs_parsers
 from riskcore.cli.models import add_models_parser
+from riskcore.cli.provisions import add_provisions_parser
 from riskcore.cli.report import add_report_parser
 from riskcore.cli.users import add_users_parser
 from riskcore.config import TrainingConfig, parse_candidates, set_thread_defaults
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     add_jobs_parsers(sub)
     add_report_parser(sub)
+    add_provisions_parser(sub)
     add_users_parser(sub)
 
     add_audit_parser(sub)

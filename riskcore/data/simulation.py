@@ -27,7 +27,8 @@ import pandas as pd
 from riskcore.data.schema import REGIONS, SECTORS, SIZE_CLASSES
 from riskcore.numeric import expit
 
-__all__ = ["PanelState", "simulate_later_years", "simulate_panel", "simulate_training", "true_logit"]
+__all__ = ["PanelState", "simulate_later_years", "simulate_panel", "simulate_survival", "simulate_training",
+           "true_logit"]
 
 # --- sector calibration ------------------------------------------------------
 # columns: share, leverage, ebitda margin, asset turnover, receivable days,
@@ -495,3 +496,59 @@ def _close_year(state: PanelState, f: pd.DataFrame, idx: np.ndarray, rng: np.ran
     state.alive[idx[attrition]] = False
     state.next_t += 1
     return f
+
+
+def simulate_survival(
+    state: PanelState,
+    companies: np.ndarray,
+    years: int,
+    rng: np.random.Generator,
+    *,
+    region_gdp: np.ndarray,
+    sector_pmi: np.ndarray,
+    rate: float,
+    n_paths: int = 200,
+    batch: int = 20,
+) -> np.ndarray:
+    """Each company's expected true survival over the ``years`` after the state's last year, by simulation.
+
+    The known truth behind a lifetime PD: every company of ``companies`` (indices into the state) is moved
+    forward from its true condition ``n_paths`` times, through the same process as the panel (its condition's
+    AR(1) step, its observed ratios, :func:`true_logit`), with the economy held at ``region_gdp`` (per region),
+    ``sector_pmi`` (per sector) and the policy ``rate`` and a fresh sector shock each year and batch of
+    ``batch`` paths. Nobody enters, closes or is acquired: the truth is the probability of default of an
+    exposure that stays, as a provision needs it. Each path's survival is the product of its years' ``1 −
+    true PD`` (the expected value over the default draws, so no default is drawn). ESG percentiles are ranked
+    among the simulated companies of a batch, as the panel ranks a year's companies.
+
+    ``state`` is not changed; draws come from ``rng`` only.
+
+    Returns
+    -------
+    numpy.ndarray
+        (len(companies), years): column *k* is the mean over paths of the survival through year *k + 1*.
+    """
+    co = state.companies
+    companies = np.asarray(companies, dtype=np.int64)
+    n = len(companies)
+    total = np.zeros((n, years))
+    done = 0
+    while done < n_paths:
+        b = min(batch, n_paths - done)
+        sel = np.tile(companies, b)
+        sub = PanelState(_Companies(*(getattr(co, f.name)[sel] for f in fields(co))), state.c[sel].copy(),
+                         np.ones(len(sel), dtype=bool), state.prev_lev[sel].copy(), state.prev_esg[sel].copy(),
+                         state.next_t, state.first_year, state.n_years, state.last_rate, state.intercept, 0)
+        survival = np.ones(len(sel))
+        for k in range(years):
+            t = sub.next_t
+            macro = _YearMacro(np.asarray(region_gdp, dtype=float), float(rate), np.asarray(sector_pmi, dtype=float),
+                               rng.normal(0, 0.15, len(SECTORS)), _ASSET_GROWTH * t)
+            f, idx = _observe_year(sub, macro, rng)
+            p = expit(sub.intercept + true_logit(f, sub.prev_lev[idx]))
+            sub.prev_lev[idx] = f["debt_to_assets"].to_numpy()
+            sub.next_t += 1
+            survival[idx] *= 1.0 - p
+            total[:, k] += survival.reshape(b, n).sum(axis=0)
+        done += b
+    return total / n_paths

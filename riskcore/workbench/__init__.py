@@ -53,6 +53,7 @@ from riskcore.workbench.bench import Cluster, Workbench
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
 from riskcore.workbench.jobs import JOB_KINDS, RESULT_FORMATS, JobFiles
 from riskcore.workbench.locks import state_lock
+from riskcore.workbench.provisioning import ProvisionFiles
 from riskcore.workbench.retraining import RetrainOutcome
 from riskcore.workbench.worker import Worker, WorkerProcesses
 from riskcore.workflows import DataCheck, default_caller
@@ -94,6 +95,7 @@ __all__ = [
     "MonitorRun",
     "PersonalColumn",
     "Move",
+    "ProvisionFiles",
     "QualityReport",
     "RecordedMonitoring",
     "Report",

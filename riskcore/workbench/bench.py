@@ -15,6 +15,7 @@ verb                      result
 ``predict``               :class:`~riskcore.serving.requests.ServedScores` (what the model server serves)
 ``predict_group``         one ``ServedScores`` per request of a group answered together, recorded in one commit
 ``monitor``               :class:`~riskcore.lifecycle.monitoring.MonitorRun` (a file, or the audit trail)
+``provisions``            :class:`~riskcore.workbench.provisioning.ProvisionFiles` (stages, ECL, on record)
 ``compare``               :class:`~riskcore.lifecycle.versions.VersionComparison`
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
 ``versions``, ``history`` the registry's versions; the ledger's moves
@@ -101,6 +102,7 @@ from riskcore.serving.cluster import cluster_failures, open_cluster, partition_f
 from riskcore.serving.distributed import score_partitions
 from riskcore.serving.explain import Explanation, explain_frame
 from riskcore.serving.opening import open_model
+from riskcore.serving.provisions import read_scenarios
 from riskcore.serving.requests import ScoringRequest, ServedScores, score_group, score_served
 from riskcore.serving.scoring import WhatIf, what_if
 from riskcore.serving.server import ModelServer, Served
@@ -116,6 +118,7 @@ from riskcore.workbench.jobs import (
     score_params,
 )
 from riskcore.workbench.locks import LockName, state_lock
+from riskcore.workbench.provisioning import ProvisionFiles, run_provisions
 from riskcore.workbench.retraining import RetrainOutcome, retrain
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
 
@@ -389,6 +392,23 @@ class Workbench:
         """
         return score_group(served or self.served(), requests, audit=audit or self.audit,
                            risk_bands=self.settings.risk_bands, strict=strict)
+
+    # -------------------------------------------------------------- provisions
+    def provisions(self, model: str | ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
+                   out: str | os.PathLike[str], scenarios: str | os.PathLike[str] | None = None,
+                   standard: str | None = None, previous: str | os.PathLike[str] | None = None,
+                   face: Source = "cli", caller: str | None = None) -> ProvisionFiles:
+        """IFRS 9 or CECL provisions of a panel file at an as-of date, recorded in the audit trail, then written.
+
+        ``scenarios``: a TOML file of macro scenarios (default: the ``[provisions]`` weights and severities);
+        ``standard``: ``ifrs9`` or ``cecl`` (default: the settings'); ``previous``: an earlier run's folder,
+        for the stage movements since.
+        """
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        chosen = read_scenarios(scenarios, bundle.spec) if scenarios is not None else None
+        return run_provisions(bundle, source, as_of=as_of, out=out, rules=self.settings.provisions, audit=self.audit,
+                              caller=caller or default_caller(face), face=face, scenarios=chosen, standard=standard,
+                              previous=previous)
 
     # -------------------------------------------------------------- monitoring
     def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,

@@ -140,3 +140,35 @@ def test_the_audit_table_adds_columns_to_redact_and_refuses_an_empty_name(tmp_pa
         load_settings(_toml(tmp_path, '[audit]\nredact = ["notes", " "]\n'), env={})
     with pytest.raises(ConfigError, match=r"audit.redact='notes'.* must be a list of names, e.g. \[\"company_name\"\]"):
         load_settings(_toml(tmp_path, '[audit]\nredact = "notes"\n'), env={})
+
+
+def test_the_provisions_table_is_read_and_checked(tmp_path):
+    from riskcore.config import ProvisionRules
+
+    settings = load_settings(_toml(tmp_path, '[provisions]\nstandard = "cecl"\nmethod = "migration"\nterm_years = 3\n'
+                                             'base_weight = 0.6\nupside_weight = 0.1\ndownside_weight = 0.3\n'),
+                             env={})
+    assert settings.provisions == ProvisionRules(standard="cecl", method="migration", term_years=3.0, base_weight=0.6,
+                                                 upside_weight=0.1, downside_weight=0.3)
+    assert settings.provisions.weights == {"base": 0.6, "upside": 0.1, "downside": 0.3}
+    assert load_settings(_toml(tmp_path, ""), env={}).provisions == ProvisionRules()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("[provisions]\nstandrd = 'cecl'\n", "unknown provisions settings ['standrd']"),
+    ("[provisions]\nstandard = 'ias39'\n", "standard='ias39' must be ifrs9 or cecl"),
+    ("[provisions]\nmethod = 'vasicek'\n", "method='vasicek' must be hazard or migration"),
+    ("[provisions]\nbase_weight = 0.9\n", "must be at least 0 and add up to 1, e.g. 0.5, 0.2 and 0.3"),
+    ("[provisions]\nlgd = 'high'\n", "provisions.lgd='high'"),
+    ("[provisions]\nlgd = 0\n", "lgd=0.0 must be in (0, 1], e.g. 0.45"),
+    ("[provisions]\ndpd_backstop = 90\n", "must be days with 0 < dpd_backstop < dpd_default, e.g. 30 and 90"),
+    ("[provisions]\nsicr_absolute = 2\n", "sicr_absolute=2.0 a share of PD in [0, 1)"),
+    ("[provisions]\nead_profile = 'bullet'\n", "ead_profile='bullet' must be constant or amortising"),
+    ("[provisions]\nterm_years = 0.5\n", "term_years=0.5 must be in [1, 50], e.g. 5"),
+    ("[provisions]\ndpd_column = ' '\n", "*_column must each name a column"),
+], ids=["unknown", "standard", "method", "weights", "lgd-text", "lgd-zero", "dpd", "sicr", "ead", "term", "column"])
+def test_an_invalid_provisions_setting_names_its_key_and_the_file(tmp_path, text, expected):
+    path = _toml(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert expected in str(info.value) and repr(str(path)) in str(info.value)

@@ -128,3 +128,27 @@ def test_a_portfolio_without_later_years_says_so(small_portfolio):
     # a manifest written before the later years existed still reads
     old = {k: v for k, v in json.loads(m.to_json()).items() if not k.startswith("later_")}
     assert Manifest.from_json(json.dumps(old)) == m
+
+
+def test_true_lifetime_pd_follows_true_pd_and_leaves_the_portfolio_alone(model_cache):
+    from scipy.stats import spearmanr
+
+    from riskcore.data.synth import true_lifetime_pd
+    from riskcore.evaluation.lifetime import cumulative_from_marginal
+
+    portfolio = model_cache.portfolio(800, later_years=2)  # the later years do not move the truth's start
+    before = portfolio.frame.copy()
+    truth = true_lifetime_pd(portfolio, 4, n_paths=6)
+    pd.testing.assert_frame_equal(portfolio.frame, before)
+    last = before[before["fiscal_year"] == before["fiscal_year"].max()].drop_duplicates(["company_id"])
+    assert list(truth["company_id"]) == list(last["company_id"])
+    np.testing.assert_array_equal(truth["true_cum_pd_1"], last["true_pd"])
+    cum = truth[[f"true_cum_pd_{k}" for k in range(1, 5)]].to_numpy()
+    assert ((np.diff(cum, axis=1) > 0).all() and (cum < 1).all())
+    np.testing.assert_allclose(cumulative_from_marginal(np.diff(cum, axis=1, prepend=0.0)), cum)
+    # a company's later risk follows its present risk, through its persistent condition
+    assert spearmanr(cum[:, 0], cum[:, 3] - cum[:, 0]).statistic > 0.5
+    again = true_lifetime_pd(portfolio, 4, n_paths=6)
+    pd.testing.assert_frame_equal(truth, again)
+    with pytest.raises(ValueError, match="years=0 is outside 1-30"):
+        true_lifetime_pd(portfolio, 0)

@@ -104,10 +104,11 @@ import one way, from the bottom up:
     connection for one read (``reading``) or one write (``writing``), the chain
     lock and tail (``lock_and_tail``) and ``append_head``, fail-closed errors,
     table creation, and the clean-up of stale staged requests.
-``_records``, ``_batch``, ``_events`` (``_ledger``, ``_access``), ``_reading``, ``_verify``
+``_records``, ``_batch``, ``_events`` (``_ledger``, ``_access``, ``_provisions``), ``_reading``, ``_verify``
     What the trail accepts; a request written chunk by chunk; events without
     rows (:class:`ChainedEvent`: the ledger's moves and signatures,
-    :class:`ModelMove`, and the access events, :class:`AccessEvent`); reading
+    :class:`ModelMove`, the access events, :class:`AccessEvent`, and the provisions runs,
+    :class:`ProvisionRecord`); reading
     scores back; verifying the chain. Each uses the store's interface only.
 ``_anchor``, ``_custody``
     Where the live chain starts once older requests were archived (below the
@@ -141,6 +142,7 @@ from riskcore.serving.audit._export import AuditExport
 from riskcore.serving.audit._jobs import FINISHED, Job, JobEvent, JobEventKind, JobQueue, JobState
 from riskcore.serving.audit._ledger import MOVES, ModelEvent, ModelMove
 from riskcore.serving.audit._log import AuditLog, FoundScores
+from riskcore.serving.audit._provisions import ProvisionRecord
 from riskcore.serving.audit._rates import RateBuckets
 from riskcore.serving.audit._records import AuditRecord
 from riskcore.serving.audit._redaction import HASH_PREFIX, SALT_ENV, Redaction, salt_file
@@ -200,6 +202,7 @@ __all__ = [
     "JobState",
     "ModelEvent",
     "ModelMove",
+    "ProvisionRecord",
     "RateBuckets",
     "Redaction",
     "Source",

@@ -1,0 +1,316 @@
+"""Stages and expected credit loss (IFRS 9 and CECL) from lifetime PD curves, weighted over macro scenarios.
+
+The arithmetic of a provision, on plain arrays; where the PDs come from (a model re-scoring each scenario)
+is the serving layer's business (:mod:`riskcore.serving.provisions`).
+
+**Stages** (:func:`assign_stages`), first rule that holds wins, each company with its reason:
+
+1. stage 3 — the exposure is in default: the defaulted flag is set, or it is more than
+   ``dpd_default`` days past due (90 by default, the default definition's backstop);
+2. stage 2 — a significant increase in credit risk since origination: the lifetime PD over the remaining
+   term is at least ``sicr_relative`` higher than the lifetime PD expected at origination over the same
+   term *and* at least ``sicr_absolute`` higher in points (the relative test alone would move the best
+   grades on tiny changes, the absolute test alone would never move the worst ones); or more than
+   ``dpd_backstop`` days past due (30, IFRS 9's rebuttable presumption); or the company is on the
+   watch list;
+3. stage 1 — otherwise (also when no origination PD is known and no backstop holds: the reason says so).
+
+**Expected credit loss** (:func:`expected_credit_loss`) of one exposure::
+
+    ECL = Σ_{t=1..T} marginal_PD_t × LGD × EAD_t × (1 + EIR)^(−t)
+
+the loss of year *t* discounted from the end of that year at the effective interest rate; *T* is 1 for a
+12-month ECL and the remaining term (in whole years) for a lifetime ECL. ``EAD_t`` is the exposure at the
+start of year *t*: constant, or amortising in a straight line to zero at the end of the term
+(``EAD × (1 − (t − 1) / T)``). Under IFRS 9 stage 1 takes the 12-month ECL and stages 2 and 3 the lifetime
+ECL; stage 3's PD is 1 (the whole loss in year 1). Under CECL every exposure takes its lifetime ECL.
+
+**Scenarios**: each scenario gives every company a 12-month PD (the model re-scored on the scenario's macro
+inputs) and so a curve; the stage is decided on the scenario-weighted lifetime PD, once, and the ECL is the
+weighted sum of the scenarios' ECLs, each shown (:class:`ProvisionResult`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskcore.config import ProvisionRules
+from riskcore.evaluation.grading import grade_of
+from riskcore.evaluation.lifetime import GradeHazards, LifetimeCurves, LifetimeMethod, MigrationMatrix, lifetime_curves
+
+__all__ = ["STAGE_REASONS", "Exposures", "ProvisionResult", "assign_stages", "discount_factors", "ead_profile",
+           "expected_credit_loss", "provisions", "stage_movements"]
+
+STAGE_REASONS: dict[str, str] = {
+    "defaulted": "in default (the defaulted flag)",
+    "dpd_default": "more than {dpd_default} days past due",
+    "sicr": "lifetime PD {now:.2%} against {orig:.2%} at origination (+{rel:.0%}, +{abs:.2%} points)",
+    "dpd_backstop": "more than {dpd_backstop} days past due",
+    "watch_list": "on the watch list",
+    "performing": "no significant increase in credit risk since origination",
+    "no_origination": "no origination PD to compare with, and no backstop holds",
+}
+"""The reason of each stage rule (formatted with the company's numbers)."""
+
+
+@dataclass(frozen=True)
+class Exposures:
+    """What the provision needs of each exposure besides its PD, one value per company (NaN or False: none).
+
+    ``ead`` exposure at default now; ``lgd`` loss given default; ``eir`` effective interest rate (yearly);
+    ``terms`` remaining term in years; ``origination_pd`` the 12-month PD at origination; ``days_past_due``;
+    ``watch_list`` and ``defaulted`` flags.
+    """
+
+    ead: np.ndarray
+    lgd: np.ndarray
+    eir: np.ndarray
+    terms: np.ndarray
+    origination_pd: np.ndarray
+    days_past_due: np.ndarray
+    watch_list: np.ndarray
+    defaulted: np.ndarray
+
+    @classmethod
+    def uniform(cls, ead: np.ndarray, rules: ProvisionRules, **columns: np.ndarray) -> Exposures:
+        """Exposures with the settings' LGD, EIR and term where ``columns`` give none (NaN cells too)."""
+        ead = np.asarray(ead, dtype=float)
+        n = len(ead)
+
+        def column(name: str, default: float) -> np.ndarray:
+            values = np.asarray(columns.get(name, np.full(n, np.nan)), dtype=float)
+            return np.where(np.isnan(values), default, values)
+
+        return cls(ead=ead, lgd=column("lgd", rules.lgd), eir=column("eir", rules.eir),
+                   terms=column("terms", rules.term_years),
+                   origination_pd=column("origination_pd", np.nan), days_past_due=column("days_past_due", np.nan),
+                   watch_list=np.asarray(columns.get("watch_list", np.zeros(n)), dtype=bool),
+                   defaulted=np.asarray(columns.get("defaulted", np.zeros(n)), dtype=bool))
+
+    def __post_init__(self) -> None:
+        n = len(self.ead)
+        for name in ("lgd", "eir", "terms", "origination_pd", "days_past_due", "watch_list", "defaulted"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"exposures: {name} has {len(getattr(self, name))} values for {n} companies")
+        checks = (("ead", self.ead, 0.0, np.inf, "an amount of at least 0"),
+                  ("lgd", self.lgd, 0.0, 1.0, "a share in [0, 1], e.g. 0.45"),
+                  ("eir", self.eir, 0.0, 0.999, "a yearly rate in [0, 1), e.g. 0.05"),
+                  ("terms", self.terms, 1.0, 100.0, "a number of years in [1, 100], e.g. 5"))
+        for name, values, lo, hi, what in checks:
+            bad = np.flatnonzero(~((values >= lo) & (values <= hi)))
+            if len(bad):
+                raise ValueError(f"{len(bad)} {name} value(s) are missing or outside the range, first at row "
+                                 f"{int(bad[0]) + 1}: {float(values[bad[0]])!r}; each must be {what}")
+
+
+def discount_factors(eir: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, horizon) factors ``(1 + eir)^(−t)`` for t = 1 … horizon (the loss of year t at its end)."""
+    t = np.arange(1, horizon + 1)
+    return np.power(1.0 + np.asarray(eir, dtype=float)[:, None], -t[None, :])
+
+
+def ead_profile(ead: np.ndarray, terms: np.ndarray, horizon: int, profile: str) -> np.ndarray:
+    """(n, horizon) exposure at the start of each year: constant, or straight-line to zero over the term."""
+    ead = np.asarray(ead, dtype=float)
+    if profile == "constant":
+        return np.repeat(ead[:, None], horizon, axis=1)
+    if profile != "amortising":
+        raise ValueError(f"ead profile {profile!r} is unknown; use constant or amortising")
+    years = np.ceil(np.asarray(terms, dtype=float) - 1e-9)
+    t = np.arange(horizon)[None, :]
+    return ead[:, None] * np.clip(1.0 - t / years[:, None], 0.0, 1.0)
+
+
+def expected_credit_loss(marginal: np.ndarray, exposures: Exposures, profile: str, *, months: int | None = None
+                         ) -> np.ndarray:
+    """Each company's ECL: Σ_t marginal PD × LGD × EAD_t × discount factor, over ``months // 12`` years or the curve.
+
+    ``months=12`` gives the 12-month ECL; ``None`` the lifetime ECL (the curve's years, 0 beyond each term).
+    """
+    horizon = marginal.shape[1] if months is None else min(max(months // 12, 1), marginal.shape[1])
+    m = marginal[:, :horizon]
+    ead = ead_profile(exposures.ead, exposures.terms, horizon, profile)
+    return np.asarray((m * exposures.lgd[:, None] * ead * discount_factors(exposures.eir, horizon)).sum(axis=1))
+
+
+def assign_stages(lifetime_pd: np.ndarray, origination_lifetime_pd: np.ndarray, exposures: Exposures,
+                  rules: ProvisionRules) -> tuple[np.ndarray, np.ndarray]:
+    """Each company's stage (1, 2 or 3) and the reason for it (module notes: the first rule that holds wins)."""
+    now = np.asarray(lifetime_pd, dtype=float)
+    orig = np.asarray(origination_lifetime_pd, dtype=float)
+    dpd = exposures.days_past_due
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(orig > 0, now / orig - 1.0, np.inf)
+        sicr = (~np.isnan(orig)) & (rel >= rules.sicr_relative) & (now - orig >= rules.sicr_absolute)
+        late_default = dpd > rules.dpd_default
+        late = dpd > rules.dpd_backstop
+    rules_in_order = [
+        (exposures.defaulted, 3, STAGE_REASONS["defaulted"]),
+        (late_default, 3, STAGE_REASONS["dpd_default"].format(dpd_default=rules.dpd_default)),
+        (sicr, 2, None),
+        (late, 2, STAGE_REASONS["dpd_backstop"].format(dpd_backstop=rules.dpd_backstop)),
+        (exposures.watch_list, 2, STAGE_REASONS["watch_list"]),
+        (np.isnan(orig), 1, STAGE_REASONS["no_origination"]),
+    ]
+    which = np.select([np.asarray(c, dtype=bool) for c, _, _ in rules_in_order], list(range(len(rules_in_order))),
+                      default=len(rules_in_order))
+    stage = np.array([s for _, s, _ in rules_in_order] + [1], dtype=np.int64)[which]
+    reason = np.array([r or "" for _, _, r in rules_in_order] + [STAGE_REASONS["performing"]], dtype=object)[which]
+    for i in np.flatnonzero(which == 2):  # the increase in words, with the company's own numbers
+        reason[i] = STAGE_REASONS["sicr"].format(now=now[i], orig=orig[i], rel=rel[i], abs=now[i] - orig[i])
+    return stage, reason
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    """A portfolio's stages and expected credit loss, per scenario and weighted.
+
+    Attributes
+    ----------
+    standard : ``ifrs9`` or ``cecl``.
+    weights : scenario name → weight (adding up to 1).
+    stage, reason : per company.
+    pd_12m, lifetime_pd : scenario-weighted 12-month and lifetime PD (lifetime over the remaining term).
+    origination_lifetime_pd : the lifetime PD expected at origination over the same term (NaN: unknown).
+    ecl_12m, ecl_lifetime, ecl : scenario name → per-company arrays (``ecl`` is the one the standard and the
+        stage take); ``weighted`` is the weighted ECL per company.
+    """
+
+    standard: str
+    weights: dict[str, float]
+    stage: np.ndarray
+    reason: np.ndarray
+    pd_12m: np.ndarray
+    lifetime_pd: np.ndarray
+    origination_lifetime_pd: np.ndarray
+    terms: np.ndarray
+    ead: np.ndarray
+    ecl_12m: dict[str, np.ndarray]
+    ecl_lifetime: dict[str, np.ndarray]
+    ecl: dict[str, np.ndarray]
+    weighted: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """Per company: the stage, its reason, the PDs, the term, the exposure and the ECL of each scenario.
+
+        Columns: stage, stage_reason, grade, pd_12m, lifetime_pd, origination_lifetime_pd, term_years, ead,
+        ``ecl_<scenario>`` for each scenario, and ``ecl`` (weighted).
+        """
+        out = pd.DataFrame({"stage": self.stage, "stage_reason": self.reason, "grade": grade_of(self.pd_12m),
+                            "pd_12m": self.pd_12m, "lifetime_pd": self.lifetime_pd,
+                            "origination_lifetime_pd": self.origination_lifetime_pd, "term_years": self.terms,
+                            "ead": self.ead})
+        for name, values in self.ecl.items():
+            out[f"ecl_{name}"] = values
+        out["ecl"] = self.weighted
+        return out
+
+    def by_stage(self) -> pd.DataFrame:
+        """Per stage: companies, ead, ecl (weighted), coverage (ECL / EAD) and each scenario's ECL."""
+        f = self.frame()
+        cols = {"companies": ("stage", "size"), "ead": ("ead", "sum"), "ecl": ("ecl", "sum"),
+                **{f"ecl_{s}": (f"ecl_{s}", "sum") for s in self.ecl}}
+        out = f.groupby("stage").agg(**cols).reindex([1, 2, 3], fill_value=0)  # type: ignore[call-overload]
+        out.loc["total"] = out.sum()
+        out["coverage"] = np.divide(out["ecl"], out["ead"], out=np.zeros(len(out)), where=out["ead"] > 0)
+        return out.reset_index()
+
+
+def provisions(pd_by_scenario: Mapping[str, np.ndarray], weights: Mapping[str, float], exposures: Exposures,
+               rules: ProvisionRules, *, method: LifetimeMethod | None = None, hazards: GradeHazards | None = None,
+               migration: MigrationMatrix | None = None, standard: str | None = None) -> ProvisionResult:
+    """Stages and ECL of a portfolio from each scenario's 12-month PDs (module notes).
+
+    Parameters
+    ----------
+    pd_by_scenario : scenario name → the model's 12-month PD of each company under that scenario.
+    weights : scenario name → weight; the same names, adding up to 1.
+    exposures : :class:`Exposures`.
+    rules : the ``[provisions]`` settings (SICR thresholds, backstops, EAD profile, standard, method).
+    method, standard : override ``rules.method`` / ``rules.standard``.
+    hazards, migration : the term structures (``evaluation/lifetime.py``) the method needs.
+
+    Raises
+    ------
+    ValueError
+        When the scenarios and the weights differ, the weights do not add up to 1, or a PD is missing.
+    """
+    standard = standard or rules.standard
+    if standard not in ("ifrs9", "cecl"):
+        raise ValueError(f"standard {standard!r} is unknown; use ifrs9 or cecl")
+    chosen: LifetimeMethod = method or ("migration" if rules.method == "migration" else "hazard")
+    if set(pd_by_scenario) != set(weights) or not weights:
+        raise ValueError(f"the scenarios {sorted(pd_by_scenario)} and the weights {sorted(weights)} must name the "
+                         "same scenarios")
+    total = sum(weights.values())
+    if min(weights.values()) < 0 or abs(total - 1.0) > 1e-6:
+        raise ValueError(f"the scenario weights {dict(weights)} must be at least 0 and add up to 1")
+    curves: dict[str, LifetimeCurves] = {}
+    for name, p in pd_by_scenario.items():
+        p = np.asarray(p, dtype=float)
+        if np.isnan(p).any() or len(p) != len(exposures.ead):
+            raise ValueError(f"scenario {name!r}: every company needs a PD ({len(exposures.ead)} expected)")
+        curves[name] = lifetime_curves(p, exposures.terms, chosen, hazards=hazards, migration=migration)
+    first = next(iter(curves.values()))
+    lifetime = sum(weights[s] * c.lifetime for s, c in curves.items())
+    pd_12m = sum(weights[s] * c.twelve_month for s, c in curves.items())
+    orig_p = exposures.origination_pd
+    known = ~np.isnan(orig_p)
+    orig_lifetime = np.full(len(orig_p), np.nan)
+    if known.any():
+        orig_curves = lifetime_curves(orig_p[known], exposures.terms[known], chosen, hazards=hazards,
+                                      migration=migration)
+        orig_lifetime[known] = orig_curves.lifetime
+    stage, reason = assign_stages(np.asarray(lifetime), orig_lifetime, exposures, rules)
+    in_default = stage == 3
+    ecl_12m, ecl_life, ecl = {}, {}, {}
+    for name, c in curves.items():
+        marginal = c.marginal.copy()
+        marginal[in_default] = 0.0
+        marginal[in_default, 0] = 1.0  # in default: the whole loss, now
+        ecl_12m[name] = expected_credit_loss(marginal, exposures, rules.ead_profile, months=12)
+        ecl_life[name] = expected_credit_loss(marginal, exposures, rules.ead_profile)
+        ecl[name] = ecl_life[name] if standard == "cecl" else np.where(stage == 1, ecl_12m[name], ecl_life[name])
+    weighted = sum(weights[s] * ecl[s] for s in ecl)
+    return ProvisionResult(standard, dict(weights), stage, reason, np.asarray(pd_12m), np.asarray(lifetime),
+                           orig_lifetime, first.terms, exposures.ead, ecl_12m, ecl_life, ecl, np.asarray(weighted))
+
+
+def stage_movements(previous: pd.DataFrame, current: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Companies and ECL moving between stages from one run to the next (a provisions waterfall's parts).
+
+    Parameters
+    ----------
+    previous, current : per company ``id_column``, ``stage`` and ``ecl`` (two runs' ``companies`` tables).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``from_stage``, ``to_stage``, ``companies``, ``ecl_before``, ``ecl_after``, ``ecl_change``: one row per
+        pair seen; ``from_stage`` is ``new`` for a company only in ``current``, ``to_stage`` ``gone`` for one
+        only in ``previous`` (repaid, sold or written off).
+
+    Raises
+    ------
+    ValueError
+        When either table lacks the id, ``stage`` or ``ecl`` column.
+    """
+    for name, table in (("previous", previous), ("current", current)):
+        missing = [c for c in (id_column, "stage", "ecl") if c not in table]
+        if missing:
+            raise ValueError(f"the {name} run has no column {', '.join(map(repr, missing))}; give a provisions run's "
+                             "companies.csv")
+    before = previous[[id_column, "stage", "ecl"]].astype({id_column: str}).drop_duplicates(id_column)
+    after = current[[id_column, "stage", "ecl"]].astype({id_column: str})
+    both = before.merge(after, on=id_column, how="outer", suffixes=("_before", "_after"))
+    both["from_stage"] = both["stage_before"].map(lambda v: "new" if pd.isna(v) else str(int(v)))
+    both["to_stage"] = both["stage_after"].map(lambda v: "gone" if pd.isna(v) else str(int(v)))
+    both[["ecl_before", "ecl_after"]] = both[["ecl_before", "ecl_after"]].fillna(0.0)
+    out = both.groupby(["from_stage", "to_stage"]).agg(companies=(id_column, "size"), ecl_before=("ecl_before", "sum"),
+                                                        ecl_after=("ecl_after", "sum")).reset_index()
+    out["ecl_change"] = out["ecl_after"] - out["ecl_before"]
+    return out
