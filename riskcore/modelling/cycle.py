@@ -75,25 +75,19 @@ from riskcore.config import GradingRules
 from riskcore.data.schema import DatasetSpec
 from riskcore.evaluation.grading import grade_index
 from riskcore.lru import LRU
+from riskcore.numeric import expit, logit
 
 __all__ = ["METHOD", "REFERENCE_ROWS", "Basis", "CentralTendency", "CycleModel", "cycle_block", "fit_cycle",
-           "logit", "long_run_rate", "macro_inputs", "stress_periods", "ttc_pd"]
+           "long_run_rate", "macro_inputs", "stress_periods", "ttc_pd"]
 
 Basis = Literal["pit", "ttc"]
 METHOD = "logit_shift"
 REFERENCE_ROWS = 100
 """Training rows re-scored per macro state: enough for the macro effect's average, cheap at ~400 states."""
 _STATES = 4096
-_EPS = 1e-12
 
 PScorer = Callable[[pd.DataFrame], np.ndarray]
 """The calibrated PD of each row of a frame of model inputs (the fitted pipeline's, or the bundle's)."""
-
-
-def logit(p: np.ndarray | float) -> np.ndarray:
-    """Log-odds of probabilities, clipped away from 0 and 1."""
-    q = np.clip(np.asarray(p, dtype=float), _EPS, 1.0 - _EPS)
-    return np.asarray(np.log(q) - np.log1p(-q))
 
 
 def ttc_pd(p_pit: np.ndarray, central: np.ndarray | float, long_run: float) -> np.ndarray:
@@ -110,7 +104,7 @@ def ttc_pd(p_pit: np.ndarray, central: np.ndarray | float, long_run: float) -> n
     numpy.ndarray of TTC PDs, in (0, 1).
     """
     z = logit(p_pit) - logit(central) + logit(long_run)
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+    return np.asarray(expit(z))
 
 
 def long_run_rate(periods: np.ndarray | None, y: np.ndarray) -> float:
@@ -214,7 +208,7 @@ class CentralTendency:
 
     def of(self, frame: pd.DataFrame) -> np.ndarray:
         """The central tendency of each row of ``frame`` (which holds the macro inputs; other columns ignored)."""
-        return np.asarray(1.0 / (1.0 + np.exp(-(self.sample_logit(frame) + self.cycle.level))))
+        return np.asarray(expit(self.sample_logit(frame) + self.cycle.level))
 
     def sample_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """The reference sample's mean log-odds at each row's macro state (before the level offset)."""
@@ -278,7 +272,7 @@ def fit_cycle(X_train: pd.DataFrame, y_train: np.ndarray, p_of: PScorer, spec: D
     shifted = logit(p_train) - central.sample_logit(X_train) + logit(rate)
 
     def gap(level: float) -> float:
-        return float(np.mean(1.0 / (1.0 + np.exp(-(shifted - level))))) - rate
+        return float(np.mean(expit(shifted - level))) - rate
 
     # the mean falls as the level rises; +-20 in log-odds brackets any reachable rate
     level = float(brentq(gap, -20.0, 20.0, xtol=1e-10)) if gap(-20.0) > 0 > gap(20.0) else 0.0
