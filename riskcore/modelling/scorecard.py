@@ -13,7 +13,9 @@ turns the result into whole points with the ``pdo_odds`` scaling::
     points(bin) = rint(offset / n - factor * (WoE(bin) * coef + intercept / n))
 
 (optbinning's WoE is ``ln(non-event share / event share)``: a bin with fewer defaults than the
-average has a positive WoE and, its coefficient being negative, more points). A company's score
+average has a positive WoE and, its coefficient being negative, more points). A missing value
+counts as average (WoE 0, optbinning's default), and so does a category unseen in training: both
+fall in the ``Missing`` bin. A company's score
 is the sum of its bins' points; more points mean lower risk, and ``base_points`` means odds of
 ``base_odds`` to 1 against default. The model's raw score (the log-odds of default the
 calibrators take, as for every other candidate) is read back from the total::
@@ -28,6 +30,7 @@ only to fit (it takes about two seconds to import, so it is imported then).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -229,7 +232,11 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                          scaling_method="pdo_odds", rounding=True,
                          scaling_method_params={"pdo": self.pdo, "odds": self.base_odds,
                                                 "scorecard_points": self.base_points})
-        card.fit(frame, y)
+        with warnings.catch_warnings():
+            # optbinning 1.0 uses pandas idioms pandas 3 deprecates (the results are unaffected)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            card.fit(frame, y)
         self.scorecard_ = card
         self.card_ = self._card(card, frame)
         self.classes_ = np.array([0, 1])
@@ -252,7 +259,8 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 splits[name] = [float(s) for s in optb.splits]
             stats["counts"][name] = [int(c) for c in rows["Count"]]
             stats["event_rates"][name] = [float(r) for r in rows["Event rate"]]
-            stats["woe"][name] = [float(w) for w in rows["WoE"]]
+            # the regression saw a missing value as average (optbinning's metric_missing=0): its WoE is 0
+            stats["woe"][name] = [*(float(w) for w in rows["WoE"].iloc[:-1]), 0.0]
             stats["points"][name] = [float(p) for p in rows["Points"]]
             coefficients[name] = float(rows["Coefficient"].iloc[0])
         intercept = float(np.ravel(card.estimator_.intercept_)[0])
