@@ -6,7 +6,8 @@ optbinning: its ``BinningProcess`` bins every characteristic optimally, with the
 (the default rate) ascending where the spec declares a direction of +1, descending where it
 declares -1, and whichever of the two is stronger (``auto_asc_desc``) where it declares none;
 categorical characteristics are grouped by their event rates. Each row's bins become their
-weights of evidence, a logistic regression is fitted on them, and optbinning's ``Scorecard``
+weights of evidence, a logistic regression is fitted on them (:class:`SignedLogistic`: no
+characteristic may count against its own binning), and optbinning's ``Scorecard``
 turns the result into whole points with the ``pdo_odds`` scaling::
 
     factor = pdo / ln 2        offset = base_points - factor * ln(base_odds)
@@ -41,7 +42,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from riskcore.numeric import expit
 
-__all__ = ["MISSING_BIN", "Card", "PointsScorecard", "company_points", "event_rate_trend", "points_table"]
+__all__ = ["MISSING_BIN", "Card", "PointsScorecard", "SignedLogistic", "company_points", "event_rate_trend",
+           "points_table"]
 
 MISSING_BIN = "Missing"
 """The label of the bin a missing value (or a category unseen in training) falls in."""
@@ -148,7 +150,7 @@ class Card:
         else:
             edges = [-np.inf, *self.splits[name], np.inf]
             labels = [f"[{_edge(a)}, {_edge(b)})" if np.isfinite(a) else f"(-inf, {_edge(b)})"
-                      for a, b in zip(edges[:-1], edges[1:])]
+                      for a, b in zip(edges[:-1], edges[1:])] if self.splits[name] else ["any value"]
         return [*labels, MISSING_BIN]
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +184,54 @@ def _edge(x: float) -> str:
     return f"{x:.4g}"
 
 
+class SignedLogistic(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Logistic regression on weights of evidence whose every coefficient has the sign WoE calls for.
+
+    A bin's WoE grows as its default rate falls, so each coefficient of a regression predicting
+    default should be at most 0. Correlated characteristics can turn one positive, which would
+    reverse its points against its own binning (and its declared direction). As scorecard
+    builders do, the characteristic with the most positive coefficient is taken out and the
+    regression refitted until none is left; a characteristic taken out keeps a coefficient of 0
+    (the same points in every bin). scikit-learn's ``LogisticRegression`` does the fitting.
+    """
+
+    def __init__(self, C: float = 1.0):
+        self.C = C
+
+    def fit(self, X: Any, y: Any) -> SignedLogistic:
+        """Fit, dropping wrong-signed characteristics one at a time."""
+        from sklearn.linear_model import LogisticRegression
+
+        X = np.asarray(X, dtype=float)
+        keep = np.ones(X.shape[1], dtype=bool)
+        while True:
+            model = LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200).fit(X[:, keep], y)
+            coef = np.zeros(X.shape[1])
+            coef[keep] = model.coef_[0]
+            if not keep.any() or coef.max() <= 0:
+                break
+            keep[int(np.argmax(coef))] = False
+        self.coef_ = coef[None, :]
+        self.intercept_ = np.asarray(model.intercept_, dtype=float)
+        self.dropped_ = np.flatnonzero(~keep)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The log-odds of default of WoE rows."""
+        check_is_fitted(self, "coef_")
+        return np.asarray(X, dtype=float) @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of WoE rows."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """1 where the probability of default is at least one half."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
 class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Optimal binning, WoE, logistic regression and points (see the module's docstring).
 
@@ -198,6 +248,7 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     Attributes
     ----------
     card_ : Card
+    binned_ : the characteristics binned (a column with fewer than two values gets no points).
     scorecard_ : the fitted ``optbinning.Scorecard`` (not kept in the bundle).
     """
 
@@ -219,16 +270,20 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, X: np.ndarray, y: Any) -> PointsScorecard:
         """Bin every characteristic, fit the logistic regression on the WoE and scale the points."""
         from optbinning import BinningProcess, Scorecard  # about 2 s to import, and needed only to fit
-        from sklearn.linear_model import LogisticRegression
-
         y = np.asarray(y, dtype=int)
         frame = self._frame(X)
+        values = frame.to_numpy(dtype=float)
+        # a column with fewer than two values (e.g. year-on-year changes of a single year) separates nothing and
+        # cannot be binned: it stays a characteristic of one bin and no points
+        self.binned_ = tuple(n for j, n in enumerate(self.names)
+                             if len(np.unique(values[np.isfinite(values[:, j]), j])) >= 2)
         trends = self.trends or {}
-        fit_params = {n: {"monotonic_trend": trends.get(n, "auto_asc_desc")} for n in self.names
+        fit_params = {n: {"monotonic_trend": trends.get(n, "auto_asc_desc")} for n in self.binned_
                       if n not in self.categorical}
-        process = BinningProcess(list(self.names), categorical_variables=list(self.categorical),
+        process = BinningProcess(list(self.binned_), categorical_variables=[n for n in self.categorical
+                                                                             if n in self.binned_],
                                  max_n_prebins=self.max_n_prebins, binning_fit_params=fit_params)
-        card = Scorecard(process, LogisticRegression(C=self.C, solver="newton-cholesky", max_iter=200),
+        card = Scorecard(process, SignedLogistic(C=self.C),
                          scaling_method="pdo_odds", rounding=True,
                          scaling_method_params={"pdo": self.pdo, "odds": self.base_odds,
                                                 "scorecard_points": self.base_points})
@@ -238,11 +293,11 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             warnings.simplefilter("ignore", DeprecationWarning)
             card.fit(frame, y)
         self.scorecard_ = card
-        self.card_ = self._card(card, frame)
+        self.card_ = self._card(card, frame, y)
         self.classes_ = np.array([0, 1])
         return self
 
-    def _card(self, card: Any, frame: pd.DataFrame) -> Card:
+    def _card(self, card: Any, frame: pd.DataFrame, y: np.ndarray) -> Card:
         """The plain numbers of a fitted optbinning scorecard (the special-codes bin, never used, left out)."""
         table = card.table("detailed")
         splits: dict[str, list[float]] = {}
@@ -250,6 +305,14 @@ class PointsScorecard(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         stats: dict[str, dict[str, list[Any]]] = {k: {} for k in ("counts", "event_rates", "woe", "points")}
         coefficients: dict[str, float] = {}
         for name in self.names:
+            if name not in self.binned_:
+                present = np.isfinite(frame[name].to_numpy(dtype=float))
+                splits[name] = []
+                stats["counts"][name] = [int(present.sum()), int((~present).sum())]
+                stats["event_rates"][name] = [float(y[present].mean()) if present.any() else 0.0,
+                                              float(y[~present].mean()) if (~present).any() else 0.0]
+                stats["woe"][name], stats["points"][name], coefficients[name] = [0.0, 0.0], [0.0, 0.0], 0.0
+                continue
             optb = card.binning_process_.get_binned_variable(name)
             rows = table[table["Variable"] == name]
             rows = rows[rows["Bin"].astype(str) != "Special"]

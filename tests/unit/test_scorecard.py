@@ -15,7 +15,7 @@ from riskcore.errors import BundleError, ConfigError
 from riskcore.lifecycle.report.gather import build_report
 from riskcore.lifecycle.report.markup import Numbers
 from riskcore.lifecycle.report.sections.methodology import methodology_section
-from riskcore.modelling.scorecard import MISSING_BIN, Card, PointsScorecard, event_rate_trend
+from riskcore.modelling.scorecard import MISSING_BIN, Card, PointsScorecard, SignedLogistic, event_rate_trend
 from riskcore.modelling.scorers import Scorer
 from riskcore.numeric import expit
 from riskcore.serving.explain import explain_frame
@@ -69,11 +69,22 @@ def test_binning_respects_declared_directions(small_fit, bundle):
     for name in bundle.scorer.card.names:
         if name in bundle.scorer.card.categorical or not bundle.spec.feature(name).direction:
             continue
-        rates, counts = bundle.scorer.card.event_rates[name][:-1], bundle.scorer.card.counts[name][:-1]
-        kept = [r for r, c in zip(rates, counts) if c > 0]
-        assert _monotone(kept, int(np.sign(bundle.spec.feature(name).direction))), name
+        card, direction = bundle.scorer.card, int(np.sign(bundle.spec.feature(name).direction))
+        used = [i for i, c in enumerate(card.counts[name][:-1]) if c > 0]
+        assert _monotone([card.event_rates[name][i] for i in used], direction), name
+        # and no characteristic's points run against its binning: more risk, never more points
+        assert _monotone([card.points[name][i] for i in used], -direction), name
         checked += 1
     assert checked > 20
+
+
+def test_a_characteristic_counting_against_its_own_binning_is_taken_out():
+    rng = np.random.default_rng(7)
+    woe = rng.normal(size=(3000, 3))
+    y = (rng.random(3000) < expit(-2 - 1.0 * woe[:, 0] - 0.5 * woe[:, 1] + 0.6 * woe[:, 2])).astype(int)
+    model = SignedLogistic(C=1.0).fit(woe, y)
+    assert model.coef_[0, 2] == 0 and (model.coef_[0, :2] < 0).all() and list(model.dropped_) == [2]
+    np.testing.assert_allclose(model.predict_proba(woe)[:, 1], expit(woe @ model.coef_[0] + model.intercept_[0]))
 
 
 def test_points_are_the_scaled_woe_and_match_optbinnings_own_score(small_fit):
