@@ -138,8 +138,8 @@ def methodology_section(report: Report, n: Numbers) -> str:
         f"<p>Every candidate is cross-validated on the training part with {folds} folds that keep each company's "
         "rows in one fold (so no company is scored by a model that saw it), with a randomized search over its "
         "parameters. The candidate with the highest mean cross-validated AUC is chosen; a near-tie goes to the "
-        "simpler model (logistic regression before boosted trees, boosted trees before the random forest and "
-        "the ensemble). The chosen candidate is then refitted on the whole training part.</p>",
+        "simpler model (logistic regression and the points scorecard before boosted trees, boosted trees before "
+        "the random forest and the ensemble). The chosen candidate is then refitted on the whole training part.</p>",
         _candidates(n), _run_params(report), "<h3>Calibration</h3>", _calibration(n),
         "<h3>Cost model and cut-off</h3>", _cutoff(n), "<h3>Monotone constraints</h3>", _monotone(n),
         *(["<h3>Points scorecard</h3>", card] if (card := _scorecard(report, n)) else [])])
