@@ -91,5 +91,6 @@ if bundle.is_scorecard:
 elif card:
     st.subheader("Scorecard")
     st.caption(f"A points scorecard was a candidate: refitted on the same training rows it reaches a test AUC of "
-               f"{card['scorecard_auc']:.3f} against this model's {card['model_auc']:.3f} on the same rows, "
-               f"{card['auc_given_up']:.3f} AUC given up for a model read by adding points.")
+               f"{card['scorecard_auc']:.3f} against this model's {card['model_auc']:.3f} on the same rows: "
+               + (f"{card['auc_given_up']:.3f} AUC given up for a model read by adding points."
+                  if card["auc_given_up"] >= 0 else f"{-card['auc_given_up']:.3f} AUC better on these rows."))

@@ -341,8 +341,11 @@ def first_start_home(cache: ModelCache) -> State:
 
 
 def scorecard_run(cache: ModelCache) -> Trained:
-    """A points scorecard (``train --quick --candidates scorecard``) on :data:`SCORECARD_COMPANIES` companies."""
-    return cache.train(cache.portfolio(SCORECARD_COMPANIES).frame, quick("scorecard"))
+    """A points scorecard (``train --quick --candidates scorecard``) on :data:`SCORECARD_COMPANIES` companies.
+
+    Its two cross-validation fits run in this process: worker processes would each import optbinning first.
+    """
+    return cache.train(cache.portfolio(SCORECARD_COMPANIES).frame, quick("scorecard", n_jobs=1))
 
 
 def scorecard_home(cache: ModelCache) -> State:

@@ -69,9 +69,10 @@ class TrainingResult:
                          f"[{b['auc_ci'][0]:.3f}, {b['auc_ci'][1]:.3f}]")
         card = m.get("scorecard")
         if card and card["chosen"] != "scorecard":
+            given = card["auc_given_up"]
             lines.append(f"  points scorecard on the same test rows: AUC {card['scorecard_auc']:.3f} against the "
                          f"{card['chosen']} model's {card['model_auc']:.3f} (raw scores): "
-                         f"{card['auc_given_up']:.3f} AUC given up")
+                         + (f"{given:.3f} AUC given up" if given >= 0 else f"{-given:.3f} AUC better on these rows"))
         elif card:
             lines.append("  the points scorecard is the chosen model: it gives up no AUC")
         costs = m["costs"]

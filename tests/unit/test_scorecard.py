@@ -172,6 +172,8 @@ def test_training_a_scorecard_reports_it(run):
                                 "auc_given_up": 0.03}}
     assert ("points scorecard on the same test rows: AUC 0.800 against the lightgbm model's 0.830 (raw scores): "
             "0.030 AUC given up") in replace(run.result, metrics=other).summary()
+    better = {**m, "scorecard": {**other["scorecard"], "scorecard_auc": 0.84, "auc_given_up": -0.01}}
+    assert "0.010 AUC better on these rows" in replace(run.result, metrics=better).summary()
 
 
 def test_the_report_has_the_points_table(bundle, tmp_path):
@@ -181,6 +183,12 @@ def test_the_report_has_the_points_table(bundle, tmp_path):
     table = html[html.index("<h3>Points scorecard</h3>"):]
     assert table.count("<tr>") == len(bundle.points_table()) + 1
     assert "<th>WoE</th>" in table and "<th>Points</th>" in table
+    # a report of another model chosen over the scorecard says what the scorecard gives up
+    other = {**report.metrics, "scorecard": {**report.metrics["scorecard"], "chosen": "lightgbm", "model_auc": 0.9,
+                                             "scorecard_auc": 0.88, "auc_given_up": 0.02}}
+    html = methodology_section(replace(report, metrics=other, points=None), Numbers(other))
+    assert "the chosen lightgbm model's" in html and "AUC given up for a model read by adding points" in html
+    assert "<th>WoE</th>" not in html
 
 
 def test_scorecard_settings(tmp_path):

@@ -105,7 +105,10 @@ def _scorecard(report: Report, n: Numbers) -> str:
         parts.append(f"<p>The points scorecard, refitted on the same training rows, reaches a test AUC of "
                      f"{n('scorecard.scorecard_auc', 'f4')} against the chosen {esc(block.get('chosen'))} model's "
                      f"{n('scorecard.model_auc', 'f4')} on the same {n('scorecard.rows', 'int')} test rows: "
-                     f"{n('scorecard.auc_given_up', 'f4')} AUC given up for a model read by adding points.</p>")
+                     + (f"{n('scorecard.auc_given_up', 'f4')} AUC given up for a model read by adding points.</p>"
+                        if block.get("auc_given_up", 0) >= 0 else
+                        f"the scorecard does better on these rows (AUC given up {n('scorecard.auc_given_up', 'f4')})."
+                        "</p>"))
     points = report.points
     if points is not None and len(points):
         info = block or {}
