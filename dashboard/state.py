@@ -343,6 +343,18 @@ def explanation(_bundle: ModelBundle, model_version: str, part: str, position: i
     return bench().explain(_bundle, rows(_bundle, part).iloc[[position]].reset_index(drop=True))
 
 
+@st.cache_data(show_spinner=False)
+def points_table(_bundle: ModelBundle, model_version: str) -> pd.DataFrame:
+    """A points scorecard's table: characteristic, label, bin, count, event_rate, woe, points."""
+    return _bundle.points_table()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def company_points(_bundle: ModelBundle, model_version: str, part: str, position: int) -> pd.DataFrame:
+    """One hold-out company's bin and points per characteristic (a points scorecard's explanation)."""
+    return _bundle.points(rows(_bundle, part).iloc[[position]].reset_index(drop=True))
+
+
 # ---------------------------------------------------------------- scoring an upload
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Scoring the portfolio…")

@@ -83,6 +83,15 @@ with right:
     if len(peers):
         st.plotly_chart(charts.peer_percentiles(peers), width="stretch", key="company_peers")
 
+if bundle.is_scorecard:
+    points = state.company_points(bundle, bundle.version, part, position)
+    st.subheader(f"Scorecard: {points['points'].sum():,.0f} points")
+    st.caption("The model is a points scorecard: this company's score is the sum of the points of the bins it "
+               "falls in (more points, lower risk); the PD above is read from that total and calibrated.")
+    st.dataframe(points[["label", "bin", "points"]], hide_index=True, width="stretch", key="company_points",
+                 column_config={"label": "Characteristic", "bin": "Bin",
+                                "points": st.column_config.NumberColumn("Points", format="%d")})
+
 record = tables.company_record(company, 0, spec)
 
 

@@ -68,3 +68,29 @@ with right:
     st.markdown("**Model against baseline**")
     st.dataframe(_only(table), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("value", "lower", "upper")})
+
+card = bundle.metrics.get("scorecard")
+if bundle.is_scorecard:
+    st.subheader("Scorecard")
+    points = state.points_table(bundle, bundle.version)
+    st.caption("The model is a points scorecard: a company's score is the sum of the points of the bins it falls "
+               "in, and more points mean lower risk. Each characteristic's default rate rises or falls across its "
+               "bins as the data contract declares; WoE is the bin's weight of evidence (positive: fewer defaults "
+               "than average)."
+               + (f" {card['pdo']:g} points double the odds; {card['base_points']:g} points stand for odds of "
+                  f"{card['base_odds']:g} to 1 against default." if card and card.get("pdo") else ""))
+    st.dataframe(points[["label", "bin", "count", "event_rate", "woe", "points"]], hide_index=True, width="stretch",
+                 key="perf_scorecard",
+                 column_config={"label": "Characteristic", "bin": "Bin", "count": "Count",
+                                "event_rate": st.column_config.NumberColumn("Event rate", format="percent"),
+                                "woe": st.column_config.NumberColumn("WoE", format="%.3f"),
+                                "points": st.column_config.NumberColumn("Points", format="%d")})
+    st.download_button("Download the scorecard (CSV)", points.to_csv(index=False).encode("utf-8"),
+                       file_name=f"scorecard-{bundle.version}.csv", mime="text/csv", key="perf_scorecard_download",
+                       icon=":material/download:")
+elif card:
+    st.subheader("Scorecard")
+    st.caption(f"A points scorecard was a candidate: refitted on the same training rows it reaches a test AUC of "
+               f"{card['scorecard_auc']:.3f} against this model's {card['model_auc']:.3f} on the same rows: "
+               + (f"{card['auc_given_up']:.3f} AUC given up for a model read by adding points."
+                  if card["auc_given_up"] >= 0 else f"{-card['auc_given_up']:.3f} AUC better on these rows."))

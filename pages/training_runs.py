@@ -51,7 +51,7 @@ if auth.allowed("start_training"):
     with st.expander("Start a new training run", icon=":material/play_arrow:"):
         st.write("Trains on the file the model in use was trained on, with its data contract and the costs in the "
                  "settings, and logs the run to MLflow. *Quick* compares two candidates with a small search "
-                 "(a few minutes); *full* compares six with a larger one.")
+                 "(a few minutes); *full* compares seven, the points scorecard among them, with a larger one.")
         data_path = state.training_data_path(bundle)
         if data_path is not None:
             for found in state.personal_data(str(data_path), data_path.stat().st_mtime, bundle.spec, bundle.version):

@@ -23,14 +23,14 @@ from riskcore.errors import ConfigError
 
 __all__ = ["ALERT_RULES", "NAMED_SCHEDULES", "SEVERITIES", "AlertRules", "AuditRules", "CostMode", "Costs",
            "DeliveryRules", "GradingRules", "JobRules", "MailTarget", "Profile", "PromotionRules", "ProvisionRules",
-           "RetrainingRules", "RiskBands", "ServingRules", "Settings", "Severity", "SmtpSecurity", "SmtpServer",
-           "TrainingConfig", "ValidationRules", "WebhookTarget", "database_url", "load_settings", "parse_candidates",
-           "set_thread_defaults"]
+           "RetrainingRules", "RiskBands", "ScorecardRules", "ServingRules", "Settings", "Severity", "SmtpSecurity",
+           "SmtpServer", "TrainingConfig", "ValidationRules", "WebhookTarget", "database_url", "load_settings",
+           "parse_candidates", "set_thread_defaults"]
 
 CostMode = Literal["fixed", "exposure"]
 Profile = Literal["quick", "full"]
 RiskBands = Literal["master", "fixed"]
-ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
+ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "scorecard", "ensemble"]
 Calibration = Literal["isotonic", "platt"]
 CalibrationRows = Literal["pooled", "validation"]
 # how much an event that reaches people matters: a monitoring alert warns or fails; a job that failed or a fallback to
@@ -640,6 +640,30 @@ class ProvisionRules:
 
 
 @dataclass(frozen=True)
+class ScorecardRules:
+    """How the ``scorecard`` candidate's points are scaled, set under ``[scorecard]`` in riskcore.toml.
+
+    ``pdo`` points double the odds against default, and ``base_points`` stand for odds of ``base_odds``
+    to 1 against default; the defaults are the industry's common 20 points to double the odds and 600
+    points at odds of 50 to 1. More points always mean lower risk.
+    """
+
+    pdo: float = 20.0
+    base_points: float = 600.0
+    base_odds: float = 50.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.pdo <= 1000:
+            raise ConfigError(f"scorecard setting pdo={self.pdo!r} must be in (0, 1000] (points that double the "
+                              "odds), e.g. 20")
+        if not 0 <= self.base_points <= 100_000:
+            raise ConfigError(f"scorecard setting base_points={self.base_points!r} must be in [0, 100000], e.g. 600")
+        if not 0 < self.base_odds <= 1e6:
+            raise ConfigError(f"scorecard setting base_odds={self.base_odds!r} must be positive odds against "
+                              "default (good to bad), e.g. 50 for 50:1")
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How a training run searches, calibrates and chooses.
 
@@ -648,7 +672,8 @@ class TrainingConfig:
     """
 
     profile: Profile = "full"
-    candidates: tuple[ModelKind, ...] = ("logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble")
+    candidates: tuple[ModelKind, ...] = ("logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "scorecard",
+                                         "ensemble")
     n_iter: int = 6
     cv_folds: int = 4
     random_state: int = 7
@@ -669,6 +694,8 @@ class TrainingConfig:
     n_jobs: int = 2
     # through-the-cycle grades ([grading] of the settings, applied by the faces)
     grading: GradingRules = field(default_factory=GradingRules)
+    # the scorecard candidate's points scaling ([scorecard] in riskcore.toml)
+    scorecard: ScorecardRules = field(default_factory=ScorecardRules)
 
     def __post_init__(self) -> None:
         kinds = get_args(ModelKind)
@@ -748,6 +775,7 @@ class Settings:
     grading: GradingRules = field(default_factory=GradingRules)
     validation: ValidationRules = field(default_factory=ValidationRules)
     provisions: ProvisionRules = field(default_factory=ProvisionRules)
+    scorecard: ScorecardRules = field(default_factory=ScorecardRules)
     risk_bands: RiskBands = "master"
     api_max_batch: int = 1000
     api_rate_limit: int = 100
@@ -874,8 +902,8 @@ def _costs(value: Any, source: str) -> Costs:
 
 
 _RuleTable = TypeVar("_RuleTable", "AlertRules", "PromotionRules", "ServingRules", "JobRules", "RetrainingRules",
-                      "AuditRules", "GradingRules", "ValidationRules", "ProvisionRules", "DeliveryRules",
-                      "WebhookTarget", "MailTarget", "SmtpServer")
+                      "AuditRules", "GradingRules", "ValidationRules", "ProvisionRules", "ScorecardRules",
+                      "DeliveryRules", "WebhookTarget", "MailTarget", "SmtpServer")
 # tables of a rule table that may be given several times ([[alerts.delivery.webhook]]): the class of each entry
 _ENTRIES: Final[dict[str, type[Any]]] = {"webhook": WebhookTarget, "email": MailTarget}
 _LIST_EXAMPLES: Final[dict[str, tuple[str, ...]]] = {"on_alert": ("auc_drop", "ece"), "paths": ("/srv/portfolios",),
@@ -986,6 +1014,8 @@ def _from_file(data: Mapping[str, Any], source: str) -> dict[str, Any]:
             kwargs["validation"] = _validation_rules(value, source)
         elif key == "provisions":
             kwargs["provisions"] = _rules("provisions", ProvisionRules, value, source)
+        elif key == "scorecard":
+            kwargs["scorecard"] = _rules("scorecard", ScorecardRules, value, source)
         elif key in known:
             kwargs[key] = _coerce(key, value, getattr(base, key), source)
         else:

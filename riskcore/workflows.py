@@ -161,7 +161,8 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     ----------
     data : a table already read (the CLI reads it to decide the spec), or the file's path.
     spec : the file's data contract.
-    settings : where models are saved (``models_dir``), the default costs and ``[grading]``.
+    settings : where models are saved (``models_dir``), the default costs, ``[grading]`` and the scorecard's
+        points scaling (``[scorecard]``); both replace the configuration's own.
     config : the training profile and its overrides.
     costs : the costs to choose the cut-off with (default the settings').
     tracker : the MLflow tracker to log and register with; ``None`` logs nothing.
@@ -177,7 +178,8 @@ def train_file(data: Table | str | os.PathLike[str], spec: DatasetSpec, *, setti
     table = data if isinstance(data, Table) else read_table(data)
     if source is None and not isinstance(data, Table):
         source = str(Path(data).resolve())
-    config = replace(config, grading=settings.grading)  # [grading] is frozen in the bundle it trains
+    # [grading] is frozen in the bundle it trains; [scorecard] scales a scorecard's points
+    config = replace(config, grading=settings.grading, scorecard=settings.scorecard)
     return train(table, spec, config=config, costs=costs or settings.costs, models_dir=settings.models_dir,
                  tracker=tracker, progress=progress, positive=positive, promote=promote, source=source,
                  trained_by=trained_by, validation=settings.validation)

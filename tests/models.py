@@ -42,8 +42,9 @@ from riskcore.modelling.publish import log_to_tracker
 from riskcore.modelling.tracking import Tracker
 from riskcore.modelling.train import TrainingResult, train
 
-__all__ = ["PANEL_COMPANIES", "QUICK", "SEED", "SESSION_CONFIG", "ModelCache", "State", "Trained", "cache_root",
-           "champion_and_challenger", "copy_state", "demo_panel", "first_start_home", "quick"]
+__all__ = ["PANEL_COMPANIES", "QUICK", "SCORECARD_COMPANIES", "SEED", "SESSION_CONFIG", "ModelCache", "State",
+           "Trained", "cache_root", "champion_and_challenger", "copy_state", "demo_panel", "first_start_home", "quick",
+           "scorecard_home", "scorecard_run"]
 
 SEED = 7
 
@@ -55,6 +56,9 @@ SESSION_CONFIG = TrainingConfig.quick(n_bootstrap=300)
 
 PANEL_COMPANIES = 800
 """The demo panel the champion and challenger tests share (with two later years, for monitoring)."""
+
+SCORECARD_COMPANIES = 500
+"""The demo portfolio of the points scorecard (``train --candidates scorecard``): the smallest that trains cleanly."""
 
 
 def quick(*candidates: str, **changes: Any) -> TrainingConfig:
@@ -334,3 +338,22 @@ def first_start_home(cache: ModelCache) -> State:
     promote. The page tests and the browser tests share it (each copies it). Copy it to change it.
     """
     return cache.state("first-start-quick-1500-and-logistic", _first_start)
+
+
+def scorecard_run(cache: ModelCache) -> Trained:
+    """A points scorecard (``train --quick --candidates scorecard``) on :data:`SCORECARD_COMPANIES` companies.
+
+    Its two cross-validation fits run in this process: worker processes would each import optbinning first.
+    """
+    return cache.train(cache.portfolio(SCORECARD_COMPANIES).frame, quick("scorecard", n_jobs=1))
+
+
+def scorecard_home(cache: ModelCache) -> State:
+    """A ``RISKCORE_HOME`` whose champion is :func:`scorecard_run` (result ``champion``). Copy it to change it."""
+    run = scorecard_run(cache)
+
+    def make(home: Path) -> dict[str, TrainingResult]:
+        settings = Settings(home=home)
+        return {"champion": run.register(Tracker.from_settings(settings), settings.models_dir)}
+
+    return cache.state("home-" + run.model_version, make)

@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="quick profile (two candidates, small search)")
     p.add_argument("--candidates", metavar="KIND[,KIND…]",
                    help="train only these model kinds: logistic, lightgbm, xgboost, hist_gb, random_forest, "
-                        "ensemble (comma-separated; default: the profile's)")
+                        "scorecard (points), ensemble (comma-separated; default: the profile's)")
     p.add_argument("--out", help="folder to write metrics.json and summary.txt to")
     p.add_argument("--allow-leaks", action="store_true", help="continue when a leakage check fails")
     p.add_argument("--calibration", choices=["isotonic", "platt"], help="calibration method (default isotonic)")

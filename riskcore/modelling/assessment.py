@@ -3,6 +3,7 @@
 7. :func:`assess` — every metric once on the test part (with the calibration
    error of both calibrators, segments and, on synthetic data, the true PD as ceiling);
    :func:`baseline` — a logistic regression calibrated the same way, for comparison;
+   :func:`scorecard_comparison` — the points scorecard's test AUC against the chosen model's;
 8. :func:`riskcore.modelling.importance.importance_table` — importances and their warnings;
 
 and the records the bundle keeps of them: :func:`split_info` (the split as plain data) and
@@ -34,7 +35,8 @@ from riskcore.modelling.split import Split
 from riskcore.modelling.stages import Calibrated, Cutoff, Parts, SearchOutcome, calibration_rows
 from riskcore.numeric import expit
 
-__all__ = ["Assessment", "Baseline", "assess", "baseline", "battery_on_test_rows", "holdout_frame", "split_info"]
+__all__ = ["Assessment", "Baseline", "assess", "baseline", "battery_on_test_rows", "holdout_frame",
+           "scorecard_comparison", "split_info"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,33 @@ def baseline(search: SearchOutcome, pipeline: Any, parts: Parts, spec: DatasetSp
     bt = evaluate(parts.y_test, p_test, threshold, n_resamples=config.n_bootstrap, random_state=config.random_state)
     return Baseline({"kind": "logistic", "auc": bt["auc"], "auc_ci": bt["auc_ci"], "brier": bt["brier"],
                      "ece_calibrated": bt["ece_calibrated"]}, p_test)
+
+
+def scorecard_comparison(search: SearchOutcome, pipeline: Any, parts: Parts, raw_test: np.ndarray,
+                         spec: DatasetSpec, config: TrainingConfig) -> dict[str, Any] | None:
+    """Stage 7c: how much test AUC the points scorecard gives up against the chosen model, on the same rows.
+
+    None when the scorecard was not a candidate. When another candidate was chosen, the
+    scorecard is refitted with its best configuration on the same training rows (one fit: its
+    cross-validation already ran) and both models' raw scores on the test rows are ranked;
+    AUC depends on the ranking only, so calibration changes neither. When the scorecard was
+    chosen it gives nothing up. A dict with chosen (kind), scorecard_auc, model_auc,
+    auc_given_up (model minus scorecard), rows, defaults and the points scaling (pdo, base_points, base_odds).
+    """
+    card = next((c for c in search.candidates if c.kind == "scorecard"), None)
+    if card is None:
+        return None
+    y = parts.y_test
+    model_auc = roc_auc(y, raw_test)
+    if search.chosen.kind == "scorecard":
+        card_auc = model_auc
+    else:
+        card_pipe = make_pipeline("scorecard", spec, card.params, scaling=config.scorecard)
+        card_auc = roc_auc(y, raw_score(card_pipe.fit(parts.X_train, parts.y_train), parts.X_test))
+    rules = config.scorecard
+    return {"chosen": search.chosen.kind, "scorecard_auc": card_auc, "model_auc": model_auc,
+            "auc_given_up": model_auc - card_auc, "rows": int(len(y)), "defaults": int(np.sum(y)),
+            "pdo": rules.pdo, "base_points": rules.base_points, "base_odds": rules.base_odds}
 
 
 def split_info(split: Split, frame: pd.DataFrame, y: np.ndarray, spec: DatasetSpec) -> dict[str, Any]:

@@ -5,7 +5,8 @@ Layout (every file but ``manifest.json`` is listed in it with its SHA-256)::
     bundle.json        kind, version, threshold, costs, calibration, training facts
     spec.json          the dataset spec
     features.json      the fitted FeatureBuilder state (categories, composite centre/spread)
-    model.txt | model.json | model.skops      LightGBM text, XGBoost JSON, or scikit-learn via skops
+    model.txt | model.json | model.skops | scorecard.json
+                       LightGBM text, XGBoost JSON, scikit-learn via skops, or a scorecard's points
     transform.skops    (optional) fitted transformers between features and model
     members/<i>/...    the same files for each member of a voting ensemble
     calibration.json   isotonic and Platt calibrators as plain numbers (the chosen one named)
@@ -44,7 +45,8 @@ from riskcore.evaluation.outcomes import strict_json
 from riskcore.modelling.calibration import Calibrator, calibrated_pd
 from riskcore.modelling.cycle import CentralTendency, CycleModel
 from riskcore.modelling.features import FeatureBuilder
-from riskcore.modelling.scorers import EnsembleScorer, Scorer, read_scorer, split_pipeline, write_model
+from riskcore.modelling.scorecard import company_points, points_table
+from riskcore.modelling.scorers import EnsembleScorer, ScorecardScorer, Scorer, read_scorer, split_pipeline, write_model
 
 if TYPE_CHECKING:  # the reference loads scipy.stats, which scoring (the API's hot path) never needs
     from riskcore.evaluation.reference import ReferenceProfile
@@ -206,6 +208,45 @@ class ModelBundle:
         except (ValueError, KeyError, TypeError) as err:
             raise BundleError(f"the bundle's reference.json cannot be read ({err}); retrain the model") from None
 
+    @property
+    def is_scorecard(self) -> bool:
+        """True when the model is a points scorecard (:meth:`points_table`, :meth:`points` answer)."""
+        return isinstance(self.scorer, ScorecardScorer)
+
+    def _card(self) -> ScorecardScorer:
+        if not isinstance(self.scorer, ScorecardScorer):
+            raise BundleError(f"model {self.version} is a {self.kind} model, not a scorecard: it has no points; "
+                              "train one with python -m riskcore train --candidates scorecard")
+        return self.scorer
+
+    def points_table(self) -> pd.DataFrame:
+        """The scorecard's points table, as fitted (nothing is refitted).
+
+        Columns: characteristic, label, bin, count, event_rate, woe, points; one row per bin of
+        each characteristic (the last bin of each is ``Missing``).
+
+        Raises
+        ------
+        BundleError
+            When the model is not a scorecard.
+        """
+        labels = {n: self.spec.label(n) for n in self.features.layout_.names}
+        return points_table(self._card().card, self.features.categories_, labels)
+
+    def points(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The bin and points of each characteristic for each row of a prepared frame.
+
+        Columns: row (position), characteristic, label, bin, points; each row's points add up to
+        its score, whose log-odds (``(offset - score) / factor``) is the raw score calibration reads.
+
+        Raises
+        ------
+        BundleError
+            When the model is not a scorecard.
+        """
+        labels = {n: self.spec.label(n) for n in self.features.layout_.names}
+        return company_points(self._card().card, self.matrix(frame), self.features.categories_, labels)
+
     def holdout(self) -> pd.DataFrame:
         """Validation and test rows with their scores (read once, then cached on the object)."""
         if self._holdout is None:
@@ -358,7 +399,7 @@ def load_bundle(folder: str | Path, expected_hash: str | None = None) -> ModelBu
     if kind == "ensemble":
         members = [_load_member(folder / "members" / str(i), k, spec) for i, k in enumerate(info["members"])]
         fb, scorer = members[0][0], EnsembleScorer(members)
-    elif kind in ("lightgbm", "xgboost", "logistic", "hist_gb", "random_forest"):
+    elif kind in ("lightgbm", "xgboost", "logistic", "hist_gb", "random_forest", "scorecard"):
         fb, scorer = _load_member(folder, kind, spec)
     else:
         raise BundleError(f"unknown model kind {kind!r} in bundle.json")

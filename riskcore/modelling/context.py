@@ -137,6 +137,8 @@ class RunContext:
     assessment: Assessment | None = None
     baseline: Baseline | None = None
     battery: ValidationBattery | None = None
+    # the scorecard against the chosen model on the test rows (assessment.scorecard_comparison), when searched
+    scorecard: dict[str, Any] | None = None
     importances: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     blocks: dict[str, Any] = field(default_factory=dict)

@@ -9,6 +9,9 @@ Every candidate is a pipeline that starts with :class:`~riskcore.modelling.featu
 * ``lightgbm``, ``xgboost``, ``hist_gb`` (scikit-learn's histogram gradient
   boosting) and ``random_forest`` — tree ensembles that take missing values and
   category codes as they are;
+* ``scorecard`` — the points scorecard (:mod:`riskcore.modelling.scorecard`): optimal
+  binning with the declared directions as monotone event rates, weight of evidence,
+  logistic regression, points scaled by the training settings' ``[scorecard]``;
 * ``ensemble`` — soft voting over the best two or three of the others
   (:class:`SoftVotingEnsemble`).
 
@@ -20,7 +23,7 @@ With ``monotone=True`` the boosted candidates (:data:`MONOTONE_KINDS`) get monot
 constraints from the spec's declared directions, mapped onto the model matrix's
 columns (:func:`monotone_constraints`): LightGBM's and XGBoost's
 ``monotone_constraints``, histogram boosting's ``monotonic_cst``. Logistic regression
-and the random forest take none.
+and the random forest take none. The scorecard always bins to the declared directions.
 """
 
 from __future__ import annotations
@@ -31,18 +34,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from riskcore.config import ScorecardRules
 from riskcore.data.schema import DatasetSpec
 from riskcore.modelling.features import FeatureBuilder, feature_layout
+from riskcore.modelling.scorecard import PointsScorecard, event_rate_trend
 from riskcore.numeric import logit
 
 __all__ = ["MODEL_KINDS", "MONOTONE_KINDS", "SIMPLICITY", "EmptyColumnFiller", "ModelKind", "SoftVotingEnsemble",
            "make_pipeline", "monotone_constraints", "monotone_kind", "raw_score", "search_space"]
 
-ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "ensemble"]
+ModelKind = Literal["logistic", "lightgbm", "xgboost", "hist_gb", "random_forest", "scorecard", "ensemble"]
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 # lower is simpler; near-ties in CV AUC go to the simpler candidate
-SIMPLICITY: dict[str, int] = {"logistic": 0, "hist_gb": 1, "lightgbm": 1, "xgboost": 1, "random_forest": 2,
-                              "ensemble": 3}
+SIMPLICITY: dict[str, int] = {"logistic": 0, "scorecard": 0, "hist_gb": 1, "lightgbm": 1, "xgboost": 1,
+                              "random_forest": 2, "ensemble": 3}
 # one thread per model: training parallelises over cross-validation fits in processes instead (see train._search)
 N_JOBS = 1
 # the kinds whose libraries take monotone constraints
@@ -67,6 +72,8 @@ def search_space(kind: str) -> dict[str, list[Any]]:
     if kind == "random_forest":
         return {"n_estimators": [200], "max_depth": [8, 12, None], "min_samples_leaf": [10, 25, 50],
                 "max_features": ["sqrt", 0.3]}
+    if kind == "scorecard":
+        return {"C": [0.1, 1.0]}
     if kind == "ensemble":
         return {}
     raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
@@ -101,6 +108,16 @@ def _constraint_params(kind: str, spec: DatasetSpec) -> dict[str, Any]:
     if kind == "hist_gb":
         return {"monotonic_cst": cst}
     return {}
+
+
+def _scorecard(spec: DatasetSpec, params: dict[str, Any], scaling: ScorecardRules | None) -> PointsScorecard:
+    """The scorecard estimator over the model matrix's columns, each numeric one binned to its declared direction."""
+    layout = feature_layout(spec)
+    rules = scaling or ScorecardRules()
+    trends = {name: event_rate_trend(int(np.sign(spec.feature(name).direction))) for name in layout.names
+              if name not in layout.categorical}
+    return PointsScorecard(names=layout.names, categorical=layout.categorical, trends=trends,
+                           pdo=rules.pdo, base_points=rules.base_points, base_odds=rules.base_odds, **params)
 
 
 def _estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
@@ -187,6 +204,7 @@ def make_pipeline(
     random_state: int = 7,
     members: list[tuple[str, dict[str, Any]]] | None = None,
     monotone: bool = False,
+    scaling: ScorecardRules | None = None,
 ) -> Any:
     """A fresh, unfitted pipeline for one candidate.
 
@@ -200,6 +218,7 @@ def make_pipeline(
     members : for ``ensemble``, the (kind, params) of each voting member.
     monotone : constrain a boosted model to the spec's declared directions
         (:func:`monotone_constraints`); other kinds are left as they are.
+    scaling : the scorecard's points scaling (the defaults when None).
 
     Returns
     -------
@@ -211,7 +230,7 @@ def make_pipeline(
         if not members:
             raise ValueError("an ensemble needs members: a list of (kind, params)")
         return SoftVotingEnsemble([(k, make_pipeline(k, spec, p, smote=smote, random_state=random_state,
-                                                     monotone=monotone)) for k, p in members])
+                                                     monotone=monotone, scaling=scaling)) for k, p in members])
     if monotone:
         params = {**params, **_constraint_params(kind, spec)}
     steps: list[tuple[str, Any]] = [("features", FeatureBuilder(spec))]
@@ -219,7 +238,7 @@ def make_pipeline(
         steps.append(("prep", _logistic_prep(spec)))
     if kind == "hist_gb":
         steps.append(("fill_empty", EmptyColumnFiller()))
-    if smote:
+    if smote and kind != "scorecard":
         from imblearn.over_sampling import SMOTE
         from imblearn.pipeline import Pipeline as ImbPipeline
         from sklearn.impute import SimpleImputer
@@ -231,7 +250,9 @@ def make_pipeline(
         return ImbPipeline(steps)
     from sklearn.pipeline import Pipeline
 
-    steps.append(("model", _estimator(kind, params, random_state)))
+    # the scorecard's event rates, WoE and points are read from the real rows: it is never oversampled
+    steps.append(("model", _scorecard(spec, params, scaling) if kind == "scorecard"
+                  else _estimator(kind, params, random_state)))
     return Pipeline(steps)
 
 
@@ -263,5 +284,8 @@ class SoftVotingEnsemble:
 
 
 def raw_score(pipeline: Any, X: Any) -> np.ndarray:
-    """The model's raw log-odds score (the input of calibration)."""
+    """The model's raw log-odds score (the input of calibration); a scorecard's is read from its total points."""
+    steps = getattr(pipeline, "steps", None)
+    if steps and isinstance(steps[-1][1], PointsScorecard):
+        return np.asarray(pipeline.decision_function(X), dtype=float)
     return logit(pipeline.predict_proba(X)[:, 1])

@@ -207,7 +207,7 @@ def _calibrate(ctx: RunContext, budget: Budget) -> None:
 
 
 def _assess(ctx: RunContext, budget: Budget) -> None:
-    """Every metric once on the test part; the logistic baseline calibrated the same way."""
+    """Every metric once on the test part; the logistic baseline calibrated the same way; the scorecard's AUC."""
     parts, calibrated = ctx.every_heldout()
     cutoff = known(ctx.cutoff, "the cut-off")
     ctx.assessment = assessment.assess(parts, calibrated, cutoff, ctx.spec, ctx.config, ctx.costs)
@@ -215,6 +215,8 @@ def _assess(ctx: RunContext, budget: Budget) -> None:
                                           ctx.validation_rules)
     ctx.baseline = assessment.baseline(known(ctx.search, "the search"), ctx.pipeline, known(ctx.rows, "the rows").parts,
                                        ctx.spec, ctx.config, cutoff.threshold)
+    ctx.scorecard = assessment.scorecard_comparison(known(ctx.search, "the search"), ctx.pipeline, parts,
+                                                    calibrated.raw_test, ctx.spec, ctx.config)
 
 
 def _importance(ctx: RunContext, budget: Budget) -> None:

@@ -66,6 +66,7 @@ def run_metrics(ctx: RunContext, *, version: str, created: datetime) -> dict[str
         "segments": found.segments.to_dict(orient="records"),
         "oracle": found.oracle,
         "baseline": ctx.baseline.metrics if ctx.baseline is not None else None,
+        "scorecard": ctx.scorecard,
         "importance": {"top_feature": str(top["feature"]), "top_share": float(top["share"]),
                        "method": "permutation (validation AUC lost when the column is shuffled)"},
         "leakage": [f.as_dict() for f in leak.findings],

@@ -67,6 +67,14 @@ class TrainingResult:
             b = m["baseline"]
             lines.append(f"  logistic baseline on test: AUC {b['auc']:.3f} "
                          f"[{b['auc_ci'][0]:.3f}, {b['auc_ci'][1]:.3f}]")
+        card = m.get("scorecard")
+        if card and card["chosen"] != "scorecard":
+            given = card["auc_given_up"]
+            lines.append(f"  points scorecard on the same test rows: AUC {card['scorecard_auc']:.3f} against the "
+                         f"{card['chosen']} model's {card['model_auc']:.3f} (raw scores): "
+                         + (f"{given:.3f} AUC given up" if given >= 0 else f"{-given:.3f} AUC better on these rows"))
+        elif card:
+            lines.append("  the points scorecard is the chosen model: it gives up no AUC")
         costs = m["costs"]
         fn = "LGD × exposure" if costs["mode"] == "exposure" else f"{costs['fn']:,.0f}"
         lines.append(f"Threshold {m['threshold']:.4f} (refer at or above), chosen on validation to minimise cost "

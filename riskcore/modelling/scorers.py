@@ -5,6 +5,7 @@ fitted estimator in the estimator's own format:
 
     model.txt          a LightGBM booster, its text format
     model.json         an XGBoost booster, its JSON format
+    scorecard.json     a points scorecard's bins, WoE and points (:class:`~riskcore.modelling.scorecard.Card`)
     model.skops        any other scikit-learn estimator, through skops
     transform.skops    (optional) fitted transformers between the features and the model
 
@@ -20,18 +21,21 @@ bundle (layout, manifest, verification) is :mod:`riskcore.modelling.bundle`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from riskcore.errors import BundleError
+from riskcore.evaluation.outcomes import strict_json
 from riskcore.modelling.direct import ColumnFill, LogisticPrep, TreePath, column_fill, logistic_prep, tree_path
 from riskcore.modelling.features import FeatureBuilder
+from riskcore.modelling.scorecard import Card
 from riskcore.numeric import expit, logit
 
-__all__ = ["SKOPS_ALLOWLIST", "EnsembleScorer", "LightGBMScorer", "Scorer", "SklearnScorer", "TransformedNative",
-           "XGBoostScorer", "fitted_scorer", "read_scorer", "split_pipeline", "write_model"]
+__all__ = ["SKOPS_ALLOWLIST", "EnsembleScorer", "LightGBMScorer", "Scorer", "ScorecardScorer", "SklearnScorer",
+           "TransformedNative", "XGBoostScorer", "fitted_scorer", "read_scorer", "split_pipeline", "write_model"]
 
 # the kinds whose fitted pipeline :func:`fitted_scorer` scores through the direct paths (the boosters' own
 # predict already has no per-column cost; an ensemble averages pipelines of these)
@@ -182,6 +186,23 @@ class TransformedNative(Scorer):
         return self.inner.raw(self.transform.transform(matrix) if m is None else m)
 
 
+class ScorecardScorer(Scorer):
+    """A points scorecard: each row's bins looked up, their points summed, the total read as log-odds."""
+
+    kind = "scorecard"
+
+    def __init__(self, card: Card):
+        self.card = card
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw log-odds score per row: ``(offset - total points) / factor``."""
+        return self.card.raw(matrix)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Each characteristic's points against its training average, in log-odds (exact, additive)."""
+        return self.card.contributions(matrix)
+
+
 class EnsembleScorer(Scorer):
     """Soft voting: the mean of the members' probabilities, as log-odds."""
 
@@ -235,7 +256,10 @@ def write_model(folder: Path, kind: str, model: Any, middle: list[tuple[str, Any
     import skops.io as sio  # skops and the pipeline class are needed only when a bundle is written
     from sklearn.pipeline import Pipeline
 
-    if kind == "lightgbm":
+    if kind == "scorecard":
+        (folder / "scorecard.json").write_text(json.dumps(strict_json(model.card_.to_dict()), sort_keys=True),
+                                               encoding="utf-8")
+    elif kind == "lightgbm":
         (folder / "model.txt").write_text(model.booster_.model_to_string(), encoding="utf-8")
     elif kind == "xgboost":
         (folder / "model.json").write_bytes(bytes(model.get_booster().save_raw("json")))
@@ -260,6 +284,11 @@ def read_scorer(folder: Path, kind: str) -> Scorer:
     """The scorer of the model files :func:`write_model` wrote to ``folder`` for a model of ``kind``."""
     transform = _load_skops(folder / "transform.skops") if (folder / "transform.skops").exists() else None
     scorer: Scorer
+    if kind == "scorecard":
+        try:
+            return ScorecardScorer(Card.from_dict(json.loads((folder / "scorecard.json").read_text(encoding="utf-8"))))
+        except (ValueError, KeyError, TypeError) as err:
+            raise BundleError(f"the bundle's scorecard.json cannot be read ({err}); retrain the model") from None
     if kind == "lightgbm":
         scorer = LightGBMScorer((folder / "model.txt").read_text(encoding="utf-8"))
     elif kind == "xgboost":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskcore.config import TrainingConfig
+from riskcore.config import ScorecardRules, TrainingConfig
 from riskcore.data.schema import DatasetSpec
 from riskcore.modelling.models import SIMPLICITY, make_pipeline, search_space
 from riskcore.modelling.split import cv_folds
@@ -121,7 +121,8 @@ def search_rows(X_train: pd.DataFrame, y_train: np.ndarray, spec: DatasetSpec, c
 
 def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFrame, y: np.ndarray,
               fold: tuple[np.ndarray, np.ndarray], spec: DatasetSpec, smote: bool,
-              random_state: int, monotone: bool = False) -> tuple[tuple[str, int, int], np.ndarray, float]:
+              random_state: int, monotone: bool = False,
+              scaling: ScorecardRules | None = None) -> tuple[tuple[str, int, int], np.ndarray, float]:
     """One cross-validation fit, on one thread (the search parallelises over fits instead).
 
     Returns the task's key, its out-of-fold predictions and its fit time.
@@ -131,7 +132,8 @@ def _fit_task(task: tuple[str, int, int], params: dict[str, Any], X: pd.DataFram
     t0 = time.perf_counter()
     tr, va = fold
     with threadpool_limits(limits=1):
-        pipe = make_pipeline(task[0], spec, params, smote=smote, random_state=random_state, monotone=monotone)
+        pipe = make_pipeline(task[0], spec, params, smote=smote, random_state=random_state, monotone=monotone,
+                             scaling=scaling)
         pipe.fit(X.iloc[tr], y[tr])
         pred = np.asarray(pipe.predict_proba(X.iloc[va])[:, 1])
     return task, pred, time.perf_counter() - t0
@@ -186,7 +188,7 @@ def search_candidates(
     oofs = {(kind, pi): np.full(len(y), np.nan) for kind, pi, _ in tasks}
     jobs = max(1, min(config.n_jobs, total))
     calls = (delayed(_fit_task)(t, plans[t[0]][t[1]], X, y, folds[t[2]], spec, config.smote, config.random_state,
-                                config.monotone) for t in tasks)
+                                config.monotone, config.scorecard) for t in tasks)
     outputs = (Parallel(n_jobs=jobs, return_as="generator_unordered")(calls) if jobs > 1
                else (fn(*args, **kwargs) for fn, args, kwargs in calls))
     for done, ((kind, pi, fi), pred, seconds) in enumerate(outputs, 1):
@@ -224,6 +226,6 @@ def build_pipeline(candidate: CandidateResult, spec: DatasetSpec,
     if candidate.kind == "ensemble":
         members = [(m["kind"], m["params"]) for m in candidate.params["members"]]
         return make_pipeline("ensemble", spec, members=members, smote=config.smote,
-                             random_state=config.random_state, monotone=config.monotone)
+                             random_state=config.random_state, monotone=config.monotone, scaling=config.scorecard)
     return make_pipeline(candidate.kind, spec, candidate.params, smote=config.smote,
-                         random_state=config.random_state, monotone=config.monotone)
+                         random_state=config.random_state, monotone=config.monotone, scaling=config.scorecard)

@@ -302,10 +302,11 @@ class Workbench:
         ``data`` is a :class:`Dataset` already loaded, or a path read with ``roles``. With ``cluster``, the path
         names a file, folder or glob of partitions, each holding whole companies (the contract is decided on the
         first one), and XGBoost trains on every training row. ``source`` is the data's name as the model records
-        it (default: the file's absolute path).
+        it (default: the file's absolute path). A scorecard's points are scaled by the settings' ``[scorecard]``.
         """
         costs = costs or self.settings.costs
-        config = replace(config, grading=self.settings.grading)  # [grading] is frozen in the bundle it trains
+        # [grading] is frozen in the bundle it trains; [scorecard] scales a scorecard's points (on a cluster too)
+        config = replace(config, grading=self.settings.grading, scorecard=self.settings.scorecard)
         tracker = self.tracker if track else None
         trained_by = trained_by or default_caller("cli")
         if cluster is not None:

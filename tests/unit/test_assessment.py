@@ -82,8 +82,9 @@ def test_run_metrics_records_every_section(run):
                      importances=table, leak=LeakageReport(findings=[]), warnings=["w"])
     metrics = run_metrics(ctx, version="v1", created=datetime(2026, 1, 1, tzinfo=UTC))
     assert list(metrics) == ["model", "data", "split", "candidates", "validation", "test", "threshold", "costs",
-                             "business", "calibration", "segments", "oracle", "baseline", "importance", "leakage",
-                             "warnings", "validation_battery"]
+                             "business", "calibration", "segments", "oracle", "baseline", "scorecard", "importance",
+                             "leakage", "warnings", "validation_battery"]
+    assert metrics["scorecard"] is None  # no scorecard among the candidates
     assert metrics["validation_battery"] is None  # the battery is the assess stage's; this context has none
     assert metrics["model"]["version"] == "v1" and metrics["model"]["trained_at"] == "2026-01-01T00:00:00+00:00"
     assert metrics["data"]["features"] == INPUTS and metrics["data"]["source"] == "loans.csv"

@@ -90,7 +90,7 @@ def test_the_product_dependencies_cover_what_it_imports():
     imported = {"streamlit", "plotly", "fastapi", "starlette", "uvicorn", "pydantic", "mlflow", "sqlalchemy",
                 "scikit-learn", "numpy", "pandas", "pyarrow", "scipy", "xgboost-cpu", "lightgbm", "shap", "skops",
                 "imbalanced-learn", "threadpoolctl", "joblib", "python-calamine", "dask", "distributed", "matplotlib",
-                "weasyprint", "argon2-cffi", "authlib", "pyjwt", "psycopg"}
+                "weasyprint", "argon2-cffi", "authlib", "pyjwt", "psycopg", "optbinning"}
     assert imported <= declared
 
 

@@ -247,7 +247,7 @@ def test_the_champions_configuration_or_a_named_profile(awaiting):
                                                                                              2, 1)
     assert training_config_of(champion).cv_folds == 3  # without the run's parameters: the profile's search
     named = training_config_of(champion, "full")
-    assert named.profile == "full" and len(named.candidates) == 6
+    assert named.profile == "full" and len(named.candidates) == 7  # the scorecard among them
 
 
 # ---------------------------------------------------------------------------

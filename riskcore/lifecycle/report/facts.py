@@ -106,3 +106,6 @@ class Report:
     promotion: PromotionRules
     serving: ServingRules
     history: History
+    # a points scorecard's table (ModelBundle.points_table: characteristic, label, bin, count, event_rate, woe,
+    # points); None for other models
+    points: pd.DataFrame | None = None

@@ -193,4 +193,5 @@ def build_report(bundle: ModelBundle, *, settings: Settings, tracker: Tracker | 
         training_segments=_training_segments(bundle), missing_by_group=missing, performance=performance,
         limitations=limitations(metrics, bundle.spec, performance.backtest, missing, settings.alerts),
         alerts=settings.alerts, promotion=settings.promotion, serving=settings.serving,
-        history=history if history is not None else gather_history(bundle.version, tracker, audit))
+        history=history if history is not None else gather_history(bundle.version, tracker, audit),
+        points=bundle.points_table() if bundle.is_scorecard else None)

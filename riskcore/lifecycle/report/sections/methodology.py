@@ -1,4 +1,8 @@
-"""Section 4, methodology: the split, the candidates and their search, calibration, the cost model and cut-off."""
+"""Section 4, methodology: the split, the candidates and their search, calibration, the cost model and cut-off.
+
+For a points scorecard it adds the points table (characteristic, bin, count, event rate, WoE, points), and
+whenever the scorecard was a candidate, the test AUC it gives up against the chosen model.
+"""
 
 from __future__ import annotations
 
@@ -93,6 +97,35 @@ def _monotone(n: Numbers) -> str:
     return text + "</p>" + (note(f"Monotone constraints: {block['note']}") if block.get("note") else "")
 
 
+def _scorecard(report: Report, n: Numbers) -> str:
+    """The scorecard's test AUC against the chosen model's, and a scorecard model's points table."""
+    block = n.get("scorecard")
+    parts = []
+    if block and block.get("chosen") != "scorecard":
+        parts.append(f"<p>The points scorecard, refitted on the same training rows, reaches a test AUC of "
+                     f"{n('scorecard.scorecard_auc', 'f4')} against the chosen {esc(block.get('chosen'))} model's "
+                     f"{n('scorecard.model_auc', 'f4')} on the same {n('scorecard.rows', 'int')} test rows: "
+                     + (f"{n('scorecard.auc_given_up', 'f4')} AUC given up for a model read by adding points.</p>"
+                        if block.get("auc_given_up", 0) >= 0 else
+                        f"the scorecard does better on these rows (AUC given up {n('scorecard.auc_given_up', 'f4')})."
+                        "</p>"))
+    points = report.points
+    if points is not None and len(points):
+        info = block or {}
+        scaling = (f" {info['pdo']:g} points double the odds, and {info['base_points']:g} points stand for odds "
+                   f"of {info['base_odds']:g} to 1 against default." if info.get("pdo") else "")
+        parts.append("<p>The model is a points scorecard: each characteristic is binned optimally (the default "
+                     "rate rising or falling across the bins as the data contract declares), each bin's weight of "
+                     "evidence enters a logistic regression, and its coefficients are scaled to whole points. A "
+                     "company's score is the sum of the points of its bins; more points mean lower risk." + scaling
+                     + "</p>")
+        rows = [[cell(r["label"]), cell(r["bin"]), f'<td class="n">{int(r["count"]):,}</td>',
+                 f'<td class="n">{r["event_rate"]:.2%}</td>', f'<td class="n">{r["woe"]:.3f}</td>',
+                 f'<td class="n">{r["points"]:.0f}</td>'] for r in points.to_dict(orient="records")]
+        parts.append(table(["Characteristic", "Bin", "Count", "Event rate", "WoE", "Points"], rows))
+    return "\n".join(parts)
+
+
 def methodology_section(report: Report, n: Numbers) -> str:
     """Split and why, folds, candidates and their search, the selection rule, calibration, costs and cut-off."""
     mode = n.get("split.mode") or ""
@@ -108,10 +141,11 @@ def methodology_section(report: Report, n: Numbers) -> str:
         f"<p>Every candidate is cross-validated on the training part with {folds} folds that keep each company's "
         "rows in one fold (so no company is scored by a model that saw it), with a randomized search over its "
         "parameters. The candidate with the highest mean cross-validated AUC is chosen; a near-tie goes to the "
-        "simpler model (logistic regression before boosted trees, boosted trees before the random forest and "
-        "the ensemble). The chosen candidate is then refitted on the whole training part.</p>",
+        "simpler model (logistic regression and the points scorecard before boosted trees, boosted trees before "
+        "the random forest and the ensemble). The chosen candidate is then refitted on the whole training part.</p>",
         _candidates(n), _run_params(report), "<h3>Calibration</h3>", _calibration(n),
-        "<h3>Cost model and cut-off</h3>", _cutoff(n), "<h3>Monotone constraints</h3>", _monotone(n)])
+        "<h3>Cost model and cut-off</h3>", _cutoff(n), "<h3>Monotone constraints</h3>", _monotone(n),
+        *(["<h3>Points scorecard</h3>", card] if (card := _scorecard(report, n)) else [])])
 
 
 SECTION = Section("methodology", "4. Methodology", methodology_section)
