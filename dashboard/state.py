@@ -333,8 +333,9 @@ def esg_bands(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFra
 
 @st.cache_data(show_spinner=False)
 def companies(_bundle: ModelBundle, model_version: str, part: str) -> pd.DataFrame:
-    """The companies of one hold-out part, riskiest first, for the search box."""
-    return company_table(rows(_bundle, part), _bundle.spec)
+    """The companies of one hold-out part, riskiest first, for the search box (graded as the model grades)."""
+    frame = rows(_bundle, part)
+    return company_table(frame, _bundle.spec, graded=_bundle.ttc_pd(frame["p_default"].to_numpy(dtype=float), frame))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -229,12 +229,13 @@ def run_metrics_table(run: dict[str, Any]) -> pd.DataFrame:
 # companies
 # ---------------------------------------------------------------------------
 
-def company_table(rows: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+def company_table(rows: pd.DataFrame, spec: DatasetSpec, graded: np.ndarray | None = None) -> pd.DataFrame:
     """One line per company-period, riskiest first: position, key, label, id, name, period, segment, p_default, grade.
 
     ``position`` is the row's position in ``rows``; ``key`` is unique
     (``id period``, or the position when there is no id); ``label`` reads
-    ``C00012 · Acme Holding · 2024 · PD 3.1%``.
+    ``C00012 · Acme Holding · 2024 · PD 3.1%``. ``graded``: the PDs the grades follow when they are not
+    ``p_default`` (a model grading through the cycle).
     """
     n = len(rows)
     ids = rows[spec.id].astype(str) if spec.id and spec.id in rows else pd.Series(
@@ -248,7 +249,7 @@ def company_table(rows: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     out = pd.DataFrame({"position": np.arange(n), "key": key.to_numpy(), "label": label, "id": ids.to_numpy(),
                         "name": names.to_numpy(), "period": period.to_numpy(),
                         "segment": rows[spec.segment].to_numpy() if spec.segment and spec.segment in rows else None,
-                        "p_default": p, "grade": grade_of(p)})
+                        "p_default": p, "grade": grade_of(p if graded is None else graded)})
     return out.sort_values(["p_default", "key"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 

@@ -53,11 +53,15 @@ rows = state.rows(bundle, part)
 company = rows.iloc[[position]].reset_index(drop=True)
 ex = state.explanation(bundle, bundle.version, part, position)
 p = float(ex.totals["p_default"].iloc[0])
-grade, level = str(grade_of(np.array([p]))[0]), str(risk_level_of(np.array([p]))[0])
+through_cycle = bundle.ttc_pd(np.array([p]), company)  # the grade follows the through-the-cycle PD when it is on
+graded = p if through_cycle is None else float(through_cycle[0])
+grade, level = str(grade_of(np.array([graded]))[0]), str(risk_level_of(np.array([graded]))[0])
 
 a, b, c, d = st.columns(4)
 a.metric("Probability of default", widgets.pct(p, 2))
-b.metric("Grade", grade, level, delta_color="off")
+b.metric("Grade", grade, level, delta_color="off",
+         help=None if through_cycle is None else f"Through the cycle: graded on a PD of {widgets.pct(graded, 2)}, "
+         "the point-in-time PD with the credit cycle taken out; the decision uses the point-in-time PD.")
 c.metric("Decision", "refer for review" if p >= view.threshold else "accept",
          f"cut-off {widgets.pct(view.threshold)}", delta_color="off")
 d.metric("Outcome 12 months later", "defaulted" if int(company["y"].iloc[0]) == 1 else "repaid",

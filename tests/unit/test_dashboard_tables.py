@@ -129,6 +129,21 @@ def test_company_table_search_and_record(test_rows):
     assert not any(isinstance(v, float) and np.isnan(v) for v in record.values())
 
 
+def test_company_table_grades_on_the_through_the_cycle_pd_when_the_model_does(quick_bundle, test_rows):
+    from dataclasses import replace
+
+    from riskcore.evaluation import grade_of
+
+    through = replace(quick_bundle, cycle=replace(quick_bundle.cycle, basis="ttc"), _central=None)
+    p = test_rows["p_default"].to_numpy(dtype=float)
+    ttc = through.ttc_pd(p, test_rows)
+    assert quick_bundle.ttc_pd(p, test_rows) is None  # a point-in-time model grades on its PD
+    table = tables.company_table(test_rows, DEMO_SPEC, graded=ttc).sort_values("position")
+    assert (table["grade"].to_numpy() == grade_of(ttc)).all()
+    assert (table["p_default"].to_numpy() == p).all()  # the PD shown (and decided on) stays the point-in-time one
+    assert (table["grade"].to_numpy() != grade_of(p)).any()
+
+
 @pytest.mark.parametrize("scale", ["pd", "logodds"])
 def test_waterfall_bars_add_up_to_the_score(quick_bundle, test_rows, scale):
     from riskcore.serving.explain import explain_frame
