@@ -46,7 +46,7 @@ p50 < 1 ms), one company's explanation (target p50 < 10 ms), and
 
     .venv/bin/python benchmarks/score_bench.py [--rows 1000000] [--big-rows 5000000] [--formats csv,parquet]
                                                [--champions lightgbm,logistic] [--repeat 1] [--quick]
-                                               [--no-latency]
+                                               [--no-latency] [--grading pit|ttc]
 """
 
 from __future__ import annotations
@@ -155,13 +155,16 @@ def write_portfolios(folder: Path, sizes: list[int], formats: list[str], chunk_r
     return paths
 
 
-def _child_train(models_dir: str, kind: str = "lightgbm") -> None:
+def _child_train(models_dir: str, kind: str = "lightgbm", grading: str = "pit") -> None:
     """Train a champion in a child, so the parent never holds LightGBM's worker threads.
 
     ``lightgbm``: one search point of :data:`CHAMPION_PARAMS` (a few hundred trees); ``logistic``: the quick
-    profile's logistic regression, as ``train --quick`` fits it.
+    profile's logistic regression, as ``train --quick`` fits it. ``grading="ttc"``: the champion grades
+    through the cycle (``[grading] through_the_cycle = true``), so scoring adds the through-the-cycle PD.
     """
-    from riskcore.config import TrainingConfig, set_thread_defaults
+    from dataclasses import replace
+
+    from riskcore.config import GradingRules, TrainingConfig, set_thread_defaults
 
     set_thread_defaults()  # setup only: sleeping OpenMP threads keep training from crawling on a busy machine
     import riskcore.modelling.search as search
@@ -177,6 +180,7 @@ def _child_train(models_dir: str, kind: str = "lightgbm") -> None:
         config = TrainingConfig.quick(candidates=("lightgbm",), n_iter=1, cv_folds=2, n_bootstrap=50)
     else:
         config = TrainingConfig.quick(candidates=("logistic",), n_bootstrap=50)
+    config = replace(config, grading=GradingRules(through_the_cycle=grading == "ttc"))
     result = training.train(train_frame, DEMO_SPEC, models_dir=models_dir, config=config)
     bundle = load_bundle(result.bundle_dir)
     booster = getattr(bundle.scorer, "booster", None)
@@ -184,10 +188,11 @@ def _child_train(models_dir: str, kind: str = "lightgbm") -> None:
                       "trees": int(booster.num_trees()) if booster is not None else None}))
 
 
-def _train(models_dir: Path, kind: str = "lightgbm") -> dict[str, Any]:
+def _train(models_dir: Path, kind: str = "lightgbm", grading: str = "pit") -> dict[str, Any]:
     """Train a ``kind`` champion (``lightgbm`` or ``logistic``) in a child process; its bundle, kind and trees."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, __file__, "--train-child", str(models_dir.resolve()), "--train-kind", kind],
+    proc = subprocess.run([sys.executable, __file__, "--train-child", str(models_dir.resolve()), "--train-kind", kind,
+                           "--train-grading", grading],
                           capture_output=True, text=True, check=False, cwd=ROOT, env=_riskcore_env(models_dir))
     if proc.returncode:
         raise SystemExit(f"training the champion failed:\n{proc.stderr}")
@@ -684,10 +689,13 @@ def main(argv: list[str] | None = None) -> None:
                              "history in a first pass) or by company id, as a loan system's export usually is")
     parser.add_argument("--work-dir", default=None, help="folder for the temporary files (default: the system's)")
     parser.add_argument("--train-child", dest="train_child", help=argparse.SUPPRESS)
+    parser.add_argument("--grading", choices=["pit", "ttc"], default="pit",
+                        help="the champions grade on the point-in-time PD (default) or through the cycle")
     parser.add_argument("--train-kind", dest="train_kind", default="lightgbm", help=argparse.SUPPRESS)
+    parser.add_argument("--train-grading", dest="train_grading", default="pit", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.train_child:
-        _child_train(args.train_child, args.train_kind)
+        _child_train(args.train_child, args.train_kind, args.train_grading)
         return
     rows = args.rows or (20_000 if args.quick else 1_000_000)
     big_rows = args.big_rows or (100_000 if args.quick else 5_000_000)
@@ -706,7 +714,7 @@ def main(argv: list[str] | None = None) -> None:
         trained = []
         for kind in champions:
             t0 = time.perf_counter()
-            model = {**_train(Path(models) / kind, kind), "train_s": 0.0}
+            model = {**_train(Path(models) / kind, kind, args.grading), "train_s": 0.0}
             model["train_s"] = round(time.perf_counter() - t0, 1)
             trained.append(model)
         results: dict[str, Any] = {"command": bench_command(trained, rows, big_rows, formats, max(args.repeat, 1),
@@ -716,7 +724,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_latency and boosted is not None:
             results["latency"] = bench_latency(boosted["bundle"], *((300, 1000) if args.quick else (2000, 10_000)))
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    out = OUTPUT / ("score_bench.json" if args.order == "year" else f"score_bench_{args.order}.json")
+    out = OUTPUT / ("score_bench" + ("" if args.order == "year" else f"_{args.order}")
+                    + ("" if args.grading == "pit" else f"_{args.grading}") + ".json")
     out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print(f"\nresults: {out}")
     differing = [f"{r['champion']} {r['format']} {r['rows']:,} rows" for r in results["command"]["runs"]
