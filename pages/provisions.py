@@ -9,8 +9,7 @@ from dashboard import auth, state, widgets
 from dashboard import charts_provisions as charts
 from dashboard import provisions as loaders
 from riskcore.errors import RiskcoreError
-from riskcore.evaluation import normalised_weights, reweighted, stage_drivers, stage_movements
-from riskcore.evaluation.lifetime import term_structures
+from riskcore.evaluation import normalised_weights, reweighted, stage_drivers, stage_movements, term_structures
 
 auth.require_page("provisions")
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the names for type checkers; at run time each loads with it
     from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
     from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH, psi_band
     from riskcore.evaluation.grading import MASTER_SCALE, grade_of, master_scale_frame, risk_level_of
+    from riskcore.evaluation.lifetime import term_structures
     from riskcore.evaluation.metrics import at_threshold
     from riskcore.evaluation.monitor_periods import PeriodHistory, period_history
     from riskcore.evaluation.monitor_report import MonitorReport, period_order
@@ -82,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "small_segments_note": "riskcore.evaluation.report",
     "stage_drivers": "riskcore.evaluation.provisions",
     "stage_movements": "riskcore.evaluation.provisions",
+    "term_structures": "riskcore.evaluation.lifetime",
 }
 
 __all__ = [
@@ -119,6 +121,7 @@ __all__ = [
     "small_segments_note",
     "stage_drivers",
     "stage_movements",
+    "term_structures",
 ]
 
 
