@@ -17,6 +17,8 @@ from riskcore.config import Settings
 from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
 from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
+from riskcore.lifecycle.report.markup import Numbers
+from riskcore.lifecycle.report.sections.lifetime import lifetime_section
 
 STAMP = "2026-03-01T09:30:00+00:00"  # the generation line of the demo_report fixture (tests/unit/conftest.py)
 _DATA = re.compile(r'<data class="(m|r)" value="([^"]*)" data-key="([^"]*)">([^<]*)</data>')
@@ -304,6 +306,6 @@ def test_the_lifetime_section_reads_the_training_block_and_an_older_bundle_says_
     for _, value, key, _ in _DATA.findall(section):
         assert float(html.unescape(value)) == _at(quick_bundle.metrics, key), key
     assert len(block["term_structures"]) == 10 * block["years"]
-    old = _without(quick_bundle, "lifetime")
-    assert NOT_RECORDED in html.unescape(_sections(render_report(build_report(old, settings=settings,
-                                                                              generated_at=STAMP)))["lifetime"])
+    old = _without(quick_bundle, "lifetime")  # trained before the block: the section alone says so
+    assert NOT_RECORDED in html.unescape(lifetime_section(build_report(old, settings=settings, generated_at=STAMP),
+                                                          Numbers(old.metrics)))

@@ -75,7 +75,7 @@ def lifetime_section(report: Report, n: Numbers) -> str:
              "year after it, scaled by the company's PD against the grade's mean) and the <b>migration</b> method "
              "(a one-year grade migration matrix, default absorbing, in matrix powers). Both were estimated on the "
              f"{n('lifetime.training_rows', 'int')} training company-years "
-             f"({n('lifetime.training_periods.0', 'int')}–{n('lifetime.training_periods.1', 'int')}) when the model "
+             f"({n('lifetime.training_periods.0', 'f0')}–{n('lifetime.training_periods.1', 'f0')}) when the model "
              "was trained. Realised rates: of the companies in a cohort (a starting year, or a grade), the share "
              "that defaulted within <i>k</i> years, companies that left the panel leaving the risk set "
              "(Kaplan–Meier); estimated: the mean of the same companies' own curves.</p>"]
