@@ -66,7 +66,8 @@ def navigation(person: auth.Person) -> dict[str, list[st.Page]]:
     section shows a heading without pages, and their URLs reach the page's "you need role" message.
     """
     contents = {
-        "Overview": [("business_impact", "Business impact", ":material/savings:")],
+        "Overview": [("business_impact", "Business impact", ":material/savings:"),
+                     ("provisions", "Provisions", ":material/account_balance:")],
         "Model": [("data_quality", "Data quality", ":material/fact_check:"),
                   ("training_runs", "Training runs", ":material/model_training:"),
                   ("calibration", "Calibration", ":material/tune:"),

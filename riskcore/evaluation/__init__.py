@@ -18,9 +18,17 @@ if TYPE_CHECKING:  # the names for type checkers; at run time each loads with it
     from riskcore.evaluation.curves import SMALL_SEGMENT_DEFAULTS
     from riskcore.evaluation.drift import PSI_ACT, PSI_WATCH, psi_band
     from riskcore.evaluation.grading import MASTER_SCALE, grade_of, master_scale_frame, risk_level_of
+    from riskcore.evaluation.lifetime import term_structures
     from riskcore.evaluation.metrics import at_threshold
     from riskcore.evaluation.monitor_periods import PeriodHistory, period_history
     from riskcore.evaluation.monitor_report import MonitorReport, period_order
+    from riskcore.evaluation.provisions import (
+        ProvisionResult,
+        normalised_weights,
+        reweighted,
+        stage_drivers,
+        stage_movements,
+    )
     from riskcore.evaluation.report import (
         DecisionView,
         calibration_columns,
@@ -49,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "PSI_ACT": "riskcore.evaluation.drift",
     "PSI_WATCH": "riskcore.evaluation.drift",
     "PeriodHistory": "riskcore.evaluation.monitor_periods",
+    "ProvisionResult": "riskcore.evaluation.provisions",
     "SMALL_SEGMENT_DEFAULTS": "riskcore.evaluation.curves",
     "ValidationBattery": "riskcore.evaluation.validation",
     "at_threshold": "riskcore.evaluation.metrics",
@@ -61,15 +70,20 @@ _EXPORTS: dict[str, str] = {
     "grade_of": "riskcore.evaluation.grading",
     "impact_sentences": "riskcore.evaluation.report",
     "master_scale_frame": "riskcore.evaluation.grading",
+    "normalised_weights": "riskcore.evaluation.provisions",
     "part": "riskcore.evaluation.report",
     "performance_table": "riskcore.evaluation.report",
     "period_history": "riskcore.evaluation.monitor_periods",
     "period_order": "riskcore.evaluation.monitor_report",
     "psi_band": "riskcore.evaluation.drift",
+    "reweighted": "riskcore.evaluation.provisions",
     "risk_level_of": "riskcore.evaluation.grading",
     "score_columns": "riskcore.evaluation.report",
     "sector_table": "riskcore.evaluation.report",
     "small_segments_note": "riskcore.evaluation.report",
+    "stage_drivers": "riskcore.evaluation.provisions",
+    "stage_movements": "riskcore.evaluation.provisions",
+    "term_structures": "riskcore.evaluation.lifetime",
 }
 
 __all__ = [
@@ -82,6 +96,7 @@ __all__ = [
     "DecisionView",
     "MonitorReport",
     "PeriodHistory",
+    "ProvisionResult",
     "ValidationBattery",
     "at_threshold",
     "calibration_columns",
@@ -93,15 +108,20 @@ __all__ = [
     "grade_of",
     "impact_sentences",
     "master_scale_frame",
+    "normalised_weights",
     "part",
     "performance_table",
     "period_history",
     "period_order",
     "psi_band",
+    "reweighted",
     "risk_level_of",
     "score_columns",
     "sector_table",
     "small_segments_note",
+    "stage_drivers",
+    "stage_movements",
+    "term_structures",
 ]
 
 

@@ -47,7 +47,7 @@ from riskcore.evaluation.grading import MASTER_SCALE, grade_index
 __all__ = ["DEFAULT_STATE", "LIFETIME_METHODS", "PRIOR_WEIGHT", "GradeHazards", "LifetimeCurves", "LifetimeMethod",
            "MigrationMatrix", "PanelOutcomes", "against_truth", "cumulative_from_marginal", "grade_hazards",
            "hazard_term_structure", "lifetime_curves", "migration_matrix", "migration_term_structure",
-           "transition_counts"]
+           "term_structures", "transition_counts"]
 
 LifetimeMethod = Literal["hazard", "migration"]
 LIFETIME_METHODS: tuple[str, ...] = ("hazard", "migration")
@@ -427,3 +427,21 @@ def against_truth(p_default: np.ndarray, true_cumulative: np.ndarray, *, hazards
                 row[f"{m}_error"] = row[f"{m}_pd"] / true_k - 1.0 if true_k > 0 else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def term_structures(hazards: GradeHazards, migration: MigrationMatrix, horizon: int | None = None) -> pd.DataFrame:
+    """Each grade's cumulative PD by year ahead under both methods, for a company at the grade's mean PD.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grade``, ``year`` (1 … ``horizon``, default the hazards' horizon), ``mean_pd`` (the grade's mean
+        12-month PD), ``hazard_pd`` and ``migration_pd`` (cumulative), in grade order.
+    """
+    h = hazards.horizon if horizon is None else min(int(horizon), hazards.horizon)
+    p = hazards.mean_pd
+    est = {m: lifetime_curves(p, h, m, hazards=hazards, migration=migration).cumulative  # type: ignore[arg-type]
+           for m in LIFETIME_METHODS}
+    return pd.DataFrame({"grade": np.repeat(np.array(_GRADES, dtype=object), h),
+                         "year": np.tile(np.arange(1, h + 1), _K), "mean_pd": np.repeat(p, h),
+                         "hazard_pd": est["hazard"].ravel(), "migration_pd": est["migration"].ravel()})

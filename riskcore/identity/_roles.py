@@ -49,8 +49,8 @@ class Grants:
 
 # role, meaning, the pages and actions it adds to the role before it, and exactly its API permissions
 _TABLE: tuple[tuple[Role, str, tuple[str, ...], tuple[Action, ...], tuple[Permission, ...]], ...] = (
-    ("viewer", "reads the results: the business impact, the model's performance and its sectors",
-     ("business_impact", "performance", "sectors"), (), ("model_info",)),
+    ("viewer", "reads the results: the business impact, the provisions, the model's performance and its sectors",
+     ("business_impact", "provisions", "performance", "sectors"), (), ("model_info",)),
     ("officer", "a credit officer: looks up companies and scores an uploaded portfolio",
      ("company_explorer", "portfolio_scoring"), ("score_upload",), ()),
     ("analyst", "builds and watches models: data quality, training runs, costs and the cut-off, monitoring, the report",

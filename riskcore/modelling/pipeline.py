@@ -15,7 +15,8 @@ refit           0.74–0.80   the chosen candidate fitted on every training row,
 calibrate       0.80–0.84   both calibrators, the held-out PDs and the cost-minimising cut-off
 assess          0.84–0.88   the test metrics (once) and the logistic baseline
 importance      0.88–0.90   permutation importances and their warnings
-soundness       0.90–0.92   declared directions, macro stress, feature families, monotone cost
+soundness       0.90–0.92   declared directions, macro stress, feature families, monotone cost,
+                            the cycle's grade moves, the lifetime term structures and their back-test
 save            0.92–0.96   the bundle written, reloaded and checked against the fitted model
 log             0.96–1.00   the run logged and registered in MLflow (when there is a tracker)
 ==============  ==========  =====================================================================
@@ -40,7 +41,7 @@ import numpy as np
 
 from riskcore.errors import DataFileError
 from riskcore.evaluation.reference import build_reference
-from riskcore.modelling import assessment, cycle, publish, recording, soundness, stages
+from riskcore.modelling import assessment, cycle, lifetime_backtest, publish, recording, soundness, stages
 from riskcore.modelling.context import Rows, RunContext, Saved, known
 from riskcore.modelling.importance import importance_table, importance_warnings
 from riskcore.modelling.result import TrainingResult
@@ -239,6 +240,8 @@ def _soundness(ctx: RunContext, budget: Budget) -> None:
     ctx.cycle, central = cycle.fit_cycle(parts.X_train, parts.y_train, model.p_default, ctx.spec, ctx.inputs,
                                          ctx.config.grading, random_state=ctx.config.random_state)
     ctx.blocks["cycle"] = cycle.cycle_block(central, model.p_default, rows.frame, rows.y, rows.split.train, ctx.spec)
+    ctx.blocks["lifetime"] = lifetime_backtest.lifetime_block(model.p_default, rows.frame, rows.y, rows.split.train,
+                                                              ctx.spec)
 
 
 def _save(ctx: RunContext, budget: Budget) -> None:

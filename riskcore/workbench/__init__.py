@@ -45,6 +45,7 @@ from riskcore.serving.audit import (
 )
 from riskcore.serving.batch import ScoreJob
 from riskcore.serving.explain import Explanation, peer_percentiles, reason_codes
+from riskcore.serving.provisions import ProvisionRun
 from riskcore.serving.records import validate_record
 from riskcore.serving.requests import ScoringRequest, ServedScores
 from riskcore.serving.scoring import MAX_ID_CHARS, ScoreResult, WhatIf
@@ -96,6 +97,7 @@ __all__ = [
     "PersonalColumn",
     "Move",
     "ProvisionFiles",
+    "ProvisionRun",
     "QualityReport",
     "RecordedMonitoring",
     "Report",

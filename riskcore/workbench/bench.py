@@ -16,6 +16,8 @@ verb                      result
 ``predict_group``         one ``ServedScores`` per request of a group answered together, recorded in one commit
 ``monitor``               :class:`~riskcore.lifecycle.monitoring.MonitorRun` (a file, or the audit trail)
 ``provisions``            :class:`~riskcore.workbench.provisioning.ProvisionFiles` (stages, ECL, on record)
+``preview_provisions``    :class:`~riskcore.serving.provisions.ProvisionRun` (the same, shown, not recorded)
+``lifetime_truth``        the demo's known-truth cumulative PD by grade against both term structures
 ``compare``               :class:`~riskcore.lifecycle.versions.VersionComparison`
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
 ``versions``, ``history`` the registry's versions; the ledger's moves
@@ -78,7 +80,7 @@ from riskcore.lifecycle.signoff import sign_report
 from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
 from riskcore.modelling.bundle import ModelBundle, write_json
 from riskcore.modelling.cluster_train import train_on_cluster
-from riskcore.modelling.demo import DemoFiles, write_demo_data
+from riskcore.modelling.demo import DemoFiles, demo_lifetime_truth, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
@@ -102,7 +104,7 @@ from riskcore.serving.cluster import cluster_failures, open_cluster, partition_f
 from riskcore.serving.distributed import score_partitions
 from riskcore.serving.explain import Explanation, explain_frame
 from riskcore.serving.opening import open_model
-from riskcore.serving.provisions import read_scenarios
+from riskcore.serving.provisions import ProvisionRun, read_scenarios
 from riskcore.serving.requests import ScoringRequest, ServedScores, score_group, score_served
 from riskcore.serving.scoring import WhatIf, what_if
 from riskcore.serving.server import ModelServer, Served
@@ -118,7 +120,7 @@ from riskcore.workbench.jobs import (
     score_params,
 )
 from riskcore.workbench.locks import LockName, state_lock
-from riskcore.workbench.provisioning import ProvisionFiles, run_provisions
+from riskcore.workbench.provisioning import ProvisionFiles, compute_provisions, run_provisions, truth_by_grade
 from riskcore.workbench.retraining import RetrainOutcome, retrain
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
 
@@ -410,6 +412,25 @@ class Workbench:
         return run_provisions(bundle, source, as_of=as_of, out=out, rules=self.settings.provisions, audit=self.audit,
                               caller=caller or default_caller(face), face=face, scenarios=chosen, standard=standard,
                               previous=previous)
+
+    def preview_provisions(self, model: str | ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
+                           standard: str | None = None) -> ProvisionRun:
+        """The provisions of a panel file at an as-of date with the settings' scenarios, to show: nothing recorded.
+
+        The Provisions page's view; :meth:`provisions` is the run on record (audit trail, then files).
+        """
+        bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
+        return compute_provisions(bundle, source, as_of=as_of, rules=self.settings.provisions, standard=standard)
+
+    def lifetime_truth(self, run: ProvisionRun, source: str | os.PathLike[str], id_column: str, *,
+                       n_paths: int = 100) -> pd.DataFrame | None:
+        """The demo's known-truth cumulative PD by grade and year against the run's two term structures.
+
+        ``None`` when ``source`` is not the demo portfolio (no manifest next to it, or not the generator's) or
+        the run is not at its last year, from which the truth is simulated.
+        """
+        truth = demo_lifetime_truth(source, run.hazards.horizon, n_paths=n_paths)
+        return None if truth is None else truth_by_grade(run, truth, id_column)
 
     # -------------------------------------------------------------- monitoring
     def monitor(self, model: str | ModelBundle = "champion", data: FileSource | None = None, *,

@@ -34,17 +34,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from riskcore.config import ProvisionRules
 from riskcore.data.tabular import read_table
 from riskcore.errors import DataFileError
+from riskcore.evaluation.lifetime import against_truth
 from riskcore.evaluation.provisions import stage_movements
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, ProvisionRecord
 from riskcore.serving.provisions import ProvisionRun, Scenario, provision_frame, row_years
 
-__all__ = ["ProvisionFiles", "run_provisions"]
+__all__ = ["ProvisionFiles", "compute_provisions", "run_provisions", "truth_by_grade"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +169,52 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     folder.mkdir(parents=True, exist_ok=True)
     written = {name: _write(folder, name, data) for name, data in files.items()}
     return ProvisionFiles(run, folder, written, record, movements)
+
+
+def compute_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
+                       rules: ProvisionRules, scenarios: list[Scenario] | None = None,
+                       standard: str | None = None) -> ProvisionRun:
+    """Provisions of a panel file at an as-of date, computed and returned: nothing recorded, no file written.
+
+    What the Provisions page shows (a view, as the Business impact page's is); :func:`run_provisions` is the run
+    on record.
+
+    Raises
+    ------
+    DataFileError
+        When the file is missing or lacks the id, the year, the default flag, the as-of year or its history.
+    """
+    path = Path(source)
+    if not path.is_file():
+        raise DataFileError(f"input file {str(path)!r} does not exist; give the portfolio's panel (CSV, Excel or "
+                            "Parquet) with the years before the as-of date")
+    return provision_frame(bundle, read_table(path.read_bytes()).frame, as_of, rules, scenarios=scenarios,
+                           standard=standard)
+
+
+def truth_by_grade(run: ProvisionRun, truth: pd.DataFrame, id_column: str) -> pd.DataFrame | None:
+    """The run's term structures against a known truth, per grade and year ahead (both methods).
+
+    Parameters
+    ----------
+    run : a run at the year the truth starts from (``truth``'s ``fiscal_year``).
+    truth : ``true_lifetime_pd``'s frame: the id, ``fiscal_year`` and ``true_cum_pd_1`` … ``true_cum_pd_<k>``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        :func:`~riskcore.evaluation.lifetime.against_truth` on the companies of both (not in default), the years
+        capped at the term structures' horizon; ``None`` when the truth is of another year or no company is in both.
+    """
+    years = sorted({int(y) for y in truth["fiscal_year"]}) if "fiscal_year" in truth else []
+    if years != [run.as_of] or id_column not in truth:
+        return None
+    horizon = min(run.hazards.horizon, len([c for c in truth if str(c).startswith("true_cum_pd_")]))
+    live = run.companies[run.companies["stage"] < 3]
+    both = live[[id_column, "pd_12m_base" if "pd_12m_base" in live else "pd_12m"]].astype({id_column: str}).merge(
+        truth.astype({id_column: str}), on=id_column)
+    if both.empty or horizon < 1:
+        return None
+    cumulative = both[[f"true_cum_pd_{k}" for k in range(1, horizon + 1)]].to_numpy(dtype=float)
+    return against_truth(both.iloc[:, 1].to_numpy(dtype=float), np.asarray(cumulative), hazards=run.hazards,
+                         migration=run.migration)

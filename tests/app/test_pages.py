@@ -7,8 +7,8 @@ import time
 import pytest
 from pagetools import errors, open_page
 
-PAGES = ["business_impact", "data_quality", "training_runs", "calibration", "costs_threshold", "performance",
-         "sectors", "company_explorer", "portfolio_scoring", "model_report", "audit_trail"]
+PAGES = ["business_impact", "provisions", "data_quality", "training_runs", "calibration", "costs_threshold",
+         "performance", "sectors", "company_explorer", "portfolio_scoring", "model_report", "audit_trail"]
 
 
 def test_app_opens_on_business_impact_with_the_model_in_the_sidebar(at):

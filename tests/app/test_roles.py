@@ -24,7 +24,8 @@ TIMEOUT = 120
 SAMPLE = ROOT / "assets" / "sample_portfolio.csv"
 # one user per role, each named after it
 USERS = {"vera": "viewer", "otto": "officer", "ana": "analyst", "val": "validator", "adam": "admin"}
-TITLES = {"business_impact": "Business impact", "performance": "Performance", "sectors": "Sectors",
+TITLES = {"business_impact": "Business impact", "provisions": "Provisions", "performance": "Performance",
+          "sectors": "Sectors",
           "company_explorer": "Company explorer", "portfolio_scoring": "Portfolio scoring",
           "data_quality": "Data quality", "training_runs": "Training runs", "costs_threshold": "Costs & threshold",
           "monitoring": "Monitoring", "model_report": "Model report", "calibration": "Calibration",

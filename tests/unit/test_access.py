@@ -98,7 +98,7 @@ def test_roles_are_ordered_and_cumulative():
 
 def test_the_page_table_is_the_issues_list():
     opens = {role: {p for p in PAGES if can_open(role, p)} for role in USER_ROLES}
-    assert opens["viewer"] == {"business_impact", "performance", "sectors"}
+    assert opens["viewer"] == {"business_impact", "provisions", "performance", "sectors"}
     assert opens["officer"] - opens["viewer"] == {"company_explorer", "portfolio_scoring"}
     assert opens["analyst"] - opens["officer"] == {"data_quality", "training_runs", "monitoring", "model_report",
                                                   "costs_threshold"}

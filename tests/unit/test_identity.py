@@ -57,6 +57,8 @@ LEGACY_ACTIONS = {
 # added since the two tables were merged: the audit trail page and its export, for those who may audit
 LEGACY_PAGES["audit_trail"] = "validator"
 LEGACY_ACTIONS["export_audit"] = "validator"
+# and the provisions page, for everyone who reads the results
+LEGACY_PAGES["provisions"] = "viewer"
 LEGACY_KEY_ROLES = ("admin", "analyst", "service", "viewer")
 LEGACY_PERMISSIONS = {
     "admin": {"score", "explain", "model_info", "retrain", "all_jobs"},

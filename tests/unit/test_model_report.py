@@ -17,6 +17,8 @@ from riskcore.config import Settings
 from riskcore.errors import ConfigError
 from riskcore.evaluation.metrics import ks_statistic
 from riskcore.lifecycle.report import NOT_RECORDED, SECTION_IDS, SECTIONS, build_report, render_report, write_report
+from riskcore.lifecycle.report.markup import Numbers
+from riskcore.lifecycle.report.sections.lifetime import lifetime_section
 
 STAMP = "2026-03-01T09:30:00+00:00"  # the generation line of the demo_report fixture (tests/unit/conftest.py)
 _DATA = re.compile(r'<data class="(m|r)" value="([^"]*)" data-key="([^"]*)">([^<]*)</data>')
@@ -82,7 +84,7 @@ def test_every_section_is_present_in_order_for_the_demo_model(demo_html):
 
 def test_the_sections_are_one_module_each_listed_in_a_stable_order():
     assert SECTION_IDS == ("purpose", "data", "features", "methodology", "soundness", "performance", "sensitivity",
-                           "limitations", "monitoring_plan", "history", "signoff")
+                           "lifetime", "limitations", "monitoring_plan", "history", "signoff")
     for number, section in enumerate(SECTIONS, start=1):
         assert importlib.import_module(f"riskcore.lifecycle.report.sections.{section.id}").SECTION is section
         assert section.title.startswith(f"{number}. ")
@@ -291,3 +293,19 @@ def test_the_performance_section_shows_the_validation_battery_of_the_test_rows(q
 
     older = build_report(_without(quick_bundle, "validation_battery"), settings=settings, generated_at=STAMP)
     assert "trained before riskcore ran the validation battery" in render_report(older, sections=[SECTION])
+
+
+def test_the_lifetime_section_reads_the_training_block_and_an_older_bundle_says_not_recorded(quick_bundle, settings,
+                                                                                              demo_html):
+    block = quick_bundle.metrics["lifetime"]
+    section = _sections(demo_html)["lifetime"]
+    assert "Term structures by grade" in section and "Back-test by starting year" in section
+    keys = {k for _, _, k, _ in _DATA.findall(section)}
+    assert {"lifetime.term_structures.0.hazard_pd", "lifetime.term_structures.0.migration_pd",
+            "lifetime.by_cohort.0.realised", "lifetime.by_grade.0.hazard"} <= keys
+    for _, value, key, _ in _DATA.findall(section):
+        assert float(html.unescape(value)) == _at(quick_bundle.metrics, key), key
+    assert len(block["term_structures"]) == 10 * block["years"]
+    old = _without(quick_bundle, "lifetime")  # trained before the block: the section alone says so
+    assert NOT_RECORDED in html.unescape(lifetime_section(build_report(old, settings=settings, generated_at=STAMP),
+                                                          Numbers(old.metrics)))

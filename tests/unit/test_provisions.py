@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from riskcore.config import ProvisionRules
 from riskcore.evaluation.grading import MASTER_SCALE, grade_index
 from riskcore.evaluation.lifetime import GradeHazards
-from riskcore.evaluation.provisions import Exposures, ead_profile, expected_credit_loss, provisions
+from riskcore.evaluation.provisions import (
+    Exposures,
+    ead_profile,
+    expected_credit_loss,
+    normalised_weights,
+    provisions,
+    reweighted,
+    stage_drivers,
+)
 
 K = len(MASTER_SCALE)
 RULES = ProvisionRules()
@@ -120,6 +128,51 @@ def test_scenarios_are_weighted_and_the_stage_reads_the_weighted_lifetime_pd():
     np.testing.assert_allclose(result.weighted, 0.7 * result.ecl["base"] + 0.3 * result.ecl["downside"])
     assert list(result.frame().columns[-3:]) == ["ecl_base", "ecl_downside", "ecl"]
     assert (grade_index(result.pd_12m) >= 0).all()
+
+
+@pytest.mark.parametrize("standard", ["ifrs9", "cecl"])
+@pytest.mark.parametrize("downside", [0.0, 0.3, 0.55, 1.0])
+def test_reweighting_equals_computing_again_at_the_new_weights(standard, downside):
+    """A slider's re-weighting: the stages and the ECL of a full computation at those weights, nothing re-scored."""
+    p, exposures = planted()
+    hz = flat_hazards()
+    scenarios = {"base": p, "downside": np.minimum(p * 3, 1.0)}
+    first = provisions(scenarios, {"base": 0.7, "downside": 0.3}, exposures, RULES, hazards=hz)
+    weights = {"base": 1.0 - downside, "downside": downside}
+    again = provisions(scenarios, weights, exposures, RULES, hazards=hz, standard=standard)
+    moved = reweighted(first, weights, RULES, standard=standard)
+    assert moved.stage.tolist() == again.stage.tolist()
+    assert list(moved.reason) == list(again.reason)
+    np.testing.assert_allclose(moved.weighted, again.weighted, rtol=1e-12)
+    np.testing.assert_allclose(moved.lifetime_pd, again.lifetime_pd, rtol=1e-12)
+    assert moved.standard == standard and moved.weights == weights
+    with pytest.raises(ValueError, match="add up to 1"):
+        reweighted(first, {"base": 0.5, "downside": 0.6}, RULES)
+    with pytest.raises(ValueError, match="must name the result's scenarios"):
+        reweighted(first, {"base": 1.0}, RULES)
+
+
+def test_weights_are_normalised_and_said_so_or_refused():
+    assert normalised_weights({"base": 0.5, "upside": 0.2, "downside": 0.3}) == (
+        {"base": 0.5, "upside": 0.2, "downside": 0.3}, None)
+    weights, note = normalised_weights({"base": 0.5, "upside": 0.2, "downside": 1.0})
+    assert weights == pytest.approx({"base": 0.5 / 1.7, "upside": 0.2 / 1.7, "downside": 1.0 / 1.7})
+    assert note is not None and "added up to 1.7" in note and "downside 58.8%" in note
+    with pytest.raises(ValueError, match="add up to 0; give at least one scenario a weight above 0"):
+        normalised_weights({"base": 0.0, "downside": 0.0})
+    with pytest.raises(ValueError, match="at least 0"):
+        normalised_weights({"base": 1.2, "downside": -0.2})
+
+
+def test_stage_drivers_count_the_rules_that_put_companies_in_stage_2():
+    p, exposures = planted()
+    result = provisions({"base": p}, {"base": 1.0}, exposures, RULES, hazards=flat_hazards())
+    drivers = stage_drivers(result.stage, result.reason, result.weighted, result.ead).set_index("driver")
+    assert drivers["companies"].to_dict() == {"significant increase in lifetime PD since origination": 1,
+                                              "more than 30 days past due": 1, "on the watch list": 1}
+    assert drivers["share"].sum() == pytest.approx(1.0)
+    assert drivers["ecl"].sum() == pytest.approx(result.weighted[result.stage == 2].sum())
+    assert stage_drivers(np.array([1, 1]), np.array(["a", "b"]), np.zeros(2), np.zeros(2)).empty
 
 
 def test_bad_inputs_say_what_to_do():

@@ -15,7 +15,7 @@ from riskcore.lifecycle.report.store import key_of
 from riskcore.serving.audit import ModelMove
 from riskcore.workbench import Workbench
 
-BUNDLE_SECTIONS = {"purpose", "data", "features", "soundness", "performance", "sensitivity"}
+BUNDLE_SECTIONS = {"purpose", "data", "features", "soundness", "performance", "sensitivity", "lifetime"}
 
 
 @pytest.fixture(scope="module")

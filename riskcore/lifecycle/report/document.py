@@ -19,6 +19,7 @@ from riskcore.lifecycle.report.sections import (
     data,
     features,
     history,
+    lifetime,
     limitations,
     methodology,
     monitoring_plan,
@@ -32,10 +33,10 @@ from riskcore.lifecycle.report.sections import (
 __all__ = ["REPORT_FORMATS", "SECTIONS", "SECTION_IDS", "render_report", "write_report"]
 
 SECTIONS: tuple[Section, ...] = (purpose.SECTION, data.SECTION, features.SECTION, methodology.SECTION,
-                                 soundness.SECTION, performance.SECTION, sensitivity.SECTION, limitations.SECTION,
-                                 monitoring_plan.SECTION, history.SECTION, signoff.SECTION)
+                                 soundness.SECTION, performance.SECTION, sensitivity.SECTION, lifetime.SECTION,
+                                 limitations.SECTION, monitoring_plan.SECTION, history.SECTION, signoff.SECTION)
 """The report's sections in order: purpose and use, data, methodology, conceptual soundness, outcomes analysis,
-limitations, ongoing monitoring, history and sign-off."""
+lifetime PD, limitations, ongoing monitoring, history and sign-off."""
 SECTION_IDS: tuple[str, ...] = tuple(s.id for s in SECTIONS)
 """The sections' anchor ids, in order (stable: links, the dashboard's preview and the tests use them)."""
 REPORT_FORMATS: tuple[str, ...] = ("html", "pdf")

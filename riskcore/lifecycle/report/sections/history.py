@@ -1,4 +1,4 @@
-"""Section 10, history: the registered versions and the ledger's moves of the champion."""
+"""Section 11, history: the registered versions and the ledger's moves of the champion."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def _moves(report: Report) -> str:
 
 
 def history_section(report: Report, n: Numbers) -> str:
-    """Section 10: the registered versions and the ledger's moves."""
+    """Section 11: the registered versions and the ledger's moves."""
     return "\n".join(["<h3>Versions</h3>", _registry(report), "<h3>Moves of the champion</h3>", _moves(report)])
 
 
-SECTION = Section("history", "10. History", history_section)
+SECTION = Section("history", "11. History", history_section)

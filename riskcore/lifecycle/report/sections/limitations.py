@@ -1,4 +1,4 @@
-"""Section 8, limitations: one item per finding of the checks, the metrics and the data."""
+"""Section 9, limitations: one item per finding of the checks, the metrics and the data."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ __all__ = ["SECTION", "limitations_section"]
 
 
 def limitations_section(report: Report, n: Numbers) -> str:
-    """Section 8: one item per finding of the checks, the metrics and the data."""
+    """Section 9: one item per finding of the checks, the metrics and the data."""
     if not report.limitations:
         return "<p>The recorded checks found no limitation beyond those of any statistical model.</p>"
     return ("<p>Written from this version's findings:</p><ol>"
             + "".join(f"<li>{esc(x)}</li>" for x in report.limitations) + "</ol>")
 
 
-SECTION = Section("limitations", "8. Limitations", limitations_section)
+SECTION = Section("limitations", "9. Limitations", limitations_section)

@@ -1,4 +1,4 @@
-"""Section 9, monitoring plan: the alert thresholds in force, the promotion gate and the monitoring reference."""
+"""Section 10, monitoring plan: the alert thresholds in force, the promotion gate and the monitoring reference."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _ref(ref: dict[str, Any] | None, key: str, style: str = "f3") -> str:
 
 
 def monitoring_plan_section(report: Report, n: Numbers) -> str:
-    """Section 9: the alert thresholds in force, the promotion gate and what monitoring compares with."""
+    """Section 10: the alert thresholds in force, the promotion gate and what monitoring compares with."""
     p, s = report.promotion, report.serving
     ref = report.reference_test
     reference = (f"<p>The bundle keeps the monitoring reference frozen at training: per input, the training bins "
@@ -52,4 +52,4 @@ def monitoring_plan_section(report: Report, n: Numbers) -> str:
         f"{s.canary_share:.0%}; servers re-verify the champion's bundle every {s.check_seconds:g} s.</p>"])
 
 
-SECTION = Section("monitoring_plan", "9. Monitoring plan", monitoring_plan_section)
+SECTION = Section("monitoring_plan", "10. Monitoring plan", monitoring_plan_section)

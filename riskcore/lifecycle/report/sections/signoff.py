@@ -1,4 +1,4 @@
-"""Section 11, sign-off: blocks for the developer, the validator and the approver, with the signatures on record."""
+"""Section 12, sign-off: blocks for the developer, the validator and the approver, with the signatures on record."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["SECTION", "signoff_section"]
 
 
 def signoff_section(report: Report, n: Numbers) -> str:
-    """Section 11: blocks for the developer, the validator and the approver, with the signatures on record.
+    """Section 12: blocks for the developer, the validator and the approver, with the signatures on record.
 
     A signature recorded in the model ledger (:mod:`riskcore.lifecycle.signoff`) fills its role's block with
     the signer, the time, the decision and the SHA-256 of the report they signed; an unsigned block keeps
@@ -43,4 +43,4 @@ def signoff_section(report: Report, n: Numbers) -> str:
     return "\n".join(blocks)
 
 
-SECTION = Section("signoff", "11. Sign-off", signoff_section)
+SECTION = Section("signoff", "12. Sign-off", signoff_section)
