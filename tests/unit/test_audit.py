@@ -363,13 +363,13 @@ def test_concurrent_writers_in_several_processes_keep_every_row_in_one_chain(db)
 def test_eight_processes_of_single_company_writes_lose_nothing(db):
     url = db.url
     AuditLog(url).count()
-    with _writers(8) as pool:
-        written = sum(pool.starmap(_write_batches, [(url, w, 500, 1) for w in range(8)]))
+    with _writers(8) as pool:  # 250 one-company commits each: every writer waits on the others many times over
+        written = sum(pool.starmap(_write_batches, [(url, w, 250, 1) for w in range(8)]))
     log = AuditLog(url)
-    assert written == log.count() == 4000
+    assert written == log.count() == 2000
     result = log.verify()
-    assert (result.ok, result.rows, result.requests) == (True, 4000, 4000), result.message
-    assert log.recent(4000)["company_id"].is_unique
+    assert (result.ok, result.rows, result.requests) == (True, 2000, 2000), result.message
+    assert log.recent(2000)["company_id"].is_unique
 
 
 @pytest.mark.slow  # spawns writer processes

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import psutil
 import pytest
 from databases import Database, new_database
@@ -224,12 +225,14 @@ def test_team_serves_scores_into_postgres_and_stops_on_sigterm(team: Team, team_
     portfolio, scores = team.home.parent / "portfolio.csv", team.home.parent / "scores.csv"
     trained, hidden = team.home / "models", team.home / "models-elsewhere"
     trained.rename(hidden)  # the training host's bundle folder is not on the other host
+    # sixty companies of the demo the script wrote, as a portfolio to score
+    demo = pd.read_csv(team.home / "data" / "demo_portfolio.csv")
+    demo[demo["company_id"].isin(demo["company_id"].drop_duplicates().head(60))].to_csv(portfolio, index=False)
     try:
-        for command in (["demo-data", "--companies", "60", "--out", str(portfolio)],
-                        ["score", "--model", "champion", "--input", str(portfolio), "--output", str(scores)]):
-            done = subprocess.run([sys.executable, "-m", "riskcore", *command], cwd=ROOT, text=True,
-                                  capture_output=True, env=other, timeout=180)
-            assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: rows rejected (the outcome columns)
+        done = subprocess.run([sys.executable, "-m", "riskcore", "score", "--model", "champion", "--input",
+                               str(portfolio), "--output", str(scores)], cwd=ROOT, text=True, capture_output=True,
+                              env=other, timeout=180)
+        assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: rows rejected (the outcome columns)
     finally:
         hidden.rename(trained)
     assert list((team.home.parent / "other-host" / "models").glob(f"downloaded-{served}/manifest.json"))
