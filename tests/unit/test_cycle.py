@@ -22,11 +22,11 @@ from riskcore.modelling.cycle import (
     CentralTendency,
     cycle_block,
     fit_cycle,
-    logit,
     long_run_rate,
     stress_periods,
     ttc_pd,
 )
+from riskcore.numeric import logit
 from riskcore.serving.scoring import score_frame, score_one
 
 probabilities = st.floats(min_value=1e-4, max_value=0.999)
@@ -242,3 +242,17 @@ def test_the_report_shows_the_grade_moves_under_each_basis(quick_bundle):
     assert 'data-key="cycle.normal.moved_ttc"' in text and 'data-key="cycle.cycle_only.moved_ttc"' in text
     old = {k: v for k, v in quick_bundle.metrics.items() if k != "cycle"}
     assert NOT_RECORDED in html.unescape(sensitivity_section(None, Numbers(old)))
+
+
+def test_macro_values_with_noise_are_read_to_a_step_so_states_stay_few(quick_bundle):
+    """A file whose macro inputs carry noise, one value per company: a few states re-scored, not one per row."""
+    noisy = quick_bundle.holdout()
+    rng = np.random.default_rng(0)
+    for name in quick_bundle.cycle.macro:
+        noisy[name] = noisy[name] * (1 + rng.normal(0, 0.01, len(noisy)))
+    central = CentralTendency(quick_bundle.cycle, quick_bundle._calibrated_pd)
+    exact = CentralTendency(quick_bundle.cycle, quick_bundle._calibrated_pd)
+    exact._steps = np.zeros_like(exact._steps)
+    read = central.sample_logit(noisy)
+    assert len(central._known) < len(noisy) / 2 < len(np.unique(noisy[list(quick_bundle.cycle.macro)], axis=0))
+    assert np.median(np.abs(read - exact.sample_logit(noisy))) < 0.02  # 0.69 in log-odds separates two grades
