@@ -43,6 +43,7 @@ from riskcore.evaluation.backtest import TrafficLight, binomial_p_value, jeffrey
 from riskcore.evaluation.compare import auc_standard_error
 from riskcore.evaluation.drift import psi
 from riskcore.evaluation.grading import grade_index
+from riskcore.evaluation.outcomes import strict_json
 from riskcore.evaluation.reference import GRADE_NAMES
 
 __all__ = ["BATTERY_COLUMNS", "GRADE_COLUMNS", "AucTest", "GradePsi", "GradeTest", "Herfindahl", "HosmerLemeshow",
@@ -96,21 +97,12 @@ class _Result:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data in field order, NaN as None."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: strict_json(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Read the result back from its JSON object."""
         return cls(**{f.name: data.get(f.name) for f in fields(cls)})
-
-
-def _plain(value: Any) -> Any:
-    """A field's value as strict JSON data."""
-    if isinstance(value, float | np.floating):
-        return _finite(float(value))
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 # --- per grade ---------------------------------------------------------------------------------------------------
@@ -668,8 +660,7 @@ class ValidationBattery:
 
     def summary(self) -> dict[str, Any]:
         """Plain strict-JSON data for a reader (``GET /monitoring``): the table's rows, the grades, the notes."""
-        rows = [{k: _plain(v) if not (isinstance(v, float) and np.isnan(v)) else None for k, v in row.items()}
-                for row in self.frame().to_dict(orient="records")]
+        rows = [strict_json(row) for row in self.frame().to_dict(orient="records")]
         return {"sample": self.sample, "n": self.n, "defaults": self.defaults,
                 "asset_correlation": self.asset_correlation, "tests": rows,
                 "grades": [g.as_dict() for g in self.grades], "notes": list(self.notes)}

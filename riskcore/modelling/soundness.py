@@ -19,6 +19,7 @@ Every number is computed from fixed rows with a fixed seed, so the blocks repeat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -47,11 +48,13 @@ __all__ = [
     "CalibratedModel",
     "curve_trends",
     "guaranteed_inputs",
+    "macro_shift",
     "measure",
     "monotone_block",
     "sensitivity_block",
     "soundness_block",
     "soundness_rows",
+    "stressed",
     "unconstrained_refit",
 ]
 
@@ -286,8 +289,11 @@ def soundness_block(model: CalibratedModel, X_validation: pd.DataFrame, X_train:
 # sensitivity: macro stress and feature families
 # ---------------------------------------------------------------------------
 
-def _macro_shift(f: FeatureSpec, train_values: pd.Series) -> float:
-    """The adverse shift of one macro input: :data:`STRESS_POINTS` for percentage points, else one training SD."""
+def macro_shift(f: FeatureSpec, train_values: pd.Series) -> float:
+    """The adverse shift of one macro input: :data:`STRESS_POINTS` for percentage points, else one training SD.
+
+    The report's macro stress and the provisions' downside and upside scenarios move the macro inputs by it.
+    """
     size = STRESS_POINTS if f.unit == "pp" else float(np.nanstd(pd.to_numeric(train_values, errors="coerce")))
     return float(np.sign(f.direction) * size) if np.isfinite(size) else 0.0
 
@@ -299,14 +305,18 @@ def _shift_words(f: FeatureSpec, shift: float) -> str:
     return text if f.unit == "pp" else text + " (one training standard deviation)"
 
 
-def _stressed(X: pd.DataFrame, scenario: dict[str, float], spec: DatasetSpec) -> pd.DataFrame:
-    """A copy of ``X`` with each scenario input shifted, kept inside the input's possible range."""
+def stressed(X: pd.DataFrame, scenario: Mapping[str, float], spec: DatasetSpec,
+             rows: np.ndarray | None = None) -> pd.DataFrame:
+    """A copy of ``X`` with each scenario input shifted (on ``rows`` only, when given), inside its possible range."""
     out = X.copy()
     for name, shift in scenario.items():
         f = spec.feature(name)
         lo = -np.inf if f.min is None else f.min
         hi = np.inf if f.max is None else f.max
-        out[name] = np.clip(pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float) + shift, lo, hi)
+        values = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float).copy()
+        at = slice(None) if rows is None else rows
+        values[at] = np.clip(values[at] + shift, lo, hi)
+        out[name] = values
     return out
 
 
@@ -315,20 +325,20 @@ def _macro_stress(model: CalibratedModel, X_test: pd.DataFrame, X_train: pd.Data
     """The macro-stress what-if on the test rows, or None without declared macro inputs."""
     macro = [spec.feature(c) for c in inputs if spec.feature(c).family == "macro" and spec.feature(c).direction
              and spec.feature(c).kind == "numeric"]
-    scenario = {f.name: _macro_shift(f, X_train[f.name]) for f in macro if f.name in X_train}
+    scenario = {f.name: macro_shift(f, X_train[f.name]) for f in macro if f.name in X_train}
     scenario = {k: v for k, v in scenario.items() if v != 0.0}
     if not scenario:
         return None
-    p_stress = model.p_default(_stressed(X_test, scenario, spec))
+    p_stress = model.p_default(stressed(X_test, scenario, spec))
     grades, order = grade_of(p_base), grade_index(p_base)
     by_grade = [{"grade": str(grades[order == i][0]), "rows": int((order == i).sum()),
                  "mean_pd_base": float(p_base[order == i].mean()),
                  "mean_pd_stressed": float(p_stress[order == i].mean())} for i in np.unique(order)]
-    base, stressed = float(p_base.mean()), float(p_stress.mean())
+    base, mean_stressed = float(p_base.mean()), float(p_stress.mean())
     return {"scenario": scenario,
             "description": ", ".join(_shift_words(spec.feature(k), v) for k, v in scenario.items()),
-            "rows": int(len(X_test)), "mean_pd_base": base, "mean_pd_stressed": stressed,
-            "relative_shift": stressed / base - 1.0 if base > 0 else None, "by_grade": by_grade}
+            "rows": int(len(X_test)), "mean_pd_base": base, "mean_pd_stressed": mean_stressed,
+            "relative_shift": mean_stressed / base - 1.0 if base > 0 else None, "by_grade": by_grade}
 
 
 def _family_effects(model: CalibratedModel, X_test: pd.DataFrame, y_test: np.ndarray, spec: DatasetSpec,

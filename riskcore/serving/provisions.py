@@ -36,14 +36,13 @@ from riskcore.errors import ConfigError, DataFileError
 from riskcore.evaluation.lifetime import GradeHazards, MigrationMatrix, PanelOutcomes, grade_hazards, migration_matrix
 from riskcore.evaluation.provisions import Exposures, ProvisionResult, provisions
 from riskcore.modelling.bundle import ModelBundle
+from riskcore.modelling.soundness import macro_shift, stressed
 from riskcore.serving.scoring import score_frame
 
-__all__ = ["STRESS_POINTS", "ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_frame",
+__all__ = ["ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_frame",
            "read_scenarios", "row_years"]
 
 _MAX_TERM = 100.0
-STRESS_POINTS = 2.0
-"""The downside's move of a macro input in percentage points at severity 1 (the model report's macro stress)."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,8 @@ def default_scenarios(spec: DatasetSpec, frame: pd.DataFrame, rules: ProvisionRu
     ``downside_severity`` × 2 points for inputs in percentage points and × one standard deviation of the
     panel's values otherwise; the upside moves them the other way by ``upside_severity`` × the same.
     """
-    steps: dict[str, float] = {}
-    for f in _macro_inputs(spec, frame):
-        size = STRESS_POINTS if f.unit == "pp" else float(np.nanstd(pd.to_numeric(frame[f.name], errors="coerce")))
-        if np.isfinite(size) and size > 0:
-            steps[f.name] = float(np.sign(f.direction)) * size
+    steps = {f.name: macro_shift(f, frame[f.name]) for f in _macro_inputs(spec, frame)}
+    steps = {k: v for k, v in steps.items() if v != 0.0}
     return [Scenario("base", rules.base_weight),
             Scenario("upside", rules.upside_weight, {k: -v * rules.upside_severity for k, v in steps.items()}),
             Scenario("downside", rules.downside_weight, {k: v * rules.downside_severity for k, v in steps.items()})]
@@ -190,18 +186,6 @@ class ProvisionRun:
         return out.reset_index()
 
 
-def _shifted(frame: pd.DataFrame, rows: np.ndarray, scenario: Scenario, spec: DatasetSpec) -> pd.DataFrame:
-    out = frame.copy()
-    for name, shift in scenario.shifts.items():
-        f = spec.feature(name)
-        lo = -np.inf if f.min is None else f.min
-        hi = np.inf if f.max is None else f.max
-        values = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float).copy()
-        values[rows] = np.clip(values[rows] + shift, lo, hi)
-        out[name] = values
-    return out
-
-
 def _scores(bundle: ModelBundle, frame: pd.DataFrame, spec: DatasetSpec, id_col: str, time_col: str) -> pd.Series:
     """The model's PD of every (id, year) of the frame that it could score."""
     scores = score_frame(bundle, frame, passthrough=False).scores
@@ -299,7 +283,7 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
             hist_mask = (years <= year).to_numpy() & ids.isin(set(book_ids)).to_numpy()
             sub = data[hist_mask].reset_index(drop=True)
             sub_now = np.flatnonzero((row_years(sub[time_col], spec) == year).to_numpy())
-            scored = _scores(bundle, _shifted(sub, sub_now, sc, spec), spec, id_col, time_col)
+            scored = _scores(bundle, stressed(sub, sc.shifts, spec, rows=sub_now), spec, id_col, time_col)
         else:
             scored = base
         p = scored.reindex(pd.MultiIndex.from_arrays([book_ids, book_years])).to_numpy().copy()
