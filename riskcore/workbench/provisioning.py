@@ -163,6 +163,7 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
         standard=run.result.standard, method=rules.method, scores_request=batch.request_id,
         input_sha256=hashlib.sha256(raw).hexdigest(),
         outputs={name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        folder=str(Path(out).resolve()),
         companies=int(len(companies)), ecl=float(companies["ecl"].sum()), by_stage=totals,
         weights={s.name: s.weight for s in run.scenarios}))
     folder = Path(out)

@@ -33,6 +33,8 @@ class ProvisionRecord(ChainedEvent):
     as_of : the fiscal year provided for; ``standard`` ``ifrs9`` or ``cecl``; ``method`` the lifetime method.
     scores_request : the request id of the as-of companies' recorded scores.
     input_sha256 : the SHA-256 of the input file; ``outputs``: file name → SHA-256 of each file written.
+    folder : the folder the files were written to (absolute), where a later reader finds them and checks them
+        against ``outputs``.
     companies, ecl : the portfolio's size and weighted ECL; ``by_stage``: stage → {companies, ead, ecl}.
     weights : scenario → weight.
     """
@@ -49,6 +51,7 @@ class ProvisionRecord(ChainedEvent):
     scores_request: str
     input_sha256: str
     outputs: dict[str, str] = field(default_factory=dict)
+    folder: str = ""
     companies: int = 0
     ecl: float = 0.0
     by_stage: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -62,6 +65,8 @@ class ProvisionRecord(ChainedEvent):
             raise AuditError(f"a provisions run names its caller in 1 to {MAX_TEXT} characters, not {self.caller!r}")
         if self.standard not in ("ifrs9", "cecl"):
             raise AuditError(f"standard={self.standard!r} is unknown; use ifrs9 or cecl")
+        if len(self.folder) > 4096:
+            raise AuditError(f"a provisions run's folder is at most 4096 characters, not {len(self.folder)}")
         hashes: dict[str, Any] = {"input": self.input_sha256, **self.outputs}
         bad = [name for name, h in hashes.items() if not isinstance(h, str) or not _SHA256.fullmatch(h)]
         if bad:
