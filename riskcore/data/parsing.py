@@ -51,6 +51,7 @@ __all__ = [
     "date_ages",
     "fiscal_year_end",
     "fiscal_years",
+    "row_fiscal_years",
     "observation_dates",
     "parse_dates",
     "parse_numbers",
@@ -457,6 +458,21 @@ def fiscal_years(dates: np.ndarray, year_end_month: int = 12) -> np.ndarray:
     month = months % 12 + 1
     fy = np.where(month > year_end_month, year + 1, year).astype(float)
     return np.where(np.isnat(d), np.nan, fy)
+
+
+def row_fiscal_years(values: pd.Series, year_end_month: int = 12) -> pd.Series:
+    """Each row's fiscal year (float, NaN where unreadable): the column's numbers, or its dates' fiscal years.
+
+    A column of whole numbers (``2024``) is read as years; one where more than a tenth of the filled cells are
+    not numbers is read as dates (``2024-12-31``, ``31/12/2024``), each counted in its fiscal year.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.Series(fiscal_years(values.to_numpy(dtype="datetime64[ns]"), year_end_month), index=values.index)
+    years = pd.to_numeric(values, errors="coerce")
+    if years.isna().sum() > 0.1 * max(int(values.notna().sum()), 1):
+        dates, _, _ = parse_dates(values.astype("string"))
+        years = pd.Series(fiscal_years(dates, year_end_month), index=values.index)
+    return years
 
 
 def date_ages(dates: np.ndarray, observed: np.ndarray) -> np.ndarray:

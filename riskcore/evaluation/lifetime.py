@@ -45,9 +45,9 @@ import pandas as pd
 from riskcore.evaluation.grading import MASTER_SCALE, grade_index
 
 __all__ = ["DEFAULT_STATE", "LIFETIME_METHODS", "PRIOR_WEIGHT", "GradeHazards", "LifetimeCurves", "LifetimeMethod",
-           "MigrationMatrix", "PanelOutcomes", "against_truth", "cumulative_from_marginal", "grade_hazards",
-           "hazard_term_structure", "lifetime_curves", "migration_matrix", "migration_term_structure",
-           "term_structures", "transition_counts"]
+           "MigrationMatrix", "PanelCounts", "PanelOutcomes", "against_truth", "cumulative_from_marginal",
+           "grade_hazards", "hazard_term_structure", "hazards_from_counts", "lifetime_curves", "migration_from_counts",
+           "migration_matrix", "migration_term_structure", "panel_counts", "term_structures", "transition_counts"]
 
 LifetimeMethod = Literal["hazard", "migration"]
 LIFETIME_METHODS: tuple[str, ...] = ("hazard", "migration")
@@ -180,9 +180,19 @@ def migration_matrix(panel: PanelOutcomes, *, prior_weight: float = PRIOR_WEIGHT
     ValueError
         When the panel holds no transition at all, or ``prior_weight`` is negative.
     """
+    return migration_from_counts(transition_counts(panel), prior_weight=prior_weight)
+
+
+def migration_from_counts(counts: np.ndarray, *, prior_weight: float = PRIOR_WEIGHT) -> MigrationMatrix:
+    """:func:`migration_matrix` from (10, 11) transition counts (:func:`transition_counts`, summed over parts).
+
+    Raises
+    ------
+    ValueError
+        When the counts hold no transition at all, or ``prior_weight`` is negative.
+    """
     if prior_weight < 0:
         raise ValueError(f"prior_weight={prior_weight!r} must be at least 0, e.g. {PRIOR_WEIGHT}")
-    counts = transition_counts(panel)
     matrix = np.zeros((_K + 1, _K + 1))
     matrix[_K, _K] = 1.0
     for g in range(_K):
@@ -229,6 +239,61 @@ class GradeHazards:
                              "cumulative_pd": cum.ravel()})
 
 
+@dataclass(frozen=True)
+class PanelCounts:
+    """What both term structures are estimated from, as counts that add up over parts of a panel.
+
+    A panel read a part at a time (a file of any size) gives the same term structures as the whole panel,
+    provided each company's rows are all in one part: ``at_risk`` and ``defaults`` (10, years) of the hazard
+    method, ``pd_sum`` and ``seen`` (10,) for each grade's mean PD, ``transitions`` (10, 11) of the migration
+    method (:func:`transition_counts`).
+    """
+
+    at_risk: np.ndarray
+    defaults: np.ndarray
+    pd_sum: np.ndarray
+    seen: np.ndarray
+    transitions: np.ndarray
+
+    @classmethod
+    def empty(cls, years: int) -> PanelCounts:
+        """No company-year yet, for ``years`` years ahead."""
+        return cls(np.zeros((_K, years)), np.zeros((_K, years)), np.zeros(_K), np.zeros(_K), np.zeros((_K, _K + 1)))
+
+    def __add__(self, other: PanelCounts) -> PanelCounts:
+        if self.at_risk.shape != other.at_risk.shape:
+            raise ValueError(f"counts of {self.at_risk.shape[1]} and {other.at_risk.shape[1]} years ahead do not add")
+        return PanelCounts(self.at_risk + other.at_risk, self.defaults + other.defaults, self.pd_sum + other.pd_sum,
+                           self.seen + other.seen, self.transitions + other.transitions)
+
+    @property
+    def company_years(self) -> int:
+        """The company-years counted."""
+        return int(self.seen.sum())
+
+
+def panel_counts(panel: PanelOutcomes, years: int) -> PanelCounts:
+    """The counts of a scored panel for 1 … ``years`` years ahead (see :func:`grade_hazards` for who is at risk)."""
+    if years < 1:
+        raise ValueError(f"years={years!r} must be at least 1")
+    src = grade_index(panel.p_default)
+    at_risk = np.zeros((_K, years))
+    defaults = np.zeros((_K, years))
+    alive = np.arange(len(src))
+    for k in range(years):
+        if k:
+            step = panel.ahead(k)
+            # observed k years later, and every year between (no gap): the history runs unbroken
+            alive = np.where((alive >= 0) & (step >= 0), step, -1)
+        ok = alive >= 0
+        if not ok.any():
+            break
+        np.add.at(at_risk[:, k], src[ok], 1.0)
+        np.add.at(defaults[:, k], src[ok], panel.defaults[alive[ok]].astype(float))
+    return PanelCounts(at_risk, defaults, np.bincount(src, weights=panel.p_default, minlength=_K).astype(float),
+                       np.bincount(src, minlength=_K).astype(float), transition_counts(panel))
+
+
 def grade_hazards(panel: PanelOutcomes, horizon: int, *, prior_weight: float = PRIOR_WEIGHT) -> GradeHazards:
     """The per-grade discrete-time hazards of a scored panel for years 1 … ``horizon`` ahead.
 
@@ -244,24 +309,28 @@ def grade_hazards(panel: PanelOutcomes, horizon: int, *, prior_weight: float = P
     """
     if horizon < 1:
         raise ValueError(f"horizon={horizon!r} must be at least 1 year")
+    return hazards_from_counts(panel_counts(panel, horizon), horizon, prior_weight=prior_weight)
+
+
+def hazards_from_counts(counts: PanelCounts, horizon: int, *, prior_weight: float = PRIOR_WEIGHT) -> GradeHazards:
+    """:func:`grade_hazards` from a panel's counts (years beyond the counts' repeat the last year with a default).
+
+    Raises
+    ------
+    ValueError
+        When ``horizon`` is below 1, ``prior_weight`` negative, or the counts hold no default.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon={horizon!r} must be at least 1 year")
     if prior_weight < 0:
         raise ValueError(f"prior_weight={prior_weight!r} must be at least 0, e.g. {PRIOR_WEIGHT}")
-    src = grade_index(panel.p_default)
-    sums = np.bincount(src, weights=panel.p_default, minlength=_K)
-    seen = np.bincount(src, minlength=_K)
     middle = np.array([np.sqrt(max(g.lower, 1e-4) * min(g.upper, 1.0)) for g in MASTER_SCALE])
-    mean_pd = np.divide(sums, seen, out=middle, where=seen > 0)
+    mean_pd = np.divide(counts.pd_sum, counts.seen, out=middle, where=counts.seen > 0)
+    width = counts.at_risk.shape[1]
     at_risk = np.zeros((_K, horizon))
     defaults = np.zeros((_K, horizon))
-    alive = np.arange(len(src))
-    for k in range(horizon):
-        if k:
-            step = panel.ahead(k)
-            # observed k years later, and every year between (no gap): the history runs unbroken
-            alive = np.where((alive >= 0) & (step >= 0), step, -1)
-        ok = alive >= 0
-        np.add.at(at_risk[:, k], src[ok], 1.0)
-        np.add.at(defaults[:, k], src[ok], panel.defaults[alive[ok]].astype(float))
+    at_risk[:, :min(width, horizon)] = counts.at_risk[:, :horizon]
+    defaults[:, :min(width, horizon)] = counts.defaults[:, :horizon]
     hazard = np.zeros((_K, horizon))
     for k in range(horizon):
         pair = np.column_stack([at_risk[:, k], defaults[:, k]])

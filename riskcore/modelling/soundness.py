@@ -19,7 +19,6 @@ Every number is computed from fixed rows with a fixed seed, so the blocks repeat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +28,7 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from riskcore.config import TrainingConfig
+from riskcore.data.macro import macro_shift, stressed
 from riskcore.data.schema import FAMILIES, DatasetSpec, FeatureSpec
 from riskcore.evaluation.grading import grade_index, grade_of
 from riskcore.modelling.calibration import Calibrator, calibrated_pd
@@ -44,17 +44,14 @@ __all__ = [
     "FLAT_SPEARMAN",
     "GRID_RESOLUTION",
     "SOUNDNESS_ROWS",
-    "STRESS_POINTS",
     "CalibratedModel",
     "curve_trends",
     "guaranteed_inputs",
-    "macro_shift",
     "measure",
     "monotone_block",
     "sensitivity_block",
     "soundness_block",
     "soundness_rows",
-    "stressed",
     "unconstrained_refit",
 ]
 
@@ -66,12 +63,6 @@ FLAT_SPEARMAN = 0.1
 """Below this absolute Spearman correlation a curve counts as flat (no direction)."""
 FLAT_RANGE = 1e-4
 """Below this PD range (highest minus lowest point of the curve) a curve counts as flat."""
-STRESS_POINTS = 2.0
-"""The macro shock for inputs measured in percentage points (GDP growth, rates): 2 points adverse.
-
-Inputs in other units move by one standard deviation of their training values instead.
-"""
-
 _PD_METHOD = "partial dependence and ICE (sklearn.inspection.partial_dependence, kind='both') on {n} validation rows"
 _FAMILY_METHOD = "each family's inputs set to missing on the test rows, scored by the same model (no refit)"
 
@@ -289,35 +280,11 @@ def soundness_block(model: CalibratedModel, X_validation: pd.DataFrame, X_train:
 # sensitivity: macro stress and feature families
 # ---------------------------------------------------------------------------
 
-def macro_shift(f: FeatureSpec, train_values: pd.Series) -> float:
-    """The adverse shift of one macro input: :data:`STRESS_POINTS` for percentage points, else one training SD.
-
-    The report's macro stress and the provisions' downside and upside scenarios move the macro inputs by it.
-    """
-    size = STRESS_POINTS if f.unit == "pp" else float(np.nanstd(pd.to_numeric(train_values, errors="coerce")))
-    return float(np.sign(f.direction) * size) if np.isfinite(size) else 0.0
-
-
 def _shift_words(f: FeatureSpec, shift: float) -> str:
     """``GDP growth (region) 2 points lower`` for the scenario's description."""
     unit = {"pp": "points", "index": "index points", "score": "points"}.get(f.unit, f.unit)
     text = f"{f.display_label} {abs(shift):.3g} {unit}".rstrip() + (" higher" if shift > 0 else " lower")
     return text if f.unit == "pp" else text + " (one training standard deviation)"
-
-
-def stressed(X: pd.DataFrame, scenario: Mapping[str, float], spec: DatasetSpec,
-             rows: np.ndarray | None = None) -> pd.DataFrame:
-    """A copy of ``X`` with each scenario input shifted (on ``rows`` only, when given), inside its possible range."""
-    out = X.copy()
-    for name, shift in scenario.items():
-        f = spec.feature(name)
-        lo = -np.inf if f.min is None else f.min
-        hi = np.inf if f.max is None else f.max
-        values = pd.to_numeric(out[name], errors="coerce").to_numpy(dtype=float).copy()
-        at = slice(None) if rows is None else rows
-        values[at] = np.clip(values[at] + shift, lo, hi)
-        out[name] = values
-    return out
 
 
 def _macro_stress(model: CalibratedModel, X_test: pd.DataFrame, X_train: pd.DataFrame, spec: DatasetSpec,

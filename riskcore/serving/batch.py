@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from riskcore.data.tabular import TableWriter
     from riskcore.modelling.bundle import ModelBundle
 
-__all__ = ["CHUNK_ROWS", "ChunkSink", "FileRequest", "FileSource", "ScoreJob", "ScoreLog", "ScoreRecorder",
-           "score_in_chunks"]
+__all__ = ["CHUNK_ROWS", "ChunkSink", "CompanyChunks", "FileRequest", "FileSource", "ScoreJob", "ScoreLog",
+           "ScoreRecorder", "score_in_chunks"]
 
 FileSource = str | os.PathLike[str] | bytes | IO[bytes]
 CHUNK_ROWS = 50_000
@@ -298,6 +298,80 @@ class _Pass:
         return written
 
 
+class CompanyChunks:
+    """A file (or a frame) read a chunk at a time, no chunk ending inside one company's run of rows.
+
+    Iterate for the chunks (:class:`~riskcore.data.tabular.Table`, rows numbered as in the file). With
+    ``gather`` a first pass collects every company's history (``history``, a
+    :class:`~riskcore.serving.history.FileHistory`, to score each chunk with) and the chunks are then taken
+    as they come; without it (``history`` None) the iteration raises :class:`ScatteredCompanies` when a
+    company's rows come back after another company's: read the file again with ``gather``. Use it as a
+    context manager: it closes the file and removes the histories' scratch folder.
+    """
+
+    def __init__(self, bundle: ModelBundle, source: FileSource | pd.DataFrame, *, gather: bool,
+                 chunk_rows: int = CHUNK_ROWS, sheet: str | None = None, max_bytes: int | None = None,
+                 timings: dict[str, float] | None = None):
+        self.timings = timings if timings is not None else {}
+        self.timings.setdefault("read", 0.0)
+        self._source = source
+        self.reader: TableReader | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self.history: FileHistory | None = None
+        try:
+            if isinstance(source, pd.DataFrame):
+                columns = list(source.columns)
+            else:
+                self.reader = open_table(source, sheet=sheet, max_bytes=max_bytes, chunk_rows=chunk_rows)
+                columns = list(self.reader.columns)
+            self.id_column = _id_column(bundle.spec, columns)
+            if gather and self.reader is not None:
+                t0 = time.perf_counter()
+                self._scratch = tempfile.TemporaryDirectory(prefix="riskcore-history-")
+                self.history = FileHistory(bundle, self.reader, Path(self._scratch.name),
+                                           _expected_rows(source, self.reader, None))
+                self.timings["history"] = time.perf_counter() - t0
+            self.expected = _expected_rows(source, self.reader, self.history)
+        except BaseException:
+            self.close()
+            raise
+        self._seen = None if gather else ChunkHistory()
+
+    @property
+    def info(self) -> ReadInfo | None:
+        """How the file was read (rows counted once it has been read through); None for a frame."""
+        return None if self.reader is None else self.reader.info
+
+    def __iter__(self) -> Iterator[Table]:
+        seen, id_column = self._seen, self.id_column
+        if isinstance(self._source, pd.DataFrame):  # one chunk: every company whole
+            yield from _frame_chunks(self._source)
+            return
+        parts: Iterator[Table] = iter(())
+        if self.reader is not None:
+            parts = _checked_start(iter(self.reader), id_column, seen)
+        for part in _company_chunks(parts, id_column if self.history is None else None, self.timings):
+            if seen is not None and id_column is not None and id_column in part.frame:
+                seen.add(company_ids(part.frame, id_column))
+            yield part
+        if seen is not None and seen.scattered():
+            raise ScatteredCompanies
+
+    def close(self) -> None:
+        """Close the file and remove the histories' scratch folder."""
+        if self.reader is not None:
+            self.reader.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def __enter__(self) -> CompanyChunks:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: FileRequest, *, audit: ScoreLog,
               gather: bool) -> ScoreJob:
     """One pass of :func:`score_in_chunks`; raises :class:`ScatteredCompanies` when chunks cannot be exact.
@@ -309,46 +383,17 @@ def _one_pass(bundle: ModelBundle, source: FileSource | pd.DataFrame, request: F
     if request.sink is not None:
         request.sink.reset()
     started = time.perf_counter()
-    reader: TableReader | None = None
-    scratch = None
     try:
-        if isinstance(source, pd.DataFrame):
-            columns = list(source.columns)
-        else:
-            reader = open_table(source, sheet=request.sheet, max_bytes=request.max_bytes,
-                                chunk_rows=request.chunk_rows)
-            columns = list(reader.columns)
-        id_column = _id_column(bundle.spec, columns)
-        history = None
-        if gather and reader is not None:
-            t0 = time.perf_counter()
-            scratch = tempfile.TemporaryDirectory(prefix="riskcore-history-")
-            history = FileHistory(bundle, reader, Path(scratch.name), _expected_rows(source, reader, None))
-            run.timings["history"] = time.perf_counter() - t0
-        expected = _expected_rows(source, reader, history)
-        seen = None if gather else ChunkHistory()
-        parts: Iterator[Table] = iter(())
-        if isinstance(source, pd.DataFrame):
-            parts = _frame_chunks(source)
-        elif reader is not None:
-            parts = _checked_start(iter(reader), id_column, seen)
-        for part in _company_chunks(parts, id_column if history is None else None, run.timings):
-            if seen is not None and id_column is not None and id_column in part.frame:
-                seen.add(company_ids(part.frame, id_column))
-            run.add(part, history, expected)
-        if seen is not None and seen.scattered():
-            raise ScatteredCompanies
-        info = None if reader is None else reader.info  # rows counted now
+        with CompanyChunks(bundle, source, gather=gather, chunk_rows=request.chunk_rows, sheet=request.sheet,
+                           max_bytes=request.max_bytes, timings=run.timings) as chunks:
+            for part in chunks:
+                run.add(part, chunks.history, chunks.expected)
+            info = chunks.info  # rows counted now
         rejects = _concat_rejects(run.rejects)
         request_id = run.commit()
     except BaseException:
         run.abort()
         raise
-    finally:
-        if reader is not None:
-            reader.close()
-        if scratch is not None:
-            scratch.cleanup()
     written_rejects = run.write(rejects)
     run.timings["total"] = time.perf_counter() - started
     notes = list(run.notes)

@@ -8,6 +8,7 @@ them where they can.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ class ModelColumns:
     def __init__(self, bundle: ModelBundle, frame: pd.DataFrame, panel: pd.DataFrame,
                  category_codes: dict[str, np.ndarray] | None = None):
         self.builder = bundle.features
+        self.names = list(self.builder.layout_.numeric)
         spec = bundle.spec
         category_codes = category_codes or {}
         layout = self.builder.layout_
@@ -59,6 +61,13 @@ class ModelColumns:
                     self.cat_missing.append(codes < 0)
             else:
                 self.codes.append(None)
+
+    def replaced(self, values: dict[str, np.ndarray]) -> ModelColumns:
+        """The same columns with some raw numeric inputs' values replaced (a scenario's moved macro inputs)."""
+        out = copy.copy(self)
+        out.numeric = [(values[name], False, counts) if name in values and not from_panel else (v, from_panel, counts)
+                       for name, (v, from_panel, counts) in zip(self.names, self.numeric, strict=True)]
+        return out
 
     def matrix(self, rows: np.ndarray, panel_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(model matrix, number of missing raw features) of frame rows ``rows`` (panel rows ``panel_rows``)."""

@@ -1,28 +1,36 @@
 """A portfolio's provisions from a model and its panel: the PDs of each macro scenario, the term structures, the ECL.
 
-:func:`provision_frame` takes a panel of company-years (the portfolio's history with the default flag, and
-the as-of year's rows) and a model bundle, and
+:func:`provision_file` reads a panel of company-years (the portfolio's history with the default flag, and
+the as-of year's rows) a chunk of companies at a time, so a file of any size takes flat memory, and
 
-1. scores every row with the model (:func:`riskcore.serving.scoring.score_frame`: the same validation and
-   panel features as ``score``);
-2. estimates both term structures (``evaluation/lifetime.py``) on the years before the as-of year, whose
-   12-month outcomes are known by then;
-3. re-scores the as-of rows under each macro scenario (:func:`default_scenarios` from the settings, or a
-   file, :func:`read_scenarios`): the model's own macro inputs moved, the rows scored again with their
-   history, as the model report's macro stress does on the test rows;
-4. stages the companies and computes their ECL (``evaluation/provisions.py``).
+1. scores each chunk's rows up to the as-of year with the model (:func:`riskcore.serving.scoring.score_frame`:
+   the same validation and panel features as ``score``), and the as-of year's rows once more under each
+   macro scenario (:func:`default_scenarios` from the settings and the model report's macro stress, or a
+   file, :func:`read_scenarios`): the rows are validated and their panel features built once, each scenario
+   moves the model's macro inputs and predicts again;
+2. adds the years before the as-of year, whose 12-month outcomes are known by then, to the counts both term
+   structures are estimated from (``evaluation/lifetime.py``: :class:`~riskcore.evaluation.lifetime.PanelCounts`
+   add up chunk by chunk because a chunk never splits a company's rows);
+3. keeps, per as-of company, only its PDs, exposure terms and its first scored year; the as-of rows' inputs
+   go to a scratch folder for the audit trail (:meth:`ProvisionRun.inputs`);
+4. at the end estimates the term structures, stages the companies and computes their ECL
+   (``evaluation/provisions.py``). :func:`provision_frame` does the same for a frame in memory.
 
 The as-of portfolio is every company with a row in the as-of year, plus the companies that defaulted in
 the 12 months before it (their last row's default flag): their exposures are in default, stage 3.
-The origination PD is the ``origination_column`` when the file has one, else the company's PD in its
-first year in the file. Remaining terms, LGD, EIR, days past due and the watch list come from the
+The origination PD is, per company, the ``origination_column`` when the file has a value, else the PD of
+the company's earliest year found in the audit trail (``origination``, the scores recorded at the time) or
+in the file, whichever year is earlier (the audit trail on a tie): ``origination_year`` and
+``origination_source`` say which. Remaining terms, LGD, EIR, days past due and the watch list come from the
 columns the settings name, where the file has them, and from the settings otherwise.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import tomllib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,19 +38,34 @@ import numpy as np
 import pandas as pd
 
 from riskcore.config import ProvisionRules
-from riskcore.data.parsing import fiscal_years, parse_dates
+from riskcore.data.macro import macro_shift
+from riskcore.data.parsing import parse_numbers, row_fiscal_years
+from riskcore.data.prepare import match_spec_columns
 from riskcore.data.schema import DatasetSpec, FeatureSpec
+from riskcore.data.tabular import ReadInfo, Table
 from riskcore.errors import ConfigError, DataFileError
-from riskcore.evaluation.lifetime import GradeHazards, MigrationMatrix, PanelOutcomes, grade_hazards, migration_matrix
+from riskcore.evaluation.lifetime import (
+    GradeHazards,
+    MigrationMatrix,
+    PanelCounts,
+    PanelOutcomes,
+    hazards_from_counts,
+    migration_from_counts,
+    panel_counts,
+)
 from riskcore.evaluation.provisions import Exposures, ProvisionResult, provisions
 from riskcore.modelling.bundle import ModelBundle
-from riskcore.modelling.soundness import macro_shift, stressed
-from riskcore.serving.scoring import score_frame
+from riskcore.serving.batch import CHUNK_ROWS, CompanyChunks, FileSource
+from riskcore.serving.history import FileHistory, ScatteredCompanies
+from riskcore.serving.scoring import Scenarios, score_frame
 
-__all__ = ["ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_frame",
-           "read_scenarios", "row_years"]
+__all__ = ["OriginationLookup", "ProvisionRun", "Scenario", "as_of_year", "default_scenarios", "provision_file",
+           "provision_frame", "read_scenarios"]
 
-_MAX_TERM = 100.0
+_MAX_TERM = 100
+OriginationLookup = Callable[[np.ndarray], pd.DataFrame]
+"""Company ids → their earliest recorded year and its PD (``company_id``, ``year``, ``p_default``, ``request_id``):
+:meth:`riskcore.serving.audit.AuditLog.origination` with the year column bound."""
 
 
 @dataclass(frozen=True)
@@ -64,15 +87,23 @@ def _macro_inputs(spec: DatasetSpec, frame: pd.DataFrame) -> list[FeatureSpec]:
     return [f for f in spec.features if f.family == "macro" and f.direction and f.kind == "numeric" and f.name in frame]
 
 
-def default_scenarios(spec: DatasetSpec, frame: pd.DataFrame, rules: ProvisionRules) -> list[Scenario]:
+def default_scenarios(bundle: ModelBundle, rules: ProvisionRules, frame: pd.DataFrame | None = None) -> list[Scenario]:
     """Base (as observed), upside and downside from the settings' weights and severities.
 
-    The downside moves every macro input of the spec with a declared risk direction adversely, by
-    ``downside_severity`` × 2 points for inputs in percentage points and × one standard deviation of the
-    panel's values otherwise; the upside moves them the other way by ``upside_severity`` × the same.
+    The downside moves the model's macro inputs adversely by ``downside_severity`` times the model report's
+    macro stress (measured at training: 2 points for inputs in percentage points, one standard deviation of
+    the training values otherwise); the upside moves them the other way by ``upside_severity`` times the
+    same. A model trained before the report measured its macro stress takes the standard deviations of
+    ``frame``'s values instead.
     """
-    steps = {f.name: macro_shift(f, frame[f.name]) for f in _macro_inputs(spec, frame)}
-    steps = {k: v for k, v in steps.items() if v != 0.0}
+    stress = ((bundle.metrics.get("sensitivity") or {}).get("macro_stress") or {}).get("scenario")
+    if stress:
+        steps = {str(k): float(v) for k, v in stress.items()}
+    elif frame is not None:
+        steps = {f.name: macro_shift(f, frame[f.name]) for f in _macro_inputs(bundle.spec, frame)}
+    else:
+        steps = {}
+    steps = {k: v for k, v in steps.items() if v != 0.0 and np.isfinite(v)}
     return [Scenario("base", rules.base_weight),
             Scenario("upside", rules.upside_weight, {k: -v * rules.upside_severity for k, v in steps.items()}),
             Scenario("downside", rules.downside_weight, {k: v * rules.downside_severity for k, v in steps.items()})]
@@ -152,13 +183,16 @@ class ProvisionRun:
 
     Attributes
     ----------
-    companies : per company: the id, sector, grade and everything :meth:`ProvisionResult.frame` holds, and
-        ``pd_12m_<scenario>`` for each scenario.
+    companies : per company: the id, sector, grade, everything :meth:`ProvisionResult.frame` holds,
+        ``pd_12m_<scenario>`` for each scenario, ``origination_year`` and ``origination_source`` (``column``,
+        ``audit trail``, ``file`` or empty when none was found).
     result : the :class:`~riskcore.evaluation.provisions.ProvisionResult`.
     scenarios : the scenarios, with their weights and moves.
     hazards, migration : the term structures estimated on the years before the as-of year.
     as_of : the fiscal year; ``history_rows`` the company-years the term structures were estimated on;
-    rejected : rows the model could not score (left out, listed by scoring's reject report).
+    rejected : rows up to the as-of year the model could not score (left out, listed by scoring's reject report).
+    scored_now : the first ``scored_now`` companies are the as-of year's scored rows (the others defaulted
+        the year before), in the order :meth:`inputs` gives their inputs.
     notes : what the run assumed for the user to know (no exposure column, origination from the file).
     """
 
@@ -172,6 +206,8 @@ class ProvisionRun:
     rejected: int
     model_version: str
     notes: tuple[str, ...] = ()
+    scored_now: int = 0
+    input_parts: tuple[Path | pd.DataFrame, ...] = field(default=(), repr=False)
 
     def summary(self, by: str) -> pd.DataFrame:
         """ECL, EAD, companies and coverage by ``stage``, ``grade`` or ``sector`` (with a total row)."""
@@ -185,150 +221,348 @@ class ProvisionRun:
         out["coverage"] = np.divide(out["ecl"], out["ead"], out=np.zeros(len(out)), where=out["ead"] > 0)
         return out.reset_index()
 
-
-def _scores(bundle: ModelBundle, frame: pd.DataFrame, spec: DatasetSpec, id_col: str, time_col: str) -> pd.Series:
-    """The model's PD of every (id, year) of the frame that it could score."""
-    scores = score_frame(bundle, frame, passthrough=False).scores
-    scores = scores.drop_duplicates([id_col, time_col])
-    return pd.Series(scores["p_default"].to_numpy(float),
-                     index=pd.MultiIndex.from_arrays([scores[id_col].astype(str), scores[time_col].astype(int)]))
-
-
-def row_years(values: pd.Series, spec: DatasetSpec) -> pd.Series:
-    """Each row's fiscal year: the time column's numbers, or its dates' fiscal years (as scoring reads them)."""
-    years = pd.to_numeric(values, errors="coerce")
-    if years.isna().sum() > 0.1 * max(int(values.notna().sum()), 1):
-        dates, _, _ = parse_dates(values.astype("string"))
-        years = pd.Series(fiscal_years(dates, spec.year_end_month), index=values.index)
-    return years
+    def inputs(self) -> Iterator[pd.DataFrame]:
+        """The model inputs of the first ``scored_now`` companies, a part at a time, in their order."""
+        for part in self.input_parts:
+            if isinstance(part, pd.DataFrame):
+                yield part
+            else:
+                with open(part, "rb") as fh:
+                    yield pickle.load(fh)  # noqa: S301 - a scratch file this run wrote itself
 
 
-def _column(frame: pd.DataFrame, name: str, rows: pd.DataFrame) -> np.ndarray | None:
-    return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=float) if name in frame else None
+_BOOK_NUMBERS = ("ead", "terms", "lgd", "eir", "days_past_due", "watch", "flagged", "origination")
 
 
-def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, rules: ProvisionRules, *,
-                    scenarios: list[Scenario] | None = None, standard: str | None = None) -> ProvisionRun:
-    """Provisions of the as-of year's portfolio (module notes).
+class _Collector:
+    """What the chunks of a panel leave for the provisions: term-structure counts, the as-of book, first years."""
+
+    def __init__(self, bundle: ModelBundle, year: int, rules: ProvisionRules, scenarios: list[Scenario],
+                 scratch: Path | None, whole_companies: bool):
+        self.bundle, self.spec, self.year, self.rules = bundle, bundle.spec, year, rules
+        self.scenarios = scenarios
+        self.scratch, self.whole_companies = scratch, whole_companies
+        self.counts = PanelCounts.empty(_MAX_TERM)
+        self.panels: list[PanelOutcomes] = []  # companies split over chunks: counted once all are read
+        self.book: list[pd.DataFrame] = []
+        self.before: list[pd.DataFrame] = []
+        self.first: list[pd.DataFrame] = []
+        self.input_parts: list[Path | pd.DataFrame] = []
+        self.history_rows = self.rejected = self.later_rows = self.no_year_rows = self.now_rows = 0
+        self.years_seen: set[int] = set()
+        self.notes: dict[str, None] = {}
+        self.mapping: dict[str, str] | None = None
+        self.columns = {"ead": self.spec.exposure or "", "terms": rules.term_column, "lgd": rules.lgd_column,
+                        "eir": rules.eir_column, "days_past_due": rules.dpd_column, "watch": rules.watchlist_column,
+                        "flagged": rules.defaulted_column, "origination": rules.origination_column}
+        self.present: set[str] = set()
+
+    def _names(self, columns: list[str]) -> dict[str, str]:
+        """The file's column → the name it is read under (the spec's key columns and the settings' columns)."""
+        spec = self.spec
+        wanted = [c for c in dict.fromkeys((spec.id, spec.time, spec.target, spec.segment, *self.columns.values()))
+                  if c]
+        found, _ = match_spec_columns(columns, wanted, spec)
+        self.present = {k for k, c in self.columns.items() if c and c in found}
+        return {file: name for name, file in found.items() if file != name}
+
+    def add(self, part: Table, history: FileHistory | None) -> None:
+        """Score one chunk (and its as-of rows under each scenario) and keep what the provisions need of it."""
+        spec, year = self.spec, self.year
+        if self.mapping is None:
+            self.mapping = self._names([str(c) for c in part.frame.columns])
+        frame = part.frame.rename(columns=self.mapping) if self.mapping else part.frame
+        time_col = spec.time or "year"
+        years = row_fiscal_years(frame[time_col], spec.year_end_month).to_numpy(dtype=float)
+        self.no_year_rows += int(np.isnan(years).sum())
+        self.later_rows += int((years > year).sum())
+        self.now_rows += int((years == year).sum())
+        self.years_seen.update(int(y) for y in np.unique(years[np.isfinite(years)]))
+        if history is None:  # rows after the as-of year are not scored (with file histories, chunks stay whole)
+            keep = np.flatnonzero(years <= year)
+            if len(keep) < len(frame):
+                kept = set(part.rows[keep].tolist())
+                part = Table(frame=part.frame.iloc[keep].reset_index(drop=True), rows=part.rows[keep], info=part.info,
+                             problems=[p for p in part.problems if p.row is None or p.row in kept])
+                frame, years = frame.iloc[keep].reset_index(drop=True), years[keep]
+        if not len(frame):
+            return
+        moves = {s.name: s.shifts for s in self.scenarios if s.shifts}
+        res = score_frame(self.bundle, part, passthrough=False, history=history,
+                          scenarios=Scenarios(year, moves) if moves else None)
+        self.notes.update(dict.fromkeys(res.notes))
+        scores = res.scores
+        at_file = years <= year
+        self.rejected += int(at_file.sum()) - len(scores)
+        if not len(scores):
+            return
+        pos = np.searchsorted(part.rows, scores["row"].to_numpy())
+        ids = scores[res.id_column].astype(str).to_numpy(dtype=object)
+        yrs = years[pos]
+        p = scores["p_default"].to_numpy(dtype=float)
+        flags = _flags(frame[spec.target].iloc[pos], spec) if spec.target in frame else np.full(len(pos), np.nan)
+        past = (yrs < year) & ~np.isnan(flags)
+        if past.any():
+            panel = PanelOutcomes(ids[past], yrs[past].astype(np.int64), p[past], flags[past].astype(np.int64))
+            self.history_rows += int(past.sum())
+            if self.whole_companies:
+                self.counts = self.counts + panel_counts(panel, _MAX_TERM)
+            else:
+                self.panels.append(panel)
+        order = np.lexsort((yrs, ids))
+        first = pd.DataFrame({"id": ids[order], "year": yrs[order], "p": p[order]}).drop_duplicates("id")
+        self.first.append(first)
+        now = np.flatnonzero(yrs == year)
+        if len(now):
+            book = self._columns(frame, pos[now])
+            book.insert(0, "id", ids[now])
+            book["p_base"] = p[now]
+            for sc in self.scenarios:
+                book[f"p_{sc.name}"] = res.scenario_pd[sc.name][now] if sc.shifts else p[now]
+            self.book.append(book)
+            self._keep_inputs(res.inputs.iloc[now].reset_index(drop=True))
+        last = np.flatnonzero((yrs == year - 1) & (flags == 1))
+        if len(last):
+            gone = self._columns(frame, pos[last])
+            gone.insert(0, "id", ids[last])
+            self.before.append(gone)
+
+    def notes_for_user(self, with_trail: bool) -> list[str]:
+        """What the user should know of how the file was read."""
+        out = []
+        if self.later_rows:
+            out.append(f"{self.later_rows:,} row(s) after the as-of year {self.year} were not used: provisions at "
+                       f"{self.year} know only what was known by then")
+        if self.no_year_rows:
+            out.append(f"{self.no_year_rows:,} row(s) have no readable fiscal year in {self.spec.time!r} and were "
+                       "left out; write the year (2024) or a date (2024-12-31)")
+        if "origination" not in self.present:
+            where = "the audit trail or the file" if with_trail else "the file"
+            out.append(f"no {self.rules.origination_column!r} column: the origination PD is each company's PD in its "
+                       f"earliest year in {where}")
+        return out
+
+    def _columns(self, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """The exposure columns of some rows, as numbers (money and percentages read), NaN where absent."""
+        out = {}
+        for key, column in self.columns.items():
+            if key in self.present:
+                out[key] = parse_numbers(frame[column].iloc[rows].reset_index(drop=True))[0]
+            else:
+                out[key] = np.full(len(rows), np.nan)
+        book = pd.DataFrame(out)
+        segment = self.spec.segment
+        book["segment"] = (frame[segment].iloc[rows].astype(str).to_numpy() if segment and segment in frame
+                           else "")
+        return book
+
+    def _keep_inputs(self, inputs: pd.DataFrame) -> None:
+        if self.scratch is None:
+            self.input_parts.append(inputs)
+            return
+        path = self.scratch / f"inputs-{len(self.input_parts):05d}.pickle"
+        with open(path, "wb") as fh:
+            pickle.dump(inputs, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.input_parts.append(path)
+
+    def term_structures(self, horizon: int) -> tuple[GradeHazards, MigrationMatrix]:
+        """Both term structures from the counts (the split companies' panel counted now, whole)."""
+        counts = self.counts
+        if self.panels:
+            whole = PanelOutcomes(*(np.concatenate([getattr(p, a) for p in self.panels])
+                                    for a in ("ids", "periods", "p_default", "defaults")))
+            counts = counts + panel_counts(whole, _MAX_TERM)
+        return (hazards_from_counts(counts, horizon, prior_weight=self.rules.prior_weight),
+                migration_from_counts(counts.transitions, prior_weight=self.rules.prior_weight))
+
+
+def _flags(values: pd.Series, spec: DatasetSpec) -> np.ndarray:
+    """The default flag as 0/1 (NaN where unknown): an outcome written as labels counts its positive one."""
+    if spec.positive is not None:
+        return np.where(values.isna(), np.nan, (values.astype(str) == str(spec.positive)).astype(float))
+    return parse_numbers(values.reset_index(drop=True))[0]
+
+
+def _origination(book: pd.DataFrame, first: pd.DataFrame, recorded: pd.DataFrame | None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each company's origination PD, year and source (module notes)."""
+    n = len(book)
+    ids = book["id"].to_numpy(dtype=object)
+    in_file = first.set_index("id").reindex(ids)
+    pd_o, year_o = in_file["p"].to_numpy(dtype=float), in_file["year"].to_numpy(dtype=float)
+    source = np.where(np.isnan(pd_o), "", "file").astype(object)
+    if recorded is not None and len(recorded):
+        rec = recorded.astype({"company_id": str}).drop_duplicates("company_id").set_index("company_id").reindex(ids)
+        r_year = pd.to_numeric(rec["year"], errors="coerce").to_numpy(dtype=float)
+        r_pd = pd.to_numeric(rec["p_default"], errors="coerce").to_numpy(dtype=float)
+        use = ~np.isnan(r_year) & ~np.isnan(r_pd) & (np.isnan(year_o) | (r_year <= year_o))
+        pd_o, year_o = np.where(use, r_pd, pd_o), np.where(use, r_year, year_o)
+        source[use] = "audit trail"
+    column = book["origination"].to_numpy(dtype=float) if "origination" in book else np.full(n, np.nan)
+    given = ~np.isnan(column)
+    pd_o = np.where(given, column, pd_o)
+    year_o = np.where(given, np.nan, year_o)
+    source[given] = "column"
+    return pd_o, year_o, source
+
+
+def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], standard: str | None,
+            origination: OriginationLookup | None) -> ProvisionRun:
+    """The provisions from what the chunks left (module notes)."""
+    spec, rules, year = bundle.spec, col.rules, col.year
+    if not col.book:
+        found = sorted(col.years_seen)
+        shown = f"{found[:3]}…{found[-3:]}" if len(found) > 6 else str(found)
+        if col.now_rows:
+            raise DataFileError(f"none of the {col.now_rows:,} row(s) of the as-of year {year} could be scored; "
+                                "python -m riskcore score on the file lists why, row by row")
+        raise DataFileError(f"no company has a row in the as-of year {year}; the data holds {shown}")
+    if not col.history_rows:
+        raise DataFileError(f"the data has no scored year before the as-of year {year} with the default flag "
+                            f"{spec.target!r}; lifetime PDs are estimated from that history")
+    now = pd.concat(col.book, ignore_index=True)
+    before = pd.concat(col.before, ignore_index=True) if col.before else now.iloc[:0]
+    before = before[~before["id"].isin(now["id"])].drop_duplicates("id", keep="last")
+    book = pd.concat([now, before], ignore_index=True)
+    n_now = len(now)
+    terms = book["terms"].to_numpy(dtype=float)
+    longest = float(np.nanmax(terms, initial=1.0)) if "terms" in col.present else 1.0
+    horizon = int(np.ceil(min(max(rules.term_years, longest), _MAX_TERM)))  # a longer term is refused below
+    try:
+        hazards, migration = col.term_structures(horizon)
+    except ValueError as err:
+        raise DataFileError(f"lifetime PDs cannot be estimated from the years before {year}: {err}") from None
+    first = pd.concat(col.first, ignore_index=True).sort_values(["year"], kind="stable").drop_duplicates("id")
+    recorded = origination(book["id"].to_numpy(dtype=object)) if origination is not None else None
+    origination_pd, origination_year, origination_source = _origination(book, first, recorded)
+    notes = list(col.notes_for_user(recorded is not None))
+    p_scen: dict[str, np.ndarray] = {}
+    for sc in scenarios:
+        p = book[f"p_{sc.name}"].to_numpy(dtype=float).copy() if n_now else np.ones(len(book))
+        p[n_now:] = 1.0  # in default
+        p_scen[sc.name] = np.where(np.isnan(p), book["p_base"].to_numpy(dtype=float), p)
+    if "ead" in col.present:
+        ead = np.nan_to_num(book["ead"].to_numpy(dtype=float), nan=0.0)
+    else:
+        ead = np.ones(len(book))
+        notes.append("the data has no exposure column: every EAD is 1, so each ECL is a share of its exposure")
+    columns = {name: book[key].to_numpy(dtype=float) for key, name in
+               (("terms", "terms"), ("lgd", "lgd"), ("eir", "eir"), ("days_past_due", "days_past_due"))
+               if key in col.present}
+    in_default = np.r_[np.zeros(n_now, dtype=bool), np.ones(len(book) - n_now, dtype=bool)]
+    watch = np.nan_to_num(book["watch"].to_numpy(dtype=float), nan=0.0) > 0
+    flagged = np.nan_to_num(book["flagged"].to_numpy(dtype=float), nan=0.0) > 0
+    try:
+        exposures = Exposures.uniform(ead, rules, origination_pd=origination_pd, **columns, watch_list=watch,
+                                      defaulted=in_default | flagged)
+    except ValueError as err:
+        raise DataFileError(f"the as-of portfolio's exposures cannot be used: {err} (rows counted in the as-of "
+                            f"year; the columns {rules.term_column!r}, {rules.lgd_column!r} and {rules.eir_column!r} "
+                            "give the remaining term, LGD and EIR, as [provisions] names them)") from None
+    try:
+        result = provisions(p_scen, {s.name: s.weight for s in scenarios}, exposures, rules, hazards=hazards,
+                            migration=migration, standard=standard)
+    except ValueError as err:
+        raise ConfigError(f"provisions cannot be computed: {err}") from None
+    out = result.frame()
+    id_col = spec.id or "id"
+    out.insert(0, id_col, book["id"].to_numpy(dtype=object))
+    if spec.segment and (book["segment"] != "").any():
+        out.insert(1, spec.segment, book["segment"].to_numpy(dtype=object))
+    for name, p in p_scen.items():
+        out[f"pd_12m_{name}"] = p
+    out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year), dtype="Int64")
+    out["origination_source"] = origination_source
+    return ProvisionRun(out, result, scenarios, hazards, migration, year, col.history_rows, col.rejected,
+                        bundle.version, tuple(notes), n_now, tuple(col.input_parts))
+
+
+def _check_spec(bundle: ModelBundle) -> None:
+    spec = bundle.spec
+    if not spec.id or not spec.time or not spec.target:
+        raise DataFileError(f"provisions need the company id, the fiscal year and the default flag "
+                            f"({spec.id!r}, {spec.time!r}, {spec.target!r}) in the data, with the years before "
+                            "the as-of date")
+
+
+def _check_columns(spec: DatasetSpec, columns: list[str]) -> None:
+    found, _ = match_spec_columns(columns, [c for c in (spec.id, spec.time, spec.target) if c], spec)
+    missing = [c for c in (spec.id, spec.time, spec.target) if c and c not in found]
+    if missing:
+        raise DataFileError(f"provisions need the company id, the fiscal year and the default flag "
+                            f"({spec.id!r}, {spec.time!r}, {spec.target!r}) in the data, with the years before "
+                            f"the as-of date; the file has no {', '.join(map(repr, missing))} column")
+
+
+def _run(bundle: ModelBundle, chunks: Iterable[Table], history: FileHistory | None, year: int, rules: ProvisionRules,
+         scenarios: list[Scenario] | None, standard: str | None, origination: OriginationLookup | None,
+         scratch: Path | None) -> ProvisionRun:
+    col: _Collector | None = None
+    for part in chunks:
+        if col is None:
+            _check_columns(bundle.spec, [str(c) for c in part.frame.columns])
+            chosen = scenarios if scenarios is not None else default_scenarios(bundle, rules, part.frame)
+            col = _Collector(bundle, year, rules, chosen, scratch, whole_companies=history is None)
+        col.add(part, history)
+    if col is None:
+        raise DataFileError("the file has no data rows; add the portfolio's company-years below the header")
+    return _finish(col, bundle, col.scenarios, standard, origination)
+
+
+def provision_file(bundle: ModelBundle, source: FileSource, as_of: str | int, rules: ProvisionRules, *,
+                   scenarios: list[Scenario] | None = None, standard: str | None = None,
+                   origination: OriginationLookup | None = None, scratch: Path | None = None,
+                   chunk_rows: int = CHUNK_ROWS, sheet: str | None = None) -> tuple[ProvisionRun, ReadInfo | None]:
+    """Provisions of a panel file, read a chunk of companies at a time (module notes).
 
     Parameters
     ----------
     bundle : the model that scores the PDs.
-    frame : the panel: company-years with the model's inputs, the id, the fiscal year and the default flag
-        (the flag is read on the years before ``as_of``).
+    source : the panel file (CSV, Excel, Parquet): company-years with the model's inputs, the id, the fiscal
+        year and the default flag (read on the years before ``as_of``).
     as_of : a date or fiscal year; the portfolio is the companies with a row in that year.
     rules : the ``[provisions]`` settings.
     scenarios : the macro scenarios (default: :func:`default_scenarios`).
     standard : ``ifrs9`` or ``cecl`` (default ``rules.standard``).
+    origination : the audit trail's earliest recorded year of each company (:data:`OriginationLookup`).
+    scratch : a folder for the as-of rows' inputs (kept in memory without one).
+    chunk_rows : rows read at a time.
+
+    Returns
+    -------
+    (ProvisionRun, ReadInfo or None)
+        The run, and how the file was read.
 
     Raises
     ------
     DataFileError
         When the data has no id, year or default column, no row in the as-of year, or no history before it.
     """
-    spec = bundle.spec
-    if not spec.id or not spec.time or spec.target not in frame or spec.id not in frame or spec.time not in frame:
-        raise DataFileError(f"provisions need the company id, the fiscal year and the default flag "
-                            f"({spec.id!r}, {spec.time!r}, {spec.target!r}) in the data, with the years before "
-                            "the as-of date")
+    _check_spec(bundle)
     year = as_of_year(as_of)
-    id_col, time_col = spec.id, spec.time
-    data = frame.drop_duplicates([id_col, time_col]).reset_index(drop=True)  # a repeated row counts once
-    years = row_years(data[time_col], spec)
-    ids = data[id_col].astype(str)
-    now_rows = np.flatnonzero((years == year).to_numpy())
-    if not len(now_rows):
-        found = sorted(years.dropna().astype(int).unique().tolist())
-        raise DataFileError(f"no company has a row in the as-of year {year}; the data holds {found[:3]}…{found[-3:]}"
-                            if len(found) > 6 else f"no company has a row in the as-of year {year}; the data holds "
-                            f"{found}")
-    base = _scores(bundle, data, spec, id_col, time_col)
-    key = pd.MultiIndex.from_arrays([ids, years.fillna(-1).astype(int)])
-    p_all = base.reindex(key).to_numpy()
-    if spec.positive is not None:  # an outcome written as labels: the positive one is a default
-        target = data[spec.target]
-        flags = np.where(target.isna(), np.nan, (target.astype(str) == str(spec.positive)).astype(float))
-    else:
-        flags = pd.to_numeric(data[spec.target], errors="coerce").to_numpy(dtype=float)
-    history = (years < year).to_numpy() & ~np.isnan(p_all) & ~np.isnan(flags)
-    if not history.any():
-        raise DataFileError(f"the data has no scored year before the as-of year {year} with the default flag "
-                            f"{spec.target!r}; lifetime PDs are estimated from that history")
-    panel = PanelOutcomes(ids.to_numpy()[history], years.to_numpy()[history].astype(np.int64), p_all[history],
-                          flags[history].astype(np.int64))
-    longest = (float(np.nanmax(pd.to_numeric(data[rules.term_column], errors="coerce").to_numpy(float),
-                               initial=1.0)) if rules.term_column in data else 1.0)
-    horizon = int(np.ceil(min(max(rules.term_years, longest), _MAX_TERM)))  # a longer term is refused below
-    try:
-        hazards = grade_hazards(panel, horizon, prior_weight=rules.prior_weight)
-        migration = migration_matrix(panel, prior_weight=rules.prior_weight)
-    except ValueError as err:
-        raise DataFileError(f"lifetime PDs cannot be estimated from the years before {year}: {err}") from None
+    for gather in (False, True):  # companies scattered over the file: their histories gathered first
+        try:
+            with CompanyChunks(bundle, source, gather=gather, chunk_rows=chunk_rows, sheet=sheet) as chunks:
+                run = _run(bundle, chunks, chunks.history, year, rules, scenarios, standard, origination, scratch)
+                return run, chunks.info
+        except ScatteredCompanies:
+            if scratch is not None:
+                for old in scratch.glob("inputs-*.pickle"):
+                    old.unlink()
+    raise AssertionError("unreachable: the second pass gathers the histories")
 
-    # the portfolio: scored rows of the as-of year, and the companies in default since the year before
-    now = data.iloc[now_rows].drop_duplicates(id_col)
-    now = now[~np.isnan(base.reindex(pd.MultiIndex.from_arrays([now[id_col].astype(str),
-                                                                 np.full(len(now), year)])).to_numpy())]
-    before = data[(years == year - 1).to_numpy() & (flags == 1)].drop_duplicates(id_col)
-    before = before[~before[id_col].astype(str).isin(now[id_col].astype(str))]
-    book = pd.concat([now, before], ignore_index=True)
-    in_default = np.r_[np.zeros(len(now), dtype=bool), np.ones(len(before), dtype=bool)]
-    book_ids = book[id_col].astype(str).to_numpy()
-    book_years = row_years(book[time_col], spec).astype(int).to_numpy()
-    rows_now = np.arange(len(now))
-    chosen = scenarios if scenarios is not None else default_scenarios(spec, data, rules)
-    p_scen: dict[str, np.ndarray] = {}
-    for sc in chosen:
-        if sc.shifts:
-            hist_mask = (years <= year).to_numpy() & ids.isin(set(book_ids)).to_numpy()
-            sub = data[hist_mask].reset_index(drop=True)
-            sub_now = np.flatnonzero((row_years(sub[time_col], spec) == year).to_numpy())
-            scored = _scores(bundle, stressed(sub, sc.shifts, spec, rows=sub_now), spec, id_col, time_col)
-        else:
-            scored = base
-        p = scored.reindex(pd.MultiIndex.from_arrays([book_ids, book_years])).to_numpy().copy()
-        p[len(rows_now):] = 1.0  # in default
-        p_scen[sc.name] = np.where(np.isnan(p), base.reindex(pd.MultiIndex.from_arrays([book_ids, book_years]))
-                                   .to_numpy(), p)
-    first_year = data.assign(_y=years, _id=ids).sort_values("_y").drop_duplicates("_id").set_index("_id")["_y"]
-    orig_key = pd.MultiIndex.from_arrays([book_ids, first_year.reindex(book_ids).fillna(-1).astype(int).to_numpy()])
-    origination = _column(data, rules.origination_column, book)
-    first_pd = base.reindex(orig_key).to_numpy()
-    notes: list[str] = []
-    if spec.exposure and spec.exposure in book:
-        ead = pd.to_numeric(book[spec.exposure], errors="coerce").fillna(0.0).to_numpy(float)
-    else:
-        ead = np.ones(len(book))
-        notes.append("the data has no exposure column: every EAD is 1, so each ECL is a share of its exposure")
-    if origination is None:
-        notes.append(f"no {rules.origination_column!r} column: the origination PD is each company's PD in its first "
-                     "year in the file")
-    origination = first_pd if origination is None else np.where(np.isnan(origination), first_pd, origination)
-    columns = {k: v for k, v in {"terms": _column(data, rules.term_column, book),
-                                 "lgd": _column(data, rules.lgd_column, book),
-                                 "eir": _column(data, rules.eir_column, book),
-                                 "days_past_due": _column(data, rules.dpd_column, book)}.items() if v is not None}
-    watch = _column(data, rules.watchlist_column, book)
-    flagged = _column(data, rules.defaulted_column, book)
-    try:
-        exposures = Exposures.uniform(
-            ead, rules, origination_pd=origination, **columns,
-            watch_list=np.nan_to_num(watch, nan=0.0) > 0 if watch is not None else np.zeros(len(book), dtype=bool),
-            defaulted=in_default | ((np.nan_to_num(flagged, nan=0.0) > 0) if flagged is not None else False))
-    except ValueError as err:
-        raise DataFileError(f"the as-of portfolio's exposures cannot be used: {err} (rows counted in the as-of "
-                            f"year; the columns {rules.term_column!r}, {rules.lgd_column!r} and {rules.eir_column!r} "
-                            "give the remaining term, LGD and EIR, as [provisions] names them)") from None
-    try:
-        result = provisions(p_scen, {s.name: s.weight for s in chosen}, exposures, rules, hazards=hazards,
-                            migration=migration, standard=standard)
-    except ValueError as err:
-        raise ConfigError(f"provisions cannot be computed: {err}") from None
-    out = result.frame()
-    out.insert(0, id_col, book_ids)
-    if spec.segment and spec.segment in book:
-        out.insert(1, spec.segment, book[spec.segment].to_numpy())
-    for name, p in p_scen.items():
-        out[f"pd_12m_{name}"] = p
-    return ProvisionRun(out, result, chosen, hazards, migration, year, int(history.sum()),
-                        int(len(data) - len(base)), bundle.version, tuple(notes))
+
+def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, rules: ProvisionRules, *,
+                    scenarios: list[Scenario] | None = None, standard: str | None = None,
+                    origination: OriginationLookup | None = None) -> ProvisionRun:
+    """Provisions of a panel held in memory (as :func:`provision_file`, in one chunk).
+
+    Raises
+    ------
+    DataFileError
+        When the data has no id, year or default column, no row in the as-of year, or no history before it.
+    """
+    _check_spec(bundle)
+    year = as_of_year(as_of)
+    with CompanyChunks(bundle, frame, gather=False) as chunks:
+        return _run(bundle, chunks, None, year, rules, scenarios, standard, origination, None)

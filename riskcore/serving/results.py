@@ -25,6 +25,8 @@ class ScoreResult:
     n_rows: int = 0
     model_version: str = ""
     id_column: str = "id"
+    scenario_pd: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Scenario name → the PD of each row of ``scores`` under it (NaN for rows outside its year), when asked."""
     _inputs: pd.DataFrame | None = field(default=None, repr=False)
     _inputs_from: tuple[pd.DataFrame, np.ndarray] | None = field(default=None, repr=False, compare=False)
 

@@ -22,6 +22,7 @@ file's other columns unchanged.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -29,6 +30,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from riskcore.data.macro import stressed
+from riskcore.data.parsing import row_fiscal_years
 from riskcore.data.prepare import Prepared
 from riskcore.data.quality import prepare_frame, range_cells, row_keys
 from riskcore.data.rules import required_message
@@ -69,8 +72,8 @@ if TYPE_CHECKING:
     from riskcore.modelling.bundle import ModelBundle
     from riskcore.serving.history import FileHistory
 
-__all__ = ["MAX_ID_CHARS", "REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "WhatIf", "company_results",
-           "score_file", "score_frame", "score_one", "what_if", "write_scores"]
+__all__ = ["MAX_ID_CHARS", "REJECT_COLUMNS", "SCORE_COLUMNS", "ScoreResult", "ScoreTally", "Scenarios", "WhatIf",
+           "company_results", "score_file", "score_frame", "score_one", "what_if", "write_scores"]
 
 SCORE_COLUMNS = ("p_default", "score_raw", "decision", "grade", "risk_level", "expected_loss", "n_missing", "flags",
                  "model_version")
@@ -111,6 +114,7 @@ def score_frame(
     passthrough: bool = True,
     explain: bool = False,
     history: FileHistory | None = None,
+    scenarios: Scenarios | None = None,
 ) -> ScoreResult:
     """Score a portfolio with a model bundle.
 
@@ -130,6 +134,9 @@ def score_frame(
     explain : add a ``reasons`` column with up to four reason codes for every referred company.
     history : for one chunk of a larger file, the whole file's company histories and repeated keys
         (:class:`riskcore.serving.history.FileHistory`); by default they come from ``data`` itself.
+    scenarios : macro scenarios to score one fiscal year's rows under as well (:class:`Scenarios`); their
+        PDs are in the result's ``scenario_pd``. The rows are validated and their panel features built
+        once: each scenario only moves its inputs in the model matrix and predicts again.
 
     Returns
     -------
@@ -163,6 +170,8 @@ def score_frame(
     panel = panel_values(frame, good_idx, checked.key_ok, spec, checked.provided, checked.id_codes, history, rows)
     columns = ModelColumns(bundle, frame, panel, prepared.category_codes)
     raw, p, n_missing = _score_rows(bundle, columns, good_idx, n_absent, progress)
+    scenario_pd = {} if scenarios is None else _scenario_scores(bundle, prepared, checked, columns, scenarios,
+                                                                 history is not None)
     out = _output_columns(bundle, prepared, checked, raw, p, n_missing, risk_bands=risk_bands, lgd=lgd)
     if explain:
         refer = np.flatnonzero(p >= bundle.threshold)
@@ -173,7 +182,53 @@ def score_frame(
     progress(1.0, "done")
     return ScoreResult(scores=scores, rejects=checked.rejects, notes=notes, info=info,
                        n_rows=len(frame) + len(prepared.unreadable), model_version=bundle.version,
-                       id_column=checked.id_column, _inputs_from=(inputs, good_idx))
+                       id_column=checked.id_column, scenario_pd=scenario_pd, _inputs_from=(inputs, good_idx))
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    """Macro scenarios to score the rows of one fiscal year under, besides their own values.
+
+    ``shifts``: scenario name → {macro input → its move, in the input's units} (an empty move: as observed);
+    ``year``: the fiscal year whose rows move (a company's earlier rows keep their values: its panel features
+    see the move as a change since last year, as a real shock would be seen).
+    """
+
+    year: int
+    shifts: Mapping[str, Mapping[str, float]]
+
+
+def _scenario_scores(bundle: ModelBundle, prepared: Prepared, checked: _CheckedRows, columns: ModelColumns,
+                     scenarios: Scenarios, from_history: bool) -> dict[str, np.ndarray]:
+    """Each scenario's PD of the valid rows of its year (NaN for the others): the moved inputs predicted again.
+
+    A panel feature computed from a moved input (a change of GDP growth since last year) is computed again
+    from the moved values; with the histories of a larger file (``from_history``) it keeps the file's values.
+    """
+    spec, frame, good_idx = bundle.spec, prepared.frame, checked.good_idx
+    n = len(good_idx)
+    if not spec.time or spec.time not in frame:
+        return {name: np.full(n, np.nan) for name in scenarios.shifts}
+    years = row_fiscal_years(frame[spec.time], spec.year_end_month).to_numpy(dtype=float)[good_idx]
+    at = np.flatnonzero(years == scenarios.year)
+    out: dict[str, np.ndarray] = {}
+    for name, shifts in scenarios.shifts.items():
+        p = np.full(n, np.nan)
+        moves = {k: float(v) for k, v in shifts.items() if k in frame and v}
+        if len(at):
+            moved = stressed(frame[list(moves)], moves, spec, rows=good_idx[at])
+            variant = columns.replaced({c: moved[c].to_numpy(dtype=float) for c in moves})
+            if not from_history and any(set(f.recipe.inputs) & set(moves) for f in spec.panel_features if f.recipe):
+                whole = frame.assign(**{c: moved[c] for c in moves})
+                variant = ModelColumns(bundle, whole, panel_values(whole, good_idx, checked.key_ok, spec,
+                                                                   checked.provided, checked.id_codes),
+                                       prepared.category_codes)
+            for start in range(0, len(at), _CHUNK):
+                sel = at[start:start + _CHUNK]
+                matrix, _ = variant.matrix(good_idx[sel], sel)
+                p[sel] = bundle.score_matrix(matrix)[1]
+        out[name] = p
+    return out
 
 
 def _check_columns(prepared: Prepared, spec: DatasetSpec, notes: list[str]) -> int:

@@ -1,19 +1,23 @@
 """A provisions run: a panel file and a model in, per-company stages and ECL and the portfolio's summary out, on record.
 
-:func:`run_provisions` reads the file, computes the provisions (:func:`riskcore.serving.provisions.provision_frame`),
-then, before any file appears,
+:func:`run_provisions` computes the provisions of the file a chunk of companies at a time
+(:func:`riskcore.serving.provisions.provision_file`: flat memory for a file of any size; each company's
+origination PD looked up in the audit trail's earliest recorded score of it), then, before any file appears,
 
 1. records the as-of companies' 12-month scores (the base scenario's PD) with their inputs in the audit trail,
-   as ``score`` does (each score's reason is the company's stage and its reason);
+   as ``score`` does; each score's reasons trace the provision: the company's stage and its reason, its ECL
+   (weighted, and per scenario) with the 12-month and lifetime PD and the term, and where its origination
+   PD came from (``python -m riskcore audit find --company ID`` shows them with the inputs);
 2. chains a :class:`~riskcore.serving.audit.ProvisionRecord` onto the trail: the as-of year, the standard, the
-   method, the scenario weights, the ECL by stage, the request id of those scores and the SHA-256 of the input
-   file and of every file written;
+   method, the scenario weights, the ECL by stage, the request id of those scores, the SHA-256 of the input
+   file and of every file written, and the folder;
 
-and only then writes the files (each atomically) into the output folder:
+and only then moves the files (written to temporary names first) into the output folder:
 
 ``companies.csv``
     per company: id, sector, stage, stage_reason, grade, pd_12m, lifetime_pd, origination_lifetime_pd,
-    term_years, ead, ecl_<scenario> for each scenario, ecl (weighted), pd_12m_<scenario>;
+    term_years, ead, ecl_<scenario> for each scenario, ecl (weighted), pd_12m_<scenario>, origination_year,
+    origination_source;
 ``by_stage.csv``, ``by_grade.csv``, ``by_sector.csv``
     companies, EAD, ECL (weighted and per scenario) and coverage, with a total row;
 ``hazards.csv``, ``migration.csv``
@@ -31,22 +35,29 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from riskcore.config import ProvisionRules
-from riskcore.data.tabular import read_table
 from riskcore.errors import DataFileError
 from riskcore.evaluation.lifetime import against_truth
 from riskcore.evaluation.provisions import stage_movements
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, ProvisionRecord
-from riskcore.serving.provisions import ProvisionRun, Scenario, provision_frame, row_years
+from riskcore.serving.provisions import ProvisionRun, Scenario, provision_file
 
-__all__ = ["ProvisionFiles", "compute_provisions", "run_provisions", "truth_by_grade"]
+__all__ = ["ProvisionFiles", "compute_provisions", "run_provisions", "trace_reasons", "truth_by_grade"]
+
+_WRITE_ROWS = 100_000
+_ORIGIN_WORDS = {"column": "the file's origination column", "file": "the company's earliest year in the file",
+                 "audit trail": "the company's earliest score in the audit trail"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,14 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _previous(path: str | os.PathLike[str], id_column: str) -> pd.DataFrame:
     """A previous run's companies table, from its folder or its ``companies.csv``."""
     file = Path(path) / "companies.csv" if Path(path).is_dir() else Path(path)
@@ -79,11 +98,10 @@ def _previous(path: str | os.PathLike[str], id_column: str) -> pd.DataFrame:
     return frame
 
 
-def _outputs(run: ProvisionRun, spec_segment: str | None, summary: dict[str, object],
-             movements: pd.DataFrame | None) -> dict[str, bytes]:
-    out = {"companies.csv": _csv(run.companies), "by_stage.csv": _csv(run.summary("stage")),
-           "by_grade.csv": _csv(run.summary("grade")), "hazards.csv": _csv(run.hazards.frame()),
-           "migration.csv": _csv(run.migration.frame())}
+def _summaries(run: ProvisionRun, spec_segment: str | None, summary: dict[str, object],
+               movements: pd.DataFrame | None) -> dict[str, bytes]:
+    out = {"by_stage.csv": _csv(run.summary("stage")), "by_grade.csv": _csv(run.summary("grade")),
+           "hazards.csv": _csv(run.hazards.frame()), "migration.csv": _csv(run.migration.frame())}
     if spec_segment and spec_segment in run.companies:
         out[f"by_{spec_segment}.csv"] = _csv(run.summary(spec_segment))
     if movements is not None:
@@ -98,6 +116,46 @@ def _write(folder: Path, name: str, data: bytes) -> Path:
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def _write_companies(frame: pd.DataFrame, path: Path) -> None:
+    """``companies.csv`` through Arrow's CSV writer (a million companies in seconds)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa_csv.CSVWriter(str(path), table.schema) as writer:
+        for start in range(0, table.num_rows, _WRITE_ROWS):
+            writer.write_table(table.slice(start, _WRITE_ROWS))
+
+
+def trace_reasons(run: ProvisionRun, standard_label: str) -> np.ndarray:
+    """Per company scored now, the reasons its audit record carries: stage, ECL and PDs, origination.
+
+    Joined with ``"; "`` as the trail stores reason codes, e.g. ``stage 2: lifetime PD 9.1% against 3.2% at
+    origination (+184%, +5.90% points); ECL 1,234.56 IFRS 9 weighted (base 1,100.00, downside 1,520.10,
+    upside 980.00), 12-month PD 2.10%, lifetime PD 9.10% over 5 years; origination PD 1.20% from the audit
+    trail (2019)``.
+    """
+    f = run.companies.iloc[:run.scored_now]
+    ecl = f["ecl"].to_numpy(dtype=float)
+    parts = [f"{s.name} " + pd.Series(f[f"ecl_{s.name}"].to_numpy(dtype=float)).map("{:,.2f}".format)
+             for s in run.scenarios]
+    per_scenario = parts[0].to_numpy(dtype=object) if parts else np.full(len(f), "", dtype=object)
+    for extra in parts[1:]:
+        per_scenario = per_scenario + ", " + extra.to_numpy(dtype=object)
+    money = pd.Series(ecl).map("{:,.2f}".format).to_numpy(dtype=object)
+    pd12 = pd.Series(f["pd_12m"].to_numpy(dtype=float)).map("{:.2%}".format).to_numpy(dtype=object)
+    life = pd.Series(f["lifetime_pd"].to_numpy(dtype=float)).map("{:.2%}".format).to_numpy(dtype=object)
+    term = pd.Series(f["term_years"].to_numpy(dtype=float)).map("{:g}".format).to_numpy(dtype=object)
+    source = f["origination_source"].astype(str).to_numpy(dtype=object)
+    year = f["origination_year"].astype("string").fillna("").to_numpy(dtype=object)
+    known = f["origination_lifetime_pd"].notna().to_numpy()
+    orig_pd = pd.Series(f["origination_lifetime_pd"].to_numpy(dtype=float)).map("{:.2%}".format).to_numpy(dtype=object)
+    where = pd.Series(source).map(_ORIGIN_WORDS).fillna("the file").to_numpy(dtype=object)
+    origin = np.where(known, "origination lifetime PD " + orig_pd + " from " + where
+                      + np.where(year != "", " (" + year + ")", ""), "no origination PD")
+    stage = ("stage " + f["stage"].astype(str) + ": " + f["stage_reason"].astype(str).str.replace(";", ",")).to_numpy(
+        dtype=object)
+    return (stage + "; ECL " + money + f" {standard_label} weighted (" + per_scenario + "), 12-month PD " + pd12
+            + ", lifetime PD " + life + " over " + term + " years; " + origin)
 
 
 def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of: str | int,
@@ -119,30 +177,34 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     if not path.is_file():
         raise DataFileError(f"input file {str(path)!r} does not exist; give the portfolio's panel (CSV, Excel or "
                             "Parquet) with the years before the as-of date")
-    earlier = _previous(previous, bundle.spec.id or "id") if previous is not None else None
-    audit.check_writable()  # before any work: no record, no provisions
-    raw = path.read_bytes()
-    table = read_table(raw)
-    run = provision_frame(bundle, table.frame, as_of, rules, scenarios=scenarios, standard=standard)
     spec = bundle.spec
-    companies = run.companies
-    live = companies["stage"] < 3
-    book = table.frame.assign(_id=table.frame[spec.id].astype(str))
-    book = book[(row_years(book[spec.time or "year"], spec) == run.as_of).to_numpy()].drop_duplicates("_id")
-    book = book.set_index("_id").reindex(companies.loc[live, spec.id or "id"].astype(str))
-    inputs = book[[c for c in spec.feature_names if c in book]].reset_index(drop=True)
-    p = companies.loc[live, "pd_12m_base" if "pd_12m_base" in companies else "pd_12m"].to_numpy(float)
-    with audit.batch(source=face, caller=caller, model_version=bundle.version,
-                     bundle_hash=bundle.manifest_hash) as batch:
-        if live.any():
-            batch.add(companies.loc[live, spec.id or "id"].astype(str).to_numpy(), inputs, p,
-                      ["refer" if x >= bundle.threshold else "accept" for x in p],
-                      companies.loc[live, "grade"].astype(str).to_numpy(),
-                      ("stage " + companies.loc[live, "stage"].astype(str) + ": "
-                       + companies.loc[live, "stage_reason"].astype(str)).to_numpy())
+    id_column = spec.id or "id"
+    earlier = _previous(previous, id_column) if previous is not None else None
+    audit.check_writable()  # before any work: no record, no provisions
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="riskcore-provisions-") as scratch:
+        run, _ = provision_file(bundle, path, as_of, rules, scenarios=scenarios, standard=standard,
+                                origination=partial(audit.origination, year_column=spec.time or "year"),
+                                scratch=Path(scratch))
+        companies = run.companies
+        label = {"ifrs9": "IFRS 9", "cecl": "CECL"}.get(run.result.standard, run.result.standard)
+        reasons = trace_reasons(run, label)
+        with audit.batch(source=face, caller=caller, model_version=bundle.version,
+                         bundle_hash=bundle.manifest_hash, key=id_column) as batch:
+            start = 0
+            for inputs in run.inputs():
+                stop = start + len(inputs)
+                rows = companies.iloc[start:stop]
+                p = rows["pd_12m_base"].to_numpy(dtype=float) if "pd_12m_base" in rows else rows["pd_12m"].to_numpy()
+                batch.add(rows[id_column].astype(str).to_numpy(dtype=object), inputs, p,
+                          np.where(p >= bundle.threshold, "refer", "accept"), rows["grade"].astype(str).to_numpy(),
+                          reasons[start:stop])
+                start = stop
     by_stage = run.summary("stage")
     totals = {str(r["stage"]): {"companies": float(r["companies"]), "ead": float(r["ead"]), "ecl": float(r["ecl"])}
               for _, r in by_stage.iterrows()}
+    input_sha256 = _sha256_file(path)
     summary: dict[str, object] = {
         "model_version": bundle.version, "as_of": run.as_of, "standard": run.result.standard,
         "method": rules.method, "scenarios": [{"name": s.name, "weight": s.weight, "shifts": s.shifts,
@@ -150,25 +212,33 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
         "companies": int(len(companies)), "ecl": float(companies["ecl"].sum()),
         "ead": float(companies["ead"].sum()), "by_stage": totals, "history_rows": run.history_rows,
         "rejected_rows": run.rejected, "notes": list(run.notes), "scores_request": batch.request_id,
-        "input_sha256": hashlib.sha256(raw).hexdigest()}
+        "input_sha256": input_sha256,
+        "origination_sources": {str(k): int(v) for k, v in companies["origination_source"].replace("", "none")
+                                .value_counts().items()}}
     movements = None
     if earlier is not None:
         try:
-            movements = stage_movements(earlier, companies, spec.id or "id")
+            movements = stage_movements(earlier, companies, id_column)
         except ValueError as err:
             raise DataFileError(f"previous provisions run: {err}") from None
-    files = _outputs(run, spec.segment, summary, movements)
-    record = audit.record_event(ProvisionRecord(
-        caller=caller, model_version=bundle.version, bundle_hash=bundle.manifest_hash, as_of=run.as_of,
-        standard=run.result.standard, method=rules.method, scores_request=batch.request_id,
-        input_sha256=hashlib.sha256(raw).hexdigest(),
-        outputs={name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-        folder=str(Path(out).resolve()),
-        companies=int(len(companies)), ecl=float(companies["ecl"].sum()), by_stage=totals,
-        weights={s.name: s.weight for s in run.scenarios}))
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {name: _write(folder, name, data) for name, data in files.items()}
+    files = _summaries(run, spec.segment, summary, movements)
+    staged = folder / "companies.csv.tmp"
+    try:
+        _write_companies(companies, staged)
+        hashes = {"companies.csv": _sha256_file(staged),
+                  **{name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
+        record = audit.record_event(ProvisionRecord(
+            caller=caller, model_version=bundle.version, bundle_hash=bundle.manifest_hash, as_of=run.as_of,
+            standard=run.result.standard, method=rules.method, scores_request=batch.request_id,
+            input_sha256=input_sha256, outputs=hashes, folder=str(folder.resolve()),
+            companies=int(len(companies)), ecl=float(companies["ecl"].sum()), by_stage=totals,
+            weights={s.name: s.weight for s in run.scenarios}))
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    written = {"companies.csv": folder / "companies.csv"}
+    os.replace(staged, written["companies.csv"])
+    written.update({name: _write(folder, name, data) for name, data in files.items()})
     return ProvisionFiles(run, folder, written, record, movements)
 
 
@@ -178,7 +248,7 @@ def compute_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, a
     """Provisions of a panel file at an as-of date, computed and returned: nothing recorded, no file written.
 
     What the Provisions page shows (a view, as the Business impact page's is); :func:`run_provisions` is the run
-    on record.
+    on record. The file is read a chunk of companies at a time; the origination PD is the file's own.
 
     Raises
     ------
@@ -189,8 +259,7 @@ def compute_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, a
     if not path.is_file():
         raise DataFileError(f"input file {str(path)!r} does not exist; give the portfolio's panel (CSV, Excel or "
                             "Parquet) with the years before the as-of date")
-    return provision_frame(bundle, read_table(path.read_bytes()).frame, as_of, rules, scenarios=scenarios,
-                           standard=standard)
+    return provision_file(bundle, path, as_of, rules, scenarios=scenarios, standard=standard)[0]
 
 
 def truth_by_grade(run: ProvisionRun, truth: pd.DataFrame, id_column: str) -> pd.DataFrame | None:

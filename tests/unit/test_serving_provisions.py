@@ -94,7 +94,7 @@ def test_unusable_exposure_columns_are_named_not_a_traceback(quick_bundle, small
 
 
 def test_columns_of_the_file_take_the_settings_place(runs, quick_bundle, small_portfolio):
-    assert any("origination PD is each company's PD in its first year" in n for n in runs["ifrs9"].notes)
+    assert any("origination PD is each company's PD in its earliest year" in n for n in runs["ifrs9"].notes)
     frame = small_portfolio.frame.copy()
     frame["origination_pd"] = 0.9  # every company was riskier at origination: no increase since
     frame["watch_list"] = (frame["company_id"] == "C00001").astype(int)
