@@ -4,6 +4,11 @@ The expensive part of a provision is scoring the panel under each macro scenario
 it is cached per model version, file version and as-of year (:func:`provision_run`). Moving a weight slider
 only re-weights the cached scenarios' ECLs (:func:`riskcore.evaluation.reweighted`, milliseconds). The
 demo's known truth (the generator run again) is cached the same way (:func:`lifetime_truth`).
+
+The waterfall compares with the previous year computed now, or with a provisions run on record: the runs the
+audit trail lists (:func:`recorded_runs`, re-read every few seconds: a command may record one), each named by
+:func:`run_label`, opened by :func:`recorded_companies` (the run's ``companies.csv`` checked against the SHA-256
+on record on every rerun, never cached: a file altered meanwhile is refused at once).
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from riskcore.workbench import DatasetSpec, ModelBundle, ProvisionRun
+from dashboard.charts_provisions import STANDARD_NAMES
+from riskcore.workbench import DatasetSpec, ModelBundle, ProvisionRun, RecordedRun
 
-__all__ = ["lifetime_truth", "panel_years", "provision_run"]
+__all__ = ["lifetime_truth", "panel_years", "provision_run", "recorded_companies", "recorded_runs", "run_label"]
+
+RECORDED_RUNS_SHOWN = 50
+"""The newest provisions runs on record offered to compare with."""
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the portfolio's years…")
@@ -45,3 +54,24 @@ def lifetime_truth(_bundle: ModelBundle, model_version: str, path: str, mtime: f
     """The demo's known truth against both term structures by grade and year (``None``: not the demo's last year)."""
     run = provision_run(_bundle, model_version, path, mtime, as_of)
     return state.bench().lifetime_truth(run, path, _bundle.spec.id or "id")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def recorded_runs() -> list[RecordedRun]:
+    """The newest provisions runs on record, newest first (``AuditError`` when the trail cannot be read, not cached)."""
+    return state.bench().recorded_provisions(limit=RECORDED_RUNS_SHOWN)
+
+
+def run_label(run: RecordedRun) -> str:
+    """A run on record in one line: its number in the trail, as-of year, standard, ECL, when, which model."""
+    when = run.recorded_at[:16].replace("T", " ")
+    return (f"Run {run.seq} on record: as of {run.as_of}, {STANDARD_NAMES.get(run.standard, run.standard)}, "
+            f"ECL {run.ecl:,.0f}, recorded {when} UTC, model {run.model_version}")
+
+
+def recorded_companies(run: RecordedRun, id_column: str) -> pd.DataFrame:
+    """A run on record's per-company ``id_column``, ``stage`` and ``ecl``, its file checked against the trail first.
+
+    ``DataFileError`` (no folder on record, the folder or file gone, the file altered) propagates.
+    """
+    return state.bench().open_recorded_provisions(run, id_column)[[id_column, "stage", "ecl"]]

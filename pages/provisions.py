@@ -14,9 +14,10 @@ from riskcore.evaluation import normalised_weights, reweighted, stage_drivers, s
 auth.require_page("provisions")
 
 # session-state keys of the user's choices
-WEIGHT_KEY, STANDARD_KEY, AS_OF_KEY, METHOD_KEY = "provision_weight_", "provision_standard", "provision_as_of", \
-    "provision_curve_method"
+WEIGHT_KEY, STANDARD_KEY, AS_OF_KEY, METHOD_KEY, COMPARE_KEY = "provision_weight_", "provision_standard", \
+    "provision_as_of", "provision_curve_method", "provision_compare"
 STANDARDS = {"ifrs9": "IFRS 9", "cecl": "CECL"}
+COMPUTED = "computed"  # the waterfall opens from the previous year computed now (the others: a run's seq on record)
 MONEY = st.column_config.NumberColumn(format="%,.0f")
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -114,8 +115,39 @@ with left:
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"ead": MONEY, "ecl": MONEY, "coverage": PERCENT})
 with right:
+    id_col = spec.id or "id"
     previous_year = int(as_of) - 1
-    if previous_year <= years[0]:
+    try:
+        on_record = {r.seq: r for r in loaders.recorded_runs()}
+    except RiskcoreError as err:
+        on_record = {}
+        st.caption(f"The provisions runs on record cannot be listed: {err}")
+    compare = st.selectbox(
+        "Compare with", [COMPUTED, *on_record], key=COMPARE_KEY,
+        format_func=lambda seq: f"The previous year ({previous_year}), computed now" if seq == COMPUTED
+        else loaders.run_label(on_record[seq]),
+        help="The waterfall's opening: the provisions a year earlier, computed now with this model, or a run "
+             "`python -m riskcore provisions` recorded in the audit trail (e.g. last quarter's), its companies read "
+             "from its folder and checked against the SHA-256 on record.")
+    before: pd.DataFrame | None = None  # the opening's id, stage and ecl
+    opening = note = ""
+    if compare != COMPUTED and compare in on_record:
+        recorded = on_record[compare]
+        try:
+            before = loaders.recorded_companies(recorded, id_col)
+        except RiskcoreError as err:
+            widgets.show_error(err)
+        else:
+            named = STANDARDS.get(recorded.standard, recorded.standard)
+            opening = f"On record, as of {recorded.as_of}"
+            note = (f"From the run on record (provisions run {recorded.seq}, model {recorded.model_version}, "
+                    f"{named} at its own weights): each "
+                    f"company's stage and ECL as written to {recorded.folder}, the file checked against its SHA-256 "
+                    f"in the audit trail; to the provisions as of {run.as_of} at the weights above.")
+            if recorded.standard != standard:
+                note += (f" The run on record is under {named}, this view under {STANDARDS[standard]}: part of the "
+                         "movement is the standards' difference.")
+    elif previous_year <= years[0]:
         st.info(f"No movement to show: {previous_year} has no year of history before it in {path.name}.",
                 icon=":material/info:")
     else:
@@ -124,18 +156,20 @@ with right:
         except RiskcoreError as err:
             widgets.show_error(err)
         else:
-            before = reweighted(previous.result, weights, rules, standard=standard)
-            id_col = spec.id or "id"
-            moves = stage_movements(pd.DataFrame({id_col: previous.companies[id_col], "stage": before.stage,
-                                                  "ecl": before.weighted}),
-                                    pd.DataFrame({id_col: run.companies[id_col], "stage": result.stage,
-                                                  "ecl": result.weighted}), id_col)
-            st.plotly_chart(charts.waterfall(float(before.weighted.sum()), charts.movement_steps(moves),
-                                             float(result.weighted.sum()), f"As of {previous_year}",
-                                             f"As of {run.as_of}"), width="stretch")
-            st.caption(f"No earlier provisions run is read here: the previous period's provisions are computed now "
-                       f"at {previous_year} (as of minus one year) with the same model, weights and standard, their "
-                       "term structures estimated on the years before it.")
+            computed = reweighted(previous.result, weights, rules, standard=standard)
+            before = pd.DataFrame({id_col: previous.companies[id_col], "stage": computed.stage,
+                                   "ecl": computed.weighted})
+            opening = f"As of {previous_year}"
+            note = (f"The previous period's provisions computed now at {previous_year} (as of minus one year) with "
+                    "the same model, weights and standard, their term structures estimated on the years before it; "
+                    "or choose a run on record above.")
+    if before is not None:
+        moves = stage_movements(before, pd.DataFrame({id_col: run.companies[id_col], "stage": result.stage,
+                                                      "ecl": result.weighted}), id_col)
+        st.plotly_chart(charts.waterfall(float(before["ecl"].sum()), charts.movement_steps(moves),
+                                         float(result.weighted.sum()), opening, f"As of {run.as_of}"),
+                        width="stretch")
+        st.caption(note)
 
 # ---------------------------------------------------------------- stage 2 drivers
 st.subheader("Stage-2 drivers")

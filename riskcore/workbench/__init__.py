@@ -54,6 +54,7 @@ from riskcore.workbench.bench import Cluster, Workbench
 from riskcore.workbench.datasets import DataRoles, Dataset, load_dataset
 from riskcore.workbench.jobs import JOB_KINDS, RESULT_FORMATS, JobFiles
 from riskcore.workbench.locks import state_lock
+from riskcore.workbench.provision_history import RecordedRun
 from riskcore.workbench.provisioning import ProvisionFiles
 from riskcore.workbench.retraining import RetrainOutcome
 from riskcore.workbench.worker import Worker, WorkerProcesses
@@ -100,6 +101,7 @@ __all__ = [
     "ProvisionRun",
     "QualityReport",
     "RecordedMonitoring",
+    "RecordedRun",
     "Report",
     "ReportFiles",
     "RetrainOutcome",

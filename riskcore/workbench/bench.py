@@ -17,6 +17,8 @@ verb                      result
 ``monitor``               :class:`~riskcore.lifecycle.monitoring.MonitorRun` (a file, or the audit trail)
 ``provisions``            :class:`~riskcore.workbench.provisioning.ProvisionFiles` (stages, ECL, on record)
 ``preview_provisions``    :class:`~riskcore.serving.provisions.ProvisionRun` (the same, shown, not recorded)
+``recorded_provisions``   the provisions runs on record (:class:`~riskcore.workbench.provision_history.RecordedRun`);
+                          ``open_recorded_provisions``: one run's companies, checked against their SHA-256
 ``lifetime_truth``        the demo's known-truth cumulative PD by grade against both term structures
 ``compare``               :class:`~riskcore.lifecycle.versions.VersionComparison`
 ``promote``, ``rollback`` :class:`~riskcore.lifecycle.versions.Move` (one at a time, on every face)
@@ -120,6 +122,7 @@ from riskcore.workbench.jobs import (
     score_params,
 )
 from riskcore.workbench.locks import LockName, state_lock
+from riskcore.workbench.provision_history import RecordedRun, open_recorded, recorded_runs
 from riskcore.workbench.provisioning import ProvisionFiles, compute_provisions, run_provisions, truth_by_grade
 from riskcore.workbench.retraining import RetrainOutcome, retrain
 from riskcore.workflows import DataCheck, check_file, default_caller, score_and_record, train_file
@@ -421,6 +424,20 @@ class Workbench:
         """
         bundle = model if isinstance(model, ModelBundle) else self.open_model(model)
         return compute_provisions(bundle, source, as_of=as_of, rules=self.settings.provisions, standard=standard)
+
+    def recorded_provisions(self, *, limit: int | None = None) -> list[RecordedRun]:
+        """The provisions runs recorded in the audit trail (the newest ``limit``, or all), newest first.
+
+        Raises ``AuditError`` when the trail cannot be read.
+        """
+        return recorded_runs(self.audit, limit=limit)
+
+    def open_recorded_provisions(self, run: RecordedRun, id_column: str) -> pd.DataFrame:
+        """A recorded provisions run's ``companies.csv`` (id, stage, ecl, ...), checked against its SHA-256 on record.
+
+        Raises ``DataFileError`` when the run names no folder, the folder or file is gone, or the file was altered.
+        """
+        return open_recorded(run, id_column)
 
     def lifetime_truth(self, run: ProvisionRun, source: str | os.PathLike[str], id_column: str, *,
                        n_paths: int = 100) -> pd.DataFrame | None:
