@@ -11,6 +11,7 @@
 ``prepare``, ``quality``  typing a frame against a spec; the data-quality report
 ``transaction``           commit-or-abort for outputs that must appear whole
 ``simulation``, ``synth`` the known-truth demo portfolio
+``demo_truth``            the demo file's known-truth lifetime PD, made again from its manifest
 ========================  ==================================================================
 
 Imports only the foundation (``riskcore.errors``, ``riskcore.config``, ``riskcore.progress``, ``riskcore.numeric``).

@@ -188,6 +188,7 @@ def generate_portfolio(
     n_outliers: int = 30,
     n_impossible: int = 15,
     later_years: int = 0,
+    intercept: float | None = None,
 ) -> Portfolio:
     """Generate the known-truth demo portfolio.
 
@@ -201,6 +202,8 @@ def generate_portfolio(
     later_years : fiscal years to simulate after the training years, with planted
         changes for monitoring (:class:`LaterYears`); 0 for none. The training
         panel is the same with or without them.
+    intercept : the true PD's intercept; by default the one whose panel has ``default_rate`` (found by
+        simulating the panel up to seven times). A manifest's ``intercept`` makes its portfolio again in one pass.
 
     Returns
     -------
@@ -221,7 +224,10 @@ def generate_portfolio(
         raise ValueError(f"n_companies={n_companies!r} is too small; use at least 50")
     if not 0 <= later_years <= 20:
         raise ValueError(f"later_years={later_years!r} is outside 0-20; pick a number such as 3")
-    df, stress, intercept, state = _calibrated_panel(n_companies, first_year, n_years, seed, default_rate)
+    if intercept is None:
+        df, stress, intercept, state = _calibrated_panel(n_companies, first_year, n_years, seed, default_rate)
+    else:
+        df, stress, state = simulate_training(n_companies, first_year, n_years, seed, intercept=float(intercept))
     rng = np.random.default_rng(seed + 1)
     df["company_id"] = _company_ids(df["company_id"])
     raw_names = _raw_names(n_companies, np.random.default_rng(seed + 2))

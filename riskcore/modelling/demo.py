@@ -15,7 +15,7 @@ import pandas as pd
 
 from riskcore.config import Profile, Settings, TrainingConfig
 from riskcore.data.schema import DEMO_SPEC
-from riskcore.data.synth import Manifest, generate_portfolio, true_lifetime_pd
+from riskcore.data.synth import Manifest, generate_portfolio
 from riskcore.data.tabular import read_table, write_csv
 from riskcore.modelling.features import with_history_features
 from riskcore.modelling.result import TrainingResult
@@ -23,7 +23,7 @@ from riskcore.modelling.tracking import Tracker
 from riskcore.modelling.train import train
 from riskcore.progress import Progress, no_progress
 
-__all__ = ["DemoFiles", "demo_lifetime_truth", "demo_later_paths", "train_demo", "write_demo_data"]
+__all__ = ["DemoFiles", "demo_later_paths", "train_demo", "write_demo_data"]
 
 
 @dataclass(frozen=True)
@@ -122,23 +122,3 @@ def demo_later_paths(settings: Settings) -> tuple[Path, Path]:
     folder = Path(settings.data_dir)
     return folder / "demo_portfolio.later.csv", folder / "demo_portfolio.later_outcomes.csv"
 
-
-def demo_lifetime_truth(path: str | os.PathLike[str], years: int = 5, *, n_paths: int = 100) -> pd.DataFrame | None:
-    """The demo portfolio's known-truth cumulative PDs (:func:`~riskcore.data.synth.true_lifetime_pd`), or ``None``.
-
-    The portfolio is generated again from the manifest written next to ``path`` (its seed, size and default
-    rate) and checked against it (the same number of rows and default rate); a file without a manifest, or
-    one the generator no longer makes the same, is not the demo and has no known truth (``None``).
-    Takes about two seconds for the 5,000-company demo (the generator, then ``n_paths`` paths per company).
-    """
-    manifest_path = Path(path).with_name(Path(path).name + ".manifest.json")
-    if not manifest_path.is_file():
-        return None
-    try:
-        m = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    portfolio = generate_portfolio(m.n_companies, seed=m.seed, default_rate=m.default_rate_target)
-    if portfolio.manifest.n_rows != m.n_rows or abs(portfolio.manifest.default_rate - m.default_rate) > 1e-12:
-        return None
-    return true_lifetime_pd(portfolio, years, n_paths=n_paths)

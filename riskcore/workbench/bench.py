@@ -57,6 +57,7 @@ from typing import Any, BinaryIO, Literal
 import pandas as pd
 
 from riskcore.config import Costs, Settings, TrainingConfig, load_settings
+from riskcore.data.demo_truth import demo_lifetime_truth
 from riskcore.data.personal import PersonalColumn, find_personal_data
 from riskcore.data.schema import DatasetSpec
 from riskcore.errors import AuditError, ConfigError, DataFileError
@@ -82,7 +83,7 @@ from riskcore.lifecycle.signoff import sign_report
 from riskcore.lifecycle.versions import Move, VersionComparison, compare_versions, promote, rollback
 from riskcore.modelling.bundle import ModelBundle, write_json
 from riskcore.modelling.cluster_train import train_on_cluster
-from riskcore.modelling.demo import DemoFiles, demo_lifetime_truth, write_demo_data
+from riskcore.modelling.demo import DemoFiles, write_demo_data
 from riskcore.modelling.tracking import ChampionRef, Tracker
 from riskcore.modelling.train import TrainingResult
 from riskcore.progress import Progress, no_progress
