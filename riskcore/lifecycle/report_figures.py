@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["cap_svg", "families_svg", "grades_svg", "ks_svg", "lift_svg", "roc_svg", "soundness_svg",
-           "stability_svg", "stress_svg"]
+__all__ = ["cap_svg", "families_svg", "grades_svg", "ks_svg", "lift_svg", "lifetime_truth_svg", "roc_svg",
+           "soundness_svg", "stability_svg", "stress_svg"]
 
 _STYLE: dict[str, Any] = {"svg.hashsalt": "riskcore-model-report", "svg.fonttype": "none", "svg.id": None,
           "font.family": "DejaVu Sans", "font.size": 8.0, "axes.titlesize": 9.0, "axes.labelsize": 8.0,
@@ -39,6 +39,7 @@ _STYLE: dict[str, Any] = {"svg.hashsalt": "riskcore-model-report", "svg.fonttype
 _COLOURS = {"Model": "#1f4e79", "Logistic baseline": "#c55a11"}
 _LIGHTS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828"}
 _GREY = "#7f7f7f"
+_METHOD_LINES = {"hazard": ("Hazard", "#1f4e79", "--"), "migration": ("Migration", "#c55a11", ":")}
 
 
 @contextmanager
@@ -262,4 +263,46 @@ def families_svg(families: pd.DataFrame) -> str:
         ax.set_yticks(y, [str(f) for f in families["family"]])
         ax.axvline(0, color="black", linewidth=0.6)
         ax.set(xlabel="Change in test AUC", title="Each family's inputs set to missing")
+        return _svg(fig)
+
+
+def lifetime_truth_svg(by_grade: pd.DataFrame, columns: int = 5) -> str:
+    """Small multiples, one per grade: true cumulative PD by year ahead against both methods' estimates.
+
+    ``by_grade`` has the columns grade, year, companies, true_pd, hazard_pd and migration_pd (the ``truth``
+    block of ``metrics["lifetime"]``). Placed on a fixed grid, as :func:`soundness_svg`.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    grades = list(dict.fromkeys(by_grade["grade"]))
+    with _style():
+        rows = max(1, -(-len(grades) // columns))
+        width, height = 1.6 * columns, 0.5 + 1.45 * rows
+        fig = Figure(figsize=(width, height), dpi=72)
+        top = 0.6  # a panel's title and, above the first row, the legend
+        panel_width = (width - _PANEL_LEFT - _PANEL_RIGHT - (columns - 1) * _PANEL_GAP_X) / columns
+        panel_height = (height - top - _PANEL_BOTTOM - 0.2 - (rows - 1) * _PANEL_GAP_Y) / rows
+        fig.subplots_adjust(left=_PANEL_LEFT / width, right=1 - _PANEL_RIGHT / width, top=1 - top / height,
+                            bottom=(_PANEL_BOTTOM + 0.2) / height, wspace=_PANEL_GAP_X / panel_width,
+                            hspace=_PANEL_GAP_Y / panel_height)
+        axes = fig.subplots(rows, columns, squeeze=False).ravel()
+        for ax, grade in zip(axes, grades):
+            part = by_grade[by_grade["grade"] == grade].sort_values("year")
+            ax.plot(part["year"], part["true_pd"], color="black", marker="o", markersize=2.5, linewidth=1.2,
+                    label="True")
+            for method, (label, colour, style) in _METHOD_LINES.items():
+                ax.plot(part["year"], part[f"{method}_pd"], color=colour, linestyle=style, linewidth=1.2, label=label)
+            ax.set_title(f"Grade {grade} ({int(part['companies'].iloc[0]):,})", fontsize=7)
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_xticks(list(part["year"]))
+            ax.tick_params(labelsize=6)
+        for ax in axes[len(grades):]:
+            ax.set_axis_off()
+        if grades:
+            handles, labels = axes[0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="upper center", ncols=3, bbox_to_anchor=(0.5, 1.0))
+        fig.supylabel("Cumulative PD", fontsize=7, x=0.1 / width)
+        fig.supxlabel("Years ahead", fontsize=7, y=0.05 / height)
         return _svg(fig)

@@ -16,7 +16,8 @@ calibrate       0.80–0.84   both calibrators, the held-out PDs and the cost-mi
 assess          0.84–0.88   the test metrics (once) and the logistic baseline
 importance      0.88–0.90   permutation importances and their warnings
 soundness       0.90–0.92   declared directions, macro stress, feature families, monotone cost,
-                            the cycle's grade moves, the lifetime term structures and their back-test
+                            the cycle's grade moves, the lifetime term structures and their
+                            back-test (on the demo, against its known truth too)
 save            0.92–0.96   the bundle written, reloaded and checked against the fitted model
 log             0.96–1.00   the run logged and registered in MLflow (when there is a tracker)
 ==============  ==========  =====================================================================
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from riskcore.data.demo_truth import demo_lifetime_truth
 from riskcore.errors import DataFileError
 from riskcore.evaluation.reference import build_reference
 from riskcore.modelling import assessment, cycle, lifetime_backtest, publish, recording, soundness, stages
@@ -240,8 +242,11 @@ def _soundness(ctx: RunContext, budget: Budget) -> None:
     ctx.cycle, central = cycle.fit_cycle(parts.X_train, parts.y_train, model.p_default, ctx.spec, ctx.inputs,
                                          ctx.config.grading, random_state=ctx.config.random_state)
     ctx.blocks["cycle"] = cycle.cycle_block(central, model.p_default, rows.frame, rows.y, rows.split.train, ctx.spec)
+    # the demo portfolio (a manifest next to the file) has a known truth to hold the term structures against
+    truth = demo_lifetime_truth(ctx.source, lifetime_backtest.LIFETIME_YEARS,
+                                n_paths=lifetime_backtest.TRUTH_PATHS) if ctx.source else None
     ctx.blocks["lifetime"] = lifetime_backtest.lifetime_block(model.p_default, rows.frame, rows.y, rows.split.train,
-                                                              ctx.spec)
+                                                              ctx.spec, truth=truth)
 
 
 def _save(ctx: RunContext, budget: Budget) -> None:
