@@ -109,7 +109,9 @@ import one way, from the bottom up:
     rows (:class:`ChainedEvent`: the ledger's moves and signatures,
     :class:`ModelMove`, the access events, :class:`AccessEvent`, and the provisions runs,
     :class:`ProvisionRecord`); reading
-    scores back; verifying the chain. Each uses the store's interface only.
+    scores back (``_origination``: each company's first scored year, for many companies at once); verifying
+    the chain.
+    Each uses the store's interface only.
 ``_anchor``, ``_custody``
     Where the live chain starts once older requests were archived (below the
     store, whose tail falls back on it); the record of an export or archive.

@@ -31,6 +31,7 @@ from riskcore.serving.audit._events import ChainedEvent, chain_event, read_event
 from riskcore.serving.audit._examine import ExportCheck
 from riskcore.serving.audit._export import AuditExport, export_trail, utc_bound
 from riskcore.serving.audit._ledger import ModelMove
+from riskcore.serving.audit._origination import read_origination
 from riskcore.serving.audit._reading import read_matches, read_rows, read_scored
 from riskcore.serving.audit._records import AuditRecord, check_records, check_request, record_inputs
 from riskcore.serving.audit._redaction import Redaction
@@ -491,6 +492,48 @@ class AuditLog:
             raise AuditError(f"no score in the audit trail has an input named {column!r}; name an input as it was "
                              "recorded (python -m riskcore audit find --company looks a company up by its id)")
         return FoundScores(found, column, self.redaction is not None, other_keys)
+
+    def origination(self, company_ids: Sequence[str] | np.ndarray, *, year_column: str) -> pd.DataFrame:
+        """Return each company's first scored fiscal year in the trail and the PD recorded for it.
+
+        The origination PD of IFRS 9 staging: for each company, its scores (from any source) whose recorded input
+        ``year_column`` holds a fiscal year, a whole number from 1 to 9999 stored as a number or as text
+        (``2021``, ``"2021.0"``), or a date written as text (``"2021-12-31"``) counting as its year; the earliest
+        year wins, and of several scores for that year the first recorded (lowest ``seq``). Built for whole
+        portfolios: for many companies every chunk of the requests that recorded the column is read, for few the
+        chunks the company index names; only the columns needed are decoded (see
+        ``riskcore/serving/audit/_origination.py``).
+
+        Parameters
+        ----------
+        company_ids : the companies' keys as given (text); a log that redacts them looks each up as given and as
+            its salted hash, and returns it as given. Repeated ids count once.
+        year_column : the input holding each score's fiscal year, as recorded (e.g. ``year``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per company found, in the order of ``company_ids``: company_id (as given), year (int),
+            p_default (float), seq (the score's position in the trail), request_id, model_version. Companies
+            without a score holding a readable year are absent; no ids give an empty frame with these columns.
+
+        Raises
+        ------
+        AuditError
+            When ``company_ids`` is not a sequence of text or ``year_column`` is not a name, or the store cannot
+            be read.
+
+        Examples
+        --------
+        >>> log = AuditLog("sqlite://")
+        >>> for year, p in ((2021, 0.02), (2020, 0.05)):
+        ...     _ = log.record([AuditRecord("C-1", {"year": year}, p, "accept", "A")], source="cli",
+        ...                    caller="analyst", model_version="v1", bundle_hash="ab12")
+        >>> log.origination(["C-1", "C-2"], year_column="year")[["company_id", "year", "p_default", "seq"]]
+          company_id  year  p_default  seq
+        0        C-1  2020       0.05    2
+        """
+        return read_origination(self.store, company_ids, year_column, self.redaction)
 
     def _stored_forms(self, value: str) -> list[str]:
         """How ``value`` may be stored: as given, and as its salted hash when the log redacts."""

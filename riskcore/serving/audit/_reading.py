@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,15 +32,18 @@ from riskcore.serving.audit._tables import (
     audit_segments,
 )
 
-__all__ = ["read_matches", "read_rows", "read_scored"]
+__all__ = ["heads_with", "newest_chunks", "read_matches", "read_rows", "read_scored", "stored_chunk"]
 
 _META = tuple(audit_requests.c[name] for name in ("seq", "ts", "request_id", "batch_id", "caller", "source",
                                                    "model_version", "bundle_hash", "row_offset", "n_chunks"))
 
 
-def _newest_chunks(conn: Connection, source: str | None,
-                   company_ids: list[str] | None) -> Iterator[tuple[Any, int]]:
-    """(head, chunk) pairs of committed requests (holding one of ``company_ids`` when given), newest first."""
+def newest_chunks(conn: Connection, source: str | None, company_ids: list[str] | None,
+                  column: str | None = None) -> Iterator[tuple[Any, int]]:
+    """(head, chunk) pairs of committed requests (holding one of ``company_ids`` when given), newest first.
+
+    ``column``: only requests whose head may list that input (the text matched; the chunk's columns decide).
+    """
     h = audit_requests.c
     meta = _META
     if company_ids is not None:
@@ -51,6 +54,8 @@ def _newest_chunks(conn: Connection, source: str | None,
             stmt = stmt.distinct()
         if source is not None:
             stmt = stmt.where(h.source == source)
+        if column is not None:
+            stmt = stmt.where(h.columns.contains(HEAD_JSON.encode(column), autoescape=True))
         for found in conn.execute(stmt).all():
             yield found, found.chunk
         return
@@ -59,6 +64,8 @@ def _newest_chunks(conn: Connection, source: str | None,
         stmt = select(*meta).order_by(h.seq.desc()).limit(tables.HEADS_PAGE)
         if source is not None:
             stmt = stmt.where(h.source == source)
+        if column is not None:
+            stmt = stmt.where(h.columns.contains(HEAD_JSON.encode(column), autoescape=True))
         if before is not None:
             stmt = stmt.where(h.seq < before)
         heads = conn.execute(stmt).all()
@@ -97,8 +104,11 @@ def _rows_of(head: Any, segment: pa.Table, match: np.ndarray | None, limit: floa
     return out
 
 
-def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
-    """One stored chunk of a committed request, decoded; None when it is not stored (``verify()`` says why)."""
+def stored_chunk(conn: Connection, head: Any, chunk: int, columns: Sequence[str] | None = None) -> pa.Table | None:
+    """One stored chunk of a committed request, decoded; None when it is not stored (``verify()`` says why).
+
+    ``columns``: decode only these (see :func:`~riskcore.serving.audit._hashing.decode`).
+    """
     query = select(audit_segments.c.data).where(audit_segments.c.batch_id == head.batch_id,
                                                 audit_segments.c.chunk == chunk)
     if is_psycopg(conn):
@@ -106,7 +116,7 @@ def _stored_chunk(conn: Connection, head: Any, chunk: int) -> pa.Table | None:
         data = found[0].data if found else None
     else:
         data = conn.execute(query).scalar()
-    return None if data is None else decode(data, head.request_id, chunk)
+    return None if data is None else decode(data, head.request_id, chunk, columns)
 
 
 def _isin(values: pa.ChunkedArray | pa.Array, wanted: list[str]) -> np.ndarray:
@@ -121,10 +131,10 @@ def read_rows(store: AuditStore, limit: int | None, source: str | None, company_
     wanted = math.inf if limit is None else limit
     out: list[tuple[Any, ...]] = []
     with store.reading() as conn:
-        for head, chunk in _newest_chunks(conn, source, company_ids):
+        for head, chunk in newest_chunks(conn, source, company_ids):
             if len(out) >= wanted:
                 break
-            segment = _stored_chunk(conn, head, chunk)
+            segment = stored_chunk(conn, head, chunk)
             if segment is None:
                 continue
             match = None if company_ids is None else _isin(segment.column("company_id"), company_ids)
@@ -152,12 +162,12 @@ def read_matches(store: AuditStore, column: str, values: list[str], limit: int |
     other_keys = 0
     recorded = False
     with store.reading() as conn:
-        for head in _heads_with(conn, column, source):
+        for head in heads_with(conn, column, source):
             recorded = True
             for chunk in range(head.n_chunks - 1, -1, -1):
                 if len(out) >= wanted:
                     return _frame(out, True), other_keys, recorded
-                segment = _stored_chunk(conn, head, chunk)
+                segment = stored_chunk(conn, head, chunk)
                 if segment is None or name not in segment.column_names:
                     continue
                 stored = segment.column(name)
@@ -171,7 +181,7 @@ def read_matches(store: AuditStore, column: str, values: list[str], limit: int |
     return _frame(out, True), other_keys, recorded
 
 
-def _heads_with(conn: Connection, column: str, source: str | None) -> Iterator[Any]:
+def heads_with(conn: Connection, column: str, source: str | None) -> Iterator[Any]:
     """The heads of committed requests that recorded the input ``column``, newest first, a page at a time."""
     h = audit_requests.c
     before: int | None = None
@@ -226,7 +236,7 @@ def read_scored(store: AuditStore, model_version: str, since: str | None, until:
     with store.reading() as conn:
         for head in conn.execute(stmt.order_by(h.seq)).all():
             for chunk in range(head.n_chunks):
-                segment = _stored_chunk(conn, head, chunk)
+                segment = stored_chunk(conn, head, chunk)
                 if segment is None:
                     continue
                 frame = segment.select([c for c in segment.column_names
