@@ -51,7 +51,7 @@ from riskcore.evaluation.lifetime import against_truth
 from riskcore.evaluation.provisions import stage_movements
 from riskcore.modelling.bundle import ModelBundle
 from riskcore.serving.audit import AuditLog, ProvisionRecord
-from riskcore.serving.provisions import ProvisionRun, Scenario, provision_file
+from riskcore.serving.provisions import ProvisionRun, Scenario, as_of_year, provision_file
 
 __all__ = ["ProvisionFiles", "compute_provisions", "run_provisions", "trace_reasons", "truth_by_grade"]
 
@@ -181,8 +181,8 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
     id_column = spec.id or "id"
     earlier = _previous(previous, id_column) if previous is not None else None
     audit.check_writable()  # before any work: no record, no provisions
+    as_of_year(as_of)
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="riskcore-provisions-") as scratch:
         run, _ = provision_file(bundle, path, as_of, rules, scenarios=scenarios, standard=standard,
                                 origination=partial(audit.origination, year_column=spec.time or "year"),
@@ -222,6 +222,8 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
         except ValueError as err:
             raise DataFileError(f"previous provisions run: {err}") from None
     files = _summaries(run, spec.segment, summary, movements)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
     staged = folder / "companies.csv.tmp"
     try:
         _write_companies(companies, staged)
@@ -235,6 +237,8 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
             weights={s.name: s.weight for s in run.scenarios}))
     except BaseException:
         staged.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
         raise
     written = {"companies.csv": folder / "companies.csv"}
     os.replace(staged, written["companies.csv"])

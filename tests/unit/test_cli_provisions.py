@@ -83,3 +83,36 @@ def test_a_time_column_of_dates_is_read_as_fiscal_years(quick_bundle, small_port
     companies = pd.read_csv(tmp_path / "out" / "companies.csv")
     assert len(companies) > 0 and set(companies["stage"]) <= {1, 2, 3}
     assert AuditLog(audit_url).count() == int((companies["stage"] < 3).sum())
+
+
+def test_the_origination_pd_comes_from_the_companys_earliest_score_on_record(quick_bundle, small_portfolio, tmp_path,
+                                                                            audit_url, capsys):
+    from riskcore.data.tabular import write_csv
+
+    frame = small_portfolio.frame
+    write_csv(frame[frame["fiscal_year"] == 2021], tmp_path / "early.csv")
+    assert main(["score", "--model", str(quick_bundle.path), "--input", str(tmp_path / "early.csv"),
+                 "--output", str(tmp_path / "scored.csv")]) in (0, 1), capsys.readouterr()  # 1: a few rows rejected
+    write_csv(frame[frame["fiscal_year"] >= 2022], tmp_path / "recent.csv")
+    out = tmp_path / "out"
+    assert main(["provisions", "--model", str(quick_bundle.path), "--input", str(tmp_path / "recent.csv"),
+                 "--as-of", "2024", "--out", str(out)]) == 0, capsys.readouterr()
+    companies = pd.read_csv(out / "companies.csv", dtype={"company_id": str}).set_index("company_id")
+    scored = pd.read_csv(tmp_path / "scored.csv", dtype={"company_id": str}).set_index("company_id")
+    on_record = companies.index.intersection(scored.index)
+    assert len(on_record) > 50
+    assert (companies.loc[on_record, "origination_source"] == "audit trail").all()
+    assert (companies.loc[on_record, "origination_year"] == 2021).all()
+    newer = companies.index.difference(scored.index)
+    live = companies.loc[newer][companies.loc[newer, "stage"] < 3]
+    assert len(live) and (live["origination_source"] == "file").all() and (live["origination_year"] >= 2022).all()
+    # each as-of company's record in the audit trail traces its provision: stage, ECL per scenario, origination
+    one = on_record[0]
+    [stage, ecl, origin] = AuditLog(audit_url).find(one, source="cli")["reasons"].iloc[0]
+    row = companies.loc[one]
+    assert stage.startswith(f"stage {row['stage']}: ")
+    assert ecl.startswith(f"ECL {row['ecl']:,.2f} IFRS 9 weighted (base {row['ecl_base']:,.2f}, upside ")
+    assert f"over {row['term_years']:g} years" in ecl
+    assert origin.endswith("from the company's earliest score in the audit trail (2021)")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["origination_sources"]["audit trail"] == len(on_record)
