@@ -126,15 +126,16 @@ def _write_companies(frame: pd.DataFrame, path: Path) -> None:
             writer.write_table(table.slice(start, _WRITE_ROWS))
 
 
-def trace_reasons(run: ProvisionRun, standard_label: str) -> np.ndarray:
-    """Per company scored now, the reasons its audit record carries: stage, ECL and PDs, origination.
+def trace_reasons(run: ProvisionRun, standard_label: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Per company scored now (rows ``start`` to ``stop``), the reasons its audit record carries.
 
-    Joined with ``"; "`` as the trail stores reason codes, e.g. ``stage 2: lifetime PD 9.1% against 3.2% at
-    origination (+184%, +5.90% points); ECL 1,234.56 IFRS 9 weighted (base 1,100.00, downside 1,520.10,
-    upside 980.00), 12-month PD 2.10%, lifetime PD 9.10% over 5 years; origination PD 1.20% from the audit
-    trail (2019)``.
+    The stage and its reason, the ECL and the PDs, and where the origination PD came from, joined with ``"; "``
+    as the trail stores reason codes, e.g. ``stage 2: lifetime PD 9.10% against 3.20% at origination (+184%,
+    +5.90% points); ECL 1,234.56 IFRS 9 weighted (base 1,100.00, upside 980.00, downside 1,520.10), 12-month
+    PD 2.10%, lifetime PD 9.10% over 5 years; origination lifetime PD 3.20% from the company's earliest score in
+    the audit trail (2019)``.
     """
-    f = run.companies.iloc[:run.scored_now]
+    f = run.companies.iloc[start:min(run.scored_now, run.scored_now if stop is None else stop)]
     ecl = f["ecl"].to_numpy(dtype=float)
     parts = [f"{s.name} " + pd.Series(f[f"ecl_{s.name}"].to_numpy(dtype=float)).map("{:,.2f}".format)
              for s in run.scenarios]
@@ -189,7 +190,6 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
                                 scratch=Path(scratch))
         companies = run.companies
         label = {"ifrs9": "IFRS 9", "cecl": "CECL"}.get(run.result.standard, run.result.standard)
-        reasons = trace_reasons(run, label)
         with audit.batch(source=face, caller=caller, model_version=bundle.version,
                          bundle_hash=bundle.manifest_hash, key=id_column) as batch:
             start = 0
@@ -199,7 +199,7 @@ def run_provisions(bundle: ModelBundle, source: str | os.PathLike[str], *, as_of
                 p = rows["pd_12m_base"].to_numpy(dtype=float) if "pd_12m_base" in rows else rows["pd_12m"].to_numpy()
                 batch.add(rows[id_column].astype(str).to_numpy(dtype=object), inputs, p,
                           np.where(p >= bundle.threshold, "refer", "accept"), rows["grade"].astype(str).to_numpy(),
-                          reasons[start:stop])
+                          trace_reasons(run, label, start, stop))
                 start = stop
     by_stage = run.summary("stage")
     totals = {str(r["stage"]): {"companies": float(r["companies"]), "ead": float(r["ead"]), "ecl": float(r["ecl"])}
