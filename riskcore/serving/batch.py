@@ -304,7 +304,7 @@ class CompanyChunks:
     Iterate for the chunks (:class:`~riskcore.data.tabular.Table`, rows numbered as in the file). With
     ``gather`` a first pass collects every company's history (``history``, a
     :class:`~riskcore.serving.history.FileHistory`, to score each chunk with) and the chunks are then taken
-    as they come; without it (``history`` None) the iteration raises :class:`ScatteredCompanies` when a
+    as they come; without it (``history`` None) the iteration raises :class:`ScatteredCompanies` as soon as a
     company's rows come back after another company's: read the file again with ``gather``. Use it as a
     context manager: it closes the file and removes the histories' scratch folder.
     """
@@ -354,8 +354,6 @@ class CompanyChunks:
             if seen is not None and id_column is not None and id_column in part.frame:
                 seen.add(company_ids(part.frame, id_column))
             yield part
-        if seen is not None and seen.scattered():
-            raise ScatteredCompanies
 
     def close(self) -> None:
         """Close the file and remove the histories' scratch folder."""

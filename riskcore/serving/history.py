@@ -56,33 +56,36 @@ def interleaved(ids: pa.ChunkedArray) -> bool:
     return runs > len(pc.unique(arr))
 
 class ChunkHistory:
-    """Which companies each chunk held, to tell whether a company's rows were split between chunks.
+    """Which companies the chunks so far held, to tell at once when a company's rows were split between chunks.
 
-    Ids are kept as 64-bit hashes (8 bytes per company). The previous chunk is
-    checked at once, so a file sorted by year is caught on its second chunk; the
-    rest at the end.
+    Ids are kept as 64-bit hashes (8 bytes per company), sorted: the newest chunks in a few small arrays, merged
+    into one large array once they hold as many as a quarter of it, so each chunk is checked against every
+    earlier one in logarithmic time and the merging costs O(n log n) over the whole file. A file sorted by year
+    is caught at the first chunk of its second year, not after a whole pass.
     """
 
+    _RECENT = 8
+
     def __init__(self) -> None:
-        self.parts: list[np.ndarray] = []
-        self.seen_twice = False
+        self.merged = np.empty(0, dtype=np.uint64)
+        self.recent: list[np.ndarray] = []
 
     def add(self, ids: pa.ChunkedArray) -> None:
-        """Note one chunk's companies; raise :class:`ScatteredCompanies` when the previous chunk had one of them."""
+        """Note one chunk's companies; raise :class:`ScatteredCompanies` when an earlier chunk had one of them."""
         ids = ids.drop_null()
         if not len(ids):
             return
         hashed = np.unique(pd.util.hash_array(ids.to_numpy(zero_copy_only=False).astype(object)))
-        if self.parts and np.isin(hashed, self.parts[-1], assume_unique=True).any():
+        if len(self.merged):
+            at = np.minimum(np.searchsorted(self.merged, hashed), len(self.merged) - 1)
+            if (self.merged[at] == hashed).any():
+                raise ScatteredCompanies
+        if any(np.isin(hashed, part, assume_unique=True).any() for part in self.recent):
             raise ScatteredCompanies
-        self.parts.append(hashed)
-
-    def scattered(self) -> bool:
-        """Whether some company appeared in two chunks that were not next to each other."""
-        if len(self.parts) < 2:
-            return False
-        every = np.concatenate(self.parts)
-        return bool(len(np.unique(every)) < len(every))
+        self.recent.append(hashed)
+        if len(self.recent) >= self._RECENT or sum(map(len, self.recent)) * 4 >= len(self.merged):
+            self.merged = np.sort(np.concatenate([self.merged, *self.recent]))
+            self.recent = []
 
 
 class FileHistory:

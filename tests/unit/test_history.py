@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskcore.serving.history import ChunkHistory, ScatteredCompanies, company_ids, interleaved
@@ -39,12 +39,27 @@ def test_a_company_in_the_next_chunk_again_is_caught_at_once():
         seen.add(_ids(["b", "c"]))
 
 
-def test_a_company_coming_back_later_is_found_at_the_end():
+def test_a_company_coming_back_any_chunks_later_is_caught_when_it_comes_back():
     seen = ChunkHistory()
-    for chunk in (["a", "b"], ["c"], ["a"]):
+    for chunk in (["a", "b"], ["c"]):
         seen.add(_ids(chunk))
-    assert seen.scattered()
+    with pytest.raises(ScatteredCompanies):
+        seen.add(_ids(["a"]))
     kept = ChunkHistory()
     for chunk in (["a", "b"], ["c"], [None], ["d"]):
         kept.add(_ids(chunk))
-    assert not kept.scattered()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 400), min_size=1, max_size=30), min_size=1, max_size=40))
+def test_the_first_chunk_that_repeats_an_earlier_company_raises_and_no_other(chunks):
+    seen = ChunkHistory()
+    before: set[int] = set()
+    for chunk in chunks:
+        repeats = bool(before & set(chunk))
+        if repeats:
+            with pytest.raises(ScatteredCompanies):
+                seen.add(_ids([f"c{i}" for i in chunk]))
+            return
+        seen.add(_ids([f"c{i}" for i in chunk]))
+        before |= set(chunk)
