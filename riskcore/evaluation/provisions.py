@@ -40,7 +40,7 @@ import pandas as pd
 
 from riskcore.config import ProvisionRules
 from riskcore.evaluation.grading import grade_of
-from riskcore.evaluation.lifetime import GradeHazards, LifetimeCurves, LifetimeMethod, MigrationMatrix, lifetime_curves
+from riskcore.evaluation.lifetime import GradeHazards, LifetimeMethod, MigrationMatrix, lifetime_curves
 
 __all__ = ["STAGE_REASONS", "Exposures", "ProvisionResult", "assign_stages", "discount_factors", "ead_profile",
            "expected_credit_loss", "normalised_weights", "provisions", "reweighted", "stage_drivers",
@@ -254,15 +254,30 @@ def provisions(pd_by_scenario: Mapping[str, np.ndarray], weights: Mapping[str, f
     total = sum(weights.values())
     if min(weights.values()) < 0 or abs(total - 1.0) > 1e-6:
         raise ValueError(f"the scenario weights {dict(weights)} must be at least 0 and add up to 1")
-    curves: dict[str, LifetimeCurves] = {}
+    n = len(exposures.ead)
     for name, p in pd_by_scenario.items():
-        p = np.asarray(p, dtype=float)
-        if np.isnan(p).any() or len(p) != len(exposures.ead):
-            raise ValueError(f"scenario {name!r}: every company needs a PD ({len(exposures.ead)} expected)")
-        curves[name] = lifetime_curves(p, exposures.terms, chosen, hazards=hazards, migration=migration)
-    first = next(iter(curves.values()))
-    lifetime = sum(weights[s] * c.lifetime for s, c in curves.items())
-    pd_12m = sum(weights[s] * c.twelve_month for s, c in curves.items())
+        if len(p) != n or np.isnan(np.asarray(p, dtype=float)).any():
+            raise ValueError(f"scenario {name!r}: every company needs a PD ({n} expected)")
+    # stage 3 rests on the exposure alone (the defaulted flag, days past due), not on any PD
+    with np.errstate(invalid="ignore"):
+        in_default = exposures.defaulted | (exposures.days_past_due > rules.dpd_default)
+    lifetime_by: dict[str, np.ndarray] = {}
+    twelve_by: dict[str, np.ndarray] = {}
+    ecl_12m: dict[str, np.ndarray] = {}
+    ecl_life: dict[str, np.ndarray] = {}
+    terms = exposures.terms
+    for name, p in pd_by_scenario.items():  # one scenario's curves at a time: a large portfolio's memory stays flat
+        c = lifetime_curves(np.asarray(p, dtype=float), exposures.terms, chosen, hazards=hazards, migration=migration)
+        lifetime_by[name], twelve_by[name], terms = c.lifetime.copy(), c.twelve_month.copy(), c.terms
+        marginal = c.marginal
+        del c
+        marginal[in_default] = 0.0
+        marginal[in_default, 0] = 1.0  # in default: the whole loss, now
+        ecl_12m[name] = expected_credit_loss(marginal, exposures, rules.ead_profile, months=12)
+        ecl_life[name] = expected_credit_loss(marginal, exposures, rules.ead_profile)
+        del marginal
+    lifetime = sum(weights[s] * lifetime_by[s] for s in lifetime_by)
+    pd_12m = sum(weights[s] * twelve_by[s] for s in twelve_by)
     orig_p = exposures.origination_pd
     known = ~np.isnan(orig_p)
     orig_lifetime = np.full(len(orig_p), np.nan)
@@ -270,20 +285,14 @@ def provisions(pd_by_scenario: Mapping[str, np.ndarray], weights: Mapping[str, f
         orig_curves = lifetime_curves(orig_p[known], exposures.terms[known], chosen, hazards=hazards,
                                       migration=migration)
         orig_lifetime[known] = orig_curves.lifetime
+        del orig_curves
     stage, reason = assign_stages(np.asarray(lifetime), orig_lifetime, exposures, rules)
-    in_default = stage == 3
-    ecl_12m, ecl_life, ecl = {}, {}, {}
-    for name, c in curves.items():
-        marginal = c.marginal.copy()
-        marginal[in_default] = 0.0
-        marginal[in_default, 0] = 1.0  # in default: the whole loss, now
-        ecl_12m[name] = expected_credit_loss(marginal, exposures, rules.ead_profile, months=12)
-        ecl_life[name] = expected_credit_loss(marginal, exposures, rules.ead_profile)
-        ecl[name] = ecl_life[name] if standard == "cecl" else np.where(stage == 1, ecl_12m[name], ecl_life[name])
+    ecl = {name: ecl_life[name] if standard == "cecl" else np.where(stage == 1, ecl_12m[name], ecl_life[name])
+           for name in ecl_life}
     weighted = sum(weights[s] * ecl[s] for s in ecl)
     return ProvisionResult(standard, dict(weights), stage, reason, np.asarray(pd_12m), np.asarray(lifetime),
-                           orig_lifetime, first.terms, exposures.ead, ecl_12m, ecl_life, ecl, np.asarray(weighted),
-                           {s: c.lifetime for s, c in curves.items()}, exposures)
+                           orig_lifetime, terms, exposures.ead, ecl_12m, ecl_life, ecl, np.asarray(weighted),
+                           lifetime_by, exposures)
 
 
 def normalised_weights(weights: Mapping[str, float]) -> tuple[dict[str, float], str | None]:

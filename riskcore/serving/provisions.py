@@ -252,6 +252,7 @@ class _Collector:
         self.years_seen: set[int] = set()
         self.notes: dict[str, None] = {}
         self.mapping: dict[str, str] | None = None
+        self.segments: dict[str, int] = {}
         self.columns = {"ead": self.spec.exposure or "", "terms": rules.term_column, "lgd": rules.lgd_column,
                         "eir": rules.eir_column, "days_past_due": rules.dpd_column, "watch": rules.watchlist_column,
                         "flagged": rules.defaulted_column, "origination": rules.origination_column}
@@ -301,21 +302,23 @@ class _Collector:
         yrs = years[pos]
         p = scores["p_default"].to_numpy(dtype=float)
         flags = _flags(frame[spec.target].iloc[pos], spec) if spec.target in frame else np.full(len(pos), np.nan)
+        keys = _keys(ids)
         past = (yrs < year) & ~np.isnan(flags)
         if past.any():
-            panel = PanelOutcomes(ids[past], yrs[past].astype(np.int64), p[past], flags[past].astype(np.int64))
+            panel = PanelOutcomes(keys[past], yrs[past].astype(np.int64), p[past], flags[past].astype(np.int64))
             self.history_rows += int(past.sum())
             if self.whole_companies:
                 self.counts = self.counts + panel_counts(panel, _MAX_TERM)
             else:
                 self.panels.append(panel)
-        order = np.lexsort((yrs, ids))
-        first = pd.DataFrame({"id": ids[order], "year": yrs[order], "p": p[order]}).drop_duplicates("id")
+        order = np.lexsort((yrs, keys))
+        first = pd.DataFrame({"key": keys[order], "year": yrs[order], "p": p[order]}).drop_duplicates("key")
         self.first.append(first)
         now = np.flatnonzero(yrs == year)
         if len(now):
             book = self._columns(frame, pos[now])
             book.insert(0, "id", ids[now])
+            book.insert(1, "key", keys[now])
             book["p_base"] = p[now]
             for sc in self.scenarios:
                 book[f"p_{sc.name}"] = res.scenario_pd[sc.name][now] if sc.shifts else p[now]
@@ -325,6 +328,7 @@ class _Collector:
         if len(last):
             gone = self._columns(frame, pos[last])
             gone.insert(0, "id", ids[last])
+            gone.insert(1, "key", keys[last])
             self.before.append(gone)
 
     def notes_for_user(self, with_trail: bool) -> list[str]:
@@ -352,8 +356,12 @@ class _Collector:
                 out[key] = np.full(len(rows), np.nan)
         book = pd.DataFrame(out)
         segment = self.spec.segment
-        book["segment"] = (frame[segment].iloc[rows].astype(str).to_numpy() if segment and segment in frame
-                           else "")
+        if segment and segment in frame:  # a code per distinct sector: a million rows hold a few names
+            names, codes = np.unique(frame[segment].iloc[rows].astype(str).to_numpy(dtype=object), return_inverse=True)
+            known = np.array([self.segments.setdefault(str(n), len(self.segments)) for n in names], dtype=np.int32)
+            book["segment"] = known[codes] if len(names) else np.zeros(len(rows), dtype=np.int32)
+        else:
+            book["segment"] = np.full(len(rows), -1, dtype=np.int32)
         return book
 
     def _keep_inputs(self, inputs: pd.DataFrame) -> None:
@@ -383,18 +391,26 @@ def _flags(values: pd.Series, spec: DatasetSpec) -> np.ndarray:
     return parse_numbers(values.reset_index(drop=True))[0]
 
 
+def _keys(ids: np.ndarray) -> np.ndarray:
+    """64-bit hashes of company ids: what the end of a run joins on, 8 bytes per company."""
+    return np.asarray(pd.util.hash_array(np.asarray(ids, dtype=object)), dtype=np.uint64)
+
+
 def _origination(book: pd.DataFrame, first: pd.DataFrame, recorded: pd.DataFrame | None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each company's origination PD, year and source (module notes)."""
     n = len(book)
-    ids = book["id"].to_numpy(dtype=object)
-    in_file = first.set_index("id").reindex(ids)
+    keys = book["key"].to_numpy()
+    in_file = first.set_index("key").reindex(keys)
     pd_o, year_o = in_file["p"].to_numpy(dtype=float), in_file["year"].to_numpy(dtype=float)
+    del in_file
     source = np.where(np.isnan(pd_o), "", "file").astype(object)
     if recorded is not None and len(recorded):
-        rec = recorded.astype({"company_id": str}).drop_duplicates("company_id").set_index("company_id").reindex(ids)
-        r_year = pd.to_numeric(rec["year"], errors="coerce").to_numpy(dtype=float)
-        r_pd = pd.to_numeric(rec["p_default"], errors="coerce").to_numpy(dtype=float)
+        rec = pd.DataFrame({"key": _keys(recorded["company_id"].astype(str).to_numpy(dtype=object)),
+                            "year": pd.to_numeric(recorded["year"], errors="coerce").to_numpy(dtype=float),
+                            "p": pd.to_numeric(recorded["p_default"], errors="coerce").to_numpy(dtype=float)})
+        rec = rec.drop_duplicates("key").set_index("key").reindex(keys)
+        r_year, r_pd = rec["year"].to_numpy(dtype=float), rec["p"].to_numpy(dtype=float)
         use = ~np.isnan(r_year) & ~np.isnan(r_pd) & (np.isnan(year_o) | (r_year <= year_o))
         pd_o, year_o = np.where(use, r_pd, pd_o), np.where(use, r_year, year_o)
         source[use] = "audit trail"
@@ -421,10 +437,13 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
         raise DataFileError(f"the data has no scored year before the as-of year {year} with the default flag "
                             f"{spec.target!r}; lifetime PDs are estimated from that history")
     now = pd.concat(col.book, ignore_index=True)
+    col.book.clear()
     before = pd.concat(col.before, ignore_index=True) if col.before else now.iloc[:0]
-    before = before[~before["id"].isin(now["id"])].drop_duplicates("id", keep="last")
-    book = pd.concat([now, before], ignore_index=True)
+    col.before.clear()
+    before = before[~np.isin(before["key"].to_numpy(), now["key"].to_numpy())].drop_duplicates("key", keep="last")
+    book = pd.concat([now, before], ignore_index=True) if len(before) else now
     n_now = len(now)
+    del now, before
     terms = book["terms"].to_numpy(dtype=float)
     longest = float(np.nanmax(terms, initial=1.0)) if "terms" in col.present else 1.0
     horizon = int(np.ceil(min(max(rules.term_years, longest), _MAX_TERM)))  # a longer term is refused below
@@ -432,10 +451,12 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
         hazards, migration = col.term_structures(horizon)
     except ValueError as err:
         raise DataFileError(f"lifetime PDs cannot be estimated from the years before {year}: {err}") from None
-    first = pd.concat(col.first, ignore_index=True).sort_values(["year"], kind="stable").drop_duplicates("id")
+    first = pd.concat(col.first, ignore_index=True).sort_values(["year"], kind="stable").drop_duplicates("key")
+    col.first.clear()
     recorded = origination(book["id"].to_numpy(dtype=object)) if origination is not None else None
     origination_pd, origination_year, origination_source = _origination(book, first, recorded)
-    notes = list(col.notes_for_user(recorded is not None))
+    del first, recorded
+    notes = list(col.notes_for_user(origination is not None))
     p_scen: dict[str, np.ndarray] = {}
     for sc in scenarios:
         p = book[f"p_{sc.name}"].to_numpy(dtype=float).copy() if n_now else np.ones(len(book))
@@ -467,8 +488,9 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
     out = result.frame()
     id_col = spec.id or "id"
     out.insert(0, id_col, book["id"].to_numpy(dtype=object))
-    if spec.segment and (book["segment"] != "").any():
-        out.insert(1, spec.segment, book["segment"].to_numpy(dtype=object))
+    if spec.segment and col.segments:  # the names themselves, shared by every row of a sector
+        names = np.array(list(col.segments) + [""], dtype=object)
+        out.insert(1, spec.segment, names[book["segment"].to_numpy()])
     for name, p in p_scen.items():
         out[f"pd_12m_{name}"] = p
     out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year), dtype="Int64")
