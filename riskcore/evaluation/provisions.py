@@ -208,7 +208,7 @@ class ProvisionResult:
         out = pd.DataFrame({"stage": self.stage, "stage_reason": self.reason, "grade": grade_of(self.pd_12m),
                             "pd_12m": self.pd_12m, "lifetime_pd": self.lifetime_pd,
                             "origination_lifetime_pd": self.origination_lifetime_pd, "term_years": self.terms,
-                            "ead": self.ead})
+                            "ead": self.ead}, copy=False)  # a million companies: the result's arrays, not a copy
         for name, values in self.ecl.items():
             out[f"ecl_{name}"] = values
         out["ecl"] = self.weighted

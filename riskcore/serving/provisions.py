@@ -436,6 +436,12 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
     if not col.history_rows:
         raise DataFileError(f"the data has no scored year before the as-of year {year} with the default flag "
                             f"{spec.target!r}; lifetime PDs are estimated from that history")
+    # the audit trail first, while only the ids are gathered: its lookup's memory is given back before the book's
+    ids_now = np.concatenate([b["id"].to_numpy(dtype=object) for b in col.book])
+    ids_before = (np.concatenate([b["id"].to_numpy(dtype=object) for b in col.before]) if col.before
+                  else np.empty(0, dtype=object))
+    recorded = origination(np.concatenate([ids_now, ids_before])) if origination is not None else None
+    del ids_now, ids_before
     now = pd.concat(col.book, ignore_index=True)
     col.book.clear()
     before = pd.concat(col.before, ignore_index=True) if col.before else now.iloc[:0]
@@ -453,7 +459,6 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
         raise DataFileError(f"lifetime PDs cannot be estimated from the years before {year}: {err}") from None
     first = pd.concat(col.first, ignore_index=True).sort_values(["year"], kind="stable").drop_duplicates("key")
     col.first.clear()
-    recorded = origination(book["id"].to_numpy(dtype=object)) if origination is not None else None
     origination_pd, origination_year, origination_source = _origination(book, first, recorded)
     del first, recorded
     notes = list(col.notes_for_user(origination is not None))
@@ -473,6 +478,8 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
     in_default = np.r_[np.zeros(n_now, dtype=bool), np.ones(len(book) - n_now, dtype=bool)]
     watch = np.nan_to_num(book["watch"].to_numpy(dtype=float), nan=0.0) > 0
     flagged = np.nan_to_num(book["flagged"].to_numpy(dtype=float), nan=0.0) > 0
+    book_ids, book_segments = book["id"].to_numpy(dtype=object), book["segment"].to_numpy()
+    del book
     try:
         exposures = Exposures.uniform(ead, rules, origination_pd=origination_pd, **columns, watch_list=watch,
                                       defaulted=in_default | flagged)
@@ -480,6 +487,7 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
         raise DataFileError(f"the as-of portfolio's exposures cannot be used: {err} (rows counted in the as-of "
                             f"year; the columns {rules.term_column!r}, {rules.lgd_column!r} and {rules.eir_column!r} "
                             "give the remaining term, LGD and EIR, as [provisions] names them)") from None
+    del columns
     try:
         result = provisions(p_scen, {s.name: s.weight for s in scenarios}, exposures, rules, hazards=hazards,
                             migration=migration, standard=standard)
@@ -487,10 +495,10 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
         raise ConfigError(f"provisions cannot be computed: {err}") from None
     out = result.frame()
     id_col = spec.id or "id"
-    out.insert(0, id_col, book["id"].to_numpy(dtype=object))
+    out.insert(0, id_col, book_ids)
     if spec.segment and col.segments:  # the names themselves, shared by every row of a sector
         names = np.array(list(col.segments) + [""], dtype=object)
-        out.insert(1, spec.segment, names[book["segment"].to_numpy()])
+        out.insert(1, spec.segment, names[book_segments])
     for name, p in p_scen.items():
         out[f"pd_12m_{name}"] = p
     out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year), dtype="Int64")
