@@ -199,20 +199,22 @@ class ProvisionResult:
     lifetime_by_scenario: dict[str, np.ndarray] = field(default_factory=dict)
     exposures: Exposures | None = None
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The columns of :meth:`frame`, as the result's own arrays (the grades computed)."""
+        out = {"stage": self.stage, "stage_reason": self.reason, "grade": grade_of(self.pd_12m),
+               "pd_12m": self.pd_12m, "lifetime_pd": self.lifetime_pd,
+               "origination_lifetime_pd": self.origination_lifetime_pd, "term_years": self.terms, "ead": self.ead}
+        out.update({f"ecl_{name}": values for name, values in self.ecl.items()})
+        out["ecl"] = self.weighted
+        return out
+
     def frame(self) -> pd.DataFrame:
         """Per company: the stage, its reason, the PDs, the term, the exposure and the ECL of each scenario.
 
         Columns: stage, stage_reason, grade, pd_12m, lifetime_pd, origination_lifetime_pd, term_years, ead,
         ``ecl_<scenario>`` for each scenario, and ``ecl`` (weighted).
         """
-        out = pd.DataFrame({"stage": self.stage, "stage_reason": self.reason, "grade": grade_of(self.pd_12m),
-                            "pd_12m": self.pd_12m, "lifetime_pd": self.lifetime_pd,
-                            "origination_lifetime_pd": self.origination_lifetime_pd, "term_years": self.terms,
-                            "ead": self.ead}, copy=False)  # a million companies: the result's arrays, not a copy
-        for name, values in self.ecl.items():
-            out[f"ecl_{name}"] = values
-        out["ecl"] = self.weighted
-        return out
+        return pd.DataFrame(self.columns())
 
     def by_stage(self) -> pd.DataFrame:
         """Per stage: companies, ead, ecl (weighted), coverage (ECL / EAD) and each scenario's ECL."""

@@ -493,16 +493,16 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
                             migration=migration, standard=standard)
     except ValueError as err:
         raise ConfigError(f"provisions cannot be computed: {err}") from None
-    out = result.frame()
     id_col = spec.id or "id"
-    out.insert(0, id_col, book_ids)
+    columns_out: dict[str, object] = {id_col: book_ids}
     if spec.segment and col.segments:  # the names themselves, shared by every row of a sector
-        names = np.array(list(col.segments) + [""], dtype=object)
-        out.insert(1, spec.segment, names[book_segments])
-    for name, p in p_scen.items():
-        out[f"pd_12m_{name}"] = p
-    out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year), dtype="Int64")
-    out["origination_source"] = origination_source
+        columns_out[spec.segment] = np.array(list(col.segments) + [""], dtype=object)[book_segments]
+    columns_out.update(result.columns())
+    columns_out.update({f"pd_12m_{name}": p for name, p in p_scen.items()})
+    columns_out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year),
+                                               dtype="Int64")
+    columns_out["origination_source"] = origination_source
+    out = pd.DataFrame(columns_out, copy=False)  # a million companies: the arrays themselves, not copies
     return ProvisionRun(out, result, scenarios, hazards, migration, year, col.history_rows, col.rejected,
                         bundle.version, tuple(notes), n_now, tuple(col.input_parts))
 
