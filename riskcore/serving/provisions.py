@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from riskcore.config import ProvisionRules
 from riskcore.data.macro import macro_shift
@@ -269,6 +270,12 @@ class _Collector:
 
     def add(self, part: Table, history: FileHistory | None) -> None:
         """Score one chunk (and its as-of rows under each scenario) and keep what the provisions need of it."""
+        try:
+            self._add(part, history)
+        finally:  # the chunk's Arrow buffers go back to the system, not kept for the next chunk's
+            pa.default_memory_pool().release_unused()
+
+    def _add(self, part: Table, history: FileHistory | None) -> None:
         spec, year = self.spec, self.year
         if self.mapping is None:
             self.mapping = self._names([str(c) for c in part.frame.columns])
