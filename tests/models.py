@@ -42,9 +42,9 @@ from riskcore.modelling.publish import log_to_tracker
 from riskcore.modelling.tracking import Tracker
 from riskcore.modelling.train import TrainingResult, train
 
-__all__ = ["PANEL_COMPANIES", "QUICK", "SCORECARD_COMPANIES", "SEED", "SESSION_CONFIG", "ModelCache", "State",
-           "Trained", "cache_root", "champion_and_challenger", "copy_state", "demo_panel", "first_start_home", "quick",
-           "scorecard_home", "scorecard_run"]
+__all__ = ["CHALLENGER_TRAINER", "PANEL_COMPANIES", "QUICK", "SCORECARD_COMPANIES", "SEED", "SESSION_CONFIG",
+           "ModelCache", "State", "Trained", "cache_root", "champion_and_challenger", "copy_state", "demo_panel",
+           "first_start_home", "panel_runs", "quick", "scorecard_home", "scorecard_run"]
 
 SEED = 7
 
@@ -297,15 +297,27 @@ def demo_panel(cache: ModelCache) -> Portfolio:
     return cache.portfolio(PANEL_COMPANIES, seed=SEED, later_years=2)
 
 
-def champion_and_challenger(cache: ModelCache, *, challenger_by: str | None = None) -> State:
-    """A state folder (a ``RISKCORE_HOME``) with two versions trained on :func:`demo_panel`.
+CHALLENGER_TRAINER = "dashboard:alice"
+"""Who trained the panel's LightGBM challenger (:func:`panel_runs`), recorded with it: she may not promote it."""
 
-    Results ``champion`` (logistic, registry version 1, the champion) and ``challenger`` (LightGBM,
-    registry version 2, not promoted; trained by ``challenger_by`` when given). Copy it to change it.
+
+def panel_runs(cache: ModelCache) -> dict[str, Trained]:
+    """The two quick runs on :func:`demo_panel` that modules share, each trained once per test run.
+
+    ``champion``: logistic; ``challenger``: LightGBM, trained by :data:`CHALLENGER_TRAINER`.
     """
     frame = demo_panel(cache).frame
-    runs = {"champion": cache.train(frame, quick("logistic")),
-            "challenger": cache.train(frame, quick("lightgbm"), trained_by=challenger_by)}
+    return {"champion": cache.train(frame, quick("logistic")),
+            "challenger": cache.train(frame, quick("lightgbm"), trained_by=CHALLENGER_TRAINER)}
+
+
+def champion_and_challenger(cache: ModelCache) -> State:
+    """A state folder (a ``RISKCORE_HOME``) with the two versions of :func:`panel_runs`.
+
+    Results ``champion`` (logistic, registry version 1, the champion) and ``challenger`` (LightGBM,
+    registry version 2, not promoted; trained by :data:`CHALLENGER_TRAINER`). Copy it to change it.
+    """
+    runs = panel_runs(cache)
 
     def make(home: Path) -> dict[str, TrainingResult]:
         settings = Settings(home=home)
