@@ -186,7 +186,7 @@ def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
     return path
 
 
-def _session_champion(model_cache: ModelCache, small_portfolio) -> State:
+def _session_champion(model_cache: ModelCache) -> State:
     """A folder with an MLflow SQLite store (``mlflow.db``, ``artifacts``) and the quick run registered in it."""
     from riskcore.modelling.tracking import Tracker
 
@@ -198,9 +198,9 @@ def _session_champion(model_cache: ModelCache, small_portfolio) -> State:
 
 
 @pytest.fixture(scope="session")
-def _session_store(model_cache, small_portfolio, tmp_path_factory: pytest.TempPathFactory) -> State:
+def _session_store(model_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) -> State:
     """This worker's copy of the session champion's store: its tests may log and move versions in it."""
-    return _session_champion(model_cache, small_portfolio).copy_to(tmp_path_factory.mktemp("mlflow") / "store")
+    return _session_champion(model_cache).copy_to(tmp_path_factory.mktemp("mlflow") / "store")
 
 
 @pytest.fixture(scope="session")
