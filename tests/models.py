@@ -1,7 +1,8 @@
 """Trained models, generated portfolios and state folders the tests share, each made once per test run.
 
-Training is what makes the suite slow, and many test modules want the same few models (a quick logistic
-champion and a LightGBM challenger on 800 demo companies, the session's champion on 1,500). Whichever test,
+Training is what makes the suite slow, and many test modules want the same few models (:func:`panel_runs`: a
+quick logistic champion and a LightGBM challenger on 800 demo companies; :func:`session_run`: the session's
+champion on 1,500, which the first-start home of the page and browser tests takes too). Whichever test,
 in whichever pytest-xdist worker, asks for one first makes it, under a file lock, in a folder all the workers
 of the run share (``tmp_path_factory.getbasetemp().parent``, as pytest-xdist's documentation shows); the
 others wait for it and read it. A model is found by a hash of what made it: the data (its content), the
