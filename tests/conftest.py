@@ -15,7 +15,7 @@ set_thread_defaults()  # before any model library loads OpenMP
 import pytest  # noqa: E402
 from databases import database, postgres_database  # noqa: E402, F401  (the fixture: SQLite, and PostgreSQL when a server is given)
 from hypothesis import settings  # noqa: E402
-from models import SEED, SESSION_CONFIG, ModelCache, State, cache_root, quick  # noqa: E402
+from models import SEED, SESSION_COMPANIES, ModelCache, State, cache_root, quick, session_run  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -165,7 +165,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> ModelCache:
 @pytest.fixture(scope="session")
 def small_portfolio(model_cache: ModelCache):
     """About 8,000 company-years: big enough for honest metrics, small enough for 2 cores."""
-    return model_cache.portfolio(1500, seed=SEED)
+    return model_cache.portfolio(SESSION_COMPANIES, seed=SEED)
 
 
 @pytest.fixture(scope="session")
@@ -186,22 +186,21 @@ def demo_csv(tmp_path_factory: pytest.TempPathFactory, small_portfolio) -> Path:
     return path
 
 
-def _session_champion(model_cache: ModelCache, small_portfolio) -> State:
+def _session_champion(model_cache: ModelCache) -> State:
     """A folder with an MLflow SQLite store (``mlflow.db``, ``artifacts``) and the quick run registered in it."""
     from riskcore.modelling.tracking import Tracker
 
     def make(folder: Path) -> dict:
-        run = model_cache.train(small_portfolio.frame, SESSION_CONFIG)
         store = Tracker("sqlite:///" + str(folder / "mlflow.db"), folder / "artifacts")
-        return {"champion": run.register(store, folder / "models")}
+        return {"champion": session_run(model_cache).register(store, folder / "models")}
 
     return model_cache.state("session-champion", make)
 
 
 @pytest.fixture(scope="session")
-def _session_store(model_cache, small_portfolio, tmp_path_factory: pytest.TempPathFactory) -> State:
+def _session_store(model_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) -> State:
     """This worker's copy of the session champion's store: its tests may log and move versions in it."""
-    return _session_champion(model_cache, small_portfolio).copy_to(tmp_path_factory.mktemp("mlflow") / "store")
+    return _session_champion(model_cache).copy_to(tmp_path_factory.mktemp("mlflow") / "store")
 
 
 @pytest.fixture(scope="session")

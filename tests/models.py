@@ -1,7 +1,8 @@
 """Trained models, generated portfolios and state folders the tests share, each made once per test run.
 
-Training is what makes the suite slow, and many test modules want the same few models (a quick logistic
-champion and a LightGBM challenger on 800 demo companies, the session's champion on 1,500). Whichever test,
+Training is what makes the suite slow, and many test modules want the same few models (:func:`panel_runs`: a
+quick logistic champion and a LightGBM challenger on 800 demo companies; :func:`session_run`: the session's
+champion on 1,500, which the first-start home of the page and browser tests takes too). Whichever test,
 in whichever pytest-xdist worker, asks for one first makes it, under a file lock, in a folder all the workers
 of the run share (``tmp_path_factory.getbasetemp().parent``, as pytest-xdist's documentation shows); the
 others wait for it and read it. A model is found by a hash of what made it: the data (its content), the
@@ -34,17 +35,19 @@ from typing import Any
 
 import pandas as pd
 
-from riskcore.config import Settings, TrainingConfig
+from riskcore.config import Settings, TrainingConfig, load_settings
 from riskcore.data.schema import DEMO_SPEC, DatasetSpec
 from riskcore.data.synth import Portfolio, generate_portfolio
+from riskcore.lifecycle import DEMO_LATER_YEARS, monitor_demo_years
 from riskcore.modelling.bundle import ModelBundle, load_bundle
+from riskcore.modelling.demo import demo_later_paths, write_demo_data
 from riskcore.modelling.publish import log_to_tracker
 from riskcore.modelling.tracking import Tracker
 from riskcore.modelling.train import TrainingResult, train
 
-__all__ = ["PANEL_COMPANIES", "QUICK", "SCORECARD_COMPANIES", "SEED", "SESSION_CONFIG", "ModelCache", "State",
-           "Trained", "cache_root", "champion_and_challenger", "copy_state", "demo_panel", "first_start_home", "quick",
-           "scorecard_home", "scorecard_run"]
+__all__ = ["CHALLENGER_TRAINER", "PANEL_COMPANIES", "QUICK", "SCORECARD_COMPANIES", "SEED", "SESSION_COMPANIES",
+           "SESSION_CONFIG", "ModelCache", "State", "Trained", "cache_root", "champion_and_challenger", "copy_state",
+           "demo_panel", "first_start_home", "panel_runs", "quick", "scorecard_home", "scorecard_run", "session_run"]
 
 SEED = 7
 
@@ -53,6 +56,9 @@ QUICK = {"n_iter": 1, "cv_folds": 2, "n_bootstrap": 200}
 
 SESSION_CONFIG = TrainingConfig.quick(n_bootstrap=300)
 """The session's champion: the quick profile as users run it (two candidates, three folds)."""
+
+SESSION_COMPANIES = 1500
+"""The demo portfolio of the session's champion (and of the first-start home): about 8,000 company-years."""
 
 PANEL_COMPANIES = 800
 """The demo panel the champion and challenger tests share (with two later years, for monitoring)."""
@@ -297,15 +303,27 @@ def demo_panel(cache: ModelCache) -> Portfolio:
     return cache.portfolio(PANEL_COMPANIES, seed=SEED, later_years=2)
 
 
-def champion_and_challenger(cache: ModelCache, *, challenger_by: str | None = None) -> State:
-    """A state folder (a ``RISKCORE_HOME``) with two versions trained on :func:`demo_panel`.
+CHALLENGER_TRAINER = "dashboard:alice"
+"""Who trained the panel's LightGBM challenger (:func:`panel_runs`), recorded with it: she may not promote it."""
 
-    Results ``champion`` (logistic, registry version 1, the champion) and ``challenger`` (LightGBM,
-    registry version 2, not promoted; trained by ``challenger_by`` when given). Copy it to change it.
+
+def panel_runs(cache: ModelCache) -> dict[str, Trained]:
+    """The two quick runs on :func:`demo_panel` that modules share, each trained once per test run.
+
+    ``champion``: logistic; ``challenger``: LightGBM, trained by :data:`CHALLENGER_TRAINER`.
     """
     frame = demo_panel(cache).frame
-    runs = {"champion": cache.train(frame, quick("logistic")),
-            "challenger": cache.train(frame, quick("lightgbm"), trained_by=challenger_by)}
+    return {"champion": cache.train(frame, quick("logistic")),
+            "challenger": cache.train(frame, quick("lightgbm"), trained_by=CHALLENGER_TRAINER)}
+
+
+def champion_and_challenger(cache: ModelCache) -> State:
+    """A state folder (a ``RISKCORE_HOME``) with the two versions of :func:`panel_runs`.
+
+    Results ``champion`` (logistic, registry version 1, the champion) and ``challenger`` (LightGBM,
+    registry version 2, not promoted; trained by :data:`CHALLENGER_TRAINER`). Copy it to change it.
+    """
+    runs = panel_runs(cache)
 
     def make(home: Path) -> dict[str, TrainingResult]:
         settings = Settings(home=home)
@@ -315,29 +333,36 @@ def champion_and_challenger(cache: ModelCache, *, challenger_by: str | None = No
     return cache.state("home-" + "-".join(run.model_version for run in runs.values()), make)
 
 
-def _first_start(home: Path) -> dict[str, TrainingResult]:
-    """Make a dashboard's first start in ``home``, then log a second (logistic) run next to it."""
-    from riskcore.config import load_settings
-    from riskcore.data.tabular import read_table
-    from riskcore.lifecycle import first_start
-
-    settings = load_settings(env={"RISKCORE_HOME": str(home)})
-    first_start(settings, profile="quick", n_companies=1500)
-    data = settings.data_dir / "demo_portfolio.csv"
-    train(read_table(data), DEMO_SPEC, config=quick("logistic"), costs=settings.costs,
-          models_dir=settings.models_dir, tracker=Tracker.from_settings(settings), promote=False, source=str(data))
-    return {}
+def session_run(cache: ModelCache) -> Trained:
+    """The session's champion: :data:`SESSION_CONFIG` on the demo of :data:`SESSION_COMPANIES` companies."""
+    return cache.train(cache.portfolio(SESSION_COMPANIES).frame, SESSION_CONFIG)
 
 
 def first_start_home(cache: ModelCache) -> State:
     """A ``RISKCORE_HOME`` as the dashboard's first start leaves it, and a second (logistic) run logged next to it.
 
-    The first start is the dashboard's own call (``first_start``: the demo portfolio of 1,500 companies and its
-    later years, a champion trained with the quick profile, those years monitored, so the monitoring page has a
-    history); the second run is not promoted, so the training-runs page has a run to switch to and a model to
-    promote. The page tests and the browser tests share it (each copies it). Copy it to change it.
+    What the first start (``riskcore.lifecycle.first_start``) does, with the session's champion instead of a
+    training of its own: the demo of :data:`SESSION_COMPANIES` companies and its later years written to the data
+    folder (``write_demo_data``), a champion trained on those companies with the quick profile
+    (:func:`session_run`) registered and promoted, those years monitored (``monitor_demo_years``), so the
+    monitoring page has a history; then a quick logistic run on the same companies, not promoted, so the
+    training-runs page has a run to switch to and a model to promote (it passes the promotion gate against the
+    champion). tests/app/test_first_start.py runs the first start itself. Results ``champion`` and ``second``.
+    The page tests and the browser tests share it (each copies it). Copy it to change it.
     """
-    return cache.state("first-start-quick-1500-and-logistic", _first_start)
+    runs = {"champion": session_run(cache),
+            "second": cache.train(cache.portfolio(SESSION_COMPANIES).frame, quick("logistic"))}
+
+    def make(home: Path) -> dict[str, TrainingResult]:
+        settings = load_settings(env={"RISKCORE_HOME": str(home)})
+        write_demo_data(settings.data_dir / "demo_portfolio.csv", companies=SESSION_COMPANIES, seed=SEED,
+                        later_years=DEMO_LATER_YEARS, later_paths=demo_later_paths(settings))
+        tracker = Tracker.from_settings(settings)
+        champion = runs["champion"].register(tracker, settings.models_dir, promote=True)
+        monitor_demo_years(settings, load_bundle(champion.bundle_dir))
+        return {"champion": champion, "second": runs["second"].register(tracker, settings.models_dir, promote=False)}
+
+    return cache.state("first-start-" + "-".join(run.model_version for run in runs.values()), make)
 
 
 def scorecard_run(cache: ModelCache) -> Trained:

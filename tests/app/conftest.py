@@ -1,11 +1,11 @@
 """Fixtures of the page tests: a state folder with a trained champion, and a fresh AppTest per test.
 
-The champion is trained once per test run with the dashboard's own first-start
-call (``first_start``, quick profile, 1,500 companies), which also monitors the
-demo's later years, so the monitoring page has a history. A second, cheaper run
-is logged next to it (not promoted) so the training-runs page has a run to
-switch to and a model to promote (tests/models.py: ``first_start_home``, which
-the browser tests share).
+The state is what the dashboard's first start leaves (the demo of 1,500 companies and its later
+years, a champion trained with the quick profile, those years monitored, so the monitoring page
+has a history), made of the runs other modules share; a second, cheaper run is logged next to it
+(not promoted) so the training-runs page has a run to switch to and a model to promote
+(tests/models.py: ``first_start_home``, which the browser tests share; test_first_start.py runs
+the first start itself).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 @pytest.fixture(scope="session")
 def app_home(model_cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A RISKCORE_HOME with a champion trained like the first start does, and a second (logistic) run.
+    """A RISKCORE_HOME as the first start leaves it, and a second (logistic) run.
 
     Made once per test run (tests/models.py); each worker process gets its own copy, which its tests change.
     """

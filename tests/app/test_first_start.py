@@ -8,6 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 def test_first_start_trains_a_champion_and_opens(tmp_path, monkeypatch):
     from riskcore.config import load_settings
+    from riskcore.lifecycle import DEMO_LATER_YEARS
+    from riskcore.modelling.demo import demo_later_paths
     from riskcore.modelling.tracking import Tracker
 
     home = tmp_path / "empty_home"
@@ -25,6 +27,9 @@ def test_first_start_trains_a_champion_and_opens(tmp_path, monkeypatch):
         champion = Tracker.from_settings(settings).champion()
         assert champion is not None and champion.bundle_path.exists()
         assert (settings.data_dir / "demo_portfolio.csv").exists()
+        # the demo's later years were written and monitored one at a time: the monitoring page has a history
+        assert all(p.exists() for p in demo_later_paths(settings))
+        assert len(Tracker.from_settings(settings).monitoring_runs(champion.model_version)) == DEMO_LATER_YEARS
         assert champion.model_version in " ".join(c.value for c in at.sidebar.caption)
 
         # a second run from the training-runs page, on the same (small) demo file

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from databases import BACKENDS, Database, new_database
-from models import champion_and_challenger, demo_panel, quick
+from models import champion_and_challenger, panel_runs
 
 from riskcore.cli import main
 from riskcore.config import load_settings
@@ -45,9 +45,8 @@ def home(request, model_cache, tmp_path_factory) -> Iterator[tuple[Path, list[st
         folder = state.copy_to(folder / "home").folder
     else:
         settings = load_settings(env={"RISKCORE_HOME": str(folder), **urls})
-        frame = demo_panel(model_cache).frame
-        for kind in ("logistic", "lightgbm"):
-            model_cache.train(frame, quick(kind)).register(Tracker.from_settings(settings), settings.models_dir)
+        for run in panel_runs(model_cache).values():  # the champion first
+            run.register(Tracker.from_settings(settings), settings.models_dir)
     versions = [state.results[name].model_version for name in ("champion", "challenger")]
     yield folder, versions, request.param, urls
     for db in databases:

@@ -173,15 +173,19 @@ def test_the_partitions_cleaning_notes_add_up():
                                   "a note without a count"]
 
 
-def test_the_train_command_on_dask_registers_a_model_that_scores(portfolio, tmp_path, monkeypatch, capsys):
-    """``python -m riskcore train --engine dask --workers 2 --data FOLDER``: the user's command, end to end."""
+def test_the_train_command_on_dask_registers_a_model_that_scores(client, portfolio, tmp_path, monkeypatch, capsys):
+    """``python -m riskcore train --engine dask --scheduler ADDRESS --data FOLDER``: the user's command, end to end.
+
+    On the module's cluster: ``--workers`` (a local cluster the command starts) is the same option of the same
+    commands, and tests/unit/test_distributed.py starts one with it.
+    """
     from riskcore.cli import main
 
     monkeypatch.setenv("RISKCORE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RISKCORE_CONFIG", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("", encoding="utf-8")
-    status = main(["train", "--engine", "dask", "--workers", "2", "--data", str(portfolio["parts"]), "--quick",
-                   "--sample-rows", "3000", "--out", str(tmp_path / "run")])
+    status = main(["train", "--engine", "dask", "--scheduler", client.scheduler.address, "--data",
+                   str(portfolio["parts"]), "--quick", "--sample-rows", "3000", "--out", str(tmp_path / "run")])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "partition" in out and "sample" in out

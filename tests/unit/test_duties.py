@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from models import champion_and_challenger
+from models import CHALLENGER_TRAINER, champion_and_challenger
 
 from riskcore.config import PromotionRules, Settings
 from riskcore.lifecycle import promote
@@ -17,7 +17,7 @@ RULES = PromotionRules(max_ece=1.0, max_red_grades=100, cost_margin=0.99)  # eve
 @pytest.fixture(scope="module")
 def trained(model_cache):
     """A state with a champion, and a challenger alice trained (tests/models.py: made once per run)."""
-    state = champion_and_challenger(model_cache, challenger_by="dashboard:alice")
+    state = champion_and_challenger(model_cache)
     return state, state.results["challenger"]
 
 
@@ -32,7 +32,7 @@ def home(trained, tmp_path):
 
 def test_the_trainer_is_recorded_with_the_model(home):
     _, challenger = home
-    assert challenger.metrics["model"]["trained_by"] == "dashboard:alice"
+    assert challenger.metrics["model"]["trained_by"] == CHALLENGER_TRAINER == "dashboard:alice"
 
 
 def test_the_person_who_trained_it_cannot_promote_it(home):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from models import demo_panel, quick
+from models import demo_panel, panel_runs, quick
 
 from riskcore.config import Costs, PromotionRules
 from riskcore.errors import MissingColumnError, SchemaError
@@ -17,8 +17,7 @@ def models(model_cache, tmp_path_factory):
     """A logistic champion and a LightGBM challenger on the same 800-company panel; a third on fewer years."""
     folder = tmp_path_factory.mktemp("versions")
     frame = demo_panel(model_cache).frame
-    runs = {"champion": model_cache.train(frame, quick("logistic")),
-            "challenger": model_cache.train(frame, quick("lightgbm")),
+    runs = {**panel_runs(model_cache),
             "earlier": model_cache.train(frame[frame["fiscal_year"] <= frame["fiscal_year"].max() - 2],
                                          quick("logistic"))}
     found = {name: load_bundle(run.copy_to(folder / "models").bundle_dir) for name, run in runs.items()}
