@@ -33,7 +33,7 @@ weighted sum of the scenarios' ECLs, each shown (:class:`ProvisionResult`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ from riskcore.evaluation.lifetime import GradeHazards, LifetimeMethod, Migration
 __all__ = ["STAGE_REASONS", "Exposures", "ProvisionResult", "assign_stages", "discount_factors", "ead_profile",
            "expected_credit_loss", "normalised_weights", "provisions", "reweighted", "stage_drivers",
            "stage_movements"]
+
+_BLOCK = 100_000
+"""Companies whose lifetime curves are held at once (a curve is a row of years)."""
 
 STAGE_REASONS: dict[str, str] = {
     "defaulted": "in default (the defaulted flag)",
@@ -91,6 +94,10 @@ class Exposures:
                    origination_pd=column("origination_pd", np.nan), days_past_due=column("days_past_due", np.nan),
                    watch_list=np.asarray(columns.get("watch_list", np.zeros(n)), dtype=bool),
                    defaulted=np.asarray(columns.get("defaulted", np.zeros(n)), dtype=bool))
+
+    def rows(self, which: slice | np.ndarray) -> Exposures:
+        """The exposures of some companies (a slice or positions)."""
+        return Exposures(**{f.name: getattr(self, f.name)[which] for f in fields(self)})
 
     def __post_init__(self) -> None:
         n = len(self.ead)
@@ -267,27 +274,34 @@ def provisions(pd_by_scenario: Mapping[str, np.ndarray], weights: Mapping[str, f
     twelve_by: dict[str, np.ndarray] = {}
     ecl_12m: dict[str, np.ndarray] = {}
     ecl_life: dict[str, np.ndarray] = {}
-    terms = exposures.terms
-    for name, p in pd_by_scenario.items():  # one scenario's curves at a time: a large portfolio's memory stays flat
-        c = lifetime_curves(np.asarray(p, dtype=float), exposures.terms, chosen, hazards=hazards, migration=migration)
-        lifetime_by[name], twelve_by[name], terms = c.lifetime.copy(), c.twelve_month.copy(), c.terms
-        marginal = c.marginal
-        del c
-        marginal[in_default] = 0.0
-        marginal[in_default, 0] = 1.0  # in default: the whole loss, now
-        ecl_12m[name] = expected_credit_loss(marginal, exposures, rules.ead_profile, months=12)
-        ecl_life[name] = expected_credit_loss(marginal, exposures, rules.ead_profile)
-        del marginal
+    terms = np.zeros(n, dtype=np.int64)
+    for name, p in pd_by_scenario.items():
+        p = np.asarray(p, dtype=float)
+        life, twelve, e12, elife = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        # the curves of a block of companies at a time: a large portfolio's memory stays flat
+        for lo in range(0, n, _BLOCK):
+            rows = slice(lo, lo + _BLOCK)
+            part = exposures.rows(rows)
+            c = lifetime_curves(p[rows], part.terms, chosen, hazards=hazards, migration=migration)
+            life[rows], twelve[rows], terms[rows] = c.lifetime, c.twelve_month, c.terms
+            marginal = c.marginal
+            del c
+            gone = in_default[rows]
+            marginal[gone] = 0.0
+            marginal[gone, 0] = 1.0  # in default: the whole loss, now
+            e12[rows] = expected_credit_loss(marginal, part, rules.ead_profile, months=12)
+            elife[rows] = expected_credit_loss(marginal, part, rules.ead_profile)
+        lifetime_by[name], twelve_by[name], ecl_12m[name], ecl_life[name] = life, twelve, e12, elife
     lifetime = sum(weights[s] * lifetime_by[s] for s in lifetime_by)
     pd_12m = sum(weights[s] * twelve_by[s] for s in twelve_by)
     orig_p = exposures.origination_pd
     known = ~np.isnan(orig_p)
     orig_lifetime = np.full(len(orig_p), np.nan)
-    if known.any():
-        orig_curves = lifetime_curves(orig_p[known], exposures.terms[known], chosen, hazards=hazards,
-                                      migration=migration)
-        orig_lifetime[known] = orig_curves.lifetime
-        del orig_curves
+    for lo in range(0, n, _BLOCK):
+        rows = np.arange(lo, min(lo + _BLOCK, n))[known[lo:lo + _BLOCK]]
+        if len(rows):
+            orig_lifetime[rows] = lifetime_curves(orig_p[rows], exposures.terms[rows], chosen, hazards=hazards,
+                                                  migration=migration).lifetime
     stage, reason = assign_stages(np.asarray(lifetime), orig_lifetime, exposures, rules)
     ecl = {name: ecl_life[name] if standard == "cecl" else np.where(stage == 1, ecl_12m[name], ecl_life[name])
            for name in ecl_life}

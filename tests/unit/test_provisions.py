@@ -223,3 +223,27 @@ def test_ecl_is_bounded_and_cecl_never_below_ifrs9(p, lgd, eir, term, profile):
     worse = provisions({"base": np.minimum(p * 1.5, 0.95)}, {"base": 1.0}, exposures, rules, hazards=hz,
                        standard="cecl")
     assert (worse.weighted >= cecl.weighted - 1e-12).all()
+
+
+def test_a_large_portfolio_computed_a_block_of_companies_at_a_time_is_the_same(monkeypatch):
+    import riskcore.evaluation.provisions as engine
+
+    rng = np.random.default_rng(5)
+    n = 257
+    p = rng.uniform(0.001, 0.4, n)
+    terms = rng.choice([1.0, 2.5, 5.0, 7.0], n)
+    origination = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0.001, 0.2, n))
+    exposures = Exposures.uniform(rng.uniform(0, 1e6, n), RULES, terms=terms, origination_pd=origination,
+                                  days_past_due=np.where(rng.random(n) < 0.05, 120.0, 0.0),
+                                  defaulted=rng.random(n) < 0.03)
+    scenarios = {"base": p, "downside": np.minimum(p * 1.8, 1.0)}
+    weights = {"base": 0.6, "downside": 0.4}
+    whole = provisions(scenarios, weights, exposures, RULES, hazards=flat_hazards())
+    monkeypatch.setattr(engine, "_BLOCK", 10)
+    blocks = provisions(scenarios, weights, exposures, RULES, hazards=flat_hazards())
+    for name in ("stage", "pd_12m", "lifetime_pd", "origination_lifetime_pd", "terms", "weighted"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name))
+    for s in scenarios:
+        np.testing.assert_array_equal(blocks.ecl[s], whole.ecl[s])
+        np.testing.assert_array_equal(blocks.lifetime_by_scenario[s], whole.lifetime_by_scenario[s])
+    assert (whole.stage == 3).any() and (whole.stage == 2).any()
