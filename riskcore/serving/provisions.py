@@ -64,6 +64,8 @@ __all__ = ["OriginationLookup", "ProvisionRun", "Scenario", "as_of_year", "defau
            "provision_frame", "read_scenarios"]
 
 _MAX_TERM = 100
+_LOOKUP_IDS = 250_000
+"""Companies looked up in the audit trail at once (a redacting trail looks each up as given and as its hash)."""
 OriginationLookup = Callable[[np.ndarray], pd.DataFrame]
 """Company ids → their earliest recorded year and its PD (``company_id``, ``year``, ``p_default``, ``request_id``):
 :meth:`riskcore.serving.audit.AuditLog.origination` with the year column bound."""
@@ -447,8 +449,11 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
     ids_now = np.concatenate([b["id"].to_numpy(dtype=object) for b in col.book])
     ids_before = (np.concatenate([b["id"].to_numpy(dtype=object) for b in col.before]) if col.before
                   else np.empty(0, dtype=object))
-    recorded = origination(np.concatenate([ids_now, ids_before])) if origination is not None else None
+    every = np.concatenate([ids_now, ids_before])
     del ids_now, ids_before
+    recorded = (pd.concat([origination(every[at:at + _LOOKUP_IDS]) for at in range(0, len(every), _LOOKUP_IDS)],
+                          ignore_index=True) if origination is not None and len(every) else None)
+    del every
     now = pd.concat(col.book, ignore_index=True)
     col.book.clear()
     before = pd.concat(col.before, ignore_index=True) if col.before else now.iloc[:0]
