@@ -27,6 +27,7 @@ columns the settings name, where the file has them, and from the settings otherw
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import tomllib
@@ -548,7 +549,22 @@ def _run(bundle: ModelBundle, chunks: Iterable[Table], history: FileHistory | No
         col.add(part, history)
     if col is None:
         raise DataFileError("the file has no data rows; add the portfolio's company-years below the header")
+    _trim_heap()
     return _finish(col, bundle, col.scenarios, standard, origination)
+
+
+def _trim_heap() -> None:
+    """Give the chunks' freed memory back to the system before the end of the run holds the whole book.
+
+    The C allocator keeps freed pages for reuse; after sixty chunks of a million-company file they are a few
+    hundred megabytes the process no longer uses. ``malloc_trim`` (GNU C library) returns them; elsewhere this
+    does nothing.
+    """
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def provision_file(bundle: ModelBundle, source: FileSource, as_of: str | int, rules: ProvisionRules, *,
