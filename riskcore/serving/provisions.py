@@ -515,7 +515,9 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
     columns_out["origination_year"] = pd.array(np.where(np.isnan(origination_year), np.nan, origination_year),
                                                dtype="Int64")
     columns_out["origination_source"] = origination_source
-    out = pd.DataFrame(columns_out, copy=False)  # a million companies: the arrays themselves, not copies
+    # a million companies: the arrays themselves, not copies (text kept as the Python strings it already is)
+    out = pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if isinstance(v, np.ndarray) and v.dtype == object
+                        else v for k, v in columns_out.items()}, copy=False)
     return ProvisionRun(out, result, scenarios, hazards, migration, year, col.history_rows, col.rejected,
                         bundle.version, tuple(notes), n_now, tuple(col.input_parts))
 
