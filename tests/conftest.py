@@ -15,7 +15,7 @@ set_thread_defaults()  # before any model library loads OpenMP
 import pytest  # noqa: E402
 from databases import database, postgres_database  # noqa: E402, F401  (the fixture: SQLite, and PostgreSQL when a server is given)
 from hypothesis import settings  # noqa: E402
-from models import SEED, SESSION_COMPANIES, ModelCache, State, cache_root, quick, session_run  # noqa: E402
+from models import SEED, SESSION_COMPANIES, ModelCache, State, cache_root, panel_runs, session_run  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -227,9 +227,9 @@ def quick_bundle(quick_training):
 
 
 @pytest.fixture(scope="session")
-def lgbm_bundle(model_cache: ModelCache, small_portfolio, tmp_path_factory):
-    """A LightGBM bundle (the boosters have their own scoring and explanation paths)."""
+def lgbm_bundle(model_cache: ModelCache, tmp_path_factory):
+    """A LightGBM bundle (the boosters have their own scoring and explanation paths): the panel's challenger."""
     from riskcore.modelling.bundle import load_bundle
 
-    run = model_cache.train(small_portfolio.frame, quick("lightgbm"))
+    run = panel_runs(model_cache)["challenger"]
     return load_bundle(run.copy_to(tmp_path_factory.mktemp("models_lgbm")).bundle_dir)
