@@ -56,7 +56,7 @@ from riskcore.serving.provisions import ProvisionRun, Scenario, as_of_year, prov
 __all__ = ["ProvisionFiles", "compute_provisions", "run_provisions", "trace_reasons", "truth_by_grade"]
 
 _WRITE_ROWS = 100_000
-_AUDIT_ROWS = 20_000
+_AUDIT_ROWS = 5_000
 _ORIGIN_WORDS = {"column": "the file's origination column", "file": "the company's earliest year in the file",
                  "audit trail": "the company's earliest score in the audit trail"}
 
