@@ -15,8 +15,15 @@ AS_OF = 2024
 
 
 @pytest.fixture(scope="module")
-def whole(quick_bundle, small_portfolio):
-    return provision_frame(quick_bundle, small_portfolio.frame, AS_OF, ProvisionRules())
+def panel(small_portfolio):
+    """The portfolio's last five years: several chunks of whole companies, and history enough."""
+    frame = small_portfolio.frame
+    return frame[frame["fiscal_year"] >= AS_OF - 4].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def whole(quick_bundle, panel):
+    return provision_frame(quick_bundle, panel, AS_OF, ProvisionRules())
 
 
 def _same(a, b, id_column="company_id"):
@@ -30,9 +37,8 @@ def _same(a, b, id_column="company_id"):
 
 
 @pytest.mark.parametrize("order", ["company", "year"])
-def test_a_file_in_small_chunks_gives_the_whole_panels_provisions(order, whole, quick_bundle, small_portfolio,
-                                                                   tmp_path):
-    frame = small_portfolio.frame.sort_values(["company_id", "fiscal_year"] if order == "company"
+def test_a_file_in_small_chunks_gives_the_whole_panels_provisions(order, whole, quick_bundle, panel, tmp_path):
+    frame = panel.sort_values(["company_id", "fiscal_year"] if order == "company"
                                               else ["fiscal_year", "company_id"], kind="stable")
     path = tmp_path / "panel.csv"
     frame.to_csv(path, index=False)
@@ -47,12 +53,12 @@ def test_a_file_in_small_chunks_gives_the_whole_panels_provisions(order, whole, 
     assert len(list(scratch.glob("inputs-*.pickle"))) > 1  # the as-of inputs went to disk, a part per chunk
 
 
-def test_each_scenarios_pd_is_the_model_on_the_moved_inputs(quick_bundle, small_portfolio):
+def test_each_scenarios_pd_is_the_model_on_the_moved_inputs(quick_bundle, panel):
     rules = ProvisionRules()
     scenarios = default_scenarios(quick_bundle, rules)
     moves = {s.name: s.shifts for s in scenarios if s.shifts}
     assert moves and all(moves.values())
-    frame = small_portfolio.frame
+    frame = panel
     res = score_frame(quick_bundle, frame, passthrough=False, scenarios=Scenarios(AS_OF, moves))
     years = res.scores["fiscal_year"].to_numpy(dtype=float)
     for name, shifts in moves.items():
@@ -63,8 +69,8 @@ def test_each_scenarios_pd_is_the_model_on_the_moved_inputs(quick_bundle, small_
         assert np.isnan(res.scenario_pd[name][years != AS_OF]).all()
 
 
-def test_rows_after_the_as_of_year_are_not_read(whole, quick_bundle, small_portfolio):
-    frame = small_portfolio.frame
+def test_rows_after_the_as_of_year_are_not_read(whole, quick_bundle, panel):
+    frame = panel
     later = frame[frame["fiscal_year"] == AS_OF].assign(fiscal_year=AS_OF + 1, debt_to_assets=0.99)
     run = provision_frame(quick_bundle, pd.concat([frame, later], ignore_index=True), AS_OF, ProvisionRules())
     _same(whole, run)
