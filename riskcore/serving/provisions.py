@@ -522,21 +522,18 @@ def _finish(col: _Collector, bundle: ModelBundle, scenarios: list[Scenario], sta
                         bundle.version, tuple(notes), n_now, tuple(col.input_parts))
 
 
-def _check_spec(bundle: ModelBundle) -> None:
-    spec = bundle.spec
-    if not spec.id or not spec.time or not spec.target:
+def _check_needed(spec: DatasetSpec, columns: list[str] | None = None) -> None:
+    """Refuse a model without an id, year and default column, or (given ``columns``) a file without them."""
+    needed = (spec.id, spec.time, spec.target)
+    missing: list[str] = []
+    if columns is not None and all(needed):
+        found, _ = match_spec_columns(columns, [str(c) for c in needed], spec)
+        missing = [str(c) for c in needed if c not in found]
+    if not all(needed) or missing:
         raise DataFileError(f"provisions need the company id, the fiscal year and the default flag "
                             f"({spec.id!r}, {spec.time!r}, {spec.target!r}) in the data, with the years before "
-                            "the as-of date")
-
-
-def _check_columns(spec: DatasetSpec, columns: list[str]) -> None:
-    found, _ = match_spec_columns(columns, [c for c in (spec.id, spec.time, spec.target) if c], spec)
-    missing = [c for c in (spec.id, spec.time, spec.target) if c and c not in found]
-    if missing:
-        raise DataFileError(f"provisions need the company id, the fiscal year and the default flag "
-                            f"({spec.id!r}, {spec.time!r}, {spec.target!r}) in the data, with the years before "
-                            f"the as-of date; the file has no {', '.join(map(repr, missing))} column")
+                            "the as-of date" + (f"; the file has no {', '.join(map(repr, missing))} column"
+                                                if missing else ""))
 
 
 def _run(bundle: ModelBundle, chunks: Iterable[Table], history: FileHistory | None, year: int, rules: ProvisionRules,
@@ -545,7 +542,7 @@ def _run(bundle: ModelBundle, chunks: Iterable[Table], history: FileHistory | No
     col: _Collector | None = None
     for part in chunks:
         if col is None:
-            _check_columns(bundle.spec, [str(c) for c in part.frame.columns])
+            _check_needed(bundle.spec, [str(c) for c in part.frame.columns])
             chosen = scenarios if scenarios is not None else default_scenarios(bundle, rules, part.frame)
             col = _Collector(bundle, year, rules, chosen, scratch, whole_companies=history is None)
         col.add(part, history)
@@ -598,7 +595,7 @@ def provision_file(bundle: ModelBundle, source: FileSource, as_of: str | int, ru
     DataFileError
         When the data has no id, year or default column, no row in the as-of year, or no history before it.
     """
-    _check_spec(bundle)
+    _check_needed(bundle.spec)
     year = as_of_year(as_of)
     for gather in (False, True):  # companies scattered over the file: their histories gathered first
         try:
@@ -622,7 +619,7 @@ def provision_frame(bundle: ModelBundle, frame: pd.DataFrame, as_of: str | int, 
     DataFileError
         When the data has no id, year or default column, no row in the as-of year, or no history before it.
     """
-    _check_spec(bundle)
+    _check_needed(bundle.spec)
     year = as_of_year(as_of)
     with CompanyChunks(bundle, frame, gather=False) as chunks:
         return _run(bundle, chunks, None, year, rules, scenarios, standard, origination, None)
